@@ -1,0 +1,170 @@
+"""Real servers for tests and benchmarks: Mosquitto and InfluxDB 1.x as child processes.
+
+Each runs on free loopback ports in its own temporary folder. A missing binary is an error,
+never a skip: CI installs them (see .ci/run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/usr/local/bin")
+    if path is None:
+        raise RuntimeError(f"{name} is not installed: run `.ci/run` or apt-get install it (see README)")
+    return path
+
+
+class _Process:
+    """A server process that can be stopped (cleanly or with SIGKILL) and started again on the same port."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = folder / f"{name}.log"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _wait_ready(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready()
+        except TimeoutError as e:
+            raise RuntimeError(f"{self.name} did not start: {self.log.read_text()[-2000:]}") from e
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Mosquitto(_Process):
+    def __init__(self, folder: Path, port: int | None = None, persistence: bool = True) -> None:
+        super().__init__(folder, "mosquitto")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.binary = require_binary("mosquitto")
+        conf = folder / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence {'true' if persistence else 'false'}",
+            f"persistence_location {folder}/",
+            # Buffer everything a persistent-session subscriber has not acknowledged yet.
+            "max_queued_messages 0",
+            "max_queued_bytes 0",
+        ]
+        conf.write_text("\n".join(lines) + "\n")
+        self.conf = conf
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-c", str(self.conf)]
+
+    def _wait_ready(self) -> None:
+        wait_for_port(self.port)
+
+
+class InfluxDB(_Process):
+    """InfluxDB 1.x (Debian's 1.6): v1 /write and /query."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, "influxd")
+        self.binary = require_binary("influxd")
+        self.port = free_port()
+        self.rpc_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        conf = folder / "influxdb.conf"
+        conf.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+[meta]
+  dir = "{folder}/meta"
+[data]
+  dir = "{folder}/data"
+  wal-dir = "{folder}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+"""
+        )
+        self.conf = conf
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-config", str(self.conf)]
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:
+                    if r.status == 204:
+                        return
+            time.sleep(0.1)
+        raise TimeoutError("influxd /ping did not answer")
+
+    def query(self, q: str, db: str | None = None) -> dict:
+        params = {"q": q}
+        if db:
+            params["db"] = db
+        data = urllib.parse.urlencode(params).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
+            return json.loads(r.read())
+
+    def create_database(self, db: str) -> None:
+        self.query(f'CREATE DATABASE "{db}"')
+
+    def count(self, db: str, measurement: str, field: str = "*") -> int:
+        """Number of points in a measurement (0 when it does not exist)."""
+        res = self.query(f'SELECT COUNT({field}) FROM "{measurement}"', db=db)["results"][0]
+        series = res.get("series")
+        if not series:
+            return 0
+        return max(v for v in series[0]["values"][0][1:] if v is not None)
