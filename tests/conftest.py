@@ -26,3 +26,15 @@ def influxdb(tmp_path: Path) -> Iterator[InfluxDB]:
     server.start()
     yield server
     server.stop()
+
+from tests.servers import VictoriaMetrics  # noqa: E402  (appended with its fixture)
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    folder = tmp_path / "victoria-metrics"
+    folder.mkdir()
+    server = VictoriaMetrics(folder)
+    server.start()
+    yield server
+    server.stop()

@@ -143,10 +143,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:
-                    if r.status == 204:
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:
+                if r.status == 204:
+                    return
             time.sleep(0.1)
         raise TimeoutError("influxd /ping did not answer")
 
@@ -168,3 +167,50 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         if not series:
             return 0
         return max(v for v in series[0]["values"][0][1:] if v is not None)
+
+
+class VictoriaMetrics(_Process):
+    """VictoriaMetrics single-node: accepts InfluxDB v2 line protocol at /api/v2/write (stored at
+    ms precision; each numeric field becomes a series `{measurement}_{field}`; string fields are
+    not stored), read back through /api/v1/export."""
+
+    def __init__(self, folder: Path, extra_args: list[str] | None = None) -> None:
+        super().__init__(folder, "victoria-metrics")
+        self.binary = require_binary("victoria-metrics")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = list(extra_args or [])
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary,
+            f"-storageDataPath={self.folder}/data",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-loggerLevel=ERROR",
+            # One sample per series and millisecond: a redelivered point replaces itself, as in InfluxDB.
+            "-dedup.minScrapeInterval=1ms",
+            *self.extra_args,
+        ]
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("victoria-metrics /health did not answer")
+
+    def export(self, match: str) -> list[dict]:
+        """Raw samples of the series matching a selector, e.g. '{__name__=~"heartbeat_.*"}'."""
+        # Recently written samples sit in memory buffers for about a second; flush them first.
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30) as r:
+            r.read()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as r:
+            return [json.loads(line) for line in r.read().splitlines() if line.strip()]
+
+    def count(self, measurement: str, field: str) -> int:
+        """Number of samples of one numeric field of a measurement, over all its tag sets."""
+        series = self.export(f'{{__name__="{measurement}_{field}"}}')
+        return sum(len(s["timestamps"]) for s in series)

@@ -1,0 +1,342 @@
+"""MQTT transport: paho-mqtt driven by the asyncio loop, with manual acknowledgement.
+
+paho rather than aiomqtt because QoS 1 messages must be acknowledged to the broker only after
+their records are durable, and only paho exposes that (`manual_ack`); its own network code is
+also the fastest Python subscriber measured here. Its socket is driven by the event loop (no
+network thread). Received messages are handed over in batches, so the consumer can commit a
+whole batch in one transaction and then acknowledge it.
+
+Knows nothing of devices: topics in, bytes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+    session: int  # which connection delivered it: an ack never crosses a reconnect
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    host: str
+    port: int
+    client_id: str
+    protocol: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+    receive_maximum: int = 2000
+    session_expiry_s: int = 7 * 24 * 3600  # keep our queue at the broker through a week's outage
+    will: Will | None = None
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    connect_timeout_s: float = 10.0
+
+
+@dataclass
+class LinkStats:
+    connected: bool = False
+    connects: int = 0
+    connection_losses: int = 0
+    messages_in: int = 0
+    last_error: str | None = None
+    handler_errors: int = 0
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """Exponential backoff with full jitter (spreads a district's gateways after a broker restart)."""
+    return rng.uniform(0, min(cap, base * 2**attempt))
+
+
+@dataclass
+class _Session:
+    number: int
+    connack: asyncio.Future[int]
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MqttLink:
+    """`async with MqttLink(opts, on_batch, subscriptions) as link:` stays connected until exit.
+
+    `on_batch(messages)` runs on the event loop; when it returns without raising, the batch is
+    acknowledged. If it raises, nothing is acknowledged and the connection is dropped, so the
+    broker delivers the batch again after the reconnect.
+    """
+
+    def __init__(
+        self,
+        options: MqttOptions,
+        on_batch: Callable[[list[Message]], None],
+        subscriptions: Sequence[tuple[str, int]] = (),
+        on_connect: Callable[[MqttLink], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.stats = LinkStats()
+        self._on_batch = on_batch
+        self._subscriptions = list(subscriptions)
+        self._on_connect_cb = on_connect
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._pending: list[Message] = []
+        self._flush_scheduled = False
+        self._session: _Session | None = None
+        self._sessions = 0
+        self._task: asyncio.Task[None] | None = None
+        self._misc: asyncio.Task[None] | None = None
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        o = self.options
+        v5 = o.protocol == "5"
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=o.client_id,
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        if o.username:
+            client.username_pw_set(o.username, o.password)
+        if o.will:
+            client.will_set(o.will.topic, o.will.payload, o.will.qos, o.will.retain)
+        # Far more in-flight QoS 1 messages than the default 20, so waiting for the outbox
+        # commit before acknowledging does not throttle the broker.
+        client.max_inflight_messages_set(o.receive_maximum)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        return client
+
+    # -- public ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttLink:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._task = asyncio.create_task(self._run(), name=f"mqtt {self.options.client_id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self, will_payload: bytes | None = None, will_topic: str | None = None) -> None:
+        """Disconnect cleanly; with `will_payload`, publish it (retained) first, e.g. a clean 'offline'."""
+        if self._task is None:
+            return
+        if self.stats.connected and will_payload is not None and will_topic is not None:
+            info = self._client.publish(will_topic, will_payload, qos=1, retain=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._published(info), 2.0)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self.stats.connected:
+            self._client.disconnect()
+        self._drop_socket()
+        self.stats.connected = False
+
+    async def wait_connected(self, timeout: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.stats.connected:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"not connected to {self.options.host}:{self.options.port}: {self.stats.last_error}")
+            await asyncio.sleep(0.02)
+
+    def ack(self, messages: Iterable[Message]) -> None:
+        session = self._session.number if self._session else -1
+        for m in messages:
+            if m.qos and m.session == session:
+                self._client.ack(m.mid, m.qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> paho.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    # -- connection loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._connect_once()
+                attempt = 0
+                assert self._session is not None
+                await self._session.lost.wait()
+            except (OSError, TimeoutError, ConnectionError) as e:
+                self.stats.last_error = f"{type(e).__name__}: {e}"
+            self.stats.connected = False
+            self._drop_socket()
+            delay = backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s)
+            attempt += 1
+            log.warning("mqtt %s:%s: %s; reconnecting in %.1f s", self.options.host, self.options.port,
+                        self.stats.last_error, delay)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sessions += 1
+        self._session = _Session(self._sessions, loop.create_future())
+        o = self.options
+        props = None
+        if o.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = o.session_expiry_s
+            props.ReceiveMaximum = o.receive_maximum
+        # A TCP connect may block (a dead uplink): do it off the loop; paho's socket callbacks
+        # hop back onto the loop.
+        kwargs: dict[str, Any] = {"keepalive": o.keepalive_s}
+        if o.protocol == "5":
+            kwargs |= {"clean_start": False, "properties": props}
+        await asyncio.wait_for(asyncio.to_thread(self._client.connect, o.host, o.port, **kwargs),
+                               o.connect_timeout_s)
+        rc = await asyncio.wait_for(self._session.connack, o.connect_timeout_s)
+        if rc != 0:
+            raise ConnectionError(f"broker refused the connection: {paho.connack_string(rc)}")
+        self.stats.connected = True
+        self.stats.connects += 1
+        self.stats.last_error = None
+        if self._subscriptions:
+            self._client.subscribe(self._subscriptions)
+        if self._on_connect_cb:
+            self._on_connect_cb(self)
+
+    def _drop_socket(self) -> None:
+        sock = self._client.socket()
+        if sock is not None and self._loop is not None:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+        if self._misc:
+            self._misc.cancel()
+            self._misc = None
+        with contextlib.suppress(Exception):
+            self._client._sock_close()  # paho has no public "forget this socket"
+
+    async def _published(self, info: paho.MQTTMessageInfo) -> None:
+        while not info.is_published():
+            await asyncio.sleep(0.01)
+
+    # -- paho callbacks (on the loop, or from the connect thread, hence _call) --------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        assert self._loop is not None
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        def opened() -> None:
+            assert self._loop is not None
+            self._loop.add_reader(sock, self._read)
+            self._misc = self._loop.create_task(self._misc_loop())
+
+        self._call(opened)
+
+    def _read(self) -> None:
+        # Several packets per wake-up: one read per packet would cost a loop iteration each.
+        rc = self._client.loop_read(max_packets=100)
+        if rc != paho.MQTT_ERR_SUCCESS and self._session and not self._session.lost.is_set():
+            self.stats.last_error = f"read failed: {paho.error_string(rc)}"
+
+    def _on_socket_close(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        def closed() -> None:
+            assert self._loop is not None
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+
+        self._call(closed)
+
+    def _on_register_write(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        self._call(lambda: self._loop and self._loop.add_writer(sock, self._client.loop_write))
+
+    def _on_unregister_write(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        self._call(lambda: self._loop and self._loop.remove_writer(sock))
+
+    async def _misc_loop(self) -> None:
+        while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:
+            await asyncio.sleep(1)
+
+    def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any = None) -> None:
+        code = reason.value if hasattr(reason, "value") else int(reason)
+        session = self._session
+
+        def done() -> None:
+            if session and not session.connack.done():
+                session.connack.set_result(code)
+
+        self._call(done)
+
+    def _on_disconnect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any = None) -> None:
+        session = self._session
+
+        def lost() -> None:
+            if session is None:
+                return
+            if self.stats.connected:
+                self.stats.connection_losses += 1
+                self.stats.last_error = f"connection lost: {reason}"
+            if not session.connack.done():
+                session.connack.set_exception(ConnectionError(f"connection closed: {reason}"))
+            session.lost.set()
+
+        self._call(lost)
+
+    def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        assert self._session is not None
+        self.stats.messages_in += 1
+        self._pending.append(Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, self._session.number))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._on_batch(batch)
+        except Exception as e:
+            # Nothing of this batch is acknowledged: drop the connection so the broker
+            # delivers it again once we are back.
+            self.stats.handler_errors += 1
+            self.stats.last_error = f"batch of {len(batch)} not stored: {type(e).__name__}: {e}"
+            log.exception("mqtt: batch of %d messages not handled; reconnecting for redelivery", len(batch))
+            self._client.disconnect()
+            return
+        self.ack(batch)

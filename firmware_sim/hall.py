@@ -1,0 +1,373 @@
+"""A whole hall (or district) of simulated devices from a hall configuration file.
+
+The hall YAML is read here with PyYAML, independently of the gateway's configuration models. Used
+keys: `site`, and per entry of `devices`: `id`, `kind` (rating_pad, lockbox, attendance,
+pickup_locker, people_counter), `window`, `slots`, `mqtt.topic`, `modbus: {host, port, unit,
+framer}` and a free-form `sim:` mapping of simulator options (the device class's keyword
+arguments, e.g. `sim: {open_probability: 0.5, start_in: 4294967000}`). Other keys are ignored.
+
+    async with HallSimulator("configs/demo-hall.yaml", mqtt=MqttSettings(port=1883)) as sim:
+        sim.device("lb-1f").jam(3)
+        sim.device("pc-self").reboot()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from firmware_sim.attendance import AttendanceMachine
+from firmware_sim.counter import PeopleCounter
+from firmware_sim.lockbox import Lockbox
+from firmware_sim.locker import LockerBoard
+from firmware_sim.modbus_bus import FRAMERS, ModbusBus
+from firmware_sim.mqtt_device import MqttDevice, MqttSettings, shutdown_tasks
+from firmware_sim.rating import CaseNumbers, RatingPad
+
+log = logging.getLogger("firmware_sim.hall")
+
+MQTT_KINDS: dict[str, type[MqttDevice]] = {
+    "rating_pad": RatingPad,
+    "lockbox": Lockbox,
+    "attendance": AttendanceMachine,
+}
+MODBUS_KINDS: dict[str, type[LockerBoard] | type[PeopleCounter]] = {
+    "pickup_locker": LockerBoard,
+    "people_counter": PeopleCounter,
+}
+KINDS = (*MQTT_KINDS, *MODBUS_KINDS)
+TEMPLATES = Path(__file__).parent / "templates"
+
+Device = MqttDevice | LockerBoard | PeopleCounter
+
+
+class HallConfigError(ValueError):
+    """A hall configuration the simulator cannot run; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ModbusSpec:
+    host: str
+    port: int
+    unit: int = 1
+    framer: str = "socket"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    id: str
+    kind: str
+    window: str | None = None
+    slots: int | None = None
+    topic: str | None = None
+    modbus: ModbusSpec | None = None
+    sim: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HallConfig:
+    site: str
+    devices: tuple[DeviceSpec, ...]
+    source: str = "<dict>"
+
+
+def load_hall(source: str | Path | Mapping[str, Any]) -> HallConfig:
+    """Read a hall configuration (a YAML file or an already parsed mapping)."""
+    if isinstance(source, Mapping):
+        raw, where = source, "<dict>"
+    else:
+        where = str(source)
+        try:
+            raw = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise HallConfigError(f"{where}: cannot read: {e}") from e
+    if not isinstance(raw, Mapping):
+        raise HallConfigError(f"{where}: expected a mapping at the top")
+    site = raw.get("site")
+    if not isinstance(site, str) or not site:
+        raise HallConfigError(f"{where}: `site` must be a non-empty string")
+    entries = raw.get("devices") or []
+    if not isinstance(entries, list):
+        raise HallConfigError(f"{where}: `devices` must be a list")
+    devices = tuple(_device_spec(entry, f"{where}: devices[{i}]") for i, entry in enumerate(entries))
+    ids = [d.id for d in devices]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise HallConfigError(f"{where}: duplicate device ids {duplicates}")
+    return HallConfig(site=site, devices=devices, source=where)
+
+
+def _device_spec(entry: Any, where: str) -> DeviceSpec:
+    if not isinstance(entry, Mapping):
+        raise HallConfigError(f"{where}: expected a mapping")
+    dev_id, kind = entry.get("id"), entry.get("kind")
+    if not isinstance(dev_id, str) or not dev_id:
+        raise HallConfigError(f"{where}.id: must be a non-empty string")
+    where = f"{where} ({dev_id})"
+    if kind not in KINDS:
+        raise HallConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
+    sim = entry.get("sim") or {}
+    if not isinstance(sim, Mapping):
+        raise HallConfigError(f"{where}.sim: must be a mapping")
+    mqtt = entry.get("mqtt") or {}
+    topic = mqtt.get("topic") if isinstance(mqtt, Mapping) else None
+    modbus = None
+    if kind in MODBUS_KINDS:
+        mb = entry.get("modbus")
+        if not isinstance(mb, Mapping):
+            raise HallConfigError(f"{where}.modbus: a {kind} needs `modbus: {{host, port, unit}}`")
+        framer = mb.get("framer", "socket")
+        if framer not in FRAMERS:
+            raise HallConfigError(f"{where}.modbus.framer: {framer!r} is not socket or rtu")
+        try:
+            modbus = ModbusSpec(
+                str(mb.get("host", "127.0.0.1")), int(mb["port"]), int(mb.get("unit", 1)), framer
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise HallConfigError(f"{where}.modbus: needs an integer port and unit ({e})") from e
+    slots = entry.get("slots")
+    if slots is not None and not isinstance(slots, int):
+        raise HallConfigError(f"{where}.slots: must be an integer")
+    window = entry.get("window")
+    return DeviceSpec(dev_id, kind, None if window is None else str(window), slots, topic, modbus, dict(sim))
+
+
+def _accepted_options(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind is p.KEYWORD_ONLY:
+                names.add(p.name)
+    return names - {"site", "topic", "mqtt", "device_id", "case_numbers"}
+
+
+def _checked_sim(spec: DeviceSpec, cls: type, where: str) -> dict[str, Any]:
+    allowed = _accepted_options(cls)
+    unknown = sorted(set(spec.sim) - allowed)
+    if unknown:
+        raise HallConfigError(f"{where} ({spec.id}).sim: unknown options {unknown}; known: {sorted(allowed)}")
+    return dict(spec.sim)
+
+
+class HallSimulator:
+    """Every device of one hall: MQTT devices on one broker, Modbus servers grouped by host:port.
+
+    `async with sim:` starts them all and stops them cleanly (status offline/shutdown) on exit or
+    cancellation. `sim.device(id)` returns the device object for scripted actions and faults.
+    """
+
+    def __init__(
+        self,
+        config: str | Path | Mapping[str, Any] | HallConfig,
+        *,
+        mqtt: MqttSettings | None = None,
+        heartbeat_s: float = 30.0,
+        rate_per_min: float = 2.0,
+        seed: int | str = 0,
+        state_dir: Path | None = None,
+        site: str | None = None,
+        id_suffix: str = "",
+        modbus_host: str | None = None,
+        modbus_port_base: int | None = None,
+    ) -> None:
+        """`rate_per_min`: activity of each device (events a minute; people a minute for counters).
+        `site`/`id_suffix` rename the hall and its devices (a district of copies of one hall).
+        `modbus_host`/`modbus_port_base` move the Modbus servers: the hall's distinct host:port pairs
+        get consecutive ports from the base, in order of appearance."""
+        self.config = config if isinstance(config, HallConfig) else load_hall(config)
+        self.site = site or self.config.site
+        self.mqtt = mqtt or MqttSettings()
+        self.devices: dict[str, Device] = {}
+        self.mqtt_devices: list[MqttDevice] = []
+        self.buses: list[ModbusBus] = []
+        self.specs: dict[str, DeviceSpec] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        case_numbers = CaseNumbers(start=int(time.time()) % 100_000 * 10)
+        ports: dict[tuple[str, int], int] = {}
+        lines: dict[tuple[str, int], tuple[str, list[LockerBoard | PeopleCounter]]] = {}
+        where = self.config.source
+        for index, spec in enumerate(self.config.devices):
+            dev_id = f"{spec.id}{id_suffix}"
+            here = f"{where}: devices[{index}]"
+            if spec.kind in MQTT_KINDS:
+                cls = MQTT_KINDS[spec.kind]
+                options: dict[str, Any] = {
+                    "heartbeat_s": heartbeat_s,
+                    "rate_per_min": rate_per_min,
+                    "seed": seed,
+                }
+                if state_dir is not None:
+                    options["state_dir"] = Path(state_dir) / self.site
+                if spec.kind == "rating_pad":
+                    options["case_numbers"] = case_numbers
+                    if spec.window:
+                        options["window"] = spec.window
+                if spec.kind == "lockbox" and spec.slots:
+                    options["slots"] = spec.slots
+                options.update(_checked_sim(spec, cls, here))
+                topic = spec.topic.replace("{site}", self.site) if spec.topic else None
+                try:
+                    device: Device = cls(dev_id, site=self.site, topic=topic, mqtt=self.mqtt, **options)
+                except ValueError as e:
+                    raise HallConfigError(f"{here}: {e}") from e
+                self.mqtt_devices.append(device)
+            else:
+                assert spec.modbus is not None
+                mb = spec.modbus
+                key = (mb.host, mb.port)
+                if key not in ports:
+                    port = mb.port if modbus_port_base is None else modbus_port_base + len(ports)
+                    ports[key] = port
+                mb = replace(mb, host=modbus_host or mb.host, port=ports[key])
+                spec = replace(spec, modbus=mb)
+                mcls = MODBUS_KINDS[spec.kind]
+                options = {"seed": seed, **_checked_sim(spec, mcls, here)}
+                if spec.kind == "people_counter":
+                    options.setdefault("rate_per_min", rate_per_min * 5)
+                device = mcls(mb.unit, device_id=dev_id, **options)
+                framer, units = lines.setdefault((mb.host, mb.port), (mb.framer, []))
+                if framer != mb.framer:
+                    raise HallConfigError(f"{here}.modbus.framer: {mb.host}:{mb.port} mixes socket and rtu")
+                units.append(device)
+            self.devices[dev_id] = device
+            self.specs[dev_id] = spec
+        for (host, port), (framer, units) in lines.items():
+            try:
+                self.buses.append(ModbusBus(host, port, units, framer))
+            except ValueError as e:
+                raise HallConfigError(f"{where}: {e}") from e
+
+    @classmethod
+    def single(cls, kind: str, device_id: str, *, site: str = "demo-hall", **kwargs: Any) -> HallSimulator:
+        """A simulator of one device. Keyword arguments: the constructor's, plus `window`, `slots`,
+        `topic`, `modbus` ({host, port, unit, framer}) and `sim` (device options)."""
+        entry = {"id": device_id, "kind": kind}
+        for key in ("window", "slots", "modbus", "sim"):
+            if kwargs.get(key) is not None:
+                entry[key] = kwargs[key]
+            kwargs.pop(key, None)
+        if kwargs.get("topic"):
+            entry["mqtt"] = {"topic": kwargs.pop("topic")}
+        kwargs.pop("topic", None)
+        return cls({"site": site, "devices": [entry]}, **kwargs)
+
+    def device(self, device_id: str) -> Any:
+        """The device object (RatingPad, Lockbox, AttendanceMachine, LockerBoard, PeopleCounter)."""
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise KeyError(
+                f"no device {device_id!r} in hall {self.site}; have {sorted(self.devices)}"
+            ) from None
+
+    def describe(self) -> list[str]:
+        """One line per device: what it is and where to reach it."""
+        lines = []
+        for dev_id, dev in self.devices.items():
+            spec = self.specs[dev_id]
+            if isinstance(dev, MqttDevice):
+                url = f"mqtt://{self.mqtt.host}:{self.mqtt.port} (MQTT {self.mqtt.protocol}) {dev.topic}/#"
+            else:
+                assert spec.modbus is not None
+                framing = "Modbus TCP" if spec.modbus.framer == "socket" else "RTU over TCP"
+                url = f"{framing} {spec.modbus.host}:{spec.modbus.port} unit {spec.modbus.unit}"
+            lines.append(f"  {spec.kind:<15} {dev_id:<24} {url}")
+        return lines
+
+    async def start(self) -> None:
+        started: list[ModbusBus] = []
+        try:
+            for bus in self.buses:
+                await bus.start()
+                started.append(bus)
+        except BaseException:
+            for bus in started:
+                await bus.stop()
+            raise
+        self._tasks = [asyncio.create_task(d.run(), name=d.client_id) for d in self.mqtt_devices]
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Stop every device: MQTT devices publish status offline (shutdown), servers close."""
+        try:
+            await shutdown_tasks(self.mqtt_devices, self._tasks, timeout)
+        finally:
+            self._tasks = []
+            for bus in self.buses:
+                for unit in bus.units.values():
+                    unit.stop()  # type: ignore[attr-defined]
+                await bus.stop()
+
+    async def wait_online(self, timeout: float = 10.0) -> None:
+        """Wait until every MQTT device is connected."""
+        await asyncio.wait_for(asyncio.gather(*(d.connected.wait() for d in self.mqtt_devices)), timeout)
+
+    async def __aenter__(self) -> HallSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class DistrictSimulator:
+    """N copies of one hall on one broker: sites `{site}-001`..., device ids suffixed `-001`...,
+    each hall's Modbus servers on consecutive ports from `modbus_port_base`."""
+
+    def __init__(
+        self,
+        halls: int,
+        config: str | Path | Mapping[str, Any] | HallConfig | None = None,
+        *,
+        modbus_port_base: int = 16000,
+        seed: int | str = 0,
+        **kwargs: Any,
+    ) -> None:
+        base = config if isinstance(config, HallConfig) else load_hall(config or TEMPLATES / "village.yaml")
+        ports_per_hall = len({(d.modbus.host, d.modbus.port) for d in base.devices if d.modbus})
+        self.halls = [
+            HallSimulator(
+                base,
+                site=f"{base.site}-{i:03d}",
+                id_suffix=f"-{i:03d}",
+                modbus_port_base=modbus_port_base + (i - 1) * ports_per_hall,
+                seed=f"{seed}:{i}",
+                **kwargs,
+            )
+            for i in range(1, halls + 1)
+        ]
+
+    def hall(self, number: int) -> HallSimulator:
+        """Hall `number`, 1-based."""
+        return self.halls[number - 1]
+
+    def describe(self) -> list[str]:
+        lines: list[str] = []
+        for hall in self.halls:
+            lines.append(f"hall {hall.site}: {len(hall.devices)} devices")
+            lines.extend(hall.describe())
+        return lines
+
+    async def __aenter__(self) -> DistrictSimulator:
+        started: list[HallSimulator] = []
+        try:
+            for hall in self.halls:
+                await hall.start()
+                started.append(hall)
+        except BaseException:
+            await asyncio.gather(*(h.stop() for h in started))
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(h.stop() for h in self.halls))

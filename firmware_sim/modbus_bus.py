@@ -1,0 +1,124 @@
+"""One Modbus server (TCP or RTU over TCP) carrying one or more boards/sensors by unit id.
+
+Several devices that share a host:port are one line: a locker bank of lock-control boards, or
+counters behind an RS-485 serial server. Each device implements `ModbusUnit`: it answers reads and
+writes in protocol (0-based) addresses and returns `ExcCodes.ILLEGAL_ADDRESS` outside its map.
+
+pymodbus 3.16 only accepts a `ModbusServerContext` (deprecated, removed in v4: pyproject pins <3.17)
+or its new SimDevice; SimDevice validates coil/discrete addresses per 16-bit word, which cannot say
+"discrete inputs 24-31 are outside the map", so we give the server our own context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusTcpServer
+
+log = logging.getLogger("firmware_sim.modbus")
+
+FRAMERS = {"socket": FramerType.SOCKET, "rtu": FramerType.RTU}
+
+# function code -> table
+READ_TABLE = {1: "coil", 2: "discrete", 3: "holding", 4: "input"}
+WRITE_TABLE = {5: "coil", 15: "coil", 6: "holding", 16: "holding"}
+
+
+class ModbusUnit(Protocol):
+    """A device on a line: reads and writes in 0-based protocol addresses."""
+
+    unit: int
+
+    def read(self, table: str, address: int, count: int) -> list[int] | list[bool] | ExcCodes: ...
+
+    def write(self, table: str, address: int, values: Sequence[int] | Sequence[bool]) -> ExcCodes | None: ...
+
+
+class _LineContext(ModbusServerContext):
+    """Dispatches requests to the units on the line (bypasses the deprecated base constructor)."""
+
+    def __init__(
+        self, units: dict[int, ModbusUnit]
+    ) -> None:  # the base __init__ only warns that it is deprecated
+        self.units = units
+        self.old_simulator = True  # tells ModbusBaseServer to call this object directly
+        self.simdevices = []
+        self.requests = 0
+
+    def _unit(self, device_id: int) -> ModbusUnit:
+        try:
+            return self.units[device_id]
+        except KeyError:
+            raise NoSuchIdException(f"no unit {device_id} on this line") from None
+
+    async def async_getValues(
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> list[int] | list[bool] | ExcCodes:
+        self.requests += 1
+        table = READ_TABLE.get(func_code) or WRITE_TABLE.get(func_code)
+        if table is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        return self._unit(device_id).read(table, address, count)
+
+    async def async_setValues(
+        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
+    ) -> ExcCodes | None:
+        table = WRITE_TABLE.get(func_code)
+        if table is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        return self._unit(device_id).write(table, address, list(values))
+
+    def device_ids(self) -> list[int]:
+        return list(self.units)
+
+
+class ModbusBus:
+    """An async Modbus server on host:port for the given units (`async with bus:` serves)."""
+
+    def __init__(self, host: str, port: int, units: Sequence[ModbusUnit], framer: str = "socket") -> None:
+        if framer not in FRAMERS:
+            raise ValueError(f"framer must be socket or rtu, not {framer!r}")
+        ids = [u.unit for u in units]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{host}:{port}: unit ids must be unique on a line, got {ids}")
+        for uid in ids:
+            if not 1 <= uid <= 247:
+                raise ValueError(f"{host}:{port}: unit id {uid} is not in 1-247")
+        self.host = host
+        self.port = port
+        self.framer = framer
+        self.units = {u.unit: u for u in units}
+        self.context = _LineContext(self.units)
+        self._server: ModbusTcpServer | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "modbus+tcp" if self.framer == "socket" else "modbus+rtu-over-tcp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = ModbusTcpServer(
+            self.context, framer=FRAMERS[self.framer], address=(self.host, self.port)
+        )
+        await self._server.serve_forever(background=True)
+        log.info("Modbus %s serving units %s", self.url, sorted(self.units))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> ModbusBus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,49 @@
+"""Shared API dependencies: the gateway, the caller's role, time formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Header, Request
+
+from gateway.api.errors import ApiError
+from gateway.runtime import Gateway
+
+
+def get_gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def caller_role(gw: GatewayDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    if not authorization:
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
+    role = gw.tokens.get(token.strip())
+    if role is None:
+        raise ApiError(401, "bad_token", "this token is not configured for this hall")
+    return role
+
+
+RoleDep = Annotated[str, Depends(caller_role)]
+
+
+def require(*roles: str):  # type: ignore[no-untyped-def]
+    def check(role: RoleDep) -> str:
+        if role not in roles:
+            raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
+        return role
+
+    return Depends(check)
+
+
+def iso(gw: Gateway, ts_ns: int | None) -> str | None:
+    if ts_ns is None:
+        return None
+    return datetime.fromtimestamp(ts_ns / 1e9, ZoneInfo(gw.cfg.timezone)).isoformat(timespec="milliseconds")

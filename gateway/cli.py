@@ -1,0 +1,108 @@
+"""The `hallgate` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from gateway.config import ConfigError, load_config, missing_secrets
+
+
+def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
+    """Run until Ctrl-C or SIGTERM, then let everything shut down cleanly."""
+
+    async def runner() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(runner())
+    print("hallgate: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from gateway.registry import build_registry
+
+    try:
+        cfg = load_config(args.file, require_secrets=False)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    devices, problems = build_registry(cfg)
+    if problems:
+        print(ConfigError(args.file, problems).render(), file=sys.stderr)
+        return 1
+    kinds: dict[str, int] = {}
+    for d in devices.values():
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    print(f"{args.file}: ok: site {cfg.site}, {len(cfg.zones)} zones, {len(devices)} devices "
+          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
+          f"broker {cfg.broker.host}:{cfg.broker.port}, influx {cfg.influx.api}, api :{cfg.api.port}")
+    for path, msg in missing_secrets(cfg, os.environ):
+        print(f"  note: {path}: {msg} before `hallgate run`")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.runtime import start_gateway
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        async with start_gateway(cfg) as gw:
+            print(f"hallgate: site {cfg.site}: {len(gw.devices)} devices; API on http://{cfg.api.host}:{cfg.api.port}",
+                  flush=True)
+            await asyncio.Event().wait()
+
+    return _run_until_signal(main())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import demo_main
+
+    return _run_until_signal(demo_main(args.api_port, args.mqtt_port))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        from firmware_sim.cli import main as sim_main
+
+        return sim_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="hallgate", description="Edge gateway for a government service hall.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="a whole demo hall: embedded broker, simulated devices, gateway, API")
+    p.add_argument("--api-port", type=int, default=8080)
+    p.add_argument("--mqtt-port", type=int, default=1883)
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("run", help="run the gateway from a hall configuration file")
+    p.add_argument("-c", "--config", required=True, help="hall configuration (YAML)")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("check-config", help="validate a hall configuration file")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_check_config)
+    sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""The hall configuration: one YAML file, validated by pydantic, overridable from the environment.
+
+Errors name the file, the field path and what to do. Secrets (API tokens, passwords) are never
+read from the file: it names the environment variable that holds each one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "HALLGATE_"
+ROLES = ("technician", "staff", "duty_manager", "manager", "admin")
+DEVICE_KINDS = ("lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter")
+DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
+
+Role = Literal["technician", "staff", "duty_manager", "manager", "admin"]
+DeviceKind = Literal["lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter"]
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_size(value: Any) -> int:
+    """`64MiB`, `500MB`, `1048576` -> bytes."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a size: write e.g. 256MiB, 500MB or a number of bytes")
+    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+
+
+class Zone(Model):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str = ""
+    capacity: int = Field(gt=0)
+
+
+class WorkingHours(Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+
+class Token(Model):
+    role: Role
+    env: str = Field(description="name of the environment variable that holds the token")
+
+
+class Api(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[Token] = []
+
+
+class Broker(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: str | None = None  # default: hallgate-{site}
+    username: str | None = None
+    password_env: str | None = None
+    keepalive_s: int = Field(30, ge=5)
+    # How many QoS 1 messages the broker may have in flight to us before we acknowledge them
+    # (MQTT 5 Receive Maximum); acknowledgements wait for the outbox commit.
+    receive_maximum: int = Field(2000, ge=1, le=65535)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) else v
+
+
+class Store(Model):
+    path: Path = Path("var/outbox.sqlite")
+    max_bytes: int = 256 * 1024**2
+    batch_size: int = Field(5000, ge=1)
+    flush_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> int:
+        return parse_size(v)
+
+
+class Influx(Model):
+    api: Literal["v1", "v2", "none"] = "none"
+    url: str = "http://127.0.0.1:8086"
+    # v1 (InfluxDB 1.x /write)
+    database: str = "hallgate"
+    retention_policy: str | None = None
+    username: str | None = None
+    password_env: str | None = None
+    # v2 (InfluxDB 2.x/3.x /api/v2/write)
+    org: str | None = None
+    bucket: str | None = None
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _v2_needs_bucket(self) -> Influx:
+        if self.api == "v2" and not (self.org and self.bucket and self.token_env):
+            raise ValueError("api v2 needs org, bucket and token_env (the variable holding the token)")
+        return self
+
+
+class MqttLink(Model):
+    topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
+
+
+class ModbusLink(Model):
+    host: str | None = None
+    port: int = Field(502, ge=1, le=65535)
+    serial: str | None = None  # e.g. /dev/ttyUSB0 for RS-485 directly
+    baudrate: int = 9600
+    unit: int = Field(1, ge=0, le=247)
+    framer: Literal["socket", "rtu"] = "socket"  # rtu over TCP: an RS-485 serial server
+    timeout_s: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_line(self) -> ModbusLink:
+        if (self.host is None) == (self.serial is None):
+            raise ValueError("give either host (Modbus TCP or RTU over TCP) or serial (RS-485), not both")
+        return self
+
+    @property
+    def bus(self) -> str:
+        """One physical line: requests on it are serialised."""
+        return self.serial or f"{self.host}:{self.port}"
+
+
+class Device(Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: DeviceKind
+    profile: str
+    zone: str | None = None  # counters: the zone IN leads into; other devices: where they stand
+    from_zone: str | None = None  # counters between two zones: where IN comes from
+    window: str | None = None
+    slots: int | None = Field(None, ge=1, le=48)
+    poll_interval_s: float = Field(1.0, gt=0)
+    mqtt: MqttLink | None = None
+    modbus: ModbusLink | None = None
+    sim: dict[str, Any] = Field({}, description="options for the simulators only; the gateway ignores them")
+
+
+class HallConfig(Model):
+    site: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    working_hours: WorkingHours = WorkingHours()
+    zones: list[Zone] = []
+    api: Api = Api()
+    broker: Broker = Broker()
+    store: Store = Store()
+    influx: Influx = Influx()
+    profiles_dirs: list[Path] = []
+    devices: list[Device] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> HallConfig:
+        seen: set[str] = set()
+        zones = {z.id for z in self.zones}
+        for d in self.devices:
+            if d.id in seen:
+                raise ValueError(f"device id {d.id!r} is used twice: device ids must be unique")
+            seen.add(d.id)
+            for name in ("zone", "from_zone"):
+                ref = getattr(d, name)
+                if ref is not None and ref not in zones:
+                    raise ValueError(f"device {d.id!r}: {name} {ref!r} is not one of the zones {sorted(zones)}")
+        return self
+
+    @property
+    def client_id(self) -> str:
+        return self.broker.client_id or f"hallgate-{self.site}"
+
+
+class ConfigError(Exception):
+    """Every problem of one configuration file, each as (field path, message, fix)."""
+
+    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"{self.file}: {len(self.problems)} error(s)"]
+        lines += [f"  {self.file}: {path}: {msg}" for path, msg in self.problems]
+        return "\n".join(lines)
+
+
+def _hint(err: Mapping[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field: remove it or check its spelling (see README, Configuration)"
+    if kind == "literal_error":
+        return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
+    if kind == "missing":
+        return "required field is missing: add it"
+    return msg.removeprefix("Value error, ")
+
+
+def _path(loc: tuple[Any, ...], raw: Any) -> str:
+    parts: list[str] = []
+    node = raw
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and "id" in node:
+                    label = f"[{item}] (id {node['id']})"
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+    node: Any = raw
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            idx = int(key)
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+            continue
+        match = next((k for k in node if k.lower() == key), key)
+        if last:
+            node[match] = value
+        else:
+            node = node.setdefault(match, {})
+
+
+def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """`HALLGATE_BROKER__PORT=1884` sets broker.port; `HALLGATE_DEVICES__0__MODBUS__PORT` indexes lists.
+
+    Variables named by the file as secrets (a token's `env`) are not overrides and are skipped.
+    """
+    problems: list[tuple[str, str]] = []
+    secret_names = _secret_names(raw)
+    for name, text in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in secret_names or name.startswith(ENV_PREFIX + "TOKEN_"):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        try:
+            _set_path(raw, keys, yaml.safe_load(text) if text else text)
+        except (IndexError, ValueError, TypeError, AttributeError):
+            problems.append((f"${name}", "does not name a setting of this file: check the path"))
+    return problems
+
+
+def _secret_names(raw: dict[str, Any]) -> set[str]:
+    def section(name: str) -> dict[str, Any]:
+        value = raw.get(name)
+        return value if isinstance(value, dict) else {}
+
+    tokens = section("api").get("tokens")
+    names = {t.get("env") for t in tokens if isinstance(t, dict)} if isinstance(tokens, list) else set()
+    names |= {section("broker").get("password_env"), section("influx").get("password_env")}
+    names.add(section("influx").get("token_env"))
+    return {n for n in names if isinstance(n, str)}
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
+                require_secrets: bool = True) -> HallConfig:
+    """Read, override from the environment and validate; raise ConfigError listing every problem.
+
+    With `require_secrets`, every secret the file names must be set in the environment.
+    """
+    file = str(path)
+    environ = os.environ if environ is None else environ
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, [("(file)", "no such file: check the path")]) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(file, [("(file)", f"not valid YAML: {e}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(file, [("(top level)", "a hall configuration is a mapping with site, devices, ...")])
+    problems = apply_env(raw, environ)
+    try:
+        cfg = HallConfig.model_validate(raw)
+    except ValidationError as e:
+        problems += [(_path(err["loc"], raw), _hint(err)) for err in e.errors()]
+        raise ConfigError(file, problems) from None
+    base = Path(path).resolve().parent
+    dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
+    cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
+    if require_secrets:
+        problems += missing_secrets(cfg, environ)
+    if problems:
+        raise ConfigError(file, problems)
+    return cfg
+
+
+def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    problems = []
+    for i, t in enumerate(cfg.api.tokens):
+        if not environ.get(t.env):
+            problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
+    for section, field in (("broker", "password_env"), ("influx", "password_env"), ("influx", "token_env")):
+        name = getattr(getattr(cfg, section), field)
+        if name and not environ.get(name):
+            problems.append((f"{section}.{field}", f"environment variable {name} is not set: export it"))
+    return problems
+
+
+def secret(name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    if name is None:
+        return None
+    return (os.environ if environ is None else environ).get(name)

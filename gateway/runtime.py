@@ -1,0 +1,140 @@
+"""One hall gateway: wires the transports, the hub, the store and the API on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from drivers.modbus import LineSettings, ModbusLine, poll_forever
+from drivers.mqtt import MqttLink, MqttOptions, Will
+from gateway.config import HallConfig, secret
+from gateway.hub import Hub
+from gateway.registry import DeviceEntry, build_registry
+from gateway.store.drain import Drainer
+from gateway.store.outbox import Outbox
+from gateway.store.sinks import make_sink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Everything the API reads. Built by `start_gateway`; the API never touches a device."""
+
+    cfg: HallConfig
+    devices: dict[str, DeviceEntry]
+    hub: Hub
+    outbox: Outbox
+    mqtt: MqttLink | None
+    lines: dict[str, ModbusLine]
+    drainer: Drainer | None
+    tokens: dict[str, str]  # token -> role
+    started_ns: int = field(default_factory=time.time_ns)
+
+    @property
+    def status_topic(self) -> str:
+        return f"hall/{self.cfg.site}/gateway/status"
+
+
+def _tokens(cfg: HallConfig) -> dict[str, str]:
+    out = {}
+    for t in cfg.api.tokens:
+        value = secret(t.env)
+        if value:
+            out[value] = t.role
+    return out
+
+
+def _mqtt_options(cfg: HallConfig) -> MqttOptions:
+    b = cfg.broker
+    topic = f"hall/{cfg.site}/gateway/status"
+    return MqttOptions(
+        host=b.host, port=b.port, client_id=cfg.client_id, protocol=b.protocol, username=b.username,
+        password=secret(b.password_env), keepalive_s=b.keepalive_s, receive_maximum=b.receive_maximum,
+        will=Will(topic, json.dumps({"state": "offline"}).encode()),
+    )
+
+
+@contextlib.asynccontextmanager
+async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignore[no-untyped-def]
+    """`async with start_gateway(cfg) as gw:` runs the whole gateway until the block exits."""
+    devices, problems = build_registry(cfg)
+    if problems:
+        raise ValueError("; ".join(f"{p}: {m}" for p, m in problems))
+    cfg.store.path.parent.mkdir(parents=True, exist_ok=True)
+    outbox = Outbox.open(cfg.store.path, max_bytes=cfg.store.max_bytes)
+    hub = Hub(cfg, devices, outbox)
+    tasks: list[asyncio.Task[Any]] = []
+    lines: dict[str, ModbusLine] = {}
+    mqtt: MqttLink | None = None
+    drainer = None
+    sink = make_sink(cfg.influx)
+    if sink is not None:
+        drainer = Drainer(outbox, sink, batch_size=cfg.store.batch_size, max_wait_s=cfg.store.flush_interval_s)
+    gw = Gateway(cfg, devices, hub, outbox, None, lines, drainer, _tokens(cfg))
+    try:
+        if drainer is not None:
+            tasks.append(asyncio.create_task(drainer.run(), name="drain"))
+        if any(d.protocol == "mqtt" for d in devices.values()):
+            online = json.dumps({"state": "online", "ts": _now_iso()}).encode()
+            mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(),
+                            on_connect=lambda link: link.publish(gw.status_topic, online, qos=1, retain=True))
+            await mqtt.__aenter__()
+            gw.mqtt = mqtt
+        for d in devices.values():
+            if d.plan is None or d.config.modbus is None:
+                continue
+            m = d.config.modbus
+            line = lines.get(m.bus)
+            if line is None:
+                line = lines[m.bus] = ModbusLine(LineSettings(host=m.host, port=m.port, serial=m.serial,
+                                                              baudrate=m.baudrate, framer=m.framer,
+                                                              timeout_s=m.timeout_s))
+            tasks.append(asyncio.create_task(
+                poll_forever(line, m.unit, d.plan, d.config.poll_interval_s, hub.on_poll(d.id)),
+                name=f"poll {d.id}"))
+        tasks.append(asyncio.create_task(_tick(hub), name="tick"))
+        if serve_api:
+            from gateway.api.app import create_app
+
+            server = uvicorn.Server(uvicorn.Config(create_app(gw), host=cfg.api.host, port=cfg.api.port,
+                                                   log_level="warning", lifespan="off"))
+            tasks.append(asyncio.create_task(server.serve(), name="api"))
+            while not server.started:
+                if tasks[-1].done():
+                    tasks[-1].result()  # raises why it could not start (e.g. the port is taken)
+                    raise RuntimeError(f"the API could not listen on {cfg.api.host}:{cfg.api.port}")
+                await asyncio.sleep(0.02)
+        yield gw
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, SystemExit, Exception):
+                await t
+        if mqtt is not None:
+            await mqtt.close(json.dumps({"state": "offline", "reason": "shutdown"}).encode(), gw.status_topic)
+        for line in lines.values():
+            line.close()
+        if drainer is not None:
+            await drainer.close()
+        outbox.close()
+
+
+def _now_iso() -> str:
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+async def _tick(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        hub.tick()

@@ -1,0 +1,428 @@
+"""The durable outbox: lines waiting for InfluxDB, in one SQLite file.
+
+- Durable when `append` returns: one transaction, WAL journal, synchronous=FULL by default (a
+  committed record survives a power cut, not only a `kill -9`). The MQTT layer acknowledges a
+  QoS 1 message to the broker only after that.
+- Bounded in bytes (the UTF-8 size of the stored lines, not the file size: SQLite adds about
+  25-40 bytes per record for the row, the class index and page slack). A full outbox makes room
+  by dropping the least important class first (TELEMETRY, then EVENT), oldest first, and counts
+  and logs what it dropped. An incoming record never evicts a more important one: new telemetry
+  is refused before an old event is dropped, and AUDIT is never dropped at all. An AUDIT record
+  that does not fit makes the whole append fail with OutboxFull and store nothing, so the
+  command path can refuse a command it cannot audit.
+- Batches leave in priority-then-age order: after an outage the audit trail and the events
+  (差评, openings) reach the district first and the telemetry backlog follows. Order does not
+  matter to InfluxDB (points are idempotent by timestamp), the drain writes far faster than
+  events arrive so telemetry is not starved, and keeping telemetry longest is consistent with it
+  being the first to be dropped.
+- All calls are synchronous and short, made from the event loop thread (sqlite3 objects stay in
+  the thread that made them). Memory stays flat: nothing is loaded beyond one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers.canonical import Priority
+
+log = logging.getLogger(__name__)
+
+CLASSES = tuple(Priority)  # AUDIT, EVENT, TELEMETRY: most important first
+DROP_ORDER = tuple(sorted(Priority, reverse=True))  # TELEMETRY, EVENT, AUDIT
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: an id is never reused, so acking a
+                                           -- batch can never delete a newer record
+    prio INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,                -- wall time of append, for the age of the backlog
+    size INTEGER NOT NULL,                 -- UTF-8 bytes of line
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_prio ON records (prio);  -- (prio, id): peek and drop order
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class OutboxFull(RuntimeError):
+    """An AUDIT record does not fit even after dropping every lower class. Nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    ids: list[int]
+    lines: list[str]
+    bytes: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth_records: int
+    depth_bytes: int
+    max_bytes: int
+    depth_by_class: dict[str, int]
+    bytes_by_class: dict[str, int]
+    oldest_age_s: float | None
+    delivered_total: int
+    rejected_total: int  # removed because the sink refused them (bad lines)
+    dropped_by_class: dict[str, int]  # evicted or refused because the outbox was full
+    audit_full: bool  # the last AUDIT append did not fit: commands cannot be audited
+
+
+@dataclass(slots=True)
+class _Drops:
+    """Drops since the last warning, so a long overflow logs a summary, not a line per record."""
+
+    by_class: dict[Priority, int] = field(default_factory=dict)
+    last_log: float = float("-inf")
+
+
+def _sqlite_ok(path: Path) -> str | None:
+    """None when the file is a sound SQLite database, else what is wrong with it."""
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return str(e)
+    if rows != [("ok",)]:
+        return "; ".join(r[0] for r in rows[:5])
+    return None
+
+
+class Outbox:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = 256 * 1024 * 1024,
+        synchronous: str = "FULL",
+        clock: Callable[[], float] = time.time,
+        warn_interval_s: float = 10.0,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise ValueError(f"synchronous must be FULL, NORMAL, EXTRA or OFF, not {synchronous!r}")
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._warn_interval_s = warn_interval_s
+        self._drops = _Drops()
+        self._listeners: list[Callable[[], None]] = []
+        self._audit_full = False
+        self._conn = self._open(synchronous)
+        self._count = dict.fromkeys(CLASSES, 0)
+        self._bytes = dict.fromkeys(CLASSES, 0)
+        for prio, n, size in self._conn.execute(
+            "SELECT prio, count(*), sum(size) FROM records GROUP BY prio"
+        ):
+            self._count[Priority(prio)] = n
+            self._bytes[Priority(prio)] = size or 0
+        self._counters = dict(self._conn.execute("SELECT name, value FROM counters"))
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _open(self, synchronous: str) -> sqlite3.Connection:
+        if self.path.exists():
+            problem = _sqlite_ok(self.path)
+            if problem is not None:
+                self._set_aside(problem)
+        try:
+            return self._connect(synchronous)
+        except sqlite3.DatabaseError as e:
+            # Sound pages but not our outbox (or damage quick_check does not see): same remedy.
+            self._set_aside(str(e))
+            return self._connect(synchronous)
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        # auto_vacuum must be chosen before the first table exists; it lets ack() give freed
+        # pages back to the file system after a big backlog has drained.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        # After a checkpoint the WAL file is truncated to this size instead of staying at its peak.
+        conn.execute("PRAGMA journal_size_limit = 16777216")
+        try:
+            conn.executescript(_SCHEMA)
+            conn.execute("SELECT prio, at_ms, size, line FROM records LIMIT 0")
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, problem: str) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        self.path.rename(aside)
+        # The WAL belongs to the corrupt file: replaying it into a fresh one would be wrong.
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        log.error(
+            "outbox %s is not a sound SQLite database (%s): moved it to %s and started an empty "
+            "outbox; its records were not delivered",
+            self.path,
+            problem,
+            aside.name,
+        )
+
+    def close(self) -> None:
+        self._log_drops(force=True)
+        self._conn.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Called (synchronously, in the appending thread) after every append that stored something."""
+        self._listeners.append(callback)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def append(self, records: Sequence[tuple[Priority, str]]) -> None:
+        """Store records in one transaction; durable when this returns.
+
+        Makes room by dropping lower classes when full (see the module doc). Raises OutboxFull,
+        storing nothing, when an AUDIT record cannot be stored.
+        """
+        if not records:
+            return
+        now_ms = int(self._clock() * 1000)
+        # Most important first (stable within a class): when space runs out within this batch,
+        # its telemetry is what gets refused, never an event that came after it.
+        rows = sorted(((int(prio), now_ms, len(line.encode()), line) for prio, line in records), key=_by_prio)
+        count = dict(self._count)
+        nbytes = dict(self._bytes)
+        evict_upto: dict[Priority, int] = {}  # class -> highest id to delete
+        refused = dict.fromkeys(CLASSES, 0)
+        keep = []
+        with self._transaction() as conn:
+            for row in rows:
+                prio, size = Priority(row[0]), row[2]
+                free = self.max_bytes - sum(nbytes.values())
+                if size > free and not self._plan_eviction(conn, prio, size - free, count, nbytes, evict_upto):
+                    if prio is Priority.AUDIT:
+                        self._audit_full = True
+                        raise OutboxFull(
+                            f"outbox {self.path} is full ({self.max_bytes} bytes) of audit records "
+                            f"only: cannot store a {size}-byte audit record"
+                        )
+                    refused[prio] += 1
+                    continue
+                count[prio] += 1
+                nbytes[prio] += size
+                keep.append(row)
+            evicted = {}
+            for prio, upto in evict_upto.items():
+                n = conn.execute("DELETE FROM records WHERE prio = ? AND id <= ?", (int(prio), upto)).rowcount
+                evicted[prio] = n
+            conn.executemany("INSERT INTO records (prio, at_ms, size, line) VALUES (?, ?, ?, ?)", keep)
+            dropped = {p: evicted.get(p, 0) + refused[p] for p in CLASSES}
+            if any(dropped.values()):
+                self._bump(conn, {f"dropped_{p.name.lower()}": n for p, n in dropped.items() if n})
+        if any(p is Priority.AUDIT for p, _ in records):
+            self._audit_full = False
+        self._count, self._bytes = count, nbytes
+        if any(dropped.values()):
+            self._note_drops(dropped)
+        if keep:
+            for callback in self._listeners:
+                callback()
+
+    def _plan_eviction(
+        self,
+        conn: sqlite3.Connection,
+        incoming: Priority,
+        need: int,
+        count: dict[Priority, int],
+        nbytes: dict[Priority, int],
+        evict_upto: dict[Priority, int],
+    ) -> bool:
+        """Choose the oldest records of classes no more important than `incoming` to free `need` bytes.
+
+        When that is possible, updates count/nbytes/evict_upto in place and returns True;
+        otherwise changes nothing (a record that will be refused anyway evicts nobody).
+        Deletion happens later, in the same transaction, as one range delete per class.
+        """
+        freed = 0
+        plan_count, plan_bytes, plan_upto = dict(count), dict(nbytes), dict(evict_upto)
+        for prio in DROP_ORDER:
+            # Never a more important class than the incoming record, and never AUDIT.
+            if prio < incoming or prio is Priority.AUDIT or freed >= need:
+                break
+            after = plan_upto.get(prio, 0)
+            while freed < need and plan_count[prio] > 0:
+                chunk = conn.execute(
+                    "SELECT id, size FROM records WHERE prio = ? AND id > ? ORDER BY id LIMIT 512",
+                    (int(prio), after),
+                ).fetchall()
+                if not chunk:
+                    # The rest of this class is what this very append is adding; it is not
+                    # in the table yet and is never evicted by its own batch.
+                    break
+                for rid, size in chunk:
+                    freed += size
+                    plan_count[prio] -= 1
+                    plan_bytes[prio] -= size
+                    after = rid
+                    if freed >= need:
+                        break
+            if after:
+                plan_upto[prio] = after
+        if freed < need:
+            return False
+        count.update(plan_count)
+        nbytes.update(plan_bytes)
+        evict_upto.update(plan_upto)
+        return True
+
+    def _bump(self, conn: sqlite3.Connection, deltas: dict[str, int]) -> None:
+        conn.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            deltas.items(),
+        )
+        for name, n in deltas.items():
+            self._counters[name] = self._counters.get(name, 0) + n
+
+    def _note_drops(self, dropped: dict[Priority, int]) -> None:
+        for prio, n in dropped.items():
+            if n:
+                self._drops.by_class[prio] = self._drops.by_class.get(prio, 0) + n
+        self._log_drops(force=False)
+
+    def _log_drops(self, force: bool) -> None:
+        pending = {p: n for p, n in self._drops.by_class.items() if n}
+        now = self._clock()
+        if not pending or (not force and now - self._drops.last_log < self._warn_interval_s):
+            return
+        what = ", ".join(f"{n} {p.name.lower()}" for p, n in sorted(pending.items(), reverse=True))
+        totals = ", ".join(
+            f"{p.name.lower()} {self._counters.get(f'dropped_{p.name.lower()}', 0)}" for p in CLASSES
+        )
+        log.warning(
+            "outbox full (%d bytes): dropped %s records (oldest of the least important class "
+            "first, or refused new ones); total dropped since creation: %s",
+            self.max_bytes,
+            what,
+            totals,
+        )
+        self._drops = _Drops(last_log=now)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def peek(self, limit: int) -> Batch:
+        """Up to `limit` records, most important class first, oldest first within a class."""
+        ids: list[int] = []
+        lines: list[str] = []
+        nbytes = 0
+        for prio in CLASSES:
+            left = limit - len(ids)
+            if left <= 0:
+                break
+            if not self._count[prio]:
+                continue
+            for rid, size, line in self._conn.execute(
+                "SELECT id, size, line FROM records WHERE prio = ? ORDER BY id LIMIT ?", (int(prio), left)
+            ):
+                ids.append(rid)
+                lines.append(line)
+                nbytes += size
+        return Batch(ids, lines, nbytes)
+
+    def ack(self, batch: Batch, *, rejected: int = 0) -> None:
+        """Remove a batch the sink has answered for: delivered, except `rejected` lines it refused.
+
+        Records evicted since peek() are simply gone already; only what is really deleted counts.
+        """
+        if not batch.ids:
+            return
+        deleted = dict.fromkeys(CLASSES, 0)
+        freed = dict.fromkeys(CLASSES, 0)
+        with self._transaction() as conn:
+            for lo, hi in _runs(sorted(batch.ids)):
+                for prio, size in conn.execute(
+                    "DELETE FROM records WHERE id BETWEEN ? AND ? RETURNING prio, size", (lo, hi)
+                ):
+                    deleted[Priority(prio)] += 1
+                    freed[Priority(prio)] += size
+            n = sum(deleted.values())
+            rejected = min(rejected, n)
+            self._bump(conn, {"delivered": n - rejected, "rejected": rejected})
+        for prio in CLASSES:
+            self._count[prio] -= deleted[prio]
+            self._bytes[prio] -= freed[prio]
+        self._prune()
+
+    def _prune(self) -> None:
+        """Give free pages back to the file system in small steps, so the file shrinks after a
+        backlog without one long pause. Freed pages are reused by new records anyway."""
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free > 1024:
+            total = self._conn.execute("PRAGMA page_count").fetchone()[0]
+            if free * 4 > total:
+                self._conn.execute("PRAGMA incremental_vacuum(2048)").fetchall()
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    @property
+    def depth_records(self) -> int:
+        return sum(self._count.values())
+
+    @property
+    def depth_bytes(self) -> int:
+        return sum(self._bytes.values())
+
+    def stats(self) -> OutboxStats:
+        self._log_drops(force=False)
+        row = self._conn.execute("SELECT at_ms FROM records ORDER BY id LIMIT 1").fetchone()
+        age = None if row is None else max(0.0, self._clock() - row[0] / 1000)
+        c = self._counters
+        return OutboxStats(
+            depth_records=self.depth_records,
+            depth_bytes=self.depth_bytes,
+            max_bytes=self.max_bytes,
+            depth_by_class={p.name.lower(): self._count[p] for p in CLASSES},
+            bytes_by_class={p.name.lower(): self._bytes[p] for p in CLASSES},
+            oldest_age_s=age,
+            delivered_total=c.get("delivered", 0),
+            rejected_total=c.get("rejected", 0),
+            dropped_by_class={p.name.lower(): c.get(f"dropped_{p.name.lower()}", 0) for p in CLASSES},
+            audit_full=self._audit_full,
+        )
+
+
+def _by_prio(row: tuple[int, int, int, str]) -> int:
+    return row[0]
+
+
+def _runs(ids: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Sorted ids as (first, last) runs of consecutive integers: one range delete per run."""
+    start = prev = ids[0]
+    for i in ids[1:]:
+        if i != prev + 1:
+            yield start, prev
+            start = i
+        prev = i
+    yield start, prev

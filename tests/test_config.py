@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config
+from gateway.registry import build_registry
+
+DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
+TOKENS = {f"HALLGATE_TOKEN_{r}": "t-" + r for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hall.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_hall_is_valid_and_has_every_kind() -> None:
+    cfg = load_config(DEMO, TOKENS)
+    devices, problems = build_registry(cfg)
+    assert problems == []
+    assert {d.kind for d in devices.values()} == {"lockbox", "pickup_locker", "attendance", "rating_pad",
+                                                   "people_counter"}
+    assert len(devices) >= 30 and len(cfg.zones) >= 2
+
+
+def test_toaster_is_rejected_naming_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "site: s1\ndevices:\n  - {id: t1, kind: toaster, profile: ref-lockbox}\n")
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{path}: devices[0] (id t1).kind: 'toaster' is not allowed here: use 'lockbox'" in result.stderr
+
+
+def test_every_error_is_listed_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "site: S 1\nbroker: {port: 99999}\nzones: [{id: a, capacity: 0}]\nextra: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path, {})
+    fields = [p for p, _ in e.value.problems]
+    assert fields == ["site", "zones[0] (id a).capacity", "broker.port", "extra"]
+
+
+def test_references_and_profiles_are_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, """site: s1
+zones: [{id: hall, capacity: 10}]
+devices:
+  - {id: c1, kind: people_counter, profile: ref-people-counter}
+  - {id: c2, kind: rating_pad, profile: ref-people-counter, modbus: {host: 10.0.0.9}}
+  - {id: c3, kind: lockbox, profile: no-such-profile}
+""")
+    _, problems = build_registry(load_config(path, {}))
+    assert [p for p, _ in problems] == ["devices[0] (id c1).modbus", "devices[1] (id c2).profile",
+                                        "devices[2] (id c3).profile"]
+    bad_zone = write(tmp_path, "site: s1\ndevices: [{id: c1, kind: lockbox, profile: ref-lockbox, zone: roof}]\n")
+    with pytest.raises(ConfigError, match="zone 'roof' is not one of the zones"):
+        load_config(bad_zone, {})
+
+
+def test_environment_overrides_any_setting_and_secrets_come_only_from_it() -> None:
+    env = TOKENS | {"HALLGATE_BROKER__PORT": "1999", "HALLGATE_DEVICES__0__WINDOW": "W99",
+                    "HALLGATE_STORE__MAX_BYTES": "2MiB"}
+    cfg = load_config(DEMO, env)
+    assert (cfg.broker.port, cfg.devices[0].window, cfg.store.max_bytes) == (1999, "W99", 2 * 1024**2)
+    with pytest.raises(ConfigError, match="HALLGATE_TOKEN_MANAGER is not set"):
+        load_config(DEMO, {k: v for k, v in TOKENS.items() if "MANAGER" not in k or "DUTY" in k})
+
+
+def test_a_token_written_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "site: s1\napi: {tokens: [{role: admin, token: hunter2}]}\n")
+    with pytest.raises(ConfigError, match=r"api.tokens\[0\].token: unknown field"):
+        load_config(path, {})

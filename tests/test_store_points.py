@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from drivers.canonical import Event
+from gateway.store.points import PointError, audit_to_line, point_ts, to_line
+
+T = 1_700_000_000_123_456_789
+
+
+def test_reading_is_measured_as_its_kind() -> None:
+    line = to_line(Event("pc-1", "reading", T, {"in": 5, "out": 2}), "hall-a", "people_counter")
+    assert line == f"people_counter,device=pc-1,kind=people_counter,site=hall-a in=5i,out=2i {T}"
+
+
+def test_status_heartbeat_and_other_events() -> None:
+    assert to_line(Event("d", "status", T, {"online": True}), "s", "k").startswith("device_status,device=d,kind=k,site=s ")
+    assert to_line(Event("d", "heartbeat", T, {"rssi": -61.5}), "s", "k").startswith("heartbeat,")
+    line = to_line(Event("pad-7", "rated", T, {"score": 1}, seq=42), "s", "rating_pad")
+    assert line.startswith("rating_pad_event,device=pad-7,kind=rating_pad,site=s,type=rated score=1i,seq=42i ")
+
+
+def test_field_types() -> None:
+    fields = {"b": False, "f": 1.5, "s": 'say "hi" \\ 窗口', "tags": ["a", "b"], "doors": [True, False, True], "n": None}
+    line = to_line(Event("d", "x", T, fields), "s", "k")
+    assert 'b=false,f=1.5,s="say \\"hi\\" \\\\ 窗口",tags="a,b",doors=5i ' in line
+    assert "n=" not in line
+
+
+def test_escaping_of_names_tags_and_keys() -> None:
+    line = to_line(Event("door 1,A=b", "door open", T, {"a key,x=y": 1}), "hall one", "lock box")
+    assert line.startswith(
+        "lock\\ box_event,device=door\\ 1\\,A\\=b,kind=lock\\ box,site=hall\\ one,type=door\\ open a\\ key\\,x\\=y=1i "
+    )
+    assert "\n" not in to_line(Event("a\nb", "x", T, {"v": 1}), "s", "k")
+
+
+def test_non_finite_floats_are_skipped_and_empty_events_refused() -> None:
+    assert "nan" not in to_line(Event("d", "reading", T, {"t": float("nan"), "v": 1}), "s", "k")
+    with pytest.raises(PointError):
+        to_line(Event("d", "reading", T, {"t": None}), "s", "k")
+    with pytest.raises(PointError):
+        to_line(Event("d", "reading", T, {"t": {"nested": 1}}), "s", "k")
+
+
+def test_seq_goes_into_the_sub_millisecond_part() -> None:
+    assert point_ts(T, None) == T
+    assert point_ts(T, 7) == 1_700_000_000_123_000_007
+    assert point_ts(T, 1_000_007) == 1_700_000_000_123_000_007
+    a = to_line(Event("d", "rated", T, {"v": 1}, seq=1), "s", "k")
+    b = to_line(Event("d", "rated", T + 5, {"v": 1}, seq=2), "s", "k")
+    assert a.rsplit(" ", 1)[1] != b.rsplit(" ", 1)[1]
+    # A redelivery is byte-identical, so it overwrites itself.
+    assert a == to_line(Event("d", "rated", T, {"v": 1}, seq=1), "s", "k")
+
+
+def test_audit_line() -> None:
+    line = audit_to_line(
+        site="s", ts_ns=T, action="unlock", outcome="confirmed", device="box-1", actor="王芳", fields={"slot": 3}
+    )
+    assert line == f'audit,action=unlock,device=box-1,outcome=confirmed,site=s slot=3i,actor="王芳" {T}'
