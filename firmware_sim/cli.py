@@ -66,18 +66,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="activity: events a minute per device, 0 for none; counters count 5x this "
         "many people a minute (default 2)",
     )
-    g.add_argument(
-        "--seed", default="0", help="random seed: the same seed gives the same activity (default 0)"
-    )
+    g.add_argument("--seed", default="0", help="random seed: the same seed gives the same activity (default 0)")
     g.add_argument(
         "--state-dir",
         type=Path,
         metavar="DIR",
         help="keep each device's seq counter here so it survives restarts (default: memory only)",
     )
-    g.add_argument(
-        "--duration", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)"
-    )
+    g.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
     g.add_argument("-v", "--verbose", action="store_true", help="log connections and faults")
 
 
@@ -118,9 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every device of a hall configuration",
         description="Run every device listed in a hall configuration file.",
     )
-    hall.add_argument(
-        "-c", "--config", required=True, type=Path, help="hall YAML, e.g. configs/demo-hall.yaml"
-    )
+    hall.add_argument("-c", "--config", required=True, type=Path, help="hall YAML, e.g. configs/demo-hall.yaml")
     hall.add_argument(
         "--modbus-port-base",
         type=int,
@@ -136,9 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "on one broker, Modbus servers on consecutive ports.",
     )
     district.add_argument("--halls", type=int, required=True, metavar="N", help="number of halls")
-    district.add_argument(
-        "-c", "--config", type=Path, help="hall YAML to copy (default: a 5-device village station)"
-    )
+    district.add_argument("-c", "--config", type=Path, help="hall YAML to copy (default: a 5-device village station)")
     district.add_argument(
         "--modbus-port-base",
         type=int,

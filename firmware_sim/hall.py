@@ -128,9 +128,7 @@ def _device_spec(entry: Any, where: str) -> DeviceSpec:
         if framer not in FRAMERS:
             raise HallConfigError(f"{where}.modbus.framer: {framer!r} is not socket or rtu")
         try:
-            modbus = ModbusSpec(
-                str(mb.get("host", "127.0.0.1")), int(mb["port"]), int(mb.get("unit", 1)), framer
-            )
+            modbus = ModbusSpec(str(mb.get("host", "127.0.0.1")), int(mb["port"]), int(mb.get("unit", 1)), framer)
         except (KeyError, TypeError, ValueError) as e:
             raise HallConfigError(f"{where}.modbus: needs an integer port and unit ({e})") from e
     slots = entry.get("slots")
@@ -267,9 +265,7 @@ class HallSimulator:
         try:
             return self.devices[device_id]
         except KeyError:
-            raise KeyError(
-                f"no device {device_id!r} in hall {self.site}; have {sorted(self.devices)}"
-            ) from None
+            raise KeyError(f"no device {device_id!r} in hall {self.site}; have {sorted(self.devices)}") from None
 
     def describe(self) -> list[str]:
         """One line per device: what it is and where to reach it."""

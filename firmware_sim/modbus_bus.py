@@ -44,9 +44,7 @@ class ModbusUnit(Protocol):
 class _LineContext(ModbusServerContext):
     """Dispatches requests to the units on the line (bypasses the deprecated base constructor)."""
 
-    def __init__(
-        self, units: dict[int, ModbusUnit]
-    ) -> None:  # the base __init__ only warns that it is deprecated
+    def __init__(self, units: dict[int, ModbusUnit]) -> None:  # the base __init__ only warns that it is deprecated
         self.units = units
         self.old_simulator = True  # tells ModbusBaseServer to call this object directly
         self.simdevices = []
@@ -104,9 +102,7 @@ class ModbusBus:
         return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = ModbusTcpServer(
-            self.context, framer=FRAMERS[self.framer], address=(self.host, self.port)
-        )
+        self._server = ModbusTcpServer(self.context, framer=FRAMERS[self.framer], address=(self.host, self.port))
         await self._server.serve_forever(background=True)
         log.info("Modbus %s serving units %s", self.url, sorted(self.units))
 

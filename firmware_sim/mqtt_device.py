@@ -20,7 +20,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -102,9 +102,7 @@ class MqttDevice:
         self.heartbeat_s = heartbeat_s
         self.rate_per_min = rate_per_min
         self.rng = device_rng(seed, device_id)
-        self.seq = SeqCounter(
-            seq_start, Path(state_dir) / f"{self.client_id}.seq.json" if state_dir else None
-        )
+        self.seq = SeqCounter(seq_start, Path(state_dir) / f"{self.client_id}.seq.json" if state_dir else None)
         self.clock_offset_s = clock_offset_s
         self.battery = 100 if self.battery_powered else None
         # what was sent and what is waiting
@@ -244,10 +242,7 @@ class MqttDevice:
                     await self._first(asyncio.sleep(delay * self.rng.uniform(0.5, 1.0)))
                     delay = min(delay * 2, self.mqtt.reconnect_max_s)
         finally:
-            activity.cancel()
-            for task in list(self._side_tasks):
-                task.cancel()
-            await asyncio.gather(activity, *self._side_tasks, return_exceptions=True)
+            await cancel_and_wait([activity, *self._side_tasks])
 
     async def _first(self, aw: Awaitable[Any]) -> None:
         """Wait for `aw` or for stop(), whichever comes first."""
@@ -256,9 +251,7 @@ class MqttDevice:
         try:
             await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for t in (task, stop):
-                t.cancel()
-            await asyncio.gather(task, stop, return_exceptions=True)
+            await cancel_and_wait([task, stop])
 
     def _client_args(self) -> dict[str, Any]:
         will = aiomqtt.Will(self.channel("status"), _dumps({"state": "offline"}), qos=1, retain=True)
@@ -302,9 +295,7 @@ class MqttDevice:
         try:
             done, _ = await asyncio.wait([*workers, stop, drop], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*workers, stop, drop):
-                task.cancel()
-            await asyncio.gather(*workers, stop, drop, return_exceptions=True)
+            await cancel_and_wait([*workers, stop, drop])
         if drop in done:
             await self._abort(client)
         elif stop in done:
@@ -414,18 +405,32 @@ class MqttDevice:
         await shutdown_tasks([self], [self._run_task])
 
 
-async def shutdown_tasks(
-    devices: list[MqttDevice], tasks: list[asyncio.Task[None]], timeout: float = 2.0
-) -> None:
+async def shutdown_tasks(devices: list[MqttDevice], tasks: list[asyncio.Task[None]], timeout: float = 2.0) -> None:
     """Stop devices cleanly; cancel whatever has not finished after `timeout` seconds."""
     for device in devices:
         device.stop()
     if not tasks:
         return
     _, pending = await asyncio.wait(tasks, timeout=timeout)
-    for task in pending:
-        task.cancel()
+    await cancel_and_wait(pending)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, Exception):
             log.error("device task failed: %r", result)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they are done.
+
+    Cancels again while a task is still running: on Python 3.11 `asyncio.wait_for` (used inside
+    aiomqtt's publish) can swallow a cancellation that races with the awaited result.
+    """
+    tasks = list(tasks)
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" noise

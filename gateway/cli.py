@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # Their INFO lines are per connection and per state change: noise at a hall's scale.
+        for name in ("amqtt", "transitions", "pymodbus", "uvicorn.error", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return args.fn(args)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from amqtt.broker import Broker
 
 from firmware_sim.hall import HallSimulator
+from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import ROLES, load_config
 from gateway.runtime import Gateway, start_gateway
 
@@ -54,8 +55,8 @@ async def run_demo(api_port: int, mqtt_port: int, heartbeat_s: float = 30.0,
         }
         os.environ.update({k: v for k, v in environ.items() if k.startswith("HALLGATE_TOKEN_")})
         cfg = load_config(DEMO_CONFIG, environ)
-        sim = HallSimulator.from_config_file(DEMO_CONFIG, broker_host="127.0.0.1", broker_port=mqtt_port,
-                                             mqtt_protocol="3.1.1", heartbeat_s=heartbeat_s)
+        sim = HallSimulator(DEMO_CONFIG, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"),
+                            heartbeat_s=heartbeat_s)
         async with embedded_broker(mqtt_port), sim, start_gateway(cfg) as gw:
             yield gw, tokens
 

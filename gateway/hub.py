@@ -22,7 +22,7 @@ from gateway.domain.health import DeviceHealth
 from gateway.domain.occupancy import Doorway, Occupancy, Sample, ZoneCount
 from gateway.registry import DeviceEntry
 from gateway.store.outbox import Outbox
-from gateway.store.points import to_line
+from gateway.store.points import PointError, to_line
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,17 @@ class Hub:
         if not events:
             return
         devices = self.devices
-        self.outbox.append([(e.priority, to_line(e, self.site, devices[e.device].kind)) for e in events])
-        self.stats["events"] += len(events)
+        records = []
+        for e in events:
+            try:
+                records.append((e.priority, to_line(e, self.site, devices[e.device].kind)))
+            except PointError as err:
+                # Decoded but not storable (e.g. no fields left): counted, never blocks the batch.
+                self.stats["unstorable"] += 1
+                health.bad_payload(self.health[e.device], str(err))
+                self._complain(e.device, f"event {e.name} from {e.device} cannot be stored: {err}")
+        self.outbox.append(records)
+        self.stats["events"] += len(records)
         now = self.clock()
         for e in events:
             health.observe(self.health[e.device], e, now)

@@ -54,8 +54,16 @@ class GatewayCollector:
             zone.add_metric([z.zone], z.occupancy)
         yield zone
         yield from _flat("hallgate_outbox", gw.outbox.stats())
-        if gw.drainer is not None:
-            yield from _flat("hallgate_sink", gw.drainer.stats)
+        if gw.sink is not None:
+            d = gw.drain
+            yield CounterMetricFamily("hallgate_sink_delivered", "records written to the sink", value=d.delivered_total)
+            yield CounterMetricFamily("hallgate_sink_rejected", "records the sink refused", value=d.rejected_total)
+            yield GaugeMetricFamily("hallgate_sink_healthy", "1 when the last write succeeded",
+                                    value=1 if d.healthy else 0)
+            errors = CounterMetricFamily("hallgate_sink_errors", "failed writes by kind", labels=["kind"])
+            for kind, n in d.errors_by_type.items():
+                errors.add_metric([kind], n)
+            yield errors
 
 
 def _flat(prefix: str, stats: Any) -> Iterator[Metric]:

@@ -14,12 +14,12 @@ import uvicorn
 
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
-from gateway.config import HallConfig, secret
+from gateway.config import HallConfig, Influx, secret
 from gateway.hub import Hub
 from gateway.registry import DeviceEntry, build_registry
-from gateway.store.drain import Drainer
+from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox
-from gateway.store.sinks import make_sink
+from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class Gateway:
     outbox: Outbox
     mqtt: MqttLink | None
     lines: dict[str, ModbusLine]
-    drainer: Drainer | None
+    sink: Sink | None
+    drain: DrainStats
     tokens: dict[str, str]  # token -> role
     started_ns: int = field(default_factory=time.time_ns)
 
@@ -50,6 +51,15 @@ def _tokens(cfg: HallConfig) -> dict[str, str]:
         if value:
             out[value] = t.role
     return out
+
+
+def make_sink(cfg: Influx) -> Sink | None:
+    if cfg.api == "v1":
+        return InfluxV1Sink(cfg.url, cfg.database, cfg.retention_policy, cfg.username, secret(cfg.password_env))
+    if cfg.api == "v2":
+        assert cfg.org and cfg.bucket
+        return InfluxV2Sink(cfg.url, cfg.org, cfg.bucket, secret(cfg.token_env) or "")
+    return None
 
 
 def _mqtt_options(cfg: HallConfig) -> MqttOptions:
@@ -69,19 +79,19 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
     if problems:
         raise ValueError("; ".join(f"{p}: {m}" for p, m in problems))
     cfg.store.path.parent.mkdir(parents=True, exist_ok=True)
-    outbox = Outbox.open(cfg.store.path, max_bytes=cfg.store.max_bytes)
+    outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes)
     hub = Hub(cfg, devices, outbox)
     tasks: list[asyncio.Task[Any]] = []
     lines: dict[str, ModbusLine] = {}
     mqtt: MqttLink | None = None
-    drainer = None
     sink = make_sink(cfg.influx)
-    if sink is not None:
-        drainer = Drainer(outbox, sink, batch_size=cfg.store.batch_size, max_wait_s=cfg.store.flush_interval_s)
-    gw = Gateway(cfg, devices, hub, outbox, None, lines, drainer, _tokens(cfg))
+    gw = Gateway(cfg, devices, hub, outbox, None, lines, sink, DrainStats(), _tokens(cfg))
+    stop_drain = asyncio.Event()
     try:
-        if drainer is not None:
-            tasks.append(asyncio.create_task(drainer.run(), name="drain"))
+        if sink is not None:
+            tasks.append(asyncio.create_task(
+                drain(outbox, sink, batch_size=cfg.store.batch_size, max_wait_s=cfg.store.flush_interval_s,
+                      stop=stop_drain, stats=gw.drain), name="drain"))
         if any(d.protocol == "mqtt" for d in devices.values()):
             online = json.dumps({"state": "online", "ts": _now_iso()}).encode()
             mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(),
@@ -114,6 +124,7 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
                 await asyncio.sleep(0.02)
         yield gw
     finally:
+        stop_drain.set()
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -123,8 +134,8 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
             await mqtt.close(json.dumps({"state": "offline", "reason": "shutdown"}).encode(), gw.status_topic)
         for line in lines.values():
             line.close()
-        if drainer is not None:
-            await drainer.close()
+        if sink is not None:
+            await sink.close()
         outbox.close()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import InfluxDB, Mosquitto
+from tests.servers import InfluxDB, Mosquitto, VictoriaMetrics
 
 
 @pytest.fixture
@@ -26,8 +26,6 @@ def influxdb(tmp_path: Path) -> Iterator[InfluxDB]:
     server.start()
     yield server
     server.stop()
-
-from tests.servers import VictoriaMetrics  # noqa: E402  (appended with its fixture)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ never a skip: CI installs them (see .ci/run).
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import shutil
 import socket
@@ -90,6 +91,8 @@ class Mosquitto(_Process):
         conf = folder / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
+            # Run as root, mosquitto drops to user `mosquitto`, which cannot write our temp folder.
+            f"user {getpass.getuser()}",
             "allow_anonymous true",
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {folder}/",

@@ -135,17 +135,18 @@ def _disk(path: Path) -> int:
 def test_pruning_keeps_the_file_bounded(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
     box = Outbox(path, synchronous="NORMAL")
-    sizes = []
+    full, empty = [], []
     for _cycle in range(4):
         for i in range(0, 20_000, 500):
             box.append([(T, line(i + j, 200)) for j in range(500)])
-        sizes.append(_disk(path))
+        full.append((_disk(path), path.stat().st_size))
         while box.depth_records:
             box.ack(box.peek(5000))
-    # Freed pages are reused: four fill/drain cycles do not grow the file ...
-    assert max(sizes) <= sizes[0] * 1.1
-    # ... and once drained, incremental vacuum has given most of it back.
-    assert _disk(path) < sizes[0] / 2
+        empty.append(path.stat().st_size)
+    # Freed pages are reused: four fill/drain cycles do not grow the files (database + WAL) ...
+    assert max(total for total, _ in full) <= full[0][0] * 1.2
+    # ... and once drained, incremental vacuum has given most of the database file back.
+    assert max(empty) < full[0][1] / 2
     box.close()
 
 
@@ -160,9 +161,7 @@ def test_ack_after_eviction_counts_only_what_it_deletes(tmp_path: Path) -> None:
     box.close()
 
 
-_records = st.lists(
-    st.tuples(st.sampled_from(list(Priority)), st.integers(min_value=10, max_value=400)), max_size=30
-)
+_records = st.lists(st.tuples(st.sampled_from(list(Priority)), st.integers(min_value=10, max_value=400)), max_size=30)
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,10 +181,10 @@ def test_property_bounds_and_audit_last(tmp_path_factory, steps) -> None:
         assert after.depth_bytes <= 3000
         if after.dropped_by_class["audit"] > 0:
             raise AssertionError("an audit record was dropped")
-        # A class loses records only when every less important class is empty.
-        for cls, less in (("event", ["telemetry"]), ("audit", ["event", "telemetry"])):
-            if after.dropped_by_class[cls] > before.dropped_by_class[cls]:
-                assert all(after.depth_by_class[c] == 0 for c in less)
+        # An event is dropped only when every telemetry record that was there before is gone.
+        if after.dropped_by_class["event"] > before.dropped_by_class["event"]:
+            added = sum(1 for p, _ in records if p is T)
+            assert after.depth_by_class["telemetry"] <= added
         assert after.depth_records == sum(after.depth_by_class.values())
         box.ack(box.peek(to_ack))
     box.close()

@@ -14,14 +14,23 @@ def test_reading_is_measured_as_its_kind() -> None:
 
 
 def test_status_heartbeat_and_other_events() -> None:
-    assert to_line(Event("d", "status", T, {"online": True}), "s", "k").startswith("device_status,device=d,kind=k,site=s ")
+    assert to_line(Event("d", "status", T, {"online": True}), "s", "k").startswith(
+        "device_status,device=d,kind=k,site=s "
+    )
     assert to_line(Event("d", "heartbeat", T, {"rssi": -61.5}), "s", "k").startswith("heartbeat,")
     line = to_line(Event("pad-7", "rated", T, {"score": 1}, seq=42), "s", "rating_pad")
     assert line.startswith("rating_pad_event,device=pad-7,kind=rating_pad,site=s,type=rated score=1i,seq=42i ")
 
 
 def test_field_types() -> None:
-    fields = {"b": False, "f": 1.5, "s": 'say "hi" \\ 窗口', "tags": ["a", "b"], "doors": [True, False, True], "n": None}
+    fields = {
+        "b": False,
+        "f": 1.5,
+        "s": 'say "hi" \\ 窗口',
+        "tags": ["a", "b"],
+        "doors": [True, False, True],
+        "n": None,
+    }
     line = to_line(Event("d", "x", T, fields), "s", "k")
     assert 'b=false,f=1.5,s="say \\"hi\\" \\\\ 窗口",tags="a,b",doors=5i ' in line
     assert "n=" not in line

@@ -379,10 +379,11 @@ class Outbox:
         """Give free pages back to the file system in small steps, so the file shrinks after a
         backlog without one long pause. Freed pages are reused by new records anyway."""
         free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        if free > 1024:
+        if free > 256:
             total = self._conn.execute("PRAGMA page_count").fetchone()[0]
             if free * 4 > total:
-                self._conn.execute("PRAGMA incremental_vacuum(2048)").fetchall()
+                # executescript steps the pragma to completion; execute() would free one page.
+                self._conn.executescript("PRAGMA incremental_vacuum(2048);")
 
     # -- reporting ----------------------------------------------------------------------------
 

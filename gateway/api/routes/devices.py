@@ -62,13 +62,13 @@ def _link(gw: Gateway, device_id: str) -> dict[str, Any]:
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Every device and its health")
-def list_devices(gw: GatewayDep, _: RoleDep) -> list[dict[str, Any]]:
+async def list_devices(gw: GatewayDep, _: RoleDep) -> list[dict[str, Any]]:
     return [_summary(gw, device_id) for device_id in gw.devices]
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetailOut,
             summary="One device with its health history and error counters")
-def get_device(device_id: str, gw: GatewayDep, _: RoleDep) -> dict[str, Any]:
+async def get_device(device_id: str, gw: GatewayDep, _: RoleDep) -> dict[str, Any]:
     if device_id not in gw.devices:
         raise ApiError(404, "unknown_device", f"no device {device_id!r} in this hall; GET /api/v1/devices lists them")
     h = gw.hub.health[device_id]

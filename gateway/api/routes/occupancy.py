@@ -21,7 +21,7 @@ class ZoneOut(BaseModel):
 
 
 @router.get("/occupancy", response_model=list[ZoneOut], summary="People in each zone now")
-def occupancy(gw: GatewayDep, _: RoleDep) -> list[dict[str, Any]]:
+async def occupancy(gw: GatewayDep, _: RoleDep) -> list[dict[str, Any]]:
     names = {z.id: z.name for z in gw.cfg.zones}
     return [{"zone": z.zone, "name": names[z.zone], "occupancy": z.occupancy, "capacity": z.capacity,
              "entered": z.entered, "left": z.left, "updated_at": iso(gw, z.updated_ns)}

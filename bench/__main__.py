@@ -1,0 +1,93 @@
+"""python -m bench [NAME ...] [--json PATH] [--records N] [--runs R] [--batch-size B]"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import platform
+import sys
+from pathlib import Path
+
+from bench.common import Options, Row
+
+# name -> module with run(Options) -> list[Row]; imported only when selected.
+REGISTRY: dict[str, str] = {
+    "append": "bench.append",
+    "drain": "bench.drain",
+    "ingest": "bench.ingest",  # stub: the lead adds the end-to-end benchmark
+}
+DEFAULT = ["append", "drain"]
+RESULTS = Path(__file__).parent / "results"
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("metric", "median", "unit", "target", "baseline", "baseline median", "ratio", "runs")
+    body = [
+        (
+            r.metric,
+            _fmt(r.median),
+            r.unit,
+            r.target,
+            r.baseline_name,
+            _fmt(r.baseline_median),
+            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            " ".join(_fmt(x) for x in r.runs),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=True)]
+    for line in (header, *body):
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: {' '.join(DEFAULT)}; all: {' '.join(REGISTRY)})"
+    )
+    ap.add_argument("--json", type=Path, help="write results here (default: bench/results/<time>.json)")
+    ap.add_argument("--records", type=int, default=Options.records)
+    ap.add_argument("--runs", type=int, default=Options.runs)
+    ap.add_argument("--batch-size", type=int, default=Options.batch_size)
+    args = ap.parse_args(argv)
+    names = args.names or DEFAULT
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        ap.error(f"unknown benchmark(s) {unknown}; known: {sorted(REGISTRY)}")
+    opts = Options(records=args.records, runs=args.runs, batch_size=args.batch_size)
+    rows: list[Row] = []
+    failed: dict[str, str] = {}
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows += importlib.import_module(REGISTRY[name]).run(opts)
+        except NotImplementedError as e:
+            failed[name] = f"not implemented: {e}"
+    print_table(rows)
+    for name, why in failed.items():
+        print(f"{name}: {why}")
+    out = args.json or RESULTS / f"{datetime.datetime.now():%Y%m%dT%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "when": datetime.datetime.now().isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "options": vars(opts),
+        "results": [r.as_dict() for r in rows],
+        "not_run": failed,
+    }
+    out.write_text(json.dumps(doc, indent=2))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

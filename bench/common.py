@@ -1,0 +1,94 @@
+"""Shared pieces: result rows, medians, peak RSS sampling, realistic lines."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import psutil
+
+from drivers.canonical import Event
+from gateway.store.points import to_line
+
+
+@dataclass
+class Options:
+    records: int = 1_000_000
+    runs: int = 3
+    batch_size: int = 5000
+
+
+@dataclass
+class Row:
+    benchmark: str
+    metric: str
+    unit: str
+    median: float
+    baseline_name: str
+    baseline_median: float | None
+    target: str = ""
+    runs: list[float] = field(default_factory=list)
+    baseline_runs: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.baseline_median:
+            return None
+        return self.median / self.baseline_median
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+class PeakRSS:
+    """Samples this process's RSS in a thread (ru_maxrss would also count earlier phases)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.peak = 0
+        self._proc = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(interval_s)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def hall_lines(n: int, seed: int = 1) -> Iterator[tuple[int, str]]:
+    """(priority, line) like a large hall: 60 % counter readings, 30 % heartbeats, 10 % ratings."""
+    rnd = random.Random(seed)
+    t0 = (time.time_ns() // 1_000_000_000 - 3600) * 1_000_000_000
+    for i in range(n):
+        ts = t0 + i * 1_000_000  # 1 ms apart: a million points span about 17 minutes
+        r = rnd.random()
+        if r < 0.6:
+            dev = f"pc-{i % 20:02d}"
+            ev = Event(dev, "reading", ts, {"in_total": 10_000 + i, "out_total": 9_000 + i, "occupancy": i % 300})
+            kind = "people_counter"
+        elif r < 0.9:
+            dev = f"pad-{i % 400:03d}"
+            ev = Event(dev, "heartbeat", ts, {"uptime_s": i, "rssi": -40 - rnd.random() * 40, "battery": 87})
+            kind = "rating_pad"
+        else:
+            dev = f"pad-{i % 400:03d}"
+            ev = Event(dev, "rated", ts, {"score": rnd.randint(1, 5), "window": f"W{i % 60:02d}"}, seq=i)
+            kind = "rating_pad"
+        yield int(ev.priority), to_line(ev, "city-centre", kind)

@@ -1,0 +1,123 @@
+"""Nothing acknowledged is lost: the gateway SIGKILLed, Mosquitto restarted, InfluxDB stopped, under load."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.load import Publisher
+from tests.servers import InfluxDB, Mosquitto, free_port
+
+TOPIC = "hall/dur/rating/rp-1/event"
+N = 20_000
+
+
+class GatewayProcess:
+    def __init__(self, tmp_path: Path, mosquitto: Mosquitto, influx: InfluxDB) -> None:
+        self.api_port = free_port()
+        self.config = tmp_path / "hall.yaml"
+        self.config.write_text(f"""
+site: dur
+api: {{port: {self.api_port}}}
+broker: {{host: 127.0.0.1, port: {mosquitto.port}, protocol: 5}}
+store: {{path: {tmp_path}/outbox.sqlite, flush_interval_s: 0.2}}
+influx: {{api: v1, url: "{influx.url}", database: hallgate}}
+devices:
+  - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
+""")
+        self.log = tmp_path / "gateway.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.api_port}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            time.sleep(0.1)
+        raise AssertionError(f"gateway not ready: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(tmp_path, mosquitto, influxdb)
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+def wait_count(influx: InfluxDB, n: int, timeout: float = 90) -> int:
+    deadline = time.monotonic() + timeout
+    got = -1
+    while time.monotonic() < deadline:
+        got = influx.count("hallgate", "rating_pad_event", "seq")
+        if got >= n:
+            break
+        time.sleep(0.25)
+    return got
+
+
+def test_gateway_sigkill_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
+                                                   influxdb: InfluxDB) -> None:
+    pub = Publisher(mosquitto.host, mosquitto.port, TOPIC, N).start()
+    try:
+        pub.wait_acked(N // 4, timeout=60)
+        gateway.kill()
+        time.sleep(0.5)
+        gateway.start()
+        pub.wait_acked(N, timeout=120)
+    finally:
+        pub.close()
+    assert wait_count(influxdb, N) == N  # every acknowledged message, each exactly once
+
+
+def test_mosquitto_restart_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
+                                                    influxdb: InfluxDB) -> None:
+    pub = Publisher(mosquitto.host, mosquitto.port, TOPIC, N).start()
+    try:
+        pub.wait_acked(N // 4, timeout=60)
+        mosquitto.restart()
+        pub.wait_acked(N, timeout=120)
+    finally:
+        pub.close()
+    assert wait_count(influxdb, N) == N
+
+
+def test_influxdb_outage_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
+                                                  influxdb: InfluxDB) -> None:
+    pub = Publisher(mosquitto.host, mosquitto.port, TOPIC, N).start()
+    try:
+        pub.wait_acked(N // 4, timeout=60)
+        influxdb.stop()
+        pub.wait_acked(N, timeout=120)
+        time.sleep(1.0)
+        during = httpx.get(f"http://127.0.0.1:{gateway.api_port}/readyz")
+        influxdb.start()
+    finally:
+        pub.close()
+    assert wait_count(influxdb, N) == N
+    assert during.status_code == 503, during.json()
+    assert "store" in " ".join(during.json()["problems"])

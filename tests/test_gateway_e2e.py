@@ -1,0 +1,197 @@
+"""Simulated devices of every kind -> real Mosquitto and Modbus servers -> the gateway -> its API and InfluxDB."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from firmware_sim.hall import HallSimulator
+from firmware_sim.mqtt_device import MqttSettings
+from gateway.config import load_config
+from gateway.runtime import start_gateway
+from tests.servers import InfluxDB, Mosquitto, free_port
+
+TOKEN = "e2e-manager-token"
+
+
+def hall_yaml(tmp_path: Path, mosquitto: Mosquitto, influx: InfluxDB) -> Path:
+    ports = [free_port() for _ in range(3)]
+    text = f"""
+site: e2e
+zones: [{{id: consult, capacity: 50}}, {{id: windows, capacity: 100}}]
+api: {{port: {free_port()}, tokens: [{{role: manager, env: HALLGATE_TOKEN_MANAGER}}]}}
+broker: {{host: 127.0.0.1, port: {mosquitto.port}, protocol: 5}}
+store: {{path: {tmp_path}/outbox.sqlite, flush_interval_s: 0.2}}
+influx: {{api: v1, url: "{influx.url}", database: hallgate}}
+devices:
+  - {{id: rp-w01, kind: rating_pad, profile: ref-rating-pad, window: W01}}
+  - {{id: rp-w02, kind: rating_pad, profile: ref-rating-pad, window: W02}}
+  - {{id: lb-1, kind: lockbox, profile: ref-lockbox, slots: 12}}
+  - {{id: att-1, kind: attendance, profile: ref-attendance}}
+  - {{id: locker-1, kind: pickup_locker, profile: ref-pickup-locker, poll_interval_s: 0.2,
+      modbus: {{host: 127.0.0.1, port: {ports[0]}, unit: 1}}}}
+  - {{id: pc-door, kind: people_counter, profile: ref-people-counter, zone: consult, poll_interval_s: 0.2,
+      modbus: {{host: 127.0.0.1, port: {ports[1]}, unit: 1}}}}
+  - {{id: pc-inner, kind: people_counter, profile: ref-people-counter, zone: windows, from_zone: consult,
+      poll_interval_s: 0.2, modbus: {{host: 127.0.0.1, port: {ports[2]}, unit: 1, framer: rtu}}}}
+"""
+    path = tmp_path / "hall.yaml"
+    path.write_text(text)
+    return path
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}: last saw {last!r}")
+
+
+def test_hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALLGATE_TOKEN_MANAGER", TOKEN)
+    asyncio.run(_hall_end_to_end(mosquitto, influxdb, tmp_path))
+
+
+async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path) -> None:
+    path = hall_yaml(tmp_path, mosquitto, influxdb)
+    cfg = load_config(path)
+    sim = HallSimulator(path, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port, protocol="5"),
+                        heartbeat_s=0.5, rate_per_min=120, seed=7)
+    async with sim, start_gateway(cfg) as gw:
+        base = f"http://127.0.0.1:{cfg.api.port}"
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+
+            async def devices() -> dict[str, dict[str, Any]]:
+                r = await http.get("/api/v1/devices")
+                assert r.status_code == 200
+                return {d["id"]: d for d in r.json()}
+
+            async def all_online() -> dict[str, dict[str, Any]] | None:
+                ds = await devices()
+                return ds if all(d["online"] for d in ds.values()) else None
+
+            ds = await until(all_online, what="every device online")
+            assert {d["kind"] for d in ds.values()} == {"rating_pad", "lockbox", "attendance", "pickup_locker",
+                                                        "people_counter"}
+            assert {d["protocol"] for d in ds.values()} == {"mqtt", "modbus"}
+
+            # Garbage on a device's topic is counted against it and harms nothing.
+            topic = "hall/e2e/rating/rp-w02/event"
+            for payload in ("not json", '{"type":"rated"}', '{"seq":1,"ts":"yesterday","type":"rated","window":"W"}'):
+                subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topic, "-m", payload],
+                               check=True)
+
+            async def bad_counted() -> dict[str, Any] | None:
+                d = (await http.get("/api/v1/devices/rp-w02")).json()
+                return d if d["counters"].get("bad_payloads", 0) >= 3 else None
+
+            detail = await until(bad_counted, what="bad payloads counted")
+            assert detail["online"] and detail["last_error"].startswith("bad payload")
+
+            # A crashed device: the broker publishes its will and the gateway shows it offline.
+            sim.device("rp-w01").crash()
+
+            async def rp1_offline() -> dict[str, Any] | None:
+                d = (await devices())["rp-w01"]
+                return d if not d["online"] else None
+
+            d = await until(rp1_offline, what="rp-w01 offline after its crash")
+            assert (d["health"], d["detail"]) == ("offline", "device said offline")
+            assert (await devices())["rp-w02"]["online"]
+
+            # A dead Modbus device goes offline and does not stall the counters.
+            await sim.buses[0].stop()  # the locker bank's line
+
+            async def locker_offline() -> dict[str, Any] | None:
+                d = (await http.get("/api/v1/devices/locker-1")).json()
+                return d if d["health"] == "offline" else None
+
+            d = await until(locker_offline, what="locker offline after its server stopped")
+            assert d["detail"].startswith("no answer to 3 polls")
+            before = (await http.get("/api/v1/devices/pc-door")).json()["counters"]["events"]
+            after = await until(
+                lambda: _events_above(http, "pc-door", before + 5), what="the counter still polled")
+            assert after > before
+
+            zones = (await http.get("/api/v1/occupancy")).json()
+            assert [z["zone"] for z in zones] == ["consult", "windows"]
+            assert all(z["updated_at"] is not None for z in zones)
+
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.json()
+            metrics = (await http.get("/metrics")).text
+            assert 'hallgate_device_online{device="rp-w02",kind="rating_pad"} 1.0' in metrics
+
+            # Errors are JSON with a code.
+            r = await http.get("/api/v1/devices/toaster-9")
+            assert (r.status_code, r.json()["error"]) == (404, "unknown_device")
+            r = await http.get("/api/v1/devices", headers={"Authorization": "Bearer wrong"})
+            assert (r.status_code, r.json()["error"]) == (401, "bad_token")
+
+        # What the devices said reached InfluxDB.
+        async def in_influx() -> int:
+            return influxdb.count("hallgate", "rating_pad_event") + 0
+
+        await until(in_influx, what="rating events in InfluxDB")
+        assert influxdb.count("hallgate", "people_counter") > 0
+        assert influxdb.count("hallgate", "device_status") > 0
+
+
+async def _events_above(http: httpx.AsyncClient, device: str, n: int) -> int | None:
+    events = (await http.get(f"/api/v1/devices/{device}")).json()["counters"]["events"]
+    return events if events > n else None
+
+
+def test_demo_command_starts_and_stops_cleanly(tmp_path: Path) -> None:
+    """`hallgate demo` as a user runs it: devices of every kind online, tokens printed, Ctrl-C stops it."""
+    api, mqtt = free_port(), free_port()
+    env = dict(os.environ)
+    hallgate = str(Path(sys.executable).parent / "hallgate")  # the installed console script
+    proc = subprocess.Popen([hallgate, "demo", "--api-port", str(api), "--mqtt-port", str(mqtt)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    try:
+        tokens: dict[str, str] = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("token: "):
+                _, role, token = line.split()
+                tokens[role] = token
+            if "Ctrl-C" in line:
+                break
+        assert set(tokens) == {"technician", "staff", "duty_manager", "manager", "admin"}
+        headers = {"Authorization": f"Bearer {tokens['manager']}"}
+        deadline = time.monotonic() + 30
+        kinds: set[str] = set()
+        while time.monotonic() < deadline:
+            ds = httpx.get(f"http://127.0.0.1:{api}/api/v1/devices", headers=headers).json()
+            kinds = {d["kind"] for d in ds if d["online"]}
+            if len(kinds) == 5 and len(ds) >= 30:
+                break
+            time.sleep(0.3)
+        assert kinds == {"rating_pad", "lockbox", "attendance", "pickup_locker", "people_counter"}
+        zones = httpx.get(f"http://127.0.0.1:{api}/api/v1/occupancy", headers=headers).json()
+        assert len(zones) >= 2
+        assert httpx.get(f"http://127.0.0.1:{api}/docs").status_code == 200
+        assert "hallgate" in httpx.get(f"http://127.0.0.1:{api}/").text
+    finally:
+        proc.send_signal(2)  # Ctrl-C
+        try:
+            rc = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert rc == 0
