@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -93,9 +94,8 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
                 drain(outbox, sink, batch_size=cfg.store.batch_size, max_wait_s=cfg.store.flush_interval_s,
                       stop=stop_drain, stats=gw.drain), name="drain"))
         if any(d.protocol == "mqtt" for d in devices.values()):
-            online = json.dumps({"state": "online", "ts": _now_iso()}).encode()
             mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(),
-                            on_connect=lambda link: link.publish(gw.status_topic, online, qos=1, retain=True))
+                            on_connect=lambda link: link.publish(gw.status_topic, _online(), qos=1, retain=True))
             await mqtt.__aenter__()
             gw.mqtt = mqtt
         for d in devices.values():
@@ -134,15 +134,15 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
             await mqtt.close(json.dumps({"state": "offline", "reason": "shutdown"}).encode(), gw.status_topic)
         for line in lines.values():
             line.close()
+        hub.flush()
         if sink is not None:
             await sink.close()
         outbox.close()
 
 
-def _now_iso() -> str:
-    from datetime import datetime
-
-    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+def _online() -> bytes:
+    ts = datetime.now().astimezone().isoformat(timespec="milliseconds")
+    return json.dumps({"state": "online", "ts": ts}).encode()
 
 
 async def _tick(hub: Hub) -> None:

@@ -71,7 +71,7 @@ async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: P
     cfg = load_config(path)
     sim = HallSimulator(path, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port, protocol="5"),
                         heartbeat_s=0.5, rate_per_min=120, seed=7)
-    async with sim, start_gateway(cfg) as gw:
+    async with sim, start_gateway(cfg):
         base = f"http://127.0.0.1:{cfg.api.port}"
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
 

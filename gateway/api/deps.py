@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -43,7 +44,13 @@ def require(*roles: str):  # type: ignore[no-untyped-def]
     return Depends(check)
 
 
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def iso(gw: Gateway, ts_ns: int | None) -> str | None:
+    """A time for people: in the hall's own time zone."""
     if ts_ns is None:
         return None
-    return datetime.fromtimestamp(ts_ns / 1e9, ZoneInfo(gw.cfg.timezone)).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts_ns / 1e9, _zone(gw.cfg.timezone)).isoformat(timespec="milliseconds")
