@@ -19,7 +19,7 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from drivers.mqtt import backoff_delay
+from drivers.backoff import full_jitter
 from drivers.profiles.modbus_map import ReadPlan
 
 log = logging.getLogger(__name__)
@@ -163,5 +163,7 @@ async def poll_forever(line: ModbusLine, unit: int, plan: ReadPlan, interval_s: 
         else:
             failures = 0
             on_result(values, None, time.time_ns())
-        delay = interval_s if failures == 0 else max(interval_s, backoff_delay(failures, interval_s, max_backoff_s))
+        delay = interval_s
+        if failures:
+            delay = max(interval_s, full_jitter(failures, base=interval_s, cap=max_backoff_s))
         await asyncio.sleep(max(0.0, started + delay - loop.time()))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from drivers.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,6 @@ class LinkStats:
     messages_in: int = 0
     last_error: str | None = None
     handler_errors: int = 0
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
-    """Exponential backoff with full jitter (spreads a district's gateways after a broker restart)."""
-    return rng.uniform(0, min(cap, base * 2**attempt))
 
 
 @dataclass
@@ -200,7 +196,7 @@ class MqttLink:
                 self.stats.last_error = f"{type(e).__name__}: {e}"
             self.stats.connected = False
             self._drop_socket()
-            delay = backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s)
+            delay = full_jitter(attempt, base=self.options.backoff_base_s, cap=self.options.backoff_max_s)
             attempt += 1
             log.warning("mqtt %s:%s: %s; reconnecting in %.1f s", self.options.host, self.options.port,
                         self.stats.last_error, delay)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.backoff import full_jitter
 from drivers.canonical import Event, Priority
-from gateway.store.drain import DrainStats, drain, full_jitter
+from gateway.store.drain import DrainStats, drain
 from gateway.store.errors import SinkAuth, SinkReject, SinkRetry, SinkTooLarge, classify_status
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line

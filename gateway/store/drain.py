@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from drivers.backoff import full_jitter
 from gateway.store.errors import SinkAuth, SinkReject, SinkRetry, SinkTooLarge
 from gateway.store.outbox import Outbox
 from gateway.store.sinks import Sink
@@ -53,13 +54,6 @@ class DrainStats:
         self.delivered_total += n
         self._window.append((now, n))
         self.rate(now)
-
-
-def full_jitter(
-    attempt: int, rng: Callable[[], float], base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S
-) -> float:
-    """AWS "full jitter": uniform in [0, min(cap, base * 2**attempt)]."""
-    return rng() * min(cap, base * 2 ** min(attempt, 30))
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> bool:
@@ -133,7 +127,7 @@ async def drain(
             except SinkRetry as e:
                 _error(stats, e, clock())
                 stats.connected = "HTTP" in str(e)
-                delay = full_jitter(attempt, rng)
+                delay = full_jitter(attempt, rng, BACKOFF_BASE_S, BACKOFF_CAP_S)
                 if e.retry_after is not None:
                     delay = max(delay, e.retry_after)
                 attempt += 1
