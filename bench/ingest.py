@@ -23,6 +23,7 @@ which drains first. Medians over the runs.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -43,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENT = "rating_pad_event"
 RECEIVE_MAXIMUM = 2000  # the gateway's default (config Broker.receive_maximum); the baseline asks for the same
 DEFAULT_RECORDS = 100_000  # Options.records (1,000,000) is sized for the outbox benchmarks
+# For A/B experiments only: a script run instead of `-m gateway.cli` (same arguments), e.g. one
+# that monkeypatches the gateway. Unset: the real `python -m gateway.cli`.
+GATEWAY_ENTRY = os.environ.get("BENCH_INGEST_GATEWAY")
 
 
 @dataclass
@@ -114,7 +118,8 @@ devices:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
+            entry = [GATEWAY_ENTRY] if GATEWAY_ENTRY else ["-m", "gateway.cli"]
+            self.proc = subprocess.Popen([sys.executable, *entry, "run", "-c", str(self.config)],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         return self.proc
 
@@ -229,6 +234,8 @@ def _prepublish(broker: Mosquitto, topic: str, n: int, client_id: str) -> float:
 
 def run(opts: Options) -> list[Row]:
     n = DEFAULT_RECORDS if opts.records == Options.records else opts.records
+    if GATEWAY_ENTRY:
+        print(f"  gateway entry point overridden: {GATEWAY_ENTRY}", file=sys.stderr)
     timeout = 120 + n / 500
     runs: list[GatewayRun] = []
     base: list[dict] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -263,10 +264,22 @@ class MqttLink:
         self._call(opened)
 
     def _read(self) -> None:
-        # Several packets per wake-up: one read per packet would cost a loop iteration each.
-        rc = self._client.loop_read(max_packets=100)
-        if rc != paho.MQTT_ERR_SUCCESS and self._session and not self._session.lost.is_set():
-            self.stats.last_error = f"read failed: {paho.error_string(rc)}"
+        # Read every packet already waiting, so that a burst becomes one batch (one commit, one
+        # loop iteration) rather than one per message. paho's loop_read reads a single incoming
+        # packet whatever max_packets says.
+        client = self._client
+        for _ in range(self.options.receive_maximum):
+            rc = client.loop_read()
+            if rc != paho.MQTT_ERR_SUCCESS:
+                if self._session and not self._session.lost.is_set():
+                    self.stats.last_error = f"read failed: {paho.error_string(rc)}"
+                return
+            sock = client.socket()
+            if sock is None:
+                return
+            pending = getattr(sock, "pending", None)  # TLS: decrypted bytes select cannot see
+            if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
+                return
 
     def _on_socket_close(self, client: paho.Client, _u: Any, sock: Any) -> None:
         def closed() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drivers.profiles.loader import ProfileError, find_profile, load_profile
 from drivers.profiles.modbus_map import compile_plan
-from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
+from drivers.profiles.mqtt_json import DecodeError, MqttDecoder, parse_iso8601_ns
 from gateway.config import DEFAULT_PROFILES_DIR
 
 CASES = Path(__file__).parent / "profile_cases"
@@ -61,3 +64,11 @@ def test_unknown_channel_is_a_decode_error() -> None:
     decoder = MqttDecoder(find_profile("ref-rating-pad", DIRS))
     with pytest.raises(DecodeError, match="channel 'cmd'"):
         decoder.decode("d", "cmd", b"{}", 0)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+       st.integers(-12 * 60, 14 * 60))
+def test_iso8601_times_convert_to_the_exact_nanosecond(moment: datetime, offset_min: int) -> None:
+    dt = moment.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
+    exact = (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
+    assert parse_iso8601_ns(dt.isoformat()) == exact

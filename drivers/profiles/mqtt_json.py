@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from drivers.canonical import Event
 from drivers.profiles.model import Channel, FieldMap, MqttProfile
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 
 
 class DecodeError(ValueError):
@@ -64,7 +61,8 @@ def parse_iso8601_ns(text: Any) -> int:
         raise DecodeError(f"ts {text!r} is not ISO 8601") from None
     if dt.tzinfo is None:
         raise DecodeError(f"ts {text!r} has no UTC offset")
-    return (dt - _EPOCH) // _MICRO * 1000
+    # A float holds today's epoch to well under a microsecond, and rounding restores it exactly.
+    return round(dt.timestamp() * 1e6) * 1000
 
 
 def _ts_parser(fmt: str) -> Callable[[Any], int]:

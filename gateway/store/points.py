@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from drivers.canonical import HEARTBEAT, READING, STATUS, Event
@@ -32,8 +33,9 @@ def escape_measurement(name: str) -> str:
     return name.translate(_NAME)
 
 
+@lru_cache(maxsize=8192)
 def escape_key(key: str) -> str:
-    """Tag keys, tag values and field keys."""
+    """Tag keys, tag values and field keys (a small, recurring set: cached)."""
     out = key.translate(_KEY)
     # A trailing backslash would escape the separator that follows it and corrupt the line.
     if out.endswith("\\"):
@@ -43,6 +45,12 @@ def escape_key(key: str) -> str:
 
 def format_field(value: Any) -> str | None:
     """One field value in line protocol, or None when it has no representation (None, NaN, inf)."""
+    # Exact types first: this runs for every field of every point.
+    t = type(value)
+    if t is int:
+        return f"{value}i"
+    if t is str:
+        return f'"{value.translate(_STRING)}"' if '"' in value or "\\" in value else f'"{value}"'
     # bool before int: bool is a subclass of int.
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -87,10 +95,16 @@ def measurement_for(name: str, kind: str) -> tuple[str, str | None]:
     return f"{kind}_event", name
 
 
-def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, Any], ts_ns: int) -> str:
+@lru_cache(maxsize=65536)
+def _series(measurement: str, tags: tuple[tuple[str, str | None], ...]) -> str:
+    """Measurement and tag set: the same for every point of a device and event name, so cached."""
     # InfluxDB rejects empty tag values; a missing tag is simply absent. Sorted tag keys are
     # what InfluxDB stores anyway and make lines byte-identical across redeliveries.
-    tag_part = "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags.items()) if v)
+    tag_part = "".join(f",{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags) if v)
+    return escape_measurement(measurement) + tag_part
+
+
+def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, Any], ts_ns: int) -> str:
     field_parts = []
     for key, value in fields.items():
         text = format_field(value)
@@ -98,7 +112,7 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
             field_parts.append(f"{escape_key(key)}={text}")
     if not field_parts:
         raise PointError(f"{measurement}: no fields to write (all empty)")
-    return f"{escape_measurement(measurement)}{tag_part} {','.join(field_parts)} {ts_ns}"
+    return f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
 
 
 def to_line(event: Event, site: str, kind: str) -> str:
