@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", help=f"benchmarks to run (default: {' '.join(DEFAULT)}; all: {' '.join(REGISTRY)})"
     )
     ap.add_argument("--json", type=Path, help="write results here (default: bench/results/<time>.json)")
-    ap.add_argument("--records", type=int, default=Options.records)
+    ap.add_argument("--records", type=int, help="size (default: each benchmark's own: ingest 100,000, drain 1,000,000)")
     ap.add_argument("--runs", type=int, default=Options.runs)
     ap.add_argument("--batch-size", type=int, default=Options.batch_size)
     args = ap.parse_args(argv)

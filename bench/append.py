@@ -27,7 +27,7 @@ def _once(lines: list[tuple[Priority, str]], synchronous: str) -> float:
 
 
 def run(opts: Options) -> list[Row]:
-    n = min(opts.records, 200_000)
+    n = min(opts.records or 200_000, 200_000)
     lines = [(Priority(p), line) for p, line in hall_lines(n)]
     full, normal = [], []
     for _ in range(opts.runs):

@@ -17,7 +17,7 @@ from gateway.store.points import to_line
 
 @dataclass
 class Options:
-    records: int = 1_000_000
+    records: int | None = None  # None: each benchmark's own default size
     runs: int = 3
     batch_size: int = 5000
 

@@ -48,7 +48,7 @@ async def _post_all(lines: list[str], url: str, db: str, batch_size: int) -> flo
 
 
 def run(opts: Options) -> list[Row]:
-    n = opts.records
+    n = opts.records or 1_000_000
     rates, peaks, fills, base_rates = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-drain-") as tmp:
         folder = Path(tmp) / "influxdb"

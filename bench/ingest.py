@@ -23,7 +23,6 @@ which drains first. Medians over the runs.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -43,10 +42,7 @@ from tests.servers import InfluxDB, Mosquitto, free_port
 ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENT = "rating_pad_event"
 RECEIVE_MAXIMUM = 2000  # the gateway's default (config Broker.receive_maximum); the baseline asks for the same
-DEFAULT_RECORDS = 100_000  # Options.records (1,000,000) is sized for the outbox benchmarks
-# For A/B experiments only: a script run instead of `-m gateway.cli` (same arguments), e.g. one
-# that monkeypatches the gateway. Unset: the real `python -m gateway.cli`.
-GATEWAY_ENTRY = os.environ.get("BENCH_INGEST_GATEWAY")
+DEFAULT_RECORDS = 100_000
 
 
 @dataclass
@@ -118,8 +114,7 @@ devices:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:
-            entry = [GATEWAY_ENTRY] if GATEWAY_ENTRY else ["-m", "gateway.cli"]
-            self.proc = subprocess.Popen([sys.executable, *entry, "run", "-c", str(self.config)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         return self.proc
 
@@ -233,9 +228,7 @@ def _prepublish(broker: Mosquitto, topic: str, n: int, client_id: str) -> float:
 
 
 def run(opts: Options) -> list[Row]:
-    n = DEFAULT_RECORDS if opts.records == Options.records else opts.records
-    if GATEWAY_ENTRY:
-        print(f"  gateway entry point overridden: {GATEWAY_ENTRY}", file=sys.stderr)
+    n = opts.records or DEFAULT_RECORDS
     timeout = 120 + n / 500
     runs: list[GatewayRun] = []
     base: list[dict] = []
