@@ -121,3 +121,21 @@ def test_influxdb_outage_under_load_loses_nothing(gateway: GatewayProcess, mosqu
     assert wait_count(influxdb, N) == N
     assert during.status_code == 503, during.json()
     assert "store" in " ".join(during.json()["problems"])
+
+
+def _readyz(gw: GatewayProcess) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{gw.api_port}/readyz")
+
+
+def test_readyz_names_the_broker_while_it_is_down_and_recovers(gateway: GatewayProcess, mosquitto: Mosquitto) -> None:
+    mosquitto.stop()
+    deadline = time.monotonic() + 10
+    while (r := _readyz(gateway)).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.status_code == 503
+    assert any(p.startswith(f"broker 127.0.0.1:{mosquitto.port} not connected") for p in r.json()["problems"])
+    mosquitto.start()
+    deadline = time.monotonic() + 45  # reconnect backoff is capped at 30 s
+    while (r := _readyz(gateway)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert r.status_code == 200, r.json()
