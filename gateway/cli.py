@@ -26,7 +26,13 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(runner())
+    from gateway.runtime import StartupError
+
+    try:
+        asyncio.run(runner())
+    except StartupError as e:
+        print(f"hallgate: {e}", file=sys.stderr)
+        return 1
     print("hallgate: stopped", file=sys.stderr)
     return 0
 
@@ -103,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         # Their INFO lines are per connection and per state change: noise at a hall's scale.
-        for name in ("amqtt", "transitions", "pymodbus", "uvicorn.error", "httpx"):
+        for name in ("transitions", "pymodbus", "uvicorn.error", "httpx"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # The demo broker logs every client's disconnect at shutdown as an error; its real
+        # failures reach the user as a StartupError.
+        logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     return args.fn(args)
 
 

@@ -20,7 +20,7 @@ from amqtt.broker import Broker
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import ROLES, load_config
-from gateway.runtime import Gateway, start_gateway
+from gateway.runtime import Gateway, StartupError, start_gateway
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo-hall.yaml"
 log = logging.getLogger(__name__)
@@ -32,7 +32,11 @@ async def embedded_broker(port: int) -> AsyncIterator[Broker]:
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     })
-    await broker.start()
+    try:
+        await broker.start()
+    except Exception as e:  # amqtt wraps the bind error in its own types
+        raise StartupError(f"the demo broker cannot listen on 127.0.0.1:{port}: {e}; "
+                           "choose another port with --mqtt-port") from None
     try:
         yield broker
     finally:

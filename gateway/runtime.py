@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,10 @@ from gateway.store.outbox import Outbox
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The gateway cannot start, for a reason the operator can fix (the message says how)."""
 
 
 @dataclass
@@ -42,7 +48,12 @@ class Gateway:
 
     @property
     def status_topic(self) -> str:
-        return f"hall/{self.cfg.site}/gateway/status"
+        return status_topic(self.cfg)
+
+
+def status_topic(cfg: HallConfig) -> str:
+    """The gateway's own retained status, and its will."""
+    return f"hall/{cfg.site}/gateway/status"
 
 
 def _tokens(cfg: HallConfig) -> dict[str, str]:
@@ -65,16 +76,15 @@ def make_sink(cfg: Influx) -> Sink | None:
 
 def _mqtt_options(cfg: HallConfig) -> MqttOptions:
     b = cfg.broker
-    topic = f"hall/{cfg.site}/gateway/status"
     return MqttOptions(
         host=b.host, port=b.port, client_id=cfg.client_id, protocol=b.protocol, username=b.username,
         password=secret(b.password_env), keepalive_s=b.keepalive_s, receive_maximum=b.receive_maximum,
-        will=Will(topic, json.dumps({"state": "offline"}).encode()),
+        will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
     )
 
 
 @contextlib.asynccontextmanager
-async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignore[no-untyped-def]
+async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
     """`async with start_gateway(cfg) as gw:` runs the whole gateway until the block exits."""
     devices, problems = build_registry(cfg)
     if problems:
@@ -111,17 +121,10 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
                 poll_forever(line, m.unit, d.plan, d.config.poll_interval_s, hub.on_poll(d.id)),
                 name=f"poll {d.id}"))
         tasks.append(asyncio.create_task(_tick(hub), name="tick"))
-        if serve_api:
-            from gateway.api.app import create_app
+        from gateway.api.app import create_app  # here: the API's modules import this one
 
-            server = uvicorn.Server(uvicorn.Config(create_app(gw), host=cfg.api.host, port=cfg.api.port,
-                                                   log_level="warning", lifespan="off"))
-            tasks.append(asyncio.create_task(server.serve(), name="api"))
-            while not server.started:
-                if tasks[-1].done():
-                    tasks[-1].result()  # raises why it could not start (e.g. the port is taken)
-                    raise RuntimeError(f"the API could not listen on {cfg.api.host}:{cfg.api.port}")
-                await asyncio.sleep(0.02)
+        server = uvicorn.Server(uvicorn.Config(create_app(gw), log_level="warning", lifespan="off"))
+        tasks.append(asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api"))
         yield gw
     finally:
         stop_drain.set()
@@ -138,6 +141,19 @@ async def start_gateway(cfg: HallConfig, serve_api: bool = True):  # type: ignor
         if sink is not None:
             await sink.close()
         outbox.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API's socket here, so a taken port is a clear error rather than uvicorn's exit."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise StartupError(f"the API cannot listen on {host}:{port}: {e.strerror}; "
+                           "free the port or choose another (api.port, HALLGATE_API__PORT)") from None
+    return sock
 
 
 def _online() -> bytes:
