@@ -20,6 +20,7 @@ EPILOG = """examples:
   python -m firmware_sim device lockbox --id lb-1f --slots 24 --mqtt-protocol 3.1.1
   python -m firmware_sim device people_counter --id pc-1 --port 15021 --unit 1
   python -m firmware_sim device pickup_locker --id locker-a1 --port 15020 --framer rtu
+  python -m firmware_sim device people_counter --id pc-2 --serial /dev/pts/3 --baudrate 9600 --unit 2
   python -m firmware_sim hall -c configs/demo-hall.yaml --rate 6
   python -m firmware_sim district --halls 30 --modbus-port-base 16000
 
@@ -107,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="socket",
         help="Modbus devices: socket = Modbus TCP, rtu = RTU frames over TCP (serial server)",
     )
+    dev.add_argument(
+        "--serial",
+        metavar="PATH",
+        help="Modbus devices: serve RTU on this serial port instead of TCP (e.g. one end of a socat pty pair)",
+    )
+    dev.add_argument("--baudrate", type=int, default=9600, help="Modbus devices on --serial: baud rate (8N1)")
     _common(dev)
 
     hall = sub.add_parser(
@@ -158,7 +165,10 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
     if args.command == "device":
         modbus = None
         if args.kind in MODBUS_KINDS:
-            modbus = {"host": args.host, "port": args.port, "unit": args.unit, "framer": args.framer}
+            if args.serial:
+                modbus = {"serial": args.serial, "baudrate": args.baudrate, "unit": args.unit}
+            else:
+                modbus = {"host": args.host, "port": args.port, "unit": args.unit, "framer": args.framer}
             common.pop("state_dir")
         return HallSimulator.single(
             args.kind, args.id, site=args.site, window=args.window, slots=args.slots, modbus=modbus, **common

@@ -3,7 +3,8 @@
 The hall YAML is read here with PyYAML, independently of the gateway's configuration models. Used
 keys: `site`, and per entry of `devices`: `id`, `kind` (rating_pad, lockbox, attendance,
 pickup_locker, people_counter), `window`, `slots`, `mqtt.topic`, `modbus: {host, port, unit,
-framer}` and a free-form `sim:` mapping of simulator options (the device class's keyword
+framer}` (or `modbus: {serial: /dev/ttyX, baudrate: 9600, unit}`: RTU on a serial port, 8N1; the
+devices on one port share it) and a free-form `sim:` mapping of simulator options (the device class's keyword
 arguments, e.g. `sim: {open_probability: 0.5, start_in: 4294967000}`). Other keys are ignored.
 
     async with HallSimulator("configs/demo-hall.yaml", mqtt=MqttSettings(port=1883)) as sim:
@@ -28,7 +29,7 @@ from firmware_sim.attendance import AttendanceMachine
 from firmware_sim.counter import PeopleCounter
 from firmware_sim.lockbox import Lockbox
 from firmware_sim.locker import LockerBoard
-from firmware_sim.modbus_bus import FRAMERS, ModbusBus
+from firmware_sim.modbus_bus import FRAMERS, ModbusBus, SerialModbusBus
 from firmware_sim.mqtt_device import MqttDevice, MqttSettings, shutdown_tasks
 from firmware_sim.rating import CaseNumbers, RatingPad
 
@@ -59,6 +60,12 @@ class ModbusSpec:
     port: int
     unit: int = 1
     framer: str = "socket"
+    serial: str | None = None  # a serial port (RTU framing; host and port unused)
+    baudrate: int = 9600
+
+    @property
+    def line(self) -> str:
+        return self.serial or f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -124,13 +131,22 @@ def _device_spec(entry: Any, where: str) -> DeviceSpec:
         mb = entry.get("modbus")
         if not isinstance(mb, Mapping):
             raise HallConfigError(f"{where}.modbus: a {kind} needs `modbus: {{host, port, unit}}`")
-        framer = mb.get("framer", "socket")
+        serial = mb.get("serial")
+        framer = mb.get("framer", "rtu" if serial else "socket")
         if framer not in FRAMERS:
             raise HallConfigError(f"{where}.modbus.framer: {framer!r} is not socket or rtu")
-        try:
-            modbus = ModbusSpec(str(mb.get("host", "127.0.0.1")), int(mb["port"]), int(mb.get("unit", 1)), framer)
-        except (KeyError, TypeError, ValueError) as e:
-            raise HallConfigError(f"{where}.modbus: needs an integer port and unit ({e})") from e
+        if serial is not None:
+            if not isinstance(serial, str) or not serial or "host" in mb or "port" in mb or framer != "rtu":
+                raise HallConfigError(f"{where}.modbus: give either host/port or a serial port path (RTU)")
+            try:
+                modbus = ModbusSpec("", 0, int(mb.get("unit", 1)), framer, serial, int(mb.get("baudrate", 9600)))
+            except (TypeError, ValueError) as e:
+                raise HallConfigError(f"{where}.modbus: needs an integer unit and baudrate ({e})") from e
+        else:
+            try:
+                modbus = ModbusSpec(str(mb.get("host", "127.0.0.1")), int(mb["port"]), int(mb.get("unit", 1)), framer)
+            except (KeyError, TypeError, ValueError) as e:
+                raise HallConfigError(f"{where}.modbus: needs an integer port and unit ({e})") from e
     slots = entry.get("slots")
     if slots is not None and not isinstance(slots, int):
         raise HallConfigError(f"{where}.slots: must be an integer")
@@ -193,7 +209,7 @@ class HallSimulator:
         self._tasks: list[asyncio.Task[None]] = []
         case_numbers = CaseNumbers(start=int(time.time()) % 100_000 * 10)
         ports: dict[tuple[str, int], int] = {}
-        lines: dict[tuple[str, int], tuple[str, list[LockerBoard | PeopleCounter]]] = {}
+        lines: dict[str, tuple[ModbusSpec, list[LockerBoard | PeopleCounter]]] = {}
         where = self.config.source
         for index, spec in enumerate(self.config.devices):
             dev_id = f"{spec.id}{id_suffix}"
@@ -223,33 +239,39 @@ class HallSimulator:
             else:
                 assert spec.modbus is not None
                 mb = spec.modbus
-                key = (mb.host, mb.port)
-                if key not in ports:
-                    port = mb.port if modbus_port_base is None else modbus_port_base + len(ports)
-                    ports[key] = port
-                mb = replace(mb, host=modbus_host or mb.host, port=ports[key])
-                spec = replace(spec, modbus=mb)
+                if mb.serial is None:
+                    key = (mb.host, mb.port)
+                    if key not in ports:
+                        port = mb.port if modbus_port_base is None else modbus_port_base + len(ports)
+                        ports[key] = port
+                    mb = replace(mb, host=modbus_host or mb.host, port=ports[key])
+                    spec = replace(spec, modbus=mb)
                 mcls = MODBUS_KINDS[spec.kind]
                 options = {"seed": seed, **_checked_sim(spec, mcls, here)}
                 if spec.kind == "people_counter":
                     options.setdefault("rate_per_min", rate_per_min * 5)
                 device = mcls(mb.unit, device_id=dev_id, **options)
-                framer, units = lines.setdefault((mb.host, mb.port), (mb.framer, []))
-                if framer != mb.framer:
-                    raise HallConfigError(f"{here}.modbus.framer: {mb.host}:{mb.port} mixes socket and rtu")
+                first, units = lines.setdefault(mb.line, (mb, []))
+                if first.framer != mb.framer:
+                    raise HallConfigError(f"{here}.modbus.framer: {mb.line} mixes socket and rtu")
+                if first.baudrate != mb.baudrate:
+                    raise HallConfigError(f"{here}.modbus.baudrate: {mb.line} mixes {first.baudrate} and {mb.baudrate}")
                 units.append(device)
             self.devices[dev_id] = device
             self.specs[dev_id] = spec
-        for (host, port), (framer, units) in lines.items():
+        for mb, units in lines.values():
             try:
-                self.buses.append(ModbusBus(host, port, units, framer))
+                if mb.serial is not None:
+                    self.buses.append(SerialModbusBus(mb.serial, units, mb.baudrate))
+                else:
+                    self.buses.append(ModbusBus(mb.host, mb.port, units, mb.framer))
             except ValueError as e:
                 raise HallConfigError(f"{where}: {e}") from e
 
     @classmethod
     def single(cls, kind: str, device_id: str, *, site: str = "demo-hall", **kwargs: Any) -> HallSimulator:
         """A simulator of one device. Keyword arguments: the constructor's, plus `window`, `slots`,
-        `topic`, `modbus` ({host, port, unit, framer}) and `sim` (device options)."""
+        `topic`, `modbus` ({host, port, unit, framer} or {serial, baudrate, unit}) and `sim` (device options)."""
         entry = {"id": device_id, "kind": kind}
         for key in ("window", "slots", "modbus", "sim"):
             if kwargs.get(key) is not None:
@@ -275,9 +297,13 @@ class HallSimulator:
             if isinstance(dev, MqttDevice):
                 url = f"mqtt://{self.mqtt.host}:{self.mqtt.port} (MQTT {self.mqtt.protocol}) {dev.topic}/#"
             else:
-                assert spec.modbus is not None
-                framing = "Modbus TCP" if spec.modbus.framer == "socket" else "RTU over TCP"
-                url = f"{framing} {spec.modbus.host}:{spec.modbus.port} unit {spec.modbus.unit}"
+                mb = spec.modbus
+                assert mb is not None
+                if mb.serial is not None:
+                    url = f"Modbus RTU {mb.serial} {mb.baudrate} 8N1 unit {mb.unit}"
+                else:
+                    framing = "Modbus TCP" if mb.framer == "socket" else "RTU over TCP"
+                    url = f"{framing} {mb.host}:{mb.port} unit {mb.unit}"
             lines.append(f"  {spec.kind:<15} {dev_id:<24} {url}")
         return lines
 
@@ -299,9 +325,10 @@ class HallSimulator:
             await shutdown_tasks(self.mqtt_devices, self._tasks, timeout)
         finally:
             self._tasks = []
+            for dev in self.devices.values():
+                if not isinstance(dev, MqttDevice):
+                    dev.stop()  # also the units unplugged from their line
             for bus in self.buses:
-                for unit in bus.units.values():
-                    unit.stop()  # type: ignore[attr-defined]
                 await bus.stop()
 
     async def wait_online(self, timeout: float = 10.0) -> None:
@@ -330,7 +357,10 @@ class DistrictSimulator:
         **kwargs: Any,
     ) -> None:
         base = config if isinstance(config, HallConfig) else load_hall(config or TEMPLATES / "village.yaml")
-        ports_per_hall = len({(d.modbus.host, d.modbus.port) for d in base.devices if d.modbus})
+        serial = sorted({d.modbus.serial for d in base.devices if d.modbus and d.modbus.serial})
+        if serial and halls > 1:
+            raise HallConfigError(f"{base.source}: serial lines {serial} cannot be copied into {halls} halls")
+        ports_per_hall = len({(d.modbus.host, d.modbus.port) for d in base.devices if d.modbus and not d.modbus.serial})
         self.halls = [
             HallSimulator(
                 base,

@@ -1,8 +1,9 @@
-"""One Modbus server (TCP or RTU over TCP) carrying one or more boards/sensors by unit id.
+"""One Modbus server (TCP, RTU over TCP, or RTU on a serial port) carrying boards/sensors by unit id.
 
-Several devices that share a host:port are one line: a locker bank of lock-control boards, or
-counters behind an RS-485 serial server. Each device implements `ModbusUnit`: it answers reads and
-writes in protocol (0-based) addresses and returns `ExcCodes.ILLEGAL_ADDRESS` outside its map.
+Several devices that share a host:port (or a serial port) are one line: a locker bank of
+lock-control boards, or counters behind an RS-485 serial server or wired to the RS-485 line. Each
+device implements `ModbusUnit`: it answers reads and writes in protocol (0-based) addresses and
+returns `ExcCodes.ILLEGAL_ADDRESS` outside its map.
 
 pymodbus 3.16 only accepts a `ModbusServerContext` (deprecated, removed in v4: pyproject pins <3.17)
 or its new SimDevice; SimDevice validates coil/discrete addresses per 16-bit word, which cannot say
@@ -20,7 +21,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 log = logging.getLogger("firmware_sim.modbus")
 
@@ -83,26 +84,43 @@ class ModbusBus:
     def __init__(self, host: str, port: int, units: Sequence[ModbusUnit], framer: str = "socket") -> None:
         if framer not in FRAMERS:
             raise ValueError(f"framer must be socket or rtu, not {framer!r}")
-        ids = [u.unit for u in units]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"{host}:{port}: unit ids must be unique on a line, got {ids}")
-        for uid in ids:
-            if not 1 <= uid <= 247:
-                raise ValueError(f"{host}:{port}: unit id {uid} is not in 1-247")
         self.host = host
         self.port = port
         self.framer = framer
+        self._attach(units)
+
+    def _attach(self, units: Sequence[ModbusUnit]) -> None:
+        ids = [u.unit for u in units]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.name}: unit ids must be unique on a line, got {ids}")
+        for uid in ids:
+            if not 1 <= uid <= 247:
+                raise ValueError(f"{self.name}: unit id {uid} is not in 1-247")
         self.units = {u.unit: u for u in units}
         self.context = _LineContext(self.units)
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
         scheme = "modbus+tcp" if self.framer == "socket" else "modbus+rtu-over-tcp"
         return f"{scheme}://{self.host}:{self.port}"
 
+    def unplug(self, unit_id: int) -> ModbusUnit:
+        """Take a unit off the line (power cut, broken wire): it stops answering until `plug`ged back."""
+        return self.units.pop(unit_id)
+
+    def plug(self, unit: ModbusUnit) -> None:
+        self.units[unit.unit] = unit
+
+    def _new_server(self) -> ModbusTcpServer | ModbusSerialServer:
+        return ModbusTcpServer(self.context, framer=FRAMERS[self.framer], address=(self.host, self.port))
+
     async def start(self) -> None:
-        self._server = ModbusTcpServer(self.context, framer=FRAMERS[self.framer], address=(self.host, self.port))
+        self._server = self._new_server()
         await self._server.serve_forever(background=True)
         log.info("Modbus %s serving units %s", self.url, sorted(self.units))
 
@@ -118,3 +136,37 @@ class ModbusBus:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class SerialModbusBus(ModbusBus):
+    """The same line on a serial port, as on RS-485 wired directly: RTU frames, `baudrate` 8N1.
+
+    A unit id that is not on the line gets no answer (the master times out), as on a real bus;
+    the TCP variant answers exception 11 like a serial server would.
+    """
+
+    def __init__(self, path: str, units: Sequence[ModbusUnit], baudrate: int = 9600) -> None:
+        self.path = path
+        self.baudrate = baudrate
+        self.framer = "rtu"
+        self._attach(units)
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    @property
+    def url(self) -> str:
+        return f"modbus+rtu://{self.path}?baudrate={self.baudrate}"
+
+    def _new_server(self) -> ModbusSerialServer:
+        return ModbusSerialServer(
+            self.context,
+            framer=FramerType.RTU,
+            port=self.path,
+            baudrate=self.baudrate,
+            bytesize=8,
+            parity="N",
+            stopbits=1,
+            ignore_missing_devices=True,
+        )

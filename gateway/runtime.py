@@ -124,7 +124,13 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         from gateway.api.app import create_app  # here: the API's modules import this one
 
         server = uvicorn.Server(uvicorn.Config(create_app(gw), log_level="warning", lifespan="off"))
-        tasks.append(asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api"))
+        api = asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api")
+        tasks.append(api)
+        while not server.started and not api.done():
+            await asyncio.sleep(0.02)
+        if api.done():
+            api.result()
+            raise StartupError("the API stopped while starting: see the log above")
         yield gw
     finally:
         stop_drain.set()
@@ -149,6 +155,7 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)
     except OSError as e:
         sock.close()
         raise StartupError(f"the API cannot listen on {host}:{port}: {e.strerror}; "
