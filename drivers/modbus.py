@@ -101,6 +101,10 @@ class ModbusLine:
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(e).__name__}: {e}"
                 self._client.close()
+                if self.settings.serial or self.settings.framer == "rtu":
+                    # RTU frames carry no transaction id: a late reply would be taken as the answer
+                    # to the next request. Keep the line quiet until it would have arrived.
+                    await asyncio.sleep(self.settings.timeout_s)
                 raise ModbusFailure(f"{self.settings.name}: {type(e).__name__}: {e}") from e
             if reply.isError():
                 self.stats.failures += 1
