@@ -33,6 +33,16 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
 
 
+def wait_for_http(url: str, status: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == status:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer {status} within {timeout} s")
+
+
 def require_binary(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/usr/local/bin")
     if path is None:
@@ -144,13 +154,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         return [self.binary, "-config", str(self.conf)]
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:
-                if r.status == 204:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError("influxd /ping did not answer")
+        wait_for_http(f"{self.url}/ping", 204)
 
     def query(self, q: str, db: str | None = None) -> dict:
         params = {"q": q}
@@ -196,13 +200,7 @@ class VictoriaMetrics(_Process):
         ]
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-            time.sleep(0.05)
-        raise TimeoutError("victoria-metrics /health did not answer")
+        wait_for_http(f"{self.url}/health", 200)
 
     def export(self, match: str) -> list[dict]:
         """Raw samples of the series matching a selector, e.g. '{__name__=~"heartbeat_.*"}'."""
