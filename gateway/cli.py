@@ -81,6 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import demo_main
 
+    if not args.verbose:
+        logging.getLogger("firmware_sim").setLevel(logging.WARNING)  # a line per simulated device
+
     return _run_until_signal(demo_main(args.api_port, args.mqtt_port))
 
 

@@ -69,7 +69,7 @@ async def demo_main(api_port: int, mqtt_port: int) -> None:
     async with run_demo(api_port, mqtt_port) as (gw, tokens):
         base = f"http://127.0.0.1:{api_port}"
         print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
-        print(f"  dashboard: {base}/")
+        print(f"  dashboard: {base}/#token={tokens['manager']}")
         print(f"  API docs:  {base}/docs")
         print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")
