@@ -49,17 +49,26 @@ def median(values: list[float]) -> float:
 
 
 class PeakRSS:
-    """Samples this process's RSS in a thread (ru_maxrss would also count earlier phases)."""
+    """Samples a process's RSS in a thread (ru_maxrss would also count earlier phases).
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    `pid` None: this process. Sampling ends quietly when the process does.
+    """
+
+    def __init__(self, pid: int | None = None, interval_s: float = 0.05) -> None:
         self.peak = 0
-        self._proc = psutil.Process()
+        self._proc = psutil.Process(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
 
-    def _loop(self, interval_s: float) -> None:
-        while not self._stop.is_set():
+    def _sample(self) -> bool:
+        try:
             self.peak = max(self.peak, self._proc.memory_info().rss)
+        except psutil.Error:
+            return False
+        return True
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set() and self._sample():
             self._stop.wait(interval_s)
 
     def __enter__(self) -> PeakRSS:
@@ -69,7 +78,7 @@ class PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
+        self._sample()
 
 
 def hall_lines(n: int, seed: int = 1) -> Iterator[tuple[int, str]]:

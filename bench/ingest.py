@@ -23,11 +23,9 @@ which drains first. Medians over the runs.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +33,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.common import Options, Row, median
+from bench.common import Options, PeakRSS, Row, median
 from tests.load import Publisher
-from tests.servers import InfluxDB, Mosquitto, free_port
+from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENT = "rating_pad_event"
@@ -58,33 +56,6 @@ class GatewayRun:
     influx_count: int
 
 
-class _PeakRSS:
-    """Peak RSS of another process, sampled in a thread."""
-
-    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
-        self.peak = 0
-        self._proc = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._interval = interval_s
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, self._proc.memory_info().rss)
-            except psutil.Error:
-                return
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in http.get(url, timeout=5).text.splitlines():
@@ -94,57 +65,8 @@ def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
     return out
 
 
-class Gateway:
-    def __init__(self, folder: Path, site: str, broker: Mosquitto, influx: InfluxDB, db: str) -> None:
-        self.api_port = free_port()
-        self.config = folder / "hall.yaml"
-        self.config.write_text(f"""
-site: {site}
-api: {{port: {self.api_port}}}
-broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
-store: {{path: {folder}/outbox.sqlite, flush_interval_s: 0.2}}
-influx: {{api: v1, url: "{influx.url}", database: {db}}}
-devices:
-  - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
-""")
-        self.topic = f"hall/{site}/rating/rp-1/event"
-        self.log = folder / "gateway.log"
-        self.metrics_url = f"http://127.0.0.1:{self.api_port}/metrics"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
-                                         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        return self.proc
-
-    def check_alive(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"gateway exited ({self.proc.returncode}): {self.log.read_text()[-3000:]}")
-
-    def start_ready(self, timeout: float = 30) -> None:
-        self.spawn()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.api_port}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gateway not ready: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+class Gateway(GatewayProcess):
+    """The gateway under test, with the timed start that the benchmark measures."""
 
     def timed_drain(self, n: int, influx: InfluxDB, db: str, timeout: float) -> GatewayRun:
         t0 = time.perf_counter()
@@ -153,14 +75,14 @@ devices:
         deadline = time.monotonic() + timeout
         first: tuple[float, float, float, float] | None = None  # t, events, delivered, cpu
         t_a = cpu_a = t_b = cpu_b = None
-        with _PeakRSS(proc.pid) as rss, httpx.Client() as http:
+        with PeakRSS(proc.pid) as rss, httpx.Client() as http:
             while t_b is None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"gateway: not done after {timeout} s: {self.log.read_text()[-2000:]}")
                 self.check_alive()
                 time.sleep(0.05 if first is None else 0.1)
                 try:
-                    m = _scrape(http, self.metrics_url)
+                    m = _scrape(http, f"{self.api_url}/metrics")
                 except httpx.HTTPError:
                     continue  # not listening yet
                 t, c = time.perf_counter(), ps.cpu_times()
@@ -180,7 +102,7 @@ devices:
                     t_b, cpu_b = t, cpu
         assert first is not None and t_a is not None and cpu_a is not None and cpu_b is not None
         t1, events1, delivered1, cpu1 = first
-        count = _wait_count(influx, db, n, timeout=60)
+        count = influx.wait_count(db, MEASUREMENT, n, timeout=60)
         self.stop()
         if count != n:
             raise AssertionError(f"InfluxDB holds {count} {MEASUREMENT} points, expected exactly {n}")
@@ -195,17 +117,6 @@ devices:
             peak_rss_mib=rss.peak / 2**20,
             influx_count=count,
         )
-
-
-def _wait_count(influx: InfluxDB, db: str, n: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    got = -1
-    while time.monotonic() < deadline:
-        got = influx.count(db, MEASUREMENT, "seq")
-        if got >= n:
-            break
-        time.sleep(0.25)
-    return got
 
 
 def _baseline(cmd: str, port: int, client_id: str, topic: str = "#", count: int = 0, timeout: float = 60) -> dict:
@@ -247,9 +158,9 @@ def run(opts: Options) -> list[Row]:
                 folder = root / f"run{r}"
                 folder.mkdir()
                 influx.create_database(db)
-                gw = Gateway(folder, site, broker, influx, db)
+                gw = Gateway(folder, broker, influx, site=site, database=db)
                 # 1. Persistent sessions + subscriptions at the broker, then both subscribers away.
-                gw.start_ready()
+                gw.start()
                 time.sleep(0.5)  # SUBACK well past
                 gw.stop()
                 _baseline("setup", broker.port, base_id, topic=gw.topic)

@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -175,6 +176,15 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             return 0
         return max(v for v in series[0]["values"][0][1:] if v is not None)
 
+    def wait_count(self, db: str, measurement: str, n: int, field: str = "seq", timeout: float = 90) -> int:
+        """Poll until the measurement holds n points or the time is up; the last count seen."""
+        deadline = time.monotonic() + timeout
+        got = self.count(db, measurement, field)
+        while got < n and time.monotonic() < deadline:
+            time.sleep(0.25)
+            got = self.count(db, measurement, field)
+        return got
+
 
 class VictoriaMetrics(_Process):
     """VictoriaMetrics single-node: accepts InfluxDB v2 line protocol at /api/v2/write (stored at
@@ -215,3 +225,64 @@ class VictoriaMetrics(_Process):
         """Number of samples of one numeric field of a measurement, over all its tag sets."""
         series = self.export(f'{{__name__="{measurement}_{field}"}}')
         return sum(len(s["timestamps"]) for s in series)
+
+
+class GatewayProcess:
+    """`hallgate run` as a child process on a hall of one rating pad: fault tests and benchmarks."""
+
+    def __init__(self, folder: Path, broker: Mosquitto, influx: InfluxDB, site: str = "dur",
+                 database: str = "hallgate") -> None:
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.topic = f"hall/{site}/rating/rp-1/event"
+        self.config = folder / "hall.yaml"
+        self.config.write_text(f"""
+site: {site}
+api: {{port: {self.api_port}}}
+broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
+store: {{path: {folder}/outbox.sqlite, flush_interval_s: 0.2}}
+influx: {{api: v1, url: "{influx.url}", database: {database}}}
+devices:
+  - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
+""")
+        self.log = folder / "gateway.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        return self.proc
+
+    def check_alive(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"gateway exited ({self.proc.returncode}): {self.log.read_text()[-3000:]}")
+
+    def start(self, timeout: float = 30) -> None:
+        """Spawn and wait until /readyz says ready."""
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.api_url}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"gateway not ready after {timeout} s: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
