@@ -167,14 +167,7 @@ class MqttLink:
         self._drop_socket()
         self.stats.connected = False
 
-    async def wait_connected(self, timeout: float) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self.stats.connected:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"not connected to {self.options.host}:{self.options.port}: {self.stats.last_error}")
-            await asyncio.sleep(0.02)
-
-    def ack(self, messages: Iterable[Message]) -> None:
+    def _ack(self, messages: Iterable[Message]) -> None:
         session = self._session.number if self._session else -1
         for m in messages:
             if m.qos and m.session == session:
@@ -348,4 +341,4 @@ class MqttLink:
             log.exception("mqtt: batch of %d messages not handled; reconnecting for redelivery", len(batch))
             self._client.disconnect()
             return
-        self.ack(batch)
+        self._ack(batch)

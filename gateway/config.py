@@ -11,19 +11,19 @@ import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from drivers.canonical import DeviceKind
+
 ENV_PREFIX = "HALLGATE_"
-ROLES = ("technician", "staff", "duty_manager", "manager", "admin")
-DEVICE_KINDS = ("lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter")
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
 
 Role = Literal["technician", "staff", "duty_manager", "manager", "admin"]
-DeviceKind = Literal["lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter"]
+ROLES: tuple[str, ...] = get_args(Role)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 
@@ -329,7 +329,6 @@ def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[s
     return problems
 
 
-def secret(name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
-    if name is None:
-        return None
-    return (os.environ if environ is None else environ).get(name)
+def secret(name: str | None) -> str | None:
+    """The value of a secret the configuration names (checked present by load_config)."""
+    return None if name is None else os.environ.get(name)

@@ -7,9 +7,8 @@ import contextlib
 import json
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +43,6 @@ class Gateway:
     sink: Sink | None
     drain: DrainStats
     tokens: dict[str, str]  # token -> role
-    started_ns: int = field(default_factory=time.time_ns)
 
     @property
     def status_topic(self) -> str:

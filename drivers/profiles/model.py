@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DeviceKind = Literal["lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter"]
+from drivers.canonical import DeviceKind
 
 
 class _Model(BaseModel):
