@@ -12,7 +12,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from gateway.config import ConfigError, load_config, missing_secrets
+from gateway.config import ConfigError, missing_secrets
 
 
 def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
@@ -38,16 +38,12 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from gateway.registry import build_registry
+    from gateway.registry import load_hall
 
     try:
-        cfg = load_config(args.file, require_secrets=False)
+        cfg, devices = load_hall(args.file, require_secrets=False)
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
-        return 1
-    devices, problems = build_registry(cfg)
-    if problems:
-        print(ConfigError(args.file, problems).render(), file=sys.stderr)
         return 1
     kinds: dict[str, int] = {}
     for d in devices.values():
@@ -61,10 +57,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.registry import load_hall
     from gateway.runtime import start_gateway
 
     try:
-        cfg = load_config(args.config)
+        cfg, _ = load_hall(args.config)
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ read from the file: it names the environment variable that holds each one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from drivers.canonical import DeviceKind
+from gateway.kinds import KIND_PARAMS, KINDS
 
 ENV_PREFIX = "HALLGATE_"
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
@@ -85,9 +86,16 @@ class Broker(Model):
 
 class Store(Model):
     path: Path = Path("var/outbox.sqlite")
+    # The state database (health history, zone state, quarantine, ...); default: state.sqlite
+    # beside the outbox.
+    state_path: Path | None = None
     max_bytes: int = 256 * 1024**2
     batch_size: int = Field(5000, ge=1)
     flush_interval_s: float = Field(1.0, gt=0)
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_path or self.path.with_name("state.sqlite")
 
     @field_validator("max_bytes", mode="before")
     @classmethod
@@ -142,16 +150,37 @@ class ModbusLink(Model):
 
 class Device(Model):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    kind: DeviceKind
+    kind: str
     profile: str
+    # Kind parameters (gateway/kinds/ says which kind takes which):
     zone: str | None = None  # counters: the zone IN leads into; other devices: where they stand
     from_zone: str | None = None  # counters between two zones: where IN comes from
-    window: str | None = None
-    slots: int | None = Field(None, ge=1, le=48)
+    window: str | None = None  # rating pads
+    slots: int | None = Field(None, ge=1, le=48)  # lockboxes
+    doors: int | None = Field(None, ge=1, le=192)  # pickup lockers
     poll_interval_s: float = Field(1.0, gt=0)
     mqtt: MqttLink | None = None
     modbus: ModbusLink | None = None
     sim: dict[str, Any] = Field({}, description="options for the simulators only; the gateway ignores them")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"{v!r} is not allowed here: use {', '.join(repr(k) for k in KINDS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_params(self) -> Device:
+        kind = KINDS[self.kind]
+        for name in KIND_PARAMS:
+            if getattr(self, name) is not None and name not in kind.params:
+                raise ValueError(f"{name}: a {self.kind} takes no {name}; remove it "
+                                 f"({self.kind} takes: {', '.join(sorted(kind.params)) or 'none'})")
+        for name in sorted(kind.required_params):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: a {self.kind} needs {name}: add it")
+        return self
 
 
 class HallConfig(Model):
@@ -176,37 +205,72 @@ class HallConfig(Model):
             raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
         return v
 
-    @model_validator(mode="after")
-    def _references(self) -> HallConfig:
-        seen: set[str] = set()
-        zones = {z.id for z in self.zones}
-        for d in self.devices:
-            if d.id in seen:
-                raise ValueError(f"device id {d.id!r} is used twice: device ids must be unique")
-            seen.add(d.id)
-            for name in ("zone", "from_zone"):
-                ref = getattr(d, name)
-                if ref is not None and ref not in zones:
-                    raise ValueError(f"device {d.id!r}: {name} {ref!r} is not one of the zones {sorted(zones)}")
-        return self
-
     @property
     def client_id(self) -> str:
         return self.broker.client_id or f"hallgate-{self.site}"
 
 
 class ConfigError(Exception):
-    """Every problem of one configuration file, each as (field path, message, fix)."""
+    """Every problem of one configuration file, each as (field path, message, fix).
 
-    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+    `partial`: when the file did not validate, the parts that did (zones, and devices with their
+    index in the file), so later checks (profiles, references) can still report in the same pass.
+    """
+
+    def __init__(self, file: str, problems: list[tuple[str, str]], partial: HallConfig | None = None,
+                 device_index: list[int] | None = None) -> None:
         self.file = file
         self.problems = problems
+        self.partial = partial
+        self.device_index = device_index
         super().__init__(self.render())
 
     def render(self) -> str:
         lines = [f"{self.file}: {len(self.problems)} error(s)"]
         lines += [f"  {self.file}: {path}: {msg}" for path, msg in self.problems]
         return "\n".join(lines)
+
+
+def _problem(err: Mapping[str, Any], raw: Any) -> tuple[str, str]:
+    path, hint = _path(err["loc"], raw), _hint(err)
+    # A device's kind check names the field first ("zone: a lockbox takes no zone"): put it in the path.
+    head, sep, rest = hint.partition(": ")
+    if sep and head in KIND_PARAMS and err["loc"][:1] == ("devices",) and len(err["loc"]) == 2:
+        return f"{path}.{head}", rest
+    return path, hint
+
+
+def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig, list[int]]:
+    """The parts of an invalid file that are valid on their own: zones and devices."""
+    def valid(model: type[BaseModel], items: Any) -> list[tuple[int, Any]]:
+        out = []
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            with contextlib.suppress(ValidationError):
+                out.append((i, model.model_validate(item)))
+        return out
+
+    devices = valid(Device, raw.get("devices"))
+    cfg = HallConfig.model_construct(site=str(raw.get("site")), zones=[z for _, z in valid(Zone, raw.get("zones"))],
+                                     devices=[d for _, d in devices], profiles_dirs=profiles_dirs)
+    return cfg, [i for i, _ in devices]
+
+
+def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[tuple[str, str]]:
+    """Duplicate device ids and zones that do not exist, every one of them."""
+    problems = []
+    seen: set[str] = set()
+    zones = {z.id for z in cfg.zones}
+    for n, d in enumerate(cfg.devices):
+        where = f"devices[{index[n] if index else n}] (id {d.id})"
+        if d.id in seen:
+            problems.append((f"{where}.id", f"device id {d.id!r} is used twice: device ids must be unique"))
+        seen.add(d.id)
+        for name in ("zone", "from_zone"):
+            ref = getattr(d, name)
+            if ref is not None and ref not in zones:
+                problems.append((f"{where}.{name}", f"{name} {ref!r} is not one of the zones {sorted(zones)}: "
+                                 "add the zone under zones or fix the name"))
+    return problems
 
 
 def _hint(err: Mapping[str, Any]) -> str:
@@ -302,18 +366,21 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     if not isinstance(raw, dict):
         raise ConfigError(file, [("(top level)", "a hall configuration is a mapping with site, devices, ...")])
     problems = apply_env(raw, environ)
+    base = Path(path).resolve().parent
     try:
         cfg = HallConfig.model_validate(raw)
     except ValidationError as e:
-        problems += [(_path(err["loc"], raw), _hint(err)) for err in e.errors()]
-        raise ConfigError(file, problems) from None
-    base = Path(path).resolve().parent
+        problems += [_problem(err, raw) for err in e.errors()]
+        partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
+        problems += reference_problems(partial, index)
+        raise ConfigError(file, problems, partial, index) from None
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
+    problems += reference_problems(cfg)
     if require_secrets:
         problems += missing_secrets(cfg, environ)
     if problems:
-        raise ConfigError(file, problems)
+        raise ConfigError(file, problems, cfg)
     return cfg
 
 

@@ -1,7 +1,11 @@
-"""The hub: canonical events in; the durable store first, then the hall's live state.
+"""The hub: canonical events in; commit, acknowledge, then every projection.
 
-Everything that comes up from a device passes here once. A record is committed to the outbox
-before anything is acknowledged or shown, so what the API shows is never ahead of what is kept.
+Everything that comes up from a device passes here once. Each message is decoded and turned into
+a line inside its own error boundary: what fails is set aside in the quarantine (state database)
+and the rest of the batch goes on, so no message can stop the hall. The batch's records are
+committed to the outbox before anything is acknowledged or shown; then each event goes to every
+projection (health, occupancy, ...) inside the projection's own error boundary: a projection
+that raises is counted and logged and never blocks the acknowledgement or the others.
 """
 
 from __future__ import annotations
@@ -10,18 +14,18 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from drivers.canonical import READING, Event
+from drivers.canonical import READING, Event, Priority
 from drivers.modbus import ModbusFailure
 from drivers.mqtt import Message
-from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
-from gateway.config import HallConfig
-from gateway.domain import health
-from gateway.domain.health import DeviceHealth
-from gateway.domain.occupancy import Doorway, Occupancy, Sample, ZoneCount
+from drivers.profiles.mqtt_json import DecodeError
+from gateway.health import HealthBook
+from gateway.kinds import Projection
 from gateway.registry import DeviceEntry
+from gateway.store.journal import Journal, Quarantined
 from gateway.store.outbox import Outbox
 from gateway.store.points import PointError, to_line
 
@@ -30,60 +34,92 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], int]
 # Poll results are nobody's acknowledgement: a quarter second of them may share a commit.
 POLL_FLUSH_S = 0.25
+UNKNOWN_LIMIT = 1000  # unknown devices remembered: a flood of invented topics cannot grow memory
+
+
+@dataclass
+class Unknown:
+    """A device that publishes under the hall's topics but is not configured."""
+
+    base: str
+    first_ns: int
+    last_ns: int
+    messages: int = 0
+    last_topic: str = ""
 
 
 class Hub:
-    def __init__(self, cfg: HallConfig, devices: dict[str, DeviceEntry], outbox: Outbox,
+    def __init__(self, site: str, devices: Mapping[str, DeviceEntry], outbox: Outbox, health: HealthBook,
+                 projections: Sequence[Projection] = (), journal: Journal | None = None,
                  clock: Clock = time.time_ns) -> None:
-        self.site = cfg.site
+        self.site = site
         self.devices = devices
         self.outbox = outbox
+        self.health = health
+        self.projections: list[Projection] = [health, *projections]
+        self.journal = journal
         self.clock = clock
         self.stats: Counter[str] = Counter()
-        self.health = {d.id: DeviceHealth(d.id, d.kind, d.protocol) for d in devices.values()}
-        self.occupancy = Occupancy(
-            zones={z.id: ZoneCount(z.id, z.capacity) for z in cfg.zones},
-            doorways={d.id: Doorway(d.config.zone, d.config.from_zone) for d in devices.values()
-                      if d.kind == "people_counter" and d.config.zone},
-        )
+        self.quarantined: Counter[str] = Counter()  # by reason
+        self.projection_errors: Counter[str] = Counter()  # by projection
+        self.unknown: dict[str, Unknown] = {}
+        self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
         # topic -> (device id, channel, decoder): one dict lookup per message.
-        self.routes: dict[str, tuple[str, str, MqttDecoder]] = {
+        self.routes: dict[str, tuple[str, str, Any]] = {
             f"{d.topic}/{channel}": (d.id, channel, d.decoder)
             for d in devices.values() if d.decoder is not None
             for channel in d.decoder.channels
         }
+        self._kinds = {d.id: d.kind for d in devices.values()}
         self._last_complaint: dict[str, int] = {}
         self._polled: list[Event] = []
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        return [(topic, 1) for topic in self.routes]
+        # The status filter finds devices that publish under the hall's topics but are not configured.
+        return [(topic, 1) for topic in self.routes] + [(f"hall/{self.site}/+/+/status", 1)]
 
     # -- in ---------------------------------------------------------------------------------
 
     def ingest_mqtt(self, messages: Iterable[Message]) -> None:
-        """Decode a batch from the broker and publish it; raises if it could not be stored."""
+        """Decode, quarantine what fails, commit the rest; raises only if the commit failed."""
         now = self.clock()
-        events = []
+        events: list[Event] = []
+        records: list[tuple[Priority, str]] = []
+        bad: list[Quarantined] = []
         for m in messages:
             route = self.routes.get(m.topic)
             if route is None:
-                self.stats["unknown_topic"] += 1
-                self._complain(m.topic, "message on a topic of no configured device")
+                self._unknown_topic(m.topic, now)
                 continue
             device, channel, decoder = route
             try:
-                events.append(decoder.decode(device, channel, m.payload, now))
-            except DecodeError as e:
-                self.stats["bad_payload"] += 1
-                health.bad_payload(self.health[device], str(e))
-                self._complain(device, f"bad payload on {m.topic}: {e}")
-        self.publish(events)
+                event = decoder.decode(device, channel, m.payload, now)
+                line = to_line(event, self.site, self._kinds[device])
+            except Exception as e:  # every failure of one message is that message's alone
+                reason = getattr(e, "reason", None) or _reason(e)
+                bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
+                self.health.bad_payload(device, reason, str(e)[:200])
+                if reason == "internal":
+                    log.exception("decoding a message on %s failed unexpectedly; quarantined", m.topic)
+                else:
+                    self._complain(device, f"bad payload on {m.topic} ({reason}): {str(e)[:200]}")
+                continue
+            events.append(event)
+            records.append((event.priority, line))
+        if bad:
+            if self.journal is not None:
+                self.journal.quarantine(bad)
+            self.quarantined.update(q.reason for q in bad)
+            self.stats["quarantined"] += len(bad)
+        self._commit(records)
+        self._project(events, now)
 
     def on_poll(self, device: str) -> Callable[[dict[str, Any] | None, ModbusFailure | None, int], None]:
         def result(values: dict[str, Any] | None, error: ModbusFailure | None, ts_ns: int) -> None:
             if error is not None:
                 self.stats["poll_error"] += 1
-                health.poll_failed(self.health[device], str(error), ts_ns)
+                self.health.poll_failed(device, str(error), ts_ns)
+                self.health.flush()
                 return
             assert values is not None
             self._polled.append(Event(device, READING, ts_ns, values))
@@ -95,38 +131,116 @@ class Hub:
     def flush(self) -> None:
         """Store the polls of the last moments in one transaction (one fsync, not one per device)."""
         events, self._polled = self._polled, []
-        self.publish(events)
-
-    def publish(self, events: list[Event]) -> None:
         if not events:
             return
-        devices = self.devices
-        records = []
+        try:
+            self.publish(events)
+        except Exception as e:
+            # Samples have no sender to redeliver them: counted and logged, the next poll follows.
+            self.stats["polls_lost"] += len(events)
+            self._complain("store", f"{len(events)} poll results not stored: {type(e).__name__}: {e}")
+
+    def publish(self, events: list[Event]) -> None:
+        """Commit already-decoded events (polls, the gateway's own), then project them."""
+        now = self.clock()
+        kept, records = [], []
         for e in events:
             try:
-                records.append((e.priority, to_line(e, self.site, devices[e.device].kind)))
-            except PointError as err:
-                # Decoded but not storable (e.g. no fields left): counted, never blocks the batch.
+                records.append((e.priority, to_line(e, self.site, self._kinds[e.device])))
+            except Exception as err:
+                reason = getattr(err, "reason", None) or _reason(err)
                 self.stats["unstorable"] += 1
-                health.bad_payload(self.health[e.device], str(err))
+                self.health.bad_payload(e.device, reason, str(err)[:200])
                 self._complain(e.device, f"event {e.name} from {e.device} cannot be stored: {err}")
-        self.outbox.append(records)
+                continue
+            kept.append(e)
+        self._commit(records)
+        self._project(kept, now)
+
+    def _commit(self, records: list[tuple[Priority, str]]) -> None:
+        try:
+            self.outbox.append(records)
+        except Exception as e:
+            if self.store_error is None:
+                self.store_error = (self.clock(), f"{type(e).__name__}: {e}")
+                log.error("the outbox cannot store records: %s; nothing is acknowledged until it can", e)
+            raise
+        if self.store_error is not None:
+            log.warning("the outbox stores records again")
+            self.store_error = None
         self.stats["events"] += len(records)
-        now = self.clock()
+
+    def _project(self, events: list[Event], now: int) -> None:
         for e in events:
-            health.observe(self.health[e.device], e, now)
-            if e.name == READING and e.device in self.occupancy.doorways:
-                f = e.fields
-                self.occupancy.sample(e.device, Sample(f["in_total"], f["out_total"], f["uptime_s"]), e.ts_ns)
+            for p in self.projections:
+                try:
+                    p.apply(e, now)
+                except Exception:
+                    self.projection_errors[p.name] += 1
+                    if self._may_complain(f"projection {p.name}"):
+                        log.exception("projection %s failed on %s (counted; it goes on with the next event)", p.name, e)
+        try:
+            self.health.flush()
+        except Exception:
+            self.projection_errors["health"] += 1
+            log.exception("health transitions not saved")
+
+    def _unknown_topic(self, topic: str, now: int) -> None:
+        self.stats["unknown_topic"] += 1
+        base = topic.rpartition("/")[0]
+        u = self.unknown.get(base)
+        if u is None:
+            if len(self.unknown) >= UNKNOWN_LIMIT:
+                return
+            u = self.unknown[base] = Unknown(base, now, now)
+            log.warning("messages on %s from a device that is not configured (listed under unknown devices)", base)
+        u.last_ns, u.last_topic = now, topic
+        u.messages += 1
+
+    # -- time and state -----------------------------------------------------------------------
 
     def tick(self) -> None:
+        self.health.tick(self.clock())
+        self.health.flush()
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for p in self.projections:
+            try:
+                state = p.state()
+            except Exception:
+                self.projection_errors[p.name] += 1
+                log.exception("projection %s: its state could not be read", p.name)
+                continue
+            if state is not None:
+                out[p.name] = state
+        return out
+
+    def restore(self, journal: Journal) -> None:
+        for p in self.projections:
+            state = journal.load_state(p.name)
+            if state is not None:
+                try:
+                    p.restore(state)
+                except Exception:
+                    log.exception("projection %s: saved state not usable; starting it afresh", p.name)
+
+    def _may_complain(self, key: str) -> bool:
         now = self.clock()
-        for h in self.health.values():
-            health.tick(h, now)
+        if now - self._last_complaint.get(key, -(10**18)) >= 60 * 10**9:
+            self._last_complaint[key] = now
+            return True
+        return False
 
     def _complain(self, key: str, text: str) -> None:
         """Log a recurring problem at most once a minute per source, so garbage cannot flood the log."""
-        now = self.clock()
-        if now - self._last_complaint.get(key, -(10**12)) >= 60 * 10**9:
-            self._last_complaint[key] = now
+        if self._may_complain(key):
             log.warning("%s (counted; further ones from %s are counted silently for a minute)", text, key)
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, DecodeError):
+        return "bad_payload"
+    if isinstance(e, PointError):
+        return "unstorable"
+    return "internal"

@@ -1,84 +1,156 @@
-"""Prometheus metrics, read from the gateway's state at scrape time (nothing to keep in step)."""
+"""Prometheus metrics, read from the gateway's read model at scrape time (nothing to keep in step).
+
+Names follow Prometheus conventions (checked with `promtool check metrics` in the tests):
+counters end in `_total`, units are spelled out (`_seconds`, `_bytes`), and the process's own
+figures come from prometheus_client's default process and platform collectors.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, is_dataclass
-from typing import Any
 
+from prometheus_client import PlatformCollector, ProcessCollector
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 
-from gateway.runtime import Gateway
-
-
-def _numbers(obj: Any) -> dict[str, Any]:
-    data = asdict(obj) if is_dataclass(obj) else dict(obj)
-    return {k: v for k, v in data.items() if isinstance(v, int | float | dict) and not isinstance(v, bool)}
+from gateway.view import View
 
 
 class GatewayCollector:
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
+    def __init__(self, view: View) -> None:
+        self.view = view
 
     def collect(self) -> Iterator[Metric]:
-        gw = self.gw
-        online = GaugeMetricFamily("hallgate_device_online", "1 when the device is online", labels=["device", "kind"])
-        by_health: dict[str, int] = {"ok": 0, "degraded": 0, "offline": 0}
-        for device_id, h in gw.hub.health.items():
-            online.add_metric([device_id, h.kind], 1 if h.online else 0)
-            by_health[h.health] += 1
+        v = self.view
+        devices = v.list_devices()
+        online = GaugeMetricFamily("hallgate_device_online", "1 while the device is online, else 0",
+                                   labels=["device", "kind"])
+        seen = GaugeMetricFamily("hallgate_device_last_seen_timestamp_seconds",
+                                 "when the gateway last heard from the device (Unix time)", labels=["device", "kind"])
+        by_health = dict.fromkeys(("ok", "degraded", "offline"), 0)
+        for d in devices:
+            online.add_metric([d.id, d.kind], 1 if d.online else 0)
+            if d.last_seen_ns is not None:
+                seen.add_metric([d.id, d.kind], d.last_seen_ns / 1e9)
+            by_health[d.health] += 1
         yield online
-        health = GaugeMetricFamily("hallgate_devices", "devices by health", labels=["health"])
+        yield seen
+        health = GaugeMetricFamily("hallgate_devices", "configured devices by health", labels=["health"])
         for state, n in by_health.items():
             health.add_metric([state], n)
         yield health
-        hub = CounterMetricFamily("hallgate_hub", "what the hub saw, by outcome", labels=["outcome"])
-        for outcome, n in sorted(gw.hub.stats.items()):
-            hub.add_metric([outcome], n)
-        yield hub
-        if gw.mqtt is not None:
-            s = gw.mqtt.stats
+
+        battery = GaugeMetricFamily("hallgate_device_battery_percent", "battery charge the device reported",
+                                    labels=["device"])
+        rssi = GaugeMetricFamily("hallgate_device_rssi_dbm", "radio signal strength the device reported",
+                                 labels=["device"])
+        errors = CounterMetricFamily("hallgate_device_errors", "errors per device by cause",
+                                     labels=["device", "cause"])
+        for d in devices:
+            detail = v.device_detail(d.id)
+            assert detail is not None
+            for family, key in ((battery, "battery"), (rssi, "rssi")):
+                value = detail.info.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    family.add_metric([d.id], value)
+            for cause, n in detail.counters.items():
+                if cause != "events":
+                    errors.add_metric([d.id, cause], n)
+        yield battery
+        yield rssi
+        yield errors
+
+        events = CounterMetricFamily("hallgate_hub_messages", "what the hub saw, by outcome", labels=["outcome"])
+        for outcome, n in sorted(v.message_counts().items()):
+            events.add_metric([outcome], n)
+        yield events
+        quarantined = CounterMetricFamily("hallgate_quarantined_messages",
+                                          "messages set aside as undecodable, by reason", labels=["reason"])
+        for reason, n in sorted(v.quarantine_counts().items()):
+            quarantined.add_metric([reason], n)
+        yield quarantined
+        proj = CounterMetricFamily("hallgate_projection_errors", "events a projection failed on",
+                                   labels=["projection"])
+        for name, n in v.projection_errors().items():
+            proj.add_metric([name], n)
+        yield proj
+        yield GaugeMetricFamily("hallgate_unknown_devices", "devices publishing under the hall's topics "
+                                "that are not configured", value=len(v.unknown_devices()))
+
+        parts_up = GaugeMetricFamily("hallgate_part_up", "1 while the supervised part runs", labels=["part"])
+        restarts = CounterMetricFamily("hallgate_part_restarts", "restarts of a supervised part", labels=["part"])
+        for part in v.parts():
+            parts_up.add_metric([part.name], 1 if part.up else 0)
+            restarts.add_metric([part.name], part.restarts)
+        yield parts_up
+        yield restarts
+
+        stats = v.mqtt_stats()
+        if stats is not None:
             yield GaugeMetricFamily("hallgate_mqtt_connected", "1 while connected to the broker",
-                                    value=1 if s.connected else 0)
-            yield CounterMetricFamily("hallgate_mqtt_messages", "messages received", value=s.messages_in)
-            yield CounterMetricFamily("hallgate_mqtt_connection_losses", "connections lost", value=s.connection_losses)
+                                    value=1 if stats.connected else 0)
+            yield CounterMetricFamily("hallgate_mqtt_received_messages", "messages received from the broker",
+                                      value=stats.messages_in)
+            yield CounterMetricFamily("hallgate_mqtt_connection_losses", "connections to the broker lost",
+                                      value=stats.connection_losses)
         req = CounterMetricFamily("hallgate_modbus_requests", "Modbus requests per line", labels=["line"])
-        fail = CounterMetricFamily("hallgate_modbus_failures", "failed Modbus requests per line", labels=["line"])
-        for name, line in gw.lines.items():
-            req.add_metric([name], line.stats.requests)
-            fail.add_metric([name], line.stats.failures)
+        fail = CounterMetricFamily("hallgate_modbus_failed_requests", "failed Modbus requests per line",
+                                   labels=["line"])
+        rtt = GaugeMetricFamily("hallgate_modbus_round_trip_seconds",
+                                "moving average round-trip time of successful requests", labels=["line"])
+        for name, s in v.line_stats().items():
+            req.add_metric([name], s.requests)
+            fail.add_metric([name], s.failures)
+            if s.latency_ms is not None:
+                rtt.add_metric([name], s.latency_ms / 1000)
         yield req
         yield fail
-        zone = GaugeMetricFamily("hallgate_zone_occupancy", "people in the zone", labels=["zone"])
-        for z in gw.hub.occupancy.zones.values():
+        yield rtt
+
+        zone = GaugeMetricFamily("hallgate_zone_occupancy_people", "people in the zone", labels=["zone"])
+        capacity = GaugeMetricFamily("hallgate_zone_capacity_people", "the zone's configured capacity",
+                                     labels=["zone"])
+        for z in v.zones():
             zone.add_metric([z.zone], z.occupancy)
+            capacity.add_metric([z.zone], z.capacity)
         yield zone
-        yield from _flat("hallgate_outbox", gw.outbox.stats())
-        if gw.sink is not None:
-            d = gw.drain
-            yield CounterMetricFamily("hallgate_sink_delivered", "records written to the sink", value=d.delivered_total)
-            yield CounterMetricFamily("hallgate_sink_rejected", "records the sink refused", value=d.rejected_total)
-            yield GaugeMetricFamily("hallgate_sink_healthy", "1 when the last write succeeded",
+        yield capacity
+
+        o = v.outbox_stats()
+        yield GaugeMetricFamily("hallgate_outbox_records", "records waiting in the outbox", value=o.depth_records)
+        yield GaugeMetricFamily("hallgate_outbox_bytes", "bytes of records waiting in the outbox",
+                                value=o.depth_bytes)
+        yield GaugeMetricFamily("hallgate_outbox_max_bytes", "the outbox's bound (store.max_bytes)",
+                                value=o.max_bytes)
+        depth = GaugeMetricFamily("hallgate_outbox_class_records", "records waiting, by class", labels=["class"])
+        dropped = CounterMetricFamily("hallgate_outbox_dropped_by_class",
+                                      "records dropped because the outbox was full, by class", labels=["class"])
+        for cls, n in o.depth_by_class.items():
+            depth.add_metric([cls], n)
+        for cls, n in o.dropped_by_class.items():
+            dropped.add_metric([cls], n)
+        yield depth
+        yield dropped
+        yield GaugeMetricFamily("hallgate_outbox_oldest_age_seconds", "age of the oldest waiting record",
+                                value=o.oldest_age_s or 0.0)
+        yield CounterMetricFamily("hallgate_outbox_delivered_records", "records delivered to the sink",
+                                  value=o.delivered_total)
+        yield CounterMetricFamily("hallgate_outbox_rejected_records", "records the sink refused as invalid",
+                                  value=o.rejected_total)
+        yield GaugeMetricFamily("hallgate_store_writable", "1 while the outbox accepts commits",
+                                value=1 if v.store_writable else 0)
+        if v.sink_name is not None:
+            d = v.drain
+            yield GaugeMetricFamily("hallgate_sink_healthy", "1 when the last write to the sink succeeded",
                                     value=1 if d.healthy else 0)
-            errors = CounterMetricFamily("hallgate_sink_errors", "failed writes by kind", labels=["kind"])
+            errs = CounterMetricFamily("hallgate_sink_errors", "failed writes to the sink, by kind", labels=["kind"])
             for kind, n in d.errors_by_type.items():
-                errors.add_metric([kind], n)
-            yield errors
+                errs.add_metric([kind], n)
+            yield errs
 
 
-def _flat(prefix: str, stats: Any) -> Iterator[Metric]:
-    for key, value in _numbers(stats).items():
-        if isinstance(value, dict):
-            m = GaugeMetricFamily(f"{prefix}_{key}", f"{prefix} {key}", labels=["key"])
-            for k, v in value.items():
-                if isinstance(v, int | float):
-                    m.add_metric([str(k)], v)
-            yield m
-        else:
-            yield GaugeMetricFamily(f"{prefix}_{key}", f"{prefix} {key}", value=value)
-
-
-def registry_for(gw: Gateway) -> CollectorRegistry:
+def registry_for(view: View) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(gw))  # type: ignore[arg-type]
+    registry.register(GatewayCollector(view))  # type: ignore[arg-type]
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
     return registry

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from drivers.canonical import READING
 from drivers.profiles.loader import ProfileError, find_profile
 from drivers.profiles.modbus_map import ReadPlan, compile_plan
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
-from gateway.config import Device, HallConfig
+from gateway.config import ConfigError, Device, HallConfig, load_config
+from gateway.kinds import KINDS, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +37,39 @@ class DeviceEntry:
         return self.profile.protocol
 
 
-def build_registry(cfg: HallConfig) -> tuple[dict[str, DeviceEntry], list[tuple[str, str]]]:
-    """Every device with its compiled profile, and every problem as (field path, message)."""
+def provided_signals(profile: MqttProfile | ModbusProfile) -> dict[str, set[str]]:
+    """Canonical event -> the fields a profile can fill for it."""
+    if isinstance(profile, ModbusProfile):
+        return {READING: set(profile.signals)}
+    out: dict[str, set[str]] = {}
+    for ch in profile.channels.values():
+        for event in [ch.event] if ch.event else list(ch.types.values()):
+            out.setdefault(event, set()).update(ch.fields)
+    return out
+
+
+def missing_signals(kind: Kind, profile: MqttProfile | ModbusProfile) -> list[str]:
+    provided = provided_signals(profile)
+    missing = []
+    for event, fields in kind.signals.items():
+        if event not in provided:
+            missing.append(f"event {event!r}")
+        else:
+            missing += [f"{event}.{f}" for f in sorted(fields - provided[event])]
+    return missing
+
+
+def build_registry(cfg: HallConfig, index: list[int] | None = None
+                   ) -> tuple[dict[str, DeviceEntry], list[tuple[str, str]]]:
+    """Every device with its compiled profile, and every problem as (field path, message).
+
+    `index`: each device's position in the file, when cfg holds only some of its devices.
+    """
     entries: dict[str, DeviceEntry] = {}
     problems: list[tuple[str, str]] = []
     cache: dict[str, MqttProfile | ModbusProfile] = {}
-    for i, d in enumerate(cfg.devices):
-        where = f"devices[{i}] (id {d.id})"
+    for n, d in enumerate(cfg.devices):
+        where = f"devices[{index[n] if index else n}] (id {d.id})"
         try:
             profile = cache.get(d.profile) or find_profile(d.profile, cfg.profiles_dirs)
         except ProfileError as e:
@@ -49,6 +79,11 @@ def build_registry(cfg: HallConfig) -> tuple[dict[str, DeviceEntry], list[tuple[
         if profile.kind != d.kind:
             problems.append((f"{where}.profile", f"profile {profile.name} is for kind {profile.kind}, "
                              f"not {d.kind}: pick a {d.kind} profile"))
+            continue
+        missing = missing_signals(KINDS[d.kind], profile)
+        if missing:
+            problems.append((f"{where}.profile", f"profile {profile.name} does not provide what a {d.kind} needs: "
+                             f"{', '.join(missing)}; add them to the profile"))
             continue
         if isinstance(profile, MqttProfile):
             if d.modbus is not None:
@@ -63,3 +98,20 @@ def build_registry(cfg: HallConfig) -> tuple[dict[str, DeviceEntry], list[tuple[
                 continue
             entries[d.id] = DeviceEntry(d, profile, plan=compile_plan(profile))
     return entries, problems
+
+
+def load_hall(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
+              require_secrets: bool = True) -> tuple[HallConfig, dict[str, DeviceEntry]]:
+    """The configuration and its compiled devices; ConfigError lists every problem in one pass."""
+    try:
+        cfg = load_config(path, environ, require_secrets)
+        problems: list[tuple[str, str]] = []
+        index = None
+    except ConfigError as e:
+        if e.partial is None:
+            raise
+        cfg, problems, index = e.partial, list(e.problems), e.device_index
+    entries, more = build_registry(cfg, index)
+    if problems or more:
+        raise ConfigError(str(path), problems + more)
+    return cfg, entries

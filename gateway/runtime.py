@@ -1,4 +1,8 @@
-"""One hall gateway: wires the transports, the hub, the store and the API on one event loop."""
+"""One hall gateway: composes the transports, the hub, the stores and the API on one event loop.
+
+Every part is entered on one AsyncExitStack, so the gateway stops in the reverse order it
+started; a part that fails to stop is logged by name and the others still stop.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,14 +22,22 @@ import uvicorn
 
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
+from gateway.api.app import create_app
 from gateway.config import HallConfig, Influx, secret
+from gateway.health import HealthBook
 from gateway.hub import Hub
+from gateway.kinds import KINDS, Projection
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
+from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from gateway.supervisor import Supervisor
+from gateway.view import View
 
 log = logging.getLogger(__name__)
+
+STATE_SAVE_S = 5.0
 
 
 class StartupError(Exception):
@@ -32,21 +46,12 @@ class StartupError(Exception):
 
 @dataclass
 class Gateway:
-    """Everything the API reads. Built by `start_gateway`; the API never touches a device."""
+    """The running gateway: its read model, and what the CLI prints."""
 
     cfg: HallConfig
     devices: dict[str, DeviceEntry]
+    view: View
     hub: Hub
-    outbox: Outbox
-    mqtt: MqttLink | None
-    lines: dict[str, ModbusLine]
-    sink: Sink | None
-    drain: DrainStats
-    tokens: dict[str, str]  # token -> role
-
-    @property
-    def status_topic(self) -> str:
-        return status_topic(self.cfg)
 
 
 def status_topic(cfg: HallConfig) -> str:
@@ -81,31 +86,98 @@ def _mqtt_options(cfg: HallConfig) -> MqttOptions:
     )
 
 
+def _projections(cfg: HallConfig, devices: dict[str, DeviceEntry]) -> list[Projection]:
+    """One of each projection the hall's kinds ask for (a kind absent from the hall adds none)."""
+    factories = dict.fromkeys(f for kind in dict.fromkeys(d.kind for d in devices.values())
+                              for f in KINDS[kind].projections)
+    return [factory(cfg, devices) for factory in factories]
+
+
+def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
+    """The store folder, outbox and state database, or one clear StartupError."""
+    folder = cfg.store.path.parent
+    hint = "fix the folder's permissions or choose another path (store.path, HALLGATE_STORE__PATH)"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StartupError(f"store.path: cannot create the folder {folder}: {e.strerror}; {hint}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StartupError(f"store.path: the folder {folder} is not writable; {hint}")
+    try:
+        outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes)
+    except (sqlite3.Error, OSError) as e:
+        raise StartupError(f"store.path: cannot open the outbox {cfg.store.path}: {e}; {hint} "
+                           "(a full disk shows as 'disk I/O error' or 'database or disk is full')") from None
+    try:
+        journal = Journal(cfg.store.state_file)
+    except (sqlite3.Error, OSError) as e:
+        outbox.close()
+        raise StartupError(f"store.state_path: cannot open the state database {cfg.store.state_file}: {e}; "
+                           f"{hint}") from None
+    return outbox, journal
+
+
+def _stop(name: str, fn: Callable[[], object]) -> Callable[[], None]:
+    def step() -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("stopping %s failed", name)
+
+    return step
+
+
+def _astop(name: str, fn: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        try:
+            await fn()
+        except Exception:
+            log.exception("stopping %s failed", name)
+
+    return step
+
+
 @contextlib.asynccontextmanager
 async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
     """`async with start_gateway(cfg) as gw:` runs the whole gateway until the block exits."""
     devices, problems = build_registry(cfg)
     if problems:
-        raise ValueError("; ".join(f"{p}: {m}" for p, m in problems))
-    cfg.store.path.parent.mkdir(parents=True, exist_ok=True)
-    outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes)
-    hub = Hub(cfg, devices, outbox)
-    tasks: list[asyncio.Task[Any]] = []
-    lines: dict[str, ModbusLine] = {}
-    mqtt: MqttLink | None = None
-    sink = make_sink(cfg.influx)
-    gw = Gateway(cfg, devices, hub, outbox, None, lines, sink, DrainStats(), _tokens(cfg))
-    stop_drain = asyncio.Event()
-    try:
+        raise StartupError("; ".join(f"{p}: {m}" for p, m in problems))
+    async with contextlib.AsyncExitStack() as stack:
+        outbox, journal = _open_stores(cfg)
+        stack.callback(_stop("the state database", journal.close))
+        stack.callback(_stop("the outbox", outbox.close))
+        health = HealthBook(devices, journal)
+        hub = Hub(cfg.site, devices, outbox, health, _projections(cfg, devices), journal)
+        hub.restore(journal)
+        sink = make_sink(cfg.influx)
         if sink is not None:
-            tasks.append(asyncio.create_task(
-                drain(outbox, sink, batch_size=cfg.store.batch_size, max_wait_s=cfg.store.flush_interval_s,
-                      stop=stop_drain, stats=gw.drain), name="drain"))
+            stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
+        # Last things before the stores close: what the pollers handed over, and the zones' state.
+        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()))))
+        lines: dict[str, ModbusLine] = {}
+        stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
+        supervisor = Supervisor()
+        stats = DrainStats()
+        view = View(cfg, devices, hub, outbox, journal, supervisor, lines, stats,
+                    sink_name=sink.name if sink else None, sink_url=cfg.influx.url)
+        gw = Gateway(cfg, devices, view, hub)
+
+        mqtt: MqttLink | None = None
         if any(d.protocol == "mqtt" for d in devices.values()):
             mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(),
-                            on_connect=lambda link: link.publish(gw.status_topic, _online(), qos=1, retain=True))
+                            on_connect=lambda link: link.publish(status_topic(cfg), _online(), qos=1, retain=True))
             await mqtt.__aenter__()
-            gw.mqtt = mqtt
+            view.mqtt_stats = lambda: mqtt.stats if mqtt else None
+            shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
+            stack.push_async_callback(_astop("the MQTT link", lambda: mqtt.close(shutdown, status_topic(cfg))))
+
+        stack.push_async_callback(_astop("the supervised tasks", supervisor.aclose))
+        if sink is not None:
+            s = cfg.store
+            supervisor.spawn("drain", lambda: drain(outbox, sink, batch_size=s.batch_size,
+                                                    max_wait_s=s.flush_interval_s, stop=asyncio.Event(),
+                                                    stats=stats))
         for d in devices.values():
             if d.plan is None or d.config.modbus is None:
                 continue
@@ -115,41 +187,46 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                 line = lines[m.bus] = ModbusLine(LineSettings(host=m.host, port=m.port, serial=m.serial,
                                                               baudrate=m.baudrate, framer=m.framer,
                                                               timeout_s=m.timeout_s))
-            tasks.append(asyncio.create_task(
-                poll_forever(line, m.unit, d.plan, d.config.poll_interval_s, hub.on_poll(d.id)),
-                name=f"poll {d.id}"))
-        tasks.append(asyncio.create_task(_tick(hub), name="tick"))
-        from gateway.api.app import create_app  # here: the API's modules import this one
+            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub))
+        supervisor.spawn("tick", lambda: _every(1.0, hub.tick))
+        supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
-        server = uvicorn.Server(uvicorn.Config(create_app(gw), log_level="warning", lifespan="off"))
-        api = asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api")
-        tasks.append(api)
-        while not server.started and not api.done():
-            await asyncio.sleep(0.02)
-        if api.done():
-            api.result()
-            raise StartupError("the API stopped while starting: see the log above")
+        await _serve_api(stack, create_app(view, _tokens(cfg)), cfg)
         yield gw
-    finally:
-        stop_drain.set()
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, SystemExit, Exception):
-                await t
-        if mqtt is not None:
-            await mqtt.close(json.dumps({"state": "offline", "reason": "shutdown"}).encode(), gw.status_topic)
-        for line in lines.values():
-            line.close()
-        hub.flush()
-        if sink is not None:
-            await sink.close()
-        outbox.close()
+
+
+def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitable[None]]:
+    m, plan = d.config.modbus, d.plan
+    assert m is not None and plan is not None
+    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id))
+
+
+async def _serve_api(stack: contextlib.AsyncExitStack, app: Any, cfg: HallConfig) -> None:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api")
+
+    async def stop() -> None:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 5.0)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    stack.push_async_callback(_astop("the API", stop))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()
+        raise StartupError("the API stopped while starting: see the log above")
 
 
 def _listen(host: str, port: int) -> socket.socket:
     """Bind the API's socket here, so a taken port is a clear error rather than uvicorn's exit."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets; without it every request on a
+    # kept-alive connection waits ~40 ms for the peer's delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -166,7 +243,8 @@ def _online() -> bytes:
     return json.dumps({"state": "online", "ts": ts}).encode()
 
 
-async def _tick(hub: Hub) -> None:
+async def _every(period_s: float, fn: Callable[[], object]) -> None:
     while True:
-        await asyncio.sleep(1.0)
-        hub.tick()
+        await asyncio.sleep(period_s)
+        fn()
+

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config
-from gateway.registry import build_registry
+from gateway.registry import build_registry, load_hall
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
 TOKENS = {f"HALLGATE_TOKEN_{r}": "t-" + r for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")}
@@ -48,7 +48,7 @@ def test_references_and_profiles_are_checked(tmp_path: Path) -> None:
     path = write(tmp_path, """site: s1
 zones: [{id: hall, capacity: 10}]
 devices:
-  - {id: c1, kind: people_counter, profile: ref-people-counter}
+  - {id: c1, kind: people_counter, profile: ref-people-counter, zone: hall}
   - {id: c2, kind: rating_pad, profile: ref-people-counter, modbus: {host: 10.0.0.9}}
   - {id: c3, kind: lockbox, profile: no-such-profile}
 """)
@@ -58,6 +58,38 @@ devices:
     bad_zone = write(tmp_path, "site: s1\ndevices: [{id: c1, kind: lockbox, profile: ref-lockbox, zone: roof}]\n")
     with pytest.raises(ConfigError, match="zone 'roof' is not one of the zones"):
         load_config(bad_zone, {})
+
+
+def test_one_pass_reports_fields_kinds_references_and_profiles_together(tmp_path: Path) -> None:
+    path = write(tmp_path, """site: s1
+broker: {port: 0}
+zones: [{id: hall, capacity: 10}]
+devices:
+  - {id: c1, kind: people_counter, profile: ref-people-counter, window: W01, modbus: {host: 10.0.0.9}}
+  - {id: c2, kind: people_counter, profile: ref-people-counter, modbus: {host: 10.0.0.9}}
+  - {id: c3, kind: lockbox, profile: no-such-profile, zone: roof}
+  - {id: c3, kind: rating_pad, profile: ref-rating-pad}
+""")
+    with pytest.raises(ConfigError) as e:
+        load_hall(path, {})
+    assert [p for p, _ in e.value.problems] == [
+        "broker.port", "devices[0] (id c1).window", "devices[1] (id c2).zone", "devices[2] (id c3).zone",
+        "devices[3] (id c3).id", "devices[2] (id c3).profile"]
+    assert "a people_counter takes no window" in e.value.render()
+
+
+def test_a_profile_missing_what_its_kind_needs_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "half-counter.yaml").write_text(
+        "name: half-counter\nkind: people_counter\nprotocol: modbus\n"
+        "signals:\n  out_total: {table: input, address: 2, type: uint32}\n")
+    path = write(tmp_path, """site: s1
+zones: [{id: hall, capacity: 10}]
+devices: [{id: c1, kind: people_counter, profile: half-counter, zone: hall, modbus: {host: 10.0.0.9}}]
+""")
+    with pytest.raises(ConfigError, match=r"devices\[0\] \(id c1\).profile: profile half-counter does not provide "
+                       r"what a people_counter needs: reading.in_total"):
+        load_hall(path, {})
 
 
 def test_environment_overrides_any_setting_and_secrets_come_only_from_it() -> None:

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 from drivers.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, observe, poll_failed, tick
+from gateway.kinds import KINDS
 
 S = 10**9
 
 
+def device(device_id: str, kind: str, protocol: str) -> DeviceHealth:
+    """Health with its kind's rules, as the gateway builds it."""
+    k = KINDS[kind]
+    return DeviceHealth(device_id, kind, protocol, rules=k.problems, keep=k.info)
+
+
 def mqtt_device() -> DeviceHealth:
-    return DeviceHealth("rp-w01", "rating_pad", "mqtt")
+    return device("rp-w01", "rating_pad", "mqtt")
 
 
 def test_never_seen_is_offline() -> None:
@@ -42,7 +49,7 @@ def test_silent_mqtt_device_goes_offline_on_the_clock() -> None:
 
 
 def test_modbus_device_offline_after_three_failed_polls_then_back() -> None:
-    h = DeviceHealth("pc-1", "people_counter", "modbus")
+    h = device("pc-1", "people_counter", "modbus")
     observe(h, Event("pc-1", READING, 0, {"sensor": "ok"}), S)
     poll_failed(h, "timeout", 2 * S)
     poll_failed(h, "timeout", 3 * S)
@@ -54,6 +61,6 @@ def test_modbus_device_offline_after_three_failed_polls_then_back() -> None:
 
 
 def test_lock_fault_names_the_doors() -> None:
-    h = DeviceHealth("locker-a1", "pickup_locker", "modbus")
+    h = device("locker-a1", "pickup_locker", "modbus")
     observe(h, Event("locker-a1", READING, 0, {"lock_fault": 0b1001, "board_status": []}), S)
     assert h.detail == "lock fault on door 0, 3"

@@ -25,6 +25,7 @@ from firmware_sim.hall import HallSimulator
 from firmware_sim.modbus_bus import SerialModbusBus
 from gateway.config import load_config
 from gateway.runtime import start_gateway
+from gateway.view import DeviceSnapshot
 from tests.servers import free_port
 
 U32 = 2**32
@@ -170,28 +171,41 @@ async def _gateway_over_serial(sim_yaml: Path, gw_yaml: Path) -> None:
     sim = HallSimulator(sim_yaml, rate_per_min=0, seed=7)
     assert [type(b) for b in sim.buses] == [SerialModbusBus] and sorted(sim.buses[0].units) == [1, 2]
     async with sim, start_gateway(cfg) as gw:
-        health = gw.hub.health
-        zones = gw.hub.occupancy.zones
-        assert len(gw.lines) == 1  # both counters on one line
+        view = gw.view
 
-        await until(lambda: health["pc-door"].online and health["pc-inner"].online, what="both counters online")
+        def dev(device_id: str) -> DeviceSnapshot:
+            snap = view.device(device_id)
+            assert snap is not None
+            return snap
+
+        def zones() -> dict[str, int]:
+            return {z.zone: z.occupancy for z in view.zones()}
+
+        def events(device_id: str) -> int:
+            detail = view.device_detail(device_id)
+            assert detail is not None
+            return detail.counters["events"]
+
+        assert len(view.line_stats()) == 1  # both counters on one line
+
+        await until(lambda: dev("pc-door").online and dev("pc-inner").online, what="both counters online")
 
         sim.device("pc-door").add(5, 1)
-        await until(lambda: zones["consult"].occupancy == 4, what="consult occupancy 4 after 5 in, 1 out")
+        await until(lambda: zones()["consult"] == 4, what="consult occupancy 4 after 5 in, 1 out")
         sim.device("pc-inner").add(3, 1)  # 3 from consult into windows, 1 back
         await until(
-            lambda: (zones["consult"].occupancy, zones["windows"].occupancy) == (2, 2),
+            lambda: (zones()["consult"], zones()["windows"]) == (2, 2),
             what="occupancy moved through the inner door",
         )
 
         # Unit 2 loses power: only it goes offline; unit 1 keeps being polled on the same line.
         sim.buses[0].unplug(2)
-        await until(lambda: not health["pc-inner"].online, what="pc-inner offline after it went silent")
-        assert health["pc-inner"].detail.startswith("no answer to 3 polls"), health["pc-inner"].detail
-        assert health["pc-door"].online
-        before = health["pc-door"].counters["events"]
-        await until(lambda: health["pc-door"].counters["events"] >= before + 5, what="pc-door still polled")
+        await until(lambda: not dev("pc-inner").online, what="pc-inner offline after it went silent")
+        assert dev("pc-inner").detail.startswith("no answer to 3 polls"), dev("pc-inner").detail
+        assert dev("pc-door").online
+        before = events("pc-door")
+        await until(lambda: events("pc-door") >= before + 5, what="pc-door still polled")
         sim.device("pc-door").add(2)
-        await until(lambda: zones["consult"].occupancy == 4, what="consult occupancy from pc-door alone")
-        assert health["pc-door"].online and not health["pc-inner"].online
-        assert zones["windows"].occupancy == 2
+        await until(lambda: zones()["consult"] == 4, what="consult occupancy from pc-door alone")
+        assert dev("pc-door").online and not dev("pc-inner").online
+        assert zones()["windows"] == 2

@@ -10,23 +10,28 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Header, Request
 
 from gateway.api.errors import ApiError
-from gateway.runtime import Gateway
+from gateway.view import View
 
 
-def get_gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+def get_view(request: Request) -> View:
+    return request.app.state.view
 
 
-GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+def get_tokens(request: Request) -> dict[str, str]:
+    return request.app.state.tokens
 
 
-def caller_role(gw: GatewayDep, authorization: Annotated[str | None, Header()] = None) -> str:
+ViewDep = Annotated[View, Depends(get_view)]
+TokensDep = Annotated[dict[str, str], Depends(get_tokens)]
+
+
+def caller_role(tokens: TokensDep, authorization: Annotated[str | None, Header()] = None) -> str:
     if not authorization:
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
-    role = gw.tokens.get(token.strip())
+    role = tokens.get(token.strip())
     if role is None:
         raise ApiError(401, "bad_token", "this token is not configured for this hall")
     return role
@@ -49,8 +54,8 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def iso(gw: Gateway, ts_ns: int | None) -> str | None:
+def iso(view: View, ts_ns: int | None) -> str | None:
     """A time for people: in the hall's own time zone."""
     if ts_ns is None:
         return None
-    return datetime.fromtimestamp(ts_ns / 1e9, _zone(gw.cfg.timezone)).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts_ns / 1e9, _zone(view.timezone)).isoformat(timespec="milliseconds")

@@ -1,7 +1,8 @@
 """Occupancy per zone from doorway counters' cumulative IN/OUT counts. Pure.
 
-A counter's counts are cumulative uint32s: they wrap at 2**32 and restart at 0 when the sensor
-reboots (its uptime drops, which tells a reboot from a wrap).
+A counter's counts are cumulative: they wrap at the counter's width (2**32 for the reference
+sensor) and restart at 0 when the sensor reboots. Its uptime dropping tells a reboot from a
+wrap; a counter with no uptime register shows a reboot as a drop far from the wrap point.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ WRAP = 2**32
 class Sample:
     in_total: int
     out_total: int
-    uptime_s: int
+    uptime_s: int | None = None
 
 
-def count_delta(prev_total: int, total: int, rebooted: bool) -> int:
+def count_delta(prev_total: int, total: int, rebooted: bool, wrap: int = WRAP) -> int:
     if rebooted:
         return total  # counted since the reboot; what it counted before the reboot was lost with it
-    return (total - prev_total) % WRAP
+    return (total - prev_total) % wrap
+
+
+def rebooted(prev: Sample, s: Sample, wrap: int = WRAP) -> bool:
+    if prev.uptime_s is not None and s.uptime_s is not None:
+        return s.uptime_s < prev.uptime_s
+    # No uptime: a count that went down by less than half the range was reset, not wrapped.
+    return any(0 < p - t < wrap // 2 for p, t in ((prev.in_total, s.in_total), (prev.out_total, s.out_total)))
 
 
 @dataclass
@@ -29,6 +37,7 @@ class Doorway:
     zone: str
     from_zone: str | None
     last: Sample | None = None
+    wrap: int = WRAP
 
 
 @dataclass
@@ -52,9 +61,9 @@ class Occupancy:
         prev, door.last = door.last, s
         if prev is None:
             return 0, 0  # the first sample only sets the baseline
-        rebooted = s.uptime_s < prev.uptime_s
-        d_in = count_delta(prev.in_total, s.in_total, rebooted)
-        d_out = count_delta(prev.out_total, s.out_total, rebooted)
+        reset = rebooted(prev, s, door.wrap)
+        d_in = count_delta(prev.in_total, s.in_total, reset, door.wrap)
+        d_out = count_delta(prev.out_total, s.out_total, reset, door.wrap)
         self._move(door.zone, d_in, d_out, now_ns)
         if door.from_zone is not None:
             self._move(door.from_zone, d_out, d_in, now_ns)

@@ -121,6 +121,7 @@ class Outbox:
         self._drops = _Drops()
         self._listeners: list[Callable[[], None]] = []
         self._audit_full = False
+        self.set_aside: Path | None = None  # where a corrupt file was moved at start
         self._conn = self._open(synchronous)
         self._count = dict.fromkeys(CLASSES, 0)
         self._bytes = dict.fromkeys(CLASSES, 0)
@@ -167,6 +168,7 @@ class Outbox:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         self.path.rename(aside)
+        self.set_aside = aside
         # The WAL belongs to the corrupt file: replaying it into a fresh one would be wrong.
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)

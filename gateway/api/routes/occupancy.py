@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from gateway.api.deps import GatewayDep, RoleDep, iso
+from gateway.api.deps import RoleDep, ViewDep, iso
 
 router = APIRouter(tags=["occupancy"])
 
@@ -21,8 +21,6 @@ class ZoneOut(BaseModel):
 
 
 @router.get("/occupancy", response_model=list[ZoneOut], summary="People in each zone now")
-async def occupancy(gw: GatewayDep, _: RoleDep) -> list[dict[str, Any]]:
-    names = {z.id: z.name for z in gw.cfg.zones}
-    return [{"zone": z.zone, "name": names[z.zone], "occupancy": z.occupancy, "capacity": z.capacity,
-             "entered": z.entered, "left": z.left, "updated_at": iso(gw, z.updated_ns)}
-            for z in gw.hub.occupancy.zones.values()]
+async def occupancy(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+    return [{"zone": z.zone, "name": z.name, "occupancy": z.occupancy, "capacity": z.capacity,
+             "entered": z.entered, "left": z.left, "updated_at": iso(view, z.updated_ns)} for z in view.zones()]

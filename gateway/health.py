@@ -1,0 +1,67 @@
+"""Every device's health, fed by the hub like any projection, with its transitions kept in the
+state database and logged once, on change. The rules of what is degraded come from the kinds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from drivers.canonical import Event
+from gateway.domain import health
+from gateway.domain.health import DeviceHealth, Transition
+from gateway.kinds import KINDS
+from gateway.store.journal import Journal
+
+if TYPE_CHECKING:
+    from gateway.registry import DeviceEntry
+
+log = logging.getLogger(__name__)
+
+
+class HealthBook:
+    name = "health"
+
+    def __init__(self, devices: Mapping[str, DeviceEntry], journal: Journal | None = None) -> None:
+        self.journal = journal
+        self.devices = {d.id: DeviceHealth(d.id, d.kind, d.protocol, rules=KINDS[d.kind].problems,
+                                           keep=KINDS[d.kind].info) for d in devices.values()}
+        self._pending: list[tuple[str, int, str, str]] = []
+        if journal is not None:
+            for device_id, h in self.devices.items():
+                health.restore(h, journal.transitions(device_id, limit=health.HISTORY))
+
+    def apply(self, event: Event, now_ns: int) -> None:
+        self._note(event.device, health.observe(self.devices[event.device], event, now_ns))
+
+    def poll_failed(self, device: str, error: str, now_ns: int) -> None:
+        self._note(device, health.poll_failed(self.devices[device], error, now_ns))
+
+    def bad_payload(self, device: str, reason: str, detail: str) -> None:
+        health.bad_payload(self.devices[device], reason, detail)
+
+    def tick(self, now_ns: int) -> None:
+        for device, h in self.devices.items():
+            self._note(device, health.tick(h, now_ns))
+
+    def _note(self, device: str, t: Transition | None) -> None:
+        if t is None:
+            return
+        level = logging.WARNING if t.health != "ok" else logging.INFO
+        log.log(level, "device %s is %s%s", device, t.health, f": {t.detail}" if t.detail else "")
+        self._pending.append((device, t.ts_ns, t.health, t.detail))
+
+    def flush(self) -> None:
+        """Keep this batch's transitions in the state database (one transaction)."""
+        rows, self._pending = self._pending, []
+        if rows and self.journal is not None:
+            self.journal.add_transitions(rows)
+
+    def state(self) -> dict[str, Any]:
+        return {"last_seen_ns": {d: h.last_seen_ns for d, h in self.devices.items() if h.last_seen_ns}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for device, seen in state.get("last_seen_ns", {}).items():
+            h = self.devices.get(device)
+            if h is not None and seen:
+                h.last_seen_ns = max(h.last_seen_ns or 0, seen)

@@ -1,0 +1,207 @@
+"""The state database: what must outlive a restart and be queried (SQLite, versioned migrations).
+
+The outbox forgets what it delivered; this file keeps the hall's state: health transitions per
+device, the projections' state (zone occupancy and its counter baselines), and the quarantine of
+messages that could not be decoded. Later capabilities (alerts, commands, pickup codes, work
+orders, audit) add their tables as new migrations; a migration is never edited once released.
+
+Synchronous calls from the event loop thread, like the outbox: each is one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Index i holds the step from schema version i to i + 1 (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE health_history (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        at_ns INTEGER NOT NULL,
+        health TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX health_history_device ON health_history (device, id);
+    CREATE TABLE projection_state (
+        name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,          -- JSON
+        saved_ns INTEGER NOT NULL
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        at_ns INTEGER NOT NULL,
+        device TEXT,                  -- NULL: a topic of no configured device
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,         -- a short code: not_json, too_deep, bad_type, ...
+        detail TEXT NOT NULL,
+        size INTEGER NOT NULL,        -- the payload's full size in bytes
+        payload BLOB NOT NULL         -- its first QUARANTINE_PAYLOAD_BYTES bytes
+    );
+    """,
+)
+
+HEALTH_HISTORY_PER_DEVICE = 200
+QUARANTINE_ROWS = 5000
+QUARANTINE_PAYLOAD_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    at_ns: int
+    device: str | None
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+    size: int = -1  # full size when payload is a prefix; -1: len(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    id: int
+    at_ns: int
+    device: str | None
+    topic: str
+    reason: str
+    detail: str
+    size: int
+    payload: bytes
+
+
+class JournalError(RuntimeError):
+    pass
+
+
+class Journal:
+    def __init__(self, path: str | Path, *, clock: Any = time.time_ns) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self.set_aside: Path | None = None
+        try:
+            self._conn = self._open()
+        except sqlite3.DatabaseError as e:
+            # A state file we cannot read must not keep the hall's gateway down: keep it for a
+            # person to look at and start afresh (the durable telemetry is in the outbox).
+            self.set_aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            self.path.rename(self.set_aside)
+            log.error("state database %s cannot be opened (%s): moved it to %s and started an empty one",
+                      self.path, e, self.set_aside.name)
+            self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise JournalError(f"state database {self.path} is schema version {version}, newer than this "
+                                   f"gateway knows ({len(MIGRATIONS)}): run the newer gateway or move the file")
+            for step in range(version, len(MIGRATIONS)):
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+                conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- health history ------------------------------------------------------------------------
+
+    def add_transitions(self, rows: Sequence[tuple[str, int, str, str]]) -> None:
+        """(device, at_ns, health, detail) rows; each device keeps its newest HEALTH_HISTORY_PER_DEVICE."""
+        if not rows:
+            return
+        with self._tx() as c:
+            c.executemany("INSERT INTO health_history (device, at_ns, health, detail) VALUES (?, ?, ?, ?)", rows)
+            for device in {r[0] for r in rows}:
+                c.execute(
+                    "DELETE FROM health_history WHERE device = ? AND id <= (SELECT id FROM health_history "
+                    "WHERE device = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (device, device, HEALTH_HISTORY_PER_DEVICE),
+                )
+
+    def transitions(self, device: str, limit: int = HEALTH_HISTORY_PER_DEVICE) -> list[tuple[int, str, str]]:
+        """Newest last: (at_ns, health, detail)."""
+        rows = self._conn.execute(
+            "SELECT at_ns, health, detail FROM health_history WHERE device = ? ORDER BY id DESC LIMIT ?",
+            (device, limit),
+        ).fetchall()
+        return rows[::-1]
+
+    # -- projection state ----------------------------------------------------------------------
+
+    def save_states(self, states: dict[str, dict[str, Any]]) -> None:
+        if not states:
+            return
+        now = self._clock()
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO projection_state (name, state, saved_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET state = excluded.state, saved_ns = excluded.saved_ns",
+                [(name, json.dumps(state, separators=(",", ":")), now) for name, state in states.items()],
+            )
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT state FROM projection_state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # -- quarantine ----------------------------------------------------------------------------
+
+    def quarantine(self, items: Sequence[Quarantined]) -> None:
+        """Keep undecodable messages (bounded: the newest QUARANTINE_ROWS, payloads cut short)."""
+        if not items:
+            return
+        rows = [(q.at_ns, q.device, q.topic, q.reason, q.detail[:500],
+                 q.size if q.size >= 0 else len(q.payload), bytes(q.payload[:QUARANTINE_PAYLOAD_BYTES]))
+                for q in items]
+        with self._tx() as c:
+            c.executemany("INSERT INTO quarantine (at_ns, device, topic, reason, detail, size, payload) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            c.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?", (QUARANTINE_ROWS,))
+
+    def quarantined(self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
+                    ) -> list[QuarantineRow]:
+        """Newest first; page with `before_id`."""
+        sql = "SELECT id, at_ns, device, topic, reason, detail, size, payload FROM quarantine WHERE 1=1"
+        args: list[Any] = []
+        if device is not None:
+            sql += " AND device = ?"
+            args.append(device)
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [QuarantineRow(*r) for r in self._conn.execute(sql, args)]

@@ -1,0 +1,217 @@
+"""The read model: what the API and /metrics may know about the running gateway.
+
+Routes and the metrics collector read snapshots from here and never reach into the hub, the
+links or the configuration; this module is the one place that knows where each figure lives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from drivers.modbus import LineStats, ModbusLine
+from drivers.mqtt import LinkStats
+from gateway.config import HallConfig
+from gateway.domain.occupancy import ZoneCount
+from gateway.health import HealthBook
+from gateway.hub import Hub, Unknown
+from gateway.registry import DeviceEntry
+from gateway.store.drain import DrainStats
+from gateway.store.journal import Journal, QuarantineRow
+from gateway.store.outbox import Outbox, OutboxStats
+from gateway.supervisor import Part, Supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSnapshot:
+    id: str
+    kind: str
+    protocol: str
+    profile: str
+    online: bool
+    health: str
+    detail: str
+    since_ns: int | None
+    last_seen_ns: int | None
+    zone: str | None
+    window: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDetail:
+    device: DeviceSnapshot
+    last_error: str | None
+    info: dict[str, Any]
+    counters: dict[str, int]
+    history: list[tuple[int, str, str]]  # newest first: (at_ns, health, detail)
+    link: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSnapshot:
+    zone: str
+    name: str
+    occupancy: int
+    capacity: int
+    entered: int
+    left: int
+    updated_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    problems: list[str]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class View:
+    cfg: HallConfig
+    devices: Mapping[str, DeviceEntry]
+    hub: Hub
+    outbox: Outbox
+    journal: Journal
+    supervisor: Supervisor
+    lines: Mapping[str, ModbusLine]
+    drain: DrainStats
+    sink_name: str | None = None
+    sink_url: str | None = None  # already without credentials
+    mqtt_stats: Callable[[], LinkStats | None] = lambda: None
+
+    # -- the hall ---------------------------------------------------------------------------
+
+    @property
+    def site(self) -> str:
+        return self.cfg.site
+
+    @property
+    def title(self) -> str:
+        return self.cfg.name or self.cfg.site
+
+    @property
+    def timezone(self) -> str:
+        return self.cfg.timezone
+
+    # -- devices ------------------------------------------------------------------------------
+
+    @property
+    def _health(self) -> HealthBook:
+        return self.hub.health
+
+    def device_ids(self) -> list[str]:
+        return list(self.devices)
+
+    def device(self, device_id: str) -> DeviceSnapshot | None:
+        d = self.devices.get(device_id)
+        if d is None:
+            return None
+        h = self._health.devices[device_id]
+        return DeviceSnapshot(d.id, d.kind, d.protocol, d.profile.name, h.online, h.health, h.detail, h.since_ns,
+                              h.last_seen_ns, d.config.zone, d.config.window)
+
+    def list_devices(self) -> list[DeviceSnapshot]:
+        return [s for s in map(self.device, self.devices) if s is not None]
+
+    def device_detail(self, device_id: str) -> DeviceDetail | None:
+        snap = self.device(device_id)
+        if snap is None:
+            return None
+        h = self._health.devices[device_id]
+        return DeviceDetail(snap, h.last_error, dict(h.info), dict(h.counters),
+                            [(t.ts_ns, t.health, t.detail) for t in reversed(h.history)], self._link(device_id))
+
+    def _link(self, device_id: str) -> dict[str, Any]:
+        d = self.devices[device_id]
+        if d.topic is not None:
+            stats = self.mqtt_stats()
+            return {"topic": d.topic, "broker_connected": bool(stats and stats.connected)}
+        m = d.config.modbus
+        assert m is not None
+        line = self.lines.get(m.bus)
+        s: LineStats | None = line.stats if line else None
+        return {"line": m.bus, "unit": m.unit, "framer": m.framer,
+                "line_requests": s.requests if s else 0, "line_failures": s.failures if s else 0,
+                "line_latency_ms": round(s.latency_ms, 2) if s and s.latency_ms is not None else None}
+
+    def unknown_devices(self) -> list[Unknown]:
+        return sorted(self.hub.unknown.values(), key=lambda u: u.base)
+
+    def quarantine(self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
+                   ) -> list[QuarantineRow]:
+        return self.journal.quarantined(device=device, limit=limit, before_id=before_id)
+
+    # -- zones ----------------------------------------------------------------------------------
+
+    def zones(self) -> list[ZoneSnapshot]:
+        names = {z.id: z.name for z in self.cfg.zones}
+        occupancy = next((p for p in self.hub.projections if p.name == "occupancy"), None)
+        counts: dict[str, ZoneCount] = occupancy.occupancy.zones if occupancy is not None else {}  # type: ignore[attr-defined]
+        out = []
+        for z in self.cfg.zones:
+            c = counts.get(z.id) or ZoneCount(z.id, z.capacity)
+            out.append(ZoneSnapshot(z.id, names[z.id], c.occupancy, c.capacity, c.entered, c.left, c.updated_ns))
+        return out
+
+    # -- the gateway itself -------------------------------------------------------------------------
+
+    def message_counts(self) -> dict[str, int]:
+        """What the hub saw, by outcome (events, quarantined, unknown_topic, poll_error, ...)."""
+        return dict(self.hub.stats)
+
+    def quarantine_counts(self) -> dict[str, int]:
+        return dict(self.hub.quarantined)
+
+    def projection_errors(self) -> dict[str, int]:
+        return {p.name: self.hub.projection_errors.get(p.name, 0) for p in self.hub.projections}
+
+    @property
+    def store_writable(self) -> bool:
+        return self.hub.store_error is None
+
+    def outbox_stats(self) -> OutboxStats:
+        return self.outbox.stats()
+
+    def parts(self) -> list[Part]:
+        return list(self.supervisor.parts.values())
+
+    def line_stats(self) -> dict[str, LineStats]:
+        return {name: line.stats for name, line in self.lines.items()}
+
+    def readiness(self) -> Readiness:
+        problems: list[str] = []
+        detail: dict[str, Any] = {}
+        stats = self.mqtt_stats()
+        if stats is not None:
+            detail["broker"] = {"connected": stats.connected, "last_error": stats.last_error}
+            if not stats.connected:
+                problems.append(f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: "
+                                f"{stats.last_error}")
+        detail["outbox"] = asdict(self.outbox.stats())
+        if self.outbox.set_aside is not None:
+            detail["outbox"]["set_aside"] = self.outbox.set_aside.name
+        if self.hub.store_error is not None:
+            since, what = self.hub.store_error
+            problems.append(f"outbox cannot store records since {_ago(since)}: {what}")
+        if self.journal.set_aside is not None:
+            detail["state_set_aside"] = self.journal.set_aside.name
+        if self.sink_name is not None:
+            d = self.drain
+            detail["sink"] = {"name": self.sink_name, "healthy": d.healthy, "delivered_total": d.delivered_total,
+                              "delivered_per_s": round(d.rate(time.monotonic()), 1),
+                              "rejected_total": d.rejected_total, "errors": dict(d.errors_by_type),
+                              "last_error": d.last_error}
+            # Before the first write the sink has not been tried: that is not an outage.
+            if not d.healthy and d.last_error is not None:
+                problems.append(f"store {self.sink_url} not reachable: {d.last_error}")
+        detail["parts"] = {p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts,
+                                    "last_error": p.last_error} for p in self.supervisor.parts.values()}
+        for p in self.supervisor.down():
+            problems.append(f"{p.name} is down since {_ago(p.since_ns)}: {p.last_error}")
+        return Readiness(not problems, problems, detail)
+
+
+def _ago(ts_ns: int) -> str:
+    return f"{max(0, (time.time_ns() - ts_ns) // 10**9)} s ago"
