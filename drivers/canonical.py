@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Literal
-
-DeviceKind = Literal["lockbox", "pickup_locker", "attendance", "rating_pad", "people_counter"]
+from typing import Any
 
 # Event names shared by every device kind. Kind-specific names (rated, door_open, punch, ...)
 # come from the profiles.

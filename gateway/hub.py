@@ -95,8 +95,9 @@ class Hub:
             try:
                 event = decoder.decode(device, channel, m.payload, now)
                 line = to_line(event, self.site, self._kinds[device])
+                line.encode()  # proves the line storable here, inside this message's boundary
             except Exception as e:  # every failure of one message is that message's alone
-                reason = getattr(e, "reason", None) or _reason(e)
+                reason = _reason(e)
                 bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
                 self.health.bad_payload(device, reason, str(e)[:200])
                 if reason == "internal":
@@ -146,13 +147,15 @@ class Hub:
         kept, records = [], []
         for e in events:
             try:
-                records.append((e.priority, to_line(e, self.site, self._kinds[e.device])))
+                line = to_line(e, self.site, self._kinds[e.device])
+                line.encode()
             except Exception as err:
-                reason = getattr(err, "reason", None) or _reason(err)
+                reason = _reason(err)
                 self.stats["unstorable"] += 1
                 self.health.bad_payload(e.device, reason, str(err)[:200])
                 self._complain(e.device, f"event {e.name} from {e.device} cannot be stored: {err}")
                 continue
+            records.append((e.priority, line))
             kept.append(e)
         self._commit(records)
         self._project(kept, now)
@@ -239,8 +242,12 @@ class Hub:
 
 
 def _reason(e: Exception) -> str:
-    if isinstance(e, DecodeError):
-        return "bad_payload"
-    if isinstance(e, PointError):
-        return "unstorable"
+    """A short code for counting: the decoder's own when it gives one."""
+    if isinstance(e, DecodeError | PointError):
+        code = getattr(e, "reason", None)
+        return code if isinstance(code, str) else ("bad_payload" if isinstance(e, DecodeError) else "unstorable")
+    if isinstance(e, UnicodeError):
+        return "bad_text"
+    if isinstance(e, RecursionError):
+        return "too_deep"
     return "internal"

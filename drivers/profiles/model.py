@@ -6,8 +6,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drivers.canonical import DeviceKind
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,7 +41,7 @@ class Timestamp(_Model):
 
 class MqttProfile(_Model):
     name: str
-    kind: DeviceKind
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     protocol: Literal["mqtt"]
     vendor: str = ""
     topic_kind: str  # the {kind} level of the vendor's topics
@@ -83,7 +81,7 @@ class Signal(_Model):
 
 class ModbusProfile(_Model):
     name: str
-    kind: DeviceKind
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     protocol: Literal["modbus"]
     vendor: str = ""
     # 32-bit word and byte order, as Telegraf names them: ABCD is big-endian, high word first.
