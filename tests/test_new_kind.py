@@ -21,7 +21,7 @@ from gateway.kinds import KINDS, Kind, register
 from gateway.runtime import start_gateway
 from tests.load import Publisher
 from tests.servers import Mosquitto, free_port
-from tests.test_gateway_e2e import until
+from tests.test_serial_rtu import until
 
 TOKEN = "new-kind-manager-token-0123456789"
 

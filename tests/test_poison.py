@@ -16,7 +16,7 @@ from gateway.config import load_config
 from gateway.runtime import start_gateway
 from tests.load import Publisher
 from tests.servers import InfluxDB, Mosquitto, free_port
-from tests.test_gateway_e2e import until
+from tests.test_serial_rtu import until
 
 TOKEN = "poison-technician-token-0123456789"
 TS = "2026-11-23T09:15:02.120+08:00"
@@ -66,6 +66,7 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
     async with start_gateway(cfg) as gw:
         for payload in POISON.values():
             pub(mosquitto, "hall/poison/rating/rp-w01/event", payload)
+        pub(mosquitto, "hall/poison/rating/rp-w99/status", '{"state":"online"}')  # not configured
         publishers = [Publisher(mosquitto.host, mosquitto.port, f"hall/poison/rating/rp-w0{n}/event", VALID_PER_PAD,
                                 client_id=f"pad-{n}").start() for n in (2, 3)]
         try:
@@ -92,6 +93,8 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
             assert quarantined == 4
             r = await http.get("/readyz")
             assert r.status_code == 200, r.json()
+            unknown = (await http.get("/api/v1/devices/unknown")).json()
+            assert [(u["topic"], u["messages"]) for u in unknown] == [("hall/poison/rating/rp-w99", 1)]
             d = (await http.get("/api/v1/devices/rp-w01")).json()
             assert d["counters"]["bad_payloads"] == 4 and d["last_error"].startswith("bad payload")
         stats = gw.view.mqtt_stats()
