@@ -29,7 +29,7 @@ from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
-from gateway.store.journal import Journal
+from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from gateway.supervisor import Supervisor
@@ -110,7 +110,7 @@ def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
                            "(a full disk shows as 'disk I/O error' or 'database or disk is full')") from None
     try:
         journal = Journal(cfg.store.state_file)
-    except (sqlite3.Error, OSError) as e:
+    except (sqlite3.Error, OSError, JournalError) as e:
         outbox.close()
         raise StartupError(f"store.state_path: cannot open the state database {cfg.store.state_file}: {e}; "
                            f"{hint}") from None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,25 @@ def test_a_token_written_in_the_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "site: s1\napi: {tokens: [{role: admin, token: hunter2}]}\n")
     with pytest.raises(ConfigError, match=r"api.tokens\[0\].token: unknown field"):
         load_config(path, {})
+
+
+def test_run_reports_a_config_problem_in_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    path = write(tmp_path, "site: s1\ndevices: [{id: lb-1, kind: lockbox, profile: no-such-profile}]\n")
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "-c", str(path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{path}: devices[0] (id lb-1).profile: no profile 'no-such-profile'" in result.stderr
+
+
+def test_run_reports_a_store_it_cannot_open_in_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "state.sqlite").write_text("")
+    with sqlite3.connect(tmp_path / "state.sqlite") as conn:
+        conn.execute("PRAGMA user_version = 999")
+    path = write(tmp_path, f"site: s1\napi: {{port: 0}}\nstore: {{path: {tmp_path}/outbox.sqlite}}\n")
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "-c", str(path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "store.state_path: cannot open the state database" in result.stderr
+    assert "newer than this gateway knows" in result.stderr
