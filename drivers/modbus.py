@@ -146,14 +146,15 @@ class ModbusLine:
         self._client.close()
 
 
-PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int], None]
+PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]
 
 
 async def poll_forever(line: ModbusLine, unit: int, plan: ReadPlan, interval_s: float, on_result: PollResult,
                        max_backoff_s: float = 30.0) -> None:
     """Poll one device every `interval_s`; after failures wait longer (exponential, jittered).
 
-    `on_result(values, error, ts_ns)` gets each outcome; ts_ns is when the answer came.
+    `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,
+    rtt_s how long the whole read plan took (waiting for the line included).
     """
     loop = asyncio.get_running_loop()
     failures = 0
@@ -163,10 +164,10 @@ async def poll_forever(line: ModbusLine, unit: int, plan: ReadPlan, interval_s: 
             values = await line.read_plan(unit, plan)
         except ModbusFailure as e:
             failures += 1
-            on_result(None, e, time.time_ns())
+            on_result(None, e, time.time_ns(), loop.time() - started)
         else:
             failures = 0
-            on_result(values, None, time.time_ns())
+            on_result(values, None, time.time_ns(), loop.time() - started)
         delay = interval_s
         if failures:
             delay = max(interval_s, full_jitter(failures, base=interval_s, cap=max_backoff_s))

@@ -37,6 +37,11 @@ class HealthBook:
     def poll_failed(self, device: str, error: str, now_ns: int) -> None:
         self._note(device, health.poll_failed(self.devices[device], error, now_ns))
 
+    def round_trip(self, device: str, rtt_s: float, ok: bool) -> None:
+        """How long a poll took: kept for answered polls (a timeout says nothing about the device's speed)."""
+        if ok:
+            self.devices[device].info["poll_rtt_s"] = round(rtt_s, 6)
+
     def bad_payload(self, device: str, reason: str, detail: str) -> None:
         health.bad_payload(self.devices[device], reason, detail)
 

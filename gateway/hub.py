@@ -115,8 +115,9 @@ class Hub:
         self._commit(records)
         self._project(events, now)
 
-    def on_poll(self, device: str) -> Callable[[dict[str, Any] | None, ModbusFailure | None, int], None]:
-        def result(values: dict[str, Any] | None, error: ModbusFailure | None, ts_ns: int) -> None:
+    def on_poll(self, device: str) -> Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]:
+        def result(values: dict[str, Any] | None, error: ModbusFailure | None, ts_ns: int, rtt_s: float) -> None:
+            self.health.round_trip(device, rtt_s, ok=error is None)
             if error is not None:
                 self.stats["poll_error"] += 1
                 self.health.poll_failed(device, str(error), ts_ns)

@@ -43,12 +43,14 @@ class GatewayCollector:
                                     labels=["device"])
         rssi = GaugeMetricFamily("hallgate_device_rssi_dbm", "radio signal strength the device reported",
                                  labels=["device"])
+        poll_rtt = GaugeMetricFamily("hallgate_device_poll_round_trip_seconds",
+                                     "how long the device's last answered poll took (Modbus)", labels=["device"])
         errors = CounterMetricFamily("hallgate_device_errors", "errors per device by cause",
                                      labels=["device", "cause"])
         for d in devices:
             detail = v.device_detail(d.id)
             assert detail is not None
-            for family, key in ((battery, "battery"), (rssi, "rssi")):
+            for family, key in ((battery, "battery"), (rssi, "rssi"), (poll_rtt, "poll_rtt_s")):
                 value = detail.info.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     family.add_metric([d.id], value)
@@ -57,6 +59,7 @@ class GatewayCollector:
                     errors.add_metric([d.id, cause], n)
         yield battery
         yield rssi
+        yield poll_rtt
         yield errors
 
         events = CounterMetricFamily("hallgate_hub_messages", "what the hub saw, by outcome", labels=["outcome"])
