@@ -17,6 +17,7 @@ from pymodbus.constants import ExcCodes
 from drivers.canonical import READING, Event
 from firmware_sim.modbus_bus import ModbusBus
 from gateway.config import load_config
+from gateway.domain.health import Problem
 from gateway.kinds import KINDS, Kind, register
 from gateway.runtime import start_gateway
 from tests.load import Publisher
@@ -61,9 +62,9 @@ class Poisoned:
         pass
 
 
-def humid(info: Mapping[str, Any]) -> list[str]:
+def humid(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     h = info.get("humidity_pct")
-    return [f"humidity {h} %"] if isinstance(h, float) and h > 80 else []
+    return [Problem("humid", f"humidity {h} %")] if isinstance(h, float) and h > 80 else []
 
 
 CLIMATE = Kind(name="climate_sensor", description="temperature and humidity sensor", params=frozenset({"zone"}),

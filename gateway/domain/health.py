@@ -3,7 +3,8 @@
 MQTT devices say they are online in their retained status and the broker says they are gone
 with their will; a device whose heartbeats stop is offline too. Modbus devices are online while
 their polls answer and offline after a few failures in a row. What makes an online device
-degraded is its kind's business (`rules`, from gateway/kinds/): this module names no kind.
+degraded is partly common to all (clock drift, weak signal, slow answers, flapping) and partly
+its kind's business (`rules` and `fold`, from gateway/kinds/): this module names no kind.
 """
 
 from __future__ import annotations
@@ -21,11 +22,28 @@ HEARTBEAT_TIMEOUT_NS = 95 * 10**9  # three missed 30 s heartbeats, and a little 
 POLL_FAILURES_OFFLINE = 3
 HISTORY = 50
 HEARTBEAT_INFO = frozenset({"battery", "rssi", "uptime_s"})
+CLOCK_DRIFT_LIMIT_S = 120  # a device's clock this far off stamps its events wrongly
+WEAK_RSSI_DBM = -85
+SLOW_POLL_S = 0.5  # a healthy device answers within 50 ms; a whole read plan in far less than this
+FLAP_WINDOW_NS = 600 * 10**9
+FLAP_LIMIT = 4  # going offline this often within the window is flapping
 
-Rules = Callable[[Mapping[str, Any]], list[str]]
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an online device is degraded: `code` names the alert rule it raises (low_battery, ...),
+    `part` the slot or door it concerns, if any."""
+
+    code: str
+    text: str
+    part: str | None = None
 
 
-def no_problems(_: Mapping[str, Any]) -> list[str]:
+Rules = Callable[[Mapping[str, Any], int], list[Problem]]
+Fold = Callable[[dict[str, Any], Event], None]
+
+
+def no_problems(_: Mapping[str, Any], __: int) -> list[Problem]:
     return []
 
 
@@ -43,9 +61,12 @@ class DeviceHealth:
     protocol: str
     rules: Rules = no_problems
     keep: frozenset[str] = frozenset()  # reading fields kept as info for the rules
+    fold: Fold | None = None
+    heartbeat_timeout_ns: int = HEARTBEAT_TIMEOUT_NS
     online: bool = False
     health: HealthState = "offline"
     detail: str = "never seen"
+    problems: list[Problem] = field(default_factory=list)
     since_ns: int | None = None
     last_seen_ns: int | None = None
     last_error: str | None = None
@@ -53,24 +74,56 @@ class DeviceHealth:
     info: dict[str, Any] = field(default_factory=dict)  # fw, model, battery, rssi, sensor flags ...
     counters: Counter[str] = field(default_factory=Counter)
     history: deque[Transition] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    offline_at: deque[int] = field(default_factory=lambda: deque(maxlen=FLAP_LIMIT))
 
 
-def _evaluate(h: DeviceHealth, now_ns: int, offline_detail: str | None = None) -> Transition | None:
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def common_problems(h: DeviceHealth, now_ns: int) -> list[Problem]:
+    out = []
+    drift = _number(h.info.get("clock_drift_s"))
+    if drift is not None and abs(drift) > CLOCK_DRIFT_LIMIT_S:
+        out.append(Problem("clock_drift", f"clock off by {drift:+.0f} s"))
+    rssi = _number(h.info.get("rssi"))
+    if rssi is not None and rssi < WEAK_RSSI_DBM:
+        out.append(Problem("weak_signal", f"weak signal ({rssi:g} dBm)"))
+    rtt = _number(h.info.get("poll_rtt_s"))
+    if rtt is not None and rtt > SLOW_POLL_S:
+        out.append(Problem("slow", f"slow answers ({rtt * 1000:.0f} ms a poll)"))
+    if len(h.offline_at) == FLAP_LIMIT and now_ns - h.offline_at[0] <= FLAP_WINDOW_NS:
+        out.append(Problem("flapping", f"went offline {FLAP_LIMIT} times in {FLAP_WINDOW_NS // 60 // 10**9} min"))
+    return out
+
+
+def evaluate(h: DeviceHealth, now_ns: int, offline_detail: str | None = None) -> Transition | None:
+    """Recompute state and detail (time-based rules too); returns the change, if any."""
     if not h.online:
         state: HealthState = "offline"
         detail = offline_detail or h.detail
+        h.problems = []
     else:
-        problems = h.rules(h.info)
-        state = "degraded" if problems else "ok"
-        detail = "; ".join(problems)
+        h.problems = common_problems(h, now_ns) + h.rules(h.info, now_ns)
+        state = "degraded" if h.problems else "ok"
+        detail = "; ".join(p.text for p in h.problems)
     if state == h.health and detail == h.detail:
         return None
     if state != h.health:
         h.since_ns = now_ns
+        if state == "offline" and h.last_seen_ns is not None:
+            h.offline_at.append(now_ns)
     h.health, h.detail = state, detail
     t = Transition(now_ns, state, detail)
     h.history.append(t)
     return t
+
+
+def _uptime(h: DeviceHealth, fields: Mapping[str, Any]) -> None:
+    """A device whose uptime went down has rebooted."""
+    new, old = _number(fields.get("uptime_s")), _number(h.info.get("uptime_s"))
+    if new is not None and old is not None and new < old:
+        h.counters["reboots"] += 1
 
 
 def observe(h: DeviceHealth, event: Event, now_ns: int) -> Transition | None:
@@ -84,15 +137,21 @@ def observe(h: DeviceHealth, event: Event, now_ns: int) -> Transition | None:
                 h.info[key] = event.fields[key]
         h.online = online
         reason = event.fields.get("reason")
-        return _evaluate(h, now_ns, None if online else f"device said offline{f' ({reason})' if reason else ''}")
+        return evaluate(h, now_ns, None if online else f"device said offline{f' ({reason})' if reason else ''}")
     if event.name == HEARTBEAT:
+        _uptime(h, event.fields)
         h.info.update({k: v for k, v in event.fields.items() if k in HEARTBEAT_INFO})
+        # Heartbeats are live (QoS 0, never stored offline): their time against ours is the drift.
+        h.info["clock_drift_s"] = round((event.ts_ns - now_ns) / 1e9, 1)
     elif event.name == READING:
         h.failures_in_row = 0
+        _uptime(h, event.fields)
         h.info.update({k: v for k, v in event.fields.items() if k in h.keep})
+    if h.fold is not None:
+        h.fold(h.info, event)
     # Anything a device sends proves it is there (a status may have been missed or reordered).
     h.online = True
-    return _evaluate(h, now_ns)
+    return evaluate(h, now_ns)
 
 
 def poll_failed(h: DeviceHealth, error: str, now_ns: int) -> Transition | None:
@@ -101,7 +160,7 @@ def poll_failed(h: DeviceHealth, error: str, now_ns: int) -> Transition | None:
     h.last_error = error
     if h.failures_in_row >= POLL_FAILURES_OFFLINE:
         h.online = False
-        return _evaluate(h, now_ns, f"no answer to {h.failures_in_row} polls: {error}")
+        return evaluate(h, now_ns, f"no answer to {h.failures_in_row} polls: {error}")
     return None
 
 
@@ -111,14 +170,14 @@ def bad_payload(h: DeviceHealth, reason: str, error: str) -> None:
     h.last_error = f"bad payload ({reason}): {error}"
 
 
-def tick(h: DeviceHealth, now_ns: int, heartbeat_timeout_ns: int = HEARTBEAT_TIMEOUT_NS) -> Transition | None:
-    """Time passing: an MQTT device whose heartbeats stopped is offline, whatever its status said."""
+def tick(h: DeviceHealth, now_ns: int) -> Transition | None:
+    """Time passing: a silent MQTT device goes offline; time-based rules (a door left open) fire."""
     if h.protocol == "mqtt" and h.online and h.last_seen_ns is not None:
         silent_ns = now_ns - h.last_seen_ns
-        if silent_ns > heartbeat_timeout_ns:
+        if silent_ns > h.heartbeat_timeout_ns:
             h.online = False
-            return _evaluate(h, now_ns, f"nothing heard for {silent_ns // 10**9} s")
-    return None
+            return evaluate(h, now_ns, f"nothing heard for {silent_ns // 10**9} s")
+    return evaluate(h, now_ns) if h.online else None
 
 
 def restore(h: DeviceHealth, history: list[tuple[int, str, str]]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers.canonical import Event
+from gateway.domain.health import Problem
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
@@ -38,7 +39,8 @@ class Projection(Protocol):
 
 
 ProjectionFactory = Callable[["HallConfig", "Mapping[str, DeviceEntry]"], Projection]
-Rule = Callable[[Mapping[str, Any]], list[str]]
+Rule = Callable[[Mapping[str, Any], int], list[Problem]]  # (info, now_ns) -> problems
+Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into its info
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,39 @@ class Kind:
     # telemetry fields kept as the device's latest info (the health rules read them)
     info: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()
+    fold: Fold | None = None
+    # events that open an alert no condition can clear: event -> (rule, severity)
+    event_alerts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     projections: tuple[ProjectionFactory, ...] = ()
 
-    def problems(self, info: Mapping[str, Any]) -> list[str]:
+    def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""
-        return [p for rule in self.rules for p in rule(info)]
+        return [p for rule in self.rules for p in rule(info, now_ns)]
 
 
-def low_battery(info: Mapping[str, Any]) -> list[str]:
-    battery = info.get("battery")
-    if isinstance(battery, int | float) and not isinstance(battery, bool) and battery < LOW_BATTERY_PERCENT:
-        return [f"battery low ({battery:g} %)"]
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def low_battery(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
+    battery = _number(info.get("battery"))
+    if battery is not None and battery < LOW_BATTERY_PERCENT:
+        return [Problem("low_battery", f"battery low ({battery:g} %)")]
     return []
+
+
+def doors_left_open(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
+    """`open_since` (part -> ns), kept by the kind's fold: open longer than the kind allows."""
+    limit_ns = int(info.get("left_open_after_s", 120)) * 10**9
+    return [Problem("door_left_open", f"{part} open for {(now_ns - since) // 10**9} s", part)
+            for part, since in sorted(info.get("open_since", {}).items()) if now_ns - since > limit_ns]
+
+
+def jammed(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
+    return [Problem("jammed_lock", f"{part} jammed", part) for part in info.get("jammed", ())]
+
+
+def set_part(info: dict[str, Any], key: str, part: str, on: bool) -> None:
+    """Add or remove a part (slot, door) in one of the info's sorted part lists."""
+    parts = [p for p in info.get(key, ()) if p != part]
+    info[key] = sorted([*parts, part]) if on else parts

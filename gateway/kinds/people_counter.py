@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from drivers.canonical import READING, Event
+from gateway.domain.health import Problem
 from gateway.domain.occupancy import Doorway, Occupancy, Sample, ZoneCount
 from gateway.kinds.base import Kind
 
@@ -15,9 +16,9 @@ if TYPE_CHECKING:
     from gateway.registry import DeviceEntry
 
 
-def sensor_problems(info: Mapping[str, Any]) -> list[str]:
+def sensor_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     sensor = info.get("sensor")
-    return [] if sensor in (None, "ok", 0) else [f"sensor: {sensor}"]
+    return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}")]
 
 
 class OccupancyProjection:

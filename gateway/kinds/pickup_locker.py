@@ -5,19 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drivers.canonical import READING
-from gateway.kinds.base import Kind
+from drivers.canonical import READING, Event
+from gateway.domain.health import Problem
+from gateway.kinds.base import Kind, doors_left_open, jammed
 
 
-def board_problems(info: Mapping[str, Any]) -> list[str]:
-    out = []
+def board_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     flags = info.get("board_status")
-    if flags:
-        out.append("board: " + ", ".join(map(str, flags)) if isinstance(flags, list) else f"board status {flags}")
-    fault = info.get("lock_fault")
-    if isinstance(fault, int) and not isinstance(fault, bool) and fault:
-        out.append("lock fault on door " + ", ".join(str(n) for n in range(64) if fault >> n & 1))
-    return out
+    if not flags:
+        return []
+    text = ", ".join(map(str, flags)) if isinstance(flags, list) else str(flags)
+    return [Problem("board_fault", f"board: {text}")]
+
+
+def fold(info: dict[str, Any], e: Event) -> None:
+    """Doors standing open since when (from the door sensors) and doors whose lock failed."""
+    if e.name != READING:
+        return
+    doors = e.fields.get("door_open")
+    if isinstance(doors, list):
+        since = info.setdefault("open_since", {})
+        for n, is_open in enumerate(doors):
+            if is_open:
+                since.setdefault(f"door {n}", e.ts_ns)
+            else:
+                since.pop(f"door {n}", None)
+    fault = e.fields.get("lock_fault")
+    if isinstance(fault, int) and not isinstance(fault, bool):
+        info["jammed"] = [f"door {n}" for n in range(64) if fault >> n & 1]
 
 
 KIND = Kind(
@@ -26,5 +41,6 @@ KIND = Kind(
     params=frozenset({"doors", "zone"}),
     signals={READING: frozenset({"door_open"})},
     info=frozenset({"board_status", "lock_fault", "fw_version", "uptime_s", "temperature_c"}),
-    rules=(board_problems,),
+    rules=(board_problems, jammed, doors_left_open),
+    fold=fold,
 )

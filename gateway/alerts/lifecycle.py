@@ -1,0 +1,119 @@
+"""One lifecycle for every alert of the gateway. Pure: the clock is passed in.
+
+A rule reports conditions: (rule, key) names one incident (e.g. `device_offline` of `rp-w07`,
+`jammed_lock` of `lb-1f/slot 3`). While a condition holds its alert stays open (acknowledging it
+does not close it); when the condition has been clear for `clear_after_ns` it resolves, so a
+flapping link is one alert, not fifty. Alerts opened by an event that no condition can clear
+(a forced-open door) stay open until a person closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+State = Literal["open", "acknowledged", "resolved", "closed"]
+Severity = Literal["info", "warning", "critical"]
+ACTIVE: tuple[State, ...] = ("open", "acknowledged")
+CLEAR_AFTER_NS = 30 * 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    rule: str
+    key: str
+    severity: Severity
+    summary: str
+    device: str | None = None
+    manual: bool = False  # only a person can close it (no condition clears it)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    rule: str
+    key: str
+    severity: Severity
+    summary: str
+    device: str | None
+    state: State
+    opened_ns: int
+    updated_ns: int
+    manual: bool = False
+    occurrences: int = 1
+    clear_since_ns: int | None = None  # the condition stopped holding at ...
+    acked_by: str | None = None
+    acked_ns: int | None = None
+    note: str | None = None
+    ended_ns: int | None = None  # resolved or closed
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+
+@dataclass
+class Book:
+    """The active alerts by (rule, key); `next_id` comes from the state database."""
+
+    active: dict[tuple[str, str], Alert] = field(default_factory=dict)
+    next_id: int = 1
+    clear_after_ns: int = CLEAR_AFTER_NS
+
+    def _new(self, c: Condition, now_ns: int) -> Alert:
+        a = Alert(self.next_id, c.rule, c.key, c.severity, c.summary, c.device, "open", now_ns, now_ns, c.manual)
+        self.next_id += 1
+        self.active[(c.rule, c.key)] = a
+        return a
+
+    def raise_(self, c: Condition, now_ns: int) -> Alert | None:
+        """An event-born condition (it happened again): opens an alert or counts one more occurrence."""
+        a = self.active.get((c.rule, c.key))
+        if a is None:
+            return self._new(c, now_ns)
+        a = replace(a, occurrences=a.occurrences + 1, summary=c.summary, updated_ns=now_ns, clear_since_ns=None)
+        self.active[(c.rule, c.key)] = a
+        return a
+
+    def evaluate(self, rules: Iterable[str], holding: Iterable[Condition], now_ns: int) -> list[Alert]:
+        """The conditions of `rules` that hold now; returns the alerts that changed."""
+        rules = set(rules)
+        now_holding = {(c.rule, c.key): c for c in holding}
+        changed = []
+        for k, c in now_holding.items():
+            a = self.active.get(k)
+            if a is None:
+                changed.append(self._new(c, now_ns))
+            elif a.clear_since_ns is not None or a.summary != c.summary or a.severity != c.severity:
+                a = replace(a, clear_since_ns=None, summary=c.summary, severity=c.severity, updated_ns=now_ns)
+                self.active[k] = a
+                changed.append(a)
+        for k, a in list(self.active.items()):
+            if a.rule not in rules or a.manual or k in now_holding:
+                continue
+            if a.clear_since_ns is None:
+                self.active[k] = replace(a, clear_since_ns=now_ns)
+            elif now_ns - a.clear_since_ns >= self.clear_after_ns:
+                del self.active[k]
+                changed.append(replace(a, state="resolved", ended_ns=now_ns, updated_ns=now_ns))
+        return changed
+
+    def find(self, alert_id: int) -> Alert | None:
+        return next((a for a in self.active.values() if a.id == alert_id), None)
+
+    def ack(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        a = self.find(alert_id)
+        if a is None:
+            return None
+        a = replace(a, state="acknowledged", acked_by=who, acked_ns=now_ns, note=note, updated_ns=now_ns)
+        self.active[(a.rule, a.key)] = a
+        return a
+
+    def close(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        a = self.find(alert_id)
+        if a is None:
+            return None
+        del self.active[(a.rule, a.key)]
+        return replace(a, state="closed", ended_ns=now_ns, updated_ns=now_ns, note=note,
+                       acked_by=a.acked_by or who, acked_ns=a.acked_ns or now_ns)
