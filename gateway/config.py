@@ -123,6 +123,30 @@ class Influx(Model):
         return self
 
 
+Severity = Literal["info", "warning", "critical"]
+
+
+class QuietHours(Model):
+    """Webhook deliveries of alerts below `min_severity` are held back between start and end."""
+
+    start: time
+    end: time
+    min_severity: Severity = "critical"
+
+
+class Webhook(Model):
+    url: str = Field(pattern=r"^https?://")
+    token_env: str | None = None  # sent as `Authorization: Bearer <token>`
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class Alerts(Model):
+    severity: dict[str, Severity] = Field({}, description="rule -> severity, overriding the defaults")
+    clear_after_s: float = Field(30.0, ge=0, description="a condition clear this long resolves its alert")
+    quiet_hours: QuietHours | None = None
+    webhook: Webhook | None = None
+
+
 class MqttLink(Model):
     topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
 
@@ -193,6 +217,7 @@ class HallConfig(Model):
     broker: Broker = Broker()
     store: Store = Store()
     influx: Influx = Influx()
+    alerts: Alerts = Alerts()
     profiles_dirs: list[Path] = []
     devices: list[Device] = []
 
@@ -346,6 +371,9 @@ def _secret_names(raw: dict[str, Any]) -> set[str]:
     names = {t.get("env") for t in tokens if isinstance(t, dict)} if isinstance(tokens, list) else set()
     names |= {section("broker").get("password_env"), section("influx").get("password_env")}
     names.add(section("influx").get("token_env"))
+    webhook = section("alerts").get("webhook")
+    if isinstance(webhook, dict):
+        names.add(webhook.get("token_env"))
     return {n for n in names if isinstance(n, str)}
 
 
@@ -393,6 +421,9 @@ def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[s
         name = getattr(getattr(cfg, section), field)
         if name and not environ.get(name):
             problems.append((f"{section}.{field}", f"environment variable {name} is not set: export it"))
+    hook = cfg.alerts.webhook
+    if hook and hook.token_env and not environ.get(hook.token_env):
+        problems.append(("alerts.webhook.token_env", f"environment variable {hook.token_env} is not set: export it"))
     return problems
 
 

@@ -13,15 +13,20 @@ import logging
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
 import uvicorn
 
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
+from gateway.alerts.delivery import deliver, mqtt_sender, webhook_sender
+from gateway.alerts.engine import AlertDesk
+from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import create_app
 from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
@@ -148,7 +153,11 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         stack.callback(_stop("the state database", journal.close))
         stack.callback(_stop("the outbox", outbox.close))
         health = HealthBook(devices, journal)
-        hub = Hub(cfg.site, devices, outbox, health, _projections(cfg, devices), journal)
+        has_mqtt = any(d.protocol == "mqtt" for d in devices.values())
+        targets = (("mqtt",) if has_mqtt else ()) + (("webhook",) if cfg.alerts.webhook else ())
+        alerts = AlertDesk(health, {d.id: KINDS[d.kind] for d in devices.values()}, journal, cfg.alerts,
+                           cfg.timezone, targets, started_ns=time.time_ns())
+        hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
         if sink is not None:
@@ -159,14 +168,19 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
-        view = View(cfg, devices, hub, outbox, journal, supervisor, lines, stats,
+        view = View(cfg, devices, hub, outbox, journal, supervisor, lines, stats, alerts,
                     sink_name=sink.name if sink else None, sink_url=cfg.influx.url)
         gw = Gateway(cfg, devices, view, hub)
+        wakes = {t: asyncio.Event() for t in targets}
+        alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
 
         mqtt: MqttLink | None = None
-        if any(d.protocol == "mqtt" for d in devices.values()):
-            mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(),
-                            on_connect=lambda link: link.publish(status_topic(cfg), _online(), qos=1, retain=True))
+        if has_mqtt:
+            def connected(link: MqttLink) -> None:
+                link.publish(status_topic(cfg), _online(), qos=1, retain=True)
+                _publish_summary(link, cfg, alerts)
+
+            mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(), on_connect=connected)
             await mqtt.__aenter__()
             view.mqtt_stats = lambda: mqtt.stats if mqtt else None
             shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
@@ -188,7 +202,32 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                                                               baudrate=m.baudrate, framer=m.framer,
                                                               timeout_s=m.timeout_s))
             supervisor.spawn(f"poll {d.id}", _poller(line, d, hub))
-        supervisor.spawn("tick", lambda: _every(1.0, hub.tick))
+        watch = GatewayWatch(cfg.alerts.severity)
+
+        def tick() -> None:
+            hub.tick()
+            o = outbox.stats()
+            alerts.evaluate(time.time_ns(), watch.conditions(
+                now_ns=time.time_ns(), dropped_total=sum(o.dropped_by_class.values()),
+                store_error=hub.store_error[1] if hub.store_error else None,
+                sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,
+                sink_error=stats.last_error))
+
+        supervisor.spawn("tick", lambda: _every(1.0, tick))
+        if mqtt is not None:
+            link = mqtt
+            topic = alerts_topic(cfg)
+            supervisor.spawn("alerts to mqtt", lambda: deliver(
+                "mqtt", journal, mqtt_sender(lambda t, p: link.publish(t, p, qos=1), lambda: link.stats.connected,
+                                             topic),
+                wakes["mqtt"], view.delivery["mqtt"], after_batch=lambda: _publish_summary(link, cfg, alerts)))
+        hook = cfg.alerts.webhook
+        if hook is not None:
+            client = httpx.AsyncClient(timeout=hook.timeout_s)
+            stack.push_async_callback(_astop("the webhook client", client.aclose))
+            send = webhook_sender(client, hook.url, secret(hook.token_env))
+            supervisor.spawn("alerts to webhook", lambda: deliver("webhook", journal, send, wakes["webhook"],
+                                                                  view.delivery["webhook"]))
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
         await _serve_api(stack, create_app(view, _tokens(cfg)), cfg)
@@ -236,6 +275,16 @@ def _listen(host: str, port: int) -> socket.socket:
         raise StartupError(f"the API cannot listen on {host}:{port}: {e.strerror}; "
                            "free the port or choose another (api.port, HALLGATE_API__PORT)") from None
     return sock
+
+
+def alerts_topic(cfg: HallConfig) -> str:
+    """Each alert change, and the retained summary of the open ones."""
+    return f"hall/{cfg.site}/gateway/alerts"
+
+
+def _publish_summary(link: MqttLink, cfg: HallConfig, alerts: AlertDesk) -> None:
+    body = json.dumps(alerts.summary(), ensure_ascii=False, separators=(",", ":")).encode()
+    link.publish(alerts_topic(cfg), body, qos=1, retain=True)
 
 
 def _online() -> bytes:

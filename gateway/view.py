@@ -13,6 +13,8 @@ from typing import Any
 
 from drivers.modbus import LineStats, ModbusLine
 from drivers.mqtt import LinkStats
+from gateway.alerts.delivery import TargetStats
+from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
 from gateway.domain.occupancy import ZoneCount
 from gateway.health import HealthBook
@@ -77,9 +79,12 @@ class View:
     supervisor: Supervisor
     lines: Mapping[str, ModbusLine]
     drain: DrainStats
+    alerts: AlertDesk
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
+    delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(),
+                                                                      "webhook": TargetStats()})
 
     # -- the hall ---------------------------------------------------------------------------
 

@@ -76,21 +76,24 @@ class Book:
         self.active[(c.rule, c.key)] = a
         return a
 
-    def evaluate(self, rules: Iterable[str], holding: Iterable[Condition], now_ns: int) -> list[Alert]:
-        """The conditions of `rules` that hold now; returns the alerts that changed."""
-        rules = set(rules)
+    def evaluate(self, holding: Iterable[Condition], now_ns: int) -> list[Alert]:
+        """Every condition that holds now (a condition missing here no longer holds); returns the
+        alerts that changed. Alerts only a person can close are left alone."""
         now_holding = {(c.rule, c.key): c for c in holding}
         changed = []
         for k, c in now_holding.items():
             a = self.active.get(k)
             if a is None:
                 changed.append(self._new(c, now_ns))
-            elif a.clear_since_ns is not None or a.summary != c.summary or a.severity != c.severity:
+            elif a.summary != c.summary or a.severity != c.severity:
                 a = replace(a, clear_since_ns=None, summary=c.summary, severity=c.severity, updated_ns=now_ns)
                 self.active[k] = a
                 changed.append(a)
+            elif a.clear_since_ns is not None:
+                # Back within the clear period: the same incident goes on (not news for anyone).
+                self.active[k] = replace(a, clear_since_ns=None)
         for k, a in list(self.active.items()):
-            if a.rule not in rules or a.manual or k in now_holding:
+            if a.manual or k in now_holding:
                 continue
             if a.clear_since_ns is None:
                 self.active[k] = replace(a, clear_since_ns=now_ns)

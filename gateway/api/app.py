@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from gateway.api import errors
-from gateway.api.routes import devices, occupancy, quarantine, system
+from gateway.api.routes import alerts, devices, occupancy, quarantine, system
 from gateway.view import View
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "web" / "index.html"
@@ -25,6 +25,7 @@ def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(occupancy.router, prefix="/api/v1")
     app.include_router(quarantine.router, prefix="/api/v1")
+    app.include_router(alerts.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

@@ -49,6 +49,36 @@ MIGRATIONS: tuple[str, ...] = (
         payload BLOB NOT NULL         -- its first QUARANTINE_PAYLOAD_BYTES bytes
     );
     """,
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        key TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        device TEXT,
+        state TEXT NOT NULL,          -- open, acknowledged, resolved, closed
+        opened_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        manual INTEGER NOT NULL,
+        occurrences INTEGER NOT NULL,
+        clear_since_ns INTEGER,
+        acked_by TEXT,
+        acked_ns INTEGER,
+        note TEXT,
+        ended_ns INTEGER
+    );
+    CREATE INDEX alerts_state ON alerts (state, id);
+    CREATE TABLE deliveries (         -- each alert change, once per target, until the target took it
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: it is the receiver's idempotency key
+        target TEXT NOT NULL,         -- mqtt, webhook
+        payload TEXT NOT NULL,        -- JSON
+        created_ns INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX deliveries_target ON deliveries (target, id);
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200
@@ -176,6 +206,48 @@ class Journal:
     def load_state(self, name: str) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT state FROM projection_state WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    def save_alerts(self, alerts: Sequence[Any], deliveries: Sequence[tuple[str, str]]) -> None:
+        """Alert rows as they are now, and the deliveries (target, JSON) of their changes: one transaction."""
+        now = self._clock()
+        with self._tx() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO alerts (id, rule, key, severity, summary, device, state, opened_ns, "
+                "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.id, a.rule, a.key, a.severity, a.summary, a.device, a.state, a.opened_ns, a.updated_ns,
+                  int(a.manual), a.occurrences, a.clear_since_ns, a.acked_by, a.acked_ns, a.note, a.ended_ns)
+                 for a in alerts])
+            c.executemany("INSERT INTO deliveries (target, payload, created_ns) VALUES (?, ?, ?)",
+                          [(t, p, now) for t, p in deliveries])
+
+    def alert_rows(self, *, active: bool | None = None, limit: int = 500) -> list[tuple[Any, ...]]:
+        """Alert rows, newest first (columns in table order)."""
+        sql = "SELECT * FROM alerts"
+        if active is not None:
+            sql += " WHERE state IN ('open', 'acknowledged')" if active else " WHERE state IN ('resolved', 'closed')"
+        return self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    def max_alert_id(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
+
+    def pending_deliveries(self, target: str, limit: int = 100) -> list[tuple[int, str]]:
+        return self._conn.execute("SELECT id, payload FROM deliveries WHERE target = ? ORDER BY id LIMIT ?",
+                                  (target, limit)).fetchall()
+
+    def delivered(self, delivery_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+
+    def delivery_failed(self, delivery_id: int, error: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                      (error[:300], delivery_id))
+
+    def pending_count(self, target: str) -> int:
+        return self._conn.execute("SELECT count(*) FROM deliveries WHERE target = ?", (target,)).fetchone()[0]
 
     # -- quarantine ----------------------------------------------------------------------------
 

@@ -54,9 +54,12 @@ def _summary(view: View, d: DeviceSnapshot) -> dict[str, Any]:
             "since": iso(view, d.since_ns), "zone": d.zone, "window": d.window}
 
 
-@router.get("/devices", response_model=list[DeviceOut], summary="Every device and its health")
-async def list_devices(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
-    return [_summary(view, d) for d in view.list_devices()]
+@router.get("/devices", response_model=list[DeviceOut], summary="Every device and its health, optionally filtered")
+async def list_devices(view: ViewDep, _: RoleDep, health: Literal["ok", "degraded", "offline"] | None = None,
+                       kind: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
+    return [_summary(view, d) for d in view.list_devices()
+            if (health is None or d.health == health) and (kind is None or d.kind == kind)
+            and (zone is None or d.zone == zone)]
 
 
 @router.get("/devices/unknown", response_model=list[UnknownDeviceOut],

@@ -1,0 +1,150 @@
+"""The gateway's alerts: the lifecycle fed by health and the gateway's own watch, kept in the state
+database, each change queued for delivery (MQTT, webhook) in the same transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drivers.canonical import STATUS, Event
+from gateway.alerts.lifecycle import Alert, Book, Condition
+from gateway.alerts.rules import device_conditions
+from gateway.config import Alerts as AlertsConfig
+from gateway.health import HealthBook
+from gateway.kinds import Kind
+from gateway.store.journal import Journal
+
+log = logging.getLogger(__name__)
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def _alert(row: tuple[Any, ...]) -> Alert:
+    (id_, rule, key, sev, summary, device, state, opened, updated, manual, occ, clear_since, acked_by, acked_ns,
+     note, ended) = row
+    return Alert(id_, rule, key, sev, summary, device, state, opened, updated, bool(manual), occ, clear_since,
+                 acked_by, acked_ns, note, ended)
+
+
+def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:
+    t = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(tz)).time()
+    return start <= t < end if start <= end else t >= start or t < end
+
+
+class AlertDesk:
+    """Also a projection: events some kinds declare alarming (a forced-open door) open alerts."""
+
+    name = "alerts"
+
+    def __init__(self, health: HealthBook, kinds: Mapping[str, Kind], journal: Journal, cfg: AlertsConfig,
+                 timezone: str, targets: tuple[str, ...], started_ns: int) -> None:
+        self.health = health
+        self.kinds = kinds  # device id -> its kind
+        self.journal = journal
+        self.cfg = cfg
+        self.timezone = timezone
+        self.targets = targets
+        self.started_ns = started_ns
+        self.book = Book(clear_after_ns=int(cfg.clear_after_s * 1e9))
+        for row in journal.alert_rows(active=True):
+            a = _alert(row)
+            self.book.active[(a.rule, a.key)] = a
+        self.book.next_id = journal.max_alert_id() + 1
+        self.held_back = 0  # deliveries not made in quiet hours
+        self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick
+        self.on_change: list[Callable[[list[Alert]], None]] = []
+
+    # -- in ----------------------------------------------------------------------------------
+
+    def apply(self, event: Event, now_ns: int) -> None:
+        if event.name == STATUS:
+            # A will or an offline status: alert now, not at the next tick.
+            self.evaluate(now_ns, self._gateway)
+            return
+        spec = self.kinds[event.device].event_alerts.get(event.name)
+        if spec is None:
+            return
+        rule, default = spec
+        part = next((f"{k} {event.fields[k]}" for k in ("slot", "door") if k in event.fields), None)
+        key = f"{event.device}/{part}" if part else event.device
+        sev = self.cfg.severity.get(rule) or default
+        summary = f"{event.device}: {event.name.replace('_', ' ')}{f' ({part})' if part else ''}"
+        a = self.book.raise_(Condition(rule, key, sev, summary, event.device, manual=True), now_ns)  # type: ignore[arg-type]
+        if a is not None:
+            self._changed([a], now_ns)
+
+    def evaluate(self, now_ns: int, gateway: list[Condition]) -> list[Alert]:
+        self._gateway = gateway
+        holding = device_conditions(self.health.devices.values(), self.started_ns, now_ns, self.cfg.severity)
+        changed = self.book.evaluate(holding + gateway, now_ns)
+        if changed:
+            self._changed(changed, now_ns)
+        return changed
+
+    def ack(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        a = self.book.ack(alert_id, who, note, now_ns)
+        if a is not None:
+            self._changed([a], now_ns)
+        return a
+
+    def close(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        a = self.book.close(alert_id, who, note, now_ns)
+        if a is not None:
+            self._changed([a], now_ns)
+        return a
+
+    # -- out ---------------------------------------------------------------------------------
+
+    def _changed(self, alerts: list[Alert], now_ns: int) -> None:
+        deliveries = []
+        for a in alerts:
+            body = json.dumps({"type": "change", "alert": asdict(a)}, ensure_ascii=False, separators=(",", ":"))
+            for target in self.targets:
+                if target == "webhook" and self._quiet(a, now_ns):
+                    self.held_back += 1
+                    continue
+                deliveries.append((target, body))
+            level = logging.WARNING if a.active else logging.INFO
+            log.log(level, "alert %d %s: %s [%s, %s]", a.id, a.state, a.summary, a.rule, a.severity)
+        self.journal.save_alerts(alerts, deliveries)
+        for listener in self.on_change:
+            listener(alerts)
+
+    def _quiet(self, a: Alert, now_ns: int) -> bool:
+        q = self.cfg.quiet_hours
+        return (q is not None and SEVERITY_RANK[a.severity] < SEVERITY_RANK[q.min_severity]
+                and in_quiet_hours(now_ns, q.start, q.end, self.timezone))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def active(self) -> list[Alert]:
+        return sorted(self.book.active.values(), key=lambda a: a.id, reverse=True)
+
+    def recent(self, limit: int = 200) -> list[Alert]:
+        return [_alert(r) for r in self.journal.alert_rows(active=False, limit=limit)]
+
+    def find(self, alert_id: int) -> Alert | None:
+        a = self.book.find(alert_id)
+        if a is not None:
+            return a
+        return next((x for x in self.recent(1000) if x.id == alert_id), None)
+
+    def summary(self) -> dict[str, Any]:
+        active = self.active()
+        return {"type": "summary", "active": len(active),
+                "by_severity": {s: sum(a.severity == s for a in active) for s in SEVERITY_RANK},
+                "alerts": [asdict(a) for a in active[:100]]}
+
+    # -- Projection protocol -------------------------------------------------------------------
+
+    def state(self) -> None:
+        return None  # alerts are saved as they change
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from gateway.alerts.lifecycle import Alert
+from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.errors import ApiError
+from gateway.view import View
+
+router = APIRouter(tags=["alerts"])
+
+State = Literal["open", "acknowledged", "resolved", "closed", "active"]
+Severity = Literal["info", "warning", "critical"]
+HANDLERS = ("technician", "duty_manager", "manager")
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: str
+    key: str
+    severity: Severity
+    summary: str
+    device: str | None
+    state: Literal["open", "acknowledged", "resolved", "closed"]
+    opened_at: str | None
+    updated_at: str | None
+    occurrences: int
+    closes_by_hand: bool
+    acked_by: str | None
+    acked_at: str | None
+    note: str | None
+    ended_at: str | None
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=1000)
+
+
+def _out(view: View, a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "rule": a.rule, "key": a.key, "severity": a.severity, "summary": a.summary,
+            "device": a.device, "state": a.state, "opened_at": iso(view, a.opened_ns),
+            "updated_at": iso(view, a.updated_ns), "occurrences": a.occurrences, "closes_by_hand": a.manual,
+            "acked_by": a.acked_by, "acked_at": iso(view, a.acked_ns), "note": a.note,
+            "ended_at": iso(view, a.ended_ns)}
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Open alerts first, then recently ended ones")
+async def list_alerts(view: ViewDep, _: RoleDep, state: State | None = None, severity: Severity | None = None,
+                      device: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                      ) -> list[dict[str, Any]]:
+    alerts = view.alerts.active() + ([] if state == "active" else view.alerts.recent(limit))
+    out = [a for a in alerts
+           if (state in (None, "active") or a.state == state) and (severity is None or a.severity == severity)
+           and (device is None or a.device == device)]
+    return [_out(view, a) for a in out[:limit]]
+
+
+def _act(view: View, alert_id: int, action: str, role: str, note: str) -> dict[str, Any]:
+    a = view.alerts.find(alert_id)
+    if a is None:
+        raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them")
+    if not a.active:
+        raise ApiError(409, "alert_ended", f"alert {alert_id} is already {a.state}")
+    if action == "close" and not a.manual:
+        raise ApiError(409, "resolves_itself", f"alert {alert_id} ({a.rule}) resolves by itself when its condition "
+                       "clears; acknowledge it instead")
+    fn = view.alerts.ack if action == "ack" else view.alerts.close
+    done = fn(alert_id, role, note, time.time_ns())
+    assert done is not None
+    return _out(view, done)
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert, with a note")
+async def ack(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
+    return _act(view, alert_id, "ack", role, body.note)
+
+
+@router.post("/alerts/{alert_id}/close", response_model=AlertOut,
+             summary="Close an alert no condition can clear (e.g. a forced-open door), with a note")
+async def close(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
+    return _act(view, alert_id, "close", role, body.note)
