@@ -28,7 +28,8 @@ def test_acknowledged_stays_active_until_the_condition_clears() -> None:
     book = Book(clear_after_ns=0)
     [a] = book.evaluate([OFFLINE], 0)
     acked = book.ack(a.id, "technician", "on my way", S)
-    assert acked is not None and (acked.state, acked.acked_by, acked.note) == ("acknowledged", "technician", "on my way")
+    assert acked is not None
+    assert (acked.state, acked.acked_by, acked.note) == ("acknowledged", "technician", "on my way")
     book.evaluate([], 2 * S)
     [resolved] = book.evaluate([], 3 * S)
     assert (resolved.state, resolved.acked_by) == ("resolved", "technician")
