@@ -122,10 +122,17 @@ class Mosquitto(_Process):
 
 
 class InfluxDB(_Process):
-    """InfluxDB 1.x (Debian's 1.6): v1 /write and /query."""
+    """InfluxDB 1.x (Debian's 1.6): v1 /write and /query.
 
-    def __init__(self, folder: Path) -> None:
+    With `admin=(user, password)`, authentication is on and that admin user is created at the
+    first start (1.x allows exactly that one unauthenticated statement on an empty server);
+    `query` then authenticates as it.
+    """
+
+    def __init__(self, folder: Path, admin: tuple[str, str] | None = None) -> None:
         super().__init__(folder, "influxd")
+        self.admin = admin
+        self._admin_created = False
         self.binary = require_binary("influxd")
         self.port = free_port()
         self.rpc_port = free_port()
@@ -143,6 +150,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+{"  auth-enabled = true" if admin else ""}
 [monitor]
   store-enabled = false
 [continuous_queries]
@@ -156,13 +164,19 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def _wait_ready(self) -> None:
         wait_for_http(f"{self.url}/ping", 204)
+        if self.admin and not self._admin_created:
+            user, password = self.admin
+            self.query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES")
+            self._admin_created = True
 
     def query(self, q: str, db: str | None = None) -> dict:
         params = {"q": q}
         if db:
             params["db"] = db
         data = urllib.parse.urlencode(params).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
+        # InfluxDB 1.x reads u and p from the URL's query string only, not from a form body.
+        auth = "?" + urllib.parse.urlencode(dict(zip("up", self.admin, strict=True))) if self._admin_created else ""
+        with urllib.request.urlopen(f"{self.url}/query{auth}", data=data, timeout=30) as r:
             return json.loads(r.read())
 
     def create_database(self, db: str) -> None:
