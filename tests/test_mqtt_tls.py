@@ -14,7 +14,7 @@ import pytest
 
 from drivers.mqtt import Message, MqttLink, MqttOptions
 from drivers.tls import TlsOptions
-from gateway.config import Broker
+from gateway.config import Broker, ConfigError, load_config
 from tests.servers import Mosquitto, Pki, make_pki, require_binary
 
 TOPIC = "hall/t/rating/rp-1/event"
@@ -212,3 +212,14 @@ def test_config_tls(tmp_path: Path, pki: Pki) -> None:
         Broker.model_validate({"tls": {"ca_file": str(pki.ca), "cert_file": str(pki.client_cert)}})
     with pytest.raises(ValueError, match="cannot be used as a client certificate"):
         Broker.model_validate({"tls": {"cert_file": str(pki.client_cert), "key_file": str(pki.server_key)}})
+
+
+def test_config_file_names_the_tls_field_and_the_fix(tmp_path: Path, pki: Pki) -> None:
+    hall = tmp_path / "hall.yaml"
+    hall.write_text(f"site: t\nbroker: {{host: broker.local, tls: {{ca_file: {tmp_path}/missing-ca.pem}}}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(hall, environ={})
+    assert "broker.tls.ca_file: file" in str(e.value) and "missing-ca.pem does not exist" in str(e.value)
+    # The environment can supply it, as any other setting.
+    cfg = load_config(hall, environ={"HALLGATE_BROKER__TLS__CA_FILE": str(pki.ca)})
+    assert cfg.broker.tls is not None and cfg.broker.tls.ca_file == pki.ca and cfg.broker.port == 8883
