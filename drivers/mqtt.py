@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import select
 import ssl
 import threading
@@ -107,9 +108,12 @@ class MqttLink:
         on_batch: Callable[[list[Message]], None],
         subscriptions: Sequence[tuple[str, int]] = (),
         on_connect: Callable[[MqttLink], None] | None = None,
+        *,
+        rng: Callable[[], float] = random.random,  # the backoff's jitter; tests pin it
     ) -> None:
         self.options = options
         self.stats = LinkStats()
+        self._rng = rng
         self._on_batch = on_batch
         self._subscriptions = list(subscriptions)
         self._on_connect_cb = on_connect
@@ -214,7 +218,7 @@ class MqttLink:
                 self._client.on_log = None
             self.stats.connected = False
             self._drop_socket()
-            delay = full_jitter(attempt, base=self.options.backoff_base_s, cap=self.options.backoff_max_s)
+            delay = full_jitter(attempt, self._rng, self.options.backoff_base_s, self.options.backoff_max_s)
             attempt += 1
             log.warning("mqtt %s:%s: %s; reconnecting in %.1f s", self.options.host, self.options.port,
                         self.stats.last_error, delay)

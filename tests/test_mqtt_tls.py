@@ -179,9 +179,11 @@ def test_failing_batches_are_redelivered_with_backoff_not_a_reconnect_loop(
     opts = options(plain_broker.port, None)
     sent = [f"m{i}" for i in range(200)]
     got = Received(fail_first=3)
+    caplog.set_level(logging.WARNING, logger="drivers.mqtt")
 
     async def go() -> MqttLink:
-        async with MqttLink(opts, got, [(TOPIC, 1)]) as link:
+        # The jitter pinned at its top, so the waits are the backoff's bounds: 0.1, 0.2, then the cap.
+        async with MqttLink(opts, got, [(TOPIC, 1)], rng=lambda: 1.0) as link:
             await until(lambda: link.stats.connected, what="connected")
             await asyncio.to_thread(publish, plain_broker.port, sent)
             await until(lambda: set(got.payloads) == set(sent), what="every message stored")
@@ -199,6 +201,10 @@ def test_failing_batches_are_redelivered_with_backoff_not_a_reconnect_loop(
     # Logged with its reason each time, the traceback only for the first of a streak.
     errors = [r for r in caplog.records if "nothing acknowledged" in r.getMessage()]
     assert len(errors) == 3 and [bool(r.exc_info) for r in errors] == [True, False, False]
+    # Each failure in a row waits longer before the reconnect, up to backoff_max_s.
+    waits = [r.getMessage().rsplit("reconnecting in ", 1)[1] for r in caplog.records
+             if "reconnecting in" in r.getMessage()]
+    assert waits == ["0.1 s", "0.2 s", "0.3 s"]
 
 
 def test_config_tls(tmp_path: Path, pki: Pki) -> None:
