@@ -6,6 +6,8 @@ also the fastest Python subscriber measured here. Its socket is driven by the ev
 network thread). Received messages are handed over in batches, so the consumer can commit a
 whole batch in one transaction and then acknowledge it.
 
+Over TLS (`MqttOptions.tls`) the broker is always verified; see drivers/tls.py.
+
 Knows nothing of devices: topics in, bytes out.
 """
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import select
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drivers.backoff import full_jitter
+from drivers.tls import TlsOptions, client_context, describe_tls_error
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class MqttOptions:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     connect_timeout_s: float = 10.0
+    tls: TlsOptions | None = None
 
 
 @dataclass
@@ -72,7 +78,8 @@ class LinkStats:
     connection_losses: int = 0
     messages_in: int = 0
     last_error: str | None = None
-    handler_errors: int = 0
+    batches_failed: int = 0  # on_batch raised: nothing acknowledged, reconnected for redelivery
+    last_batch_error: str | None = None
 
 
 @dataclass
@@ -80,6 +87,8 @@ class _Session:
     number: int
     connack: asyncio.Future[int]
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    # on_batch failed: what this session still delivers comes again after the reconnect
+    batch_failed: bool = False
 
 
 class MqttLink:
@@ -87,7 +96,10 @@ class MqttLink:
 
     `on_batch(messages)` runs on the event loop; when it returns without raising, the batch is
     acknowledged. If it raises, nothing is acknowledged and the connection is dropped, so the
-    broker delivers the batch again after the reconnect.
+    broker delivers the batch again after the reconnect (MQTT has no negative acknowledgement;
+    a broker redelivers only on a new connection). The reconnect waits a backoff that grows
+    with each batch failing in a row, so a failure that persists (a full disk) costs a
+    reconnect every `backoff_max_s` at most, not a reconnect loop.
     """
 
     def __init__(
@@ -96,9 +108,12 @@ class MqttLink:
         on_batch: Callable[[list[Message]], None],
         subscriptions: Sequence[tuple[str, int]] = (),
         on_connect: Callable[[MqttLink], None] | None = None,
+        *,
+        rng: Callable[[], float] = random.random,  # the backoff's jitter; tests pin it
     ) -> None:
         self.options = options
         self.stats = LinkStats()
+        self._rng = rng
         self._on_batch = on_batch
         self._subscriptions = list(subscriptions)
         self._on_connect_cb = on_connect
@@ -110,6 +125,8 @@ class MqttLink:
         self._sessions = 0
         self._task: asyncio.Task[None] | None = None
         self._misc: asyncio.Task[None] | None = None
+        self._failures_in_row = 0  # batches failed since the last one stored
+        self._paho_error: str | None = None  # paho's last error log line while connecting
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -126,6 +143,10 @@ class MqttLink:
             client.username_pw_set(o.username, o.password)
         if o.will:
             client.will_set(o.will.topic, o.will.payload, o.will.qos, o.will.retain)
+        if o.tls:
+            client.tls_set_context(client_context(o.tls))
+            log.info("mqtt %s:%s: TLS, server name %s, CA %s, client certificate %s", o.host, o.port,
+                     o.tls.server_name or o.host, o.tls.ca_file or "(system trust store)", o.tls.cert_file or "none")
         # Far more in-flight QoS 1 messages than the default 20, so waiting for the outbox
         # commit before acknowledging does not throttle the broker.
         client.max_inflight_messages_set(o.receive_maximum)
@@ -156,8 +177,9 @@ class MqttLink:
             return
         if self.stats.connected and will_payload is not None and will_topic is not None:
             info = self._client.publish(will_topic, will_payload, qos=1, retain=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._published(info), 2.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._published(info)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -183,14 +205,20 @@ class MqttLink:
         while True:
             try:
                 await self._connect_once()
-                attempt = 0
                 assert self._session is not None
                 await self._session.lost.wait()
+                # A connection that ended because a batch failed keeps the backoff growing (the
+                # broker will hand us the same batch again); any other starts over.
+                attempt = self._failures_in_row
+            except ssl.SSLError as e:
+                self.stats.last_error = describe_tls_error(e, self._server_name)
             except (OSError, TimeoutError, ConnectionError) as e:
                 self.stats.last_error = f"{type(e).__name__}: {e}"
+            finally:
+                self._client.on_log = None
             self.stats.connected = False
             self._drop_socket()
-            delay = full_jitter(attempt, base=self.options.backoff_base_s, cap=self.options.backoff_max_s)
+            delay = full_jitter(attempt, self._rng, self.options.backoff_base_s, self.options.backoff_max_s)
             attempt += 1
             log.warning("mqtt %s:%s: %s; reconnecting in %.1f s", self.options.host, self.options.port,
                         self.stats.last_error, delay)
@@ -211,18 +239,32 @@ class MqttLink:
         kwargs: dict[str, Any] = {"keepalive": o.keepalive_s}
         if o.protocol == "5":
             kwargs |= {"clean_start": False, "properties": props}
-        await asyncio.wait_for(asyncio.to_thread(self._client.connect, o.host, o.port, **kwargs),
-                               o.connect_timeout_s)
-        rc = await asyncio.wait_for(self._session.connack, o.connect_timeout_s)
+        # Until the CONNACK, keep paho's error log lines: it swallows socket errors into a bare
+        # "connection lost", and one of them says why (a TLS alert: "certificate required").
+        self._paho_error = None
+        self._client.on_log = self._on_log
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives as
+        # the CONNACK does, and close() then waits forever for a task that will not stop.
+        async with asyncio.timeout(o.connect_timeout_s):
+            await asyncio.to_thread(self._client.connect, o.host, o.port, **kwargs)
+        async with asyncio.timeout(o.connect_timeout_s):
+            rc = await self._session.connack
+        self._client.on_log = None  # paho formats a debug line per message while one is set
         if rc != 0:
             raise ConnectionError(f"broker refused the connection: {paho.connack_string(rc)}")
-        self.stats.connected = True
-        self.stats.connects += 1
-        self.stats.last_error = None
         if self._subscriptions:
             self._client.subscribe(self._subscriptions)
         if self._on_connect_cb:
             self._on_connect_cb(self)
+
+    @property
+    def _server_name(self) -> str:
+        tls = self.options.tls
+        return (tls.server_name if tls else None) or self.options.host
+
+    def _on_log(self, client: paho.Client, _u: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR:
+            self._paho_error = text
 
     def _drop_socket(self) -> None:
         sock = self._client.socket()
@@ -298,6 +340,13 @@ class MqttLink:
 
         def done() -> None:
             if session and not session.connack.done():
+                if code == 0:
+                    # Here rather than after the await in _connect_once: the session's queued
+                    # messages arrive in the same read as the CONNACK and may be handed over
+                    # (and fail) before that coroutine resumes.
+                    self.stats.connected = True
+                    self.stats.connects += 1
+                    self.stats.last_error = None
                 session.connack.set_result(code)
 
         self._call(done)
@@ -308,17 +357,22 @@ class MqttLink:
         def lost() -> None:
             if session is None:
                 return
-            if self.stats.connected:
+            if self.stats.connected and not session.batch_failed:
                 self.stats.connection_losses += 1
                 self.stats.last_error = f"connection lost: {reason}"
             if not session.connack.done():
-                session.connack.set_exception(ConnectionError(f"connection closed: {reason}"))
+                why = f"{reason}: {self._paho_error}" if self._paho_error else str(reason)
+                if self.options.tls and self._paho_error and "alert" in self._paho_error:
+                    why += " (the broker refused our TLS handshake: check broker.tls.cert_file and key_file)"
+                session.connack.set_exception(ConnectionError(f"connection closed: {why}"))
             session.lost.set()
 
         self._call(lost)
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         assert self._session is not None
+        if self._session.batch_failed:
+            return  # the broker delivers it again after the reconnect, with the failed batch
         self.stats.messages_in += 1
         self._pending.append(Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, self._session.number))
         if not self._flush_scheduled:
@@ -331,14 +385,22 @@ class MqttLink:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        session = self._session
+        if session is None or session.batch_failed:
+            return  # a failed session's leftovers: they come again after the reconnect
         try:
             self._on_batch(batch)
         except Exception as e:
-            # Nothing of this batch is acknowledged: drop the connection so the broker
-            # delivers it again once we are back.
-            self.stats.handler_errors += 1
-            self.stats.last_error = f"batch of {len(batch)} not stored: {type(e).__name__}: {e}"
-            log.exception("mqtt: batch of %d messages not handled; reconnecting for redelivery", len(batch))
+            # Nothing of this batch is acknowledged: drop the connection so the broker delivers
+            # it again once we are back; _run backs off first, longer each time in a row.
+            self._failures_in_row += 1
+            session.batch_failed = True
+            self.stats.batches_failed += 1
+            reason = f"batch of {len(batch)} not stored: {type(e).__name__}: {e}"
+            self.stats.last_batch_error = self.stats.last_error = reason
+            log.error("mqtt: %s (%d in a row); nothing acknowledged, reconnecting for redelivery",
+                      reason, self._failures_in_row, exc_info=self._failures_in_row == 1)
             self._client.disconnect()
             return
+        self._failures_in_row = 0
         self._ack(batch)

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -93,11 +94,62 @@ class _Process:
         self.start()
 
 
+@dataclass(frozen=True)
+class Pki:
+    """A test CA, a server certificate for localhost and 127.0.0.1 (subjectAltName), a client
+    certificate, and a second CA that signed none of them. Paths to PEM files."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    other_ca: Path
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run([require_binary("openssl"), *map(str, args)], check=True, capture_output=True)
+
+
+def make_pki(folder: Path) -> Pki:
+    """Certificates made with the openssl CLI (P-256 keys: fast to make), valid for two days."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+    def ca(name: str) -> tuple[Path, Path]:
+        crt, k = folder / f"{name}.crt", folder / f"{name}.key"
+        _openssl("req", "-x509", *key, "-keyout", k, "-out", crt, "-days", "2", "-subj", f"/CN={name}",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return crt, k
+
+    def leaf(name: str, ca_crt: Path, ca_key: Path, ext: str) -> tuple[Path, Path]:
+        crt, k, csr, extfile = (folder / f"{name}.{s}" for s in ("crt", "key", "csr", "ext"))
+        _openssl("req", "-new", *key, "-keyout", k, "-out", csr, "-subj", f"/CN={name}")
+        extfile.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                           "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" + ext + "\n")
+        _openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                 "-out", crt, "-days", "2", "-extfile", extfile)
+        return crt, k
+
+    ca_crt, ca_key = ca("test-ca")
+    server = leaf("server", ca_crt, ca_key, "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1")
+    client = leaf("client", ca_crt, ca_key, "extendedKeyUsage=clientAuth")
+    other, _ = ca("other-ca")
+    return Pki(ca_crt, *server, *client, other)
+
+
 class Mosquitto(_Process):
-    def __init__(self, folder: Path, port: int | None = None, persistence: bool = True) -> None:
+    """Mosquitto on a plain loopback listener (`port`); with `pki`, also a TLS listener
+    (`tls_port`) with the server certificate, which with `require_certificate` also demands a
+    client certificate signed by the test CA (mutual TLS)."""
+
+    def __init__(self, folder: Path, port: int | None = None, persistence: bool = True,
+                 pki: Pki | None = None, require_certificate: bool = False) -> None:
         super().__init__(folder, "mosquitto")
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.tls_port = free_port() if pki else None
         self.binary = require_binary("mosquitto")
         conf = folder / "mosquitto.conf"
         lines = [
@@ -111,6 +163,14 @@ class Mosquitto(_Process):
             "max_queued_messages 0",
             "max_queued_bytes 0",
         ]
+        if pki:
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {pki.ca}",
+                f"certfile {pki.server_cert}",
+                f"keyfile {pki.server_key}",
+                f"require_certificate {'true' if require_certificate else 'false'}",
+            ]
         conf.write_text("\n".join(lines) + "\n")
         self.conf = conf
 
@@ -119,13 +179,22 @@ class Mosquitto(_Process):
 
     def _wait_ready(self) -> None:
         wait_for_port(self.port)
+        if self.tls_port:
+            wait_for_port(self.tls_port)
 
 
 class InfluxDB(_Process):
-    """InfluxDB 1.x (Debian's 1.6): v1 /write and /query."""
+    """InfluxDB 1.x (Debian's 1.6): v1 /write and /query.
 
-    def __init__(self, folder: Path) -> None:
+    With `admin=(user, password)`, authentication is on and that admin user is created at the
+    first start (1.x allows exactly that one unauthenticated statement on an empty server);
+    `query` then authenticates as it.
+    """
+
+    def __init__(self, folder: Path, admin: tuple[str, str] | None = None) -> None:
         super().__init__(folder, "influxd")
+        self.admin = admin
+        self._admin_created = False
         self.binary = require_binary("influxd")
         self.port = free_port()
         self.rpc_port = free_port()
@@ -143,6 +212,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+{"  auth-enabled = true" if admin else ""}
 [monitor]
   store-enabled = false
 [continuous_queries]
@@ -156,13 +226,19 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def _wait_ready(self) -> None:
         wait_for_http(f"{self.url}/ping", 204)
+        if self.admin and not self._admin_created:
+            user, password = self.admin
+            self.query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES")
+            self._admin_created = True
 
     def query(self, q: str, db: str | None = None) -> dict:
         params = {"q": q}
         if db:
             params["db"] = db
         data = urllib.parse.urlencode(params).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
+        # InfluxDB 1.x reads u and p from the URL's query string only, not from a form body.
+        auth = "?" + urllib.parse.urlencode(dict(zip("up", self.admin, strict=True))) if self._admin_created else ""
+        with urllib.request.urlopen(f"{self.url}/query{auth}", data=data, timeout=30) as r:
             return json.loads(r.read())
 
     def create_database(self, db: str) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from drivers.backoff import full_jitter
+from gateway.redact import redact
 from gateway.store.errors import SinkAuth, SinkReject, SinkRetry, SinkTooLarge
 from gateway.store.outbox import Outbox
 from gateway.store.sinks import Sink
@@ -131,7 +132,7 @@ async def drain(
                 if e.retry_after is not None:
                     delay = max(delay, e.retry_after)
                 attempt += 1
-                log.warning("sink %s: %s; retrying in %.1f s (attempt %d)", sink.name, e, delay, attempt)
+                log.warning("sink %s: %s; retrying in %.1f s (attempt %d)", sink.name, _text(e), delay, attempt)
                 await backoff(delay)
                 continue
             except SinkAuth as e:
@@ -141,7 +142,7 @@ async def drain(
                     "sink %s refuses our credentials (%s): keeping %d records, retrying in %.0f s; "
                     "fix the InfluxDB credentials in the configuration",
                     sink.name,
-                    e,
+                    _text(e),
                     outbox.depth_records,
                     AUTH_RETRY_S,
                 )
@@ -171,7 +172,7 @@ async def drain(
                 if e.partial or len(lines) == 1 or budget <= 0:
                     n = len(lines) if not e.partial or e.rejected is None else min(e.rejected, len(lines))
                     rejected += n
-                    log.warning("sink %s rejected %d of %d lines (dropped): %s", sink.name, n, len(lines), e)
+                    log.warning("sink %s rejected %d of %d lines (dropped): %s", sink.name, n, len(lines), _text(e))
                 else:
                     # Nothing was stored: find the bad lines by halves so the good ones still go.
                     budget -= 2
@@ -202,8 +203,15 @@ async def _first(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float | No
             w.cancel()
 
 
+def _text(e: Exception) -> str:
+    """The error as shown in stats (/readyz) and logs. Sinks already remove the secrets they
+    know; this also catches credentials a library quoted that the sink did not (a URL with a
+    password, a `p=` parameter, an Authorization header)."""
+    return redact(str(e))
+
+
 def _error(stats: DrainStats, e: Exception, now: float) -> None:
     stats.errors_by_type[type(e).__name__] += 1
-    stats.last_error = f"{type(e).__name__}: {e}"
+    stats.last_error = f"{type(e).__name__}: {_text(e)}"
     stats.last_error_at = now
     stats.healthy = False

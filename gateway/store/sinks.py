@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import httpx
 
+from gateway.redact import basic_credential, redact
 from gateway.store.errors import SinkAuth, SinkError, SinkRetry, classify_status
 
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
+    """Error messages a sink raises are already free of its secrets (see gateway.redact)."""
+
     name: str
 
     async def write(self, lines: list[str]) -> None:
@@ -44,6 +48,28 @@ def _error_text(response: httpx.Response) -> str:
     return response.text.strip()[:1000] or response.reason_phrase
 
 
+def split_credentials(url: str) -> tuple[str, dict[str, str], str | None, str | None]:
+    """`http://user:pw@host:8086/?u=..&p=..&x=1` -> (`http://host:8086`, {'x': '1'}, user, pw).
+
+    InfluxDB 1.x takes credentials in the URL's user info or as `u`/`p` query parameters. We
+    send them as a Basic Authorization header instead, so the URL we post to, which httpx logs
+    at INFO and which error messages quote, never carries them.
+    """
+    parts = urllib.parse.urlsplit(url)
+    params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    username = params.pop("u", None)
+    password = params.pop("p", None)
+    if parts.username is not None:
+        username = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password) if parts.password is not None else password
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    return clean, params, username, password
+
+
 class InfluxV1Sink:
     """InfluxDB 1.x: POST /write?db=&rp=&precision=ns with httpx.
 
@@ -66,15 +92,23 @@ class InfluxV1Sink:
         timeout_s: float = 10.0,
         create_database: bool = True,
     ) -> None:
-        self.url = url.rstrip("/")
+        # Credentials given as arguments win over those written into the URL.
+        self.url, extra_params, url_user, url_password = split_credentials(url)
+        username = username or url_user
+        password = password if password is not None else url_password
         self.database = database
         self.retention_policy = retention_policy
         self.create_database = create_database
         auth = httpx.BasicAuth(username, password or "") if username else None
+        self._secrets = [password, basic_credential(username, password or "")] if username and password else []
         self._client = httpx.AsyncClient(auth=auth, timeout=timeout_s)
-        self._params = {"db": database, "precision": "ns"}
+        self._params = {**extra_params, "db": database, "precision": "ns"}
         if retention_policy:
             self._params["rp"] = retention_policy
+
+    def _clean(self, text: str) -> str:
+        # Server answers and httpx errors may echo the request; never let a credential through.
+        return redact(text, self._secrets)
 
     async def write(self, lines: list[str]) -> None:
         if not lines:
@@ -86,7 +120,7 @@ class InfluxV1Sink:
             response = await self._post(body)
         if response.status_code >= 300:
             raise classify_status(
-                response.status_code, _error_text(response), response.headers.get("Retry-After")
+                response.status_code, self._clean(_error_text(response)), response.headers.get("Retry-After")
             )
 
     async def _post(self, body: bytes) -> httpx.Response:
@@ -95,18 +129,18 @@ class InfluxV1Sink:
         except httpx.TimeoutException as e:
             raise SinkRetry(f"{self.url}: timeout ({type(e).__name__})") from e
         except httpx.TransportError as e:
-            raise SinkRetry(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise SinkRetry(self._clean(f"{self.url}: {type(e).__name__}: {e}")) from e
 
     async def _create_database(self) -> None:
         query = f'CREATE DATABASE "{self.database.replace(chr(34), "")}"'
         try:
             response = await self._client.post(f"{self.url}/query", data={"q": query})
         except httpx.TransportError as e:
-            raise SinkRetry(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise SinkRetry(self._clean(f"{self.url}: {type(e).__name__}: {e}")) from e
         if response.status_code in (401, 403):
             raise SinkAuth(
                 f"database {self.database!r} does not exist and these credentials may not create it: "
-                f"{_error_text(response)}"
+                f"{self._clean(_error_text(response))}"
             )
         if response.status_code >= 300:
             raise SinkRetry(f"creating database {self.database!r}: HTTP {response.status_code}")
@@ -131,6 +165,7 @@ class InfluxV2Sink:
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self.url = url.rstrip("/")
+        self._secrets = [token]
         self.org = org
         self.bucket = bucket
         # retries=False: the client must not retry behind the drain's back.
@@ -157,12 +192,12 @@ class InfluxV2Sink:
             self._write_api.write(self.bucket, self.org, record=body, write_precision=self._precision)
         except ApiException as e:
             headers = e.headers or {}
-            message = _v2_message(e.body) or e.reason or ""
+            message = redact(_v2_message(e.body) or e.reason or "", self._secrets)
             raise classify_status(e.status or 0, message, headers.get("Retry-After")) from e
         except HTTPError as e:
-            raise SinkRetry(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise SinkRetry(redact(f"{self.url}: {type(e).__name__}: {e}", self._secrets)) from e
         except OSError as e:
-            raise SinkRetry(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise SinkRetry(redact(f"{self.url}: {type(e).__name__}: {e}", self._secrets)) from e
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
