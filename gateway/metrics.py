@@ -95,6 +95,9 @@ class GatewayCollector:
                                       value=stats.messages_in)
             yield CounterMetricFamily("hallgate_mqtt_connection_losses", "connections to the broker lost",
                                       value=stats.connection_losses)
+            yield CounterMetricFamily("hallgate_mqtt_batches_failed",
+                                      "batches not stored: nothing acknowledged, redelivered after a reconnect",
+                                      value=stats.batches_failed)
         req = CounterMetricFamily("hallgate_modbus_requests", "Modbus requests per line", labels=["line"])
         fail = CounterMetricFamily("hallgate_modbus_failed_requests", "failed Modbus requests per line",
                                    labels=["line"])

@@ -24,6 +24,7 @@ import uvicorn
 
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
+from drivers.tls import TlsOptions
 from gateway.alerts.delivery import deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
@@ -32,6 +33,7 @@ from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
+from gateway.redact import redact_url
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
@@ -88,6 +90,7 @@ def _mqtt_options(cfg: HallConfig) -> MqttOptions:
         host=b.host, port=b.port, client_id=cfg.client_id, protocol=b.protocol, username=b.username,
         password=secret(b.password_env), keepalive_s=b.keepalive_s, receive_maximum=b.receive_maximum,
         will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
+        tls=TlsOptions(**b.tls.model_dump()) if b.tls else None,
     )
 
 
@@ -169,7 +172,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         supervisor = Supervisor()
         stats = DrainStats()
         view = View(cfg, devices, hub, outbox, journal, supervisor, lines, stats, alerts,
-                    sink_name=sink.name if sink else None, sink_url=cfg.influx.url)
+                    sink_name=sink.name if sink else None, sink_url=redact_url(cfg.influx.url))
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
