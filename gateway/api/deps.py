@@ -1,16 +1,26 @@
-"""Shared API dependencies: the gateway, the caller's role, time formatting."""
+"""Shared API dependencies: the gateway, the caller's role, query checking, time formatting."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import weakref
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from gateway.api.errors import ApiError
 from gateway.runtime import Gateway
+
+MIN_TOKEN_CHARS = 16
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -19,14 +29,41 @@ def get_gateway(request: Request) -> Gateway:
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
+# auto_error=False: the scheme only declares bearer auth in OpenAPI (Swagger UI's Authorize
+# button); caller_role answers a missing or wrong header with our own JSON error.
+bearer = HTTPBearer(auto_error=False, description="an API token of this hall (`api.tokens` in its configuration)")
 
-def caller_role(gw: GatewayDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    if not authorization:
-        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+
+def _digest(token: str) -> bytes:
+    # Compare fixed-length digests: compare_digest on the raw strings would still reveal lengths.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def role_of(tokens: Mapping[str, str], presented: str) -> str | None:
+    """The role of a presented token, or None. Every configured token is compared in constant time,
+    with no early exit, so timing tells neither whether nor which token matched."""
+    want = _digest(presented)
+    role = None
+    for token, token_role in tokens.items():
+        if hmac.compare_digest(_digest(token), want):
+            role = token_role
+    return role
+
+
+def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
+    """A problem line per configured token shorter than MIN_TOKEN_CHARS (naming the role, never the token)."""
+    return [f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            for token, role in tokens.items() if len(token) < MIN_TOKEN_CHARS]
+
+
+def caller_role(gw: GatewayDep, request: Request,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    if credentials is None:
+        if "authorization" not in request.headers:
+            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
         raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
-    role = gw.tokens.get(token.strip())
+    role = role_of(gw.tokens, credentials.credentials.strip())
     if role is None:
         raise ApiError(401, "bad_token", "this token is not configured for this hall")
     return role
@@ -41,7 +78,44 @@ def require(*roles: str):  # type: ignore[no-untyped-def]
             raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
         return role
 
+    check.required_roles = roles  # type: ignore[attr-defined]  # read by app.py to document the 403
     return Depends(check)
+
+
+def dependants(dependant: Dependant) -> Iterator[Dependant]:
+    """A route's dependant and all its sub-dependencies, depth first."""
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from dependants(sub)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names: set[str] = set()
+    for d in dependants(route.dependant):
+        for f in d.query_params:
+            model: Any = f.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a query parameter model
+                names |= {info.alias or name for name, info in model.model_fields.items()}
+            else:
+                names.add(f.alias)
+    return frozenset(names)
+
+
+_declared: weakref.WeakKeyDictionary[APIRoute, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A misspelt filter (`?zon=`) must not silently return everything: refuse parameters the route
+    does not declare."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    declared = _declared.get(route)
+    if declared is None:
+        declared = _declared[route] = _query_names(route)
+    for name in request.query_params:
+        if name not in declared:
+            raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}")
 
 
 @cache
