@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from typing import Any
 
@@ -65,27 +67,65 @@ def _docs(app: FastAPI) -> None:
                               with_google_fonts=False)
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+def route_errors(route: APIRoute) -> dict[str, str]:
+    """The JSON errors a route can answer (status -> when), from what it depends on: 422 everywhere
+    (unknown query parameters), 401 where a token is needed, 403 where only some roles may call,
+    404 where the path names something."""
+    calls = [d.call for d in dependants(route.dependant)]
+    found = {"422": "invalid or unknown parameters"}
+    if caller_role in calls:
+        found["401"] = "no token, or one this hall does not know"
+    roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
+    if roles:
+        found["403"] = f"the token's role may not do this (needs one of: {', '.join(roles)})"
+    if route.dependant.path_params:
+        found["404"] = "nothing of that id in this hall"
+    return found
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
+    """(path with its prefixes, methods, route) of every route in the schema.
+
+    FastAPI 0.165 keeps an included router as one entry of `app.routes` and resolves its routes
+    lazily (`iter_route_contexts`); older versions copied each route into `app.routes`.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+    except ImportError:
+        contexts: Iterable[Any] = app.routes
+    else:
+        contexts = iter_route_contexts(app.routes)
+    for context in contexts:
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            yield context.path_format, set(context.methods or ()), route
 
 
 def document_errors(app: FastAPI) -> None:
-    """Declare in OpenAPI the JSON errors each route can answer, from what it depends on, so route
-    files need not repeat them: 422 everywhere (unknown query parameters), 401 where a token is
-    needed, 403 where only some roles may call, 404 where the path names something."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        calls = [d.call for d in dependants(route.dependant)]
-        found: dict[int | str, dict[str, Any]] = {422: _error("invalid or unknown parameters")}
-        if caller_role in calls:
-            found[401] = _error("no token, or one this hall does not know")
-        roles = [r for c in calls for r in getattr(c, "required_roles", ())]
-        if roles:
-            found[403] = _error(f"the token's role may not do this (needs one of: {', '.join(sorted(set(roles)))})")
-        if route.dependant.path_params:
-            found[404] = _error("nothing of that id in this hall")
-        route.responses = found | dict(route.responses)  # what a route file declares itself wins
+    """Declare each route's error answers in OpenAPI with the one error schema, so route files need
+    not repeat them. A description a route gives itself is kept; FastAPI's own 422 schema is
+    replaced, since errors.py answers validation errors with ErrorOut too."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for path, methods, route in api_routes(app):
+            for method in methods:
+                responses = spec["paths"][path][method.lower()]["responses"]
+                for status, when in route_errors(route).items():
+                    declared = responses.get(status, {}).get("description") if status != "422" else None
+                    responses[status] = {"description": declared or when, "content": content}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(spec):
+                schemas.pop(unused, None)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 class HeadAsGet:

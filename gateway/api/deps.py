@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import weakref
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
@@ -57,7 +56,7 @@ def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
             for token, role in tokens.items() if len(token) < MIN_TOKEN_CHARS]
 
 
-def caller_role(gw: GatewayDep, request: Request,
+async def caller_role(gw: GatewayDep, request: Request,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
     if credentials is None:
         if "authorization" not in request.headers:
@@ -73,7 +72,7 @@ RoleDep = Annotated[str, Depends(caller_role)]
 
 
 def require(*roles: str):  # type: ignore[no-untyped-def]
-    def check(role: RoleDep) -> str:
+    async def check(role: RoleDep) -> str:
         if role not in roles:
             raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
         return role
@@ -101,18 +100,17 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return frozenset(names)
 
 
-_declared: weakref.WeakKeyDictionary[APIRoute, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """A misspelt filter (`?zon=`) must not silently return everything: refuse parameters the route
-    does not declare."""
+    does not declare (itself or through its dependencies)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    declared = _declared.get(route)
+    # Computed once per route; keyed by id because routes are unhashable and live as long as the app.
+    cache: dict[int, frozenset[str]] = request.app.state.__dict__.setdefault("declared_query", {})
+    declared = cache.get(id(route))
     if declared is None:
-        declared = _declared[route] = _query_names(route)
+        declared = cache[id(route)] = _query_names(route)
     for name in request.query_params:
         if name not in declared:
             raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}")
