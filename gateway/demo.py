@@ -84,13 +84,14 @@ def move_modbus(hall: dict[str, Any], ports: Mapping[tuple[str, int], int]) -> d
 
 
 @contextlib.asynccontextmanager
-async def simulators(sim: HallSimulator) -> AsyncIterator[HallSimulator]:
+async def simulators(sim: HallSimulator, fixed_ports: bool) -> AsyncIterator[HallSimulator]:
     try:
         await sim.start()
     except (OSError, RuntimeError) as e:  # pymodbus reports a taken port as RuntimeError
         where = ", ".join(bus.url for bus in sim.buses)
-        raise StartupError(f"the demo's Modbus simulators cannot listen on {where}: {e}; "
-                           "choose other ports with --modbus-port-base") from None
+        # Free ports are picked just before the servers bind them: another program can win that race.
+        fix = "choose another port base" if fixed_ports else "start the demo again to get other free ports"
+        raise StartupError(f"the demo's Modbus simulators cannot listen on {where}: {e}; {fix}") from None
     try:
         yield sim
     finally:
@@ -113,7 +114,7 @@ async def run_demo(api_port: int, mqtt_port: int, heartbeat_s: float = 30.0, fol
         cfg = load_config(DEMO_CONFIG, environ)
         sim = HallSimulator(hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"),
                             heartbeat_s=heartbeat_s)
-        async with embedded_broker(mqtt_port), simulators(sim), start_gateway(cfg) as gw:
+        async with embedded_broker(mqtt_port), simulators(sim, modbus_port_base is not None), start_gateway(cfg) as gw:
             yield gw, tokens
 
 
