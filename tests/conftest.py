@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -116,11 +117,12 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         if not (new_threads or new_children) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    for p in new_children:  # ended here so that they cannot disturb the tests after this one
-        p.kill()
     problems = [f"task left running: {t}" for t in _leaked_tasks]
     problems += [f"thread left running: {t.name} ({'daemon' if t.daemon else 'not daemon'})" for t in new_threads]
     problems += [f"child process left running: {_describe(p)}" for p in new_children]
+    for p in new_children:  # ended here so that they cannot disturb the tests after this one
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
     _leaked_tasks.clear()
     if problems and not request.node.stash.get(_CALL_FAILED, False):
         pytest.fail("the test leaked:\n  " + "\n  ".join(problems), pytrace=False)
