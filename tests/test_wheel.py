@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.demo_support import KINDS, running_demo
 
@@ -37,6 +38,7 @@ def _source_copy(to: Path) -> Path:
     return to
 
 
+@pytest.mark.timeout(600)  # a cold pip cache downloads every dependency
 def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) -> None:
     src = _source_copy(tmp_path / "src")
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", src, cwd=tmp_path)

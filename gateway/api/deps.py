@@ -102,7 +102,12 @@ def _query_names(route: APIRoute) -> frozenset[str]:
 
 async def reject_unknown_query(request: Request) -> None:
     """A misspelt filter (`?zon=`) must not silently return everything: refuse parameters the route
-    does not declare (itself or through its dependencies)."""
+    does not declare (itself or through its dependencies).
+
+    Only the route's own dependencies are seen: FastAPI 0.165 hands the request to the original
+    route, so query parameters of dependencies given to `include_router` would be refused.
+    Declare them on the route (or in a dependency of it).
+    """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
