@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, Query
 from pydantic import BaseModel
 
 from gateway.api.app import create_app
-from gateway.api.deps import role_of
+from gateway.api.deps import require, role_of
 from gateway.api.server import ListenError, make_server
 from gateway.config import load_config
 from gateway.runtime import Gateway, StartupError, start_gateway
@@ -133,7 +133,8 @@ def zone_filter(zone: str | None = None) -> str | None:
     return zone
 
 
-def test_declared_query_parameters_pass_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_declared_query_parameters_pass_and_role_checks_are_documented(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Parameters declared by the route, by a dependency of it, or by a query model are allowed."""
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
@@ -144,7 +145,16 @@ def test_declared_query_parameters_pass_the_check(tmp_path: Path, monkeypatch: p
                         step: int = 60) -> dict[str, Any]:
             return {"zone": zone, "start": window.start, "step": step}
 
+        @app.get("/admin-only", dependencies=[require("admin")])
+        async def admin_only() -> dict[str, str]:
+            return {}
+
+        responses = app.openapi()["paths"]["/admin-only"]["get"]["responses"]
+        assert {"401", "403", "422"} <= set(responses) and "admin" in responses["403"]["description"]
+
         async with serving(app) as (_, base), httpx.AsyncClient(base_url=base) as client:
+            r = await client.get("/admin-only", headers=AUTH)
+            assert (r.status_code, r.json()["error"]) == (403, "forbidden")
             r = await client.get("/probe", params={"zone": "a", "start": "s", "end": "e", "step": 5})
             assert r.json() == {"zone": "a", "start": "s", "step": 5}
             r = await client.get("/probe", params={"zone": "a", "stpe": 5})
