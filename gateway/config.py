@@ -19,9 +19,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.kinds import KIND_PARAMS, KINDS
+from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
 
 ENV_PREFIX = "HALLGATE_"
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
+MIN_TOKEN_CHARS = 16  # an API token must resist guessing
 
 Role = Literal["technician", "staff", "duty_manager", "manager", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -456,8 +457,12 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
 def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
     for i, t in enumerate(cfg.api.tokens):
-        if not environ.get(t.env):
+        value = environ.get(t.env)
+        if not value:
             problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
+        elif len(value) < MIN_TOKEN_CHARS:
+            problems.append((f"api.tokens[{i}].env", f"the token in {t.env} has {len(value)} characters: use at least "
+                             f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"))
     for section, field in (("broker", "password_env"), ("influx", "password_env"), ("influx", "token_env")):
         name = getattr(getattr(cfg, section), field)
         if name and not environ.get(name):

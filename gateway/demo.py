@@ -1,7 +1,9 @@
 """`hallgate demo`: a whole hall on one machine with no external servers.
 
 An embedded MQTT broker (amqtt), simulated firmware for every device in configs/demo-hall.yaml,
-the gateway and its API. The outbox lives in a temporary folder; no InfluxDB is needed.
+the gateway and its API. The outbox lives in a temporary folder; no InfluxDB is needed. The
+simulated Modbus servers get free ports at start (or consecutive ports from a base), so a second
+demo, or any program on the ports the file names, does not stop it.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import yaml
 from amqtt.broker import Broker
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import ROLES, load_config
+from gateway.paths import DEMO_CONFIG
 from gateway.runtime import Gateway, StartupError, start_gateway
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo-hall.yaml"
 log = logging.getLogger(__name__)
 
 
@@ -47,32 +52,82 @@ def demo_tokens() -> dict[str, str]:
     return {role: secrets.token_urlsafe(12) for role in ROLES}
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def modbus_ports(hall: Mapping[str, Any], base: int | None = None) -> dict[tuple[str, int], int]:
+    """The port each of the hall's Modbus TCP servers (distinct host:port, in order of appearance)
+    gets in the demo: consecutive from `base`, or free ports picked now."""
+    ports: dict[tuple[str, int], int] = {}
+    for device in hall.get("devices") or []:
+        link = device.get("modbus") or {}
+        if "port" in link:
+            key = (str(link.get("host", "127.0.0.1")), int(link["port"]))
+            if key not in ports:
+                ports[key] = _free_port() if base is None else base + len(ports)
+    return ports
+
+
+def move_modbus(hall: dict[str, Any], ports: Mapping[tuple[str, int], int]) -> dict[str, str]:
+    """Move the hall's Modbus servers to `ports`, in place (for the simulators), and return the same
+    moves as environment overrides (for the gateway, through load_config)."""
+    overrides = {}
+    for i, device in enumerate(hall.get("devices") or []):
+        link = device.get("modbus") or {}
+        if "port" in link:
+            link["port"] = ports[(str(link.get("host", "127.0.0.1")), int(link["port"]))]
+            overrides[f"HALLGATE_DEVICES__{i}__MODBUS__PORT"] = str(link["port"])
+    return overrides
+
+
 @contextlib.asynccontextmanager
-async def run_demo(api_port: int, mqtt_port: int, heartbeat_s: float = 30.0,
-                   folder: Path | None = None) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
+async def simulators(sim: HallSimulator, fixed_ports: bool) -> AsyncIterator[HallSimulator]:
+    try:
+        await sim.start()
+    except (OSError, RuntimeError) as e:  # pymodbus reports a taken port as RuntimeError
+        where = ", ".join(bus.url for bus in sim.buses)
+        # Free ports are picked just before the servers bind them: another program can win that race.
+        fix = "choose another port base" if fixed_ports else "start the demo again to get other free ports"
+        raise StartupError(f"the demo's Modbus simulators cannot listen on {where}: {e}; {fix}") from None
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@contextlib.asynccontextmanager
+async def run_demo(api_port: int, mqtt_port: int, heartbeat_s: float = 30.0, folder: Path | None = None,
+                   modbus_port_base: int | None = None) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
     tokens = demo_tokens()
+    hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    moved = move_modbus(hall, modbus_ports(hall, modbus_port_base))
     with tempfile.TemporaryDirectory(prefix="hallgate-demo-") as tmp:
         environ = dict(os.environ) | {f"HALLGATE_TOKEN_{role.upper()}": t for role, t in tokens.items()} | {
             "HALLGATE_API__PORT": str(api_port),
             "HALLGATE_BROKER__PORT": str(mqtt_port),
             "HALLGATE_STORE__PATH": str((folder or Path(tmp)) / "outbox.sqlite"),
-        }
+        } | moved
         os.environ.update({k: v for k, v in environ.items() if k.startswith("HALLGATE_TOKEN_")})
         cfg = load_config(DEMO_CONFIG, environ)
-        sim = HallSimulator(DEMO_CONFIG, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"),
+        sim = HallSimulator(hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"),
                             heartbeat_s=heartbeat_s)
-        async with embedded_broker(mqtt_port), sim, start_gateway(cfg) as gw:
+        async with embedded_broker(mqtt_port), simulators(sim, modbus_port_base is not None), start_gateway(cfg) as gw:
             yield gw, tokens
 
 
-async def demo_main(api_port: int, mqtt_port: int) -> None:
-    async with run_demo(api_port, mqtt_port) as (gw, tokens):
+async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None = None) -> None:
+    async with run_demo(api_port, mqtt_port, modbus_port_base=modbus_port_base) as (gw, tokens):
         base = f"http://127.0.0.1:{api_port}"
         print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
         print(f"  dashboard: {base}/#token={tokens['manager']}")
         print(f"  API docs:  {base}/docs")
         print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")
+        lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
+        print(f"  Modbus:    {', '.join(lines)} (simulated locker bank and counters)")
         for role, token in tokens.items():
             print(f"token: {role} {token}")
         print("Ctrl-C stops the demo.", flush=True)

@@ -11,16 +11,13 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import httpx
-import uvicorn
 
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
@@ -28,7 +25,8 @@ from drivers.tls import TlsOptions
 from gateway.alerts.delivery import deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
-from gateway.api.app import create_app
+from gateway.api.app import WeakTokens, create_app
+from gateway.api.server import ListenError, make_server
 from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
@@ -233,7 +231,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                                                                   view.delivery["webhook"]))
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
-        await _serve_api(stack, create_app(view, _tokens(cfg)), cfg)
+        await _serve_api(stack, view, _tokens(cfg), cfg)
         yield gw
 
 
@@ -243,9 +241,12 @@ def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitabl
     return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id))
 
 
-async def _serve_api(stack: contextlib.AsyncExitStack, app: Any, cfg: HallConfig) -> None:
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[_listen(cfg.api.host, cfg.api.port)]), name="api")
+async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
+    try:
+        server, sock = make_server(create_app(view, tokens), cfg.api.host, cfg.api.port)
+    except (ListenError, WeakTokens) as e:
+        raise StartupError(str(e)) from None
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
 
     async def stop() -> None:
         server.should_exit = True
@@ -255,6 +256,7 @@ async def _serve_api(stack: contextlib.AsyncExitStack, app: Any, cfg: HallConfig
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        sock.close()
 
     stack.push_async_callback(_astop("the API", stop))
     while not server.started and not task.done():
@@ -262,22 +264,6 @@ async def _serve_api(stack: contextlib.AsyncExitStack, app: Any, cfg: HallConfig
     if task.done():
         task.result()
         raise StartupError("the API stopped while starting: see the log above")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the API's socket here, so a taken port is a clear error rather than uvicorn's exit."""
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets; without it every request on a
-    # kept-alive connection waits ~40 ms for the peer's delayed ACK.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as e:
-        sock.close()
-        raise StartupError(f"the API cannot listen on {host}:{port}: {e.strerror}; "
-                           "free the port or choose another (api.port, HALLGATE_API__PORT)") from None
-    return sock
 
 
 def alerts_topic(cfg: HallConfig) -> str:

@@ -11,7 +11,8 @@ from gateway.config import ConfigError, load_config
 from gateway.registry import build_registry, load_hall
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
-TOKENS = {f"HALLGATE_TOKEN_{r}": "t-" + r for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")}
+TOKENS = {f"HALLGATE_TOKEN_{r}": "test-token-for-" + r
+          for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")}
 
 
 def write(tmp_path: Path, text: str) -> Path:

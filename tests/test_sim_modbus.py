@@ -11,7 +11,7 @@ from firmware_sim.counter import PeopleCounter
 from firmware_sim.locker import LockerBoard
 from firmware_sim.modbus_bus import ModbusBus
 from tests.servers import free_port
-from tests.test_sim_support import mbpoll, until
+from tests.sim_support import mbpoll, until
 
 U32 = 2**32
 

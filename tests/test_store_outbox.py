@@ -116,16 +116,27 @@ def test_not_an_sqlite_file_is_set_aside(tmp_path: Path, caplog) -> None:
     box.close()
 
 
-def test_a_foreign_sqlite_database_is_set_aside(tmp_path: Path) -> None:
+def test_a_foreign_sqlite_database_is_set_aside(tmp_path: Path, caplog) -> None:
+    """Another program's database at the outbox's path (here with a `records` table of its own) is
+    moved aside intact, never written into or dropped."""
     path = tmp_path / "o.db"
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE records (x)")
+    conn.execute("INSERT INTO records VALUES ('theirs')")
     conn.commit()
     conn.close()
-    box = Outbox(path)
+    with caplog.at_level(logging.ERROR):
+        box = Outbox(path)
     box.append([(T, line(1))])
     assert box.depth_records == 1
     box.close()
+    [aside] = tmp_path.glob("o.db.corrupt-*")
+    assert f"moved it to {aside.name}" in caplog.text
+    conn = sqlite3.connect(aside)
+    try:
+        assert conn.execute("SELECT * FROM records").fetchall() == [("theirs",)]
+    finally:
+        conn.close()
 
 
 def _disk(path: Path) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.canonical import Event
-from gateway.store.points import PointError, audit_to_line, point_ts, to_line
+from gateway.store.points import PointError, point_ts, to_line
 
 T = 1_700_000_000_123_456_789
 
@@ -61,10 +61,3 @@ def test_seq_goes_into_the_sub_millisecond_part() -> None:
     assert a.rsplit(" ", 1)[1] != b.rsplit(" ", 1)[1]
     # A redelivery is byte-identical, so it overwrites itself.
     assert a == to_line(Event("d", "rated", T, {"v": 1}, seq=1), "s", "k")
-
-
-def test_audit_line() -> None:
-    line = audit_to_line(
-        site="s", ts_ns=T, action="unlock", outcome="confirmed", device="box-1", actor="王芳", fields={"slot": 3}
-    )
-    assert line == f'audit,action=unlock,device=box-1,outcome=confirmed,site=s slot=3i,actor="王芳" {T}'

@@ -2,33 +2,165 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from collections.abc import Iterable, Iterator
+from importlib.resources import files
+from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api import errors
+from gateway.api.deps import caller_role, dependants, reject_unknown_query, weak_tokens
+from gateway.api.errors import ErrorOut
 from gateway.api.routes import alerts, devices, occupancy, quarantine, system
+from gateway.paths import DASHBOARD_DIR
 from gateway.view import View
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "web" / "index.html"
+# Swagger UI and ReDoc from a package, not a CDN: a hall's network often has no internet.
+DOCS_ASSETS = files("fastapi_offline") / "static"
+ASSETS_URL = "/docs-assets"
+
+
+class WeakTokens(ValueError):
+    """Configured API tokens too short to resist guessing (the message names roles, never tokens)."""
 
 
 def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
-    """`tokens`: token -> role."""
+    """The API over the gateway's read model; `tokens`: token -> role."""
+    problems = weak_tokens(tokens)
+    if problems:
+        raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
     app = FastAPI(title=f"hallgate: {view.title}", version="0.1.0",
-                  description="Device health, occupancy and commands of one service hall.")
+                  description="Device health, occupancy, alerts and commands of one service hall.",
+                  docs_url=None, redoc_url=None, dependencies=[Depends(reject_unknown_query)])
     app.state.view = view
     app.state.tokens = tokens
     errors.install(app)
     app.include_router(system.router)
-    app.include_router(devices.router, prefix="/api/v1")
-    app.include_router(occupancy.router, prefix="/api/v1")
-    app.include_router(quarantine.router, prefix="/api/v1")
-    app.include_router(alerts.router, prefix="/api/v1")
+    for router in (devices.router, occupancy.router, quarantine.router, alerts.router):
+        app.include_router(router, prefix="/api/v1")
+    document_errors(app)
+    _docs(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
-        return FileResponse(DASHBOARD)
+        return FileResponse(DASHBOARD_DIR / "index.html")
 
+    app.add_middleware(HeadAsGet)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    app.mount(ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
+    favicon = f"{ASSETS_URL}/favicon.png"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "", title=f"{app.title}: API",
+                                   swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{ASSETS_URL}/swagger-ui.css", swagger_favicon_url=favicon,
+                                   oauth2_redirect_url=None, swagger_ui_parameters={"persistAuthorization": True})
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url or "", title=f"{app.title}: API",
+                              redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js", redoc_favicon_url=favicon,
+                              with_google_fonts=False)
+
+
+def route_errors(route: APIRoute) -> dict[str, str]:
+    """The JSON errors a route can answer (status -> when), from what it depends on: 422 everywhere
+    (unknown query parameters), 401 where a token is needed, 403 where only some roles may call,
+    404 where the path names something."""
+    calls = [d.call for d in dependants(route.dependant)]
+    found = {"422": "invalid or unknown parameters"}
+    if caller_role in calls:
+        found["401"] = "no token, or one this hall does not know"
+    roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
+    if roles:
+        found["403"] = f"the token's role may not do this (needs one of: {', '.join(roles)})"
+    if route.dependant.path_params:
+        found["404"] = "nothing of that id in this hall"
+    return found
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
+    """(path with its prefixes, methods, route) of every route in the schema.
+
+    FastAPI 0.165 keeps an included router as one entry of `app.routes` and resolves its routes
+    lazily (`iter_route_contexts`); older versions copied each route into `app.routes`.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+    except ImportError:
+        contexts: Iterable[Any] = app.routes
+    else:
+        contexts = iter_route_contexts(app.routes)
+    for context in contexts:
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            yield context.path_format, set(context.methods or ()), route
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare each route's error answers in OpenAPI with the one error schema, so route files need
+    not repeat them. A description a route gives itself is kept; FastAPI's own 422 schema is
+    replaced, since errors.py answers validation errors with ErrorOut too."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for path, methods, route in api_routes(app):
+            for method in methods:
+                responses = spec["paths"][path][method.lower()]["responses"]
+                for status, when in route_errors(route).items():
+                    declared = responses.get(status, {}).get("description") if status != "422" else None
+                    responses[status] = {"description": declared or when, "content": content}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(spec):
+                schemas.pop(unused, None)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
+
+
+class HeadAsGet:
+    """HEAD on any GET route: run the GET and send its status and headers without the body.
+
+    FastAPI's routes answer only the methods they declare, so monitoring probes that use HEAD
+    (`curl -I`, load balancers) would get 405. The response is cut after its first body message,
+    and the route is then told the client left, so a stream (Server-Sent Events) ends too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def head_send(message: Message) -> None:
+            nonlocal finished
+            if finished:
+                return
+            if message["type"] == "http.response.body":
+                finished = True
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        async def head_receive() -> Message:
+            return {"type": "http.disconnect"} if finished else await receive()
+
+        await self.app(dict(scope, method="GET"), head_receive, head_send)

@@ -1,15 +1,23 @@
-"""Shared API dependencies: the gateway, the caller's role, time formatting."""
+"""Shared API dependencies: the gateway, the caller's role, query checking, time formatting."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from gateway.api.errors import ApiError
+from gateway.config import MIN_TOKEN_CHARS
 from gateway.view import View
 
 
@@ -24,14 +32,41 @@ def get_tokens(request: Request) -> dict[str, str]:
 ViewDep = Annotated[View, Depends(get_view)]
 TokensDep = Annotated[dict[str, str], Depends(get_tokens)]
 
+# auto_error=False: the scheme only declares bearer auth in OpenAPI (Swagger UI's Authorize
+# button); caller_role answers a missing or wrong header with our own JSON error.
+bearer = HTTPBearer(auto_error=False, description="an API token of this hall (`api.tokens` in its configuration)")
 
-def caller_role(tokens: TokensDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    if not authorization:
-        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+
+def _digest(token: str) -> bytes:
+    # Compare fixed-length digests: compare_digest on the raw strings would still reveal lengths.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def role_of(tokens: Mapping[str, str], presented: str) -> str | None:
+    """The role of a presented token, or None. Every configured token is compared in constant time,
+    with no early exit, so timing tells neither whether nor which token matched."""
+    want = _digest(presented)
+    role = None
+    for token, token_role in tokens.items():
+        if hmac.compare_digest(_digest(token), want):
+            role = token_role
+    return role
+
+
+def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
+    """A problem line per configured token shorter than MIN_TOKEN_CHARS (naming the role, never the token)."""
+    return [f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            for token, role in tokens.items() if len(token) < MIN_TOKEN_CHARS]
+
+
+async def caller_role(tokens: TokensDep, request: Request,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    if credentials is None:
+        if "authorization" not in request.headers:
+            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
         raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
-    role = tokens.get(token.strip())
+    role = role_of(tokens, credentials.credentials.strip())
     if role is None:
         raise ApiError(401, "bad_token", "this token is not configured for this hall")
     return role
@@ -41,12 +76,53 @@ RoleDep = Annotated[str, Depends(caller_role)]
 
 
 def require(*roles: str):  # type: ignore[no-untyped-def]
-    def check(role: RoleDep) -> str:
+    async def check(role: RoleDep) -> str:
         if role not in roles:
             raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
         return role
 
+    check.required_roles = roles  # type: ignore[attr-defined]  # read by app.py to document the 403
     return Depends(check)
+
+
+def dependants(dependant: Dependant) -> Iterator[Dependant]:
+    """A route's dependant and all its sub-dependencies, depth first."""
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from dependants(sub)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names: set[str] = set()
+    for d in dependants(route.dependant):
+        for f in d.query_params:
+            model: Any = f.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a query parameter model
+                names |= {info.alias or name for name, info in model.model_fields.items()}
+            else:
+                names.add(f.alias)
+    return frozenset(names)
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A misspelt filter (`?zon=`) must not silently return everything: refuse parameters the route
+    does not declare (itself or through its dependencies).
+
+    Only the route's own dependencies are seen: FastAPI 0.165 hands the request to the original
+    route, so query parameters of dependencies given to `include_router` would be refused.
+    Declare them on the route (or in a dependency of it).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    # Computed once per route; keyed by id because routes are unhashable and live as long as the app.
+    cache: dict[int, frozenset[str]] = request.app.state.__dict__.setdefault("declared_query", {})
+    declared = cache.get(id(route))
+    if declared is None:
+        declared = cache[id(route)] = _query_names(route)
+    for name in request.query_params:
+        if name not in declared:
+            raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}")
 
 
 @cache

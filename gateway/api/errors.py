@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,13 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str) -> None:
         self.status, self.code, self.detail = status, code, detail
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer (documented in OpenAPI for each route that can give one)."""
+
+    error: str
+    detail: str
 
 
 def _body(code: str, detail: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Helpers for the firmware simulator tests: real `mosquitto_sub`/`mosquitto_pub`/`mbpoll` processes.
 
-(No tests here; the name only keeps it inside the files the simulator owns.)
+(No tests here: pytest does not collect it.)
 """
 
 from __future__ import annotations
