@@ -50,8 +50,9 @@ def test_every_shipped_profile_loads_and_is_named_after_its_file() -> None:
 
 def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(
-        "name: broken\nkind: people_counter\nprotocol: modbus\nsignals:\n  x: {table: input, address: 0, type: bits}\n")
-    with pytest.raises(ProfileError, match=r"broken.yaml: .*signals.x.*does not fit the input table"):
+        "name: broken\nkind: people_counter\nprotocol: modbus\nsignals:\n"
+        "  x: {table: discrete, address: 0, type: float32}\n")
+    with pytest.raises(ProfileError, match=r"broken.yaml: .*signals.x.*does not fit the discrete table"):
         find_profile("broken", [tmp_path])
 
 
