@@ -158,8 +158,9 @@ class AckSpec(_Model):
     """The device's answer to a command: on which channel, and how it is matched and read."""
 
     channel: str = "ack"
-    id_field: str = "id"  # the ack field that repeats the command id
-    ok_field: str = "ok"
+    # Canonical fields of the ack channel's decoded event (not vendor paths: the hub sees events).
+    id_field: str = "id"  # repeats the command id
+    ok_field: str = "ok"  # bool
     error_field: str | None = "error"
     timeout_s: float = Field(10.0, gt=0)
 
@@ -259,8 +260,15 @@ class MqttProfile(_Model):
         elif self.commands and "channel" not in names:
             raise ValueError("commands need a command_topic when the payload names the channel")
         for op, cmd in self.commands.items():
-            if cmd.ack is not None and cmd.ack.channel not in self.channels:
+            if cmd.ack is None:
+                continue
+            ack_channel = self.channels.get(cmd.ack.channel)
+            if ack_channel is None:
                 raise ValueError(f"commands.{op}.ack.channel {cmd.ack.channel!r} is not a channel")
+            # The ack is matched on the decoded (canonical) event, so its fields must be decoded.
+            for f in (cmd.ack.id_field, cmd.ack.ok_field, cmd.ack.error_field):
+                if f is not None and f not in ack_channel.fields:
+                    raise ValueError(f"commands.{op}.ack: {f!r} is not a field of channel {cmd.ack.channel}")
         return self
 
     def topic_base(self, site: str, device: str) -> str:
@@ -345,11 +353,11 @@ class Signal(_Model):
         if self.type == "bool":
             return "bool"
         if self.type == "bits":
-            return "list[bool]"
+            return "bits"
         if self.type == "string" or self.map is not None:
             return "string"
         if self.flags is not None:
-            return "list[string]"
+            return "strings"
         if self.type.startswith("float") or self.scale is not None or self.offset is not None:
             return "float"
         return "int"

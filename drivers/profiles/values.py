@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 from drivers.profiles.errors import DecodeError
 
-FieldType = Literal["int", "float", "bool", "string", "list[string]", "list[bool]", "json"]
+FieldType = Literal["int", "float", "bool", "string", "strings", "bits", "json"]
 FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 
-# How each declared type is stored (what points.format_field writes for it). list[bool] is a
-# bitmap (bit n = element n); list[string] is one comma-joined string; json is compact JSON text.
+# How each declared type is stored (what points.format_field writes for it). bits is a
+# bitmap (bit n = element n); strings is one comma-joined string; json is compact JSON text.
 INFLUX_TYPES: dict[str, str] = {"int": "integer", "float": "float", "bool": "boolean", "string": "string",
-                                "list[string]": "string", "list[bool]": "integer", "json": "string"}
+                                "strings": "string", "bits": "integer", "json": "string"}
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -108,7 +108,7 @@ def _typed(ftype: str, where: str, max_string: int, max_items: int) -> Convert:
 
     table: dict[str, Convert] = {
         "int": to_int, "float": to_float, "bool": to_bool, "string": to_string,
-        "list[string]": to_list(to_string, "strings"), "list[bool]": to_list(to_bool, "true/false"),
+        "strings": to_list(to_string, "strings"), "bits": to_list(to_bool, "true/false"),
         "json": to_json,
     }
     return table[ftype]
