@@ -93,6 +93,14 @@ def _raw_decoder(sig: Signal, byte_order: str) -> Decoder:
             return text
     fmt = _STRUCT[sig.type]
     words = WORDS[sig.type]
+    if sig.type == "uint64":
+
+        def uint64(w: Sequence[int]) -> Any:
+            value = struct.unpack(fmt, _order(w[:words], byte_order))[0]
+            # InfluxDB integers are int64: a larger value has no representation, like NaN.
+            return value if value < 2**63 else _SKIP
+
+        return uint64
     return lambda w: struct.unpack(fmt, _order(w[:words], byte_order))[0]
 
 
@@ -101,17 +109,17 @@ def _decoder(sig: Signal, byte_order: str) -> Decoder:
     if sig.map is not None:
         table = sig.map
 
-        def enumerated(w: Sequence[int]) -> str:
+        def enumerated(w: Sequence[int]) -> Any:
             v = raw(w)
-            return table.get(v, f"unknown({v})")
+            return v if v is _SKIP else table.get(v, f"unknown({v})")
 
         return enumerated
     if sig.flags is not None:
         flags = sorted(sig.flags.items())
 
-        def flagged(w: Sequence[int]) -> list[str]:
+        def flagged(w: Sequence[int]) -> Any:
             v = raw(w)
-            return [name for bit, name in flags if v >> bit & 1]
+            return v if v is _SKIP else [name for bit, name in flags if v >> bit & 1]
 
         return flagged
     if sig.type.startswith("float") or sig.scale is not None or sig.offset is not None:
@@ -119,7 +127,10 @@ def _decoder(sig: Signal, byte_order: str) -> Decoder:
         offset = 0.0 if sig.offset is None else sig.offset
 
         def number(w: Sequence[int]) -> Any:
-            value = float(raw(w)) * scale + offset
+            v = raw(w)
+            if v is _SKIP:
+                return _SKIP
+            value = float(v) * scale + offset
             if not math.isfinite(value):
                 return _SKIP  # InfluxDB has no NaN: a broken sensor reading is a missing one
             return round(value, 6) if sig.scale is not None or sig.offset is not None else value
