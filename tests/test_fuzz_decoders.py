@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from drivers.canonical import Event
 from drivers.profiles.loader import load_profile
-from drivers.profiles.model import FieldSpec, ModbusProfile, MqttProfile
 from drivers.profiles.modbus_map import compile_plan
+from drivers.profiles.model import FieldSpec, ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
 from drivers.profiles.values import INFLUX_TYPES
 from gateway.config import DEFAULT_PROFILES_DIR
