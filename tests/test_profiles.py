@@ -261,3 +261,8 @@ def test_iso8601_times_convert_to_the_exact_nanosecond(moment: datetime, offset_
     dt = moment.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
     exact = (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
     assert parse_iso8601_ns(dt.isoformat()) == exact
+
+
+def test_an_absurd_parameter_is_a_command_error() -> None:
+    with pytest.raises(CommandError, match="too large to show"):
+        encode_mqtt_command(_mqtt("ref-lockbox"), "unlock", {"slot": 10**5000}, "c-1")

@@ -68,3 +68,32 @@ def test_audit_line() -> None:
         site="s", ts_ns=T, action="unlock", outcome="confirmed", device="box-1", actor="王芳", fields={"slot": 3}
     )
     assert line == f'audit,action=unlock,device=box-1,outcome=confirmed,site=s slot=3i,actor="王芳" {T}'
+
+
+def test_unencodable_text_is_a_point_error_never_a_unicode_error() -> None:
+    for event in (Event("d", "rated", T, {"item": "\ud800"}), Event("d\udfff", "x", T, {"v": 1}),
+                  Event("d", "x", T, {"k\ud800": 1}), Event("d", "x", T, {"v": ["a", "\ud800"]})):
+        with pytest.raises(PointError, match="not valid Unicode"):
+            to_line(event, "s", "k")
+    line = to_line(Event("d", "x", T, {"item": "营业执照"}), "s", "k")
+    assert line.encode("utf-8")
+
+
+def test_newlines_in_string_fields_are_escaped() -> None:
+    line = to_line(Event("d", "x", T, {"note": 'a\nb\r"c"'}), "s", "k")
+    assert "\n" not in line and "\r" not in line
+    assert 'note="a\\nb\\r\\"c\\""' in line
+
+
+def test_integers_beyond_int64_are_refused_and_empty_lists_absent() -> None:
+    for value in (2**63, -(2**63) - 1, [True] * 64, 10**5000):
+        with pytest.raises(PointError, match="int64"):
+            to_line(Event("d", "x", T, {"v": value}), "s", "k")
+    assert to_line(Event("d", "x", T, {"v": 2**63 - 1}), "s", "k").endswith(f"v={2**63 - 1}i {T}")
+    line = to_line(Event("d", "rated", T, {"score": 5, "reasons": [], "doors": []}), "s", "k")
+    assert "reasons" not in line and "doors" not in line
+
+
+def test_timestamps_must_be_int64_nanoseconds() -> None:
+    with pytest.raises(PointError, match="timestamp"):
+        to_line(Event("d", "x", 2**64, {"v": 1}), "s", "k")

@@ -54,7 +54,10 @@ def value_key(value: Any) -> tuple[str, Any] | None:
 
 
 def _brief(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4,300 digits cannot even be shown
+        return f"<{type(value).__name__} too large to show>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

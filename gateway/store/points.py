@@ -83,7 +83,7 @@ def format_field(value: Any) -> str | None:
 
 def _integer(value: int) -> str:
     if not INT64_MIN <= value <= INT64_MAX:
-        raise PointError(f"integer field out of int64 range: {value:.3e}")
+        raise PointError(f"integer field out of int64 range ({value.bit_length()} bits)")
     return f"{value}i"
 
 
