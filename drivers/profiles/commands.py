@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from drivers.profiles.errors import CommandError, DecodeError
 from drivers.profiles.model import (
-    _PLACEHOLDER,
+    PLACEHOLDER,
     AckSpec,
     Condition,
     FieldSpec,
@@ -57,7 +57,7 @@ def _fill(template: Any, values: Mapping[str, Any]) -> Any:
         return {k: _fill(v, values) for k, v in template.items()}
     if isinstance(template, list):
         return [_fill(v, values) for v in template]
-    if isinstance(template, str) and (m := _PLACEHOLDER.match(template)):
+    if isinstance(template, str) and (m := PLACEHOLDER.match(template)):
         return values[m.group(1)]
     return template
 

@@ -20,7 +20,7 @@ from drivers.profiles.values import FIELD_TYPES, FieldType, compile_value
 # Device kinds are an open registry owned by the gateway: a profile names one, the gateway checks it.
 KindName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Scalar = str | int | float | bool
-_PLACEHOLDER = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
+PLACEHOLDER = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 
 
 class _Model(BaseModel):
@@ -71,9 +71,6 @@ class FieldSpec(_Model):
         return self
 
 
-Fields = dict[str, Annotated[FieldSpec, Field()]]
-
-
 def _fields_short_forms(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _short_form(v) for k, v in value.items()}
@@ -110,7 +107,7 @@ class Channel(_Model):
     event: str | None = None  # a fixed canonical event name ...
     type_field: str | None = None  # ... or the payload field that names the event
     types: dict[str, str] = {}  # vendor type -> canonical event name (unlisted types are rejected)
-    fields: Fields = {}  # canonical name -> typed spec (`name: int` is the short form)
+    fields: dict[str, FieldSpec] = {}  # canonical name -> typed spec (`name: int` is the short form)
     required: list[str] = []  # canonical fields that must be present
     # How this channel's events are timed: `device` (its timestamp field, required) or `arrival`
     # (the gateway's receive time: for devices without a clock).
@@ -165,13 +162,6 @@ class AckSpec(_Model):
     timeout_s: float = Field(10.0, gt=0)
 
 
-Params = dict[str, FieldSpec]
-
-
-def _params_short_forms(value: Any) -> Any:
-    return _fields_short_forms(value)
-
-
 def _placeholders(template: Any) -> set[str]:
     """Names of the `"{name}"` values in a payload template (whole values only, so types survive)."""
     found: set[str] = set()
@@ -182,7 +172,7 @@ def _placeholders(template: Any) -> set[str]:
         for v in template:
             found |= _placeholders(v)
     elif isinstance(template, str):
-        m = _PLACEHOLDER.match(template)
+        m = PLACEHOLDER.match(template)
         if m:
             found.add(m.group(1))
         elif "{" in template:
@@ -194,11 +184,11 @@ class MqttCommand(_Model):
     """A JSON command: a payload template with typed parameters, and the ack that answers it."""
 
     channel: str = "cmd"
-    params: Params = {}
+    params: dict[str, FieldSpec] = {}
     payload: dict[str, Any]  # "{param}" values become the typed parameter, "{id}" the command id
     ack: AckSpec | None = AckSpec()
 
-    _short = field_validator("params", mode="before")(_params_short_forms)
+    _short = field_validator("params", mode="before")(_fields_short_forms)
 
     @model_validator(mode="after")
     def _template(self) -> MqttCommand:
@@ -394,12 +384,12 @@ class Write(_Model):
 class ModbusCommand(_Model):
     """Register writes, and the read-back that proves them (a written coil proves nothing)."""
 
-    params: Params = {}
+    params: dict[str, FieldSpec] = {}
     index_base: int = Field(0, ge=0)  # the number of the first door/slot in params used as an index
     writes: list[Write] = Field(min_length=1)
     confirm: Confirm | None = None
 
-    _short = field_validator("params", mode="before")(_params_short_forms)
+    _short = field_validator("params", mode="before")(_fields_short_forms)
 
     @model_validator(mode="after")
     def _params_exist(self) -> ModbusCommand:
@@ -408,7 +398,7 @@ class ModbusCommand(_Model):
         if self.confirm is not None:
             named += [c.index for c in (*self.confirm.when, *self.confirm.fail_when)]
         for w in self.writes:
-            if isinstance(w.value, str) and not _PLACEHOLDER.match(w.value):
+            if isinstance(w.value, str) and not PLACEHOLDER.match(w.value):
                 raise ValueError(f"write value {w.value!r} is not a number, true/false or \"{{param}}\"")
         unknown = {n for n in named if isinstance(n, str) and n not in self.params}
         if unknown:

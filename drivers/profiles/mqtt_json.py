@@ -18,7 +18,7 @@ from drivers.canonical import Event
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.model import Channel, FieldSpec, Liveness, MqttProfile, TimeSpec
 from drivers.profiles.timefmt import TimeParser, parse_iso8601_ns, time_parser
-from drivers.profiles.values import Convert, check_text, compile_value
+from drivers.profiles.values import Convert, compile_value
 
 __all__ = ["DecodeError", "MqttDecoder", "parse_iso8601_ns"]
 
@@ -241,7 +241,7 @@ class MqttDecoder:
         if not fields and seq is None:
             # Nothing to store: an empty point is refused by InfluxDB, so refuse it here, counted.
             raise DecodeError("missing_field", f"{name}: no canonical field in the payload")
-        return Event(device=device, name=check_text(name, "event", 256), ts_ns=ts_ns, fields=fields, seq=seq)
+        return Event(device=device, name=name, ts_ns=ts_ns, fields=fields, seq=seq)
 
     @staticmethod
     def _time(ch: _CompiledChannel, obj: dict[str, Any], received_ns: int) -> int:
