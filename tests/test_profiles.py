@@ -133,6 +133,12 @@ def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
     ("topic: 'x/{site}/{channel}'", "must contain {device}"),
     ("commands: {go: {payload: {op: go, n: '{n}'}}}", "not params"),
     ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
+    ("channels: {e: {event: x, fields: {fw: {source: ver}}}}", r"fields\.fw\.type: Field required"),
+    ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
+    ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
+    ("{channel_field: t, topic: 'v/{device}', commands: {go: {payload: {op: go, id: '{id}'}}}}", "command_topic"),
+    ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: nope}}}", "is not a channel"),
+    ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: status}}}", "'id' is not a field"),
 ])
 def test_profile_mistakes_are_named_at_load(tmp_path: Path, snippet: str, message: str) -> None:
     base = {"name": "p", "kind": "rating_pad", "protocol": "mqtt", "topic_kind": "rating",
@@ -141,6 +147,30 @@ def test_profile_mistakes_are_named_at_load(tmp_path: Path, snippet: str, messag
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(base))
     with pytest.raises(ProfileError, match=message):
         load_profile(tmp_path / "p.yaml")
+
+
+@pytest.mark.parametrize(("signal", "message"), [
+    ("{table: input, address: 0, type: int16, counter: true}", "a counter is an unsigned integer"),
+    ("{table: input, address: 0, type: uint16, scale: 0.1, wrap: 1000}", "a counter is an unsigned integer"),
+    ("{table: input, address: 0, type: string}", "needs count"),
+    ("{table: input, address: 0, type: uint32, count: 2}", "count is for bits and string"),
+    ("{table: coil, address: 0, type: bool, bit: 3}", "bit picks one bit of a register"),
+    ("{table: input, address: 0, type: bits, count: 4, scale: 2}", "need a numeric type"),
+    ("{table: input, address: 0, type: uint16, byte_order: XYZW}", "byte_order"),
+])
+def test_modbus_signal_mistakes_are_named_at_load(tmp_path: Path, signal: str, message: str) -> None:
+    (tmp_path / "m.yaml").write_text(f"name: m\nkind: people_counter\nprotocol: modbus\nsignals: {{x: {signal}}}\n")
+    with pytest.raises(ProfileError, match=message):
+        load_profile(tmp_path / "m.yaml")
+
+
+def test_modbus_command_mistakes_are_named_at_load(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "name: m\nkind: pickup_locker\nprotocol: modbus\nsignals: {x: {table: input, address: 0}}\n"
+        "commands: {go: {writes: [{table: coil, address: 0, index: door, value: true}],"
+        " confirm: {when: [{signal: y, equals: 1}]}}}\n")
+    with pytest.raises(ProfileError, match=r"\['door'\] are not params"):
+        load_profile(tmp_path / "m.yaml")
 
 
 def test_kind_is_an_open_lowercase_identifier(tmp_path: Path) -> None:

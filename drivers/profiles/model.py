@@ -49,7 +49,7 @@ class FieldSpec(_Model):
     """One typed canonical field: where it is in the vendor's JSON and what it may hold."""
 
     source: str | None = None  # dotted path into the payload; default: the canonical name
-    type: FieldType = "string"
+    type: FieldType  # declared, always: one InfluxDB type per field
     min: float | None = None
     max: float | None = None
     enum: list[Scalar] | None = None  # allowed canonical values
