@@ -62,7 +62,7 @@ def _plausible(spec: FieldSpec, text: st.SearchStrategy[str]) -> st.SearchStrate
         "int": st.integers(lo, hi), "float": st.one_of(st.integers(lo, hi), st.floats(lo, hi)),
         "bool": st.booleans(), "string": text, "json": JSONISH,
         "strings": st.lists(st.sampled_from(spec.enum) if spec.enum else text, max_size=3),
-        "bits": st.lists(st.booleans(), max_size=8),
+        "bits": st.lists(st.booleans(), max_size=8),  # [] is refused: an empty bitmap has no type
     }
     return by_type[spec.type]
 
@@ -135,7 +135,7 @@ def _check_line(event: Event, kind: str, declared: dict[str, str]) -> None:
     for key, value in event.fields.items():
         text = format_field(value)
         if text is None:
-            continue  # no representation (an empty list): absent, never another type
+            continue  # no representation (NaN): absent, never another type
         assert _influx_type(text) == INFLUX_TYPES[declared[key]], (key, value, declared[key])
         assert f"{key}={text}" in line
 

@@ -296,3 +296,22 @@ def test_iso8601_times_convert_to_the_exact_nanosecond(moment: datetime, offset_
 def test_an_absurd_parameter_is_a_command_error() -> None:
     with pytest.raises(CommandError, match="too large to show"):
         encode_mqtt_command(_mqtt("ref-lockbox"), "unlock", {"slot": 10**5000}, "c-1")
+
+
+def test_value_maps_keep_json_types_apart_and_bitmaps_are_never_empty() -> None:
+    from drivers.profiles.values import compile_value
+
+    online = compile_value("online", "bool", vmap={1: True, 0: False, "yes": True})
+    assert online(1) is True and online(1.0) is True and online("yes") is True
+    for wrong in (True, "1", None, [1]):
+        with pytest.raises(DecodeError) as err:
+            online(wrong)
+        assert err.value.reason == "unknown_value"
+    level = compile_value("level", "string", ranges=[(None, 10, "low"), (10, None, "high")])
+    assert (level(9.99), level(10)) == ("low", "high")
+    with pytest.raises(DecodeError, match="not a number to place in a range"):
+        level(True)
+    doors = compile_value("doors", "bits")
+    assert doors([True, False]) == [True, False]
+    with pytest.raises(DecodeError, match="empty list"):
+        doors([])

@@ -94,10 +94,12 @@ def _typed(ftype: str, where: str, max_string: int, max_items: int) -> Convert:
             raise DecodeError("bad_type", f"{where}: {_brief(v)} is not a string")
         return check_text(v, where, max_string)
 
-    def to_list(item: Convert, what: str) -> Convert:
+    def to_list(item: Convert, what: str, min_items: int) -> Convert:
         def convert(v: Any) -> list[Any]:
             if not isinstance(v, list):
                 raise DecodeError("bad_type", f"{where}: {_brief(v)} is not a list of {what}")
+            if len(v) < min_items:
+                raise DecodeError("out_of_range", f"{where}: an empty list of {what}")
             if len(v) > max_items:
                 raise DecodeError("out_of_range", f"{where}: {len(v)} items (at most {max_items})")
             return [item(x) for x in v]
@@ -111,7 +113,8 @@ def _typed(ftype: str, where: str, max_string: int, max_items: int) -> Convert:
 
     table: dict[str, Convert] = {
         "int": to_int, "float": to_float, "bool": to_bool, "string": to_string,
-        "strings": to_list(to_string, "strings"), "bits": to_list(to_bool, "true/false"),
+        # An empty bitmap would be written as "" (text) and conflict with the integer bitmaps.
+        "strings": to_list(to_string, "strings", 0), "bits": to_list(to_bool, "true/false", 1),
         "json": to_json,
     }
     return table[ftype]

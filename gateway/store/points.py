@@ -67,9 +67,10 @@ def format_field(value: Any) -> str | None:
         return f'"{value.translate(_STRING)}"'
     if isinstance(value, list | tuple):
         if not value:
-            # An empty list has no type of its own (bitmap or text?): absent, like None, so a
-            # field keeps the one InfluxDB type its non-empty values give it.
-            return None
+            # An empty list is written as an empty string, so "no reasons" or "no flags" replaces
+            # the last ones in a query. Profiles never produce an empty bitmap (`bits` lists are
+            # non-empty), so a field keeps one InfluxDB type.
+            return '""'
         if all(isinstance(v, bool) for v in value):
             # Bit n is element n: a bank of door sensors becomes one integer.
             return _integer(sum(1 << n for n, v in enumerate(value) if v))
