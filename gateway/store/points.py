@@ -18,7 +18,14 @@ AUDIT_MEASUREMENT = "audit"
 
 
 class PointError(ValueError):
-    """An event that cannot be written as a point (no fields, unsupported type, unencodable text)."""
+    """An event that cannot be written as a point (no fields, unsupported type, unencodable text).
+
+    `reason` is a short code like DecodeError's, so the hub counts both kinds of quarantine alike.
+    """
+
+    def __init__(self, message: str, reason: str = "unstorable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -76,15 +83,15 @@ def format_field(value: Any) -> str | None:
             return _integer(sum(1 << n for n, v in enumerate(value) if v))
         if all(isinstance(v, str) for v in value):
             return format_field(",".join(value))
-        raise PointError(f"unsupported list field (only str or bool elements): {value!r:.80}")
+        raise PointError(f"unsupported list field (only str or bool elements): {value!r:.80}", "bad_type")
     if value is None:
         return None
-    raise PointError(f"unsupported field type {type(value).__name__}: {value!r:.80}")
+    raise PointError(f"unsupported field type {type(value).__name__}: {value!r:.80}", "bad_type")
 
 
 def _integer(value: int) -> str:
     if not INT64_MIN <= value <= INT64_MAX:
-        raise PointError(f"integer field out of int64 range ({value.bit_length()} bits)")
+        raise PointError(f"integer field out of int64 range ({value.bit_length()} bits)", "out_of_range")
     return f"{value}i"
 
 
@@ -126,9 +133,9 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
         if text is not None:
             field_parts.append(f"{escape_key(key)}={text}")
     if not field_parts:
-        raise PointError(f"{measurement}: no fields to write (all empty)")
+        raise PointError(f"{measurement}: no fields to write (all empty)", "missing_field")
     if type(ts_ns) is not int or not INT64_MIN <= ts_ns <= INT64_MAX:
-        raise PointError(f"{measurement}: timestamp {ts_ns!r:.40} is not an int64 of nanoseconds")
+        raise PointError(f"{measurement}: timestamp {ts_ns!r:.40} is not an int64 of nanoseconds", "bad_time")
     line = f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
     if not line.isascii():
         # The outbox stores UTF-8: a lone surrogate (valid in a Python str, and json.loads lets
@@ -136,7 +143,7 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
         try:
             line.encode("utf-8")
         except UnicodeEncodeError:
-            raise PointError(f"{measurement}: text that is not valid Unicode (a lone surrogate)") from None
+            raise PointError(f"{measurement}: text that is not valid Unicode (a lone surrogate)", "bad_text") from None
     return line
 
 
