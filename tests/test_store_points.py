@@ -99,3 +99,12 @@ def test_integers_beyond_int64_are_refused_and_empty_lists_are_empty_strings() -
 def test_timestamps_must_be_int64_nanoseconds() -> None:
     with pytest.raises(PointError, match="timestamp"):
         to_line(Event("d", "x", 2**64, {"v": 1}), "s", "k")
+
+
+def test_unsupported_values_holding_huge_ints_are_point_errors() -> None:
+    for value in ({10**5000}, [10**5000], {"a": 10**5000}):
+        with pytest.raises(PointError, match="unsupported") as err:
+            to_line(Event("d", "x", T, {"v": value}), "s", "k")
+        assert err.value.reason == "bad_type"
+    with pytest.raises(PointError, match="timestamp"):
+        to_line(Event("d", "x", 10**5000, {"v": 1}), "s", "k")

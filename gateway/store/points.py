@@ -83,10 +83,17 @@ def format_field(value: Any) -> str | None:
             return _integer(sum(1 << n for n, v in enumerate(value) if v))
         if all(isinstance(v, str) for v in value):
             return format_field(",".join(value))
-        raise PointError(f"unsupported list field (only str or bool elements): {value!r:.80}", "bad_type")
+        raise PointError(f"unsupported list field (only str or bool elements): {_brief(value)}", "bad_type")
     if value is None:
         return None
-    raise PointError(f"unsupported field type {type(value).__name__}: {value!r:.80}", "bad_type")
+    raise PointError(f"unsupported field type {type(value).__name__}: {_brief(value)}", "bad_type")
+
+
+def _brief(value: Any) -> str:
+    try:
+        return f"{value!r:.80}"
+    except ValueError:  # holds an int of more than 4,300 digits: not even repr works
+        return f"<{type(value).__name__}>"
 
 
 def _integer(value: int) -> str:
@@ -135,7 +142,7 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
     if not field_parts:
         raise PointError(f"{measurement}: no fields to write (all empty)", "missing_field")
     if type(ts_ns) is not int or not INT64_MIN <= ts_ns <= INT64_MAX:
-        raise PointError(f"{measurement}: timestamp {ts_ns!r:.40} is not an int64 of nanoseconds", "bad_time")
+        raise PointError(f"{measurement}: timestamp {_brief(ts_ns)} is not an int64 of nanoseconds", "bad_time")
     line = f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
     if not line.isascii():
         # The outbox stores UTF-8: a lone surrogate (valid in a Python str, and json.loads lets
