@@ -19,13 +19,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _silence_limit(d: DeviceEntry) -> int | None:
+    """How long an MQTT device may be silent before it is offline: its profile's missed heartbeats,
+    and a little slack for the network; None for a device that sends no heartbeats."""
+    if d.decoder is None:
+        return None
+    limit = d.decoder.liveness.offline_after_s
+    return None if limit is None else int((limit + 5) * 1e9)
+
+
 class HealthBook:
     name = "health"
 
     def __init__(self, devices: Mapping[str, DeviceEntry], journal: Journal | None = None) -> None:
         self.journal = journal
         self.devices = {d.id: DeviceHealth(d.id, d.kind, d.protocol, rules=KINDS[d.kind].problems,
-                                           keep=KINDS[d.kind].info, fold=KINDS[d.kind].fold)
+                                           keep=KINDS[d.kind].info, fold=KINDS[d.kind].fold,
+                                           heartbeat_timeout_ns=_silence_limit(d))
                         for d in devices.values()}
         self._pending: list[tuple[str, int, str, str]] = []
         if journal is not None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import paho.mqtt.client as paho_topic
+
 from drivers.canonical import READING, Event, Priority
 from drivers.modbus import ModbusFailure
 from drivers.mqtt import Message
@@ -64,19 +66,23 @@ class Hub:
         self.projection_errors: Counter[str] = Counter()  # by projection
         self.unknown: dict[str, Unknown] = {}
         self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
-        # topic -> (device id, channel, decoder): one dict lookup per message.
-        self.routes: dict[str, tuple[str, str, Any]] = {
-            f"{d.topic}/{channel}": (d.id, channel, d.decoder)
+        # topic -> (device id, channel or None when the payload names it, decoder): one lookup a message.
+        self.routes: dict[str, tuple[str, str | None, Any]] = {
+            topic: (d.id, channel, d.decoder)
             for d in devices.values() if d.decoder is not None
-            for channel in d.decoder.channels
+            for topic, channel in d.decoder.topics(d.id, site, d.config.mqtt.topic if d.config.mqtt else None).items()
         }
+        self.discovery = f"hall/{site}/+/+/+"
         self._kinds = {d.id: d.kind for d in devices.values()}
         self._last_complaint: dict[str, int] = {}
         self._polled: list[Event] = []
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        # The status filter finds devices that publish under the hall's topics but are not configured.
-        return [(topic, 1) for topic in self.routes] + [(f"hall/{self.site}/+/+/status", 1)]
+        """One filter for the hall's own topic tree, which also finds devices publishing there that are
+        not configured, and exact topics for devices outside it. Never two filters matching one topic:
+        the broker would deliver such a message twice."""
+        exact = [t for t in self.routes if not paho_topic.topic_matches_sub(self.discovery, t)]
+        return [(self.discovery, 1), *((t, 1) for t in exact)]
 
     # -- in ---------------------------------------------------------------------------------
 
@@ -89,7 +95,10 @@ class Hub:
         for m in messages:
             route = self.routes.get(m.topic)
             if route is None:
-                self._unknown_topic(m.topic, now)
+                if m.topic.endswith("/cmd"):
+                    self.stats["commands_seen"] += 1  # commands to devices, ours included
+                else:
+                    self._unknown_topic(m.topic, now)
                 continue
             device, channel, decoder = route
             try:

@@ -89,8 +89,8 @@ def build_registry(cfg: HallConfig, index: list[int] | None = None
             if d.modbus is not None:
                 problems.append((f"{where}.modbus", f"profile {profile.name} speaks MQTT: remove modbus"))
                 continue
-            topic = d.mqtt.topic if d.mqtt and d.mqtt.topic else f"hall/{cfg.site}/{profile.topic_kind}/{d.id}"
-            entries[d.id] = DeviceEntry(d, profile, topic=topic, decoder=MqttDecoder(profile))
+            topic = d.mqtt.topic if d.mqtt and d.mqtt.topic else profile.topic_base(cfg.site, d.id)
+            entries[d.id] = DeviceEntry(d, profile, topic=topic, decoder=MqttDecoder(profile, hall_tz=cfg.timezone))
         else:
             if d.modbus is None:
                 problems.append((f"{where}.modbus", f"profile {profile.name} speaks Modbus: add "

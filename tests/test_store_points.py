@@ -61,3 +61,43 @@ def test_seq_goes_into_the_sub_millisecond_part() -> None:
     assert a.rsplit(" ", 1)[1] != b.rsplit(" ", 1)[1]
     # A redelivery is byte-identical, so it overwrites itself.
     assert a == to_line(Event("d", "rated", T, {"v": 1}, seq=1), "s", "k")
+
+
+def test_unencodable_text_is_a_point_error_never_a_unicode_error() -> None:
+    for event in (Event("d", "rated", T, {"item": "\ud800"}), Event("d\udfff", "x", T, {"v": 1}),
+                  Event("d", "x", T, {"k\ud800": 1}), Event("d", "x", T, {"v": ["a", "\ud800"]})):
+        with pytest.raises(PointError, match="not valid Unicode") as err:
+            to_line(event, "s", "k")
+        assert err.value.reason == "bad_text"
+    line = to_line(Event("d", "x", T, {"item": "营业执照"}), "s", "k")
+    assert line.encode("utf-8")
+
+
+def test_newlines_in_string_fields_are_escaped() -> None:
+    line = to_line(Event("d", "x", T, {"note": 'a\nb\r"c"'}), "s", "k")
+    assert "\n" not in line and "\r" not in line
+    assert 'note="a\\nb\\r\\"c\\""' in line
+
+
+def test_integers_beyond_int64_are_refused_and_empty_lists_are_empty_strings() -> None:
+    for value in (2**63, -(2**63) - 1, [True] * 64, 10**5000):
+        with pytest.raises(PointError, match="int64") as err:
+            to_line(Event("d", "x", T, {"v": value}), "s", "k")
+        assert err.value.reason == "out_of_range"
+    assert to_line(Event("d", "x", T, {"v": 2**63 - 1}), "s", "k").endswith(f"v={2**63 - 1}i {T}")
+    line = to_line(Event("d", "rated", T, {"score": 5, "reasons": []}), "s", "k")
+    assert 'score=5i,reasons="" ' in line  # "no reasons" replaces the last reasons in a query
+
+
+def test_timestamps_must_be_int64_nanoseconds() -> None:
+    with pytest.raises(PointError, match="timestamp"):
+        to_line(Event("d", "x", 2**64, {"v": 1}), "s", "k")
+
+
+def test_unsupported_values_holding_huge_ints_are_point_errors() -> None:
+    for value in ({10**5000}, [10**5000], {"a": 10**5000}):
+        with pytest.raises(PointError, match="unsupported") as err:
+            to_line(Event("d", "x", T, {"v": value}), "s", "k")
+        assert err.value.reason == "bad_type"
+    with pytest.raises(PointError, match="timestamp"):
+        to_line(Event("d", "x", 10**5000, {"v": 1}), "s", "k")

@@ -7,21 +7,26 @@ what the protocol allows in one PDU, never reading across a gap wider than the p
 
 from __future__ import annotations
 
+import math
+import re
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.profiles.model import ModbusProfile, Signal
+from drivers.profiles.model import WORDS, ModbusProfile, Signal
 
 # Modbus limits per request: registers for function codes 3/4, bits for 1/2.
 MAX_REGISTERS = 125
 MAX_BITS = 2000
 
-# The four 32-bit layouts, as the order in which the bytes A (most significant) .. D arrive.
-_LAYOUTS = {"ABCD": (0, 1, 2, 3), "BADC": (1, 0, 3, 2), "CDAB": (2, 3, 0, 1), "DCBA": (3, 2, 1, 0)}
+_STRUCT = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "int64": ">q", "uint64": ">Q",
+           "float32": ">f", "float64": ">d"}
+# Device strings are ASCII; anything unprintable is shown as U+FFFD rather than written raw.
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 Decoder = Callable[[Sequence[Any]], Any]
+_SKIP = object()  # a value with no representation (NaN, infinity): left out of the reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,52 +40,102 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
     requests: tuple[Request, ...]
+    # Counter signals -> the value at which they wrap to 0 (uint16: 65,536), for occupancy deltas.
+    wraps: dict[str, int] = field(default_factory=dict)
+    # Signal -> its canonical type (values.INFLUX_TYPES): one InfluxDB type per field, always.
+    field_types: dict[str, str] = field(default_factory=dict)
 
     def decode(self, responses: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """One response per request -> {signal: value}; NaN and infinite floats are left out."""
         values: dict[str, Any] = {}
         for request, words in zip(self.requests, responses, strict=True):
+            if len(words) < request.count:
+                raise ValueError(f"{request.table} {request.address}: {len(words)} values, expected {request.count}")
             for name, offset, decode in request.decoders:
-                values[name] = decode(words[offset:])
+                value = decode(words[offset:])
+                if value is not _SKIP:
+                    values[name] = value
         return values
 
 
-def _to_bytes(words: Sequence[int], n: int) -> bytes:
-    return b"".join(w.to_bytes(2, "big") for w in words[:n])
+def _order(words: Sequence[int], byte_order: str) -> bytes:
+    """Registers in wire order -> big-endian bytes (most significant first)."""
+    ws = list(words)
+    if byte_order in ("CDAB", "DCBA"):  # low word first
+        ws.reverse()
+    raw = b"".join(int(w).to_bytes(2, "big") for w in ws)
+    if byte_order in ("BADC", "DCBA"):  # bytes swapped within each word
+        raw = b"".join(raw[i + 1 : i + 2] + raw[i : i + 1] for i in range(0, len(raw), 2))
+    return raw
+
+
+def _raw_decoder(sig: Signal, byte_order: str) -> Decoder:
+    n = sig.width
+    match sig.type:
+        case "bool" if sig.table in ("coil", "discrete"):
+            return lambda bits: bool(bits[0])
+        case "bool":
+            bit = sig.bit or 0
+            return lambda w: bool(int(w[0]) >> bit & 1)
+        case "bits" if sig.table in ("coil", "discrete"):
+            return lambda bits: [bool(b) for b in bits[:n]]
+        case "bits":
+            count = sig.count or 1
+            return lambda w: [bool(int(w[i // 16]) >> (i % 16) & 1) for i in range(count)]
+        case "string":
+            # Strings keep their character order across registers; only BADC/DCBA swap each pair.
+            swap = "BADC" if byte_order in ("BADC", "DCBA") else "ABCD"
+
+            def text(w: Sequence[int]) -> str:
+                raw = _order(w[:n], swap).rstrip(b"\x00")
+                return _UNPRINTABLE.sub("\ufffd", raw.decode("ascii", errors="replace"))
+
+            return text
+    fmt = _STRUCT[sig.type]
+    words = WORDS[sig.type]
+    if sig.type == "uint64":
+
+        def uint64(w: Sequence[int]) -> Any:
+            value = struct.unpack(fmt, _order(w[:words], byte_order))[0]
+            # InfluxDB integers are int64: a larger value has no representation, like NaN.
+            return value if value < 2**63 else _SKIP
+
+        return uint64
+    return lambda w: struct.unpack(fmt, _order(w[:words], byte_order))[0]
 
 
 def _decoder(sig: Signal, byte_order: str) -> Decoder:
-    order = _LAYOUTS[byte_order]
-
-    def ordered(words: Sequence[int]) -> bytes:
-        raw = _to_bytes(words, 2)
-        return bytes(raw[order.index(i)] for i in range(4))
-
-    raw: Decoder
-    match sig.type:
-        case "bool":
-            raw = lambda bits: bool(bits[0])  # noqa: E731
-        case "bits":
-            n = sig.count
-            raw = lambda bits: [bool(b) for b in bits[:n]]  # noqa: E731
-        case "uint16":
-            raw = lambda w: w[0]  # noqa: E731
-        case "int16":
-            raw = lambda w: w[0] - 0x10000 if w[0] & 0x8000 else w[0]  # noqa: E731
-        case "uint32":
-            raw = lambda w: struct.unpack(">I", ordered(w))[0]  # noqa: E731
-        case "int32":
-            raw = lambda w: struct.unpack(">i", ordered(w))[0]  # noqa: E731
-        case "float32":
-            raw = lambda w: struct.unpack(">f", ordered(w))[0]  # noqa: E731
+    raw = _raw_decoder(sig, sig.byte_order or byte_order)
     if sig.map is not None:
         table = sig.map
-        return lambda w: table.get(raw(w), f"unknown({raw(w)})")
+
+        def enumerated(w: Sequence[int]) -> Any:
+            v = raw(w)
+            return v if v is _SKIP else table.get(v, f"unknown({v})")
+
+        return enumerated
     if sig.flags is not None:
         flags = sorted(sig.flags.items())
-        return lambda w: [name for bit, name in flags if raw(w) >> bit & 1]
-    if sig.scale is not None:
-        scale = sig.scale
-        return lambda w: round(raw(w) * scale, 6)
+
+        def flagged(w: Sequence[int]) -> Any:
+            v = raw(w)
+            return v if v is _SKIP else [name for bit, name in flags if v >> bit & 1]
+
+        return flagged
+    if sig.type.startswith("float") or sig.scale is not None or sig.offset is not None:
+        scale = 1.0 if sig.scale is None else sig.scale
+        offset = 0.0 if sig.offset is None else sig.offset
+
+        def number(w: Sequence[int]) -> Any:
+            v = raw(w)
+            if v is _SKIP:
+                return _SKIP
+            value = float(v) * scale + offset
+            if not math.isfinite(value):
+                return _SKIP  # InfluxDB has no NaN: a broken sensor reading is a missing one
+            return round(value, 6) if sig.scale is not None or sig.offset is not None else value
+
+        return number
     return raw
 
 
@@ -102,7 +157,9 @@ def compile_plan(profile: ModbusProfile) -> ReadPlan:
                     group = []
             group.append((name, sig))
         requests.append(_request(table, group, profile.byte_order))
-    return ReadPlan(tuple(requests))
+    wraps = {name: w for name, sig in profile.signals.items() if (w := sig.wraps_at) is not None}
+    types = {name: sig.field_type for name, sig in profile.signals.items()}
+    return ReadPlan(tuple(requests), wraps=wraps, field_types=types)
 
 
 def _request(table: str, group: list[tuple[str, Signal]], byte_order: str) -> Request:

@@ -1,22 +1,42 @@
-"""Decode a vendor's MQTT JSON payloads into canonical events, as its profile says. No I/O."""
+"""Decode a vendor's MQTT JSON payloads into canonical events, as its profile says. No I/O.
+
+The contract the hub relies on: `decode` raises DecodeError (with a `reason` code) for any bad
+input whatever the bytes, and nothing else; an Event it returns has only declared, typed fields,
+so it always becomes a writable point.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from drivers.canonical import Event
-from drivers.profiles.model import Channel, FieldMap, MqttProfile
+from drivers.profiles.errors import DecodeError
+from drivers.profiles.model import Channel, FieldSpec, Liveness, MqttProfile, TimeSpec
+from drivers.profiles.timefmt import TimeParser, parse_iso8601_ns, time_parser
+from drivers.profiles.values import Convert, compile_value
+
+__all__ = ["DecodeError", "MqttDecoder", "parse_iso8601_ns"]
+
+Getter = Callable[[dict[str, Any]], Any]
 
 
-class DecodeError(ValueError):
-    """A payload that does not fit the device's profile: counted and logged, never fatal."""
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
-def _getter(path: str) -> Callable[[dict[str, Any]], Any]:
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} overflows a float")
+    return value
+
+
+def _getter(path: str) -> Getter:
     keys = path.split(".")
     if len(keys) == 1:
         key = keys[0]
@@ -33,116 +53,206 @@ def _getter(path: str) -> Callable[[dict[str, Any]], Any]:
     return get
 
 
-def _field(spec: str | FieldMap) -> Callable[[dict[str, Any]], Any]:
-    if isinstance(spec, str):
-        return _getter(spec)
-    get, table = _getter(spec.source), spec.map
-    if table is None:
-        return get
-
-    def mapped(obj: dict[str, Any]) -> Any:
-        value = get(obj)
-        if value is None:
-            return None
-        try:
-            return table[str(value)]
-        except KeyError:
-            raise DecodeError(f"{spec.source}={value!r} is not one of {sorted(table)}") from None
-
-    return mapped
+def _depth_exceeds(obj: Any, limit: int) -> bool:
+    """Iteratively (no recursion to exhaust): is any value nested deeper than `limit`?"""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
-def parse_iso8601_ns(text: Any) -> int:
-    if not isinstance(text, str):
-        raise DecodeError(f"ts {text!r} is not an ISO 8601 text")
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise DecodeError(f"ts {text!r} is not ISO 8601") from None
-    if dt.tzinfo is None:
-        raise DecodeError(f"ts {text!r} has no UTC offset")
-    # A float holds today's epoch to well under a microsecond, and rounding restores it exactly.
-    return round(dt.timestamp() * 1e6) * 1000
-
-
-def _ts_parser(fmt: str) -> Callable[[Any], int]:
-    if fmt == "iso8601":
-        return parse_iso8601_ns
-
-    scale = 1_000_000_000 if fmt == "epoch_s" else 1_000_000
-
-    def epoch(value: Any) -> int:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise DecodeError(f"ts {value!r} is not a number ({fmt})")
-        return int(value * scale)
-
-    return epoch
+def _compile_field(name: str, spec: FieldSpec, profile: MqttProfile) -> tuple[str, Getter, Convert]:
+    where = f"{name} ({spec.source or name})"
+    convert = compile_value(
+        where, spec.type, minimum=spec.min, maximum=spec.max, enum=spec.enum, vmap=spec.map,
+        ranges=None if spec.ranges is None else [(b.min, b.max, b.value) for b in spec.ranges],
+        max_length=spec.max_length, max_string=profile.limits.max_string, max_items=profile.limits.max_items,
+    )
+    return name, _getter(spec.source or name), convert
 
 
 @dataclass(frozen=True, slots=True)
 class _CompiledChannel:
     event: str | None
-    type_get: Callable[[dict[str, Any]], Any] | None
+    type_get: Getter | None
     types: dict[str, str]
-    fields: tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...]
+    fields: tuple[tuple[str, Getter, Convert], ...]
     required: tuple[str, ...]
-
-
-def _compile_channel(ch: Channel) -> _CompiledChannel:
-    return _CompiledChannel(
-        event=ch.event,
-        type_get=_getter(ch.type_field) if ch.type_field else None,
-        types=dict(ch.types),
-        fields=tuple((name, _field(spec)) for name, spec in ch.fields.items()),
-        required=tuple(ch.required),
-    )
+    arrival: bool
+    ts_get: Getter
+    ts_parse: TimeParser
+    ts_name: str
+    will: tuple[tuple[Getter, Any], ...] | None
 
 
 class MqttDecoder:
-    """A profile compiled once into per-channel getters, so a message does no lookups by name."""
+    """A profile compiled once into per-channel getters and converters (no lookups by name per message).
 
-    def __init__(self, profile: MqttProfile) -> None:
+    `hall_tz` places naive local device times when the profile names no `timestamp.timezone`.
+    """
+
+    def __init__(self, profile: MqttProfile, hall_tz: str | tzinfo = UTC) -> None:
         self.profile = profile
-        self._channels = {name: _compile_channel(ch) for name, ch in profile.channels.items()}
-        self._ts_get = _getter(profile.timestamp.field)
-        self._ts_parse = _ts_parser(profile.timestamp.format)
+        self.hall_tz = ZoneInfo(hall_tz) if isinstance(hall_tz, str) else hall_tz
+        self._limits = profile.limits
+        self._channels = {name: self._compile_channel(ch) for name, ch in profile.channels.items()}
         self._seq_get = _getter(profile.seq_field) if profile.seq_field else None
+        self._channel_get = _getter(profile.channel_field) if profile.channel_field else None
+
+    def _compile_channel(self, ch: Channel) -> _CompiledChannel:
+        p = self.profile
+        ts: TimeSpec = ch.timestamp or p.timestamp
+        tz = ZoneInfo(ts.timezone) if ts.timezone else self.hall_tz
+        return _CompiledChannel(
+            event=ch.event,
+            type_get=_getter(ch.type_field) if ch.type_field else None,
+            types=dict(ch.types),
+            fields=tuple(_compile_field(name, spec, p) for name, spec in ch.fields.items()),
+            required=tuple(ch.required),
+            arrival=ch.time == "arrival",
+            ts_get=_getter(ts.field),
+            ts_parse=time_parser(ts.format, tz, ts.require_offset),
+            ts_name=ts.field,
+            will=None if ch.will is None else tuple((_getter(k), v) for k, v in ch.will.items()),
+        )
+
+    # -- what the gateway needs to know about the device -----------------------------------
 
     @property
     def channels(self) -> list[str]:
         return list(self._channels)
 
-    def decode(self, device: str, channel: str, payload: bytes, received_ns: int) -> Event:
+    @property
+    def liveness(self) -> Liveness:
+        return self.profile.liveness
+
+    def field_types(self, channel: str) -> dict[str, str]:
+        """The declared canonical type of each field the channel can produce (seq is an int)."""
+        ch = self.profile.channels[channel]
+        types = {name: spec.type for name, spec in ch.fields.items()}
+        if self.profile.seq_field:
+            types["seq"] = "int"
+        return types
+
+    def topics(self, device_id: str, site: str, base: str | None = None) -> dict[str, str | None]:
+        """The exact topics the device publishes on -> their channel (None: the payload names it).
+
+        `base` is a device's configured topic (the legacy `mqtt.topic`): channels are levels under it.
+        """
+        p = self.profile
+        if base is not None:
+            if p.channel_field is not None:
+                return {base: None}
+            return {f"{base}/{c}": c for c in self._channels}
+        if p.channel_field is not None:
+            return {p.topic.format(site=site, topic_kind=p.topic_kind, device=device_id): None}
+        return {p.topic.format(site=site, topic_kind=p.topic_kind, device=device_id, channel=c): c
+                for c in self._channels}
+
+    def command_topic(self, device_id: str, site: str, channel: str, base: str | None = None) -> str:
+        """Where a command published on `channel` (from encode_mqtt_command) goes."""
+        p = self.profile
+        if base is not None:
+            return f"{base}/{channel}"
+        template = p.command_topic or p.topic
+        return template.format(site=site, topic_kind=p.topic_kind, device=device_id, channel=channel)
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def decode(self, device: str, channel: str | None, payload: bytes, received_ns: int) -> Event:
+        """One message -> one canonical Event. Raises DecodeError, and only DecodeError."""
+        try:
+            return self._decode(device, channel, payload, received_ns)
+        except DecodeError:
+            raise
+        except RecursionError:
+            raise DecodeError("too_deep", "payload nested too deeply to parse") from None
+        except Exception as e:
+            # A defect of ours must quarantine one message, not stop the gateway's ingest loop.
+            raise DecodeError("internal", f"decoder defect on this payload: {type(e).__name__}: {e}") from e
+
+    def _decode(self, device: str, channel: str | None, payload: bytes, received_ns: int) -> Event:
+        limits = self._limits
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise DecodeError("not_json", f"payload is {type(payload).__name__}, not bytes")
+        if len(payload) > limits.max_bytes:
+            raise DecodeError("too_large", f"payload of {len(payload)} bytes (at most {limits.max_bytes})")
+        try:
+            text = bytes(payload).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DecodeError("bad_text", f"payload is not UTF-8: {e}") from None
+        try:
+            obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        except RecursionError:
+            raise DecodeError("too_deep", "payload nested too deeply to parse") from None
+        except ValueError as e:
+            raise DecodeError("not_json", f"payload is not JSON: {e}") from None
+        if not isinstance(obj, dict):
+            raise DecodeError("not_json", "payload is not a JSON object")
+        if _depth_exceeds(obj, limits.max_depth):
+            raise DecodeError("too_deep", f"payload nested deeper than {limits.max_depth}")
+
+        if self._channel_get is not None:
+            named = self._channel_get(obj)
+            if not isinstance(named, str):
+                raise DecodeError("unknown_channel", f"{self.profile.channel_field}={named!r:.40} names no channel")
+            channel = named
+        if channel is None:
+            raise DecodeError("unknown_channel", f"profile {self.profile.name} takes the channel from the topic")
         ch = self._channels.get(channel)
         if ch is None:
-            raise DecodeError(f"channel {channel!r} is not in profile {self.profile.name}")
-        try:
-            obj = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise DecodeError(f"payload is not JSON: {e}") from None
-        if not isinstance(obj, dict):
-            raise DecodeError("payload is not a JSON object")
+            raise DecodeError("unknown_channel", f"channel {channel[:40]!r} is not in profile {self.profile.name}")
+
         if ch.type_get is not None:
             vendor_type = ch.type_get(obj)
-            name = ch.types.get(str(vendor_type))
+            # Vendors number their types as often as they name them: 3 and "3" both match `"3":`.
+            if isinstance(vendor_type, int) and not isinstance(vendor_type, bool):
+                vendor_type = str(vendor_type)
+            name = ch.types.get(vendor_type) if isinstance(vendor_type, str) else None
             if name is None:
-                raise DecodeError(f"event type {vendor_type!r} is not one of {sorted(ch.types)}")
+                raise DecodeError("unknown_type", f"event type {vendor_type!r:.40} is not one of {sorted(ch.types)}")
         else:
-            name = ch.event
-        fields = {}
-        for key, get in ch.fields:
+            name = ch.event or ""
+
+        fields: dict[str, Any] = {}
+        for key, get, convert in ch.fields:
             value = get(obj)
             if value is not None:
-                fields[key] = value
+                fields[key] = convert(value)
         missing = [f for f in ch.required if f not in fields]
         if missing:
-            raise DecodeError(f"{name}: missing {', '.join(missing)}")
-        raw_ts = self._ts_get(obj)
-        # A will message carries no time: the broker sends it when the device is gone.
-        ts_ns = received_ns if raw_ts is None else self._ts_parse(raw_ts)
+            raise DecodeError("missing_field", f"{name}: missing {', '.join(missing)}")
+
+        ts_ns = self._time(ch, obj, received_ns)
         seq = None
         if self._seq_get is not None:
             seq = self._seq_get(obj)
             if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**32):
-                raise DecodeError(f"seq {seq!r} is not a uint32")
-        return Event(device=device, name=name or "", ts_ns=ts_ns, fields=fields, seq=seq)
+                raise DecodeError("bad_seq", f"seq {seq!r:.40} is not a uint32")
+        if not fields and seq is None:
+            # Nothing to store: an empty point is refused by InfluxDB, so refuse it here, counted.
+            raise DecodeError("missing_field", f"{name}: no canonical field in the payload")
+        return Event(device=device, name=name, ts_ns=ts_ns, fields=fields, seq=seq)
+
+    @staticmethod
+    def _time(ch: _CompiledChannel, obj: dict[str, Any], received_ns: int) -> int:
+        if ch.arrival:
+            return received_ns
+        raw = ch.ts_get(obj)
+        if raw is not None:
+            return ch.ts_parse(raw)
+        # Only the broker-sent will (or the clean-shutdown note like it) may lack a time: the
+        # device is gone, so the receive time is the best there is. Anything else is refused, as
+        # a made-up time would store the event at the wrong moment.
+        if ch.will is not None and all(get(obj) == want for get, want in ch.will):
+            return received_ns
+        raise DecodeError("bad_time", f"missing {ch.ts_name}")

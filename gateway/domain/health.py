@@ -62,7 +62,7 @@ class DeviceHealth:
     rules: Rules = no_problems
     keep: frozenset[str] = frozenset()  # reading fields kept as info for the rules
     fold: Fold | None = None
-    heartbeat_timeout_ns: int = HEARTBEAT_TIMEOUT_NS
+    heartbeat_timeout_ns: int | None = HEARTBEAT_TIMEOUT_NS  # None: it sends none, silence means nothing
     online: bool = False
     health: HealthState = "offline"
     detail: str = "never seen"
@@ -172,7 +172,7 @@ def bad_payload(h: DeviceHealth, reason: str, error: str) -> None:
 
 def tick(h: DeviceHealth, now_ns: int) -> Transition | None:
     """Time passing: a silent MQTT device goes offline; time-based rules (a door left open) fire."""
-    if h.protocol == "mqtt" and h.online and h.last_seen_ns is not None:
+    if h.heartbeat_timeout_ns is not None and h.protocol == "mqtt" and h.online and h.last_seen_ns is not None:
         silent_ns = now_ns - h.last_seen_ns
         if silent_ns > h.heartbeat_timeout_ns:
             h.online = False

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.canonical import READING, Event
 from gateway.domain.health import Problem
-from gateway.domain.occupancy import Doorway, Occupancy, Sample, ZoneCount
+from gateway.domain.occupancy import WRAP, Doorway, Occupancy, Sample, ZoneCount
 from gateway.kinds.base import Kind
 
 if TYPE_CHECKING:
@@ -21,6 +21,11 @@ def sensor_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}")]
 
 
+def _wrap(d: DeviceEntry) -> int:
+    """Where the counter's IN count wraps: its width, as its profile says."""
+    return d.plan.wraps.get("in_total", WRAP) if d.plan is not None else WRAP
+
+
 class OccupancyProjection:
     """Zone occupancy from the hall's counters; its state (with each counter's last sample) is
     saved in the state database, so a restart carries on from the last saved baseline."""
@@ -30,7 +35,7 @@ class OccupancyProjection:
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.occupancy = Occupancy(
             zones={z.id: ZoneCount(z.id, z.capacity) for z in cfg.zones},
-            doorways={d.id: Doorway(d.config.zone, d.config.from_zone) for d in devices.values()
+            doorways={d.id: Doorway(d.config.zone, d.config.from_zone, wrap=_wrap(d)) for d in devices.values()
                       if d.kind == KIND.name and d.config.zone},
         )
 

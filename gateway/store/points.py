@@ -14,19 +14,28 @@ from typing import Any
 
 from drivers.canonical import HEARTBEAT, READING, STATUS, Event
 
-AUDIT_MEASUREMENT = "audit"
-
 
 class PointError(ValueError):
-    """An event that cannot be written as a point (no fields, unsupported field type)."""
+    """An event that cannot be written as a point (no fields, unsupported type, unencodable text).
 
+    `reason` is a short code like DecodeError's, so the hub counts both kinds of quarantine alike.
+    """
+
+    def __init__(self, message: str, reason: str = "unstorable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Control characters cannot appear raw in a line (a newline ends it), so they are written as
 # their two-character escapes, as Telegraf's serializer does.
 _CONTROL = {ord("\t"): "\\t", ord("\n"): "\\n", ord("\f"): "\\f", ord("\r"): "\\r"}
 _NAME = {**_CONTROL, ord(","): "\\,", ord(" "): "\\ "}
 _KEY = {**_NAME, ord("="): "\\="}
-_STRING = {ord("\\"): "\\\\", ord('"'): '\\"'}
+# In a string field InfluxDB unescapes only \" and \\; a raw newline would still end the line.
+_STRING = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r"}
+_STRING_SPECIAL = frozenset('\\"\n\r')
 
 
 def escape_measurement(name: str) -> str:
@@ -48,29 +57,47 @@ def format_field(value: Any) -> str | None:
     # Exact types first: this runs for every field of every point.
     t = type(value)
     if t is int:
-        return f"{value}i"
+        return _integer(value)
     if t is str:
-        return f'"{value.translate(_STRING)}"' if '"' in value or "\\" in value else f'"{value}"'
+        return f'"{value.translate(_STRING)}"' if not _STRING_SPECIAL.isdisjoint(value) else f'"{value}"'
     # bool before int: bool is a subclass of int.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}i"
+        return _integer(int(value))
     if isinstance(value, float):
         # InfluxDB has no NaN or infinity; a broken sensor reading is skipped like a missing one.
         return repr(value) if math.isfinite(value) else None
     if isinstance(value, str):
         return f'"{value.translate(_STRING)}"'
     if isinstance(value, list | tuple):
-        if all(isinstance(v, bool) for v in value) and value:
+        if not value:
+            # An empty list is written as an empty string, so "no reasons" or "no flags" replaces
+            # the last ones in a query. Profiles never produce an empty bitmap (`bits` lists are
+            # non-empty), so a field keeps one InfluxDB type.
+            return '""'
+        if all(isinstance(v, bool) for v in value):
             # Bit n is element n: a bank of door sensors becomes one integer.
-            return f"{sum(1 << n for n, v in enumerate(value) if v)}i"
+            return _integer(sum(1 << n for n, v in enumerate(value) if v))
         if all(isinstance(v, str) for v in value):
             return format_field(",".join(value))
-        raise PointError(f"unsupported list field (only str or bool elements): {value!r:.80}")
+        raise PointError(f"unsupported list field (only str or bool elements): {_brief(value)}", "bad_type")
     if value is None:
         return None
-    raise PointError(f"unsupported field type {type(value).__name__}: {value!r:.80}")
+    raise PointError(f"unsupported field type {type(value).__name__}: {_brief(value)}", "bad_type")
+
+
+def _brief(value: Any) -> str:
+    try:
+        return f"{value!r:.80}"
+    except ValueError:  # holds an int of more than 4,300 digits: not even repr works
+        return f"<{type(value).__name__}>"
+
+
+def _integer(value: int) -> str:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise PointError(f"integer field out of int64 range ({value.bit_length()} bits)", "out_of_range")
+    return f"{value}i"
 
 
 def point_ts(ts_ns: int, seq: int | None) -> int:
@@ -111,8 +138,18 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
         if text is not None:
             field_parts.append(f"{escape_key(key)}={text}")
     if not field_parts:
-        raise PointError(f"{measurement}: no fields to write (all empty)")
-    return f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
+        raise PointError(f"{measurement}: no fields to write (all empty)", "missing_field")
+    if type(ts_ns) is not int or not INT64_MIN <= ts_ns <= INT64_MAX:
+        raise PointError(f"{measurement}: timestamp {_brief(ts_ns)} is not an int64 of nanoseconds", "bad_time")
+    line = f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
+    if not line.isascii():
+        # The outbox stores UTF-8: a lone surrogate (valid in a Python str, and json.loads lets
+        # one through) would fail there, far from its cause. Refuse it here, as a PointError.
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PointError(f"{measurement}: text that is not valid Unicode (a lone surrogate)", "bad_text") from None
+    return line
 
 
 def to_line(event: Event, site: str, kind: str) -> str:
@@ -123,26 +160,3 @@ def to_line(event: Event, site: str, kind: str) -> str:
     if event.seq is not None:
         fields["seq"] = event.seq
     return make_line(measurement, tags, fields, point_ts(event.ts_ns, event.seq))
-
-
-def audit_to_line(
-    *,
-    site: str,
-    ts_ns: int,
-    action: str,
-    outcome: str,
-    fields: Mapping[str, Any],
-    device: str | None = None,
-    actor: str | None = None,
-) -> str:
-    """An audit record (a command and its outcome) as a line of measurement `audit`.
-
-    Tags are the low-cardinality things one filters by (site, action, outcome, device); the
-    actor, reason, command id and the like are fields. ts_ns is the gateway's time of the audited
-    step: pass distinct times for distinct records (time.time_ns()), or they overwrite each other.
-    """
-    tags = {"site": site, "action": action, "outcome": outcome, "device": device}
-    all_fields: dict[str, Any] = dict(fields)
-    if actor is not None:
-        all_fields["actor"] = actor
-    return make_line(AUDIT_MEASUREMENT, tags, all_fields, ts_ns)

@@ -1,0 +1,1 @@
+"""Alerts: one lifecycle, rules from health and the gateway itself, durable delivery."""
