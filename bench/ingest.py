@@ -121,9 +121,27 @@ class Gateway(GatewayProcess):
 
 def _baseline(cmd: str, port: int, client_id: str, topic: str = "#", count: int = 0, timeout: float = 60) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.mqtt_baseline", cmd, "--port", str(port), "--client-id", client_id,
-         "--topic", topic, "--count", str(count), "--receive-maximum", str(RECEIVE_MAXIMUM)],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.mqtt_baseline",
+            cmd,
+            "--port",
+            str(port),
+            "--client-id",
+            client_id,
+            "--topic",
+            topic,
+            "--count",
+            str(count),
+            "--receive-maximum",
+            str(RECEIVE_MAXIMUM),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
     )
     return json.loads(out.stdout) if cmd == "drain" else {}
 
@@ -166,27 +184,36 @@ def run(opts: Options) -> list[Row]:
                 _baseline("setup", broker.port, base_id, topic=gw.topic)
                 # 2. N messages queued for both sessions (one publish reaches both).
                 pub_s = _prepublish(broker, gw.topic, n, f"bench-pub-{r}")
-                print(f"  run {r}: {n} messages queued in {pub_s:.1f} s ({n / pub_s:,.0f} msg/s published)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  run {r}: {n} messages queued in {pub_s:.1f} s ({n / pub_s:,.0f} msg/s published)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 # 3. Drain both, alternating which goes first.
                 order = ["gateway", "baseline"] if r % 2 == 0 else ["baseline", "gateway"]
                 for who in order:
                     if who == "gateway":
                         g = gw.timed_drain(n, influx, db, timeout)
                         runs.append(g)
-                        print(f"  run {r} gateway : startup {g.startup_s:.2f} s, (a) ingest {g.ingest_rate:,.0f} msg/s "
-                              f"in {g.ingest_s:.2f} s, (b) into InfluxDB {g.e2e_rate:,.0f} msg/s in {g.e2e_s:.2f} s, "
-                              f"CPU {g.cpu_pct:.0f} % (a) / {g.cpu_pct_e2e:.0f} % (b), peak RSS "
-                              f"{g.peak_rss_mib:.0f} MiB, InfluxDB COUNT(seq) {g.influx_count}",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"  run {r} gateway : startup {g.startup_s:.2f} s, (a) ingest {g.ingest_rate:,.0f} msg/s "
+                            f"in {g.ingest_s:.2f} s, (b) into InfluxDB {g.e2e_rate:,.0f} msg/s in {g.e2e_s:.2f} s, "
+                            f"CPU {g.cpu_pct:.0f} % (a) / {g.cpu_pct_e2e:.0f} % (b), peak RSS "
+                            f"{g.peak_rss_mib:.0f} MiB, InfluxDB COUNT(seq) {g.influx_count}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     else:
                         b = _baseline("drain", broker.port, base_id, count=n, timeout=timeout)
                         if b["received"] != n or b["bad_json"]:
                             raise AssertionError(f"baseline: {b}")
                         base.append(b)
-                        print(f"  run {r} baseline: startup {b['startup_s']:.2f} s, {b['rate']:,.0f} msg/s in "
-                              f"{b['wall_s']:.2f} s, CPU {b['cpu_pct']:.0f} %, peak RSS {b['peak_rss_mib']:.0f} MiB",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"  run {r} baseline: startup {b['startup_s']:.2f} s, {b['rate']:,.0f} msg/s in "
+                            f"{b['wall_s']:.2f} s, CPU {b['cpu_pct']:.0f} %, peak RSS {b['peak_rss_mib']:.0f} MiB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
         finally:
             if gw is not None:
                 gw.stop()
@@ -197,19 +224,70 @@ def run(opts: Options) -> list[Row]:
     b_rate = [b["rate"] for b in base]
     b_cpu = [b["cpu_pct"] for b in base]
     rows = [
-        Row("ingest", f"(a) ingest msg/s, {n} pre-queued QoS 1 -> outbox + ack", "msg/s", median(ingest),
-            "bare paho subscriber", median(b_rate), "ratio >= 0.60", ingest, b_rate),
-        Row("ingest", f"(b) end to end msg/s, {n} -> InfluxDB 1.6", "msg/s", median(e2e),
-            "bare paho subscriber", median(b_rate), "", e2e, b_rate),
-        Row("ingest", "gateway CPU % during (a) (100 = one core)", "%", median([g.cpu_pct for g in runs]),
-            "bare paho subscriber CPU %", median(b_cpu), "", [g.cpu_pct for g in runs], b_cpu),
-        Row("ingest", "gateway CPU % during (b)", "%", median([g.cpu_pct_e2e for g in runs]), "", None, "",
-            [g.cpu_pct_e2e for g in runs]),
-        Row("ingest", f"gateway peak RSS draining {n}", "MiB", median([g.peak_rss_mib for g in runs]),
-            "bare paho subscriber", median([b["peak_rss_mib"] for b in base]), "",
-            [g.peak_rss_mib for g in runs], [b["peak_rss_mib"] for b in base]),
-        Row("ingest", "gateway startup to first message (excluded)", "s", median([g.startup_s for g in runs]),
-            "bare paho subscriber", median([b["startup_s"] for b in base]), "",
-            [g.startup_s for g in runs], [b["startup_s"] for b in base]),
+        Row(
+            "ingest",
+            f"(a) ingest msg/s, {n} pre-queued QoS 1 -> outbox + ack",
+            "msg/s",
+            median(ingest),
+            "bare paho subscriber",
+            median(b_rate),
+            "ratio >= 0.60",
+            ingest,
+            b_rate,
+        ),
+        Row(
+            "ingest",
+            f"(b) end to end msg/s, {n} -> InfluxDB 1.6",
+            "msg/s",
+            median(e2e),
+            "bare paho subscriber",
+            median(b_rate),
+            "",
+            e2e,
+            b_rate,
+        ),
+        Row(
+            "ingest",
+            "gateway CPU % during (a) (100 = one core)",
+            "%",
+            median([g.cpu_pct for g in runs]),
+            "bare paho subscriber CPU %",
+            median(b_cpu),
+            "",
+            [g.cpu_pct for g in runs],
+            b_cpu,
+        ),
+        Row(
+            "ingest",
+            "gateway CPU % during (b)",
+            "%",
+            median([g.cpu_pct_e2e for g in runs]),
+            "",
+            None,
+            "",
+            [g.cpu_pct_e2e for g in runs],
+        ),
+        Row(
+            "ingest",
+            f"gateway peak RSS draining {n}",
+            "MiB",
+            median([g.peak_rss_mib for g in runs]),
+            "bare paho subscriber",
+            median([b["peak_rss_mib"] for b in base]),
+            "",
+            [g.peak_rss_mib for g in runs],
+            [b["peak_rss_mib"] for b in base],
+        ),
+        Row(
+            "ingest",
+            "gateway startup to first message (excluded)",
+            "s",
+            median([g.startup_s for g in runs]),
+            "bare paho subscriber",
+            median([b["startup_s"] for b in base]),
+            "",
+            [g.startup_s for g in runs],
+            [b["startup_s"] for b in base],
+        ),
     ]
     return rows

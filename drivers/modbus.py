@@ -24,9 +24,15 @@ from drivers.profiles.modbus_map import ReadPlan
 
 log = logging.getLogger(__name__)
 
-_EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
-                    4: "device failure", 6: "device busy", 10: "gateway path unavailable",
-                    11: "gateway target did not respond"}
+_EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    6: "device busy",
+    10: "gateway path unavailable",
+    11: "gateway target did not respond",
+}
 
 
 class ModbusFailure(Exception):
@@ -75,12 +81,14 @@ class ModbusLine:
         # own reconnect and retries are off.
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if s.serial:
-            self._client = AsyncModbusSerialClient(s.serial, framer=FramerType.RTU, baudrate=s.baudrate,
-                                                   timeout=s.timeout_s, retries=0, reconnect_delay=0)
+            self._client = AsyncModbusSerialClient(
+                s.serial, framer=FramerType.RTU, baudrate=s.baudrate, timeout=s.timeout_s, retries=0, reconnect_delay=0
+            )
         else:
             assert s.host is not None
-            self._client = AsyncModbusTcpClient(s.host, port=s.port, framer=framer, timeout=s.timeout_s,
-                                                retries=0, reconnect_delay=0)
+            self._client = AsyncModbusTcpClient(
+                s.host, port=s.port, framer=framer, timeout=s.timeout_s, retries=0, reconnect_delay=0
+            )
 
     async def _ensure_connected(self) -> None:
         if self._client.connected:
@@ -149,8 +157,9 @@ class ModbusLine:
 PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]
 
 
-async def poll_forever(line: ModbusLine, unit: int, plan: ReadPlan, interval_s: float, on_result: PollResult,
-                       max_backoff_s: float = 30.0) -> None:
+async def poll_forever(
+    line: ModbusLine, unit: int, plan: ReadPlan, interval_s: float, on_result: PollResult, max_backoff_s: float = 30.0
+) -> None:
     """Poll one device every `interval_s`; after failures wait longer (exponential, jittered).
 
     `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,

@@ -145,8 +145,14 @@ class MqttLink:
             client.will_set(o.will.topic, o.will.payload, o.will.qos, o.will.retain)
         if o.tls:
             client.tls_set_context(client_context(o.tls))
-            log.info("mqtt %s:%s: TLS, server name %s, CA %s, client certificate %s", o.host, o.port,
-                     o.tls.server_name or o.host, o.tls.ca_file or "(system trust store)", o.tls.cert_file or "none")
+            log.info(
+                "mqtt %s:%s: TLS, server name %s, CA %s, client certificate %s",
+                o.host,
+                o.port,
+                o.tls.server_name or o.host,
+                o.tls.ca_file or "(system trust store)",
+                o.tls.cert_file or "none",
+            )
         # Far more in-flight QoS 1 messages than the default 20, so waiting for the outbox
         # commit before acknowledging does not throttle the broker.
         client.max_inflight_messages_set(o.receive_maximum)
@@ -220,8 +226,13 @@ class MqttLink:
             self._drop_socket()
             delay = full_jitter(attempt, self._rng, self.options.backoff_base_s, self.options.backoff_max_s)
             attempt += 1
-            log.warning("mqtt %s:%s: %s; reconnecting in %.1f s", self.options.host, self.options.port,
-                        self.stats.last_error, delay)
+            log.warning(
+                "mqtt %s:%s: %s; reconnecting in %.1f s",
+                self.options.host,
+                self.options.port,
+                self.stats.last_error,
+                delay,
+            )
             await asyncio.sleep(delay)
 
     async def _connect_once(self) -> None:
@@ -398,8 +409,12 @@ class MqttLink:
             self.stats.batches_failed += 1
             reason = f"batch of {len(batch)} not stored: {type(e).__name__}: {e}"
             self.stats.last_batch_error = self.stats.last_error = reason
-            log.error("mqtt: %s (%d in a row); nothing acknowledged, reconnecting for redelivery",
-                      reason, self._failures_in_row, exc_info=self._failures_in_row == 1)
+            log.error(
+                "mqtt: %s (%d in a row); nothing acknowledged, reconnecting for redelivery",
+                reason,
+                self._failures_in_row,
+                exc_info=self._failures_in_row == 1,
+            )
             self._client.disconnect()
             return
         self._failures_in_row = 0

@@ -33,8 +33,9 @@ class _NamedContext(ssl.SSLContext):
 
     server_name: str | None = None
 
-    def wrap_socket(self, sock: socket.socket, *args: Any, server_hostname: str | None = None,
-                    **kwargs: Any) -> ssl.SSLSocket:
+    def wrap_socket(
+        self, sock: socket.socket, *args: Any, server_hostname: str | None = None, **kwargs: Any
+    ) -> ssl.SSLSocket:
         return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
 
 
@@ -68,10 +69,14 @@ def describe_tls_error(e: BaseException, server_name: str) -> str:
     if isinstance(e, ssl.SSLCertVerificationError):
         reason = e.verify_message or str(e)
         if "mismatch" in reason.lower():
-            return (f"TLS: the broker's certificate is not valid for {server_name!r} ({reason}); "
-                    f"set broker.tls.server_name to a name the certificate carries")
-        return (f"TLS: the broker's certificate is not trusted ({reason}); "
-                f"check that broker.tls.ca_file is the CA that signed it")
+            return (
+                f"TLS: the broker's certificate is not valid for {server_name!r} ({reason}); "
+                f"set broker.tls.server_name to a name the certificate carries"
+            )
+        return (
+            f"TLS: the broker's certificate is not trusted ({reason}); "
+            f"check that broker.tls.ca_file is the CA that signed it"
+        )
     if isinstance(e, ssl.SSLError):
         return f"TLS: {e.reason or e} ({e})"
     return f"{type(e).__name__}: {e}"

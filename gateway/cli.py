@@ -48,9 +48,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     kinds: dict[str, int] = {}
     for d in devices.values():
         kinds[d.kind] = kinds.get(d.kind, 0) + 1
-    print(f"{args.file}: ok: site {cfg.site}, {len(cfg.zones)} zones, {len(devices)} devices "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
-          f"broker {cfg.broker.host}:{cfg.broker.port}, influx {cfg.influx.api}, api :{cfg.api.port}")
+    print(
+        f"{args.file}: ok: site {cfg.site}, {len(cfg.zones)} zones, {len(devices)} devices "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
+        f"broker {cfg.broker.host}:{cfg.broker.port}, influx {cfg.influx.api}, api :{cfg.api.port}"
+    )
     for path, msg in missing_secrets(cfg, os.environ):
         print(f"  note: {path}: {msg} before `hallgate run`")
     return 0
@@ -68,8 +70,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with start_gateway(cfg) as gw:
-            print(f"hallgate: site {cfg.site}: {len(gw.devices)} devices; API on http://{cfg.api.host}:{cfg.api.port}",
-                  flush=True)
+            print(
+                f"hallgate: site {cfg.site}: {len(gw.devices)} devices; API on http://{cfg.api.host}:{cfg.api.port}",
+                flush=True,
+            )
             await asyncio.Event().wait()
 
     return _run_until_signal(main())
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_check_config)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not args.verbose:
         # Their INFO lines are per connection and per state change: noise at a hall's scale.
         for name in ("transitions", "pymodbus", "uvicorn.error", "httpx"):

@@ -74,19 +74,24 @@ class BrokerTls(Model):
     typo is a configuration error rather than a gateway that retries a handshake forever.
     """
 
-    ca_file: Path | None = Field(None, description="PEM CA that signed the broker's certificate; "
-                                                   "default: the system's trust store")
+    ca_file: Path | None = Field(
+        None, description="PEM CA that signed the broker's certificate; default: the system's trust store"
+    )
     cert_file: Path | None = Field(None, description="PEM client certificate, for mutual TLS")
     key_file: Path | None = Field(None, description="its unencrypted PEM private key")
-    server_name: str | None = Field(None, description="the name the broker's certificate carries, "
-                                                      "when it differs from broker.host (e.g. dialled by IP)")
+    server_name: str | None = Field(
+        None,
+        description="the name the broker's certificate carries, when it differs from broker.host (e.g. dialled by IP)",
+    )
 
     @field_validator("ca_file", "cert_file", "key_file")
     @classmethod
     def _exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
-            raise ValueError(f"file {v} does not exist (relative paths start at the working directory "
-                             f"{Path.cwd()}): give the path of a PEM file")
+            raise ValueError(
+                f"file {v} does not exist (relative paths start at the working directory "
+                f"{Path.cwd()}): give the path of a PEM file"
+            )
         return v
 
     @model_validator(mode="after")
@@ -241,8 +246,10 @@ class Device(Model):
         kind = KINDS[self.kind]
         for name in KIND_PARAMS:
             if getattr(self, name) is not None and name not in kind.params:
-                raise ValueError(f"{name}: a {self.kind} takes no {name}; remove it "
-                                 f"({self.kind} takes: {', '.join(sorted(kind.params)) or 'none'})")
+                raise ValueError(
+                    f"{name}: a {self.kind} takes no {name}; remove it "
+                    f"({self.kind} takes: {', '.join(sorted(kind.params)) or 'none'})"
+                )
         for name in sorted(kind.required_params):
             if getattr(self, name) is None:
                 raise ValueError(f"{name}: a {self.kind} needs {name}: add it")
@@ -284,8 +291,13 @@ class ConfigError(Exception):
     index in the file), so later checks (profiles, references) can still report in the same pass.
     """
 
-    def __init__(self, file: str, problems: list[tuple[str, str]], partial: HallConfig | None = None,
-                 device_index: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        problems: list[tuple[str, str]],
+        partial: HallConfig | None = None,
+        device_index: list[int] | None = None,
+    ) -> None:
         self.file = file
         self.problems = problems
         self.partial = partial
@@ -309,6 +321,7 @@ def _problem(err: Mapping[str, Any], raw: Any) -> tuple[str, str]:
 
 def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig, list[int]]:
     """The parts of an invalid file that are valid on their own: zones and devices."""
+
     def valid(model: type[BaseModel], items: Any) -> list[tuple[int, Any]]:
         out = []
         for i, item in enumerate(items if isinstance(items, list) else []):
@@ -317,8 +330,12 @@ def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig
         return out
 
     devices = valid(Device, raw.get("devices"))
-    cfg = HallConfig.model_construct(site=str(raw.get("site")), zones=[z for _, z in valid(Zone, raw.get("zones"))],
-                                     devices=[d for _, d in devices], profiles_dirs=profiles_dirs)
+    cfg = HallConfig.model_construct(
+        site=str(raw.get("site")),
+        zones=[z for _, z in valid(Zone, raw.get("zones"))],
+        devices=[d for _, d in devices],
+        profiles_dirs=profiles_dirs,
+    )
     return cfg, [i for i, _ in devices]
 
 
@@ -335,8 +352,13 @@ def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[
         for name in ("zone", "from_zone"):
             ref = getattr(d, name)
             if ref is not None and ref not in zones:
-                problems.append((f"{where}.{name}", f"{name} {ref!r} is not one of the zones {sorted(zones)}: "
-                                 "add the zone under zones or fix the name"))
+                problems.append(
+                    (
+                        f"{where}.{name}",
+                        f"{name} {ref!r} is not one of the zones {sorted(zones)}: "
+                        "add the zone under zones or fix the name",
+                    )
+                )
     return problems
 
 
@@ -419,8 +441,9 @@ def _secret_names(raw: dict[str, Any]) -> set[str]:
     return {n for n in names if isinstance(n, str)}
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
-                require_secrets: bool = True) -> HallConfig:
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None, require_secrets: bool = True
+) -> HallConfig:
     """Read, override from the environment and validate; raise ConfigError listing every problem.
 
     With `require_secrets`, every secret the file names must be set in the environment.
@@ -461,8 +484,13 @@ def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[s
         if not value:
             problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
         elif len(value) < MIN_TOKEN_CHARS:
-            problems.append((f"api.tokens[{i}].env", f"the token in {t.env} has {len(value)} characters: use at least "
-                             f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"))
+            problems.append(
+                (
+                    f"api.tokens[{i}].env",
+                    f"the token in {t.env} has {len(value)} characters: use at least "
+                    f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')",
+                )
+            )
     for section, field in (("broker", "password_env"), ("influx", "password_env"), ("influx", "token_env")):
         name = getattr(getattr(cfg, section), field)
         if name and not environ.get(name):

@@ -33,15 +33,18 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def embedded_broker(port: int) -> AsyncIterator[Broker]:
-    broker = Broker({
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    })
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
     try:
         await broker.start()
     except Exception as e:  # amqtt wraps the bind error in its own types
-        raise StartupError(f"the demo broker cannot listen on 127.0.0.1:{port}: {e}; "
-                           "choose another port with --mqtt-port") from None
+        raise StartupError(
+            f"the demo broker cannot listen on 127.0.0.1:{port}: {e}; choose another port with --mqtt-port"
+        ) from None
     try:
         yield broker
     finally:
@@ -99,21 +102,32 @@ async def simulators(sim: HallSimulator, fixed_ports: bool) -> AsyncIterator[Hal
 
 
 @contextlib.asynccontextmanager
-async def run_demo(api_port: int, mqtt_port: int, heartbeat_s: float = 30.0, folder: Path | None = None,
-                   modbus_port_base: int | None = None) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
+async def run_demo(
+    api_port: int,
+    mqtt_port: int,
+    heartbeat_s: float = 30.0,
+    folder: Path | None = None,
+    modbus_port_base: int | None = None,
+) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
     tokens = demo_tokens()
     hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     moved = move_modbus(hall, modbus_ports(hall, modbus_port_base))
     with tempfile.TemporaryDirectory(prefix="hallgate-demo-") as tmp:
-        environ = dict(os.environ) | {f"HALLGATE_TOKEN_{role.upper()}": t for role, t in tokens.items()} | {
-            "HALLGATE_API__PORT": str(api_port),
-            "HALLGATE_BROKER__PORT": str(mqtt_port),
-            "HALLGATE_STORE__PATH": str((folder or Path(tmp)) / "outbox.sqlite"),
-        } | moved
+        environ = (
+            dict(os.environ)
+            | {f"HALLGATE_TOKEN_{role.upper()}": t for role, t in tokens.items()}
+            | {
+                "HALLGATE_API__PORT": str(api_port),
+                "HALLGATE_BROKER__PORT": str(mqtt_port),
+                "HALLGATE_STORE__PATH": str((folder or Path(tmp)) / "outbox.sqlite"),
+            }
+            | moved
+        )
         os.environ.update({k: v for k, v in environ.items() if k.startswith("HALLGATE_TOKEN_")})
         cfg = load_config(DEMO_CONFIG, environ)
-        sim = HallSimulator(hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"),
-                            heartbeat_s=heartbeat_s)
+        sim = HallSimulator(
+            hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"), heartbeat_s=heartbeat_s
+        )
         async with embedded_broker(mqtt_port), simulators(sim, modbus_port_base is not None), start_gateway(cfg) as gw:
             yield gw, tokens
 

@@ -33,10 +33,18 @@ class HealthBook:
 
     def __init__(self, devices: Mapping[str, DeviceEntry], journal: Journal | None = None) -> None:
         self.journal = journal
-        self.devices = {d.id: DeviceHealth(d.id, d.kind, d.protocol, rules=KINDS[d.kind].problems,
-                                           keep=KINDS[d.kind].info, fold=KINDS[d.kind].fold,
-                                           heartbeat_timeout_ns=_silence_limit(d))
-                        for d in devices.values()}
+        self.devices = {
+            d.id: DeviceHealth(
+                d.id,
+                d.kind,
+                d.protocol,
+                rules=KINDS[d.kind].problems,
+                keep=KINDS[d.kind].info,
+                fold=KINDS[d.kind].fold,
+                heartbeat_timeout_ns=_silence_limit(d),
+            )
+            for d in devices.values()
+        }
         self._pending: list[tuple[str, int, str, str]] = []
         if journal is not None:
             for device_id, h in self.devices.items():

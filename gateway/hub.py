@@ -51,9 +51,16 @@ class Unknown:
 
 
 class Hub:
-    def __init__(self, site: str, devices: Mapping[str, DeviceEntry], outbox: Outbox, health: HealthBook,
-                 projections: Sequence[Projection] = (), journal: Journal | None = None,
-                 clock: Clock = time.time_ns) -> None:
+    def __init__(
+        self,
+        site: str,
+        devices: Mapping[str, DeviceEntry],
+        outbox: Outbox,
+        health: HealthBook,
+        projections: Sequence[Projection] = (),
+        journal: Journal | None = None,
+        clock: Clock = time.time_ns,
+    ) -> None:
         self.site = site
         self.devices = devices
         self.outbox = outbox
@@ -69,7 +76,8 @@ class Hub:
         # topic -> (device id, channel or None when the payload names it, decoder): one lookup a message.
         self.routes: dict[str, tuple[str, str | None, Any]] = {
             topic: (d.id, channel, d.decoder)
-            for d in devices.values() if d.decoder is not None
+            for d in devices.values()
+            if d.decoder is not None
             for topic, channel in d.decoder.topics(d.id, site, d.config.mqtt.topic if d.config.mqtt else None).items()
         }
         self.discovery = f"hall/{site}/+/+/+"

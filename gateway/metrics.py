@@ -22,10 +22,14 @@ class GatewayCollector:
     def collect(self) -> Iterator[Metric]:
         v = self.view
         devices = v.list_devices()
-        online = GaugeMetricFamily("hallgate_device_online", "1 while the device is online, else 0",
-                                   labels=["device", "kind"])
-        seen = GaugeMetricFamily("hallgate_device_last_seen_timestamp_seconds",
-                                 "when the gateway last heard from the device (Unix time)", labels=["device", "kind"])
+        online = GaugeMetricFamily(
+            "hallgate_device_online", "1 while the device is online, else 0", labels=["device", "kind"]
+        )
+        seen = GaugeMetricFamily(
+            "hallgate_device_last_seen_timestamp_seconds",
+            "when the gateway last heard from the device (Unix time)",
+            labels=["device", "kind"],
+        )
         by_health = dict.fromkeys(("ok", "degraded", "offline"), 0)
         for d in devices:
             online.add_metric([d.id, d.kind], 1 if d.online else 0)
@@ -39,14 +43,18 @@ class GatewayCollector:
             health.add_metric([state], n)
         yield health
 
-        battery = GaugeMetricFamily("hallgate_device_battery_percent", "battery charge the device reported",
-                                    labels=["device"])
-        rssi = GaugeMetricFamily("hallgate_device_rssi_dbm", "radio signal strength the device reported",
-                                 labels=["device"])
-        poll_rtt = GaugeMetricFamily("hallgate_device_poll_round_trip_seconds",
-                                     "how long the device's last answered poll took (Modbus)", labels=["device"])
-        errors = CounterMetricFamily("hallgate_device_errors", "errors per device by cause",
-                                     labels=["device", "cause"])
+        battery = GaugeMetricFamily(
+            "hallgate_device_battery_percent", "battery charge the device reported", labels=["device"]
+        )
+        rssi = GaugeMetricFamily(
+            "hallgate_device_rssi_dbm", "radio signal strength the device reported", labels=["device"]
+        )
+        poll_rtt = GaugeMetricFamily(
+            "hallgate_device_poll_round_trip_seconds",
+            "how long the device's last answered poll took (Modbus)",
+            labels=["device"],
+        )
+        errors = CounterMetricFamily("hallgate_device_errors", "errors per device by cause", labels=["device", "cause"])
         for d in devices:
             detail = v.device_detail(d.id)
             assert detail is not None
@@ -66,18 +74,21 @@ class GatewayCollector:
         for outcome, n in sorted(v.message_counts().items()):
             events.add_metric([outcome], n)
         yield events
-        quarantined = CounterMetricFamily("hallgate_quarantined_messages",
-                                          "messages set aside as undecodable, by reason", labels=["reason"])
+        quarantined = CounterMetricFamily(
+            "hallgate_quarantined_messages", "messages set aside as undecodable, by reason", labels=["reason"]
+        )
         for reason, n in sorted(v.quarantine_counts().items()):
             quarantined.add_metric([reason], n)
         yield quarantined
-        proj = CounterMetricFamily("hallgate_projection_errors", "events a projection failed on",
-                                   labels=["projection"])
+        proj = CounterMetricFamily("hallgate_projection_errors", "events a projection failed on", labels=["projection"])
         for name, n in v.projection_errors().items():
             proj.add_metric([name], n)
         yield proj
-        yield GaugeMetricFamily("hallgate_unknown_devices", "devices publishing under the hall's topics "
-                                "that are not configured", value=len(v.unknown_devices()))
+        yield GaugeMetricFamily(
+            "hallgate_unknown_devices",
+            "devices publishing under the hall's topics that are not configured",
+            value=len(v.unknown_devices()),
+        )
 
         parts_up = GaugeMetricFamily("hallgate_part_up", "1 while the supervised part runs", labels=["part"])
         restarts = CounterMetricFamily("hallgate_part_restarts", "restarts of a supervised part", labels=["part"])
@@ -89,20 +100,29 @@ class GatewayCollector:
 
         stats = v.mqtt_stats()
         if stats is not None:
-            yield GaugeMetricFamily("hallgate_mqtt_connected", "1 while connected to the broker",
-                                    value=1 if stats.connected else 0)
-            yield CounterMetricFamily("hallgate_mqtt_received_messages", "messages received from the broker",
-                                      value=stats.messages_in)
-            yield CounterMetricFamily("hallgate_mqtt_connection_losses", "connections to the broker lost",
-                                      value=stats.connection_losses)
-            yield CounterMetricFamily("hallgate_mqtt_batches_failed",
-                                      "batches not stored: nothing acknowledged, redelivered after a reconnect",
-                                      value=stats.batches_failed)
+            yield GaugeMetricFamily(
+                "hallgate_mqtt_connected", "1 while connected to the broker", value=1 if stats.connected else 0
+            )
+            yield CounterMetricFamily(
+                "hallgate_mqtt_received_messages", "messages received from the broker", value=stats.messages_in
+            )
+            yield CounterMetricFamily(
+                "hallgate_mqtt_connection_losses", "connections to the broker lost", value=stats.connection_losses
+            )
+            yield CounterMetricFamily(
+                "hallgate_mqtt_batches_failed",
+                "batches not stored: nothing acknowledged, redelivered after a reconnect",
+                value=stats.batches_failed,
+            )
         req = CounterMetricFamily("hallgate_modbus_requests", "Modbus requests per line", labels=["line"])
-        fail = CounterMetricFamily("hallgate_modbus_failed_requests", "failed Modbus requests per line",
-                                   labels=["line"])
-        rtt = GaugeMetricFamily("hallgate_modbus_round_trip_seconds",
-                                "moving average round-trip time of successful requests", labels=["line"])
+        fail = CounterMetricFamily(
+            "hallgate_modbus_failed_requests", "failed Modbus requests per line", labels=["line"]
+        )
+        rtt = GaugeMetricFamily(
+            "hallgate_modbus_round_trip_seconds",
+            "moving average round-trip time of successful requests",
+            labels=["line"],
+        )
         for name, s in v.line_stats().items():
             req.add_metric([name], s.requests)
             fail.add_metric([name], s.failures)
@@ -113,8 +133,7 @@ class GatewayCollector:
         yield rtt
 
         zone = GaugeMetricFamily("hallgate_zone_occupancy_people", "people in the zone", labels=["zone"])
-        capacity = GaugeMetricFamily("hallgate_zone_capacity_people", "the zone's configured capacity",
-                                     labels=["zone"])
+        capacity = GaugeMetricFamily("hallgate_zone_capacity_people", "the zone's configured capacity", labels=["zone"])
         for z in v.zones():
             zone.add_metric([z.zone], z.occupancy)
             capacity.add_metric([z.zone], z.capacity)
@@ -123,31 +142,37 @@ class GatewayCollector:
 
         o = v.outbox_stats()
         yield GaugeMetricFamily("hallgate_outbox_records", "records waiting in the outbox", value=o.depth_records)
-        yield GaugeMetricFamily("hallgate_outbox_bytes", "bytes of records waiting in the outbox",
-                                value=o.depth_bytes)
-        yield GaugeMetricFamily("hallgate_outbox_max_bytes", "the outbox's bound (store.max_bytes)",
-                                value=o.max_bytes)
+        yield GaugeMetricFamily("hallgate_outbox_bytes", "bytes of records waiting in the outbox", value=o.depth_bytes)
+        yield GaugeMetricFamily("hallgate_outbox_max_bytes", "the outbox's bound (store.max_bytes)", value=o.max_bytes)
         depth = GaugeMetricFamily("hallgate_outbox_class_records", "records waiting, by class", labels=["class"])
-        dropped = CounterMetricFamily("hallgate_outbox_dropped_by_class",
-                                      "records dropped because the outbox was full, by class", labels=["class"])
+        dropped = CounterMetricFamily(
+            "hallgate_outbox_dropped_by_class",
+            "records dropped because the outbox was full, by class",
+            labels=["class"],
+        )
         for cls, n in o.depth_by_class.items():
             depth.add_metric([cls], n)
         for cls, n in o.dropped_by_class.items():
             dropped.add_metric([cls], n)
         yield depth
         yield dropped
-        yield GaugeMetricFamily("hallgate_outbox_oldest_age_seconds", "age of the oldest waiting record",
-                                value=o.oldest_age_s or 0.0)
-        yield CounterMetricFamily("hallgate_outbox_delivered_records", "records delivered to the sink",
-                                  value=o.delivered_total)
-        yield CounterMetricFamily("hallgate_outbox_rejected_records", "records the sink refused as invalid",
-                                  value=o.rejected_total)
-        yield GaugeMetricFamily("hallgate_store_writable", "1 while the outbox accepts commits",
-                                value=1 if v.store_writable else 0)
+        yield GaugeMetricFamily(
+            "hallgate_outbox_oldest_age_seconds", "age of the oldest waiting record", value=o.oldest_age_s or 0.0
+        )
+        yield CounterMetricFamily(
+            "hallgate_outbox_delivered_records", "records delivered to the sink", value=o.delivered_total
+        )
+        yield CounterMetricFamily(
+            "hallgate_outbox_rejected_records", "records the sink refused as invalid", value=o.rejected_total
+        )
+        yield GaugeMetricFamily(
+            "hallgate_store_writable", "1 while the outbox accepts commits", value=1 if v.store_writable else 0
+        )
         if v.sink_name is not None:
             d = v.drain
-            yield GaugeMetricFamily("hallgate_sink_healthy", "1 when the last write to the sink succeeded",
-                                    value=1 if d.healthy else 0)
+            yield GaugeMetricFamily(
+                "hallgate_sink_healthy", "1 when the last write to the sink succeeded", value=1 if d.healthy else 0
+            )
             errs = CounterMetricFamily("hallgate_sink_errors", "failed writes to the sink, by kind", labels=["kind"])
             for kind, n in d.errors_by_type.items():
                 errs.add_metric([kind], n)

@@ -19,10 +19,26 @@ MASK = "***"
 # Query parameters whose value is a credential. InfluxDB 1.x takes `u` and `p`; the rest are
 # the usual names for tokens and keys. `u` is a user name, not a secret, but it is half of a
 # credential pair and costs nothing to hide.
-SECRET_PARAMS = frozenset({
-    "p", "u", "password", "passwd", "pwd", "pass", "token", "access_token", "auth", "authorization",
-    "api_key", "apikey", "key", "secret", "signature", "sig",
-})
+SECRET_PARAMS = frozenset(
+    {
+        "p",
+        "u",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "token",
+        "access_token",
+        "auth",
+        "authorization",
+        "api_key",
+        "apikey",
+        "key",
+        "secret",
+        "signature",
+        "sig",
+    }
+)
 
 # user:password@ in any URL inside a text (scheme://user:password@host).
 _USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<secret>[^/\s@]*)(?P<at>@)")

@@ -59,8 +59,9 @@ def missing_signals(kind: Kind, profile: MqttProfile | ModbusProfile) -> list[st
     return missing
 
 
-def build_registry(cfg: HallConfig, index: list[int] | None = None
-                   ) -> tuple[dict[str, DeviceEntry], list[tuple[str, str]]]:
+def build_registry(
+    cfg: HallConfig, index: list[int] | None = None
+) -> tuple[dict[str, DeviceEntry], list[tuple[str, str]]]:
     """Every device with its compiled profile, and every problem as (field path, message).
 
     `index`: each device's position in the file, when cfg holds only some of its devices.
@@ -77,13 +78,22 @@ def build_registry(cfg: HallConfig, index: list[int] | None = None
             continue
         cache[d.profile] = profile
         if profile.kind != d.kind:
-            problems.append((f"{where}.profile", f"profile {profile.name} is for kind {profile.kind}, "
-                             f"not {d.kind}: pick a {d.kind} profile"))
+            problems.append(
+                (
+                    f"{where}.profile",
+                    f"profile {profile.name} is for kind {profile.kind}, not {d.kind}: pick a {d.kind} profile",
+                )
+            )
             continue
         missing = missing_signals(KINDS[d.kind], profile)
         if missing:
-            problems.append((f"{where}.profile", f"profile {profile.name} does not provide what a {d.kind} needs: "
-                             f"{', '.join(missing)}; add them to the profile"))
+            problems.append(
+                (
+                    f"{where}.profile",
+                    f"profile {profile.name} does not provide what a {d.kind} needs: "
+                    f"{', '.join(missing)}; add them to the profile",
+                )
+            )
             continue
         if isinstance(profile, MqttProfile):
             if d.modbus is not None:
@@ -93,15 +103,21 @@ def build_registry(cfg: HallConfig, index: list[int] | None = None
             entries[d.id] = DeviceEntry(d, profile, topic=topic, decoder=MqttDecoder(profile, hall_tz=cfg.timezone))
         else:
             if d.modbus is None:
-                problems.append((f"{where}.modbus", f"profile {profile.name} speaks Modbus: add "
-                                 "modbus: {host: ..., port: 502, unit: 1} (or serial: /dev/ttyUSB0)"))
+                problems.append(
+                    (
+                        f"{where}.modbus",
+                        f"profile {profile.name} speaks Modbus: add "
+                        "modbus: {host: ..., port: 502, unit: 1} (or serial: /dev/ttyUSB0)",
+                    )
+                )
                 continue
             entries[d.id] = DeviceEntry(d, profile, plan=compile_plan(profile))
     return entries, problems
 
 
-def load_hall(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
-              require_secrets: bool = True) -> tuple[HallConfig, dict[str, DeviceEntry]]:
+def load_hall(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None, require_secrets: bool = True
+) -> tuple[HallConfig, dict[str, DeviceEntry]]:
     """The configuration and its compiled devices; ConfigError lists every problem in one pass."""
     try:
         cfg = load_config(path, environ, require_secrets)

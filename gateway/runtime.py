@@ -85,8 +85,14 @@ def make_sink(cfg: Influx) -> Sink | None:
 def _mqtt_options(cfg: HallConfig) -> MqttOptions:
     b = cfg.broker
     return MqttOptions(
-        host=b.host, port=b.port, client_id=cfg.client_id, protocol=b.protocol, username=b.username,
-        password=secret(b.password_env), keepalive_s=b.keepalive_s, receive_maximum=b.receive_maximum,
+        host=b.host,
+        port=b.port,
+        client_id=cfg.client_id,
+        protocol=b.protocol,
+        username=b.username,
+        password=secret(b.password_env),
+        keepalive_s=b.keepalive_s,
+        receive_maximum=b.receive_maximum,
         will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
         tls=TlsOptions(**b.tls.model_dump()) if b.tls else None,
     )
@@ -94,8 +100,9 @@ def _mqtt_options(cfg: HallConfig) -> MqttOptions:
 
 def _projections(cfg: HallConfig, devices: dict[str, DeviceEntry]) -> list[Projection]:
     """One of each projection the hall's kinds ask for (a kind absent from the hall adds none)."""
-    factories = dict.fromkeys(f for kind in dict.fromkeys(d.kind for d in devices.values())
-                              for f in KINDS[kind].projections)
+    factories = dict.fromkeys(
+        f for kind in dict.fromkeys(d.kind for d in devices.values()) for f in KINDS[kind].projections
+    )
     return [factory(cfg, devices) for factory in factories]
 
 
@@ -112,14 +119,17 @@ def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
     try:
         outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes)
     except (sqlite3.Error, OSError) as e:
-        raise StartupError(f"store.path: cannot open the outbox {cfg.store.path}: {e}; {hint} "
-                           "(a full disk shows as 'disk I/O error' or 'database or disk is full')") from None
+        raise StartupError(
+            f"store.path: cannot open the outbox {cfg.store.path}: {e}; {hint} "
+            "(a full disk shows as 'disk I/O error' or 'database or disk is full')"
+        ) from None
     try:
         journal = Journal(cfg.store.state_file)
     except (sqlite3.Error, OSError, JournalError) as e:
         outbox.close()
-        raise StartupError(f"store.state_path: cannot open the state database {cfg.store.state_file}: {e}; "
-                           f"{hint}") from None
+        raise StartupError(
+            f"store.state_path: cannot open the state database {cfg.store.state_file}: {e}; {hint}"
+        ) from None
     return outbox, journal
 
 
@@ -156,8 +166,15 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         health = HealthBook(devices, journal)
         has_mqtt = any(d.protocol == "mqtt" for d in devices.values())
         targets = (("mqtt",) if has_mqtt else ()) + (("webhook",) if cfg.alerts.webhook else ())
-        alerts = AlertDesk(health, {d.id: KINDS[d.kind] for d in devices.values()}, journal, cfg.alerts,
-                           cfg.timezone, targets, started_ns=time.time_ns())
+        alerts = AlertDesk(
+            health,
+            {d.id: KINDS[d.kind] for d in devices.values()},
+            journal,
+            cfg.alerts,
+            cfg.timezone,
+            targets,
+            started_ns=time.time_ns(),
+        )
         hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
@@ -169,14 +186,26 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
-        view = View(cfg, devices, hub, outbox, journal, supervisor, lines, stats, alerts,
-                    sink_name=sink.name if sink else None, sink_url=redact_url(cfg.influx.url))
+        view = View(
+            cfg,
+            devices,
+            hub,
+            outbox,
+            journal,
+            supervisor,
+            lines,
+            stats,
+            alerts,
+            sink_name=sink.name if sink else None,
+            sink_url=redact_url(cfg.influx.url),
+        )
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
 
         mqtt: MqttLink | None = None
         if has_mqtt:
+
             def connected(link: MqttLink) -> None:
                 link.publish(status_topic(cfg), _online(), qos=1, retain=True)
                 _publish_summary(link, cfg, alerts)
@@ -190,45 +219,74 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         stack.push_async_callback(_astop("the supervised tasks", supervisor.aclose))
         if sink is not None:
             s = cfg.store
-            supervisor.spawn("drain", lambda: drain(outbox, sink, batch_size=s.batch_size,
-                                                    max_wait_s=s.flush_interval_s, stop=asyncio.Event(),
-                                                    stats=stats))
+            supervisor.spawn(
+                "drain",
+                lambda: drain(
+                    outbox,
+                    sink,
+                    batch_size=s.batch_size,
+                    max_wait_s=s.flush_interval_s,
+                    stop=asyncio.Event(),
+                    stats=stats,
+                ),
+            )
         for d in devices.values():
             if d.plan is None or d.config.modbus is None:
                 continue
             m = d.config.modbus
             line = lines.get(m.bus)
             if line is None:
-                line = lines[m.bus] = ModbusLine(LineSettings(host=m.host, port=m.port, serial=m.serial,
-                                                              baudrate=m.baudrate, framer=m.framer,
-                                                              timeout_s=m.timeout_s))
+                line = lines[m.bus] = ModbusLine(
+                    LineSettings(
+                        host=m.host,
+                        port=m.port,
+                        serial=m.serial,
+                        baudrate=m.baudrate,
+                        framer=m.framer,
+                        timeout_s=m.timeout_s,
+                    )
+                )
             supervisor.spawn(f"poll {d.id}", _poller(line, d, hub))
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
             hub.tick()
             o = outbox.stats()
-            alerts.evaluate(time.time_ns(), watch.conditions(
-                now_ns=time.time_ns(), dropped_total=sum(o.dropped_by_class.values()),
-                store_error=hub.store_error[1] if hub.store_error else None,
-                sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,
-                sink_error=stats.last_error))
+            alerts.evaluate(
+                time.time_ns(),
+                watch.conditions(
+                    now_ns=time.time_ns(),
+                    dropped_total=sum(o.dropped_by_class.values()),
+                    store_error=hub.store_error[1] if hub.store_error else None,
+                    sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,
+                    sink_error=stats.last_error,
+                ),
+            )
 
         supervisor.spawn("tick", lambda: _every(1.0, tick))
         if mqtt is not None:
             link = mqtt
             topic = alerts_topic(cfg)
-            supervisor.spawn("alerts to mqtt", lambda: deliver(
-                "mqtt", journal, mqtt_sender(lambda t, p: link.publish(t, p, qos=1), lambda: link.stats.connected,
-                                             topic),
-                wakes["mqtt"], view.delivery["mqtt"], after_batch=lambda: _publish_summary(link, cfg, alerts)))
+            supervisor.spawn(
+                "alerts to mqtt",
+                lambda: deliver(
+                    "mqtt",
+                    journal,
+                    mqtt_sender(lambda t, p: link.publish(t, p, qos=1), lambda: link.stats.connected, topic),
+                    wakes["mqtt"],
+                    view.delivery["mqtt"],
+                    after_batch=lambda: _publish_summary(link, cfg, alerts),
+                ),
+            )
         hook = cfg.alerts.webhook
         if hook is not None:
             client = httpx.AsyncClient(timeout=hook.timeout_s)
             stack.push_async_callback(_astop("the webhook client", client.aclose))
             send = webhook_sender(client, hook.url, secret(hook.token_env))
-            supervisor.spawn("alerts to webhook", lambda: deliver("webhook", journal, send, wakes["webhook"],
-                                                                  view.delivery["webhook"]))
+            supervisor.spawn(
+                "alerts to webhook",
+                lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
+            )
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
@@ -285,4 +343,3 @@ async def _every(period_s: float, fn: Callable[[], object]) -> None:
     while True:
         await asyncio.sleep(period_s)
         fn()
-

@@ -83,8 +83,7 @@ class View:
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
-    delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(),
-                                                                      "webhook": TargetStats()})
+    delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
 
     # -- the hall ---------------------------------------------------------------------------
 
@@ -114,8 +113,19 @@ class View:
         if d is None:
             return None
         h = self._health.devices[device_id]
-        return DeviceSnapshot(d.id, d.kind, d.protocol, d.profile.name, h.online, h.health, h.detail, h.since_ns,
-                              h.last_seen_ns, d.config.zone, d.config.window)
+        return DeviceSnapshot(
+            d.id,
+            d.kind,
+            d.protocol,
+            d.profile.name,
+            h.online,
+            h.health,
+            h.detail,
+            h.since_ns,
+            h.last_seen_ns,
+            d.config.zone,
+            d.config.window,
+        )
 
     def list_devices(self) -> list[DeviceSnapshot]:
         return [s for s in map(self.device, self.devices) if s is not None]
@@ -125,8 +135,14 @@ class View:
         if snap is None:
             return None
         h = self._health.devices[device_id]
-        return DeviceDetail(snap, h.last_error, dict(h.info), dict(h.counters),
-                            [(t.ts_ns, t.health, t.detail) for t in reversed(h.history)], self._link(device_id))
+        return DeviceDetail(
+            snap,
+            h.last_error,
+            dict(h.info),
+            dict(h.counters),
+            [(t.ts_ns, t.health, t.detail) for t in reversed(h.history)],
+            self._link(device_id),
+        )
 
     def _link(self, device_id: str) -> dict[str, Any]:
         d = self.devices[device_id]
@@ -137,15 +153,21 @@ class View:
         assert m is not None
         line = self.lines.get(m.bus)
         s: LineStats | None = line.stats if line else None
-        return {"line": m.bus, "unit": m.unit, "framer": m.framer,
-                "line_requests": s.requests if s else 0, "line_failures": s.failures if s else 0,
-                "line_latency_ms": round(s.latency_ms, 2) if s and s.latency_ms is not None else None}
+        return {
+            "line": m.bus,
+            "unit": m.unit,
+            "framer": m.framer,
+            "line_requests": s.requests if s else 0,
+            "line_failures": s.failures if s else 0,
+            "line_latency_ms": round(s.latency_ms, 2) if s and s.latency_ms is not None else None,
+        }
 
     def unknown_devices(self) -> list[Unknown]:
         return sorted(self.hub.unknown.values(), key=lambda u: u.base)
 
-    def quarantine(self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
-                   ) -> list[QuarantineRow]:
+    def quarantine(
+        self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[QuarantineRow]:
         return self.journal.quarantined(device=device, limit=limit, before_id=before_id)
 
     # -- zones ----------------------------------------------------------------------------------
@@ -192,8 +214,9 @@ class View:
         if stats is not None:
             detail["broker"] = {"connected": stats.connected, "last_error": stats.last_error}
             if not stats.connected:
-                problems.append(f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: "
-                                f"{stats.last_error}")
+                problems.append(
+                    f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: {stats.last_error}"
+                )
         detail["outbox"] = asdict(self.outbox.stats())
         if self.outbox.set_aside is not None:
             detail["outbox"]["set_aside"] = self.outbox.set_aside.name
@@ -204,15 +227,22 @@ class View:
             detail["state_set_aside"] = self.journal.set_aside.name
         if self.sink_name is not None:
             d = self.drain
-            detail["sink"] = {"name": self.sink_name, "healthy": d.healthy, "delivered_total": d.delivered_total,
-                              "delivered_per_s": round(d.rate(time.monotonic()), 1),
-                              "rejected_total": d.rejected_total, "errors": dict(d.errors_by_type),
-                              "last_error": d.last_error}
+            detail["sink"] = {
+                "name": self.sink_name,
+                "healthy": d.healthy,
+                "delivered_total": d.delivered_total,
+                "delivered_per_s": round(d.rate(time.monotonic()), 1),
+                "rejected_total": d.rejected_total,
+                "errors": dict(d.errors_by_type),
+                "last_error": d.last_error,
+            }
             # Before the first write the sink has not been tried: that is not an outage.
             if not d.healthy and d.last_error is not None:
                 problems.append(f"store {self.sink_url} not reachable: {d.last_error}")
-        detail["parts"] = {p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts,
-                                    "last_error": p.last_error} for p in self.supervisor.parts.values()}
+        detail["parts"] = {
+            p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts, "last_error": p.last_error}
+            for p in self.supervisor.parts.values()
+        }
         for p in self.supervisor.down():
             problems.append(f"{p.name} is down since {_ago(p.since_ns)}: {p.last_error}")
         return Readiness(not problems, problems, detail)

@@ -25,7 +25,12 @@ class Demo:
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.proc = subprocess.Popen(
             [str(hallgate), "demo", "--api-port", str(self.api_port), "--mqtt-port", str(self.mqtt_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env or dict(os.environ))
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env=env or dict(os.environ),
+        )
         self.banner: list[str] = []
         self.tokens: dict[str, str] = {}
 

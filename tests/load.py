@@ -14,13 +14,26 @@ BASE_TS = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 def rating_event(seq: int) -> bytes:
-    ts = (BASE_TS + timedelta(milliseconds=seq * 7)).astimezone(
-        datetime.now().astimezone().tzinfo).isoformat(timespec="milliseconds")
-    return json.dumps({
-        "seq": seq, "ts": ts, "type": "rated", "case_id": f"320111-2026-{seq:07d}", "window": "W07",
-        "staff_id": "S0231", "ticket": f"A{seq % 1000:03d}", "item": "营业执照设立登记", "score": 1 + seq % 5,
-        "reasons": ["slow"] if seq % 5 < 2 else [],
-    }, ensure_ascii=False).encode()
+    ts = (
+        (BASE_TS + timedelta(milliseconds=seq * 7))
+        .astimezone(datetime.now().astimezone().tzinfo)
+        .isoformat(timespec="milliseconds")
+    )
+    return json.dumps(
+        {
+            "seq": seq,
+            "ts": ts,
+            "type": "rated",
+            "case_id": f"320111-2026-{seq:07d}",
+            "window": "W07",
+            "staff_id": "S0231",
+            "ticket": f"A{seq % 1000:03d}",
+            "item": "营业执照设立登记",
+            "score": 1 + seq % 5,
+            "reasons": ["slow"] if seq % 5 < 2 else [],
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 class Publisher:

@@ -118,18 +118,49 @@ def make_pki(folder: Path) -> Pki:
 
     def ca(name: str) -> tuple[Path, Path]:
         crt, k = folder / f"{name}.crt", folder / f"{name}.key"
-        _openssl("req", "-x509", *key, "-keyout", k, "-out", crt, "-days", "2", "-subj", f"/CN={name}",
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        _openssl(
+            "req",
+            "-x509",
+            *key,
+            "-keyout",
+            k,
+            "-out",
+            crt,
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
         return crt, k
 
     def leaf(name: str, ca_crt: Path, ca_key: Path, ext: str) -> tuple[Path, Path]:
         crt, k, csr, extfile = (folder / f"{name}.{s}" for s in ("crt", "key", "csr", "ext"))
         _openssl("req", "-new", *key, "-keyout", k, "-out", csr, "-subj", f"/CN={name}")
-        extfile.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                           "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" + ext + "\n")
-        _openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-                 "-out", crt, "-days", "2", "-extfile", extfile)
+        extfile.write_text(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" + ext + "\n"
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_crt,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            crt,
+            "-days",
+            "2",
+            "-extfile",
+            extfile,
+        )
         return crt, k
 
     ca_crt, ca_key = ca("test-ca")
@@ -144,8 +175,14 @@ class Mosquitto(_Process):
     (`tls_port`) with the server certificate, which with `require_certificate` also demands a
     client certificate signed by the test CA (mutual TLS)."""
 
-    def __init__(self, folder: Path, port: int | None = None, persistence: bool = True,
-                 pki: Pki | None = None, require_certificate: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        persistence: bool = True,
+        pki: Pki | None = None,
+        require_certificate: bool = False,
+    ) -> None:
         super().__init__(folder, "mosquitto")
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -306,8 +343,9 @@ class VictoriaMetrics(_Process):
 class GatewayProcess:
     """`hallgate run` as a child process on a hall of one rating pad: fault tests and benchmarks."""
 
-    def __init__(self, folder: Path, broker: Mosquitto, influx: InfluxDB, site: str = "dur",
-                 database: str = "hallgate") -> None:
+    def __init__(
+        self, folder: Path, broker: Mosquitto, influx: InfluxDB, site: str = "dur", database: str = "hallgate"
+    ) -> None:
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.topic = f"hall/{site}/rating/rp-1/event"
@@ -326,8 +364,11 @@ devices:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "run", "-c", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self.proc
 
     def check_alive(self) -> None:

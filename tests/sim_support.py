@@ -178,17 +178,3 @@ def free_ports(n: int) -> int:
         if ok:
             return base
     raise RuntimeError(f"no {n} consecutive free ports")
-
-
-async def until(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll `check()` (sync or async) until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout} s (last: {result!r})")
-        await asyncio.sleep(0.05)

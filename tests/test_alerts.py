@@ -22,7 +22,7 @@ from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 TOKEN = "alerts-technician-token-0123456789"
 
@@ -65,8 +65,9 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-def test_alerts_from_devices_to_api_mqtt_and_webhook(mosquitto: Mosquitto, receiver: Receiver, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_alerts_from_devices_to_api_mqtt_and_webhook(
+    mosquitto: Mosquitto, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HALLGATE_TOKEN_TECHNICIAN", TOKEN)
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
@@ -84,12 +85,16 @@ devices:
 
 async def _alerts(hall: Path, mosquitto: Mosquitto, receiver: Receiver) -> None:
     cfg = load_config(hall)
-    sim = HallSimulator(hall, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port), heartbeat_s=0.5,
-                        rate_per_min=0, seed=5)
+    sim = HallSimulator(
+        hall, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port), heartbeat_s=0.5, rate_per_min=0, seed=5
+    )
     base = f"http://127.0.0.1:{cfg.api.port}"
     async with sim:
-        async with start_gateway(cfg), httpx.AsyncClient(base_url=base,
-                                                          headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with (
+            start_gateway(cfg),
+            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        ):
+
             async def alerts(**params: str) -> list[dict[str, Any]]:
                 r = await http.get("/api/v1/alerts", params=params)
                 assert r.status_code == 200, r.text
@@ -126,6 +131,7 @@ async def _alerts(hall: Path, mosquitto: Mosquitto, receiver: Receiver) -> None:
             for _ in range(6):
                 sim.device("rp-w01").drop_connection()
                 await asyncio.sleep(0.15)
+
             async def calm() -> bool:
                 return await _all_online(http) and not await one("device_offline", state="active")
 
@@ -145,12 +151,16 @@ async def _alerts(hall: Path, mosquitto: Mosquitto, receiver: Receiver) -> None:
 
             # Four drops in ten minutes: the device itself is flagged as flapping.
             assert await one("flapping", state="active")
-            await until(lambda: _retained_summary(mosquitto) == ["flapping", "jammed_lock"],
-                        what="the retained summary of the open alerts")
+            await until(
+                lambda: _retained_summary(mosquitto) == ["flapping", "jammed_lock"],
+                what="the retained summary of the open alerts",
+            )
 
         # A restart keeps the open alert (same id) and the delivery queue.
-        async with start_gateway(cfg), httpx.AsyncClient(base_url=base,
-                                                          headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with (
+            start_gateway(cfg),
+            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        ):
             active = (await http.get("/api/v1/alerts", params={"state": "active"})).json()
             assert sorted((a["id"], a["rule"]) for a in active)[0] == (jam["id"], "jammed_lock")
             assert [a["rule"] for a in active] == ["flapping", "jammed_lock"]
@@ -175,8 +185,12 @@ def _webhook_changes(receiver: Receiver, n: int) -> list[tuple[str, str]] | None
 
 
 def _retained_summary(mosquitto: Mosquitto) -> list[str]:
-    out = subprocess.run(["mosquitto_sub", "-p", str(mosquitto.port), "-t", "hall/alerts/gateway/alerts",
-                          "-C", "1", "-W", "5"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["mosquitto_sub", "-p", str(mosquitto.port), "-t", "hall/alerts/gateway/alerts", "-C", "1", "-W", "5"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     summary = json.loads(out)
     assert summary["type"] == "summary"
     return sorted(a["rule"] for a in summary["alerts"])

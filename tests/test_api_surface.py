@@ -55,8 +55,9 @@ async def serving(app: FastAPI, **options: Any) -> AsyncIterator[tuple[uvicorn.S
         sock.close()
 
 
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        body: Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]) -> None:
+def run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]
+) -> None:
     """`body(gateway, client)` against a real gateway with no devices, its API served by uvicorn."""
     monkeypatch.setenv("SURFACE_MANAGER", MANAGER)
     monkeypatch.setenv("SURFACE_STAFF", STAFF)
@@ -133,16 +134,18 @@ def zone_filter(zone: str | None = None) -> str | None:
     return zone
 
 
-def test_declared_query_parameters_pass_and_role_checks_are_documented(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_declared_query_parameters_pass_and_role_checks_are_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Parameters declared by the route, by a dependency of it, or by a query model are allowed."""
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         app = create_app(gw.view, {MANAGER: "manager", STAFF: "staff"})
 
         @app.get("/probe")
-        async def probe(zone: Annotated[str | None, Depends(zone_filter)], window: Annotated[Window, Query()],
-                        step: int = 60) -> dict[str, Any]:
+        async def probe(
+            zone: Annotated[str | None, Depends(zone_filter)], window: Annotated[Window, Query()], step: int = 60
+        ) -> dict[str, Any]:
             return {"zone": zone, "start": window.start, "step": step}
 
         @app.get("/admin-only", dependencies=[require("admin")])
@@ -196,8 +199,11 @@ def test_tokens_and_roles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_a_short_token_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"api.tokens\[0\].env: the token in SURFACE_MANAGER has 7 characters: "
-                       r"use at least 16") as e:
+    with pytest.raises(
+        ConfigError,
+        match=r"api.tokens\[0\].env: the token in SURFACE_MANAGER has 7 characters: "
+        r"use at least 16",
+    ) as e:
         _hall(tmp_path, manager="hunter2")
     assert "hunter2" not in str(e.value)
     with pytest.raises(WeakTokens, match=r"the manager token has 7 characters; use at least 16") as w:

@@ -11,8 +11,9 @@ from gateway.config import ConfigError, load_config
 from gateway.registry import build_registry, load_hall
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
-TOKENS = {f"HALLGATE_TOKEN_{r}": "test-token-for-" + r
-          for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")}
+TOKENS = {
+    f"HALLGATE_TOKEN_{r}": "test-token-for-" + r for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN")
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,15 +26,21 @@ def test_demo_hall_is_valid_and_has_every_kind() -> None:
     cfg = load_config(DEMO, TOKENS)
     devices, problems = build_registry(cfg)
     assert problems == []
-    assert {d.kind for d in devices.values()} == {"lockbox", "pickup_locker", "attendance", "rating_pad",
-                                                   "people_counter"}
+    assert {d.kind for d in devices.values()} == {
+        "lockbox",
+        "pickup_locker",
+        "attendance",
+        "rating_pad",
+        "people_counter",
+    }
     assert len(devices) >= 30 and len(cfg.zones) >= 2
 
 
 def test_toaster_is_rejected_naming_file_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, "site: s1\ndevices:\n  - {id: t1, kind: toaster, profile: ref-lockbox}\n")
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert f"{path}: devices[0] (id t1).kind: 'toaster' is not allowed here: use 'lockbox'" in result.stderr
 
@@ -47,23 +54,31 @@ def test_every_error_is_listed_at_once(tmp_path: Path) -> None:
 
 
 def test_references_and_profiles_are_checked(tmp_path: Path) -> None:
-    path = write(tmp_path, """site: s1
+    path = write(
+        tmp_path,
+        """site: s1
 zones: [{id: hall, capacity: 10}]
 devices:
   - {id: c1, kind: people_counter, profile: ref-people-counter, zone: hall}
   - {id: c2, kind: rating_pad, profile: ref-people-counter, modbus: {host: 10.0.0.9}}
   - {id: c3, kind: lockbox, profile: no-such-profile}
-""")
+""",
+    )
     _, problems = build_registry(load_config(path, {}))
-    assert [p for p, _ in problems] == ["devices[0] (id c1).modbus", "devices[1] (id c2).profile",
-                                        "devices[2] (id c3).profile"]
+    assert [p for p, _ in problems] == [
+        "devices[0] (id c1).modbus",
+        "devices[1] (id c2).profile",
+        "devices[2] (id c3).profile",
+    ]
     bad_zone = write(tmp_path, "site: s1\ndevices: [{id: c1, kind: lockbox, profile: ref-lockbox, zone: roof}]\n")
     with pytest.raises(ConfigError, match="zone 'roof' is not one of the zones"):
         load_config(bad_zone, {})
 
 
 def test_one_pass_reports_fields_kinds_references_and_profiles_together(tmp_path: Path) -> None:
-    path = write(tmp_path, """site: s1
+    path = write(
+        tmp_path,
+        """site: s1
 broker: {port: 0}
 zones: [{id: hall, capacity: 10}]
 devices:
@@ -71,12 +86,18 @@ devices:
   - {id: c2, kind: people_counter, profile: ref-people-counter, modbus: {host: 10.0.0.9}}
   - {id: c3, kind: lockbox, profile: no-such-profile, zone: roof}
   - {id: c3, kind: rating_pad, profile: ref-rating-pad}
-""")
+""",
+    )
     with pytest.raises(ConfigError) as e:
         load_hall(path, {})
     assert [p for p, _ in e.value.problems] == [
-        "broker.port", "devices[0] (id c1).window", "devices[1] (id c2).zone", "devices[2] (id c3).zone",
-        "devices[3] (id c3).id", "devices[2] (id c3).profile"]
+        "broker.port",
+        "devices[0] (id c1).window",
+        "devices[1] (id c2).zone",
+        "devices[2] (id c3).zone",
+        "devices[3] (id c3).id",
+        "devices[2] (id c3).profile",
+    ]
     assert "a people_counter takes no window" in e.value.render()
 
 
@@ -84,19 +105,29 @@ def test_a_profile_missing_what_its_kind_needs_is_a_config_error(tmp_path: Path)
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "half-counter.yaml").write_text(
         "name: half-counter\nkind: people_counter\nprotocol: modbus\n"
-        "signals:\n  out_total: {table: input, address: 2, type: uint32}\n")
-    path = write(tmp_path, """site: s1
+        "signals:\n  out_total: {table: input, address: 2, type: uint32}\n"
+    )
+    path = write(
+        tmp_path,
+        """site: s1
 zones: [{id: hall, capacity: 10}]
 devices: [{id: c1, kind: people_counter, profile: half-counter, zone: hall, modbus: {host: 10.0.0.9}}]
-""")
-    with pytest.raises(ConfigError, match=r"devices\[0\] \(id c1\).profile: profile half-counter does not provide "
-                       r"what a people_counter needs: reading.in_total"):
+""",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"devices\[0\] \(id c1\).profile: profile half-counter does not provide "
+        r"what a people_counter needs: reading.in_total",
+    ):
         load_hall(path, {})
 
 
 def test_environment_overrides_any_setting_and_secrets_come_only_from_it() -> None:
-    env = TOKENS | {"HALLGATE_BROKER__PORT": "1999", "HALLGATE_DEVICES__0__WINDOW": "W99",
-                    "HALLGATE_STORE__MAX_BYTES": "2MiB"}
+    env = TOKENS | {
+        "HALLGATE_BROKER__PORT": "1999",
+        "HALLGATE_DEVICES__0__WINDOW": "W99",
+        "HALLGATE_STORE__MAX_BYTES": "2MiB",
+    }
     cfg = load_config(DEMO, env)
     assert (cfg.broker.port, cfg.devices[0].window, cfg.store.max_bytes) == (1999, "W99", 2 * 1024**2)
     with pytest.raises(ConfigError, match="HALLGATE_TOKEN_MANAGER is not set"):
@@ -111,8 +142,9 @@ def test_a_token_written_in_the_file_is_refused(tmp_path: Path) -> None:
 
 def test_run_reports_a_config_problem_in_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     path = write(tmp_path, "site: s1\ndevices: [{id: lb-1, kind: lockbox, profile: no-such-profile}]\n")
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "-c", str(path)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "run", "-c", str(path)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"{path}: devices[0] (id lb-1).profile: no profile 'no-such-profile'" in result.stderr
@@ -123,8 +155,9 @@ def test_run_reports_a_store_it_cannot_open_in_one_clear_line(tmp_path: Path) ->
     with sqlite3.connect(tmp_path / "state.sqlite") as conn:
         conn.execute("PRAGMA user_version = 999")
     path = write(tmp_path, f"site: s1\napi: {{port: 0}}\nstore: {{path: {tmp_path}/outbox.sqlite}}\n")
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "-c", str(path)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "run", "-c", str(path)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "store.state_path: cannot open the state database" in result.stderr

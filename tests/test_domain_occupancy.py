@@ -7,8 +7,10 @@ from gateway.domain.occupancy import WRAP, Doorway, Occupancy, Sample, ZoneCount
 
 
 def hall() -> Occupancy:
-    return Occupancy(zones={"consult": ZoneCount("consult", 60), "windows": ZoneCount("windows", 150)},
-                     doorways={"door": Doorway("consult", None), "inner": Doorway("windows", "consult")})
+    return Occupancy(
+        zones={"consult": ZoneCount("consult", 60), "windows": ZoneCount("windows", 150)},
+        doorways={"door": Doorway("consult", None), "inner": Doorway("windows", "consult")},
+    )
 
 
 def test_first_sample_is_only_a_baseline() -> None:

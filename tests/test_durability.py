@@ -34,8 +34,9 @@ def load_with_fault(gateway: GatewayProcess, mosquitto: Mosquitto, fault: Callab
         pub.close()
 
 
-def test_gateway_sigkill_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
-                                                   influxdb: InfluxDB) -> None:
+def test_gateway_sigkill_under_load_loses_nothing(
+    gateway: GatewayProcess, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> None:
     def kill_and_restart() -> None:
         gateway.kill()
         gateway.start()
@@ -44,14 +45,16 @@ def test_gateway_sigkill_under_load_loses_nothing(gateway: GatewayProcess, mosqu
     assert influxdb.wait_count("hallgate", "rating_pad_event", N) == N  # every acknowledged message, each exactly once
 
 
-def test_mosquitto_restart_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
-                                                    influxdb: InfluxDB) -> None:
+def test_mosquitto_restart_under_load_loses_nothing(
+    gateway: GatewayProcess, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> None:
     load_with_fault(gateway, mosquitto, mosquitto.restart)
     assert influxdb.wait_count("hallgate", "rating_pad_event", N) == N
 
 
-def test_influxdb_outage_under_load_loses_nothing(gateway: GatewayProcess, mosquitto: Mosquitto,
-                                                  influxdb: InfluxDB) -> None:
+def test_influxdb_outage_under_load_loses_nothing(
+    gateway: GatewayProcess, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> None:
     load_with_fault(gateway, mosquitto, influxdb.stop)
     deadline = time.monotonic() + 15
     while (during := _readyz(gateway)).status_code == 200 and time.monotonic() < deadline:

@@ -26,7 +26,8 @@ from gateway.config import DEFAULT_PROFILES_DIR
 from gateway.store.points import PointError, format_field, to_line
 
 PROFILE_FILES = sorted(DEFAULT_PROFILES_DIR.glob("*.yaml")) + sorted(
-    (Path(__file__).parent / "profile_cases" / "profiles").glob("*.yaml"))
+    (Path(__file__).parent / "profile_cases" / "profiles").glob("*.yaml")
+)
 PROFILES = [load_profile(p) for p in PROFILE_FILES]
 MQTT = [p for p in PROFILES if isinstance(p, MqttProfile)]
 MODBUS = [p for p in PROFILES if isinstance(p, ModbusProfile)]
@@ -36,12 +37,16 @@ FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 POISON_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\x00", "line\nbreak", 'q"uote\\', "窗口", ""])
 TEXT = st.one_of(st.text(max_size=20), POISON_TEXT)
 NUMBER = st.one_of(
-    st.integers(-(2**70), 2**70), st.integers(-5, 120),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([87, 87.0, -61.5, 1e308, 2**63, 0, 10**1000]))
+    st.integers(-(2**70), 2**70),
+    st.integers(-5, 120),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([87, 87.0, -61.5, 1e308, 2**63, 0, 10**1000]),
+)
 JSONISH = st.recursive(
     st.one_of(st.none(), st.booleans(), NUMBER, TEXT),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 CLEAN_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=20)
@@ -59,8 +64,11 @@ def _plausible(spec: FieldSpec, text: st.SearchStrategy[str]) -> st.SearchStrate
     lo = -5 if spec.min is None else int(spec.min)
     hi = 120 if spec.max is None else int(spec.max)
     by_type: dict[str, st.SearchStrategy[Any]] = {
-        "int": st.integers(lo, hi), "float": st.one_of(st.integers(lo, hi), st.floats(lo, hi)),
-        "bool": st.booleans(), "string": text, "json": JSONISH,
+        "int": st.integers(lo, hi),
+        "float": st.one_of(st.integers(lo, hi), st.floats(lo, hi)),
+        "bool": st.booleans(),
+        "string": text,
+        "json": JSONISH,
         "strings": st.lists(st.sampled_from(spec.enum) if spec.enum else text, max_size=3),
         "bits": st.lists(st.booleans(), max_size=8),  # [] is refused: an empty bitmap has no type
     }
@@ -143,7 +151,8 @@ def _check_line(event: Event, kind: str, declared: dict[str, str]) -> None:
 @FAST
 @given(messages())
 def test_decode_raises_only_decode_errors_and_accepted_events_store_with_their_types(
-        msg: tuple[MqttProfile, str | None, bytes]) -> None:
+    msg: tuple[MqttProfile, str | None, bytes],
+) -> None:
     profile, channel, payload = msg
     decoder = DECODERS[profile.name]
     try:
@@ -164,15 +173,28 @@ def test_arbitrary_bytes_are_decode_errors_or_events(profile: MqttProfile, chann
         assert e.reason != "internal", str(e)
 
 
-FIELD_VALUES = st.one_of(JSONISH, st.lists(st.booleans(), max_size=70), st.lists(TEXT, max_size=3),
-                         st.tuples(st.booleans()), st.sets(st.integers()), st.binary(max_size=4))
+FIELD_VALUES = st.one_of(
+    JSONISH,
+    st.lists(st.booleans(), max_size=70),
+    st.lists(TEXT, max_size=3),
+    st.tuples(st.booleans()),
+    st.sets(st.integers()),
+    st.binary(max_size=4),
+)
 
 
 @FAST
-@given(TEXT, TEXT, TEXT, st.integers(-(2**64), 2**64), st.dictionaries(TEXT, FIELD_VALUES, max_size=5),
-       st.one_of(st.none(), st.integers(0, 2**32 - 1)))
-def test_to_line_raises_only_point_errors(device: str, name: str, kind: str, ts: int, fields: dict[str, Any],
-                                          seq: int | None) -> None:
+@given(
+    TEXT,
+    TEXT,
+    TEXT,
+    st.integers(-(2**64), 2**64),
+    st.dictionaries(TEXT, FIELD_VALUES, max_size=5),
+    st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+)
+def test_to_line_raises_only_point_errors(
+    device: str, name: str, kind: str, ts: int, fields: dict[str, Any], seq: int | None
+) -> None:
     try:
         line = to_line(Event(device, name, ts, fields, seq), "hall-a", kind)
     except PointError:
@@ -199,8 +221,16 @@ def test_modbus_plans_give_every_signal_its_declared_type(profile: ModbusProfile
     @settings(max_examples=100, deadline=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
-        responses = [data.draw(st.lists(st.integers(0, 65535) if r.table in ("input", "holding") else st.booleans(),
-                                        min_size=r.count, max_size=r.count)) for r in plan.requests]
+        responses = [
+            data.draw(
+                st.lists(
+                    st.integers(0, 65535) if r.table in ("input", "holding") else st.booleans(),
+                    min_size=r.count,
+                    max_size=r.count,
+                )
+            )
+            for r in plan.requests
+        ]
         values = plan.decode(responses)
         assert set(values) <= set(profile.signals)
         _check_line(Event("dev-1", "reading", 1, values), profile.kind, plan.field_types)

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from gateway.paths import DEMO_CONFIG
 from gateway.runtime import start_gateway
 from tests.demo_support import KINDS, ROLES, running_demo
 from tests.servers import InfluxDB, Mosquitto, free_port
+from tests.waits import until
 
 TOKEN = "e2e-manager-token"
 
@@ -54,19 +54,9 @@ devices:
     return path
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: last saw {last!r}")
-
-
-def test_hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hall_end_to_end(
+    mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HALLGATE_TOKEN_MANAGER", TOKEN)
     asyncio.run(_hall_end_to_end(mosquitto, influxdb, tmp_path))
 
@@ -74,8 +64,13 @@ def test_hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Pat
 async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path) -> None:
     path = hall_yaml(tmp_path, mosquitto, influxdb)
     cfg = load_config(path)
-    sim = HallSimulator(path, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port, protocol="5"),
-                        heartbeat_s=0.5, rate_per_min=120, seed=7)
+    sim = HallSimulator(
+        path,
+        mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port, protocol="5"),
+        heartbeat_s=0.5,
+        rate_per_min=120,
+        seed=7,
+    )
     async with sim, start_gateway(cfg):
         base = f"http://127.0.0.1:{cfg.api.port}"
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
@@ -90,15 +85,21 @@ async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: P
                 return ds if all(d["online"] for d in ds.values()) else None
 
             ds = await until(all_online, what="every device online")
-            assert {d["kind"] for d in ds.values()} == {"rating_pad", "lockbox", "attendance", "pickup_locker",
-                                                        "people_counter"}
+            assert {d["kind"] for d in ds.values()} == {
+                "rating_pad",
+                "lockbox",
+                "attendance",
+                "pickup_locker",
+                "people_counter",
+            }
             assert {d["protocol"] for d in ds.values()} == {"mqtt", "modbus"}
 
             # Garbage on a device's topic is counted against it and harms nothing.
             topic = "hall/e2e/rating/rp-w02/event"
             for payload in ("not json", '{"type":"rated"}', '{"seq":1,"ts":"yesterday","type":"rated","window":"W"}'):
-                subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topic, "-m", payload],
-                               check=True)
+                subprocess.run(
+                    ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topic, "-m", payload], check=True
+                )
 
             async def bad_counted() -> dict[str, Any] | None:
                 d = (await http.get("/api/v1/devices/rp-w02")).json()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-LEAKY = '''
+LEAKY = """
 import asyncio, subprocess, threading, time
 
 def test_task():
@@ -30,18 +30,22 @@ def test_clean():
     thread = threading.Thread(target=time.sleep, args=(0.1,))
     thread.start()
     subprocess.run(["true"], check=True)
-'''
+"""
 
 
-def test_leaked_tasks_threads_and_processes_fail_the_test(pytester: pytest.Pytester,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaked_tasks_threads_and_processes_fail_the_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))  # for `tests.servers`
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
     pytester.makepyfile(test_leaky=LEAKY)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4, errors=3)
-    result.stdout.fnmatch_lines([
-        "*task left running: <Task pending name='forgotten'*",
-        "*thread left running: forgotten-thread (daemon)*",
-        "*child process left running: pid * sleep 30*",
-    ], consecutive=False)
+    result.stdout.fnmatch_lines(
+        [
+            "*task left running: <Task pending name='forgotten'*",
+            "*thread left running: forgotten-thread (daemon)*",
+            "*child process left running: pid * sleep 30*",
+        ],
+        consecutive=False,
+    )

@@ -14,7 +14,7 @@ from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 
 def test_metrics_pass_promtool_and_carry_per_device_figures(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -36,24 +36,35 @@ devices:
     text = asyncio.run(_scrape(hall, mosquitto))
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    for sample in ('hallgate_device_battery_percent{device="rp-w01"}', 'hallgate_device_rssi_dbm{device="rp-w01"}',
-                   'hallgate_device_poll_round_trip_seconds{device="pc-door"}',
-                   'hallgate_device_last_seen_timestamp_seconds{device="pc-door",kind="people_counter"}',
-                   "process_resident_memory_bytes", 'hallgate_part_up{part="drain"} 1.0',
-                   'hallgate_zone_occupancy_people{zone="consult"}'):
+    for sample in (
+        'hallgate_device_battery_percent{device="rp-w01"}',
+        'hallgate_device_rssi_dbm{device="rp-w01"}',
+        'hallgate_device_poll_round_trip_seconds{device="pc-door"}',
+        'hallgate_device_last_seen_timestamp_seconds{device="pc-door",kind="people_counter"}',
+        "process_resident_memory_bytes",
+        'hallgate_part_up{part="drain"} 1.0',
+        'hallgate_zone_occupancy_people{zone="consult"}',
+    ):
         assert sample in text, sample
 
 
 async def _scrape(hall: Path, mosquitto: Mosquitto) -> str:
     cfg = load_config(hall)
-    sim = HallSimulator(hall, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port), heartbeat_s=0.2,
-                        rate_per_min=0, seed=1)
+    sim = HallSimulator(
+        hall, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port), heartbeat_s=0.2, rate_per_min=0, seed=1
+    )
     async with sim, start_gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
+
         def seen() -> bool:
             detail = gw.view.device_detail("rp-w01")
             counter = gw.view.device_detail("pc-door")
-            return bool(detail and "battery" in detail.info and counter and "poll_rtt_s" in counter.info
-                        and counter.device.last_seen_ns)
+            return bool(
+                detail
+                and "battery" in detail.info
+                and counter
+                and "poll_rtt_s" in counter.info
+                and counter.device.last_seen_ns
+            )
 
         await until(seen, what="a heartbeat with battery and an answered poll")
         r = await http.get("/metrics")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from drivers.mqtt import Message, MqttLink, MqttOptions
 from drivers.tls import TlsOptions
 from gateway.config import Broker, ConfigError, load_config
 from tests.servers import Mosquitto, Pki, make_pki, require_binary
+from tests.waits import until
 
 TOPIC = "hall/t/rating/rp-1/event"
 
@@ -50,22 +50,30 @@ def plain_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 def publish(port: int, payloads: list[str], *tls: str | Path) -> None:
     """QoS 1, one message per line, with mosquitto_pub (over TLS when given --cafile etc.)."""
-    subprocess.run([require_binary("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(port), "-q", "1",
-                    "-t", TOPIC, "-l", *map(str, tls)], input="\n".join(payloads).encode(), check=True,
-                   timeout=10)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout} s")
-        await asyncio.sleep(0.01)
+    subprocess.run(
+        [
+            require_binary("mosquitto_pub"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-t",
+            TOPIC,
+            "-l",
+            *map(str, tls),
+        ],
+        input="\n".join(payloads).encode(),
+        check=True,
+        timeout=10,
+    )
 
 
 def options(port: int, tls: TlsOptions | None, client_id: str = "gw-test", host: str = "127.0.0.1") -> MqttOptions:
-    return MqttOptions(host=host, port=port, client_id=client_id, tls=tls, backoff_base_s=0.05,
-                       backoff_max_s=0.3, connect_timeout_s=5)
+    return MqttOptions(
+        host=host, port=port, client_id=client_id, tls=tls, backoff_base_s=0.05, backoff_max_s=0.3, connect_timeout_s=5
+    )
 
 
 class Received:
@@ -118,8 +126,10 @@ def _refused(opts: MqttOptions, caplog: pytest.LogCaptureFixture) -> MqttLink:
 
     async def go() -> MqttLink:
         async with MqttLink(opts, Received(), [(TOPIC, 1)]) as link:
-            await until(lambda: sum("reconnecting in" in r.getMessage() for r in caplog.records) >= 3,
-                        what="three failed attempts")
+            await until(
+                lambda: sum("reconnecting in" in r.getMessage() for r in caplog.records) >= 3,
+                what="three failed attempts",
+            )
             assert link._task is not None and not link._task.done()  # still retrying, not crashed
             assert not link.stats.connected and link.stats.connects == 0
         return link
@@ -127,8 +137,9 @@ def _refused(opts: MqttOptions, caplog: pytest.LogCaptureFixture) -> MqttLink:
     return asyncio.run(go())
 
 
-def test_wrong_ca_is_refused_with_a_clear_error_and_retried(tls_broker: Mosquitto, pki: Pki,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_ca_is_refused_with_a_clear_error_and_retried(
+    tls_broker: Mosquitto, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
     assert tls_broker.tls_port
     link = _refused(options(tls_broker.tls_port, TlsOptions(ca_file=pki.other_ca)), caplog)
     assert link.stats.last_error is not None
@@ -152,15 +163,17 @@ def test_server_name_is_checked(tls_broker: Mosquitto, pki: Pki, caplog: pytest.
     asyncio.run(connects(options(port, TlsOptions(ca_file=pki.ca, server_name="localhost"))))
 
 
-def test_mutual_tls_needs_a_client_certificate(mtls_broker: Mosquitto, pki: Pki,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_mutual_tls_needs_a_client_certificate(
+    mtls_broker: Mosquitto, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
     port = mtls_broker.tls_port
     assert port
     link = _refused(options(port, TlsOptions(ca_file=pki.ca)), caplog)
     assert link.stats.last_error is not None and "certificate required" in link.stats.last_error
 
-    opts = options(port, TlsOptions(ca_file=pki.ca, cert_file=pki.client_cert, key_file=pki.client_key),
-                   client_id="gw-mtls")
+    opts = options(
+        port, TlsOptions(ca_file=pki.ca, cert_file=pki.client_cert, key_file=pki.client_key), client_id="gw-mtls"
+    )
     client_tls = ("--cafile", pki.ca, "--cert", pki.client_cert, "--key", pki.client_key)
 
     async def go() -> None:
@@ -175,7 +188,8 @@ def test_mutual_tls_needs_a_client_certificate(mtls_broker: Mosquitto, pki: Pki,
 
 
 def test_failing_batches_are_redelivered_with_backoff_not_a_reconnect_loop(
-        plain_broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    plain_broker: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
     opts = options(plain_broker.port, None)
     sent = [f"m{i}" for i in range(200)]
     got = Received(fail_first=3)
@@ -202,8 +216,9 @@ def test_failing_batches_are_redelivered_with_backoff_not_a_reconnect_loop(
     errors = [r for r in caplog.records if "nothing acknowledged" in r.getMessage()]
     assert len(errors) == 3 and [bool(r.exc_info) for r in errors] == [True, False, False]
     # Each failure in a row waits longer before the reconnect, up to backoff_max_s.
-    waits = [r.getMessage().rsplit("reconnecting in ", 1)[1] for r in caplog.records
-             if "reconnecting in" in r.getMessage()]
+    waits = [
+        r.getMessage().rsplit("reconnecting in ", 1)[1] for r in caplog.records if "reconnecting in" in r.getMessage()
+    ]
     assert waits == ["0.1 s", "0.2 s", "0.3 s"]
 
 

@@ -22,7 +22,7 @@ from gateway.kinds import KINDS, Kind, register
 from gateway.runtime import start_gateway
 from tests.load import Publisher
 from tests.servers import Mosquitto, free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 TOKEN = "new-kind-manager-token-0123456789"
 
@@ -37,7 +37,7 @@ class ClimateUnit:
     def read(self, table: str, address: int, count: int) -> list[int] | ExcCodes:
         if table != "input" or address + count > len(self.registers):
             return ExcCodes.ILLEGAL_ADDRESS
-        return self.registers[address:address + count]
+        return self.registers[address : address + count]
 
     def write(self, table: str, address: int, values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
         return ExcCodes.ILLEGAL_ADDRESS
@@ -67,9 +67,15 @@ def humid(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     return [Problem("humid", f"humidity {h} %")] if isinstance(h, float) and h > 80 else []
 
 
-CLIMATE = Kind(name="climate_sensor", description="temperature and humidity sensor", params=frozenset({"zone"}),
-               signals={READING: frozenset({"temperature_c", "humidity_pct"})},
-               info=frozenset({"temperature_c", "humidity_pct"}), rules=(humid,), projections=(Poisoned,))
+CLIMATE = Kind(
+    name="climate_sensor",
+    description="temperature and humidity sensor",
+    params=frozenset({"zone"}),
+    signals={READING: frozenset({"temperature_c", "humidity_pct"})},
+    info=frozenset({"temperature_c", "humidity_pct"}),
+    rules=(humid,),
+    projections=(Poisoned,),
+)
 
 PROFILE = """name: acme-climate
 kind: climate_sensor
@@ -87,8 +93,9 @@ def climate_kind() -> Iterator[Kind]:
     del KINDS[CLIMATE.name]
 
 
-def test_a_new_kind_by_module_profile_and_simulator(climate_kind: Kind, mosquitto: Mosquitto, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_kind_by_module_profile_and_simulator(
+    climate_kind: Kind, mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HALLGATE_TOKEN_MANAGER", TOKEN)
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "acme-climate.yaml").write_text(PROFILE)
@@ -110,8 +117,13 @@ devices:
 
 async def _run(cfg: Any, modbus_port: int, mosquitto: Mosquitto) -> None:
     unit = ClimateUnit(1)
-    async with ModbusBus("127.0.0.1", modbus_port, [unit]), start_gateway(cfg) as gw, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+    async with (
+        ModbusBus("127.0.0.1", modbus_port, [unit]),
+        start_gateway(cfg) as gw,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as http,
+    ):
 
         async def device(device_id: str, check: Any) -> dict[str, Any] | None:
             d = (await http.get(f"/api/v1/devices/{device_id}")).json()

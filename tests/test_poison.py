@@ -16,7 +16,7 @@ from gateway.config import load_config
 from gateway.runtime import start_gateway
 from tests.load import Publisher
 from tests.servers import InfluxDB, Mosquitto, free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 TOKEN = "poison-technician-token-0123456789"
 TS = "2026-11-23T09:15:02.120+08:00"
@@ -49,12 +49,26 @@ devices:
 
 
 def pub(mosquitto: Mosquitto, topic: str, payload: str, retain: bool = False) -> None:
-    subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topic, "-m", payload,
-                    *(["-r"] if retain else [])], check=True)
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-p",
+            str(mosquitto.port),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            payload,
+            *(["-r"] if retain else []),
+        ],
+        check=True,
+    )
 
 
-def test_poison_is_quarantined_and_valid_events_land_typed(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_poison_is_quarantined_and_valid_events_land_typed(
+    mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HALLGATE_TOKEN_TECHNICIAN", TOKEN)
     asyncio.run(_poison(mosquitto, influxdb, hall_yaml(tmp_path, mosquitto, influxdb)))
 
@@ -67,8 +81,16 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
         for payload in POISON.values():
             pub(mosquitto, "hall/poison/rating/rp-w01/event", payload)
         pub(mosquitto, "hall/poison/rating/rp-w99/status", '{"state":"online"}')  # not configured
-        publishers = [Publisher(mosquitto.host, mosquitto.port, f"hall/poison/rating/rp-w0{n}/event", VALID_PER_PAD,
-                                client_id=f"pad-{n}").start() for n in (2, 3)]
+        publishers = [
+            Publisher(
+                mosquitto.host,
+                mosquitto.port,
+                f"hall/poison/rating/rp-w0{n}/event",
+                VALID_PER_PAD,
+                client_id=f"pad-{n}",
+            ).start()
+            for n in (2, 3)
+        ]
         try:
             await asyncio.to_thread(lambda: [p.wait_acked(VALID_PER_PAD, 60) for p in publishers])
         finally:
@@ -88,8 +110,11 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
             deep = next(r for r in rows if r["size"] == 20_000)
             assert deep["truncated"] and len(deep["payload"]) < deep["size"]
             metrics = (await http.get("/metrics")).text
-            quarantined = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                              if line.startswith("hallgate_quarantined_messages_total{"))
+            quarantined = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("hallgate_quarantined_messages_total{")
+            )
             assert quarantined == 4
             r = await http.get("/readyz")
             assert r.status_code == 200, r.json()
@@ -101,8 +126,12 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
         assert stats is not None and stats.connects == 1 and stats.batches_failed == 0
 
     # A restart gets the retained poison again: quarantined again, and the gateway is ready.
-    async with start_gateway(cfg) as gw, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+    async with (
+        start_gateway(cfg) as gw,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as http,
+    ):
         await until(lambda: _quarantined(http, 5), what="the retained poison quarantined after the restart")
         r = await http.get("/readyz")
         assert r.status_code == 200, json.dumps(r.json())

@@ -44,11 +44,14 @@ def _mqtt(name: str) -> MqttProfile:
 def _command_case(profile: MqttProfile | ModbusProfile, spec: dict[str, Any]) -> None:
     cmd = spec["command"]
     if isinstance(profile, MqttProfile):
+
         def run() -> Any:
             return encode_mqtt_command(profile, cmd["op"], cmd["params"], cmd["id"])
     else:
+
         def run() -> Any:
             return encode_modbus_command(profile, cmd["op"], cmd["params"])
+
     if "error" in spec:
         with pytest.raises(CommandError, match=spec["error"]):
             run()
@@ -97,7 +100,11 @@ def test_profile_case(case: Path) -> None:
     event = decoder.decode("dev-1", spec["channel"], payload, received_ns)
     expect = spec["expect"]
     assert (event.name, event.seq, event.ts_ns, event.fields) == (
-        expect["name"], expect["seq"], expect["ts_ns"], expect["fields"])
+        expect["name"],
+        expect["seq"],
+        expect["ts_ns"],
+        expect["fields"],
+    )
 
 
 def test_cases_cover_every_kind_of_case_and_every_test_profile() -> None:
@@ -109,8 +116,13 @@ def test_cases_cover_every_kind_of_case_and_every_test_profile() -> None:
 
 def test_every_shipped_profile_loads_and_is_named_after_its_file() -> None:
     files = sorted(DEFAULT_PROFILES_DIR.glob("*.yaml"))
-    assert {p.stem for p in files} >= {"ref-rating-pad", "ref-lockbox", "ref-attendance",
-                                        "ref-pickup-locker", "ref-people-counter"}
+    assert {p.stem for p in files} >= {
+        "ref-rating-pad",
+        "ref-lockbox",
+        "ref-attendance",
+        "ref-pickup-locker",
+        "ref-people-counter",
+    }
     for path in files:
         assert load_profile(path).name == path.stem
 
@@ -118,46 +130,58 @@ def test_every_shipped_profile_loads_and_is_named_after_its_file() -> None:
 def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(
         "name: broken\nkind: people_counter\nprotocol: modbus\nsignals:\n"
-        "  x: {table: discrete, address: 0, type: float32}\n")
+        "  x: {table: discrete, address: 0, type: float32}\n"
+    )
     with pytest.raises(ProfileError, match=r"broken.yaml: .*signals.x.*does not fit the discrete table"):
         find_profile("broken", [tmp_path])
 
 
-@pytest.mark.parametrize(("snippet", "message"), [
-    ("kind: Rating-Pad", "kind"),
-    ("channels: {e: {event: x, fields: {fw: fw}}}", "'fw' is not a field type"),
-    ("channels: {e: {event: x, fields: {s: {type: int, map: {a: high}}}}}", "'high' is not of type int"),
-    ("timestamp: {format: '%Y-%m-%d', timezone: Mars/Olympus}", "not an IANA time zone"),
-    ("timestamp: {format: epoch_fortnights}", "strptime pattern"),
-    ("topic: 'x/{device}/{kind}/{channel}'", "unknown placeholders"),
-    ("topic: 'x/{site}/{channel}'", "must contain {device}"),
-    ("commands: {go: {payload: {op: go, n: '{n}'}}}", "not params"),
-    ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
-    ("channels: {e: {event: x, fields: {fw: {source: ver}}}}", r"fields\.fw\.type: Field required"),
-    ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
-    ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
-    ("{channel_field: t, topic: 'v/{device}', commands: {go: {payload: {op: go, id: '{id}'}}}}", "command_topic"),
-    ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: nope}}}", "is not a channel"),
-    ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: status}}}", "'id' is not a field"),
-])
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("kind: Rating-Pad", "kind"),
+        ("channels: {e: {event: x, fields: {fw: fw}}}", "'fw' is not a field type"),
+        ("channels: {e: {event: x, fields: {s: {type: int, map: {a: high}}}}}", "'high' is not of type int"),
+        ("timestamp: {format: '%Y-%m-%d', timezone: Mars/Olympus}", "not an IANA time zone"),
+        ("timestamp: {format: epoch_fortnights}", "strptime pattern"),
+        ("topic: 'x/{device}/{kind}/{channel}'", "unknown placeholders"),
+        ("topic: 'x/{site}/{channel}'", "must contain {device}"),
+        ("commands: {go: {payload: {op: go, n: '{n}'}}}", "not params"),
+        ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
+        ("channels: {e: {event: x, fields: {fw: {source: ver}}}}", r"fields\.fw\.type: Field required"),
+        ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
+        ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
+        ("{channel_field: t, topic: 'v/{device}', commands: {go: {payload: {op: go, id: '{id}'}}}}", "command_topic"),
+        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: nope}}}", "is not a channel"),
+        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: status}}}", "'id' is not a field"),
+    ],
+)
 def test_profile_mistakes_are_named_at_load(tmp_path: Path, snippet: str, message: str) -> None:
-    base = {"name": "p", "kind": "rating_pad", "protocol": "mqtt", "topic_kind": "rating",
-            "channels": {"status": {"event": "status", "fields": {"fw": "string"}}}}
+    base = {
+        "name": "p",
+        "kind": "rating_pad",
+        "protocol": "mqtt",
+        "topic_kind": "rating",
+        "channels": {"status": {"event": "status", "fields": {"fw": "string"}}},
+    }
     base.update(yaml.safe_load(snippet))
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(base))
     with pytest.raises(ProfileError, match=message):
         load_profile(tmp_path / "p.yaml")
 
 
-@pytest.mark.parametrize(("signal", "message"), [
-    ("{table: input, address: 0, type: int16, counter: true}", "a counter is an unsigned integer"),
-    ("{table: input, address: 0, type: uint16, scale: 0.1, wrap: 1000}", "a counter is an unsigned integer"),
-    ("{table: input, address: 0, type: string}", "needs count"),
-    ("{table: input, address: 0, type: uint32, count: 2}", "count is for bits and string"),
-    ("{table: coil, address: 0, type: bool, bit: 3}", "bit picks one bit of a register"),
-    ("{table: input, address: 0, type: bits, count: 4, scale: 2}", "need a numeric type"),
-    ("{table: input, address: 0, type: uint16, byte_order: XYZW}", "byte_order"),
-])
+@pytest.mark.parametrize(
+    ("signal", "message"),
+    [
+        ("{table: input, address: 0, type: int16, counter: true}", "a counter is an unsigned integer"),
+        ("{table: input, address: 0, type: uint16, scale: 0.1, wrap: 1000}", "a counter is an unsigned integer"),
+        ("{table: input, address: 0, type: string}", "needs count"),
+        ("{table: input, address: 0, type: uint32, count: 2}", "count is for bits and string"),
+        ("{table: coil, address: 0, type: bool, bit: 3}", "bit picks one bit of a register"),
+        ("{table: input, address: 0, type: bits, count: 4, scale: 2}", "need a numeric type"),
+        ("{table: input, address: 0, type: uint16, byte_order: XYZW}", "byte_order"),
+    ],
+)
 def test_modbus_signal_mistakes_are_named_at_load(tmp_path: Path, signal: str, message: str) -> None:
     (tmp_path / "m.yaml").write_text(f"name: m\nkind: people_counter\nprotocol: modbus\nsignals: {{x: {signal}}}\n")
     with pytest.raises(ProfileError, match=message):
@@ -168,14 +192,16 @@ def test_modbus_command_mistakes_are_named_at_load(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(
         "name: m\nkind: pickup_locker\nprotocol: modbus\nsignals: {x: {table: input, address: 0}}\n"
         "commands: {go: {writes: [{table: coil, address: 0, index: door, value: true}],"
-        " confirm: {when: [{signal: y, equals: 1}]}}}\n")
+        " confirm: {when: [{signal: y, equals: 1}]}}}\n"
+    )
     with pytest.raises(ProfileError, match=r"\['door'\] are not params"):
         load_profile(tmp_path / "m.yaml")
 
 
 def test_kind_is_an_open_lowercase_identifier(tmp_path: Path) -> None:
-    (tmp_path / "q.yaml").write_text("name: q\nkind: queue_display\nprotocol: modbus\n"
-                                     "signals: {n: {table: input, address: 0}}\n")
+    (tmp_path / "q.yaml").write_text(
+        "name: q\nkind: queue_display\nprotocol: modbus\nsignals: {n: {table: input, address: 0}}\n"
+    )
     assert load_profile(tmp_path / "q.yaml").kind == "queue_display"
 
 
@@ -188,19 +214,22 @@ def test_unknown_channel_is_a_decode_error() -> None:
         decoder.decode("d", None, b"{}", 0)
 
 
-@pytest.mark.parametrize(("payload", "reason"), [
-    (b"[" * 10_000 + b"]" * 10_000, "too_deep"),  # RecursionError inside json.loads
-    (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "too_deep"),
-    (b'{"ts":"' + b"x" * 70_000 + b'"}', "too_large"),
-    (b"\xff\xfe{}", "bad_text"),
-    (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":1e999}', "not_json"),
-    (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":' + b"9" * 5000 + b"}", "not_json"),
-    (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":' + b"9" * 30 + b"}", "out_of_range"),
-    (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":-61.5}', "bad_type"),
-    (b'{"ts":"2026-11-23T09:15:02+08:00"}', "missing_field"),
-    (b'{"ts":"9999-99-99"}', "bad_time"),
-    (b'{"ts":12,"rssi":1}', "bad_time"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[" * 10_000 + b"]" * 10_000, "too_deep"),  # RecursionError inside json.loads
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "too_deep"),
+        (b'{"ts":"' + b"x" * 70_000 + b'"}', "too_large"),
+        (b"\xff\xfe{}", "bad_text"),
+        (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":1e999}', "not_json"),
+        (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":' + b"9" * 5000 + b"}", "not_json"),
+        (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":' + b"9" * 30 + b"}", "out_of_range"),
+        (b'{"ts":"2026-11-23T09:15:02+08:00","rssi":-61.5}', "bad_type"),
+        (b'{"ts":"2026-11-23T09:15:02+08:00"}', "missing_field"),
+        (b'{"ts":"9999-99-99"}', "bad_time"),
+        (b'{"ts":12,"rssi":1}', "bad_time"),
+    ],
+)
 def test_poison_payloads_are_decode_errors_with_a_reason(payload: bytes, reason: str) -> None:
     decoder = MqttDecoder(_mqtt("ref-rating-pad"))
     with pytest.raises(DecodeError) as err:
@@ -211,9 +240,14 @@ def test_poison_payloads_are_decode_errors_with_a_reason(payload: bytes, reason:
 def test_float_fields_are_always_floats_and_ints_accept_integral_floats() -> None:
     profile = _mqtt("ref-rating-pad")
     channels = dict(profile.channels)
-    hb = channels["heartbeat"].model_copy(update={"fields": {
-        **channels["heartbeat"].fields, "temp": profile.channels["heartbeat"].fields["rssi"].model_copy(
-            update={"type": "float"})}})
+    hb = channels["heartbeat"].model_copy(
+        update={
+            "fields": {
+                **channels["heartbeat"].fields,
+                "temp": profile.channels["heartbeat"].fields["rssi"].model_copy(update={"type": "float"}),
+            }
+        }
+    )
     channels["heartbeat"] = hb
     decoder = MqttDecoder(profile.model_copy(update={"channels": channels}))
     event = decoder.decode("d", "heartbeat", b'{"ts":"2026-11-23T09:15:02+08:00","temp":87,"rssi":-61.0}', 0)
@@ -234,19 +268,23 @@ def test_naive_times_are_read_in_the_hall_zone_unless_the_profile_names_one() ->
     assert MqttDecoder(profile, hall_tz="Europe/Berlin").decode("d", None, payload, 0).ts_ns == shanghai
 
 
-@pytest.mark.parametrize(("fmt", "value", "ns"), [
-    ("epoch_s", 1795396502, 1795396502 * 10**9),
-    ("epoch_s", 1795396502.25, 1795396502_250_000_000),
-    ("epoch_ms", 1795396502120, 1795396502_120_000_000),
-    ("epoch_ms", "1795396502120", 1795396502_120_000_000),
-    ("epoch_us", 1795396502120003, 1795396502_120_003_000),
-    ("epoch_ns", 1795396502120003004, 1795396502_120_003_004),
-    ("%d/%m/%Y %H:%M:%S%z", "23/11/2026 09:15:02+0800", 1795396502 * 10**9),
-])
+@pytest.mark.parametrize(
+    ("fmt", "value", "ns"),
+    [
+        ("epoch_s", 1795396502, 1795396502 * 10**9),
+        ("epoch_s", 1795396502.25, 1795396502_250_000_000),
+        ("epoch_ms", 1795396502120, 1795396502_120_000_000),
+        ("epoch_ms", "1795396502120", 1795396502_120_000_000),
+        ("epoch_us", 1795396502120003, 1795396502_120_003_000),
+        ("epoch_ns", 1795396502120003004, 1795396502_120_003_004),
+        ("%d/%m/%Y %H:%M:%S%z", "23/11/2026 09:15:02+0800", 1795396502 * 10**9),
+    ],
+)
 def test_time_formats(fmt: str, value: Any, ns: int) -> None:
     profile = _mqtt("beacon-rating")
-    beat = profile.channels["beat"].model_copy(update={"timestamp": profile.timestamp.model_copy(
-        update={"format": fmt})})
+    beat = profile.channels["beat"].model_copy(
+        update={"timestamp": profile.timestamp.model_copy(update={"format": fmt})}
+    )
     decoder = MqttDecoder(profile.model_copy(update={"channels": {**profile.channels, "beat": beat}}))
     payload = json.dumps({"msgType": "beat", "time": value, "rssi": -1}).encode()
     assert decoder.decode("d", None, payload, 0).ts_ns == ns
@@ -255,7 +293,8 @@ def test_time_formats(fmt: str, value: Any, ns: int) -> None:
 def test_topics_under_a_configured_base_and_liveness() -> None:
     decoder = MqttDecoder(_mqtt("ref-lockbox"))
     assert decoder.topics("box-1", "s", base="legacy/box-1") == {
-        f"legacy/box-1/{c}": c for c in ("status", "heartbeat", "event", "ack")}
+        f"legacy/box-1/{c}": c for c in ("status", "heartbeat", "event", "ack")
+    }
     assert decoder.command_topic("box-1", "s", "cmd") == "hall/s/lockbox/box-1/cmd"
     assert _mqtt("ref-lockbox").topic_base("s", "box-1") == "hall/s/lockbox/box-1"
     assert decoder.liveness.heartbeat_s == 30 and decoder.liveness.offline_after_s == 90
@@ -285,8 +324,7 @@ def test_modbus_limits_merge_requests_within_pdu_limits() -> None:
     assert [(r.address, r.count) for r in compile_plan(big).requests] == [(0, 124), (124, 76)]
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
-       st.integers(-12 * 60, 14 * 60))
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)), st.integers(-12 * 60, 14 * 60))
 def test_iso8601_times_convert_to_the_exact_nanosecond(moment: datetime, offset_min: int) -> None:
     dt = moment.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
     exact = (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000

@@ -23,21 +23,26 @@ ADMIN = ("admin", "admin-pw-0k")
 T0 = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("http://admin:Hunter2@10.0.0.5:8086", "http://admin:***@10.0.0.5:8086"),
-    ("https://10.0.0.5:8086/?u=admin&p=Hunter2&db=x", "https://10.0.0.5:8086/?u=***&p=***&db=x"),
-    ("http://h:8086/write?db=x&token=abc&precision=ns", "http://h:8086/write?db=x&token=***&precision=ns"),
-    ("http://127.0.0.1:8086", "http://127.0.0.1:8086"),
-    ("http://user@h:8086", "http://user@h:8086"),  # a user name alone is not a secret
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://admin:Hunter2@10.0.0.5:8086", "http://admin:***@10.0.0.5:8086"),
+        ("https://10.0.0.5:8086/?u=admin&p=Hunter2&db=x", "https://10.0.0.5:8086/?u=***&p=***&db=x"),
+        ("http://h:8086/write?db=x&token=abc&precision=ns", "http://h:8086/write?db=x&token=***&precision=ns"),
+        ("http://127.0.0.1:8086", "http://127.0.0.1:8086"),
+        ("http://user@h:8086", "http://user@h:8086"),  # a user name alone is not a secret
+    ],
+)
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
 def test_redact_text_known_secrets_and_patterns() -> None:
     odd = "pa ss/w@rd"  # changes when URL-quoted
-    text = (f"ConnectError for http://admin:{PASSWORD}@h:1/write?db=x&p={PASSWORD}; "
-            f"headers {{'Authorization': 'Basic YWRtaW46cHc='}}; quoted pa%20ss%2Fw%40rd, pa+ss%2Fw%40rd, raw {odd}")
+    text = (
+        f"ConnectError for http://admin:{PASSWORD}@h:1/write?db=x&p={PASSWORD}; "
+        f"headers {{'Authorization': 'Basic YWRtaW46cHc='}}; quoted pa%20ss%2Fw%40rd, pa+ss%2Fw%40rd, raw {odd}"
+    )
     out = redact(text, [PASSWORD, odd, None, ""])
     for leak in (PASSWORD, "YWRtaW46cHc=", "ss%2Fw", "ss/w"):
         assert leak not in out
@@ -46,8 +51,12 @@ def test_redact_text_known_secrets_and_patterns() -> None:
 
 def test_split_credentials_moves_them_out_of_the_url() -> None:
     assert split_credentials(f"http://admin:{PASSWORD}@h:8086/") == ("http://h:8086", {}, "admin", PASSWORD)
-    assert split_credentials(f"http://h:8086?u=admin&p={PASSWORD}&rp=x") == ("http://h:8086", {"rp": "x"},
-                                                                            "admin", PASSWORD)
+    assert split_credentials(f"http://h:8086?u=admin&p={PASSWORD}&rp=x") == (
+        "http://h:8086",
+        {"rp": "x"},
+        "admin",
+        PASSWORD,
+    )
 
 
 def _records(n: int) -> list:
@@ -65,8 +74,7 @@ async def _drain_until(box: Outbox, sink: InfluxV1Sink, stats: DrainStats, done)
     async def no_wait(_s: float) -> None:
         stop.set()
 
-    task = asyncio.create_task(drain(box, sink, batch_size=100, max_wait_s=0.01, stop=stop, stats=stats,
-                                     sleep=no_wait))
+    task = asyncio.create_task(drain(box, sink, batch_size=100, max_wait_s=0.01, stop=stop, stats=stats, sleep=no_wait))
     deadline = time.monotonic() + 15
     while not done(stats) and time.monotonic() < deadline and not task.done():
         await asyncio.sleep(0.02)
@@ -76,8 +84,7 @@ async def _drain_until(box: Outbox, sink: InfluxV1Sink, stats: DrainStats, done)
 
 
 def _assert_clean(stats: DrainStats, caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
-    shown = f"{stats.last_error} {dict(stats.errors_by_type)} " + "\n".join(
-        r.getMessage() for r in caplog.records)
+    shown = f"{stats.last_error} {dict(stats.errors_by_type)} " + "\n".join(r.getMessage() for r in caplog.records)
     for s in secrets:
         assert s not in shown
 
@@ -94,8 +101,9 @@ def influx_auth(tmp_path: Path):
 
 
 @pytest.mark.parametrize("form", ["userinfo", "query"])
-def test_wrong_password_in_url_never_shown(influx_auth: InfluxDB, tmp_path: Path, form: str,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_password_in_url_never_shown(
+    influx_auth: InfluxDB, tmp_path: Path, form: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # httpx logs every request URL at INFO
     host = influx_auth.url.removeprefix("http://")
     url = f"http://admin:{PASSWORD}@{host}" if form == "userinfo" else f"{influx_auth.url}/?u=admin&p={PASSWORD}"
@@ -111,8 +119,7 @@ def test_wrong_password_in_url_never_shown(influx_auth: InfluxDB, tmp_path: Path
     assert not any("p=" in r.getMessage() for r in caplog.records)  # ...without the credentials
 
 
-def test_right_password_in_url_is_used(influx_auth: InfluxDB, tmp_path: Path,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_right_password_in_url_is_used(influx_auth: InfluxDB, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     user, password = ADMIN
     url = f"http://{user}:{password}@{influx_auth.url.removeprefix('http://')}"

@@ -11,9 +11,8 @@ import contextlib
 import shutil
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymodbus.client import AsyncModbusSerialClient
@@ -27,6 +26,7 @@ from gateway.config import load_config
 from gateway.runtime import start_gateway
 from gateway.view import DeviceSnapshot
 from tests.servers import free_port
+from tests.waits import until
 
 U32 = 2**32
 
@@ -62,19 +62,6 @@ def pty_pair(folder: Path, timeout: float = 5.0) -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if isinstance(last, Awaitable):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: last saw {last!r}")
 
 
 def u32(regs: list[int], at: int) -> int:

@@ -14,7 +14,7 @@ from gateway.config import load_config
 from gateway.runtime import StartupError, start_gateway
 from gateway.store.journal import MIGRATIONS, Journal, JournalError, Quarantined
 from tests.servers import free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 
 def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ async def _restart(hall: Path) -> None:
         sim.device("pc-door").add(2, 0)
         async with start_gateway(cfg) as gw:
             detail = gw.view.device_detail("pc-door")
-            assert detail is not None and detail.history[-len(history):] == history
+            assert detail is not None and detail.history[-len(history) :] == history
             assert _zone(gw) == 4  # restored before the first poll
             await until(lambda: _zone(gw) == 6, what="occupancy 6 after the restart")
 

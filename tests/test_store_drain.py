@@ -16,6 +16,7 @@ from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
 from gateway.store.sinks import InfluxV1Sink
 from tests.servers import InfluxDB, free_port
+from tests.waits import until
 
 T0 = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000
 
@@ -23,14 +24,6 @@ T0 = (time.time_ns() // 1_000_000_000 - 600) * 1_000_000_000
 def rec(i: int, measurement_kind: str = "rating_pad", **fields) -> tuple[Priority, str]:
     ev = Event(f"pad-{i % 7}", "rated", T0 + i * 1_000, fields or {"score": 1 + i % 5}, seq=i)
     return ev.priority, to_line(ev, "hall-a", measurement_kind)
-
-
-async def until(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 def influx_with(tmp_path: Path, extra_http: str) -> InfluxDB:

@@ -64,8 +64,12 @@ def test_seq_goes_into_the_sub_millisecond_part() -> None:
 
 
 def test_unencodable_text_is_a_point_error_never_a_unicode_error() -> None:
-    for event in (Event("d", "rated", T, {"item": "\ud800"}), Event("d\udfff", "x", T, {"v": 1}),
-                  Event("d", "x", T, {"k\ud800": 1}), Event("d", "x", T, {"v": ["a", "\ud800"]})):
+    for event in (
+        Event("d", "rated", T, {"item": "\ud800"}),
+        Event("d\udfff", "x", T, {"v": 1}),
+        Event("d", "x", T, {"k\ud800": 1}),
+        Event("d", "x", T, {"v": ["a", "\ud800"]}),
+    ):
         with pytest.raises(PointError, match="not valid Unicode") as err:
             to_line(event, "s", "k")
         assert err.value.reason == "bad_text"

@@ -69,8 +69,14 @@ def _modbus_cases(key: str) -> list[tuple[str, ModbusProfile, dict[str, Any]]]:
 
 def test_every_modbus_case_reads_the_same_from_a_real_server() -> None:
     cases = _modbus_cases("registers")
-    assert {p.name for _, p, _ in cases} >= {"kestrel-counter", "tally16-counter", "lockwell-locker",
-                                             "boxly-locker", "ref-pickup-locker", "ref-people-counter"}
+    assert {p.name for _, p, _ in cases} >= {
+        "kestrel-counter",
+        "tally16-counter",
+        "lockwell-locker",
+        "boxly-locker",
+        "ref-pickup-locker",
+        "ref-people-counter",
+    }
     units = [DumpUnit(i + 1, _dump(spec)) for i, (_, _, spec) in enumerate(cases)]
 
     async def scenario() -> dict[str, Any]:
@@ -102,11 +108,19 @@ def test_every_modbus_case_reads_the_same_from_a_real_server() -> None:
 
 def test_commands_land_on_the_expected_registers_of_a_real_server() -> None:
     cases = _modbus_cases("command")
-    assert {p.name for _, p, _ in cases} >= {"kestrel-counter", "tally16-counter", "lockwell-locker",
-                                             "boxly-locker", "ref-pickup-locker", "ref-people-counter"}
+    assert {p.name for _, p, _ in cases} >= {
+        "kestrel-counter",
+        "tally16-counter",
+        "lockwell-locker",
+        "boxly-locker",
+        "ref-pickup-locker",
+        "ref-people-counter",
+    }
     # The device's map holds the written registers (pymodbus reads a register before writing it).
-    units = [DumpUnit(i + 1, {t: {a: 0} for t, a, _ in spec["expect_wire"]["writes"]})
-             for i, (_, _, spec) in enumerate(cases)]
+    units = [
+        DumpUnit(i + 1, {t: {a: 0} for t, a, _ in spec["expect_wire"]["writes"]})
+        for i, (_, _, spec) in enumerate(cases)
+    ]
 
     async def scenario() -> None:
         port = free_port()

@@ -18,7 +18,7 @@ from gateway.runtime import start_gateway
 from gateway.supervisor import Supervisor
 from tests.load import Publisher
 from tests.servers import InfluxDB, Mosquitto, free_port
-from tests.test_serial_rtu import until
+from tests.waits import until
 
 
 def test_a_failing_part_is_restarted_with_backoff_and_reported_down_meanwhile() -> None:
@@ -55,8 +55,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_full_disk_is_reported_and_nothing_acknowledged_is_lost(small_disk: Path, mosquitto: Mosquitto,
-                                                                influxdb: InfluxDB, tmp_path: Path) -> None:
+def test_full_disk_is_reported_and_nothing_acknowledged_is_lost(
+    small_disk: Path, mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path
+) -> None:
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
 site: disk

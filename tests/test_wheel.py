@@ -50,9 +50,13 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    where = _run(venv / "bin" / "python", "-c",
-                 "import gateway, gateway.paths as p; print(gateway.__file__); print(p.DEMO_CONFIG)",
-                 cwd=elsewhere, env=env).splitlines()
+    where = _run(
+        venv / "bin" / "python",
+        "-c",
+        "import gateway, gateway.paths as p; print(gateway.__file__); print(p.DEMO_CONFIG)",
+        cwd=elsewhere,
+        env=env,
+    ).splitlines()
     package, demo_config = Path(where[0]), Path(where[1])
     assert venv in package.parents, f"gateway imported from {package}, not from the wheel"
     assert venv in demo_config.parents and demo_config.is_file()

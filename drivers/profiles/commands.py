@@ -36,8 +36,9 @@ def _params(op: str, specs: Mapping[str, FieldSpec], params: Mapping[str, Any]) 
     for name, spec in specs.items():
         if name not in params:
             raise CommandError(f"{op}: parameter {name} is missing")
-        convert = compile_value(f"{op}.{name}", spec.type, minimum=spec.min, maximum=spec.max, enum=spec.enum,
-                                max_length=spec.max_length)
+        convert = compile_value(
+            f"{op}.{name}", spec.type, minimum=spec.min, maximum=spec.max, enum=spec.enum, max_length=spec.max_length
+        )
         try:
             out[name] = convert(params[name])
         except DecodeError as e:
@@ -180,6 +181,7 @@ def encode_modbus_command(profile: ModbusProfile, op: str, params: Mapping[str, 
 
     confirm = None
     if cmd.confirm is not None:
-        confirm = Confirmation(tuple(map(resolve, cmd.confirm.when)), tuple(map(resolve, cmd.confirm.fail_when)),
-                               cmd.confirm.timeout_s)
+        confirm = Confirmation(
+            tuple(map(resolve, cmd.confirm.when)), tuple(map(resolve, cmd.confirm.fail_when)), cmd.confirm.timeout_s
+        )
     return ModbusCommandWire(tuple(writes), confirm)

@@ -20,8 +20,16 @@ from drivers.profiles.model import WORDS, ModbusProfile, Signal
 MAX_REGISTERS = 125
 MAX_BITS = 2000
 
-_STRUCT = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "int64": ">q", "uint64": ">Q",
-           "float32": ">f", "float64": ">d"}
+_STRUCT = {
+    "int16": ">h",
+    "uint16": ">H",
+    "int32": ">i",
+    "uint32": ">I",
+    "int64": ">q",
+    "uint64": ">Q",
+    "float32": ">f",
+    "float64": ">d",
+}
 # Device strings are ASCII; anything unprintable is shown as U+FFFD rather than written raw.
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 

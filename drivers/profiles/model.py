@@ -31,8 +31,10 @@ def _short_form(value: Any) -> Any:
     """`rssi: int` is short for `rssi: {type: int}` (source: the canonical name)."""
     if isinstance(value, str):
         if value not in FIELD_TYPES:
-            raise ValueError(f"{value!r} is not a field type ({', '.join(FIELD_TYPES)}); "
-                             f"for a vendor path write {{source: {value}, type: string}}")
+            raise ValueError(
+                f"{value!r} is not a field type ({', '.join(FIELD_TYPES)}); "
+                f"for a vendor path write {{source: {value}, type: string}}"
+            )
         return {"type": value}
     return value
 
@@ -176,7 +178,7 @@ def _placeholders(template: Any) -> set[str]:
         if m:
             found.add(m.group(1))
         elif "{" in template:
-            raise ValueError(f"{template!r}: a placeholder is a whole value, like \"{{slot}}\"")
+            raise ValueError(f'{template!r}: a placeholder is a whole value, like "{{slot}}"')
     return found
 
 
@@ -211,8 +213,10 @@ _TOPIC_FIELDS = {"site", "topic_kind", "device", "channel"}
 def _topic_fields(template: str) -> set[str]:
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     if not names <= _TOPIC_FIELDS:
-        raise ValueError(f"{template!r}: unknown placeholders {sorted(names - _TOPIC_FIELDS)} "
-                         f"(use {', '.join(sorted(_TOPIC_FIELDS))})")
+        raise ValueError(
+            f"{template!r}: unknown placeholders {sorted(names - _TOPIC_FIELDS)} "
+            f"(use {', '.join(sorted(_TOPIC_FIELDS))})"
+        )
     if any(c in template for c in "#+"):
         raise ValueError(f"{template!r}: wildcards are not allowed in a device's topic")
     return names
@@ -272,8 +276,9 @@ class MqttProfile(_Model):
 
 
 RegisterTable = Literal["coil", "discrete", "input", "holding"]
-ValueType = Literal["bool", "bits", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-                    "float32", "float64", "string"]
+ValueType = Literal[
+    "bool", "bits", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"
+]
 ByteOrder = Literal["ABCD", "BADC", "CDAB", "DCBA"]
 WORDS = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "int64": 4, "uint64": 4, "float32": 2, "float64": 4}
 _WRAPS = {"uint16": 2**16, "uint32": 2**32, "uint64": 2**64}
@@ -399,7 +404,7 @@ class ModbusCommand(_Model):
             named += [c.index for c in (*self.confirm.when, *self.confirm.fail_when)]
         for w in self.writes:
             if isinstance(w.value, str) and not PLACEHOLDER.match(w.value):
-                raise ValueError(f"write value {w.value!r} is not a number, true/false or \"{{param}}\"")
+                raise ValueError(f'write value {w.value!r} is not a number, true/false or "{{param}}"')
         unknown = {n for n in named if isinstance(n, str) and n not in self.params}
         if unknown:
             raise ValueError(f"{sorted(unknown)} are not params")

@@ -73,9 +73,16 @@ def _depth_exceeds(obj: Any, limit: int) -> bool:
 def _compile_field(name: str, spec: FieldSpec, profile: MqttProfile) -> tuple[str, Getter, Convert]:
     where = f"{name} ({spec.source or name})"
     convert = compile_value(
-        where, spec.type, minimum=spec.min, maximum=spec.max, enum=spec.enum, vmap=spec.map,
+        where,
+        spec.type,
+        minimum=spec.min,
+        maximum=spec.max,
+        enum=spec.enum,
+        vmap=spec.map,
         ranges=None if spec.ranges is None else [(b.min, b.max, b.value) for b in spec.ranges],
-        max_length=spec.max_length, max_string=profile.limits.max_string, max_items=profile.limits.max_items,
+        max_length=spec.max_length,
+        max_string=profile.limits.max_string,
+        max_items=profile.limits.max_items,
     )
     return name, _getter(spec.source or name), convert
 
@@ -155,8 +162,9 @@ class MqttDecoder:
             return {f"{base}/{c}": c for c in self._channels}
         if p.channel_field is not None:
             return {p.topic.format(site=site, topic_kind=p.topic_kind, device=device_id): None}
-        return {p.topic.format(site=site, topic_kind=p.topic_kind, device=device_id, channel=c): c
-                for c in self._channels}
+        return {
+            p.topic.format(site=site, topic_kind=p.topic_kind, device=device_id, channel=c): c for c in self._channels
+        }
 
     def command_topic(self, device_id: str, site: str, channel: str, base: str | None = None) -> str:
         """Where a command published on `channel` (from encode_mqtt_command) goes."""

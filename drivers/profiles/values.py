@@ -21,8 +21,15 @@ FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 
 # How each declared type is stored (what points.format_field writes for it). bits is a
 # bitmap (bit n = element n); strings is one comma-joined string; json is compact JSON text.
-INFLUX_TYPES: dict[str, str] = {"int": "integer", "float": "float", "bool": "boolean", "string": "string",
-                                "strings": "string", "bits": "integer", "json": "string"}
+INFLUX_TYPES: dict[str, str] = {
+    "int": "integer",
+    "float": "float",
+    "bool": "boolean",
+    "string": "string",
+    "strings": "string",
+    "bits": "integer",
+    "json": "string",
+}
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -112,9 +119,13 @@ def _typed(ftype: str, where: str, max_string: int, max_items: int) -> Convert:
         return check_text(text, where, max_string)
 
     table: dict[str, Convert] = {
-        "int": to_int, "float": to_float, "bool": to_bool, "string": to_string,
+        "int": to_int,
+        "float": to_float,
+        "bool": to_bool,
+        "string": to_string,
         # An empty bitmap would be written as "" (text) and conflict with the integer bitmaps.
-        "strings": to_list(to_string, "strings", 0), "bits": to_list(to_bool, "true/false", 1),
+        "strings": to_list(to_string, "strings", 0),
+        "bits": to_list(to_bool, "true/false", 1),
         "json": to_json,
     }
     return table[ftype]

@@ -31,8 +31,15 @@ class TargetStats:
     last_error: str | None = None
 
 
-async def deliver(target: str, journal: Journal, send: Send, wake: asyncio.Event, stats: TargetStats,
-                  after_batch: Callable[[], None] | None = None, idle_s: float = 5.0) -> None:
+async def deliver(
+    target: str,
+    journal: Journal,
+    send: Send,
+    wake: asyncio.Event,
+    stats: TargetStats,
+    after_batch: Callable[[], None] | None = None,
+    idle_s: float = 5.0,
+) -> None:
     attempt = 0
     while True:
         pending = journal.pending_deliveries(target)
@@ -67,16 +74,18 @@ def webhook_sender(client: httpx.AsyncClient, url: str, token: str | None) -> Se
         headers["Authorization"] = f"Bearer {token}"
 
     async def send(delivery_id: int, payload: str) -> None:
-        r = await client.post(url, content=payload.encode(),
-                              headers=headers | {"X-Hallgate-Delivery": str(delivery_id)})
+        r = await client.post(
+            url, content=payload.encode(), headers=headers | {"X-Hallgate-Delivery": str(delivery_id)}
+        )
         if not 200 <= r.status_code < 300:
             raise RuntimeError(f"webhook answered {r.status_code}")
 
     return send
 
 
-def mqtt_sender(publish: Callable[[str, bytes], object], connected: Callable[[], bool], topic: str,
-                timeout_s: float = 10.0) -> Send:
+def mqtt_sender(
+    publish: Callable[[str, bytes], object], connected: Callable[[], bool], topic: str, timeout_s: float = 10.0
+) -> Send:
     """Publish at QoS 1 and wait for the broker's PUBACK (paho's MQTTMessageInfo)."""
 
     async def send(delivery_id: int, payload: str) -> None:

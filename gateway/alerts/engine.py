@@ -25,10 +25,42 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
-    (id_, rule, key, sev, summary, device, state, opened, updated, manual, occ, clear_since, acked_by, acked_ns,
-     note, ended) = row
-    return Alert(id_, rule, key, sev, summary, device, state, opened, updated, bool(manual), occ, clear_since,
-                 acked_by, acked_ns, note, ended)
+    (
+        id_,
+        rule,
+        key,
+        sev,
+        summary,
+        device,
+        state,
+        opened,
+        updated,
+        manual,
+        occ,
+        clear_since,
+        acked_by,
+        acked_ns,
+        note,
+        ended,
+    ) = row
+    return Alert(
+        id_,
+        rule,
+        key,
+        sev,
+        summary,
+        device,
+        state,
+        opened,
+        updated,
+        bool(manual),
+        occ,
+        clear_since,
+        acked_by,
+        acked_ns,
+        note,
+        ended,
+    )
 
 
 def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:
@@ -41,8 +73,16 @@ class AlertDesk:
 
     name = "alerts"
 
-    def __init__(self, health: HealthBook, kinds: Mapping[str, Kind], journal: Journal, cfg: AlertsConfig,
-                 timezone: str, targets: tuple[str, ...], started_ns: int) -> None:
+    def __init__(
+        self,
+        health: HealthBook,
+        kinds: Mapping[str, Kind],
+        journal: Journal,
+        cfg: AlertsConfig,
+        timezone: str,
+        targets: tuple[str, ...],
+        started_ns: int,
+    ) -> None:
         self.health = health
         self.kinds = kinds  # device id -> its kind
         self.journal = journal
@@ -117,8 +157,11 @@ class AlertDesk:
 
     def _quiet(self, a: Alert, now_ns: int) -> bool:
         q = self.cfg.quiet_hours
-        return (q is not None and SEVERITY_RANK[a.severity] < SEVERITY_RANK[q.min_severity]
-                and in_quiet_hours(now_ns, q.start, q.end, self.timezone))
+        return (
+            q is not None
+            and SEVERITY_RANK[a.severity] < SEVERITY_RANK[q.min_severity]
+            and in_quiet_hours(now_ns, q.start, q.end, self.timezone)
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -136,9 +179,12 @@ class AlertDesk:
 
     def summary(self) -> dict[str, Any]:
         active = self.active()
-        return {"type": "summary", "active": len(active),
-                "by_severity": {s: sum(a.severity == s for a in active) for s in SEVERITY_RANK},
-                "alerts": [asdict(a) for a in active[:100]]}
+        return {
+            "type": "summary",
+            "active": len(active),
+            "by_severity": {s: sum(a.severity == s for a in active) for s in SEVERITY_RANK},
+            "alerts": [asdict(a) for a in active[:100]],
+        }
 
     # -- Projection protocol -------------------------------------------------------------------
 
@@ -147,4 +193,3 @@ class AlertDesk:
 
     def restore(self, state: dict[str, Any]) -> None:
         pass
-

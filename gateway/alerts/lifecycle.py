@@ -118,5 +118,12 @@ class Book:
         if a is None:
             return None
         del self.active[(a.rule, a.key)]
-        return replace(a, state="closed", ended_ns=now_ns, updated_ns=now_ns, note=note,
-                       acked_by=a.acked_by or who, acked_ns=a.acked_ns or now_ns)
+        return replace(
+            a,
+            state="closed",
+            ended_ns=now_ns,
+            updated_ns=now_ns,
+            note=note,
+            acked_by=a.acked_by or who,
+            acked_ns=a.acked_ns or now_ns,
+        )

@@ -28,15 +28,23 @@ def severity(rule: str, overrides: Mapping[str, Severity]) -> Severity:
     return overrides.get(rule) or DEFAULT_SEVERITY.get(rule, "warning")
 
 
-def device_conditions(devices: Iterable[DeviceHealth], started_ns: int, now_ns: int,
-                      overrides: Mapping[str, Severity]) -> list[Condition]:
+def device_conditions(
+    devices: Iterable[DeviceHealth], started_ns: int, now_ns: int, overrides: Mapping[str, Severity]
+) -> list[Condition]:
     out = []
     for h in devices:
         if h.health == "offline":
             if h.last_seen_ns is None and now_ns - started_ns < NEVER_SEEN_GRACE_NS:
                 continue
-            out.append(Condition("device_offline", h.device, severity("device_offline", overrides),
-                                 f"{h.device} offline: {h.detail}", h.device))
+            out.append(
+                Condition(
+                    "device_offline",
+                    h.device,
+                    severity("device_offline", overrides),
+                    f"{h.device} offline: {h.detail}",
+                    h.device,
+                )
+            )
         for p in h.problems:
             key = f"{h.device}/{p.part}" if p.part else h.device
             out.append(Condition(p.code, key, severity(p.code, overrides), f"{h.device}: {p.text}", h.device))
@@ -53,8 +61,9 @@ class GatewayWatch:
     _last_drop_ns: int | None = None
     _sink_down_since_ns: int | None = None
 
-    def conditions(self, *, now_ns: int, dropped_total: int, store_error: str | None,
-                   sink_failing: bool, sink_error: str | None) -> list[Condition]:
+    def conditions(
+        self, *, now_ns: int, dropped_total: int, store_error: str | None, sink_failing: bool, sink_error: str | None
+    ) -> list[Condition]:
         out = []
         if not sink_failing:
             self._sink_down_since_ns = None
@@ -65,13 +74,31 @@ class GatewayWatch:
             self._last_drop_ns = now_ns
         self._dropped = dropped_total
         if self._last_drop_ns is not None and now_ns - self._last_drop_ns < DROPPING_WINDOW_NS:
-            out.append(Condition("outbox_dropping", "outbox", severity("outbox_dropping", self.overrides),
-                                 f"the outbox is full and dropping records ({dropped_total} dropped in all)"))
+            out.append(
+                Condition(
+                    "outbox_dropping",
+                    "outbox",
+                    severity("outbox_dropping", self.overrides),
+                    f"the outbox is full and dropping records ({dropped_total} dropped in all)",
+                )
+            )
         if store_error is not None:
-            out.append(Condition("store_unwritable", "outbox", severity("store_unwritable", self.overrides),
-                                 f"the outbox cannot store records: {store_error}"))
+            out.append(
+                Condition(
+                    "store_unwritable",
+                    "outbox",
+                    severity("store_unwritable", self.overrides),
+                    f"the outbox cannot store records: {store_error}",
+                )
+            )
         if sink_down_since_ns is not None and now_ns - sink_down_since_ns >= SINK_DOWN_AFTER_NS:
             down_s = (now_ns - sink_down_since_ns) // 10**9
-            out.append(Condition("sink_down", "sink", severity("sink_down", self.overrides),
-                                 f"InfluxDB not reachable for {down_s} s: {sink_error}"))
+            out.append(
+                Condition(
+                    "sink_down",
+                    "sink",
+                    severity("sink_down", self.overrides),
+                    f"InfluxDB not reachable for {down_s} s: {sink_error}",
+                )
+            )
         return out

@@ -35,9 +35,14 @@ def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
     problems = weak_tokens(tokens)
     if problems:
         raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
-    app = FastAPI(title=f"hallgate: {view.title}", version="0.1.0",
-                  description="Device health, occupancy, alerts and commands of one service hall.",
-                  docs_url=None, redoc_url=None, dependencies=[Depends(reject_unknown_query)])
+    app = FastAPI(
+        title=f"hallgate: {view.title}",
+        version="0.1.0",
+        description="Device health, occupancy, alerts and commands of one service hall.",
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(reject_unknown_query)],
+    )
     app.state.view = view
     app.state.tokens = tokens
     errors.install(app)
@@ -61,16 +66,25 @@ def _docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "", title=f"{app.title}: API",
-                                   swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{ASSETS_URL}/swagger-ui.css", swagger_favicon_url=favicon,
-                                   oauth2_redirect_url=None, swagger_ui_parameters={"persistAuthorization": True})
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "",
+            title=f"{app.title}: API",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            oauth2_redirect_url=None,
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=app.openapi_url or "", title=f"{app.title}: API",
-                              redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js", redoc_favicon_url=favicon,
-                              with_google_fonts=False)
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "",
+            title=f"{app.title}: API",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
 
 
 def route_errors(route: APIRoute) -> dict[str, str]:

@@ -55,13 +55,17 @@ def role_of(tokens: Mapping[str, str], presented: str) -> str | None:
 
 def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
     """A problem line per configured token shorter than MIN_TOKEN_CHARS (naming the role, never the token)."""
-    return [f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
-            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-            for token, role in tokens.items() if len(token) < MIN_TOKEN_CHARS]
+    return [
+        f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+        "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        for token, role in tokens.items()
+        if len(token) < MIN_TOKEN_CHARS
+    ]
 
 
-async def caller_role(tokens: TokensDep, request: Request,
-                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+async def caller_role(
+    tokens: TokensDep, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
     if credentials is None:
         if "authorization" not in request.headers:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")

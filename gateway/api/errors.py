@@ -48,5 +48,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crash(request: Request, e: Exception) -> JSONResponse:
         log.exception("API %s %s failed", request.method, request.url.path)
-        return JSONResponse(_body("internal", f"{type(e).__name__}: the gateway logged the details"),
-                            status_code=500)
+        return JSONResponse(_body("internal", f"{type(e).__name__}: the gateway logged the details"), status_code=500)

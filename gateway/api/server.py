@@ -93,18 +93,28 @@ def listen(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as e:
         sock.close()
-        raise ListenError(f"the API cannot listen on {host}:{port}: {e.strerror}; "
-                          "free the port or choose another (api.port, HALLGATE_API__PORT)") from None
+        raise ListenError(
+            f"the API cannot listen on {host}:{port}: {e.strerror}; "
+            "free the port or choose another (api.port, HALLGATE_API__PORT)"
+        ) from None
     return sock
 
 
-def make_server(app: Any, host: str, port: int, *, request_timeout_s: float = 10.0, keep_alive_s: int = 5,
-                log_level: str = "warning") -> tuple[uvicorn.Server, socket.socket]:
+def make_server(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    request_timeout_s: float = 10.0,
+    keep_alive_s: int = 5,
+    log_level: str = "warning",
+) -> tuple[uvicorn.Server, socket.socket]:
     """A uvicorn server for `app` and its bound socket: `await server.serve(sockets=[sock])`.
 
     Binding here, not in uvicorn, makes a taken port a ListenError rather than uvicorn's exit.
     """
     sock = listen(host, port)
-    config = ServerConfig(app, request_timeout_s=request_timeout_s, timeout_keep_alive=keep_alive_s,
-                          log_level=log_level, lifespan="off")
+    config = ServerConfig(
+        app, request_timeout_s=request_timeout_s, timeout_keep_alive=keep_alive_s, log_level=log_level, lifespan="off"
+    )
     return uvicorn.Server(config), sock

@@ -78,8 +78,11 @@ def low_battery(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
 def doors_left_open(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     """`open_since` (part -> ns), kept by the kind's fold: open longer than the kind allows."""
     limit_ns = int(info.get("left_open_after_s", 120)) * 10**9
-    return [Problem("door_left_open", f"{part} open for {(now_ns - since) // 10**9} s", part)
-            for part, since in sorted(info.get("open_since", {}).items()) if now_ns - since > limit_ns]
+    return [
+        Problem("door_left_open", f"{part} open for {(now_ns - since) // 10**9} s", part)
+        for part, since in sorted(info.get("open_since", {}).items())
+        if now_ns - since > limit_ns
+    ]
 
 
 def jammed(info: Mapping[str, Any], now_ns: int) -> list[Problem]:

@@ -35,8 +35,11 @@ class OccupancyProjection:
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.occupancy = Occupancy(
             zones={z.id: ZoneCount(z.id, z.capacity) for z in cfg.zones},
-            doorways={d.id: Doorway(d.config.zone, d.config.from_zone, wrap=_wrap(d)) for d in devices.values()
-                      if d.kind == KIND.name and d.config.zone},
+            doorways={
+                d.id: Doorway(d.config.zone, d.config.from_zone, wrap=_wrap(d))
+                for d in devices.values()
+                if d.kind == KIND.name and d.config.zone
+            },
         )
 
     def apply(self, event: Event, now_ns: int) -> None:

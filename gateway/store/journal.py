@@ -125,8 +125,12 @@ class Journal:
             # person to look at and start afresh (the durable telemetry is in the outbox).
             self.set_aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             self.path.rename(self.set_aside)
-            log.error("state database %s cannot be opened (%s): moved it to %s and started an empty one",
-                      self.path, e, self.set_aside.name)
+            log.error(
+                "state database %s cannot be opened (%s): moved it to %s and started an empty one",
+                self.path,
+                e,
+                self.set_aside.name,
+            )
             self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -136,8 +140,10 @@ class Journal:
             conn.execute("PRAGMA synchronous = FULL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise JournalError(f"state database {self.path} is schema version {version}, newer than this "
-                                   f"gateway knows ({len(MIGRATIONS)}): run the newer gateway or move the file")
+                raise JournalError(
+                    f"state database {self.path} is schema version {version}, newer than this "
+                    f"gateway knows ({len(MIGRATIONS)}): run the newer gateway or move the file"
+                )
             for step in range(version, len(MIGRATIONS)):
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in MIGRATIONS[step].split(";"):
@@ -217,11 +223,32 @@ class Journal:
                 "INSERT OR REPLACE INTO alerts (id, rule, key, severity, summary, device, state, opened_ns, "
                 "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(a.id, a.rule, a.key, a.severity, a.summary, a.device, a.state, a.opened_ns, a.updated_ns,
-                  int(a.manual), a.occurrences, a.clear_since_ns, a.acked_by, a.acked_ns, a.note, a.ended_ns)
-                 for a in alerts])
-            c.executemany("INSERT INTO deliveries (target, payload, created_ns) VALUES (?, ?, ?)",
-                          [(t, p, now) for t, p in deliveries])
+                [
+                    (
+                        a.id,
+                        a.rule,
+                        a.key,
+                        a.severity,
+                        a.summary,
+                        a.device,
+                        a.state,
+                        a.opened_ns,
+                        a.updated_ns,
+                        int(a.manual),
+                        a.occurrences,
+                        a.clear_since_ns,
+                        a.acked_by,
+                        a.acked_ns,
+                        a.note,
+                        a.ended_ns,
+                    )
+                    for a in alerts
+                ],
+            )
+            c.executemany(
+                "INSERT INTO deliveries (target, payload, created_ns) VALUES (?, ?, ?)",
+                [(t, p, now) for t, p in deliveries],
+            )
 
     def alert_rows(self, *, active: bool | None = None, limit: int = 500) -> list[tuple[Any, ...]]:
         """Alert rows, newest first (columns in table order)."""
@@ -234,8 +261,9 @@ class Journal:
         return self._conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
 
     def pending_deliveries(self, target: str, limit: int = 100) -> list[tuple[int, str]]:
-        return self._conn.execute("SELECT id, payload FROM deliveries WHERE target = ? ORDER BY id LIMIT ?",
-                                  (target, limit)).fetchall()
+        return self._conn.execute(
+            "SELECT id, payload FROM deliveries WHERE target = ? ORDER BY id LIMIT ?", (target, limit)
+        ).fetchall()
 
     def delivered(self, delivery_id: int) -> None:
         with self._tx() as c:
@@ -243,8 +271,9 @@ class Journal:
 
     def delivery_failed(self, delivery_id: int, error: str) -> None:
         with self._tx() as c:
-            c.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                      (error[:300], delivery_id))
+            c.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:300], delivery_id)
+            )
 
     def pending_count(self, target: str) -> int:
         return self._conn.execute("SELECT count(*) FROM deliveries WHERE target = ?", (target,)).fetchone()[0]
@@ -255,16 +284,29 @@ class Journal:
         """Keep undecodable messages (bounded: the newest QUARANTINE_ROWS, payloads cut short)."""
         if not items:
             return
-        rows = [(q.at_ns, q.device, q.topic, q.reason, q.detail[:500],
-                 q.size if q.size >= 0 else len(q.payload), bytes(q.payload[:QUARANTINE_PAYLOAD_BYTES]))
-                for q in items]
+        rows = [
+            (
+                q.at_ns,
+                q.device,
+                q.topic,
+                q.reason,
+                q.detail[:500],
+                q.size if q.size >= 0 else len(q.payload),
+                bytes(q.payload[:QUARANTINE_PAYLOAD_BYTES]),
+            )
+            for q in items
+        ]
         with self._tx() as c:
-            c.executemany("INSERT INTO quarantine (at_ns, device, topic, reason, detail, size, payload) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            c.executemany(
+                "INSERT INTO quarantine (at_ns, device, topic, reason, detail, size, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             c.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?", (QUARANTINE_ROWS,))
 
-    def quarantined(self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
-                    ) -> list[QuarantineRow]:
+    def quarantined(
+        self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[QuarantineRow]:
         """Newest first; page with `before_id`."""
         sql = "SELECT id, at_ns, device, topic, reason, detail, size, payload FROM quarantine WHERE 1=1"
         args: list[Any] = []

@@ -125,9 +125,7 @@ class Outbox:
         self._conn = self._open(synchronous)
         self._count = dict.fromkeys(CLASSES, 0)
         self._bytes = dict.fromkeys(CLASSES, 0)
-        for prio, n, size in self._conn.execute(
-            "SELECT prio, count(*), sum(size) FROM records GROUP BY prio"
-        ):
+        for prio, n, size in self._conn.execute("SELECT prio, count(*), sum(size) FROM records GROUP BY prio"):
             self._count[Priority(prio)] = n
             self._bytes[Priority(prio)] = size or 0
         self._counters = dict(self._conn.execute("SELECT name, value FROM counters"))
@@ -320,9 +318,7 @@ class Outbox:
         if not pending or (not force and now - self._drops.last_log < self._warn_interval_s):
             return
         what = ", ".join(f"{n} {p.name.lower()}" for p, n in sorted(pending.items(), reverse=True))
-        totals = ", ".join(
-            f"{p.name.lower()} {self._counters.get(f'dropped_{p.name.lower()}', 0)}" for p in CLASSES
-        )
+        totals = ", ".join(f"{p.name.lower()} {self._counters.get(f'dropped_{p.name.lower()}', 0)}" for p in CLASSES)
         log.warning(
             "outbox full (%d bytes): dropped %s records (oldest of the least important class "
             "first, or refused new ones); total dropped since creation: %s",

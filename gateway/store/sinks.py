@@ -169,9 +169,7 @@ class InfluxV2Sink:
         self.org = org
         self.bucket = bucket
         # retries=False: the client must not retry behind the drain's back.
-        self._client = InfluxDBClient(
-            url=self.url, token=token, org=org, timeout=int(timeout_s * 1000), retries=False
-        )
+        self._client = InfluxDBClient(url=self.url, token=token, org=org, timeout=int(timeout_s * 1000), retries=False)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._precision = WritePrecision.NS
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-v2-sink")

@@ -41,21 +41,42 @@ class NoteIn(BaseModel):
 
 
 def _out(view: View, a: Alert) -> dict[str, Any]:
-    return {"id": a.id, "rule": a.rule, "key": a.key, "severity": a.severity, "summary": a.summary,
-            "device": a.device, "state": a.state, "opened_at": iso(view, a.opened_ns),
-            "updated_at": iso(view, a.updated_ns), "occurrences": a.occurrences, "closes_by_hand": a.manual,
-            "acked_by": a.acked_by, "acked_at": iso(view, a.acked_ns), "note": a.note,
-            "ended_at": iso(view, a.ended_ns)}
+    return {
+        "id": a.id,
+        "rule": a.rule,
+        "key": a.key,
+        "severity": a.severity,
+        "summary": a.summary,
+        "device": a.device,
+        "state": a.state,
+        "opened_at": iso(view, a.opened_ns),
+        "updated_at": iso(view, a.updated_ns),
+        "occurrences": a.occurrences,
+        "closes_by_hand": a.manual,
+        "acked_by": a.acked_by,
+        "acked_at": iso(view, a.acked_ns),
+        "note": a.note,
+        "ended_at": iso(view, a.ended_ns),
+    }
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Open alerts first, then recently ended ones")
-async def list_alerts(view: ViewDep, _: RoleDep, state: State | None = None, severity: Severity | None = None,
-                      device: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                      ) -> list[dict[str, Any]]:
+async def list_alerts(
+    view: ViewDep,
+    _: RoleDep,
+    state: State | None = None,
+    severity: Severity | None = None,
+    device: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
     alerts = view.alerts.active() + ([] if state == "active" else view.alerts.recent(limit))
-    out = [a for a in alerts
-           if (state in (None, "active") or a.state == state) and (severity is None or a.severity == severity)
-           and (device is None or a.device == device)]
+    out = [
+        a
+        for a in alerts
+        if (state in (None, "active") or a.state == state)
+        and (severity is None or a.severity == severity)
+        and (device is None or a.device == device)
+    ]
     return [_out(view, a) for a in out[:limit]]
 
 
@@ -66,8 +87,11 @@ def _act(view: View, alert_id: int, action: str, role: str, note: str) -> dict[s
     if not a.active:
         raise ApiError(409, "alert_ended", f"alert {alert_id} is already {a.state}")
     if action == "close" and not a.manual:
-        raise ApiError(409, "resolves_itself", f"alert {alert_id} ({a.rule}) resolves by itself when its condition "
-                       "clears; acknowledge it instead")
+        raise ApiError(
+            409,
+            "resolves_itself",
+            f"alert {alert_id} ({a.rule}) resolves by itself when its condition clears; acknowledge it instead",
+        )
     fn = view.alerts.ack if action == "ack" else view.alerts.close
     done = fn(alert_id, role, note, time.time_ns())
     assert done is not None
@@ -79,7 +103,10 @@ async def ack(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*H
     return _act(view, alert_id, "ack", role, body.note)
 
 
-@router.post("/alerts/{alert_id}/close", response_model=AlertOut,
-             summary="Close an alert no condition can clear (e.g. a forced-open door), with a note")
+@router.post(
+    "/alerts/{alert_id}/close",
+    response_model=AlertOut,
+    summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
+)
 async def close(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
     return _act(view, alert_id, "close", role, body.note)

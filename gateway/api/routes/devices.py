@@ -49,28 +49,60 @@ class UnknownDeviceOut(BaseModel):
 
 
 def _summary(view: View, d: DeviceSnapshot) -> dict[str, Any]:
-    return {"id": d.id, "kind": d.kind, "protocol": d.protocol, "online": d.online,
-            "last_seen": iso(view, d.last_seen_ns), "health": d.health, "detail": d.detail,
-            "since": iso(view, d.since_ns), "zone": d.zone, "window": d.window}
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "protocol": d.protocol,
+        "online": d.online,
+        "last_seen": iso(view, d.last_seen_ns),
+        "health": d.health,
+        "detail": d.detail,
+        "since": iso(view, d.since_ns),
+        "zone": d.zone,
+        "window": d.window,
+    }
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Every device and its health, optionally filtered")
-async def list_devices(view: ViewDep, _: RoleDep, health: Literal["ok", "degraded", "offline"] | None = None,
-                       kind: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
-    return [_summary(view, d) for d in view.list_devices()
-            if (health is None or d.health == health) and (kind is None or d.kind == kind)
-            and (zone is None or d.zone == zone)]
+async def list_devices(
+    view: ViewDep,
+    _: RoleDep,
+    health: Literal["ok", "degraded", "offline"] | None = None,
+    kind: str | None = None,
+    zone: str | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        _summary(view, d)
+        for d in view.list_devices()
+        if (health is None or d.health == health)
+        and (kind is None or d.kind == kind)
+        and (zone is None or d.zone == zone)
+    ]
 
 
-@router.get("/devices/unknown", response_model=list[UnknownDeviceOut],
-            summary="Devices that publish under the hall's topics but are not configured")
+@router.get(
+    "/devices/unknown",
+    response_model=list[UnknownDeviceOut],
+    summary="Devices that publish under the hall's topics but are not configured",
+)
 async def unknown_devices(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
-    return [{"topic": u.base, "first_seen": iso(view, u.first_ns), "last_seen": iso(view, u.last_ns),
-             "messages": u.messages, "last_topic": u.last_topic} for u in view.unknown_devices()]
+    return [
+        {
+            "topic": u.base,
+            "first_seen": iso(view, u.first_ns),
+            "last_seen": iso(view, u.last_ns),
+            "messages": u.messages,
+            "last_topic": u.last_topic,
+        }
+        for u in view.unknown_devices()
+    ]
 
 
-@router.get("/devices/{device_id}", response_model=DeviceDetailOut,
-            summary="One device with its health history and error counters")
+@router.get(
+    "/devices/{device_id}",
+    response_model=DeviceDetailOut,
+    summary="One device with its health history and error counters",
+)
 async def get_device(device_id: str, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     d = view.device_detail(device_id)
     if d is None:

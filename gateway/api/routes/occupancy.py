@@ -22,5 +22,15 @@ class ZoneOut(BaseModel):
 
 @router.get("/occupancy", response_model=list[ZoneOut], summary="People in each zone now")
 async def occupancy(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
-    return [{"zone": z.zone, "name": z.name, "occupancy": z.occupancy, "capacity": z.capacity,
-             "entered": z.entered, "left": z.left, "updated_at": iso(view, z.updated_ns)} for z in view.zones()]
+    return [
+        {
+            "zone": z.zone,
+            "name": z.name,
+            "occupancy": z.occupancy,
+            "capacity": z.capacity,
+            "entered": z.entered,
+            "left": z.left,
+            "updated_at": iso(view, z.updated_ns),
+        }
+        for z in view.zones()
+    ]

@@ -15,8 +15,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready when the broker and the store are reachable and every part runs",
-            responses={503: {"description": "what is not reachable or not running"}})
+@router.get(
+    "/readyz",
+    summary="Ready when the broker and the store are reachable and every part runs",
+    responses={503: {"description": "what is not reachable or not running"}},
+)
 async def readyz(view: ViewDep) -> JSONResponse:
     r = view.readiness()
     body = {"status": "ready" if r.ready else "not ready", "problems": r.problems, "detail": r.detail}
