@@ -24,6 +24,7 @@ from drivers.canonical import READING, Event, Priority
 from drivers.modbus import ModbusFailure
 from drivers.mqtt import Message
 from drivers.profiles.mqtt_json import DecodeError
+from gateway.alerts.lifecycle import Condition
 from gateway.health import HealthBook
 from gateway.kinds import Projection
 from gateway.registry import DeviceEntry
@@ -192,19 +193,45 @@ class Hub:
         self.stats["events"] += len(records)
 
     def _project(self, events: list[Event], now: int) -> None:
+        derived: list[tuple[Priority, str]] = []
         for e in events:
             for p in self.projections:
                 try:
-                    p.apply(e, now)
+                    out = p.apply(e, now)
                 except Exception:
                     self.projection_errors[p.name] += 1
                     if self._may_complain(f"projection {p.name}"):
                         log.exception("projection %s failed on %s (counted; it goes on with the next event)", p.name, e)
+                    continue
+                if out:
+                    derived += out
         try:
             self.health.flush()
         except Exception:
             self.projection_errors["health"] += 1
             log.exception("health transitions not saved")
+        if derived:
+            # Derived from what is already committed; a crash just before this loses only these.
+            try:
+                self._commit(derived)
+            except Exception as err:
+                self.stats["derived_lost"] += len(derived)
+                self._complain("store", f"{len(derived)} derived records not stored: {type(err).__name__}: {err}")
+
+    def conditions(self, now_ns: int) -> list[Condition]:
+        """What the projections say holds now, for the alert lifecycle."""
+        out: list[Condition] = []
+        for p in self.projections:
+            fn = getattr(p, "conditions", None)
+            if fn is None:
+                continue
+            try:
+                out += fn(now_ns)
+            except Exception:
+                self.projection_errors[p.name] += 1
+                if self._may_complain(f"projection {p.name}"):
+                    log.exception("projection %s: its conditions could not be read", p.name)
+        return out
 
     def _unknown_topic(self, topic: str, now: int) -> None:
         self.stats["unknown_topic"] += 1

@@ -252,10 +252,12 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         def tick() -> None:
             hub.tick()
             o = outbox.stats()
+            now = time.time_ns()
             alerts.evaluate(
-                time.time_ns(),
-                watch.conditions(
-                    now_ns=time.time_ns(),
+                now,
+                hub.conditions(now)
+                + watch.conditions(
+                    now_ns=now,
                     dropped_total=sum(o.dropped_by_class.values()),
                     store_error=hub.store_error[1] if hub.store_error else None,
                     sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,

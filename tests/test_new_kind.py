@@ -14,12 +14,14 @@ import httpx
 import pytest
 from pymodbus.constants import ExcCodes
 
-from drivers.canonical import READING, Event
+from drivers.canonical import READING, Event, Priority
 from firmware_sim.modbus_bus import ModbusBus
+from gateway.alerts.lifecycle import Condition
 from gateway.config import load_config
 from gateway.domain.health import Problem
 from gateway.kinds import KINDS, Kind, register
 from gateway.runtime import start_gateway
+from gateway.store.points import make_line
 from tests.load import Publisher
 from tests.servers import Mosquitto, free_port
 from tests.waits import until
@@ -41,6 +43,34 @@ class ClimateUnit:
 
     def write(self, table: str, address: int, values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
         return ExcCodes.ILLEGAL_ADDRESS
+
+
+class Comfort:
+    """A projection that derives a record per reading and says when the room is too warm."""
+
+    name = "comfort"
+
+    def __init__(self, cfg: Any, devices: Mapping[str, Any]) -> None:
+        self.warm: dict[str, float] = {}
+
+    def apply(self, event: Event, now_ns: int) -> list[tuple[Priority, str]] | None:
+        if event.name != READING:
+            return None
+        t = event.fields["temperature_c"]
+        if t > 25:
+            self.warm[event.device] = t
+        else:
+            self.warm.pop(event.device, None)
+        return [(Priority.TELEMETRY, make_line("comfort", {"device": event.device}, {"warm": t > 25}, event.ts_ns))]
+
+    def conditions(self, now_ns: int) -> list[Condition]:
+        return [Condition("too_warm", d, "info", f"{d}: {t} °C", d) for d, t in self.warm.items()]
+
+    def state(self) -> None:
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
 
 
 class Poisoned:
@@ -74,7 +104,7 @@ CLIMATE = Kind(
     signals={READING: frozenset({"temperature_c", "humidity_pct"})},
     info=frozenset({"temperature_c", "humidity_pct"}),
     rules=(humid,),
-    projections=(Poisoned,),
+    projections=(Poisoned, Comfort),
 )
 
 PROFILE = """name: acme-climate
@@ -150,3 +180,14 @@ async def _run(cfg: Any, modbus_port: int, mosquitto: Mosquitto) -> None:
         metrics = (await http.get("/metrics")).text
         assert 'hallgate_projection_errors_total{projection="poisoned"}' in metrics
         assert gw.view.outbox_stats().depth_by_class["event"] >= 300  # no sink: all kept
+
+        # The kind's own projection: its derived records are stored, its condition is an alert.
+        unit.registers[0] = 262
+        alert = await until(lambda: _alert(http, "too_warm"), what="the too_warm alert")
+        assert (alert["device"], alert["summary"]) == ("th-1", "th-1: 26.2 °C")
+        batch = gw.view.outbox.peek(100_000)
+        assert any(line.startswith("comfort,device=th-1 warm=true") for line in batch.lines)
+
+
+async def _alert(http: httpx.AsyncClient, rule: str) -> dict[str, Any] | None:
+    return next((a for a in (await http.get("/api/v1/alerts")).json() if a["rule"] == rule), None)

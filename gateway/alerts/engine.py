@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,17 +106,12 @@ class AlertDesk:
             # A will or an offline status: alert now, not at the next tick.
             self.evaluate(now_ns, self._gateway)
             return
-        spec = self.kinds[event.device].event_alerts.get(event.name)
-        if spec is None:
+        alarm = self.kinds[event.device].alarm
+        c = alarm(event) if alarm is not None else None
+        if c is None:
             return
-        rule, default = spec
-        part = next((f"{k} {event.fields[k]}" for k in ("slot", "door") if k in event.fields), None)
-        key = f"{event.device}/{part}" if part else event.device
-        sev = self.cfg.severity.get(rule) or default
-        summary = f"{event.device}: {event.name.replace('_', ' ')}{f' ({part})' if part else ''}"
-        a = self.book.raise_(Condition(rule, key, sev, summary, event.device, manual=True), now_ns)  # type: ignore[arg-type]
-        if a is not None:
-            self._changed([a], now_ns)
+        c = replace(c, severity=self.cfg.severity.get(c.rule) or c.severity)
+        self._changed([self.book.raise_(c, now_ns)], now_ns)
 
     def evaluate(self, now_ns: int, gateway: list[Condition]) -> list[Alert]:
         self._gateway = gateway

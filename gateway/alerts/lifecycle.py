@@ -67,7 +67,7 @@ class Book:
         self.active[(c.rule, c.key)] = a
         return a
 
-    def raise_(self, c: Condition, now_ns: int) -> Alert | None:
+    def raise_(self, c: Condition, now_ns: int) -> Alert:
         """An event-born condition (it happened again): opens an alert or counts one more occurrence."""
         a = self.active.get((c.rule, c.key))
         if a is None:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from drivers.canonical import Event
+from drivers.canonical import Event, Priority
+from gateway.alerts.lifecycle import Condition
 from gateway.domain.health import Problem
 
 if TYPE_CHECKING:
@@ -23,15 +24,21 @@ KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
 LOW_BATTERY_PERCENT = 20
 
 
+Record = tuple[Priority, str]  # a line of line protocol for the outbox, with its class
+
+
 class Projection(Protocol):
     """A consumer of canonical events, fed by the hub after the commit (one error boundary each).
 
-    `state()`/`restore()` carry what must outlive a restart through the state database.
+    `apply` may return records it derives (e.g. a zone's occupancy series): the hub commits them
+    right after the batch. `state()`/`restore()` carry what must outlive a restart through the
+    state database. A projection may also have `conditions(now_ns) -> list[Condition]`: what
+    holds now for the alert lifecycle (a zone over capacity, a post left empty).
     """
 
     name: str
 
-    def apply(self, event: Event, now_ns: int) -> None: ...
+    def apply(self, event: Event, now_ns: int) -> list[Record] | None: ...
 
     def state(self) -> dict[str, Any] | None: ...
 
@@ -41,6 +48,7 @@ class Projection(Protocol):
 ProjectionFactory = Callable[["HallConfig", "Mapping[str, DeviceEntry]"], Projection]
 Rule = Callable[[Mapping[str, Any], int], list[Problem]]  # (info, now_ns) -> problems
 Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into its info
+Alarm = Callable[[Event], Condition | None]  # an event that opens an alert only a person closes
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,7 @@ class Kind:
     info: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()
     fold: Fold | None = None
-    # events that open an alert no condition can clear: event -> (rule, severity)
-    event_alerts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    alarm: Alarm | None = None
     projections: tuple[ProjectionFactory, ...] = ()
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.canonical import ACK, Event
+from gateway.alerts.lifecycle import Condition
 from gateway.kinds.base import Kind, doors_left_open, jammed, low_battery, set_part
 
 
@@ -23,6 +24,16 @@ def fold(info: dict[str, Any], e: Event) -> None:
         set_part(info, "jammed", part, True)
 
 
+def alarm(e: Event) -> Condition | None:
+    """A door opened while locked: someone forced it. No later event makes that undone."""
+    if e.name != "forced_open":
+        return None
+    part = f"slot {e.fields.get('slot')}"
+    return Condition(
+        "forced_open", f"{e.device}/{part}", "critical", f"{e.device}: forced open ({part})", e.device, manual=True
+    )
+
+
 KIND = Kind(
     name="lockbox",
     description="phone lockbox (手机存放箱)",
@@ -30,5 +41,5 @@ KIND = Kind(
     signals={"door_open": frozenset({"slot"}), "door_closed": frozenset({"slot"})},
     rules=(low_battery, jammed, doors_left_open),
     fold=fold,
-    event_alerts={"forced_open": ("forced_open", "critical")},
+    alarm=alarm,
 )
