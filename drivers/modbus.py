@@ -36,7 +36,15 @@ _EXCEPTION_NAMES = {
 
 
 class ModbusFailure(Exception):
-    """A poll or write that did not succeed: the line is down, the device silent, or it refused."""
+    """A poll or write that did not succeed: the line is down, the device silent, or it refused.
+
+    `cause` says which, for counting: `no_connection`, `timeout`, `exception` (the device refused
+    with a Modbus exception) or `io` (anything else on the wire).
+    """
+
+    def __init__(self, message: str, cause: str = "io") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class DeviceRefused(ModbusFailure):
@@ -44,7 +52,14 @@ class DeviceRefused(ModbusFailure):
 
     def __init__(self, code: int) -> None:
         self.code = code
-        super().__init__(f"exception {code} ({_EXCEPTION_NAMES.get(code, 'unknown')})")
+        super().__init__(f"exception {code} ({_EXCEPTION_NAMES.get(code, 'unknown')})", "exception")
+
+
+def _cause(e: Exception) -> str:
+    # pymodbus reports a device that did not answer as ModbusIOException "No response received".
+    if isinstance(e, TimeoutError) or "no response" in str(e).lower():
+        return "timeout"
+    return "no_connection" if isinstance(e, ConnectionError) else "io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,7 @@ class ModbusLine:
             return
         self.stats.reconnects += 1
         if not await self._client.connect():
-            raise ModbusFailure(f"cannot connect to {self.settings.name}")
+            raise ModbusFailure(f"cannot connect to {self.settings.name}", "no_connection")
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One request, alone on the line."""
@@ -113,7 +128,7 @@ class ModbusLine:
                     # RTU frames carry no transaction id: a late reply would be taken as the answer
                     # to the next request. Keep the line quiet until it would have arrived.
                     await asyncio.sleep(self.settings.timeout_s)
-                raise ModbusFailure(f"{self.settings.name}: {type(e).__name__}: {e}") from e
+                raise ModbusFailure(f"{self.settings.name}: {type(e).__name__}: {e}", _cause(e)) from e
             if reply.isError():
                 self.stats.failures += 1
                 err = DeviceRefused(getattr(reply, "exception_code", 0))

@@ -3,6 +3,7 @@ state database and logged once, on change. The rules of what is degraded come fr
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from gateway.registry import DeviceEntry
 
 log = logging.getLogger(__name__)
+
+RTT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 def _silence_limit(d: DeviceEntry) -> int | None:
@@ -46,6 +49,9 @@ class HealthBook:
             for d in devices.values()
         }
         self._pending: list[tuple[str, int, str, str]] = []
+        # poll round trips per device: counts per bucket of RTT_BUCKETS_S (the last: above them all)
+        self.rtt: dict[str, list[int]] = {}
+        self.rtt_sum: dict[str, float] = {}
         if journal is not None:
             for device_id, h in self.devices.items():
                 health.restore(h, journal.transitions(device_id, limit=health.HISTORY))
@@ -53,13 +59,17 @@ class HealthBook:
     def apply(self, event: Event, now_ns: int) -> None:
         self._note(event.device, health.observe(self.devices[event.device], event, now_ns))
 
-    def poll_failed(self, device: str, error: str, now_ns: int) -> None:
+    def poll_failed(self, device: str, error: str, cause: str, now_ns: int) -> None:
+        self.devices[device].counters[f"poll_{cause}"] += 1
         self._note(device, health.poll_failed(self.devices[device], error, now_ns))
 
     def round_trip(self, device: str, rtt_s: float, ok: bool) -> None:
         """How long a poll took: kept for answered polls (a timeout says nothing about the device's speed)."""
         if ok:
             self.devices[device].info["poll_rtt_s"] = round(rtt_s, 6)
+            counts = self.rtt.setdefault(device, [0] * (len(RTT_BUCKETS_S) + 1))
+            counts[bisect.bisect_left(RTT_BUCKETS_S, rtt_s)] += 1
+            self.rtt_sum[device] = self.rtt_sum.get(device, 0.0) + rtt_s
 
     def bad_payload(self, device: str, reason: str, detail: str) -> None:
         health.bad_payload(self.devices[device], reason, detail)
@@ -74,6 +84,9 @@ class HealthBook:
         level = logging.WARNING if t.health != "ok" else logging.INFO
         log.log(level, "device %s is %s%s", device, t.health, f": {t.detail}" if t.detail else "")
         self._pending.append((device, t.ts_ns, t.health, t.detail))
+
+    def after_batch(self, now_ns: int) -> None:
+        self.flush()
 
     def flush(self) -> None:
         """Keep this batch's transitions in the state database (one transaction)."""

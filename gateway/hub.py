@@ -138,7 +138,7 @@ class Hub:
             self.health.round_trip(device, rtt_s, ok=error is None)
             if error is not None:
                 self.stats["poll_error"] += 1
-                self.health.poll_failed(device, str(error), ts_ns)
+                self.health.poll_failed(device, str(error), error.cause, ts_ns)
                 self.health.flush()
                 return
             assert values is not None
@@ -205,11 +205,16 @@ class Hub:
                     continue
                 if out:
                     derived += out
-        try:
-            self.health.flush()
-        except Exception:
-            self.projection_errors["health"] += 1
-            log.exception("health transitions not saved")
+        for p in self.projections:
+            after = getattr(p, "after_batch", None)
+            if after is None:
+                continue
+            try:
+                after(now)
+            except Exception:
+                self.projection_errors[p.name] += 1
+                if self._may_complain(f"projection {p.name}"):
+                    log.exception("projection %s failed at the end of a batch", p.name)
         if derived:
             # Derived from what is already committed; a crash just before this loses only these.
             try:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import PlatformCollector, ProcessCollector
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from gateway.view import View
 
@@ -49,26 +55,42 @@ class GatewayCollector:
         rssi = GaugeMetricFamily(
             "hallgate_device_rssi_dbm", "radio signal strength the device reported", labels=["device"]
         )
-        poll_rtt = GaugeMetricFamily(
-            "hallgate_device_poll_round_trip_seconds",
-            "how long the device's last answered poll took (Modbus)",
-            labels=["device"],
+        errors = CounterMetricFamily(
+            "hallgate_device_errors",
+            "errors per device by cause (poll_timeout, poll_exception, poll_no_connection, poll_io, "
+            "quarantined_<reason>)",
+            labels=["device", "cause"],
         )
-        errors = CounterMetricFamily("hallgate_device_errors", "errors per device by cause", labels=["device", "cause"])
+        messages = CounterMetricFamily(
+            "hallgate_device_messages", "events and readings the device delivered", labels=["device"]
+        )
+        reboots = CounterMetricFamily("hallgate_device_reboots", "reboots seen (uptime went down)", labels=["device"])
         for d in devices:
             detail = v.device_detail(d.id)
             assert detail is not None
-            for family, key in ((battery, "battery"), (rssi, "rssi"), (poll_rtt, "poll_rtt_s")):
+            for family, key in ((battery, "battery"), (rssi, "rssi")):
                 value = detail.info.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     family.add_metric([d.id], value)
-            for cause, n in detail.counters.items():
-                if cause != "events":
+            c = detail.counters
+            messages.add_metric([d.id], c.get("events", 0))
+            reboots.add_metric([d.id], c.get("reboots", 0))
+            for cause, n in c.items():
+                if cause.startswith(("poll_", "quarantined_")) and cause != "poll_errors":
                     errors.add_metric([d.id, cause], n)
         yield battery
         yield rssi
-        yield poll_rtt
+        yield messages
+        yield reboots
         yield errors
+        rtt = HistogramMetricFamily(
+            "hallgate_device_poll_round_trip_seconds",
+            "round-trip time of the device's answered polls (the whole read plan, waiting for the line included)",
+            labels=["device"],
+        )
+        for device, (buckets, total) in v.poll_round_trips().items():
+            rtt.add_metric([device], [(_le(le), n) for le, n in buckets], total)
+        yield rtt
 
         events = CounterMetricFamily("hallgate_hub_messages", "what the hub saw, by outcome", labels=["outcome"])
         for outcome, n in sorted(v.message_counts().items()):
@@ -177,6 +199,10 @@ class GatewayCollector:
             for kind, n in d.errors_by_type.items():
                 errs.add_metric([kind], n)
             yield errs
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
 
 
 def registry_for(view: View) -> CollectorRegistry:

@@ -6,6 +6,7 @@ links or the configuration; this module is the one place that knows where each f
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -17,7 +18,7 @@ from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
 from gateway.domain.occupancy import ZoneCount
-from gateway.health import HealthBook
+from gateway.health import RTT_BUCKETS_S, HealthBook
 from gateway.hub import Hub, Unknown
 from gateway.registry import DeviceEntry
 from gateway.store.drain import DrainStats
@@ -161,6 +162,15 @@ class View:
             "line_failures": s.failures if s else 0,
             "line_latency_ms": round(s.latency_ms, 2) if s and s.latency_ms is not None else None,
         }
+
+    def poll_round_trips(self) -> dict[str, tuple[list[tuple[float, int]], float]]:
+        """Per polled device: cumulative (upper bound, count) buckets and the sum, for a histogram."""
+        out = {}
+        for device, counts in self._health.rtt.items():
+            bounds = [*RTT_BUCKETS_S, float("inf")]
+            cumulative = list(zip(bounds, itertools.accumulate(counts), strict=True))
+            out[device] = (cumulative, self._health.rtt_sum.get(device, 0.0))
+        return out
 
     def unknown_devices(self) -> list[Unknown]:
         return sorted(self.hub.unknown.values(), key=lambda u: u.base)

@@ -39,7 +39,7 @@ devices:
     for sample in (
         'hallgate_device_battery_percent{device="rp-w01"}',
         'hallgate_device_rssi_dbm{device="rp-w01"}',
-        'hallgate_device_poll_round_trip_seconds{device="pc-door"}',
+        'hallgate_device_poll_round_trip_seconds_bucket{device="pc-door",le="+Inf"} ',
         'hallgate_device_last_seen_timestamp_seconds{device="pc-door",kind="people_counter"}',
         "process_resident_memory_bytes",
         'hallgate_part_up{part="drain"} 1.0',

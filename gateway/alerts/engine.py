@@ -97,14 +97,16 @@ class AlertDesk:
         self.book.next_id = journal.max_alert_id() + 1
         self.held_back = 0  # deliveries not made in quiet hours
         self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick
+        self._dirty = False
         self.on_change: list[Callable[[list[Alert]], None]] = []
 
     # -- in ----------------------------------------------------------------------------------
 
     def apply(self, event: Event, now_ns: int) -> None:
         if event.name == STATUS:
-            # A will or an offline status: alert now, not at the next tick.
-            self.evaluate(now_ns, self._gateway)
+            # A will or an offline status: alert at the end of this batch, not at the next tick
+            # (once per batch: a broker restart brings every device's status at once).
+            self._dirty = True
             return
         alarm = self.kinds[event.device].alarm
         c = alarm(event) if alarm is not None else None
@@ -112,6 +114,11 @@ class AlertDesk:
             return
         c = replace(c, severity=self.cfg.severity.get(c.rule) or c.severity)
         self._changed([self.book.raise_(c, now_ns)], now_ns)
+
+    def after_batch(self, now_ns: int) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.evaluate(now_ns, self._gateway)
 
     def evaluate(self, now_ns: int, gateway: list[Condition]) -> list[Alert]:
         self._gateway = gateway

@@ -33,7 +33,8 @@ class Projection(Protocol):
     `apply` may return records it derives (e.g. a zone's occupancy series): the hub commits them
     right after the batch. `state()`/`restore()` carry what must outlive a restart through the
     state database. A projection may also have `conditions(now_ns) -> list[Condition]`: what
-    holds now for the alert lifecycle (a zone over capacity, a post left empty).
+    holds now for the alert lifecycle (a zone over capacity, a post left empty), and
+    `after_batch(now_ns)`, called once after each batch has been applied.
     """
 
     name: str
