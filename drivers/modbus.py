@@ -173,9 +173,17 @@ PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int, float],
 
 
 async def poll_forever(
-    line: ModbusLine, unit: int, plan: ReadPlan, interval_s: float, on_result: PollResult, max_backoff_s: float = 30.0
+    line: ModbusLine,
+    unit: int,
+    plan: ReadPlan,
+    interval_s: float,
+    on_result: PollResult,
+    max_backoff_s: float = 30.0,
+    patience: int = 3,
 ) -> None:
-    """Poll one device every `interval_s`; after failures wait longer (exponential, jittered).
+    """Poll one device every `interval_s`; after `patience` failures in a row wait longer
+    (exponential, jittered), so a dead device is known as fast as a period allows and then
+    stops taking its neighbours' turns on the line.
 
     `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,
     rtt_s how long the whole read plan took (waiting for the line included).
@@ -193,6 +201,6 @@ async def poll_forever(
             failures = 0
             on_result(values, None, time.time_ns(), loop.time() - started)
         delay = interval_s
-        if failures:
-            delay = max(interval_s, full_jitter(failures, base=interval_s, cap=max_backoff_s))
+        if failures > patience:
+            delay = max(interval_s, full_jitter(failures - patience, base=interval_s, cap=max_backoff_s))
         await asyncio.sleep(max(0.0, started + delay - loop.time()))

@@ -24,11 +24,14 @@ RTT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 def _silence_limit(d: DeviceEntry) -> int | None:
     """How long an MQTT device may be silent before it is offline: its profile's missed heartbeats,
-    and a little slack for the network; None for a device that sends no heartbeats."""
+    and a little slack for the network (half a period, at most 5 s); None for a device that sends
+    no heartbeats."""
     if d.decoder is None:
         return None
-    limit = d.decoder.liveness.offline_after_s
-    return None if limit is None else int((limit + 5) * 1e9)
+    live = d.decoder.liveness
+    if live.offline_after_s is None or live.heartbeat_s is None:
+        return None
+    return int((live.offline_after_s + min(5.0, live.heartbeat_s / 2)) * 1e9)
 
 
 class HealthBook:
