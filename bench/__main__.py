@@ -16,7 +16,8 @@ from bench.common import Options, Row
 REGISTRY: dict[str, str] = {
     "append": "bench.append",
     "drain": "bench.drain",
-    "ingest": "bench.ingest",  # stub: the lead adds the end-to-end benchmark
+    "ingest": "bench.ingest",
+    "devices": "bench.devices",
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -7,9 +7,9 @@ persistent session and subscription exist, stopped with SIGTERM, the N messages 
 
 Figures, per run, from the gateway's own /metrics (scraped every 50 ms until the first message
 arrived, then every 100 ms):
-  (a) ingest msg/s: `hallgate_hub_total{outcome="events"}` (committed to the outbox, then acked)
+  (a) ingest msg/s: `hallgate_hub_messages_total{outcome="events"}` (committed to the outbox, then acked)
       from the first scrape that saw a message to the scrape that saw N;
-  (b) end-to-end msg/s: `hallgate_sink_delivered_total` (InfluxDB answered 204) over the same
+  (b) end-to-end msg/s: `hallgate_sink_delivered_records_total` (InfluxDB answered 204) over the same
       start; afterwards InfluxDB must hold exactly N points (COUNT(seq) of rating_pad_event);
   gateway CPU % (psutil cpu_times delta / wall over window (a)), peak RSS (sampled every 50 ms
   over the whole timed start), and startup (process start -> first message seen), which is
@@ -59,7 +59,13 @@ class GatewayRun:
 def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in http.get(url, timeout=5).text.splitlines():
-        if line.startswith(("hallgate_hub_total{", "hallgate_sink_delivered_total ", "hallgate_mqtt_messages_total ")):
+        if line.startswith(
+            (
+                "hallgate_hub_messages_total{",
+                "hallgate_sink_delivered_records_total ",
+                "hallgate_mqtt_received_messages_total ",
+            )
+        ):
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
@@ -87,8 +93,8 @@ class Gateway(GatewayProcess):
                     continue  # not listening yet
                 t, c = time.perf_counter(), ps.cpu_times()
                 cpu = c.user + c.system
-                events = m.get('hallgate_hub_total{outcome="events"}', 0.0)
-                delivered = m.get("hallgate_sink_delivered_total", 0.0)
+                events = m.get('hallgate_hub_messages_total{outcome="events"}', 0.0)
+                delivered = m.get("hallgate_sink_delivered_records_total", 0.0)
                 if first is None:
                     if events == 0:
                         continue

@@ -106,6 +106,16 @@ class GatewayCollector:
         for name, n in v.projection_errors().items():
             proj.add_metric([name], n)
         yield proj
+        alerts = v.alerts.active()
+        active = GaugeMetricFamily("hallgate_alerts_active", "open and acknowledged alerts", labels=["severity"])
+        for severity in ("info", "warning", "critical"):
+            active.add_metric([severity], sum(a.severity == severity for a in alerts))
+        yield active
+        yield CounterMetricFamily(
+            "hallgate_alert_evaluation_seconds",
+            "time spent evaluating alert rules (their share of the gateway's CPU)",
+            value=v.alerts.evaluation_s,
+        )
         yield GaugeMetricFamily(
             "hallgate_unknown_devices",
             "devices publishing under the hall's topics that are not configured",
@@ -192,6 +202,11 @@ class GatewayCollector:
         )
         if v.sink_name is not None:
             d = v.drain
+            yield CounterMetricFamily(
+                "hallgate_sink_delivered_records",
+                "records this process wrote to the sink (the outbox's counter spans restarts)",
+                value=d.delivered_total,
+            )
             yield GaugeMetricFamily(
                 "hallgate_sink_healthy", "1 when the last write to the sink succeeded", value=1 if d.healthy else 0
             )

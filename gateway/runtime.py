@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -292,6 +293,10 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
+        # What start built (compiled profiles, configuration models, device state: millions of
+        # objects in a large hall) lives as long as the gateway: keep it out of the collector's
+        # full passes, which otherwise stall the event loop for a second at a time.
+        gc.freeze()
         yield gw
 
 

@@ -26,6 +26,8 @@ from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
 from gateway.supervisor import Part, Supervisor
 
+SNAPSHOT_MAX_AGE_S = 0.25
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceSnapshot:
@@ -85,6 +87,19 @@ class View:
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
+
+    _snapshots: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+
+    def snapshot(self, key: Any, build: Callable[[], Any], max_age_s: float = SNAPSHOT_MAX_AGE_S) -> Any:
+        """`build()`'s result, built again only when the last one is older than `max_age_s`: a large
+        hall's lists cost milliseconds to build, and many screens ask for them every few seconds."""
+        now = time.monotonic()
+        hit = self._snapshots.get(key)
+        if hit is not None and now - hit[0] < max_age_s:
+            return hit[1]
+        value = build()
+        self._snapshots[key] = (now, value)
+        return value
 
     # -- the hall ---------------------------------------------------------------------------
 

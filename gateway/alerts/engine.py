@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import datetime, time
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,6 +99,7 @@ class AlertDesk:
         self.held_back = 0  # deliveries not made in quiet hours
         self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick
         self._dirty = False
+        self.evaluation_s = 0.0  # CPU spent evaluating rules (wall time of a synchronous call)
         self.on_change: list[Callable[[list[Alert]], None]] = []
 
     # -- in ----------------------------------------------------------------------------------
@@ -121,11 +123,13 @@ class AlertDesk:
             self.evaluate(now_ns, self._gateway)
 
     def evaluate(self, now_ns: int, gateway: list[Condition]) -> list[Alert]:
+        started = perf_counter()
         self._gateway = gateway
         holding = device_conditions(self.health.devices.values(), self.started_ns, now_ns, self.cfg.severity)
         changed = self.book.evaluate(holding + gateway, now_ns)
         if changed:
             self._changed(changed, now_ns)
+        self.evaluation_s += perf_counter() - started
         return changed
 
     def ack(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:

@@ -1,0 +1,253 @@
+"""Many devices tracked: `GET /api/v1/devices` latency while ingest runs, and the alert rules' share.
+
+A hall of 5,000 rating pads (every one online: a retained status each) on a real Mosquitto; the
+gateway as a child process (`hallgate run`, no InfluxDB: the outbox keeps everything). Per run:
+  idle: 200 sequential `GET /api/v1/devices` on one kept-alive connection, nothing else going on
+        (the baseline, same run);
+  load: the same 200 requests while a publisher sends rating events at a paced 2,000 msg/s
+        (QoS 1, spread over all the pads); the gateway's CPU % over that window (psutil), and the
+        time its alert evaluation took (`hallgate_alert_evaluation_seconds_total`) as a share of it.
+Targets (issue 8): p99 under load below 50 ms; alert evaluation under 5 % of the ingest's CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+import psutil
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.common import Options, Row, median
+from tests.servers import Mosquitto, free_port
+
+DEVICES = 5000
+RATE = 2000  # msg/s while loaded
+REQUESTS = 200
+TOKEN = "bench-devices-token-0123456789"
+SITE = "bench"
+
+
+def _config(folder: Path, broker: Mosquitto, api_port: int) -> Path:
+    pads = "\n".join(
+        f"  - {{id: rp-{i:05d}, kind: rating_pad, profile: ref-rating-pad, window: W{i % 500:03d}}}"
+        for i in range(DEVICES)
+    )
+    path = folder / "hall.yaml"
+    path.write_text(f"""site: {SITE}
+api: {{port: {api_port}, tokens: [{{role: technician, env: BENCH_TOKEN}}]}}
+broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
+store: {{path: {folder}/outbox.sqlite}}
+devices:
+{pads}
+""")
+    return path
+
+
+def _client(broker: Mosquitto, client_id: str) -> paho.Client:
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    c.max_inflight_messages_set(2000)
+    c.max_queued_messages_set(0)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def _statuses(broker: Mosquitto) -> None:
+    c = _client(broker, "bench-status")
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    infos = [
+        c.publish(
+            f"hall/{SITE}/rating/rp-{i:05d}/status", json.dumps({"state": "online", "ts": ts}), qos=1, retain=True
+        )
+        for i in range(DEVICES)
+    ]
+    for info in infos:
+        info.wait_for_publish(30)
+    c.disconnect()
+    c.loop_stop()
+
+
+class Paced(threading.Thread):
+    """Rating events at RATE msg/s over all the pads until stopped."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        super().__init__(daemon=True)
+        self.client = _client(broker, "bench-pads")
+        self.stop_flag = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        while not self.stop_flag.is_set():
+            due = int((time.perf_counter() - start) * RATE)
+            while self.sent < due:
+                i = self.sent
+                ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{i % 1000:03d}+00:00"
+                body = {
+                    "seq": i // DEVICES,
+                    "ts": ts,
+                    "type": "rated",
+                    "window": "W001",
+                    "score": 1 + i % 5,
+                    "case_id": f"bench-{i}",
+                }
+                self.client.publish(f"hall/{SITE}/rating/rp-{i % DEVICES:05d}/event", json.dumps(body), qos=1)
+                self.sent += 1
+            time.sleep(0.002)
+
+    def close(self) -> None:
+        self.stop_flag.set()
+        self.join()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _latencies(http: httpx.Client) -> list[float]:
+    out = []
+    for _ in range(REQUESTS):
+        t = time.perf_counter()
+        r = http.get("/api/v1/devices")
+        out.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200 and len(r.json()) == DEVICES, r.status_code
+    return out
+
+
+def _eval_seconds(http: httpx.Client) -> float:
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("hallgate_alert_evaluation_seconds_total "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no hallgate_alert_evaluation_seconds_total in /metrics")
+
+
+def p99(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=100)[98]
+
+
+def one_run(folder: Path) -> dict[str, float]:
+    (folder / "mosquitto").mkdir()
+    broker = Mosquitto(folder / "mosquitto")
+    broker.start()
+    proc = None
+    try:
+        _statuses(broker)
+        api_port = free_port()
+        config = _config(folder, broker, api_port)
+        log = (folder / "gateway.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "-c", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**__import__("os").environ, "BENCH_TOKEN": TOKEN},
+        )
+        ps = psutil.Process(proc.pid)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        ) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if http.get("/readyz").status_code == 200 and all(
+                        d["online"] for d in http.get("/api/v1/devices").json()
+                    ):
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"gateway not ready: {(folder / 'gateway.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+            idle = _latencies(http)
+            load = Paced(broker)
+            load.start()
+            time.sleep(2)  # let the rate settle
+            c0, e0, t0 = sum(ps.cpu_times()[:2]), _eval_seconds(http), time.perf_counter()
+            loaded = _latencies(http)
+            c1, e1, t1 = sum(ps.cpu_times()[:2]), _eval_seconds(http), time.perf_counter()
+            load.close()
+            rate = load.sent / (t1 - t0 + 2)
+        cpu = c1 - c0
+        return {
+            "idle_p50": median(idle),
+            "idle_p99": p99(idle),
+            "load_p50": median(loaded),
+            "load_p99": p99(loaded),
+            "cpu_pct": 100 * cpu / (t1 - t0),
+            "alert_share_pct": 100 * (e1 - e0) / cpu,
+            "rate": rate,
+        }
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+        broker.stop()
+
+
+def run(opts: Options) -> list[Row]:
+    runs = []
+    for i in range(opts.runs):
+        with tempfile.TemporaryDirectory(prefix="bench-devices-") as tmp:
+            r = one_run(Path(tmp))
+        print(
+            f"  run {i}: GET /api/v1/devices ({DEVICES} devices) p50/p99 idle {r['idle_p50']:.1f}/"
+            f"{r['idle_p99']:.1f} ms, under {r['rate']:,.0f} msg/s {r['load_p50']:.1f}/{r['load_p99']:.1f} ms; "
+            f"gateway CPU {r['cpu_pct']:.0f} %, alert evaluation {r['alert_share_pct']:.2f} % of it",
+            file=sys.stderr,
+            flush=True,
+        )
+        runs.append(r)
+
+    def col(k: str) -> list[float]:
+        return [r[k] for r in runs]
+
+    return [
+        Row(
+            "devices",
+            f"GET /api/v1/devices p50, {DEVICES} devices, ingest at {RATE} msg/s",
+            "ms",
+            median(col("load_p50")),
+            "the same requests, ingest idle",
+            median(col("idle_p50")),
+            "",
+            col("load_p50"),
+            col("idle_p50"),
+        ),
+        Row(
+            "devices",
+            f"GET /api/v1/devices p99, {DEVICES} devices, ingest at {RATE} msg/s",
+            "ms",
+            median(col("load_p99")),
+            "the same requests, ingest idle",
+            median(col("idle_p99")),
+            "< 50 ms",
+            col("load_p99"),
+            col("idle_p99"),
+        ),
+        Row(
+            "devices",
+            f"gateway CPU % at {RATE} msg/s while serving the requests",
+            "%",
+            median(col("cpu_pct")),
+            "",
+            None,
+            "",
+            col("cpu_pct"),
+        ),
+        Row(
+            "devices",
+            "alert evaluation, % of the gateway's CPU",
+            "%",
+            median(col("alert_share_pct")),
+            "",
+            None,
+            "< 5 %",
+            col("alert_share_pct"),
+        ),
+    ]
