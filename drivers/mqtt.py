@@ -67,6 +67,10 @@ class MqttOptions:
     will: Will | None = None
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    # Messages arriving within this window share one batch (one commit, one fsync): at a steady
+    # few thousand messages a second that is ten times fewer fsyncs blocking the loop, for a few
+    # milliseconds more before the acknowledgement.
+    batch_window_s: float = 0.005
     connect_timeout_s: float = 10.0
     tls: TlsOptions | None = None
 
@@ -389,7 +393,7 @@ class MqttLink:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             assert self._loop is not None
-            self._loop.call_soon(self._flush)
+            self._loop.call_later(self.options.batch_window_s, self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False

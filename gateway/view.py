@@ -89,6 +89,7 @@ class View:
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
 
     _snapshots: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    _rows: dict[str, tuple[tuple[Any, ...], DeviceSnapshot, bytes]] = field(default_factory=dict)
 
     def snapshot(self, key: Any, build: Callable[[], Any], max_age_s: float = SNAPSHOT_MAX_AGE_S) -> Any:
         """`build()`'s result, built again only when the last one is older than `max_age_s`: a large
@@ -145,6 +146,22 @@ class View:
 
     def list_devices(self) -> list[DeviceSnapshot]:
         return [s for s in map(self.device, self.devices) if s is not None]
+
+    def device_rows(self, render: Callable[[DeviceSnapshot], bytes]) -> list[tuple[DeviceSnapshot, bytes]]:
+        """Every device with `render(device)`, rendered again only when its health or last-seen time
+        changed since the last call (a steady hall changes a fraction of its devices a second)."""
+        out = []
+        cache = self._rows
+        for device_id in self.devices:
+            h = self._health.devices[device_id]
+            key = (h.last_seen_ns, h.online, h.health, h.detail, h.since_ns)
+            hit = cache.get(device_id)
+            if hit is None or hit[0] != key:
+                snap = self.device(device_id)
+                assert snap is not None
+                hit = cache[device_id] = (key, snap, render(snap))
+            out.append((hit[1], hit[2]))
+        return out
 
     def device_detail(self, device_id: str) -> DeviceDetail | None:
         snap = self.device(device_id)
