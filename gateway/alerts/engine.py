@@ -26,42 +26,9 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
-    (
-        id_,
-        rule,
-        key,
-        sev,
-        summary,
-        device,
-        state,
-        opened,
-        updated,
-        manual,
-        occ,
-        clear_since,
-        acked_by,
-        acked_ns,
-        note,
-        ended,
-    ) = row
-    return Alert(
-        id_,
-        rule,
-        key,
-        sev,
-        summary,
-        device,
-        state,
-        opened,
-        updated,
-        bool(manual),
-        occ,
-        clear_since,
-        acked_by,
-        acked_ns,
-        note,
-        ended,
-    )
+    """A row of the alerts table (its columns are Alert's fields, in order)."""
+    a = Alert(*row)
+    return replace(a, manual=bool(a.manual))
 
 
 def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:

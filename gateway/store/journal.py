@@ -14,11 +14,12 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gateway.store.sqlite import transaction
 
 log = logging.getLogger(__name__)
 
@@ -163,23 +164,13 @@ class Journal:
     def close(self) -> None:
         self._conn.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     # -- health history ------------------------------------------------------------------------
 
     def add_transitions(self, rows: Sequence[tuple[str, int, str, str]]) -> None:
         """(device, at_ns, health, detail) rows; each device keeps its newest HEALTH_HISTORY_PER_DEVICE."""
         if not rows:
             return
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.executemany("INSERT INTO health_history (device, at_ns, health, detail) VALUES (?, ?, ?, ?)", rows)
             for device in {r[0] for r in rows}:
                 c.execute(
@@ -202,7 +193,7 @@ class Journal:
         if not states:
             return
         now = self._clock()
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.executemany(
                 "INSERT INTO projection_state (name, state, saved_ns) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET state = excluded.state, saved_ns = excluded.saved_ns",
@@ -218,7 +209,7 @@ class Journal:
     def save_alerts(self, alerts: Sequence[Any], deliveries: Sequence[tuple[str, str]]) -> None:
         """Alert rows as they are now, and the deliveries (target, JSON) of their changes: one transaction."""
         now = self._clock()
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.executemany(
                 "INSERT OR REPLACE INTO alerts (id, rule, key, severity, summary, device, state, opened_ns, "
                 "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns) "
@@ -266,11 +257,11 @@ class Journal:
         ).fetchall()
 
     def delivered(self, delivery_id: int) -> None:
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
 
     def delivery_failed(self, delivery_id: int, error: str) -> None:
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:300], delivery_id)
             )
@@ -296,7 +287,7 @@ class Journal:
             )
             for q in items
         ]
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.executemany(
                 "INSERT INTO quarantine (at_ns, device, topic, reason, detail, size, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

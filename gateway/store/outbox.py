@@ -26,11 +26,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.canonical import Priority
+from gateway.store.sqlite import transaction
 
 log = logging.getLogger(__name__)
 
@@ -190,16 +190,6 @@ class Outbox:
         """Called (synchronously, in the appending thread) after every append that stored something."""
         self._listeners.append(callback)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     def append(self, records: Sequence[tuple[Priority, str]]) -> None:
         """Store records in one transaction; durable when this returns.
 
@@ -217,7 +207,7 @@ class Outbox:
         evict_upto: dict[Priority, int] = {}  # class -> highest id to delete
         refused = dict.fromkeys(CLASSES, 0)
         keep = []
-        with self._transaction() as conn:
+        with transaction(self._conn) as conn:
             for row in rows:
                 prio, size = Priority(row[0]), row[2]
                 free = self.max_bytes - sum(nbytes.values())
@@ -358,7 +348,7 @@ class Outbox:
             return
         deleted = dict.fromkeys(CLASSES, 0)
         freed = dict.fromkeys(CLASSES, 0)
-        with self._transaction() as conn:
+        with transaction(self._conn) as conn:
             for lo, hi in _runs(sorted(batch.ids)):
                 for prio, size in conn.execute(
                     "DELETE FROM records WHERE id BETWEEN ? AND ? RETURNING prio, size", (lo, hi)
