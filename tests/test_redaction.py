@@ -117,6 +117,7 @@ def test_wrong_password_in_url_never_shown(
     _assert_clean(stats, caplog, PASSWORD)
     assert any("HTTP Request" in r.getMessage() for r in caplog.records)  # httpx did log the URL...
     assert not any("p=" in r.getMessage() for r in caplog.records)  # ...without the credentials
+    box.close()
 
 
 def test_right_password_in_url_is_used(influx_auth: InfluxDB, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -130,6 +131,7 @@ def test_right_password_in_url_is_used(influx_auth: InfluxDB, tmp_path: Path, ca
     assert stats.delivered_total == 10 and stats.last_error is None
     assert influx_auth.count("hall", "rating_pad_event", "seq") == 10
     _assert_clean(stats, caplog, password)
+    box.close()
 
 
 def test_unreachable_sink_with_credentials_never_shown(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -142,3 +144,4 @@ def test_unreachable_sink_with_credentials_never_shown(tmp_path: Path, caplog: p
     assert stats.errors_by_type["SinkRetry"] >= 1
     assert "127.0.0.1" in (stats.last_error or "")  # still says where it failed
     _assert_clean(stats, caplog, PASSWORD)
+    box.close()

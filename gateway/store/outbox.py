@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,48 @@ def _sqlite_ok(path: Path) -> str | None:
     return None
 
 
+class Checkpointer:
+    """WAL checkpoints of one SQLite file in a thread of their own (PASSIVE: never waits for, nor
+    blocks, the writer), once a second or when nudged after a megabyte of appends, so the
+    appending thread only ever appends."""
+
+    def __init__(self, path: Path, interval_s: float = 1.0) -> None:
+        self._path = path
+        self._interval_s = interval_s
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"checkpoint {path.name}", daemon=True)
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            while True:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as e:
+                    self.failures += 1
+                    if self.failures == 1 or self.failures % 600 == 0:
+                        log.warning("outbox %s: WAL checkpoint failed (%s); retrying every second", self._path, e)
+        finally:
+            conn.close()
+
+
 class Outbox:
     def __init__(
         self,
@@ -123,6 +166,9 @@ class Outbox:
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
         self._conn = self._open(synchronous)
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
+        self._since_nudge = 0  # bytes appended since the checkpointer was last nudged
         self._count = dict.fromkeys(CLASSES, 0)
         self._bytes = dict.fromkeys(CLASSES, 0)
         for prio, n, size in self._conn.execute("SELECT prio, count(*), sum(size) FROM records GROUP BY prio"):
@@ -154,6 +200,10 @@ class Outbox:
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         # After a checkpoint the WAL file is truncated to this size instead of staying at its peak.
         conn.execute("PRAGMA journal_size_limit = 16777216")
+        # Checkpoints copy the WAL into the database and fsync it: tens of milliseconds that
+        # would stall the event loop. The Checkpointer thread does them on its own connection;
+        # the appender checkpoints itself only if that thread falls far behind (32 MiB of WAL).
+        conn.execute("PRAGMA wal_autocheckpoint = 8192")
         try:
             conn.executescript(_SCHEMA)
             conn.execute("SELECT prio, at_ms, size, line FROM records LIMIT 0")
@@ -180,8 +230,14 @@ class Outbox:
             aside.name,
         )
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database now, on this connection (before a file copy, or where a
+        test must not depend on the checkpointer's timing)."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self._log_drops(force=True)
+        self._checkpointer.stop()
         self._conn.close()
 
     # -- writing ------------------------------------------------------------------------------
@@ -237,6 +293,10 @@ class Outbox:
         if any(dropped.values()):
             self._note_drops(dropped)
         if keep:
+            self._since_nudge += sum(row[2] for row in keep)
+            if self._since_nudge > 1 << 20:
+                self._since_nudge = 0
+                self._checkpointer.nudge()
             for callback in self._listeners:
                 callback()
 
