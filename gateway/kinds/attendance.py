@@ -20,7 +20,7 @@ from gateway.alerts.lifecycle import Condition
 from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_reset, daily, day_bounds, post_state
 from gateway.domain.calendar import WorkCalendar
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import PunchStore
+from gateway.store.records import PunchStore, connect
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
@@ -48,8 +48,15 @@ class AttendanceProjection:
         self._today: dict[str, list[Punch]] = {}
 
     def attach(self, journal: Journal) -> Callable[[], None]:
-        self.store = PunchStore(journal.connection)
-        return lambda: None
+        conn = connect(journal.path)
+        self.store = PunchStore(conn)
+
+        def close() -> None:
+            assert self.store is not None
+            self.store.flush()
+            conn.close()
+
+        return close
 
     def local_day(self, ts_ns: int) -> date:
         return datetime.fromtimestamp(ts_ns / 1e9, self.zone).date()
@@ -81,6 +88,7 @@ class AttendanceProjection:
         if not self.store.add(p, day, flag, now_ns):
             self.counts["resend"] += 1
             return
+        self.store.flush_soon()
         self.counts[flag or "new"] += 1
         if flag is None and day == self._day:
             self._today.setdefault(staff, []).append(p)

@@ -1,8 +1,14 @@
 """Window rating pad (评价器): one per window; citizens rate each service 1-5.
 
 Its projection keeps one rating per case in the state database (figures for any period), opens a
-rectification work order for every 差评 and reports overdue orders and windows with too many 差评
-today; its alarm raises the 差评 alert a person closes.
+rectification work order for every 差评, and reports to the alert lifecycle each new 差评 (an alert
+only a person closes), overdue orders and windows with too many 差评 today.
+
+The 差评 alert is a condition the projection reports once, at the next tick (within a second),
+rather than a kind alarm: only the projection knows whether a `rated` event is a new rating or a
+resend of one already alerted (a pad resends its backlog; a replay after the alert was closed
+must not open it again), and the lifecycle stores all the alerts of a tick in one transaction
+instead of one per event (a flood of 差评 must not stall the hub's batch).
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from zoneinfo import ZoneInfo
 from drivers.canonical import Event
 from gateway.alerts.lifecycle import Condition
 from gateway.domain.calendar import WorkCalendar
-from gateway.domain.ratings import BAD, Rating, from_fields
+from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import RatingStore
+from gateway.store.records import RatingStore, connect
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
@@ -28,16 +34,7 @@ if TYPE_CHECKING:
 
 RATED, UNRATED = "rated", "unrated"
 KIND_NAME = "rating_pad"
-
-# Events the ratings projection found to be resends or duplicates, by event id. The hub hands each
-# event to the projections in order, the alert desk last, so the alarm below sees the mark of the
-# same event at once and takes it away: a 差评 resent after its alert was closed raises nothing.
-REPEATS: set[str] = set()
-REPEATS_LIMIT = 10_000
-
-
-def event_id(e: Event) -> str:
-    return f"{e.device}#{e.seq}@{e.ts_ns}"
+NEW_BAD_LIMIT = 10_000  # 差评 alerts waiting for the next tick (the work orders are kept regardless)
 
 
 def describe(f: Mapping[str, Any]) -> str:
@@ -50,17 +47,11 @@ def describe(f: Mapping[str, Any]) -> str:
     )
 
 
-def alarm(e: Event) -> Condition | None:
+def bad_rating(r: Rating) -> Condition:
     """A 差评 must reach the duty manager at once; it stays until a person closes it."""
-    if e.name != RATED or e.fields.get("score") not in BAD:
-        return None
-    eid = event_id(e)
-    if eid in REPEATS:
-        REPEATS.discard(eid)
-        return None
-    case = e.fields.get("case_id")
-    key = f"case {case}" if case else f"{e.device}#{e.seq}"
-    return Condition("bad_rating", key, "critical", describe(e.fields), e.device, manual=True)
+    key = f"case {r.case_id}" if r.case_id else f"{r.device}#{r.seq}"
+    fields = {"score": r.score, "window": r.window, "staff_id": r.staff, "item": r.item, "reasons": r.reasons}
+    return Condition("bad_rating", key, "critical", describe({**fields, "case_id": r.case_id}), r.device, manual=True)
 
 
 class RatingsProjection:
@@ -79,10 +70,18 @@ class RatingsProjection:
         self.counts: Counter[str] = Counter()  # new, resend, duplicate, replaced, orders
         self._bad_today: tuple[str, int, dict[str, int]] | None = None  # (day, version, per window)
         self._version = 0
+        self._new_bad: list[Condition] = []  # 差评 not yet reported to the alert lifecycle
 
     def attach(self, journal: Journal) -> Callable[[], None]:
-        self.store = RatingStore(journal.connection)
-        return lambda: None
+        conn = connect(journal.path)
+        self.store = RatingStore(conn)
+
+        def close() -> None:
+            assert self.store is not None
+            self.store.flush()
+            conn.close()
+
+        return close
 
     def local_day(self, ts_ns: int) -> date:
         return datetime.fromtimestamp(ts_ns / 1e9, self.zone).date()
@@ -107,25 +106,24 @@ class RatingsProjection:
             self.zones[event.device],
         )
         outcome = self.store.add(r)
+        self.store.flush_soon()
         self.counts[outcome] += 1
-        if outcome in ("resend", "duplicate"):
-            if len(REPEATS) >= REPEATS_LIMIT:
-                REPEATS.clear()  # marks are taken within the same batch; a leftover is a stale one
-            REPEATS.add(event_id(event))
-            return
-        if r.bad:
+        if outcome in ("new", "replaced") and r.bad:
             self._version += 1
-            self._open_order(r, now_ns)
+            if self._open_order(r, now_ns) and len(self._new_bad) < NEW_BAD_LIMIT:
+                self._new_bad.append(bad_rating(r))
 
-    def _open_order(self, r: Rating, now_ns: int) -> None:
+    def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None
         due = deadline_ns(r.ts_ns, self.calendar, self.tz, self.deadline_days)
         o = WorkOrder(
             0, r.key, r.case_id, r.window, r.staff, r.item, r.score, r.reasons, r.device, r.ts_ns, now_ns, due,
             updated_ns=now_ns,
         )  # fmt: skip
-        if self.store.open_order(o) is not None:
-            self.counts["orders"] += 1
+        if not self.store.open_order(o):
+            return False
+        self.counts["orders"] += 1
+        return True
 
     def act(self, order_id: int, action: str, who: str, text: str, now_ns: int) -> WorkOrder | None:
         """A person moves an order on (TransitionError when it may not); None: no such order."""
@@ -140,7 +138,9 @@ class RatingsProjection:
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
             return []
-        out = [
+        # Reported once: the lifecycle keeps a manual alert open until a person closes it.
+        out, self._new_bad = self._new_bad, []
+        out += [
             Condition(
                 "workorder_overdue",
                 f"workorder {o.id}",
@@ -175,6 +175,5 @@ KIND = Kind(
     params=frozenset({"window", "zone"}),
     signals={RATED: frozenset({"score"}), UNRATED: frozenset()},
     rules=(low_battery,),
-    alarm=alarm,
     projections=(RatingsProjection,),
 )

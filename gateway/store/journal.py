@@ -230,11 +230,6 @@ class Journal:
         return conn
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """For stores of their own tables (gateway/store/records.py); used from the loop thread only."""
-        return self._conn
-
-    @property
     def version(self) -> int:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
