@@ -52,9 +52,11 @@ class AttendanceProjection:
         self.store = PunchStore(conn)
 
         def close() -> None:
-            assert self.store is not None
-            self.store.flush()
-            conn.close()
+            try:
+                if self.store is not None:
+                    self.store.flush()  # what the last batch staged
+            finally:
+                conn.close()
 
         return close
 

@@ -77,9 +77,11 @@ class RatingsProjection:
         self.store = RatingStore(conn)
 
         def close() -> None:
-            assert self.store is not None
-            self.store.flush()
-            conn.close()
+            try:
+                if self.store is not None:
+                    self.store.flush()  # what the last batch staged
+            finally:
+                conn.close()
 
         return close
 
