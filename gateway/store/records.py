@@ -198,20 +198,19 @@ class RatingStore(Staged):
             where += " AND window = ?"
             args.append(window)
         per_score = ", ".join(f"sum(score = {s})" for s in SCORES)
+        bad = ", ".join(str(s) for s in BAD)
         out: dict[str, Figures] = {}
-        for g, rated, unrated, no_case, total, *counts in self.conn.execute(
+        # One pass over the period: the reasons of the 差评 come along, joined (they hold no commas).
+        for g, rated, unrated, no_case, total, reasons, *counts in self.conn.execute(
             f"SELECT {group}, sum(rated), sum(1 - rated), sum(rated AND case_id = ''), coalesce(sum(score), 0), "
+            f"group_concat(CASE WHEN rated AND score IN ({bad}) AND reasons != '' THEN reasons END), "
             f"{per_score} FROM ratings WHERE {where} GROUP BY 1",
             args,
         ):
             f = out[g] = Figures(rated=rated, unrated=unrated, score_sum=total, no_case_id=no_case)
             f.scores = {s: n or 0 for s, n in zip(SCORES, counts, strict=True)}
-        bad = ", ".join(str(s) for s in BAD)
-        for g, reasons in self.conn.execute(
-            f"SELECT {group}, reasons FROM ratings WHERE {where} AND rated = 1 AND score IN ({bad}) AND reasons != ''",
-            args,
-        ):
-            out[g].bad_reasons.update(reasons.split(","))
+            if reasons:
+                f.bad_reasons.update(reasons.split(","))
         events = self.conn.execute(
             "SELECT count(*) FROM rating_events WHERE ts_ns >= ? AND ts_ns < ?", (start_ns, end_ns)
         ).fetchone()[0]
