@@ -142,11 +142,11 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
             # Nobody on W01 since the day began: 空岗.
             empty = await until(lambda: _alert(tech, "post_empty"), what="空岗 alert")
             assert empty["key"] == "window W01"
-            # A punched in ten minutes ago (one touch, two punches), out five minutes ago; unknown directions.
-            att.set_clock_offset(-600)
+            # A punched in 20 s ago (one touch, two punches), out 10 s ago; unknown directions.
+            att.set_clock_offset(-20)
             sent["att-1"].append(att.punch("S0001", direction="unknown"))
             sent["att-1"].append(att.punch("S0001", direction="unknown"))  # the same touch
-            att.set_clock_offset(-300)
+            att.set_clock_offset(-10)
             sent["att-1"].append(att.punch("S0001", direction="unknown"))
             att.set_clock_offset(-400 * 86400)  # a clock reset after a power cut
             sent["att-1"].append(att.punch("S0002", direction="in"))
