@@ -162,6 +162,16 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
             await until(lambda: _alert(tech, "post_empty", state="resolved"), what="空岗 resolved")
             r = await tech.get("/api/v1/attendance/daily")
             assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+            # The machine loses its network, keeps punching, and uploads its backlog when it is back.
+            att.go_offline()
+            await until(lambda: not att.connected.is_set(), what="machine offline")
+            for staff, seconds_ago in (("S0003", 8), ("S0004", 5), ("S0003", 2)):
+                att.set_clock_offset(-seconds_ago)
+                sent["att-1"].append(att.punch(staff, direction="unknown"))
+            att.set_clock_offset(0)
+            att.come_back()
+            s3 = await until(lambda: _daily(duty, "S0003", 2), what="the backlog uploaded")
+            assert s3["missing"] == [] and s3["first_in"] < s3["last_out"]
             before = await _figures(tech, duty)
             open_bad = await _bad_alerts(tech)
             assert len(open_bad) == 3 and all(n == 1 for _, n in open_bad)  # W02's; W01's was closed
