@@ -10,7 +10,7 @@ import contextlib
 import os
 import re
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +54,45 @@ class WorkingHours(Model):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
     start: time = time(9, 0)
     end: time = time(17, 0)
+    holidays: list[date] = Field([], description="public holidays: no work even on a working weekday")
+    workdays: list[date] = Field([], description="extra working days (调休), e.g. a Saturday worked for a holiday")
+
+    @model_validator(mode="after")
+    def _one_or_other(self) -> WorkingHours:
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(
+                f"{', '.join(d.isoformat() for d in both)} listed both as holiday and as extra working day: "
+                "remove it from one of working_hours.holidays and working_hours.workdays"
+            )
+        return self
+
+
+class Lunch(Model):
+    start: time = time(12, 0)
+    end: time = time(13, 30)
+
+
+class Post(Model):
+    """A window post (AB岗): A is its staff member, B covers for A."""
+
+    window: str = Field(min_length=1)
+    a: str = Field(min_length=1, description="the A post's staff id")
+    b: str | None = Field(None, description="the B post (cover) staff id")
+
+
+class Ratings(Model):
+    deadline_working_days: int = Field(15, ge=1, le=120, description="a 差评 work order's deadline")
+    window_bad_limit: int = Field(3, ge=1, description="this many 差评 at one window in one day: a window alert")
+
+
+class Attendance(Model):
+    absence_limit_min: float = Field(30, gt=0, description="a post empty this long in working time is 空岗")
+    lunch: Lunch | None = Lunch()
+    touch_s: float = Field(2.0, ge=0, description="punches of one person this close are one touch")
+    late_grace_min: float = Field(0, ge=0, description="a first in this long after start is not yet late")
+    past_days: float = Field(31, gt=0, description="a punch dated earlier than this before now: a clock reset")
+    future_s: float = Field(86400, gt=0, description="a punch dated later than this after now: a clock reset")
 
 
 class Token(Model):
@@ -267,6 +306,9 @@ class HallConfig(Model):
     store: Store = Store()
     influx: Influx = Influx()
     alerts: Alerts = Alerts()
+    posts: list[Post] = []
+    ratings: Ratings = Ratings()
+    attendance: Attendance = Attendance()
     profiles_dirs: list[Path] = []
     devices: list[Device] = []
 
@@ -277,6 +319,15 @@ class HallConfig(Model):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
+        return v
+
+    @field_validator("posts")
+    @classmethod
+    def _one_post_per_window(cls, v: list[Post]) -> list[Post]:
+        windows = [p.window for p in v]
+        twice = sorted({w for w in windows if windows.count(w) > 1})
+        if twice:
+            raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
         return v
 
     @property

@@ -176,7 +176,13 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             targets,
             started_ns=time.time_ns(),
         )
-        hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts], journal)
+        projections = _projections(cfg, devices)
+        for p in projections:
+            # Projections that keep records of their own (ratings, punches) use the state database.
+            attach = getattr(p, "attach", None)
+            if attach is not None:
+                stack.callback(_stop(f"projection {p.name}", attach(journal)))
+        hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
         if sink is not None:

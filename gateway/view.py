@@ -224,6 +224,10 @@ class View:
             out.append(ZoneSnapshot(z.id, names[z.id], c.occupancy, c.capacity, c.entered, c.left, c.updated_ns))
         return out
 
+    def projection(self, name: str) -> Any:
+        """A projection by name (ratings, attendance), or None when the hall's kinds have none."""
+        return next((p for p in self.hub.projections if p.name == name), None)
+
     # -- the gateway itself -------------------------------------------------------------------------
 
     def message_counts(self) -> dict[str, int]:

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors
 from gateway.api.deps import caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, devices, occupancy, quarantine, system
+from gateway.api.routes import alerts, attendance, devices, occupancy, quarantine, ratings, system, workorders
 from gateway.paths import DASHBOARD_DIR
 from gateway.view import View
 
@@ -47,7 +47,15 @@ def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
     app.state.tokens = tokens
     errors.install(app)
     app.include_router(system.router)
-    for router in (devices.router, occupancy.router, quarantine.router, alerts.router):
+    for router in (
+        devices.router,
+        occupancy.router,
+        quarantine.router,
+        alerts.router,
+        ratings.router,
+        workorders.router,
+        attendance.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
     _docs(app)

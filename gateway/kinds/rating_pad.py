@@ -1,13 +1,181 @@
-"""Window rating pad (评价器): one per window; citizens rate each service 1-5."""
+"""Window rating pad (评价器): one per window; citizens rate each service 1-5.
+
+Its projection keeps one rating per case in the state database (figures for any period), opens a
+rectification work order for every 差评, and reports to the alert lifecycle each new 差评 (an alert
+only a person closes), overdue orders and windows with too many 差评 today.
+
+The 差评 alert is a condition the projection reports once, at the next tick (within a second),
+rather than a kind alarm: only the projection knows whether a `rated` event is a new rating or a
+resend of one already alerted (a pad resends its backlog; a replay after the alert was closed
+must not open it again), and the lifecycle stores all the alerts of a tick in one transaction
+instead of one per event (a flood of 差评 must not stall the hub's batch).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from drivers.canonical import Event
+from gateway.alerts.lifecycle import Condition
+from gateway.domain.calendar import WorkCalendar
+from gateway.domain.ratings import Rating, from_fields
+from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, low_battery
+from gateway.store.records import RatingStore, connect
+
+if TYPE_CHECKING:
+    from gateway.config import HallConfig
+    from gateway.registry import DeviceEntry
+    from gateway.store.journal import Journal
+
+RATED, UNRATED = "rated", "unrated"
+KIND_NAME = "rating_pad"
+NEW_BAD_LIMIT = 10_000  # 差评 alerts waiting for the next tick (the work orders are kept regardless)
+
+
+def describe(f: Mapping[str, Any]) -> str:
+    reasons = f.get("reasons") or []
+    reasons = reasons.split(",") if isinstance(reasons, str) else reasons
+    case = f.get("case_id") or "(no case id)"
+    return (
+        f"差评 {f.get('score')} at window {f.get('window') or '?'}: staff {f.get('staff_id') or '?'}, "
+        f"item {f.get('item') or '?'}, reasons {', '.join(reasons) or 'none given'}, case {case}"
+    )
+
+
+def bad_rating(r: Rating) -> Condition:
+    """A 差评 must reach the duty manager at once; it stays until a person closes it."""
+    key = f"case {r.case_id}" if r.case_id else f"{r.device}#{r.seq}"
+    fields = {"score": r.score, "window": r.window, "staff_id": r.staff, "item": r.item, "reasons": r.reasons}
+    return Condition("bad_rating", key, "critical", describe({**fields, "case_id": r.case_id}), r.device, manual=True)
+
+
+class RatingsProjection:
+    name = "ratings"
+
+    def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
+        self.tz = cfg.timezone
+        self.zone = ZoneInfo(cfg.timezone)
+        wh = cfg.working_hours
+        self.calendar = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
+        self.deadline_days = cfg.ratings.deadline_working_days
+        self.window_limit = cfg.ratings.window_bad_limit
+        self.zones = {d.id: d.config.zone or "" for d in devices.values() if d.kind == KIND_NAME}
+        self.windows = {d.id: d.config.window or "" for d in devices.values() if d.kind == KIND_NAME}
+        self.store: RatingStore | None = None
+        self.counts: Counter[str] = Counter()  # new, resend, duplicate, replaced, orders
+        self._bad_today: tuple[str, int, dict[str, int]] | None = None  # (day, version, per window)
+        self._version = 0
+        self._new_bad: list[Condition] = []  # 差评 not yet reported to the alert lifecycle
+
+    def attach(self, journal: Journal) -> Callable[[], None]:
+        conn = connect(journal.path)
+        self.store = RatingStore(conn)
+
+        def close() -> None:
+            try:
+                if self.store is not None:
+                    self.store.flush()  # what the last batch staged
+            finally:
+                conn.close()
+
+        return close
+
+    def local_day(self, ts_ns: int) -> date:
+        return datetime.fromtimestamp(ts_ns / 1e9, self.zone).date()
+
+    def day_bounds(self, d: date) -> tuple[int, int]:
+        start = datetime.combine(d, datetime.min.time(), self.zone)
+        end = datetime.combine(d + timedelta(days=1), datetime.min.time(), self.zone)
+        return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
+
+    def apply(self, event: Event, now_ns: int) -> None:
+        if event.name not in (RATED, UNRATED) or event.device not in self.zones or self.store is None:
+            return
+        fields = dict(event.fields)
+        fields.setdefault("window", self.windows[event.device])
+        r = from_fields(
+            event.name == RATED,
+            event.device,
+            event.seq,
+            event.ts_ns,
+            self.local_day(event.ts_ns).isoformat(),
+            fields,
+            self.zones[event.device],
+        )
+        outcome = self.store.add(r)
+        self.store.flush_soon()
+        self.counts[outcome] += 1
+        if outcome in ("new", "replaced") and r.bad:
+            self._version += 1
+            if self._open_order(r, now_ns) and len(self._new_bad) < NEW_BAD_LIMIT:
+                self._new_bad.append(bad_rating(r))
+
+    def _open_order(self, r: Rating, now_ns: int) -> bool:
+        assert self.store is not None and r.score is not None
+        due = deadline_ns(r.ts_ns, self.calendar, self.tz, self.deadline_days)
+        o = WorkOrder(
+            0, r.key, r.case_id, r.window, r.staff, r.item, r.score, r.reasons, r.device, r.ts_ns, now_ns, due,
+            updated_ns=now_ns,
+        )  # fmt: skip
+        if not self.store.open_order(o):
+            return False
+        self.counts["orders"] += 1
+        return True
+
+    def act(self, order_id: int, action: str, who: str, text: str, now_ns: int) -> WorkOrder | None:
+        """A person moves an order on (TransitionError when it may not); None: no such order."""
+        assert self.store is not None
+        o = self.store.order(order_id)
+        if o is None:
+            return None
+        moved = transition(o, action, text, now_ns)
+        self.store.save_transition(moved, action, who, o.state, text)
+        return moved
+
+    def conditions(self, now_ns: int) -> list[Condition]:
+        if self.store is None:
+            return []
+        # Reported once: the lifecycle keeps a manual alert open until a person closes it.
+        out, self._new_bad = self._new_bad, []
+        out += [
+            Condition(
+                "workorder_overdue",
+                f"workorder {o.id}",
+                "warning",
+                f"work order {o.id} ({o.window}, case {o.case_id or '-'}) past its deadline, still {o.state}",
+            )
+            for o in self.store.orders(overdue_at=now_ns, limit=1000)
+        ]
+        today = self.local_day(now_ns).isoformat()
+        if self._bad_today is None or self._bad_today[:2] != (today, self._version):
+            start, end = self.day_bounds(self.local_day(now_ns))
+            self._bad_today = (today, self._version, self.store.bad_by_window(start, end))
+        for window, n in sorted(self._bad_today[2].items()):
+            if n >= self.window_limit:
+                out.append(
+                    Condition(
+                        "bad_ratings_window", f"{window} {today}", "warning", f"{n} 差评 at window {window} today"
+                    )
+                )
+        return out
+
+    def state(self) -> None:
+        return None  # everything it keeps is in the state database as it happens
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+
 
 KIND = Kind(
-    name="rating_pad",
+    name=KIND_NAME,
     description="window rating pad (评价器)",
     params=frozenset({"window", "zone"}),
-    signals={"rated": frozenset({"score"}), "unrated": frozenset()},
+    signals={RATED: frozenset({"score"}), UNRATED: frozenset()},
     rules=(low_battery,),
+    projections=(RatingsProjection,),
 )

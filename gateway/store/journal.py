@@ -80,6 +80,79 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_target ON deliveries (target, id);
     """,
+    """
+    CREATE TABLE ratings (            -- one row per rating that counts (and per expired prompt)
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,     -- case:<case id>, or rated:/unrated:<device>#<seq>@<ts>
+        rated INTEGER NOT NULL,       -- 1 rated, 0 unrated (the prompt expired)
+        device TEXT NOT NULL,
+        seq INTEGER,
+        ts_ns INTEGER NOT NULL,       -- the pad's time
+        day TEXT NOT NULL,            -- the hall's local date
+        case_id TEXT NOT NULL,
+        window TEXT NOT NULL,
+        staff TEXT NOT NULL,
+        item TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        score INTEGER,
+        reasons TEXT NOT NULL         -- comma-joined
+    );
+    CREATE INDEX ratings_ts ON ratings (ts_ns);
+    CREATE INDEX ratings_window_ts ON ratings (window, ts_ns);
+    CREATE TABLE rating_events (      -- every distinct rated/unrated event: resends are the same row
+        event TEXT PRIMARY KEY,       -- <device>#<seq>@<ts>
+        key TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX rating_events_ts ON rating_events (ts_ns);
+    CREATE TABLE workorders (         -- 差评 rectification orders (整改工单)
+        id INTEGER PRIMARY KEY,
+        rating_key TEXT NOT NULL UNIQUE,
+        case_id TEXT NOT NULL,
+        window TEXT NOT NULL,
+        staff TEXT NOT NULL,
+        item TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        reasons TEXT NOT NULL,
+        device TEXT NOT NULL,
+        rated_ns INTEGER NOT NULL,
+        opened_ns INTEGER NOT NULL,
+        deadline_ns INTEGER NOT NULL,
+        state TEXT NOT NULL,          -- open, called_back, rectified, appealed, closed
+        updated_ns INTEGER NOT NULL,
+        callback_note TEXT,
+        rectification TEXT,
+        appeal_reason TEXT,
+        close_note TEXT
+    );
+    CREATE INDEX workorders_state ON workorders (state, deadline_ns);
+    CREATE TABLE workorder_log (      -- every transition: who, when, from, to, note (the audit)
+        id INTEGER PRIMARY KEY,
+        workorder INTEGER NOT NULL,
+        at_ns INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        who TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        note TEXT NOT NULL
+    );
+    CREATE INDEX workorder_log_order ON workorder_log (workorder, id);
+    CREATE TABLE punches (            -- attendance punches, one row per device, seq and time
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,         -- -1 when the device sends none
+        ts_ns INTEGER NOT NULL,       -- the machine's time
+        day TEXT NOT NULL,            -- the hall's local date of ts_ns
+        staff TEXT NOT NULL,
+        method TEXT NOT NULL,
+        direction TEXT NOT NULL,      -- in, out, unknown (as punched)
+        flag TEXT,                    -- past, future: an impossible date (clock reset), left out of the figures
+        received_ns INTEGER NOT NULL,
+        PRIMARY KEY (device, seq, ts_ns)
+    ) WITHOUT ROWID;
+    CREATE INDEX punches_day_staff ON punches (day, staff, ts_ns);
+    CREATE INDEX punches_flag ON punches (flag) WHERE flag IS NOT NULL;
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200

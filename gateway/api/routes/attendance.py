@@ -1,0 +1,107 @@
+"""Attendance (考勤): who is on each window post now, and each person's day."""
+
+from __future__ import annotations
+
+import time
+from datetime import date as Date
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.errors import ApiError
+from gateway.view import View
+
+router = APIRouter(tags=["attendance"])
+
+
+class PostOut(BaseModel):
+    window: str
+    a: str
+    b: str | None
+    on_post: str | None
+    since: str | None  # on it since, or empty since
+    covered_by_b: bool
+    empty: bool
+    absence_minutes_today: float  # working time (lunch excluded) with nobody on it
+    current_absence_minutes: float
+    over_limit: bool  # 空岗: empty longer than attendance.absence_limit_min in working time
+
+
+class PersonDayOut(BaseModel):
+    staff_id: str
+    first_in: str | None
+    last_out: str | None
+    late: bool
+    early_leave: bool
+    missing: list[str]
+    punches: int
+
+
+class DailyOut(BaseModel):
+    date: Date
+    working_day: bool
+    people: list[PersonDayOut]
+    set_aside: dict[str, int]  # punches with impossible dates (clock resets), all days, by why
+
+
+def _attendance(view: View) -> Any:
+    p = view.projection("attendance")
+    if p is None or p.store is None:
+        raise ApiError(404, "no_attendance_machines", "this hall has no attendance machines configured")
+    return p
+
+
+@router.get("/attendance/posts", response_model=list[PostOut], summary="Each window post: who is on it, since when")
+async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+    p = _attendance(view)
+    now = time.time_ns()
+    return [
+        {
+            "window": s.window,
+            "a": s.a,
+            "b": s.b,
+            "on_post": s.on_post,
+            "since": iso(view, s.since_ns),
+            "covered_by_b": s.covered,
+            "empty": s.on_post is None,
+            "absence_minutes_today": round(s.absence_s_today / 60, 1),
+            "current_absence_minutes": round(s.current_absence_s / 60, 1),
+            "over_limit": p.over_limit(s, now),
+        }
+        for s in p.post_states(now)
+    ]
+
+
+@router.get(
+    "/attendance/daily",
+    response_model=DailyOut,
+    summary="Per person: first in, last out, late, early leave, missing punches",
+    dependencies=[require("duty_manager", "manager")],
+)
+async def daily(
+    view: ViewDep, date: Annotated[Date | None, Query(description="default: today (hall time)")] = None
+) -> dict[str, Any]:
+    p = _attendance(view)
+    now = time.time_ns()
+    d = date or datetime.fromtimestamp(now / 1e9, ZoneInfo(view.timezone)).date()
+    return {
+        "date": d,
+        "working_day": p.calendar.is_working(d),
+        "people": [
+            {
+                "staff_id": r.staff,
+                "first_in": iso(view, r.first_in_ns),
+                "last_out": iso(view, r.last_out_ns),
+                "late": r.late,
+                "early_leave": r.early_leave,
+                "missing": r.missing,
+                "punches": r.punches,
+            }
+            for r in p.daily(d, now)
+        ],
+        "set_aside": p.set_aside(),
+    }

@@ -1,0 +1,131 @@
+"""Ratings (好差评): figures for any period and group, and the ratings themselves, paged."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from gateway.api.deps import RoleDep, ViewDep, iso
+from gateway.api.errors import ApiError
+from gateway.api.routes.period import period
+from gateway.domain.ratings import Figures
+from gateway.view import View
+
+router = APIRouter(tags=["ratings"])
+
+By = Literal["window", "staff", "item", "zone", "day"]
+
+
+class FiguresOut(BaseModel):
+    key: str | None = None
+    rated: int
+    unrated: int
+    rating_rate: float | None
+    good_rate: float | None
+    bad_rate: float | None
+    scores: dict[str, int]
+    mean: float | None
+    bad_reasons: dict[str, int]
+    no_case_id: int
+
+
+class SummaryOut(BaseModel):
+    start: str | None
+    end: str | None
+    by: By | None
+    total: FiguresOut
+    groups: list[FiguresOut]
+    duplicates: int | None  # other ratings of cases already rated, left out (without a window filter)
+
+
+class RatingOut(BaseModel):
+    id: int
+    at: str | None
+    rated: bool
+    device: str
+    case_id: str
+    no_case_id: bool
+    window: str
+    staff_id: str
+    item: str
+    zone: str
+    ticket: str
+    score: int | None
+    reasons: list[str]
+
+
+def ratings_of(view: View) -> Any:
+    p = view.projection("ratings")
+    if p is None or p.store is None:
+        raise ApiError(404, "no_rating_pads", "this hall has no rating pads configured")
+    return p
+
+
+@router.get("/ratings/summary", response_model=SummaryOut, summary="Rating figures for a period, by group")
+async def summary(
+    view: ViewDep,
+    _: RoleDep,
+    by: By | None = None,
+    start: Annotated[str | None, Query(description="date or time (hall time); default: today")] = None,
+    end: Annotated[str | None, Query(description="date or time, exclusive; default: now")] = None,
+    date: Annotated[date | None, Query(description="one day (instead of start/end)")] = None,
+    window: str | None = None,
+) -> dict[str, Any]:
+    p = ratings_of(view)
+    a, b = period(view, start, end, date, time.time_ns())
+    groups, duplicates = p.store.summary(a, b, by, window)
+    total = Figures()
+    for f in groups.values():
+        total.rated += f.rated
+        total.unrated += f.unrated
+        total.score_sum += f.score_sum
+        total.no_case_id += f.no_case_id
+        total.bad_reasons.update(f.bad_reasons)
+        for s, n in f.scores.items():
+            total.scores[s] += n
+    return {
+        "start": iso(view, a),
+        "end": iso(view, b),
+        "by": by,
+        "total": total.out(),
+        "groups": [{"key": k, **f.out()} for k, f in sorted(groups.items())] if by else [],
+        "duplicates": duplicates if window is None else None,
+    }
+
+
+@router.get("/ratings", response_model=list[RatingOut], summary="Ratings and expired prompts, newest first, paged")
+async def ratings(
+    view: ViewDep,
+    _: RoleDep,
+    window: str | None = None,
+    score: Annotated[int | None, Query(ge=1, le=5)] = None,
+    start: Annotated[str | None, Query(description="date or time (hall time); default: today")] = None,
+    end: Annotated[str | None, Query(description="date or time, exclusive; default: now")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+) -> list[dict[str, Any]]:
+    p = ratings_of(view)
+    a, b = period(view, start, end, None, time.time_ns())
+    rows = p.store.ratings(start_ns=a, end_ns=b, window=window, score=score, limit=limit, before_id=before_id)
+    return [
+        {
+            "id": i,
+            "at": iso(view, r.ts_ns),
+            "rated": r.rated,
+            "device": r.device,
+            "case_id": r.case_id,
+            "no_case_id": r.no_case_id,
+            "window": r.window,
+            "staff_id": r.staff,
+            "item": r.item,
+            "zone": r.zone,
+            "ticket": r.ticket,
+            "score": r.score,
+            "reasons": list(r.reasons),
+        }
+        for i, r in rows
+    ]

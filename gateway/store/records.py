@@ -1,0 +1,372 @@
+"""The hall's records in the state database: ratings, work orders and punches.
+
+Their tables are one migration of gateway/store/journal.py. These stores open their own connection
+to the same file (`connect`), used from the loop thread like the Journal's, each change one short
+transaction that never spans a call, so the two never wait for each other. It commits with
+`synchronous=NORMAL`: in WAL mode a commit survives the process being killed, and only a power
+cut can lose the last ones; a commit per rating or punch then costs microseconds, not an fsync
+(a backlog of 100,000 punches, or a load test's 40 % of 差评, must not stall the hub's batch).
+Uniqueness is the database's: a rating key, an event id, a punch's device, seq and time are unique
+keys, so a resend, a replayed backlog or a restart never counts anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gateway.domain.attendance import Punch
+from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
+from gateway.domain.workorders import DUE, WorkOrder
+
+log = logging.getLogger(__name__)
+
+GROUP_COLUMNS = {"window": "window", "staff": "staff", "item": "item", "zone": "zone", "day": "day"}
+RATING_COLUMNS = "id, key, rated, device, seq, ts_ns, day, case_id, window, staff, item, zone, ticket, score, reasons"
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection of our own to the state database (the Journal has migrated it)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 1000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextmanager
+def _tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _rating_row(r: Rating) -> tuple[Any, ...]:
+    return (
+        r.key,
+        int(r.rated),
+        r.device,
+        r.seq,
+        r.ts_ns,
+        r.day,
+        r.case_id,
+        r.window,
+        r.staff,
+        r.item,
+        r.zone,
+        r.ticket,
+        r.score,
+        ",".join(r.reasons),
+    )
+
+
+def rating_of(row: Sequence[Any]) -> Rating:
+    _id, key, rated, device, seq, ts, day, case, window, staff, item, zone, ticket, score, reasons = row
+    return Rating(
+        key, bool(rated), device, seq, ts, day, case, window, staff, item, zone, ticket, score,
+        tuple(x for x in reasons.split(",") if x),
+    )  # fmt: skip
+
+
+class Staged:
+    """Writes held for one transaction: the caller flushes after its batch (the projections schedule
+    `flush` on the event loop right after the hub's batch; reads flush first)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.scheduled = False
+
+    def pending(self) -> bool:
+        raise NotImplementedError
+
+    def write(self, c: sqlite3.Connection) -> None:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def flush_soon(self) -> None:
+        """Flush after the caller's batch: on the event loop's next turn (at once without a loop)."""
+        if self.scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self.scheduled = True
+        loop.call_soon(self._flush_logged)
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            # Kept staged: the next flush (the next batch, a read, the shutdown) tries again.
+            log.exception("%s: records not written to the state database yet", type(self).__name__)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        if not self.pending():
+            return
+        with _tx(self.conn) as c:
+            self.write(c)
+        self.clear()
+
+
+class RatingStore(Staged):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._events: dict[str, Rating] = {}  # new event ids
+        self._best: dict[str, Rating] = {}  # key -> the rating that counts, where it changed
+        self._orders: dict[str, WorkOrder] = {}  # rating key -> new order
+
+    def pending(self) -> bool:
+        return bool(self._events or self._orders)
+
+    def clear(self) -> None:
+        self._events.clear()
+        self._best.clear()
+        self._orders.clear()
+
+    def add(self, r: Rating) -> str:
+        """'new', 'resend' (this event again), 'duplicate' (another rating of a rated case) or
+        'replaced' (another rating of a rated case, earlier than the one counted: it counts now)."""
+        if (
+            r.event_id in self._events
+            or self.conn.execute("SELECT 1 FROM rating_events WHERE event = ?", (r.event_id,)).fetchone()
+        ):
+            return "resend"
+        self._events[r.event_id] = r
+        have = self._best.get(r.key)
+        if have is None:
+            row = self.conn.execute(f"SELECT {RATING_COLUMNS} FROM ratings WHERE key = ?", (r.key,)).fetchone()
+            have = rating_of(row) if row else None
+        if have is None:
+            self._best[r.key] = r
+            return "new"
+        if first(have, r) is r:
+            self._best[r.key] = r
+            return "replaced"
+        return "duplicate"
+
+    def write(self, c: sqlite3.Connection) -> None:
+        c.executemany(
+            "INSERT OR IGNORE INTO rating_events (event, key, ts_ns) VALUES (?, ?, ?)",
+            [(r.event_id, r.key, r.ts_ns) for r in self._events.values()],
+        )
+        # The earliest rating of a key counts, whatever order they are written in.
+        c.executemany(
+            "INSERT INTO ratings (key, rated, device, seq, ts_ns, day, case_id, window, staff, item, zone, "
+            "ticket, score, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET rated = excluded.rated, device = excluded.device, seq = excluded.seq, ts_ns = excluded.ts_ns, "
+            "day = excluded.day, case_id = excluded.case_id, window = excluded.window, staff = excluded.staff, "
+            "item = excluded.item, zone = excluded.zone, ticket = excluded.ticket, score = excluded.score, "
+            "reasons = excluded.reasons WHERE (excluded.ts_ns, excluded.device, coalesce(excluded.seq, 0)) "
+            "< (ratings.ts_ns, ratings.device, coalesce(ratings.seq, 0))",
+            [_rating_row(r) for r in self._best.values()],
+        )
+        for o in self._orders.values():
+            cur = c.execute(
+                "INSERT OR IGNORE INTO workorders (rating_key, case_id, window, staff, item, score, reasons, "
+                "device, rated_ns, opened_ns, deadline_ns, state, updated_ns, callback_note, rectification, "
+                "appeal_reason, close_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _order_row(o),
+            )
+            if cur.rowcount:
+                c.execute(
+                    "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "
+                    "VALUES (?, ?, 'open', 'gateway', NULL, 'open', ?)",
+                    (cur.lastrowid, o.opened_ns, f"差评 {o.score} at {o.window}"),
+                )
+
+    def summary(
+        self, start_ns: int, end_ns: int, by: str | None, window: str | None = None
+    ) -> tuple[dict[str, Figures], int]:
+        """Figures per group over [start, end), and the duplicates seen in it."""
+        self.flush()
+        group = GROUP_COLUMNS[by] if by else "''"
+        where, args = "ts_ns >= ? AND ts_ns < ?", [start_ns, end_ns]
+        if window is not None:
+            where += " AND window = ?"
+            args.append(window)
+        per_score = ", ".join(f"sum(score = {s})" for s in SCORES)
+        bad = ", ".join(str(s) for s in BAD)
+        out: dict[str, Figures] = {}
+        # One pass over the period: the reasons of the 差评 come along, joined (they hold no commas).
+        for g, rated, unrated, no_case, total, reasons, *counts in self.conn.execute(
+            f"SELECT {group}, sum(rated), sum(1 - rated), sum(rated AND case_id = ''), coalesce(sum(score), 0), "
+            f"group_concat(CASE WHEN rated AND score IN ({bad}) AND reasons != '' THEN reasons END), "
+            f"{per_score} FROM ratings WHERE {where} GROUP BY 1",
+            args,
+        ):
+            f = out[g] = Figures(rated=rated, unrated=unrated, score_sum=total, no_case_id=no_case)
+            f.scores = {s: n or 0 for s, n in zip(SCORES, counts, strict=True)}
+            if reasons:
+                f.bad_reasons.update(reasons.split(","))
+        events = self.conn.execute(
+            "SELECT count(*) FROM rating_events WHERE ts_ns >= ? AND ts_ns < ?", (start_ns, end_ns)
+        ).fetchone()[0]
+        counted = sum(f.rated + f.unrated for f in out.values()) if window is None else events
+        return out, max(0, events - counted)
+
+    def ratings(
+        self,
+        *,
+        start_ns: int,
+        end_ns: int,
+        window: str | None = None,
+        score: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[tuple[int, Rating]]:
+        """Newest first, paged with before_id: (id, rating)."""
+        self.flush()
+        sql = f"SELECT {RATING_COLUMNS} FROM ratings WHERE ts_ns >= ? AND ts_ns < ?"
+        args: list[Any] = [start_ns, end_ns]
+        for column, value in (("window", window), ("score", score)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [(row[0], rating_of(row)) for row in self.conn.execute(sql, args)]
+
+    def bad_by_window(self, start_ns: int, end_ns: int) -> dict[str, int]:
+        self.flush()
+        bad = ", ".join(str(s) for s in BAD)
+        return dict(
+            self.conn.execute(
+                f"SELECT window, count(*) FROM ratings WHERE ts_ns >= ? AND ts_ns < ? AND rated = 1 "
+                f"AND score IN ({bad}) GROUP BY window",
+                (start_ns, end_ns),
+            ).fetchall()
+        )
+
+    # -- work orders -------------------------------------------------------------------------
+
+    def open_order(self, o: WorkOrder) -> bool:
+        """Stage a new order for a 差评; False when its rating already has one."""
+        if (
+            o.rating_key in self._orders
+            or self.conn.execute("SELECT 1 FROM workorders WHERE rating_key = ?", (o.rating_key,)).fetchone()
+        ):
+            return False
+        self._orders[o.rating_key] = o
+        return True
+
+    def order(self, order_id: int) -> WorkOrder | None:
+        self.flush()
+        row = self.conn.execute("SELECT * FROM workorders WHERE id = ?", (order_id,)).fetchone()
+        return _order(row) if row else None
+
+    def orders(
+        self, *, state: str | None = None, overdue_at: int | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[WorkOrder]:
+        self.flush()
+        sql, args = "SELECT * FROM workorders WHERE 1=1", []
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        if overdue_at is not None:
+            sql += f" AND state IN ({', '.join('?' * len(DUE))}) AND deadline_ns <= ?"
+            args += [*DUE, overdue_at]
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [_order(r) for r in self.conn.execute(sql, args)]
+
+    def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
+        self.flush()
+        with _tx(self.conn) as c:
+            c.execute(
+                "UPDATE workorders SET state = ?, updated_ns = ?, callback_note = ?, rectification = ?, "
+                "appeal_reason = ?, close_note = ? WHERE id = ?",
+                (o.state, o.updated_ns, o.callback_note, o.rectification, o.appeal_reason, o.close_note, o.id),
+            )
+            c.execute(
+                "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (o.id, o.updated_ns, action, who, from_state, o.state, note),
+            )
+
+    def log(self, order_id: int) -> list[tuple[int, str, str, str | None, str, str]]:
+        """(at_ns, action, who, from, to, note), oldest first."""
+        self.flush()
+        return self.conn.execute(
+            "SELECT at_ns, action, who, from_state, to_state, note FROM workorder_log WHERE workorder = ? ORDER BY id",
+            (order_id,),
+        ).fetchall()
+
+
+def _order_row(o: WorkOrder) -> tuple[Any, ...]:
+    """Every column but the id, in table order."""
+    return (
+        o.rating_key, o.case_id, o.window, o.staff, o.item, o.score, ",".join(o.reasons), o.device, o.rated_ns,
+        o.opened_ns, o.deadline_ns, o.state, o.updated_ns, o.callback_note, o.rectification, o.appeal_reason,
+        o.close_note,
+    )  # fmt: skip
+
+
+def _order(row: Sequence[Any]) -> WorkOrder:
+    values = list(row)
+    values[7] = tuple(x for x in values[7].split(",") if x)
+    return WorkOrder(*values)
+
+
+class PunchStore(Staged):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._rows: dict[tuple[str, int, int], tuple[Any, ...]] = {}
+
+    def pending(self) -> bool:
+        return bool(self._rows)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def write(self, c: sqlite3.Connection) -> None:
+        c.executemany(
+            "INSERT OR IGNORE INTO punches (device, seq, ts_ns, day, staff, method, direction, flag, received_ns) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            list(self._rows.values()),
+        )
+
+    def add(self, p: Punch, day: str, flag: str | None, now_ns: int) -> bool:
+        """False when this punch (device, seq, time) is already stored."""
+        key = (p.device, -1 if p.seq is None else p.seq, p.ts_ns)
+        if (
+            key in self._rows
+            or self.conn.execute("SELECT 1 FROM punches WHERE device = ? AND seq = ? AND ts_ns = ?", key).fetchone()
+        ):
+            return False
+        self._rows[key] = (*key, day, p.staff, p.method, p.direction, flag, now_ns)
+        return True
+
+    def day(self, day: str) -> dict[str, list[Punch]]:
+        """The day's punches per person (those with an impossible date left out)."""
+        self.flush()
+        out: dict[str, list[Punch]] = {}
+        for device, seq, ts, staff, method, direction in self.conn.execute(
+            "SELECT device, seq, ts_ns, staff, method, direction FROM punches WHERE day = ? AND flag IS NULL",
+            (day,),
+        ):
+            out.setdefault(staff, []).append(Punch(device, None if seq == -1 else seq, ts, staff, method, direction))
+        return out
+
+    def set_aside(self) -> dict[str, int]:
+        """Punches left out of the figures, by why (past, future)."""
+        self.flush()
+        return dict(self.conn.execute("SELECT flag, count(*) FROM punches WHERE flag IS NOT NULL GROUP BY flag"))
