@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.common import default_state_root
+from firmware_sim.control import ControlChannel
+from firmware_sim.faults import FaultError, parse_fault
 from firmware_sim.hall import KINDS, MODBUS_KINDS, DistrictSimulator, HallConfigError, HallSimulator
-from firmware_sim.mqtt_device import MqttSettings
+from firmware_sim.mqtt_device import DEFAULT_STATE, MqttSettings
 
 EPILOG = """examples:
   python -m firmware_sim device rating_pad --id rp-w07 --window W07 --broker 127.0.0.1:1883 --heartbeat-s 5
@@ -22,11 +28,14 @@ EPILOG = """examples:
   python -m firmware_sim device pickup_locker --id locker-a1 --port 15020 --framer rtu
   python -m firmware_sim device people_counter --id pc-2 --serial /dev/pts/3 --baudrate 9600 --unit 2
   python -m firmware_sim hall -c configs/demo-hall.yaml --rate 6
-  python -m firmware_sim district --halls 30 --modbus-port-base 16000
+  python -m firmware_sim district --sites 30 --modbus-port-base 16000 --write-configs district/
+  python -m firmware_sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
 
 MQTT devices publish to hall/{site}/{rating|lockbox|attendance}/{id}/{status,heartbeat,event|punch,ack}
 and take commands on .../cmd. Modbus devices serve the register maps of device-protocols.md.
-Stop with Ctrl-C: MQTT devices publish status offline (reason shutdown) before they disconnect.
+Stop with Ctrl-C or SIGTERM: MQTT devices publish status offline (reason shutdown) before they
+disconnect. Faults at runtime: publish {"fault": ...} to sim/{site}/{device|all}/control (answers on
+sim/{site}/control/result); the faults are listed in firmware_sim/faults.py and the README.
 """
 
 
@@ -72,7 +81,37 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--state-dir",
         type=Path,
         metavar="DIR",
-        help="keep each device's seq counter here so it survives restarts (default: memory only)",
+        help="each MQTT device keeps its seq (flash) in DIR/{site}/{device}/ so it survives restarts "
+        f"(default: {default_state_root()}, or $HALLGATE_SIM_STATE_DIR)",
+    )
+    g.add_argument("--stateless", action="store_true", help="keep seq in memory only: it starts at 0 every run")
+    g.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="apply a fault once the devices are up: NAME[:key=value,...] or JSON, e.g. "
+        "offline:device=rp-w01,mode=clean  flaky:share=0.2,loss=0.5  jam:device=lb-1f,slot=3 (repeatable)",
+    )
+    g.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="do not listen for faults on sim/{site}/{device|all}/control",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="fail (exit 1) when no MQTT device reaches the broker within S seconds (default 10)",
+    )
+    g.add_argument(
+        "--status-s",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="print a status line every S seconds, 0 for none (default 5)",
     )
     g.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
     g.add_argument("-v", "--verbose", action="store_true", help="log connections and faults")
@@ -136,7 +175,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run N copies of a hall (sites SITE-001...; device ids ID-001...) "
         "on one broker, Modbus servers on consecutive ports.",
     )
-    district.add_argument("--halls", type=int, required=True, metavar="N", help="number of halls")
+    district.add_argument(
+        "--sites", "--halls", dest="halls", type=int, required=True, metavar="N", help="number of sites"
+    )
+    district.add_argument(
+        "--write-configs",
+        type=Path,
+        metavar="DIR",
+        help="write the gateway configuration of every site to DIR/{site}.yaml",
+    )
+    district.add_argument(
+        "--api-port-base",
+        type=int,
+        default=18000,
+        metavar="PORT",
+        help="the written configurations' API ports: PORT, PORT+1, ... (default 18000)",
+    )
     district.add_argument("-c", "--config", type=Path, help="hall YAML to copy (default: a 5-device village station)")
     district.add_argument(
         "--modbus-port-base",
@@ -151,12 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     host, port = args.broker
+    state: Any = DEFAULT_STATE
+    if args.stateless:
+        state = None
+    elif args.state_dir is not None:
+        state = args.state_dir
     return {
         "mqtt": MqttSettings(host=host, port=port, protocol=args.mqtt_protocol),
         "heartbeat_s": args.heartbeat_s,
         "rate_per_min": args.rate,
         "seed": args.seed,
-        "state_dir": args.state_dir,
+        "state_dir": state,
     }
 
 
@@ -176,24 +235,157 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
     if args.command == "hall":
         return HallSimulator(args.config, modbus_port_base=args.modbus_port_base, **common)
     if args.halls < 1:
-        raise HallConfigError("--halls must be at least 1")
+        raise HallConfigError("--sites must be at least 1")
     return DistrictSimulator(args.halls, args.config, modbus_port_base=args.modbus_port_base, **common)
-
-
-async def _run(sim: HallSimulator | DistrictSimulator, duration: float | None) -> None:
-    async with sim:
-        print(f"started {sum(len(h.devices) for h in _halls(sim))} simulated devices:", flush=True)
-        for line in sim.describe():
-            print(line, flush=True)
-        print("running" + (f" for {duration} s" if duration else "; Ctrl-C to stop"), flush=True)
-        if duration:
-            await asyncio.sleep(duration)
-        else:
-            await asyncio.Event().wait()
 
 
 def _halls(sim: HallSimulator | DistrictSimulator) -> list[HallSimulator]:
     return sim.halls if isinstance(sim, DistrictSimulator) else [sim]
+
+
+def _totals(halls: list[HallSimulator]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for hall in halls:
+        for key, value in hall.stats().items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+class StatusLine:
+    """The live status: devices up, messages a second since the last line, faults active."""
+
+    def __init__(self, halls: list[HallSimulator]) -> None:
+        self.halls = halls
+        self.started = self._at = time.monotonic()
+        self._last = _totals(halls)
+        self.first = dict(self._last)
+
+    def line(self) -> str:
+        now = time.monotonic()
+        totals = _totals(self.halls)
+        dt = max(now - self._at, 1e-6)
+        msg_s = (totals["published"] - self._last["published"]) / dt
+        req_s = (totals["requests"] - self._last["requests"]) / dt
+        self._at, self._last = now, totals
+        faults = " ".join(h.faults.describe_active() for h in self.halls if h.faults.active_count)
+        return (
+            f"status {_clock(now - self.started)}: {totals['up']}/{totals['devices']} devices up "
+            f"({totals['mqtt_up']}/{totals['mqtt']} MQTT online), {msg_s:.1f} msg/s, "
+            f"{req_s:.1f} Modbus req/s, {totals['faults']} faults active" + (f" ({faults})" if faults else "")
+        )
+
+    def summary(self) -> list[str]:
+        took = time.monotonic() - self.started
+        totals = _totals(self.halls)
+        published = totals["published"] - self.first["published"]
+        requests = totals["requests"] - self.first["requests"]
+        devices = [d for h in self.halls for d in h.mqtt_devices]
+        never = [d.device_id for d in devices if d.sessions == 0]
+        reconnects = sum(max(d.sessions - 1, 0) for d in devices)
+        lines = [
+            f"summary: ran {took:.1f} s, {len(self.halls)} site(s), {totals['devices']} devices "
+            f"({totals['mqtt']} MQTT, {totals['modbus']} Modbus)",
+            f"  MQTT messages published: {published} ({published / max(took, 1e-6):.1f}/s); reconnects: {reconnects}",
+            f"  Modbus requests served: {requests} ({requests / max(took, 1e-6):.1f}/s)",
+            f"  faults applied: {sum(h.faults.applied for h in self.halls)}; active at the end: {totals['faults']}",
+        ]
+        events = sum(d.seq.peek for d in devices)  # not a count: next seq per device, shown for checks
+        if devices:
+            dropped = sum(d.dropped_events for d in devices)
+            waiting = sum(d.backlog for d in devices)
+            lines.append(f"  events unsent at the end: {waiting}; dropped (backlog full): {dropped}")
+        del events
+        if never:
+            lines.append(f"  never online: {', '.join(never[:10])}" + (" ..." if len(never) > 10 else ""))
+        return lines
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+async def _wait_stop(stop: asyncio.Event, timeout: float | None) -> bool:
+    """Wait for `stop` up to `timeout` s; True when it was set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout)
+    return stop.is_set()
+
+
+async def _connected(halls: list[HallSimulator], timeout: float, stop: asyncio.Event) -> tuple[int, int, str | None]:
+    """Wait until every MQTT device is online, `timeout` passes, or stop; (online, total, last error)."""
+    devices = [d for h in halls for d in h.mqtt_devices]
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(d.connected.is_set() for d in devices):
+            break
+        await _wait_stop(stop, 0.05)
+    online = sum(1 for d in devices if d.connected.is_set() or d.sessions > 0)
+    errors = [d.last_error for d in devices if d.last_error]
+    return online, len(devices), errors[-1] if errors else None
+
+
+async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace) -> int:
+    halls = _halls(sim)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # a clean stop on both: SIGTERM's default would end the process without a DISCONNECT, and
+        # the broker would publish every device's will instead of the shutdown status
+        loop.add_signal_handler(sig, stop.set)
+    control_task: asyncio.Task[None] | None = None
+    host, port = args.broker
+    try:
+        async with sim:
+            print(f"started {sum(len(h.devices) for h in halls)} simulated devices:", flush=True)
+            for line in sim.describe():
+                print(line, flush=True)
+            if args.control:
+                channel = ControlChannel(host, port, {h.site: h.faults for h in halls}, args.mqtt_protocol)
+                control_task = asyncio.create_task(channel.run(), name="sim-control")
+                print(f"faults: publish JSON to sim/{{site}}/{{device|all}}/control on {host}:{port}", flush=True)
+            online, total, error = await _connected(halls, args.connect_timeout, stop)
+            if total and online == 0 and not stop.is_set():
+                print(
+                    f"error: no MQTT device reached the broker {host}:{port} within {args.connect_timeout:g} s"
+                    + (f" (last error: {error})" if error else "")
+                    + "; is it running? (--broker HOST:PORT)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            if online < total:
+                print(f"warning: only {online} of {total} MQTT devices online so far (last error: {error})", flush=True)
+            for text in args.fault:
+                spec = parse_fault(text)
+                for hall in halls:
+                    ids = hall.faults.apply(spec)
+                    print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
+            status = StatusLine(halls)
+            print("running" + (f" for {args.duration} s" if args.duration else "; Ctrl-C to stop"), flush=True)
+            end = time.monotonic() + args.duration if args.duration else None
+            while not stop.is_set():
+                wait = args.status_s if args.status_s > 0 else None
+                if end is not None:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    wait = left if wait is None else min(wait, left)
+                if await _wait_stop(stop, wait):
+                    break
+                if args.status_s > 0 and (end is None or time.monotonic() < end):
+                    print(status.line(), flush=True)
+            print("stopping", flush=True)
+        for line in status.summary():
+            print(line, flush=True)
+        return 0
+    finally:
+        if control_task is not None:
+            control_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await control_task
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,8 +396,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         sim = _build(args)
-        asyncio.run(_run(sim, args.duration))
-    except HallConfigError as e:
+        if args.command == "district" and args.write_configs is not None:
+            from firmware_sim.district import write_configs
+
+            host, port = args.broker
+            configs = sim.gateway_configs((host, port, args.mqtt_protocol), args.api_port_base)  # type: ignore[union-attr]
+            paths = write_configs(args.write_configs, configs)
+            print(
+                f"wrote {len(paths)} gateway configurations to {args.write_configs}/ "
+                f"(start each with: hallgate run -c {paths[0]})",
+                flush=True,
+            )
+        rc = asyncio.run(_run(sim, args))
+    except (HallConfigError, FaultError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -215,4 +418,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print("stopped", flush=True)
-    return 0
+    return rc
