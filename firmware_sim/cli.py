@@ -325,7 +325,7 @@ async def _connected(halls: list[HallSimulator], timeout: float, stop: asyncio.E
     return online, len(devices), errors[-1] if errors else None
 
 
-async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace) -> int:
+async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace, faults: list[dict[str, Any]]) -> int:
     halls = _halls(sim)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -356,8 +356,7 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace)
                 return 1
             if online < total:
                 print(f"warning: only {online} of {total} MQTT devices online so far (last error: {error})", flush=True)
-            for text in args.fault:
-                spec = parse_fault(text)
+            for spec in faults:
                 for hall in halls:
                     ids = hall.faults.apply(spec)
                     print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
@@ -396,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         sim = _build(args)
+        faults = [parse_fault(text) for text in args.fault]
+        for spec in faults:
+            for hall in _halls(sim):
+                hall.faults.check(spec)
         if args.command == "district" and args.write_configs is not None:
             from firmware_sim.district import write_configs
 
@@ -407,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(start each with: hallgate run -c {paths[0]})",
                 flush=True,
             )
-        rc = asyncio.run(_run(sim, args))
+        rc = asyncio.run(_run(sim, args, faults))
     except (HallConfigError, FaultError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

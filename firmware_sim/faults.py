@@ -152,6 +152,26 @@ class FaultInjector:
             ids = sorted(self._rng.sample(ids, n)) if n < len(ids) else ids
         return ids
 
+    def check(self, spec: Mapping[str, Any]) -> list[str]:
+        """Validate a fault without applying it (the command line checks `--fault` before it
+        starts anything); returns the devices it would apply to now."""
+        name = spec.get("fault")
+        if name not in FAULTS:
+            raise FaultError(f"fault: {name!r} is not one of {', '.join(FAULTS)}")
+        params = {k: v for k, v in spec.items() if k not in TARGET_KEYS}
+        ids = self.targets(spec)
+        for dev_id in ids:
+            device = self.devices[dev_id]
+            if not _supports(device, name):
+                raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
+            if name in ("jam", "door_open"):
+                _door(device, params)
+        if name == "offline" and params.get("mode", "abrupt") not in ("abrupt", "clean"):
+            raise FaultError(f"mode: offline is abrupt or clean, not {params['mode']!r}")
+        if name == "garbage" and params.get("type", "random") not in (*GARBAGE_KINDS, "random"):
+            raise FaultError(f"type: garbage is one of {', '.join(GARBAGE_KINDS)} or random, not {params['type']!r}")
+        return ids
+
     def apply(self, spec: Mapping[str, Any]) -> list[str]:
         """Apply one fault; returns the device ids it was applied to."""
         name = spec.get("fault")

@@ -422,7 +422,9 @@ class MqttDevice:
                 await asyncio.Event().wait()
             self.published += 1
             if self._outbox and self._outbox[0][1] is payload:
-                self._sent.append(self._outbox.popleft())
+                sent = self._outbox.popleft()
+                if isinstance(payload, str):  # events, not injected garbage
+                    self._sent.append(sent)
 
     async def _receiver(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
