@@ -20,6 +20,7 @@ from firmware_sim.control import ControlChannel
 from firmware_sim.faults import FaultError, parse_fault
 from firmware_sim.hall import KINDS, MODBUS_KINDS, DistrictSimulator, HallConfigError, HallSimulator
 from firmware_sim.mqtt_device import DEFAULT_STATE, MqttSettings
+from firmware_sim.scenario import ScenarioError, ScenarioRunner, load_scenario
 
 EPILOG = """examples:
   python -m firmware_sim device rating_pad --id rp-w07 --window W07 --broker 127.0.0.1:1883 --heartbeat-s 5
@@ -200,6 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="first Modbus port (default 16000)",
     )
     _common(district)
+
+    scenario = sub.add_parser(
+        "scenario",
+        help="play a day in a hall from a scenario file",
+        description="Play a day in a hall (arrivals, services and ratings, staff punches, lockbox and "
+        "locker use, faults) from a scenario YAML, at real time or faster; see "
+        "firmware_sim/templates/day.yaml.",
+    )
+    scenario.add_argument("-f", "--file", required=True, type=Path, help="scenario YAML")
+    scenario.add_argument("-c", "--config", type=Path, help="hall YAML (default: the scenario's `hall`)")
+    scenario.add_argument(
+        "--speed", type=float, metavar="X", help="day time runs X times real time (default: the file's)"
+    )
+    scenario.add_argument("--modbus-port-base", type=int, metavar="PORT", help="move the Modbus servers")
+    _common(scenario)
+    scenario.set_defaults(rate=0.0)  # the scenario drives the devices
     return parser
 
 
@@ -234,6 +251,11 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
         )
     if args.command == "hall":
         return HallSimulator(args.config, modbus_port_base=args.modbus_port_base, **common)
+    if args.command == "scenario":
+        config = args.config or args.scenario.hall
+        if config is None:
+            raise ScenarioError(f"{args.file}: no `hall:` in the scenario; give the hall with -c FILE")
+        return HallSimulator(config, modbus_port_base=args.modbus_port_base, **common)
     if args.halls < 1:
         raise HallConfigError("--sites must be at least 1")
     return DistrictSimulator(args.halls, args.config, modbus_port_base=args.modbus_port_base, **common)
@@ -259,6 +281,7 @@ class StatusLine:
         self.started = self._at = time.monotonic()
         self._last = _totals(halls)
         self.first = dict(self._last)
+        self.runner: ScenarioRunner | None = None
 
     def line(self) -> str:
         now = time.monotonic()
@@ -268,8 +291,9 @@ class StatusLine:
         req_s = (totals["requests"] - self._last["requests"]) / dt
         self._at, self._last = now, totals
         faults = " ".join(h.faults.describe_active() for h in self.halls if h.faults.active_count)
+        day = f" day {self.runner.day_clock(now - self.started)}," if self.runner else ""
         return (
-            f"status {_clock(now - self.started)}: {totals['up']}/{totals['devices']} devices up "
+            f"status {_clock(now - self.started)}:{day} {totals['up']}/{totals['devices']} devices up "
             f"({totals['mqtt_up']}/{totals['mqtt']} MQTT online), {msg_s:.1f} msg/s, "
             f"{req_s:.1f} Modbus req/s, {totals['faults']} faults active" + (f" ({faults})" if faults else "")
         )
@@ -289,12 +313,16 @@ class StatusLine:
             f"  Modbus requests served: {requests} ({requests / max(took, 1e-6):.1f}/s)",
             f"  faults applied: {sum(h.faults.applied for h in self.halls)}; active at the end: {totals['faults']}",
         ]
-        events = sum(d.seq.peek for d in devices)  # not a count: next seq per device, shown for checks
         if devices:
             dropped = sum(d.dropped_events for d in devices)
             waiting = sum(d.backlog for d in devices)
             lines.append(f"  events unsent at the end: {waiting}; dropped (backlog full): {dropped}")
-        del events
+        if self.runner is not None:
+            counts = ", ".join(f"{n} {op}" for op, n in sorted(self.runner.counts.items()))
+            lines.append(
+                f"  scenario: {self.runner.done}/{len(self.runner.plan)} actions ({counts}); "
+                f"errors: {self.runner.errors}"
+            )
         if never:
             lines.append(f"  never online: {', '.join(never[:10])}" + (" ..." if len(never) > 10 else ""))
         return lines
@@ -361,7 +389,19 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                     ids = hall.faults.apply(spec)
                     print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
             status = StatusLine(halls)
-            print("running" + (f" for {args.duration} s" if args.duration else "; Ctrl-C to stop"), flush=True)
+            runner = None
+            if args.command == "scenario":
+                runner = ScenarioRunner(halls[0], args.scenario, args.speed)
+                status.runner = runner
+                print(
+                    f"scenario {args.file}: {len(runner.plan)} actions, {runner.day_clock(0)}-"
+                    f"{runner.day_clock(runner.length_s)} at {runner.speed:g}x ({runner.length_s:.0f} s)",
+                    flush=True,
+                )
+                play = asyncio.create_task(runner.run(), name="scenario")
+                play.add_done_callback(lambda _: stop.set())
+            until_end = "; until the end of the day" if runner else "; Ctrl-C to stop"
+            print("running" + (f" for {args.duration} s" if args.duration else until_end), flush=True)
             end = time.monotonic() + args.duration if args.duration else None
             while not stop.is_set():
                 wait = args.status_s if args.status_s > 0 else None
@@ -374,6 +414,11 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                     break
                 if args.status_s > 0 and (end is None or time.monotonic() < end):
                     print(status.line(), flush=True)
+            if runner is not None:
+                if not play.done():
+                    play.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await play
             print("stopping", flush=True)
         for line in status.summary():
             print(line, flush=True)
@@ -394,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "scenario":
+            args.scenario = load_scenario(args.file)
         sim = _build(args)
         faults = [parse_fault(text) for text in args.fault]
         for spec in faults:
@@ -411,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         rc = asyncio.run(_run(sim, args, faults))
-    except (HallConfigError, FaultError) as e:
+    except (HallConfigError, FaultError, ScenarioError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
