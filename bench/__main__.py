@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "append": "bench.append",
     "drain": "bench.drain",
     "ingest": "bench.ingest",  # stub: the lead adds the end-to-end benchmark
+    "sim": "bench.sim",  # simulated devices one simulator process sustains at nominal rates
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"
