@@ -22,7 +22,8 @@ Faults (kinds; parameters; effect):
 - `wrap` (people_counter; `margin`, default 100): both counts jump to 2**32 - margin.
 - `reboot` (all; `clock_reset` for MQTT): MQTT = abrupt drop (will), boot, uptime from 0, stored
   events kept; Modbus = uptime (and a counter's counts) restart.
-- `clock_drift` (MQTT; `offset_s`, default 300): the device clock (`ts`) is off by that much.
+- `clock_drift` (MQTT; `offset_s`, default 300 unless `per_day_s` is given; `per_day_s`, e.g. 90):
+  the device clock (`ts`) is off by `offset_s` and drifts `per_day_s` a day from then on.
 - `backlog` (MQTT; `events`, default 1000; `repeat`, default 0): that many events queued at once,
   and the last `repeat` sent ones again with the same seq (a range uploaded again).
 - `clear` (all): every fault above ends (doors close, locks unjam, clock right, link good).
@@ -286,7 +287,8 @@ def _apply_one(device: Device, name: str, params: Mapping[str, Any]) -> None:
             device.reboot()
     elif name == "clock_drift":
         assert isinstance(device, MqttDevice)
-        device.clock_offset_s = _number(params, "offset_s", 300, -(10**9), 10**9)
+        per_day = _number(params, "per_day_s", 0, -86400, 86400)
+        device.set_drift(_number(params, "offset_s", 0 if per_day else 300, -(10**9), 10**9), per_day)
     elif name == "backlog":
         assert isinstance(device, MqttDevice)
         events = int(_number(params, "events", 1000, 0, 100_000))
@@ -325,4 +327,4 @@ def _clear(device: Device, name: str, remaining: Mapping[str, Any]) -> None:
     elif name == "lens_blocked" and isinstance(device, PeopleCounter):
         device.clear_fault()
     elif name == "clock_drift" and isinstance(device, MqttDevice):
-        device.clock_offset_s = 0.0
+        device.set_drift(0.0, 0.0)

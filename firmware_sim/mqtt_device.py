@@ -126,6 +126,8 @@ class MqttDevice:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.seq = SeqCounter(seq_start, self.state_dir / "seq.json" if self.state_dir else None)
         self.clock_offset_s = clock_offset_s
+        self.drift_s_per_day = 0.0  # a clock running fast (>0) or slow, from _drift_since on
+        self._drift_since = time.monotonic()
         self.will = will
         self.battery = 100 if self.battery_powered else None
         # what was sent and what is waiting
@@ -162,7 +164,14 @@ class MqttDevice:
         return f"{self.topic}/{name}"
 
     def ts(self) -> str:
-        return iso_ts(self.clock_offset_s)
+        drift = self.drift_s_per_day * (time.monotonic() - self._drift_since) / 86400 if self.drift_s_per_day else 0.0
+        return iso_ts(self.clock_offset_s + drift)
+
+    def set_drift(self, offset_s: float = 0.0, per_day_s: float = 0.0) -> None:
+        """The device clock is off by `offset_s` now and drifts `per_day_s` seconds a day from here."""
+        self.clock_offset_s = offset_s
+        self.drift_s_per_day = per_day_s
+        self._drift_since = time.monotonic()
 
     @property
     def uptime_s(self) -> int:

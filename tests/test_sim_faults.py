@@ -215,3 +215,22 @@ def test_cli_fault_at_start_and_status_line(
     assert "status 00:00:00: 1/1 devices up (1/1 MQTT online)" in out and "2 faults active" in out
     assert "summary: ran" in out and "faults applied: 2" in out
     assert main(["device", "lockbox", "--id", "x", "--fault", "jam:slot=0", "--duration", "0.1"]) == 2
+
+
+def test_clock_drift_offset_and_rate() -> None:
+    from datetime import datetime
+
+    from firmware_sim.rating import RatingPad
+
+    async def scenario() -> None:
+        pad = RatingPad("rp-clock", state_dir=None)
+        injector = FaultInjector({"rp-clock": pad})
+        injector.apply({"fault": "clock_drift", "device": "rp-clock", "offset_s": -120})
+        ahead = datetime.fromisoformat(pad.rate(5)["ts"]).timestamp() - time.time()
+        assert -121 < ahead < -119
+        injector.apply({"fault": "clock_drift", "device": "rp-clock", "per_day_s": 86400})  # 1 s a second
+        await until(lambda: datetime.fromisoformat(pad.ts()).timestamp() - time.time() > 0.3, what="drift")
+        injector.apply({"fault": "clear", "device": "rp-clock"})
+        assert abs(datetime.fromisoformat(pad.ts()).timestamp() - time.time()) < 0.1
+
+    asyncio.run(scenario())
