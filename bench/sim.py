@@ -22,6 +22,7 @@ baseline alternate which goes first. Medians over the runs. `--records` sets the
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,6 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from bench.common import Options, PeakRSS, Row, median
 from tests.servers import Mosquitto
-from tests.sim_support import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SITES = 200
@@ -44,6 +44,23 @@ MQTT_PER_SITE, MODBUS_PER_SITE = 4, 1
 WINDOW_S = 30.0
 SETTLE_S = 5.0
 HEARTBEAT_S, RATE_PER_MIN = 30.0, 2.0
+
+
+def modbus_ports(n: int, start: int = 20000) -> int:
+    """The first of `n` consecutive free ports below the ephemeral range (ip_local_port_range
+    starts at 32768 here): ports picked inside it collide with the clients' own ports."""
+    base = start
+    while base + n < 32768:
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    base = p + 1
+                    break
+        else:
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports in {start}-32767")
 
 
 class Counter:
@@ -169,7 +186,7 @@ def run(opts: Options) -> list[Row]:
                     poller = None
                     try:
                         if which == "sim":
-                            port_base = free_ports(sites)
+                            port_base = modbus_ports(sites)
                             cmd = [sys.executable, "-m", "firmware_sim", "district", "--sites", str(sites)]
                             cmd += ["--broker", f"127.0.0.1:{broker.port}", "--modbus-port-base", str(port_base)]
                             cmd += ["--rate", str(RATE_PER_MIN), "--heartbeat-s", str(HEARTBEAT_S), "--stateless"]

@@ -31,6 +31,7 @@ EPILOG = """examples:
   python -m firmware_sim hall -c configs/demo-hall.yaml --rate 6
   python -m firmware_sim district --sites 30 --modbus-port-base 16000 --write-configs district/
   python -m firmware_sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
+  python -m firmware_sim scenario -f firmware_sim/templates/day.yaml --speed 120
 
 MQTT devices publish to hall/{site}/{rating|lockbox|attendance}/{id}/{status,heartbeat,event|punch,ack}
 and take commands on .../cmd. Modbus devices serve the register maps of device-protocols.md.
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district,scenario}")
 
     dev = sub.add_parser(
         "device",
