@@ -22,6 +22,7 @@ baseline alternate which goes first. Medians over the runs. `--records` sets the
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import subprocess
 import sys
@@ -112,6 +113,8 @@ class Poller:
             client.close()
 
     async def _main(self) -> None:
+        # a timed-out poll is counted; pymodbus would also print a frame dump for each
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         await asyncio.gather(*(self._one(p) for p in self.ports), return_exceptions=True)
 
     def close(self) -> None:
