@@ -84,7 +84,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="each MQTT device keeps its seq (flash) in DIR/{site}/{device}/ so it survives restarts "
-        f"(default: {default_state_root()}, or $HALLGATE_SIM_STATE_DIR)",
+        f"(default: {default_state_root()}, or $FIRMWARE_SIM_STATE_DIR)",
     )
     g.add_argument("--stateless", action="store_true", help="keep seq in memory only: it starts at 0 every run")
     g.add_argument(

@@ -23,12 +23,13 @@ def device_rng(seed: int | str, device_id: str) -> random.Random:
     return random.Random(f"{seed}:{device_id}")
 
 
-STATE_ENV = "HALLGATE_SIM_STATE_DIR"
+# Not HALLGATE_*: the gateway reads every HALLGATE_* variable as a configuration override.
+STATE_ENV = "FIRMWARE_SIM_STATE_DIR"
 
 
 def default_state_root() -> Path:
     """Where simulated devices keep their "flash" (seq) unless told otherwise:
-    $HALLGATE_SIM_STATE_DIR, else $XDG_STATE_HOME/hallgate-sim, else ~/.local/state/hallgate-sim."""
+    $FIRMWARE_SIM_STATE_DIR, else $XDG_STATE_HOME/hallgate-sim, else ~/.local/state/hallgate-sim."""
     explicit = os.environ.get(STATE_ENV)
     if explicit:
         return Path(explicit)

@@ -16,8 +16,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from firmware_sim.common import STATE_ENV
 from tests.servers import require_binary
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$")
@@ -178,3 +182,12 @@ def free_ports(n: int) -> int:
         if ok:
             return base
     raise RuntimeError(f"no {n} consecutive free ports")
+
+
+@pytest.fixture(autouse=True)
+def sim_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The simulators' default flash folder (seq), in a temporary folder rather than under
+    ~/.local/state: import it into a test module (`from tests.sim_support import sim_state`)."""
+    folder = tmp_path_factory.mktemp("sim-state")
+    monkeypatch.setenv(STATE_ENV, str(folder))
+    return folder

@@ -17,7 +17,7 @@ from firmware_sim.cli import main
 from firmware_sim.common import STATE_ENV
 from firmware_sim.rating import RatingPad
 from tests.servers import Mosquitto, free_port
-from tests.sim_support import retained
+from tests.sim_support import retained, sim_state  # noqa: F401 (sim_state: autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ from gateway.config import load_config
 from gateway.registry import load_hall
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto
-from tests.sim_support import free_ports
+from tests.sim_support import free_ports, sim_state  # noqa: F401 (sim_state: autouse)
 from tests.waits import until
 
 

@@ -17,7 +17,7 @@ from firmware_sim.faults import FaultError, FaultInjector, parse_fault
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings, cancel_and_wait
 from tests.servers import Mosquitto
-from tests.sim_support import MqttWatcher, free_ports, mbpoll, mosquitto_pub, on, retained
+from tests.sim_support import MqttWatcher, free_ports, mbpoll, mosquitto_pub, on, retained, sim_state  # noqa: F401 (sim_state: autouse)
 from tests.waits import until
 
 SITE = "f-hall"

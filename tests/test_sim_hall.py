@@ -20,7 +20,7 @@ from firmware_sim.cli import main
 from firmware_sim.hall import DistrictSimulator, HallConfigError, HallSimulator, load_hall
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto, free_port
-from tests.sim_support import MqttWatcher, free_ports, on, retained
+from tests.sim_support import MqttWatcher, free_ports, on, retained, sim_state  # noqa: F401 (sim_state: autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo-hall.yaml"

@@ -11,7 +11,7 @@ from firmware_sim.counter import PeopleCounter
 from firmware_sim.locker import LockerBoard
 from firmware_sim.modbus_bus import ModbusBus
 from tests.servers import free_port
-from tests.sim_support import mbpoll
+from tests.sim_support import mbpoll, sim_state  # noqa: F401 (sim_state: autouse)
 from tests.waits import until
 
 U32 = 2**32

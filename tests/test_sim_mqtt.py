@@ -15,7 +15,7 @@ from firmware_sim.lockbox import Lockbox
 from firmware_sim.mqtt_device import MqttSettings
 from firmware_sim.rating import RatingPad
 from tests.servers import Mosquitto
-from tests.sim_support import TS_RE, MqttWatcher, mosquitto_pub, on, retained
+from tests.sim_support import TS_RE, MqttWatcher, mosquitto_pub, on, retained, sim_state  # noqa: F401 (sim_state: autouse)
 
 SITE = "t-hall"
 

@@ -11,7 +11,7 @@ import pytest
 from firmware_sim.cli import main
 from firmware_sim.scenario import ScenarioError, load_scenario, plan_day
 from tests.servers import Mosquitto
-from tests.sim_support import MqttWatcher, free_ports, on
+from tests.sim_support import MqttWatcher, free_ports, on, sim_state  # noqa: F401 (sim_state: autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = ROOT / "firmware_sim" / "templates" / "day.yaml"

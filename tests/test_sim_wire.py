@@ -14,7 +14,7 @@ from firmware_sim.locker import LockerBoard
 from firmware_sim.modbus_bus import ModbusBus
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto, free_port
-from tests.sim_support import TS_RE, MqttWatcher, mbpoll, mosquitto_pub, on, retained
+from tests.sim_support import TS_RE, MqttWatcher, mbpoll, mosquitto_pub, on, retained, sim_state  # noqa: F401 (sim_state: autouse)
 
 SITE = "wire"
 ISO = "iso8601"
