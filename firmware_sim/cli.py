@@ -88,6 +88,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--stateless", action="store_true", help="keep seq in memory only: it starts at 0 every run")
     g.add_argument(
+        "--no-will",
+        dest="will",
+        action="store_false",
+        help="MQTT devices connect without a will: an abrupt drop (fault offline) leaves their status online",
+    )
+    g.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -234,6 +240,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "rate_per_min": args.rate,
         "seed": args.seed,
         "state_dir": state,
+        "will": args.will,
     }
 
 
@@ -247,6 +254,7 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
             else:
                 modbus = {"host": args.host, "port": args.port, "unit": args.unit, "framer": args.framer}
             common.pop("state_dir")
+            common.pop("will")
         return HallSimulator.single(
             args.kind, args.id, site=args.site, window=args.window, slots=args.slots, modbus=modbus, **common
         )
@@ -329,6 +337,27 @@ class StatusLine:
         return lines
 
 
+def _fault_everywhere(halls: list[HallSimulator], spec: dict[str, Any], apply: bool) -> list[str]:
+    """Check or apply a fault in every hall; one naming devices goes to the halls that have them
+    (in a district, device ids carry their site's suffix), and is an error only if none has."""
+    wanted = spec.get("device")
+    if wanted is not None:
+        ids = {wanted} if isinstance(wanted, str) else set(wanted)
+        missing = ids - {d for h in halls for d in h.devices}
+        if missing:
+            raise FaultError(f"device: no device {sorted(missing)} in any simulated hall")
+        halls = [h for h in halls if ids & set(h.devices)]
+    done: list[str] = []
+    for hall in halls:
+        if wanted is not None:
+            spec = {
+                **spec,
+                "device": sorted(set(hall.devices) & ({wanted} if isinstance(wanted, str) else set(wanted))),
+            }
+        done += hall.faults.apply(spec) if apply else hall.faults.check(spec)
+    return done
+
+
 def _clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
@@ -386,9 +415,8 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
             if online < total:
                 print(f"warning: only {online} of {total} MQTT devices online so far (last error: {error})", flush=True)
             for spec in faults:
-                for hall in halls:
-                    ids = hall.faults.apply(spec)
-                    print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
+                ids = _fault_everywhere(halls, spec, apply=True)
+                print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
             status = StatusLine(halls)
             runner = None
             if args.command == "scenario":
@@ -445,8 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         sim = _build(args)
         faults = [parse_fault(text) for text in args.fault]
         for spec in faults:
-            for hall in _halls(sim):
-                hall.faults.check(spec)
+            _fault_everywhere(_halls(sim), spec, apply=False)
         if args.command == "district" and args.write_configs is not None:
             from firmware_sim.district import write_configs
 

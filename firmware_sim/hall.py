@@ -196,8 +196,11 @@ class HallSimulator:
         id_suffix: str = "",
         modbus_host: str | None = None,
         modbus_port_base: int | None = None,
+        will: bool = True,
     ) -> None:
-        """`rate_per_min`: activity of each device (events a minute; people a minute for counters).
+        """`will`: False starts every MQTT device without an MQTT will (a device's `sim: {will: ...}`
+        still decides for itself).
+        `rate_per_min`: activity of each device (events a minute; people a minute for counters).
         `site`/`id_suffix` rename the hall and its devices (a district of copies of one hall).
         `modbus_host`/`modbus_port_base` move the Modbus servers: the hall's distinct host:port pairs
         get consecutive ports from the base, in order of appearance.
@@ -226,6 +229,7 @@ class HallSimulator:
                     "heartbeat_s": heartbeat_s,
                     "rate_per_min": rate_per_min,
                     "seed": seed,
+                    "will": will,
                 }
                 if state_dir is None or isinstance(state_dir, str | Path):
                     options["state_dir"] = None if state_dir is None else Path(state_dir) / self.site / dev_id

@@ -61,8 +61,13 @@ def test_cli_district_write_configs(mosquitto: Mosquitto, tmp_path: Path, capsys
     base = free_ports(2)
     argv = ["district", "--sites", "2", "--modbus-port-base", str(base), "--broker", f"127.0.0.1:{mosquitto.port}"]
     argv += ["--write-configs", str(tmp_path / "cfg"), "--duration", "0.2", "--stateless", "--status-s", "0"]
+    # a fault naming a device goes to the site that has it; a share is drawn in every site
+    argv += ["--fault", "jam:device=lb-1-002,slot=3", "--fault", "lens_blocked:share=1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
+    assert "fault jam: lb-1-002\n" in out and "fault lens_blocked: pc-door-001, pc-door-002\n" in out
+    assert "faults applied: 3; active at the end: 3" in out
+    assert main([*argv[:-4], "--fault", "jam:device=lb-1-009,slot=3"]) == 2
     assert f"wrote 2 gateway configurations to {tmp_path / 'cfg'}/" in out
     written = yaml.safe_load((tmp_path / "cfg" / "village-002.yaml").read_text())
     assert written["site"] == "village-002" and written["devices"][4]["modbus"]["port"] == base + 1

@@ -234,3 +234,14 @@ def test_clock_drift_offset_and_rate() -> None:
         assert abs(datetime.fromisoformat(pad.ts()).timestamp() - time.time()) < 0.1
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("will", [True, False])
+def test_abrupt_offline_with_and_without_a_will(mosquitto: Mosquitto, will: bool) -> None:
+    dev = f"rp-will-{will}".lower()
+    argv = ["device", "rating_pad", "--id", dev, "--broker", f"127.0.0.1:{mosquitto.port}", "--status-s", "0"]
+    argv += ["--fault", f"offline:device={dev}", "--duration", "0.5", *([] if will else ["--no-will"])]
+    assert main(argv) == 0
+    status = json.loads(retained(mosquitto.port, f"hall/demo-hall/rating/{dev}/status"))
+    # offline at the end, so no shutdown status: what is left is the will, or the last online
+    assert status == {"state": "offline"} if will else status["state"] == "online"
