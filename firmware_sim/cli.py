@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_sim.common import default_state_root
-from firmware_sim.control import ControlChannel
+from firmware_sim.control import ControlChannel, HttpControl
 from firmware_sim.faults import FaultError, parse_fault
 from firmware_sim.hall import KINDS, MODBUS_KINDS, DistrictSimulator, HallConfigError, HallSimulator
 from firmware_sim.mqtt_device import DEFAULT_STATE, MqttSettings
@@ -106,6 +106,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         dest="control",
         action="store_false",
         help="do not listen for faults on sim/{site}/{device|all}/control",
+    )
+    g.add_argument(
+        "--http-control",
+        type=int,
+        metavar="PORT",
+        help="also take faults over HTTP on 127.0.0.1:PORT (POST /faults with the JSON; GET /faults)",
     )
     g.add_argument(
         "--connect-timeout",
@@ -392,6 +398,7 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
         # the broker would publish every device's will instead of the shutdown status
         loop.add_signal_handler(sig, stop.set)
     control_task: asyncio.Task[None] | None = None
+    http: HttpControl | None = None
     host, port = args.broker
     try:
         async with sim:
@@ -402,6 +409,10 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                 channel = ControlChannel(host, port, {h.site: h.faults for h in halls}, args.mqtt_protocol)
                 control_task = asyncio.create_task(channel.run(), name="sim-control")
                 print(f"faults: publish JSON to sim/{{site}}/{{device|all}}/control on {host}:{port}", flush=True)
+            if args.http_control is not None:
+                http = HttpControl("127.0.0.1", args.http_control, {h.site: h.faults for h in halls})
+                await http.start()
+                print(f"faults over HTTP: POST http://127.0.0.1:{http.port}/faults", flush=True)
             online, total, error = await _connected(halls, args.connect_timeout, stop)
             if total and online == 0 and not stop.is_set():
                 print(
@@ -453,6 +464,8 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
             print(line, flush=True)
         return 0
     finally:
+        if http is not None:
+            await http.stop()
         if control_task is not None:
             control_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,6 +14,7 @@ Modbus devices are controlled the same way (the channel lives on the broker, not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -88,3 +89,72 @@ class ControlChannel:
         self.handled += 1
         log.info("control %s: %s", topic, result)
         await client.publish(result_topic(site), json.dumps(result, ensure_ascii=False), qos=1)
+
+
+class HttpControl:
+    """The same control channel as a small local HTTP API (for a hall without a broker, or curl):
+
+        curl -X POST localhost:8090/faults -d '{"fault": "jam", "device": "lb-1f", "slot": 3}'
+        curl localhost:8090/faults        # what is active, per site and device, and the counts
+
+    POST answers 200 `{"ok": true, "devices": [...]}` or 400 `{"ok": false, "error": "..."}`; a
+    `site` field picks the hall when the process runs several. Loopback only by default.
+    """
+
+    def __init__(self, host: str, port: int, injectors: Mapping[str, FaultInjector]) -> None:
+        self.host, self.port = host, port
+        self.injectors = dict(injectors)
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, body = await asyncio.wait_for(self._request(reader), 5.0)
+        except (TimeoutError, ValueError, asyncio.IncompleteReadError, ConnectionError) as e:
+            status, body = 400, {"ok": False, "error": f"bad request: {e}"}
+        data = json.dumps(body, ensure_ascii=False).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        writer.write(head.encode() + b"Connection: close\r\n\r\n" + data)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, object]]:
+        method, path, _ = (await reader.readline()).decode("latin-1").split(" ", 2)
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        if length > 65536:
+            raise ValueError("body over 64 KiB")
+        body = await reader.readexactly(length) if length else b""
+        if path.rstrip("/") != "/faults":
+            return 404, {"ok": False, "error": "use GET or POST /faults"}
+        if method == "GET":
+            return 200, {site: {"active": inj.active, "applied": inj.applied} for site, inj in self.injectors.items()}
+        if method != "POST":
+            return 404, {"ok": False, "error": "use GET or POST /faults"}
+        try:
+            spec = json.loads(body)
+            if not isinstance(spec, dict):
+                raise FaultError('expected a JSON object like {"fault": "jam", "device": "lb-1f", "slot": 3}')
+            site = spec.pop("site", None)
+            if site is None and len(self.injectors) == 1:
+                site = next(iter(self.injectors))
+            if site not in self.injectors:
+                raise FaultError(f"site: {site!r} is not one of {sorted(self.injectors)[:10]}")
+            ids = self.injectors[site].apply(spec)
+        except (ValueError, FaultError) as e:
+            return 400, {"ok": False, "error": str(e)}
+        return 200, {"ok": True, "fault": spec.get("fault"), "site": site, "devices": ids}

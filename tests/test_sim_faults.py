@@ -245,3 +245,36 @@ def test_abrupt_offline_with_and_without_a_will(mosquitto: Mosquitto, will: bool
     status = json.loads(retained(mosquitto.port, f"hall/demo-hall/rating/{dev}/status"))
     # offline at the end, so no shutdown status: what is left is the will, or the last online
     assert status == {"state": "offline"} if will else status["state"] == "online"
+
+
+def test_http_control_for_a_hall_without_a_broker(capsys: pytest.CaptureFixture[str]) -> None:
+    import httpx
+
+    from firmware_sim.control import HttpControl
+
+    async def scenario() -> None:
+        port = free_ports(1)
+        sim = HallSimulator.single("people_counter", "pc-http", modbus={"port": port, "unit": 1}, state_dir=None)
+        async with sim:
+            http = HttpControl("127.0.0.1", 0, {"demo-hall": sim.faults})
+            await http.start()
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}") as client:
+                    r = await client.post("/faults", json={"fault": "lens_blocked", "device": "pc-http"})
+                    assert r.status_code == 200 and r.json()["devices"] == ["pc-http"], r.text
+                    assert (await mbpoll(port, "-t", "3", "-r", "4")).values == {4: 1}
+                    r = await client.post("/faults", json={"fault": "jam", "device": "pc-http", "door": 1})
+                    assert r.status_code == 400 and "a people_counter (pc-http) has no such fault" in r.json()["error"]
+                    r = await client.post("/faults", content=b"{not json")
+                    assert r.status_code == 400 and r.json()["ok"] is False
+                    r = await client.get("/faults")
+                    assert r.json() == {"demo-hall": {"active": {"pc-http": {"lens_blocked": ANY}}, "applied": 1}}
+                    assert (await client.get("/other")).status_code == 404
+            finally:
+                await http.stop()
+
+    asyncio.run(scenario())
+    port = free_ports(2)
+    argv = ["device", "people_counter", "--id", "pc-h2", "--port", str(port), "--no-control"]
+    assert main([*argv, "--http-control", str(port + 1), "--duration", "0.2"]) == 0
+    assert f"faults over HTTP: POST http://127.0.0.1:{port + 1}/faults" in capsys.readouterr().out
