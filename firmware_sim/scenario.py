@@ -8,6 +8,7 @@
     dwell_minutes: [15, 60]    # how long a visitor stays (IN, then OUT on the counters)
     served: 0.8                # share of visitors served at a window
     service_minutes: 12        # one service keeps a window busy this long
+    services: {W01: [营业执照设立登记, 个体工商户变更登记], W02: [社保卡补办]}   # items per window
     ratings: {5: 95, 4: 3, 3: 1, 2: 0.6, 1: 0.4}   # the rating mix (weights), e.g. 99 % good
     unrated: 0.05              # prompts that expire without a rating
     staff:                     # per window: A post, B post, and when B covers for A
@@ -89,6 +90,7 @@ class Scenario:
     ratings: Mapping[int, float] = field(default_factory=lambda: {5: 95, 4: 3, 3: 1, 2: 0.6, 1: 0.4})
     unrated: float = 0.05
     staff: tuple[Staff, ...] = ()
+    services: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # window -> items handled there
     lockbox_deposit: float = 0.9
     locker_deposits: int = 20
     locker_pickups: int = 15
@@ -109,7 +111,7 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
         raise ScenarioError(f"{where}: expected a mapping at the top")
     known = {
         "hall", "seed", "speed", "day", "arrivals", "dwell_minutes", "served", "service_minutes",
-        "ratings", "unrated", "staff", "lockbox", "lockers", "faults",
+        "ratings", "unrated", "staff", "services", "lockbox", "lockers", "faults",
     }  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -145,6 +147,11 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
             raise ScenarioError(f"{where}: faults[{i}]: needs `at: HH:MM` and `fault`")
         spec = {k: v for k, v in entry.items() if k != "at"}
         faults.append((_minutes(entry["at"], f"{where}: faults[{i}].at"), spec))
+    services = raw.get("services") or {}
+    if not isinstance(services, Mapping) or not all(
+        isinstance(v, list) and v and all(isinstance(i, str) for i in v) for v in services.values()
+    ):
+        raise ScenarioError(f"{where}: services: a window -> a list of items, e.g. {{W01: [社保卡补办]}}")
     dwell = raw.get("dwell_minutes", [15, 60])
     lockers = raw.get("lockers") or {}
     hall = raw.get("hall")
@@ -162,6 +169,7 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
         ratings=ratings,
         unrated=float(raw.get("unrated", 0.05)),
         staff=tuple(staff),
+        services={str(k): tuple(v) for k, v in services.items()},
         lockbox_deposit=float((raw.get("lockbox") or {}).get("deposit", 0.9)),
         locker_deposits=int(lockers.get("deposits", 20)),
         locker_pickups=int(lockers.get("pickups", 15)),
@@ -253,11 +261,13 @@ def plan_day(sc: Scenario, devices: Mapping[str, str], windows: Mapping[str, str
                     continue  # turned away at closing time
                 window_free[post.window] = done
                 pad = pad_of[post.window]
+                items = sc.services.get(post.window)
+                item = rng.choice(items) if items else None
                 if rng.random() < sc.unrated:
-                    at(done, pad, "unrated", on_duty(post, begin))
+                    at(done, pad, "unrated", on_duty(post, begin), item)
                 else:
                     score = rng.choices(list(sc.ratings), weights=list(sc.ratings.values()))[0]
-                    at(done, pad, "rate", on_duty(post, begin), score)
+                    at(done, pad, "rate", on_duty(post, begin), score, item)
 
     # pickup lockers: items deposited through the day, some collected
     if boards:
@@ -343,11 +353,11 @@ class ScenarioRunner:
     def _punch(self, machine: AttendanceMachine, staff_id: str, direction: str) -> None:
         machine.punch(staff_id, direction=direction if machine.mode == "auto" else None)
 
-    def _rate(self, pad: RatingPad, staff_id: str, score: int) -> None:
-        pad.rate(score, staff_id=staff_id)
+    def _rate(self, pad: RatingPad, staff_id: str, score: int, item: str | None) -> None:
+        pad.rate(score, staff_id=staff_id, item=item)
 
-    def _unrated(self, pad: RatingPad, staff_id: str) -> None:
-        pad.expire_prompt(staff_id=staff_id)
+    def _unrated(self, pad: RatingPad, staff_id: str, item: str | None) -> None:
+        pad.expire_prompt(staff_id=staff_id, item=item)
 
     def _people_in(self, counter: PeopleCounter, n: int) -> None:
         counter.add(n, 0)

@@ -46,6 +46,7 @@ def test_plan_is_seeded_with_a_morning_peak_and_a_lunch_dip() -> None:
     assert sum(1 for a in first if a.op == "deposit_phone") >= 2  # phones locked away in the morning
     assert Counter(a.op for a in first)["deposit_item"] == 20
     assert [a.args[0]["fault"] for a in first if a.op == "fault"] == ["jam", "lens_blocked"]
+    assert {a.args[2] for a in first if a.op == "rate" and a.device == "rp-w02"} == {"社保卡补办", "公积金提取"}
 
 
 def _raw() -> dict[str, object]:
