@@ -18,6 +18,8 @@ REGISTRY: dict[str, str] = {
     "drain": "bench.drain",
     "ingest": "bench.ingest",
     "devices": "bench.devices",
+    "ratings": "bench.ratings",
+    "sim": "bench.sim",  # simulated devices one simulator process sustains at nominal rates
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

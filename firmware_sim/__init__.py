@@ -6,7 +6,10 @@ This package implements `device-protocols.md` on its own: it must never import `
 Entry points:
 - `firmware_sim.hall.HallSimulator`: a whole hall from a hall YAML file (`async with sim:`).
 - `firmware_sim.hall.run_device` / the device classes: one device.
-- `python -m firmware_sim` (`firmware_sim.cli.main`): the command line.
+- `python -m firmware_sim` (`firmware_sim.cli.main`): the command line (`hallgate sim`).
+- `firmware_sim.faults`: the fault vocabulary (`HallSimulator.inject`, `--fault`, the control channel
+  in `firmware_sim.control`); `firmware_sim.scenario`: a day in the hall; `firmware_sim.district`:
+  gateway configurations for a simulated district.
 """
 
 from firmware_sim.attendance import AttendanceMachine

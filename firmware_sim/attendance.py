@@ -59,6 +59,9 @@ class AttendanceMachine(MqttDevice):
             raise ValueError(f"bad punch: method={method!r} direction={direction!r}")
         return self.emit({"staff_id": staff_id, "method": method, "direction": direction})
 
+    def burst_event(self) -> None:
+        self.spontaneous()
+
     def spontaneous(self) -> None:
         punch = self.punch()
         if self.rng.random() < self.double_punch_ratio:

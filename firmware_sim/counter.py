@@ -54,6 +54,10 @@ class PeopleCounter:
         self._last = time.monotonic()
         self._carry_in = 0.0
         self._carry_out = 0.0
+        # faults the Modbus line honours (firmware_sim/modbus_bus.py)
+        self.offline = False
+        self.loss = 0.0
+        self.reply_delay_s = 0.0
 
     @property
     def uptime_s(self) -> int:

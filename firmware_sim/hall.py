@@ -27,10 +27,11 @@ import yaml
 
 from firmware_sim.attendance import AttendanceMachine
 from firmware_sim.counter import PeopleCounter
+from firmware_sim.faults import FaultInjector
 from firmware_sim.lockbox import Lockbox
 from firmware_sim.locker import LockerBoard
 from firmware_sim.modbus_bus import FRAMERS, ModbusBus, SerialModbusBus
-from firmware_sim.mqtt_device import MqttDevice, MqttSettings, shutdown_tasks
+from firmware_sim.mqtt_device import DEFAULT_STATE, MqttDevice, MqttSettings, StateDir, shutdown_tasks
 from firmware_sim.rating import CaseNumbers, RatingPad
 
 log = logging.getLogger("firmware_sim.hall")
@@ -84,6 +85,7 @@ class HallConfig:
     site: str
     devices: tuple[DeviceSpec, ...]
     source: str = "<dict>"
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the parsed file, for district copies
 
 
 def load_hall(source: str | Path | Mapping[str, Any]) -> HallConfig:
@@ -109,7 +111,7 @@ def load_hall(source: str | Path | Mapping[str, Any]) -> HallConfig:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise HallConfigError(f"{where}: duplicate device ids {duplicates}")
-    return HallConfig(site=site, devices=devices, source=where)
+    return HallConfig(site=site, devices=devices, source=where, raw=raw)
 
 
 def _device_spec(entry: Any, where: str) -> DeviceSpec:
@@ -189,16 +191,21 @@ class HallSimulator:
         heartbeat_s: float = 30.0,
         rate_per_min: float = 2.0,
         seed: int | str = 0,
-        state_dir: Path | None = None,
+        state_dir: StateDir = DEFAULT_STATE,
         site: str | None = None,
         id_suffix: str = "",
         modbus_host: str | None = None,
         modbus_port_base: int | None = None,
+        will: bool = True,
     ) -> None:
-        """`rate_per_min`: activity of each device (events a minute; people a minute for counters).
+        """`will`: False starts every MQTT device without an MQTT will (a device's `sim: {will: ...}`
+        still decides for itself).
+        `rate_per_min`: activity of each device (events a minute; people a minute for counters).
         `site`/`id_suffix` rename the hall and its devices (a district of copies of one hall).
         `modbus_host`/`modbus_port_base` move the Modbus servers: the hall's distinct host:port pairs
-        get consecutive ports from the base, in order of appearance."""
+        get consecutive ports from the base, in order of appearance.
+        `state_dir`: where each MQTT device keeps its flash (`{state_dir}/{site}/{device}/`); by default
+        under ~/.local/state/hallgate-sim (see `firmware_sim.common.default_state_root`); None: memory only."""
         self.config = config if isinstance(config, HallConfig) else load_hall(config)
         self.site = site or self.config.site
         self.mqtt = mqtt or MqttSettings()
@@ -207,6 +214,8 @@ class HallSimulator:
         self.buses: list[ModbusBus] = []
         self.specs: dict[str, DeviceSpec] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.id_suffix = id_suffix
+        self.modbus_host = modbus_host
         case_numbers = CaseNumbers(start=int(time.time()) % 100_000 * 10)
         ports: dict[tuple[str, int], int] = {}
         lines: dict[str, tuple[ModbusSpec, list[LockerBoard | PeopleCounter]]] = {}
@@ -220,9 +229,10 @@ class HallSimulator:
                     "heartbeat_s": heartbeat_s,
                     "rate_per_min": rate_per_min,
                     "seed": seed,
+                    "will": will,
                 }
-                if state_dir is not None:
-                    options["state_dir"] = Path(state_dir) / self.site
+                if state_dir is None or isinstance(state_dir, str | Path):
+                    options["state_dir"] = None if state_dir is None else Path(state_dir) / self.site / dev_id
                 if spec.kind == "rating_pad":
                     options["case_numbers"] = case_numbers
                     if spec.window:
@@ -259,6 +269,8 @@ class HallSimulator:
                 units.append(device)
             self.devices[dev_id] = device
             self.specs[dev_id] = spec
+        self.modbus_ports = ports  # (host, port) in the file -> the port served
+        self.faults = FaultInjector(self.devices, seed)
         for mb, units in lines.values():
             try:
                 if mb.serial is not None:
@@ -288,6 +300,31 @@ class HallSimulator:
             return self.devices[device_id]
         except KeyError:
             raise KeyError(f"no device {device_id!r} in hall {self.site}; have {sorted(self.devices)}") from None
+
+    def inject(self, spec: Mapping[str, Any] | str) -> list[str]:
+        """Apply a fault (see firmware_sim/faults.py), e.g. `sim.inject("jam:device=lb-1f,slot=3")`."""
+        from firmware_sim.faults import parse_fault
+
+        return self.faults.apply(parse_fault(spec) if isinstance(spec, str) else spec)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for the status line: devices up, messages published, Modbus requests served."""
+        mqtt_up = sum(1 for d in self.mqtt_devices if d.connected.is_set())
+        modbus = [d for d in self.devices.values() if not isinstance(d, MqttDevice)]
+        serving = {id(b) for b in self.buses if b._server is not None}
+        modbus_up = sum(
+            1 for b in self.buses if id(b) in serving for u in b.units.values() if not getattr(u, "offline", False)
+        )
+        return {
+            "devices": len(self.devices),
+            "up": mqtt_up + modbus_up,
+            "mqtt": len(self.mqtt_devices),
+            "mqtt_up": mqtt_up,
+            "modbus": len(modbus),
+            "published": sum(d.published for d in self.mqtt_devices),
+            "requests": sum(b.context.requests for b in self.buses),
+            "faults": self.faults.active_count,
+        }
 
     def describe(self) -> list[str]:
         """One line per device: what it is and where to reach it."""
@@ -321,6 +358,7 @@ class HallSimulator:
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Stop every device: MQTT devices publish status offline (shutdown), servers close."""
+        self.faults.stop()
         try:
             await shutdown_tasks(self.mqtt_devices, self._tasks, timeout)
         finally:
@@ -372,6 +410,23 @@ class DistrictSimulator:
             )
             for i in range(1, halls + 1)
         ]
+
+    def gateway_configs(self, broker: tuple[str, int, str], api_port_base: int = 18000) -> dict[str, dict[str, Any]]:
+        """The gateway configuration of every site (see firmware_sim/district.py), by site."""
+        from firmware_sim.district import site_config
+
+        return {
+            hall.site: site_config(
+                hall.config.raw,
+                site=hall.site,
+                id_suffix=hall.id_suffix,
+                modbus_ports=hall.modbus_ports,
+                modbus_host=hall.modbus_host,
+                broker=broker,
+                api_port=api_port_base + i,
+            )
+            for i, hall in enumerate(self.halls)
+        }
 
     def hall(self, number: int) -> HallSimulator:
         """Hall `number`, 1-based."""

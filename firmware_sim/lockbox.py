@@ -110,6 +110,21 @@ class Lockbox(MqttDevice):
     def unjam(self, slot: int) -> None:
         self.slots[slot].jammed = False
 
+    def leave_open(self, slot: int) -> None:
+        """A staff member opens the slot legitimately (door_open) and walks away: the door stays
+        open until `close_door()`."""
+        s = self.slots[slot]
+        s.locked = False
+        self.open_door(slot)
+
+    def burst_event(self) -> None:
+        """A phone put in or taken out of a random slot (the slot's state follows)."""
+        n = self.rng.randint(1, len(self.slots))
+        if self.slots[n].phone:
+            self.take_phone(n)
+        else:
+            self.put_phone(n)
+
     def force_open(self, slot: int) -> None:
         """The door is forced while locked (forced_open); `close_door()` shuts it again."""
         self.open_door(slot)

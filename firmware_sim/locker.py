@@ -69,6 +69,10 @@ class LockerBoard:
         self._boot = time.monotonic() - uptime_start_s
         self._timers: set[asyncio.TimerHandle] = set()
         self.pulses = 0
+        # faults the Modbus line honours (firmware_sim/modbus_bus.py)
+        self.offline = False
+        self.loss = 0.0
+        self.reply_delay_s = 0.0
 
     # ---- register map ------------------------------------------------------------------------
     @property

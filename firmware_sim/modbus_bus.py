@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -33,9 +34,16 @@ WRITE_TABLE = {5: "coil", 15: "coil", 6: "holding", 16: "holding"}
 
 
 class ModbusUnit(Protocol):
-    """A device on a line: reads and writes in 0-based protocol addresses."""
+    """A device on a line: reads and writes in 0-based protocol addresses.
+
+    Fault injection (firmware_sim/faults.py) sets three attributes the line honours: `offline`
+    (no answer at all), `loss` (the share of requests left unanswered: the master times out) and
+    `reply_delay_s` (slow replies)."""
 
     unit: int
+    offline: bool
+    loss: float
+    reply_delay_s: float
 
     def read(self, table: str, address: int, count: int) -> list[int] | list[bool] | ExcCodes: ...
 
@@ -50,12 +58,24 @@ class _LineContext(ModbusServerContext):
         self.old_simulator = True  # tells ModbusBaseServer to call this object directly
         self.simdevices = []
         self.requests = 0
+        self.unanswered = 0
+        self.answer_missing = True  # TCP: exception 11 for a unit not on the line; serial: silence
+        self._rng = random.Random(0)  # which requests a flaky line loses; seeded for repeatable runs
 
     def _unit(self, device_id: int) -> ModbusUnit:
         try:
             return self.units[device_id]
         except KeyError:
             raise NoSuchIdException(f"no unit {device_id} on this line") from None
+
+    async def _faults(self, unit: ModbusUnit) -> None:
+        """Apply the unit's injected faults; raising _NoAnswer leaves the request unanswered."""
+        if getattr(unit, "offline", False) or self._rng.random() < getattr(unit, "loss", 0.0):
+            self.unanswered += 1
+            raise _NoAnswer(f"unit {unit.unit}: no answer (fault injection)")
+        delay = getattr(unit, "reply_delay_s", 0.0)
+        if delay:
+            await asyncio.sleep(delay)
 
     async def async_getValues(
         self, device_id: int, func_code: int, address: int, count: int = 1
@@ -64,7 +84,11 @@ class _LineContext(ModbusServerContext):
         table = READ_TABLE.get(func_code) or WRITE_TABLE.get(func_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
-        return self._unit(device_id).read(table, address, count)
+        if device_id not in self.units and self.answer_missing:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        unit = self._unit(device_id)
+        await self._faults(unit)
+        return unit.read(table, address, count)
 
     async def async_setValues(
         self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
@@ -72,10 +96,19 @@ class _LineContext(ModbusServerContext):
         table = WRITE_TABLE.get(func_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
-        return self._unit(device_id).write(table, address, list(values))
+        if device_id not in self.units and self.answer_missing:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        unit = self._unit(device_id)
+        await self._faults(unit)
+        return unit.write(table, address, list(values))
 
     def device_ids(self) -> list[int]:
         return list(self.units)
+
+
+class _NoAnswer(NoSuchIdException):
+    """pymodbus sends no reply at all for NoSuchIdException when `ignore_missing_devices` is set
+    (its only way to stay silent); a unit that is really missing gets exception 11 on TCP."""
 
 
 class ModbusBus:
@@ -121,6 +154,7 @@ class ModbusBus:
 
     async def start(self) -> None:
         self._server = self._new_server()
+        self._server.ignore_missing_devices = True  # lets a fault leave a request unanswered
         await self._server.serve_forever(background=True)
         log.info("Modbus %s serving units %s", self.url, sorted(self.units))
 
@@ -160,6 +194,7 @@ class SerialModbusBus(ModbusBus):
         return f"modbus+rtu://{self.path}?baudrate={self.baudrate}"
 
     def _new_server(self) -> ModbusSerialServer:
+        self.context.answer_missing = False
         return ModbusSerialServer(
             self.context,
             framer=FramerType.RTU,

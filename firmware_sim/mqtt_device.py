@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,11 +30,24 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from firmware_sim.common import SeqCounter, device_rng, iso_ts
+from firmware_sim.common import CST, SeqCounter, default_state_root, device_rng, iso_ts
+from firmware_sim.garbage import garbage_payload
 
 log = logging.getLogger("firmware_sim.mqtt")
 
 CMD_MEMORY_S = 600.0  # ids executed in the last 10 minutes are not executed again
+SENT_MEMORY = 1000  # events remembered after sending, for a "power loss" re-upload of a range
+
+
+class _DefaultState:
+    """`state_dir=DEFAULT_STATE`: the device's flash lives under `default_state_root()/{site}/{device}`."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_STATE"
+
+
+DEFAULT_STATE = _DefaultState()
+StateDir = Path | str | _DefaultState | None
 
 
 @dataclass(frozen=True)
@@ -90,10 +104,15 @@ class MqttDevice:
         heartbeat_s: float = 30.0,
         rate_per_min: float = 0.0,
         seed: int | str = 0,
-        state_dir: Path | None = None,
+        state_dir: StateDir = DEFAULT_STATE,
         seq_start: int = 0,
         clock_offset_s: float = 0.0,
+        will: bool = True,
     ) -> None:
+        """`state_dir`: the device's "flash" folder (its seq survives restarts); the default is
+        `~/.local/state/hallgate-sim/{site}/{device}` (see `default_state_root`); None keeps it in
+        memory only. `will`: False configures the device without an MQTT will (an abrupt drop then
+        leaves its retained status online)."""
         self.device_id = device_id
         self.site = site
         self.topic = (topic or f"hall/{site}/{self.wirekind}/{device_id}").rstrip("/")
@@ -102,11 +121,17 @@ class MqttDevice:
         self.heartbeat_s = heartbeat_s
         self.rate_per_min = rate_per_min
         self.rng = device_rng(seed, device_id)
-        self.seq = SeqCounter(seq_start, Path(state_dir) / f"{self.client_id}.seq.json" if state_dir else None)
+        if isinstance(state_dir, _DefaultState):
+            state_dir = default_state_root() / site / device_id
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.seq = SeqCounter(seq_start, self.state_dir / "seq.json" if self.state_dir else None)
         self.clock_offset_s = clock_offset_s
+        self.drift_s_per_day = 0.0  # a clock running fast (>0) or slow, from _drift_since on
+        self._drift_since = time.monotonic()
+        self.will = will
         self.battery = 100 if self.battery_powered else None
         # what was sent and what is waiting
-        self._outbox: deque[tuple[str, str]] = deque()
+        self._outbox: deque[tuple[str, str | bytes]] = deque()
         self._acks_out: deque[str] = deque()
         self._acks: dict[str, tuple[float, str]] = {}
         self.dropped_events = 0
@@ -114,6 +139,13 @@ class MqttDevice:
         self.repeated_cmds = 0
         self.bad_cmds = 0
         self.sessions = 0
+        self.published = 0  # messages the broker accepted (QoS 1) or that were handed over (QoS 0)
+        self.last_error: str | None = None  # why the last connection attempt failed or ended
+        # fault injection (see firmware_sim/faults.py)
+        self.loss = 0.0  # share of messages a flaky link loses
+        self.reply_delay_s = 0.0  # slow replies: each ack waits this long
+        self._clean_drop = False
+        self._sent: deque[tuple[str, str | bytes]] = deque(maxlen=SENT_MEMORY)
         # state and control
         self._boot = time.monotonic()
         self._outbox_changed = asyncio.Event()
@@ -132,7 +164,14 @@ class MqttDevice:
         return f"{self.topic}/{name}"
 
     def ts(self) -> str:
-        return iso_ts(self.clock_offset_s)
+        drift = self.drift_s_per_day * (time.monotonic() - self._drift_since) / 86400 if self.drift_s_per_day else 0.0
+        return iso_ts(self.clock_offset_s + drift)
+
+    def set_drift(self, offset_s: float = 0.0, per_day_s: float = 0.0) -> None:
+        """The device clock is off by `offset_s` now and drifts `per_day_s` seconds a day from here."""
+        self.clock_offset_s = offset_s
+        self.drift_s_per_day = per_day_s
+        self._drift_since = time.monotonic()
 
     @property
     def uptime_s(self) -> int:
@@ -190,11 +229,41 @@ class MqttDevice:
         self._online_allowed.clear()
         self._drop.set()
 
-    def go_offline(self) -> None:
+    def go_offline(self, clean: bool = False) -> None:
         """Network cut: the connection drops abruptly (will published); the device keeps working
-        and stores its events until `come_back()`."""
+        and stores its events until `come_back()`. `clean`: it publishes status offline (reason
+        shutdown) and disconnects properly instead, as when switched off by its menu."""
+        self._clean_drop = clean
         self._online_allowed.clear()
         self._drop.set()
+
+    def reboot(self, clock_reset: bool = False) -> None:
+        """Power cycle: an abrupt drop (the will), then a boot with uptime from 0; events stored
+        before are kept (flash). `clock_reset`: the clock restarts at 2000-01-01 as after a
+        power cut with a flat RTC battery, so later events carry wrong dates."""
+        self.crash()
+        if clock_reset:
+            self.clock_offset_s = datetime(2000, 1, 1, tzinfo=CST).timestamp() - time.time()
+        self.come_back()
+
+    def inject_garbage(self, kind: str, count: int = 1) -> None:
+        """Queue `count` malformed messages on the event channel (see firmware_sim/garbage.py)."""
+        for _ in range(count):
+            self._outbox.append((self.event_channel, garbage_payload(kind, self.rng)))
+        self._outbox_changed.set()
+
+    def burst_event(self) -> None:
+        """One event of everyday activity, emitted now (for backlog bursts); kinds override."""
+        self.emit({})
+
+    def backlog_burst(self, events: int, repeat: int = 0) -> None:
+        """Queue `events` new events at once and re-queue the last `repeat` already-sent events
+        (the same seq: a range uploaded again after a power loss); they go out oldest first."""
+        again = list(self._sent)[-repeat:] if repeat > 0 else []
+        self._outbox.extendleft(reversed(again))
+        for _ in range(events):
+            self.burst_event()
+        self._outbox_changed.set()
 
     def drop_connection(self) -> None:
         """A flaky link: drop the connection abruptly once; the device reconnects at once."""
@@ -236,6 +305,7 @@ class MqttDevice:
                     await self._session()
                     delay = self.mqtt.reconnect_min_s
                 except aiomqtt.MqttError as e:
+                    self.last_error = str(e)
                     if self._stop.is_set():
                         break
                     log.info("%s: connection lost or refused (%s); retry in %.1f s", self.client_id, e, delay)
@@ -243,6 +313,7 @@ class MqttDevice:
                     delay = min(delay * 2, self.mqtt.reconnect_max_s)
         finally:
             await cancel_and_wait([activity, *self._side_tasks])
+            self.seq.close()
 
     async def _first(self, aw: Awaitable[Any]) -> None:
         """Wait for `aw` or for stop(), whichever comes first."""
@@ -257,7 +328,7 @@ class MqttDevice:
         will = aiomqtt.Will(self.channel("status"), _dumps({"state": "offline"}), qos=1, retain=True)
         args: dict[str, Any] = {
             "identifier": self.client_id,
-            "will": will,
+            "will": will if self.will else None,
             "keepalive": self.mqtt.keepalive_s,
             "timeout": 5.0,
         }
@@ -271,6 +342,7 @@ class MqttDevice:
 
     async def _session(self) -> None:
         self._drop.clear()
+        self._clean_drop = False
         async with aiomqtt.Client(self.mqtt.host, self.mqtt.port, **self._client_args()) as client:
             self._client = client
             try:
@@ -296,9 +368,9 @@ class MqttDevice:
             done, _ = await asyncio.wait([*workers, stop, drop], return_when=asyncio.FIRST_COMPLETED)
         finally:
             await cancel_and_wait([*workers, stop, drop])
-        if drop in done:
+        if drop in done and not self._clean_drop:
             await self._abort(client)
-        elif stop in done:
+        elif stop in done or drop in done:
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 payload = _dumps({"state": "offline", "reason": "shutdown"})
                 await client.publish(self.channel("status"), payload, qos=1, retain=True, timeout=1.0)
@@ -324,7 +396,10 @@ class MqttDevice:
     async def _heartbeats(self, client: aiomqtt.Client) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s)
+            if self.loss and self.rng.random() < self.loss:
+                continue  # QoS 0 on a flaky link: simply lost
             await client.publish(self.channel("heartbeat"), _dumps(self.heartbeat()), qos=0)
+            self.published += 1
 
     async def _sender(self, client: aiomqtt.Client) -> None:
         """Send acks first, then events oldest first; forget one only once the broker acked it."""
@@ -332,8 +407,11 @@ class MqttDevice:
         next_at = time.monotonic()
         while True:
             if self._acks_out:
+                if self.reply_delay_s:
+                    await asyncio.sleep(self.reply_delay_s)
                 await client.publish(self.channel("ack"), self._acks_out[0], qos=1, timeout=10.0)
                 self._acks_out.popleft()
+                self.published += 1
                 continue
             if not self._outbox:
                 self._outbox_changed.clear()
@@ -346,8 +424,16 @@ class MqttDevice:
                     await asyncio.sleep(next_at - now)
             channel, payload = self._outbox[0]
             await client.publish(self.channel(channel), payload, qos=1, timeout=10.0)
+            if self.loss and self.rng.random() < self.loss:
+                # a flaky link loses the PUBACK: the connection drops and the message is sent
+                # again after the reconnect (QoS 1 on a bad link means repeats, not gaps)
+                self._drop.set()
+                await asyncio.Event().wait()
+            self.published += 1
             if self._outbox and self._outbox[0][1] is payload:
-                self._outbox.popleft()
+                sent = self._outbox.popleft()
+                if isinstance(payload, str):  # events, not injected garbage
+                    self._sent.append(sent)
 
     async def _receiver(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

@@ -119,6 +119,9 @@ class RatingPad(MqttDevice):
             }
         )
 
+    def burst_event(self) -> None:
+        self.spontaneous()
+
     def spontaneous(self) -> None:
         if self.rng.random() < self.unrated_ratio:
             self.expire_prompt()

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
+from firmware_sim.common import STATE_ENV
 from tests.servers import InfluxDB, Mosquitto, VictoriaMetrics
 
 S = TypeVar("S", Mosquitto, InfluxDB, VictoriaMetrics)
@@ -23,6 +24,15 @@ def _serve(server_class: type[S], folder: Path) -> Iterator[S]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def sim_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The simulators keep each device's seq in a state folder (as firmware keeps it in flash):
+    in a temporary one for every test, never under the home folder."""
+    folder = tmp_path_factory.mktemp("sim-state")
+    monkeypatch.setenv(STATE_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -113,9 +113,9 @@ def on(topic_suffix: str, **fields: Any) -> Callable[[Line], bool]:
             return False
         try:
             data = line.json
-        except ValueError:
+        except (ValueError, RecursionError):  # garbage faults send deep nesting too
             return False
-        return isinstance(data, dict) and all(data.get(k) == v for k, v in fields.items())
+        return isinstance(data, dict) and all(k in data and data[k] == v for k, v in fields.items())
 
     return pred
 

@@ -1,0 +1,330 @@
+"""Fault injection: one vocabulary for the command line, scenarios and the control channel.
+
+A fault is a mapping `{"fault": NAME, ...parameters, ...target}`. The target is `device` (an id or a
+list of ids), or `share` (0-1: that share of the matching devices, chosen with the simulator's seed),
+optionally narrowed by `kind` (rating_pad, lockbox, attendance, pickup_locker, people_counter);
+with neither, every device that supports the fault. `for_s` clears the fault by itself later.
+
+Faults (kinds; parameters; effect):
+- `offline` (all; `mode` abrupt (default) or clean): MQTT abrupt = the TCP connection dropped
+  without DISCONNECT (the broker publishes the will, unless the device runs with `will: false`);
+  clean = status offline with reason shutdown, then DISCONNECT. Events are stored meanwhile and
+  sent after the reconnect. Modbus: no answer at all.
+- `flaky` (all; `loss` 0-1, default 0.3): MQTT loses that share of heartbeats, and of events the
+  PUBACK (the connection drops, the event is sent again: repeats); Modbus leaves that share of
+  requests unanswered.
+- `slow` (all; `delay_ms`, default 300): Modbus replies (and MQTT acks) wait that long.
+- `garbage` (MQTT; `type` bad_json, not_utf8, wrong_types, oversize, surrogate, nul, deep,
+  not_object or random; `count`, default 1): malformed messages on the event channel.
+- `jam` (lockbox, pickup_locker; `slot` / `door`): the lock no longer releases.
+- `door_open` (lockbox, pickup_locker; `slot` / `door`): the door is opened and left open.
+- `lens_blocked` (people_counter): status 1, counting stops.
+- `wrap` (people_counter; `margin`, default 100): both counts jump to 2**32 - margin.
+- `reboot` (all; `clock_reset` for MQTT): MQTT = abrupt drop (will), boot, uptime from 0, stored
+  events kept; Modbus = uptime (and a counter's counts) restart.
+- `clock_drift` (MQTT; `offset_s`, default 300 unless `per_day_s` is given; `per_day_s`, e.g. 90):
+  the device clock (`ts`) is off by `offset_s` and drifts `per_day_s` a day from then on.
+- `backlog` (MQTT; `events`, default 1000; `repeat`, default 0): that many events queued at once,
+  and the last `repeat` sent ones again with the same seq (a range uploaded again).
+- `clear` (all): every fault above ends (doors close, locks unjam, clock right, link good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from firmware_sim.counter import PeopleCounter
+from firmware_sim.garbage import GARBAGE_KINDS
+from firmware_sim.lockbox import Lockbox
+from firmware_sim.locker import DOORS, LockerBoard
+from firmware_sim.mqtt_device import MqttDevice
+
+log = logging.getLogger("firmware_sim.faults")
+
+UINT32 = 1 << 32
+MQTT_ONLY = {"garbage", "clock_drift", "backlog"}
+FAULTS = (
+    "offline",
+    "flaky",
+    "slow",
+    "garbage",
+    "jam",
+    "door_open",
+    "lens_blocked",
+    "wrap",
+    "reboot",
+    "clock_drift",
+    "backlog",
+    "clear",
+)
+TARGET_KEYS = {"fault", "device", "share", "kind", "for_s"}
+# one-shot faults: they happen and are over (nothing to clear, not listed as active)
+ONE_SHOT = {"garbage", "wrap", "reboot", "backlog", "clear"}
+
+
+class FaultError(ValueError):
+    """A fault that cannot be applied; the message says which field is wrong."""
+
+
+def parse_fault(text: str) -> dict[str, Any]:
+    """`NAME[:key=value,...]` or a JSON object, e.g. `jam:device=lb-1f,slot=3` or
+    `{"fault": "flaky", "share": 0.2, "loss": 0.5}`. Values are read as YAML scalars."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            spec = json.loads(text)
+        except ValueError as e:
+            raise FaultError(f"fault {text!r}: not JSON ({e})") from e
+        if not isinstance(spec, dict):
+            raise FaultError(f"fault {text!r}: expected a JSON object")
+        return spec
+    name, _, rest = text.partition(":")
+    spec: dict[str, Any] = {"fault": name.strip()}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise FaultError(f"fault {text!r}: {item!r} is not key=value")
+        try:
+            spec[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            spec[key.strip()] = value
+    return spec
+
+
+Device = MqttDevice | LockerBoard | PeopleCounter
+
+
+def device_kind(device: Device) -> str:
+    if isinstance(device, MqttDevice):
+        return {"rating": "rating_pad"}.get(device.wirekind, device.wirekind)
+    return "pickup_locker" if isinstance(device, LockerBoard) else "people_counter"
+
+
+@dataclass
+class FaultInjector:
+    """Applies faults to the devices of one simulator (a hall, or every hall of a district)."""
+
+    devices: Mapping[str, Device]
+    seed: int | str = 0
+    active: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # device -> name -> spec
+    applied: int = 0
+    _rng: random.Random = field(init=False)
+    _timers: set[asyncio.TimerHandle] = field(default_factory=set)
+    on_change: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(f"faults:{self.seed}")
+
+    @property
+    def active_count(self) -> int:
+        return sum(len(v) for v in self.active.values())
+
+    def describe_active(self, limit: int = 4) -> str:
+        items = [f"{name} {dev}" for dev, faults in sorted(self.active.items()) for name in sorted(faults)]
+        more = f" +{len(items) - limit}" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+
+    def targets(self, spec: Mapping[str, Any]) -> list[str]:
+        name = spec.get("fault")
+        kind = spec.get("kind")
+        wanted = spec.get("device")
+        if wanted is not None:
+            ids = [wanted] if isinstance(wanted, str) else list(wanted)
+            unknown = [i for i in ids if i not in self.devices]
+            if unknown:
+                raise FaultError(f"device: no device {unknown} here; have {sorted(self.devices)[:20]}")
+            return ids
+        ids = [
+            i for i, d in self.devices.items() if (kind is None or device_kind(d) == kind) and _supports(d, str(name))
+        ]
+        share = spec.get("share")
+        if share is not None:
+            if not isinstance(share, int | float) or not 0 <= share <= 1:
+                raise FaultError(f"share: must be a number 0-1, not {share!r}")
+            n = round(len(ids) * share)
+            ids = sorted(self._rng.sample(ids, n)) if n < len(ids) else ids
+        return ids
+
+    def check(self, spec: Mapping[str, Any]) -> list[str]:
+        """Validate a fault without applying it (the command line checks `--fault` before it
+        starts anything); returns the devices it would apply to now."""
+        name = spec.get("fault")
+        if name not in FAULTS:
+            raise FaultError(f"fault: {name!r} is not one of {', '.join(FAULTS)}")
+        params = {k: v for k, v in spec.items() if k not in TARGET_KEYS}
+        ids = self.targets(spec)
+        for dev_id in ids:
+            device = self.devices[dev_id]
+            if not _supports(device, name):
+                raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
+            if name in ("jam", "door_open"):
+                _door(device, params)
+        if name == "offline" and params.get("mode", "abrupt") not in ("abrupt", "clean"):
+            raise FaultError(f"mode: offline is abrupt or clean, not {params['mode']!r}")
+        if name == "garbage" and params.get("type", "random") not in (*GARBAGE_KINDS, "random"):
+            raise FaultError(f"type: garbage is one of {', '.join(GARBAGE_KINDS)} or random, not {params['type']!r}")
+        return ids
+
+    def apply(self, spec: Mapping[str, Any]) -> list[str]:
+        """Apply one fault; returns the device ids it was applied to."""
+        name = spec.get("fault")
+        if name not in FAULTS:
+            raise FaultError(f"fault: {name!r} is not one of {', '.join(FAULTS)}")
+        for_s = spec.get("for_s")
+        if for_s is not None and (not isinstance(for_s, int | float) or for_s <= 0):
+            raise FaultError(f"for_s: must be a positive number of seconds, not {for_s!r}")
+        ids = self.targets(spec)
+        params = {k: v for k, v in spec.items() if k not in TARGET_KEYS}
+        for dev_id in ids:
+            device = self.devices[dev_id]
+            if not _supports(device, name):
+                raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
+            _apply_one(device, name, params)
+            if name == "clear":
+                self.active.pop(dev_id, None)
+            elif name not in ONE_SHOT:
+                self.active.setdefault(dev_id, {})[name] = dict(spec)
+            log.info("fault %s on %s %s", name, dev_id, params or "")
+        self.applied += len(ids)
+        if for_s is not None and name not in ONE_SHOT:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(for_s, self._expire, ids, name)
+            self._timers.add(handle)
+        if self.on_change:
+            self.on_change()
+        return ids
+
+    def _expire(self, ids: Iterable[str], name: str) -> None:
+        self._timers = {t for t in self._timers if not t.cancelled() and t.when() > asyncio.get_running_loop().time()}
+        for dev_id in ids:
+            faults = self.active.get(dev_id, {})
+            if faults.pop(name, None) is None:
+                continue
+            _clear(self.devices[dev_id], name, faults)
+            if not faults:
+                self.active.pop(dev_id, None)
+
+    def stop(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+
+
+def _supports(device: Device, name: str) -> bool:
+    kind = device_kind(device)
+    if name in MQTT_ONLY:
+        return isinstance(device, MqttDevice)
+    if name in ("jam", "door_open"):
+        return kind in ("lockbox", "pickup_locker")
+    if name in ("lens_blocked", "wrap"):
+        return kind == "people_counter"
+    return True
+
+
+def _number(params: Mapping[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise FaultError(f"{key}: must be a number {lo:g}-{hi:g}, not {value!r}")
+    return float(value)
+
+
+def _door(device: Device, params: Mapping[str, Any]) -> int:
+    value = params.get("slot", params.get("door"))
+    if isinstance(device, Lockbox):
+        if value not in device.slots:
+            raise FaultError(f"slot: {value!r} is not a slot of {device.device_id} (1-{len(device.slots)})")
+        return int(value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < DOORS:
+        raise FaultError(f"door: {value!r} is not a door of a lock-control board (0-{DOORS - 1})")
+    return value
+
+
+def _apply_one(device: Device, name: str, params: Mapping[str, Any]) -> None:
+    if name == "offline":
+        mode = params.get("mode", "abrupt")
+        if mode not in ("abrupt", "clean"):
+            raise FaultError(f"mode: offline is abrupt or clean, not {mode!r}")
+        if isinstance(device, MqttDevice):
+            device.go_offline(clean=mode == "clean")
+        else:
+            device.offline = True
+    elif name == "flaky":
+        device.loss = _number(params, "loss", 0.3, 0, 1)
+    elif name == "slow":
+        device.reply_delay_s = _number(params, "delay_ms", 300, 0, 60_000) / 1000
+    elif name == "garbage":
+        kind = params.get("type", "random")
+        if kind not in (*GARBAGE_KINDS, "random"):
+            raise FaultError(f"type: garbage is one of {', '.join(GARBAGE_KINDS)} or random, not {kind!r}")
+        assert isinstance(device, MqttDevice)
+        device.inject_garbage(kind, int(_number(params, "count", 1, 1, 100_000)))
+    elif name == "jam":
+        door = _door(device, params)
+        device.jam(door)  # type: ignore[union-attr]
+    elif name == "door_open":
+        door = _door(device, params)
+        if isinstance(device, Lockbox):
+            device.leave_open(door)
+        else:
+            device.open_door(door)  # type: ignore[union-attr]
+    elif name == "lens_blocked":
+        device.block_lens()  # type: ignore[union-attr]
+    elif name == "wrap":
+        margin = int(_number(params, "margin", 100, 0, UINT32 - 1))
+        device.set_counts(UINT32 - margin, UINT32 - margin)  # type: ignore[union-attr]
+    elif name == "reboot":
+        if isinstance(device, MqttDevice):
+            device.reboot(clock_reset=bool(params.get("clock_reset", False)))
+        else:
+            device.reboot()
+    elif name == "clock_drift":
+        assert isinstance(device, MqttDevice)
+        per_day = _number(params, "per_day_s", 0, -86400, 86400)
+        device.set_drift(_number(params, "offset_s", 0 if per_day else 300, -(10**9), 10**9), per_day)
+    elif name == "backlog":
+        assert isinstance(device, MqttDevice)
+        events = int(_number(params, "events", 1000, 0, 100_000))
+        device.backlog_burst(events, repeat=int(_number(params, "repeat", 0, 0, 1000)))
+    elif name == "clear":
+        for fault in ("offline", "flaky", "slow", "jam", "door_open", "lens_blocked", "clock_drift"):
+            _clear(device, fault, {})
+
+
+def _clear(device: Device, name: str, remaining: Mapping[str, Any]) -> None:
+    """End one fault on a device (the others in `remaining` stay)."""
+    if name == "offline":
+        if isinstance(device, MqttDevice):
+            device.come_back()
+        else:
+            device.offline = False
+    elif name == "flaky":
+        device.loss = 0.0
+    elif name == "slow":
+        device.reply_delay_s = 0.0
+    elif name == "jam":
+        if isinstance(device, Lockbox):
+            for n in device.slots:
+                device.unjam(n)
+        elif isinstance(device, LockerBoard):
+            for n in range(DOORS):
+                device.unjam(n)
+    elif name == "door_open":
+        if isinstance(device, Lockbox):
+            for n, slot in device.slots.items():
+                if slot.door_open:
+                    device.close_door(n)
+        elif isinstance(device, LockerBoard):
+            for n in range(DOORS):
+                device.close_door(n)
+    elif name == "lens_blocked" and isinstance(device, PeopleCounter):
+        device.clear_fault()
+    elif name == "clock_drift" and isinstance(device, MqttDevice):
+        device.set_drift(0.0, 0.0)
