@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,15 +393,19 @@ class Journal:
         with self._tx() as c:
             c.execute("UPDATE commands SET sent_ns = ? WHERE key = ? AND sent_ns IS NULL", (now_ns, key))
 
-    def finish_command(self, key: str | None, status: int, outcome: dict[str, Any], audit: dict[str, Any]) -> int:
-        """The outcome under its key (if any) and its audit row, in one transaction; the audit row's id."""
+    def finish_command(
+        self, key: str, status: int, audit: dict[str, Any], outcome: Callable[[int], dict[str, Any]]
+    ) -> tuple[int, dict[str, Any]]:
+        """The audit row and the outcome under its key (built from the audit row's id), in one
+        transaction: (audit id, outcome)."""
         with self._tx() as c:
-            if key is not None:
-                c.execute(
-                    "UPDATE commands SET status = ?, outcome = ? WHERE key = ?",
-                    (status, json.dumps(outcome, ensure_ascii=False), key),
-                )
-            return self._audit(c, audit)
+            audit_id = self._audit(c, audit)
+            body = outcome(audit_id)
+            c.execute(
+                "UPDATE commands SET status = ?, outcome = ? WHERE key = ?",
+                (status, json.dumps(body, ensure_ascii=False), key),
+            )
+        return audit_id, body
 
     def add_audit(self, audit: dict[str, Any]) -> int:
         with self._tx() as c:
