@@ -27,6 +27,8 @@ from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
+from gateway.commands import Caller, CommandDesk
+from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
@@ -71,6 +73,11 @@ def _tokens(cfg: HallConfig) -> dict[str, str]:
         if value:
             out[value] = t.role
     return out
+
+
+def _callers(cfg: HallConfig) -> dict[str, Caller]:
+    """token -> who: the role, the name the audit gives the holder, a kiosk's locker."""
+    return {value: Caller(t.role, t.actor, t.locker) for t in cfg.api.tokens if (value := secret(t.env))}
 
 
 def make_sink(cfg: Influx) -> Sink | None:
@@ -175,14 +182,16 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             targets,
             started_ns=time.time_ns(),
         )
-        hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts], journal)
+        lines: dict[str, ModbusLine] = {}
+        desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
+        pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
+        hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
         # Last things before the stores close: what the pollers handed over, and the zones' state.
         stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()))))
-        lines: dict[str, ModbusLine] = {}
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
@@ -199,6 +208,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_name=sink.name if sink else None,
             sink_url=redact_url(cfg.influx.url),
         )
+        view.commands, view.pickup = desk, pickup
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
@@ -215,6 +225,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             view.mqtt_stats = lambda: mqtt.stats if mqtt else None
             shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
             stack.push_async_callback(_astop("the MQTT link", lambda: mqtt.close(shutdown, status_topic(cfg))))
+            desk.attach_mqtt(mqtt, lambda: mqtt is not None and mqtt.stats.connected)
+        # Commands in flight stop before the links they use; their rows stay pending for the next start.
+        stack.push_async_callback(_astop("the commands in flight", desk.aclose))
 
         stack.push_async_callback(_astop("the supervised tasks", supervisor.aclose))
         if sink is not None:
@@ -251,6 +264,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 
         def tick() -> None:
             hub.tick()
+            desk.tick(time.time_ns())
             o = outbox.stats()
             now = time.time_ns()
             alerts.evaluate(
@@ -292,6 +306,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
+        desk.recover_all()  # what a stopped gateway left pending: settled without sending twice
         yield gw
 
 
@@ -303,7 +318,7 @@ def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitabl
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
     try:
-        server, sock = make_server(create_app(view, tokens), cfg.api.host, cfg.api.port)
+        server, sock = make_server(create_app(view, tokens, _callers(cfg)), cfg.api.host, cfg.api.port)
     except (ListenError, WeakTokens) as e:
         raise StartupError(str(e)) from None
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")

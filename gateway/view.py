@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.modbus import LineStats, ModbusLine
 from drivers.mqtt import LinkStats
 from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
+from gateway.domain.calendar import Schedule
 from gateway.domain.occupancy import ZoneCount
 from gateway.health import HealthBook
 from gateway.hub import Hub, Unknown
@@ -24,6 +25,10 @@ from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
 from gateway.supervisor import Part, Supervisor
+
+if TYPE_CHECKING:
+    from gateway.commands import CommandDesk
+    from gateway.commands.pickup import PickupDesk
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class View:
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
+    commands: CommandDesk | None = None  # the one way down (gateway/commands/)
+    pickup: PickupDesk | None = None
 
     # -- the hall ---------------------------------------------------------------------------
 
@@ -98,6 +105,11 @@ class View:
     @property
     def timezone(self) -> str:
         return self.cfg.timezone
+
+    @property
+    def schedule(self) -> Schedule:
+        w = self.cfg.working_hours
+        return Schedule.of(w.days, w.start, w.end, w.holidays, w.workdays)
 
     # -- devices ------------------------------------------------------------------------------
 

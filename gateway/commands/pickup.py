@@ -92,10 +92,11 @@ class PickupDesk:
     ) -> tuple[Outcome, dict[str, Any] | None]:
         """Open a free door for staff and issue the item's pickup code: (outcome, the issued code)."""
         index = self._index(locker, door)
-        if any(i["locker"] == locker and i["door"] == door for i in self.active.values()):
-            raise Refused(409, "door_occupied", f"{locker} door {door} holds an item not yet collected")
 
         def free(values: dict[str, Any]) -> Refused | None:
+            # Checked for a new command only (a repeated key gets its first outcome instead).
+            if any(i["locker"] == locker and i["door"] == door for i in self.active.values()):
+                return Refused(409, "door_occupied", f"{locker} door {door} holds an item not yet collected")
             items = values.get("item_present")
             if isinstance(items, list) and index < len(items) and items[index]:
                 return Refused(409, "door_not_empty", f"the item sensor of {locker} door {door} sees something")
