@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "append": "bench.append",
     "drain": "bench.drain",
     "ingest": "bench.ingest",  # stub: the lead adds the end-to-end benchmark
+    "commands": "bench.commands",  # unlock latency, API call to confirmed, 20 at once
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"
