@@ -39,7 +39,8 @@ from gateway.store.outbox import Outbox, OutboxFull
 log = logging.getLogger(__name__)
 
 DEVICE_CMD_MEMORY_S = 600  # device-protocols.md: a device drops a command id it executed in the last 10 min
-READ_BACK_PERIOD_S = 0.01  # between read-backs of a Modbus board (one request in flight per line anyway)
+READ_BACK_PERIOD_S = 0.005  # between read-backs of a Modbus board (shared by its commands in flight)
+AUDIT_ROOM_BYTES = 4096  # room an audit record needs, at most
 PURGE_EVERY_NS = 3600 * 10**9
 
 # outcome -> HTTP status of the answer
@@ -143,6 +144,8 @@ class CommandDesk:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_purge = 0
         self._fingerprints: dict[str, str] = {}  # key -> fingerprint of the command in flight
+        self._finishing: list[dict[str, Any]] = []  # outcomes waiting for their shared commit
+        self._reads: dict[str, _Reads] = {}  # Modbus device -> its shared read-back
         self.hooks: list[Callable[[Event, int], None]] = []  # other consumers of events (pickup.py)
         self.conditions_from: list[Callable[[int], list[Any]]] = []
         # name -> (state, restore) of parts kept through the hub's state saving (the pickup lockout)
@@ -204,35 +207,25 @@ class CommandDesk:
         started = time.perf_counter()
         part = (req.device, req.part)
         if part in self._busy:
-            return self._finish_now(req, full_key, "refused", "busy", f"another command on {req.part} is in progress")
+            return await self._finish_now(
+                req, full_key, "refused", "busy", f"another command on {req.part} is in progress"
+            )
         d = self.devices[req.device]
         if not self.health.devices[req.device].online:
-            return self._finish_now(
+            return await self._finish_now(
                 req, full_key, "offline", "device_offline", f"{req.device} is offline: nothing was sent"
             )
         if d.protocol == "mqtt" and not self.mqtt_connected():
             # paho would queue it and send it whenever the broker is back: a late unlock.
-            return self._finish_now(
+            return await self._finish_now(
                 req, full_key, "unavailable", "broker_unavailable", "the MQTT broker is not connected: nothing was sent"
             )
-        now = self.clock()
-        requested = audit_row(
-            at_ns=now,
-            device=req.device,
-            part=req.part,
-            action=req.action,
-            caller=req.caller,
-            reason=req.reason,
-            outcome="requested",
-        )
-        try:
-            self.outbox.append([audit_line(self.cfg.site, requested)])
-        except OutboxFull as e:
-            raise Refused(
-                503, "audit_unavailable", f"the outbox cannot take an audit record ({e}): nothing was sent"
-            ) from None
+        o = self.outbox.stats()
+        if o.bytes_by_class.get("audit", 0) + AUDIT_ROOM_BYTES > o.max_bytes:
+            # Outbox.append drops every lower class before it refuses an audit record: only audit
+            # records left unsent fill it. Refused before anything is sent: nothing unaudited.
+            raise Refused(503, "audit_unavailable", "the outbox is full of audit records: nothing was sent")
         cmd_id = uuid.uuid4().hex
-        self.journal.begin_command(full_key, cmd_id, req.fingerprint(), req.device, req.to_json(), now)
         task = self._spawn(self._execute(req, full_key, cmd_id, started, check, sent_before=False))
         self._fingerprints[full_key] = req.fingerprint()
         self._running[full_key] = task
@@ -254,14 +247,19 @@ class CommandDesk:
         d = self.devices[req.device]
         timeout = self.cfg.commands.timeout_s
         if isinstance(d.profile, MqttProfile):
-            outcome, error, detail = await self._mqtt(d, req, key, cmd_id, timeout)
+            outcome, error, detail = await self._mqtt(d, req, key, cmd_id, timeout, sent_before)
         else:
-            outcome, error, detail = await self._modbus(d, req, key, timeout, check, sent_before)
+            outcome, error, detail = await self._modbus(d, req, key, cmd_id, timeout, check, sent_before)
         latency_ms = (time.perf_counter() - started) * 1000 if not sent_before else None
-        return self._finish(req, key, cmd_id, outcome, error, detail, latency_ms)
+        return await self._finish(req, key, cmd_id, outcome, error, detail, latency_ms)
+
+    def _sending(self, req: Request, key: str, cmd_id: str) -> None:
+        """The command is in the state database, marked sent, before its first byte goes out."""
+        now = self.clock()
+        self.journal.begin_command(key, cmd_id, req.fingerprint(), req.device, req.to_json(), now, sent_ns=now)
 
     async def _mqtt(
-        self, d: DeviceEntry, req: Request, key: str, cmd_id: str, timeout: float | None
+        self, d: DeviceEntry, req: Request, key: str, cmd_id: str, timeout: float | None, sent_before: bool
     ) -> tuple[str, str | None, str]:
         profile = d.profile
         assert isinstance(profile, MqttProfile) and d.decoder is not None and self.mqtt is not None
@@ -273,7 +271,8 @@ class CommandDesk:
         self._acks[cmd_id] = waiter
         limit = timeout or (wire.ack.timeout_s if wire.ack else 10.0)
         try:
-            self.journal.command_sent(key, self.clock())
+            if not sent_before:
+                self._sending(req, key, cmd_id)
             # The same id again after a restart is safe: the device re-sends its first ack.
             self.mqtt.publish(topic, wire.payload, qos=1)
             ack = await asyncio.wait_for(waiter, limit)
@@ -289,7 +288,14 @@ class CommandDesk:
         return "failed", str(error or "refused"), f"{d.id} refused {req.op} of {req.part}: {error}"
 
     async def _modbus(
-        self, d: DeviceEntry, req: Request, key: str, timeout: float | None, check: Check | None, sent_before: bool
+        self,
+        d: DeviceEntry,
+        req: Request,
+        key: str,
+        cmd_id: str,
+        timeout: float | None,
+        check: Check | None,
+        sent_before: bool,
     ) -> tuple[str, str | None, str]:
         profile, m, plan = d.profile, d.config.modbus, d.plan
         assert isinstance(profile, ModbusProfile) and m is not None and plan is not None
@@ -298,12 +304,11 @@ class CommandDesk:
         limit = timeout or confirm.timeout_s
         line = self.lines[m.bus]
         deadline = time.monotonic() + limit
-        try:
-            before = await line.read_plan(m.unit, plan)
-        except ModbusFailure as e:
+        before = await self._fresh(d)
+        if before is None:
             if sent_before:
-                return "timeout", "no_answer", f"{d.id} did not answer after the gateway restarted: {e}"
-            return "offline", "no_answer", f"{d.id} did not answer ({e}): nothing was written"
+                return "timeout", "no_answer", f"{d.id} did not answer after the gateway restarted"
+            return "offline", "no_answer", f"{d.id} did not answer: nothing was written"
         if not sent_before:
             refused = check(before) if check is not None else None
             if refused is not None:
@@ -313,7 +318,7 @@ class CommandDesk:
         # A fault bit left over from an earlier pulse proves nothing about this one.
         stale_fault = any(c.holds(before) for c in confirm.fail_when)
         if not sent_before:
-            self.journal.command_sent(key, self.clock())  # from here on, never written again
+            self._sending(req, key, cmd_id)  # from here on, never written again
             try:
                 for w in wire.writes:
                     await line.write(m.unit, w.table, w.address, w.value)
@@ -321,10 +326,7 @@ class CommandDesk:
                 log.warning("%s: writing %s failed (%s); reading back whether it took", d.id, req.op, e)
         verdict = "pending"
         while time.monotonic() < deadline:
-            try:
-                values = await line.read_plan(m.unit, plan)
-            except ModbusFailure:
-                values = None
+            values = await self._fresh(d)
             if values is not None:
                 verdict = confirm.check(values)
                 if verdict == "failed" and stale_fault:
@@ -338,13 +340,38 @@ class CommandDesk:
             return "failed", "jammed", f"{d.id}: the lock of {req.part} did not open (lock-fault bit)"
         return "timeout", "no_answer", f"{d.id}: {req.part} not read back open within {limit:g} s"
 
-    def _finish_now(self, req: Request, key: str, outcome: str, error: str, detail: str) -> Outcome:
-        """An outcome decided without sending anything (busy, offline): audited and keyed too."""
-        cmd_id = uuid.uuid4().hex
-        self.journal.begin_command(key, cmd_id, req.fingerprint(), req.device, req.to_json(), self.clock())
-        return self._finish(req, key, cmd_id, outcome, error, detail, 0.0)
+    async def _fresh(self, d: DeviceEntry) -> dict[str, Any] | None:
+        """The board's values from a read that starts after this call (None: it did not answer).
 
-    def _finish(
+        Commands in flight on one board share each read: 20 doors confirmed at once cost the
+        line one read a round, not twenty.
+        """
+        reads = self._reads.setdefault(d.id, _Reads())
+        if reads.next is None:
+            reads.next = asyncio.get_running_loop().create_future()
+        waiter = reads.next
+        if reads.task is None or reads.task.done():
+            reads.task = self._spawn(self._reader(d, reads))
+        return await asyncio.shield(waiter)
+
+    async def _reader(self, d: DeviceEntry, reads: _Reads) -> None:
+        m, plan = d.config.modbus, d.plan
+        assert m is not None and plan is not None
+        line = self.lines[m.bus]
+        while reads.next is not None:
+            waiter, reads.next = reads.next, None
+            try:
+                values: dict[str, Any] | None = await line.read_plan(m.unit, plan)
+            except ModbusFailure:
+                values = None
+            if not waiter.done():
+                waiter.set_result(values)
+
+    async def _finish_now(self, req: Request, key: str, outcome: str, error: str, detail: str) -> Outcome:
+        """An outcome decided without sending anything (busy, offline): audited and keyed too."""
+        return await self._finish(req, key, uuid.uuid4().hex, outcome, error, detail, 0.0)
+
+    async def _finish(
         self,
         req: Request,
         key: str,
@@ -372,12 +399,50 @@ class CommandDesk:
             record = self.audit_out({**row, "id": audit_id})
             return record if status == 200 else {"error": error or outcome, "detail": detail, "audit": record}
 
-        # The outcome under its key and the audit row in one transaction: a repeat answers the same.
-        row_id, body = self.journal.finish_command(key, status, row, body_of)
-        self._export([{**row, "id": row_id}])
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._finishing.append(
+            {
+                "key": key,
+                "id": cmd_id,
+                "fingerprint": req.fingerprint(),
+                "device": req.device,
+                "request": req.to_json(),
+                "created_ns": row["at_ns"],
+                "status": status,
+                "audit": row,
+                "outcome": body_of,
+                "done": done,
+            }
+        )
+        if len(self._finishing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_finishing)
+        body = await asyncio.shield(done)
         self.stats[outcome] = self.stats.get(outcome, 0) + 1
         log.info("%s %s %s by %s (%s): %s", req.action, req.device, req.part, req.caller.actor, outcome, detail)
         return Outcome(status, body)
+
+    def _flush_finishing(self) -> None:
+        """The outcomes of this moment: their audit lines in the outbox (one commit), then the
+        audit rows and each key's outcome in the state database (one transaction). Commands that
+        end together share the two commits."""
+        batch, self._finishing = self._finishing, []
+        try:
+            try:
+                self.outbox.append([audit_line(self.cfg.site, f["audit"]) for f in batch])
+                exported = True
+            except OutboxFull:
+                exported = False
+                self.stats["audit_unexported"] += len(batch)
+                log.error("the outbox is full of audit records: %d kept in the state database, retried", len(batch))
+            bodies = self.journal.finish_commands(batch, exported)
+        except Exception as e:
+            for f in batch:
+                if not f["done"].done():
+                    f["done"].set_exception(e)
+            return
+        for f, body in zip(batch, bodies, strict=True):
+            if not f["done"].done():
+                f["done"].set_result(body)
 
     def audit_out(self, row: dict[str, Any]) -> dict[str, Any]:
         """An audit row as the API shows it."""
@@ -450,7 +515,7 @@ class CommandDesk:
         return task
 
     async def _settle(self, req: Request, key: str, cmd_id: str, outcome: str, error: str, detail: str) -> Outcome:
-        return self._finish(req, key, cmd_id, outcome, error, detail, None)
+        return await self._finish(req, key, cmd_id, outcome, error, detail, None)
 
     async def aclose(self) -> None:
         """Stop commands in flight; their rows stay pending and the next start settles them."""
@@ -459,6 +524,12 @@ class CommandDesk:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+@dataclass
+class _Reads:
+    next: asyncio.Future[dict[str, Any] | None] | None = None  # what the next read answers
+    task: asyncio.Task[Any] | None = None
 
 
 def _ack_spec(profile: MqttProfile | ModbusProfile) -> Any:

@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,31 +381,53 @@ class Journal:
         return self._conn.execute("SELECT * FROM commands WHERE status IS NULL ORDER BY created_ns").fetchall()
 
     def begin_command(
-        self, key: str, cmd_id: str, fingerprint: str, device: str, request: dict[str, Any], now_ns: int
+        self,
+        key: str,
+        cmd_id: str,
+        fingerprint: str,
+        device: str,
+        request: dict[str, Any],
+        now_ns: int,
+        sent_ns: int | None = None,
     ) -> None:
         with self._tx() as c:
             c.execute(
-                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, cmd_id, fingerprint, device, json.dumps(request, ensure_ascii=False), now_ns),
+                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, cmd_id, fingerprint, device, json.dumps(request, ensure_ascii=False), now_ns, sent_ns),
             )
 
     def command_sent(self, key: str, now_ns: int) -> None:
         with self._tx() as c:
             c.execute("UPDATE commands SET sent_ns = ? WHERE key = ? AND sent_ns IS NULL", (now_ns, key))
 
-    def finish_command(
-        self, key: str, status: int, audit: dict[str, Any], outcome: Callable[[int], dict[str, Any]]
-    ) -> tuple[int, dict[str, Any]]:
-        """The audit row and the outcome under its key (built from the audit row's id), in one
-        transaction: (audit id, outcome)."""
+    def finish_commands(self, items: Sequence[dict[str, Any]], exported: bool) -> list[dict[str, Any]]:
+        """Commands' outcomes in one transaction: each one's audit row, and its outcome under its
+        key (built from the audit row's id by `item["outcome"](id)`; the command row is made if it
+        was never sent). Items: key, id, fingerprint, device, request, created_ns, status, audit,
+        outcome. The outcomes, in order."""
+        bodies = []
         with self._tx() as c:
-            audit_id = self._audit(c, audit)
-            body = outcome(audit_id)
-            c.execute(
-                "UPDATE commands SET status = ?, outcome = ? WHERE key = ?",
-                (status, json.dumps(body, ensure_ascii=False), key),
-            )
-        return audit_id, body
+            for it in items:
+                audit_id = self._audit(c, {**it["audit"], "exported": int(exported)})
+                body = it["outcome"](audit_id)
+                c.execute(
+                    "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, status, outcome) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET status = excluded.status, outcome = excluded.outcome",
+                    (
+                        it["key"],
+                        it["id"],
+                        it["fingerprint"],
+                        it["device"],
+                        json.dumps(it["request"], ensure_ascii=False),
+                        it["created_ns"],
+                        it["status"],
+                        json.dumps(body, ensure_ascii=False),
+                    ),
+                )
+                bodies.append(body)
+        return bodies
 
     def add_audit(self, audit: dict[str, Any]) -> int:
         with self._tx() as c:
@@ -415,9 +437,9 @@ class Journal:
     def _audit(c: sqlite3.Connection, a: dict[str, Any]) -> int:
         cur = c.execute(
             "INSERT INTO audit (at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, "
-            "command_id) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, :outcome, :error, "
-            ":latency_ms, :command_id)",
-            a,
+            "command_id, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, :outcome, "
+            ":error, :latency_ms, :command_id, :exported)",
+            {"exported": 0, **a},
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
