@@ -145,6 +145,7 @@ class CommandDesk:
         self._last_purge = 0
         self._fingerprints: dict[str, str] = {}  # key -> fingerprint of the command in flight
         self._finishing: list[dict[str, Any]] = []  # outcomes waiting for their shared commit
+        self._beginning: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []  # commands about to be sent
         self._reads: dict[str, _Reads] = {}  # Modbus device -> its shared read-back
         self.hooks: list[Callable[[Event, int], None]] = []  # other consumers of events (pickup.py)
         self.conditions_from: list[Callable[[int], list[Any]]] = []
@@ -253,10 +254,28 @@ class CommandDesk:
         latency_ms = (time.perf_counter() - started) * 1000 if not sent_before else None
         return await self._finish(req, key, cmd_id, outcome, error, detail, latency_ms)
 
-    def _sending(self, req: Request, key: str, cmd_id: str) -> None:
-        """The command is in the state database, marked sent, before its first byte goes out."""
+    async def _sending(self, req: Request, key: str, cmd_id: str) -> None:
+        """The command is in the state database, marked sent, before its first byte goes out.
+        Commands starting in the same moment share one transaction (one fsync)."""
         now = self.clock()
-        self.journal.begin_command(key, cmd_id, req.fingerprint(), req.device, req.to_json(), now, sent_ns=now)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._beginning.append(((key, cmd_id, req.fingerprint(), req.device, req.to_json(), now, now), done))
+        if len(self._beginning) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_beginning)
+        await asyncio.shield(done)
+
+    def _flush_beginning(self) -> None:
+        batch, self._beginning = self._beginning, []
+        try:
+            self.journal.begin_commands([row for row, _ in batch])
+        except Exception as e:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(e)
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def _mqtt(
         self, d: DeviceEntry, req: Request, key: str, cmd_id: str, timeout: float | None, sent_before: bool
@@ -272,7 +291,7 @@ class CommandDesk:
         limit = timeout or (wire.ack.timeout_s if wire.ack else 10.0)
         try:
             if not sent_before:
-                self._sending(req, key, cmd_id)
+                await self._sending(req, key, cmd_id)
             # The same id again after a restart is safe: the device re-sends its first ack.
             self.mqtt.publish(topic, wire.payload, qos=1)
             ack = await asyncio.wait_for(waiter, limit)
@@ -318,7 +337,7 @@ class CommandDesk:
         # A fault bit left over from an earlier pulse proves nothing about this one.
         stale_fault = any(c.holds(before) for c in confirm.fail_when)
         if not sent_before:
-            self._sending(req, key, cmd_id)  # from here on, never written again
+            await self._sending(req, key, cmd_id)  # from here on, never written again
             try:
                 for w in wire.writes:
                     await line.write(m.unit, w.table, w.address, w.value)

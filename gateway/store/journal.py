@@ -397,6 +397,15 @@ class Journal:
                 (key, cmd_id, fingerprint, device, json.dumps(request, ensure_ascii=False), now_ns, sent_ns),
             )
 
+    def begin_commands(self, rows: Sequence[tuple[str, str, str, str, dict[str, Any], int, int | None]]) -> None:
+        """(key, id, fingerprint, device, request, created_ns, sent_ns) rows in one transaction."""
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(k, i, f, d, json.dumps(r, ensure_ascii=False), n, s) for k, i, f, d, r, n, s in rows],
+            )
+
     def command_sent(self, key: str, now_ns: int) -> None:
         with self._tx() as c:
             c.execute("UPDATE commands SET sent_ns = ? WHERE key = ? AND sent_ns IS NULL", (now_ns, key))
