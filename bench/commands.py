@@ -29,11 +29,11 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import paho.mqtt.client as paho
 import yaml
 from pymodbus.client import AsyncModbusTcpClient
@@ -51,6 +51,60 @@ CABINETS = 5  # the second lockbox case spreads the 20 over five cabinets (a lar
 ROUNDS = 10  # per run: 200 samples of each
 STAFF = "bench-staff-token-0123456789abcdef"
 KIOSK = "bench-kiosk-token-0123456789abcdef"
+
+
+@dataclass
+class Reply:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class RawHttp:
+    """A bare HTTP/1.1 keep-alive client (Nagle off): what a request costs the bench is then a
+    few microseconds, not httpx's millisecond, so the figures are the gateway's."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def _conn(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._idle:
+            return self._idle.pop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return reader, writer
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> Reply:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(data)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None:
+            head.append("Content-Type: application/json")
+        reader, writer = await self._conn()
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        length = next(int(v) for k, _, v in (ln.partition(":") for ln in lines) if k.lower() == "content-length")
+        content = await reader.readexactly(length)
+        self._idle.append((reader, writer))
+        return Reply(int(status_line.split()[1]), content)
+
+    async def get(self, path: str, headers: dict[str, str], params: dict[str, str] | None = None) -> Reply:
+        return await self.request("GET", path, headers)
+
+    async def post(self, path: str, json: Any, headers: dict[str, str]) -> Reply:
+        return await self.request("POST", path, headers, json)
+
+    async def aclose(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
 
 
 def _hall(folder: Path, broker: Mosquitto, api_port: int, modbus_port: int) -> Path:
@@ -102,8 +156,8 @@ def _targets(cabinets: int) -> list[tuple[str, int]]:
     return [(f"lb-{i % cabinets + 1}", i // cabinets + 1) for i in range(CONCURRENT)]
 
 
-async def _lockbox_round(http: httpx.AsyncClient, cabinets: int) -> list[float]:
-    async def one(device: str, slot: int) -> tuple[float, httpx.Response]:
+async def _lockbox_round(http: RawHttp, cabinets: int) -> list[float]:
+    async def one(device: str, slot: int) -> tuple[float, Reply]:
         headers = {"Authorization": f"Bearer {STAFF}", "Idempotency-Key": uuid.uuid4().hex}
         return await _timed(
             http.post(f"/api/v1/lockboxes/{device}/slots/{slot}/unlock", json={"reason": "bench"}, headers=headers)
@@ -116,7 +170,7 @@ async def _lockbox_round(http: httpx.AsyncClient, cabinets: int) -> list[float]:
     return [ms for ms, _ in out]
 
 
-async def _locker_round(http: httpx.AsyncClient, board: Any) -> list[float]:
+async def _locker_round(http: RawHttp, board: Any) -> list[float]:
     staff = {"Authorization": f"Bearer {STAFF}"}
     codes = []
     for door in range(1, CONCURRENT + 1):  # setup, not timed: an item in each door
@@ -128,7 +182,7 @@ async def _locker_round(http: httpx.AsyncClient, board: Any) -> list[float]:
         codes.append(r.json()["pickup_code"])
     await _wait(lambda: not any(board.door_open[:CONCURRENT]) and all(board.items[:CONCURRENT]))
 
-    async def one(code: str) -> tuple[float, httpx.Response]:
+    async def one(code: str) -> tuple[float, Reply]:
         headers = {"Authorization": f"Bearer {KIOSK}"}
         return await _timed(http.post("/api/v1/lockers/locker-1/pickup", json={"code": code}, headers=headers))
 
@@ -227,7 +281,7 @@ def _mqtt_baseline(port: int, cabinets: int) -> list[float]:
     return took
 
 
-async def _api_floor(http: httpx.AsyncClient) -> list[float]:
+async def _api_floor(http: RawHttp) -> list[float]:
     """20 authenticated GETs at once: what any request costs through this API, doing nothing."""
     headers = {"Authorization": f"Bearer {STAFF}"}
     out = await asyncio.gather(*(_timed(http.get("/api/v1/occupancy", headers=headers)) for _ in range(CONCURRENT)))
@@ -288,12 +342,13 @@ async def _run_once(folder: Path, broker: Mosquitto) -> dict[str, list[float]]:
                 env=env,
             )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as http:
+            http = RawHttp(api_port)
+            try:
 
                 async def ready() -> bool:
                     try:
                         r = await http.get("/api/v1/devices", headers={"Authorization": f"Bearer {STAFF}"})
-                    except httpx.TransportError:
+                    except OSError:
                         return False
                     return r.status_code == 200 and all(d["online"] for d in r.json())
 
@@ -315,6 +370,8 @@ async def _run_once(folder: Path, broker: Mosquitto) -> dict[str, list[float]]:
                     samples["locker"] += await _locker_round(http, board)
                     samples["modbus_bare"] += await _modbus_baseline(modbus_port, board)
                     samples["api_floor"] += await _api_floor(http)
+            finally:
+                await http.aclose()
         finally:
             proc.terminate()
             proc.wait(15)
