@@ -28,6 +28,7 @@ from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
 from gateway.commands import Caller, CommandDesk
+from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
@@ -185,6 +186,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         lines: dict[str, ModbusLine] = {}
         desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
         pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
+        watch_openings(desk)
         hub = Hub(cfg.site, devices, outbox, health, [*_projections(cfg, devices), alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)

@@ -147,6 +147,8 @@ class CommandDesk:
         self._finishing: list[dict[str, Any]] = []  # outcomes waiting for their shared commit
         self._beginning: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []  # commands about to be sent
         self._reads: dict[str, _Reads] = {}  # Modbus device -> its shared read-back
+        self._ack_parts: dict[str, str] = {}  # command id -> the part it unlocks
+        self.on_released: list[Callable[[str, str, int], None]] = []  # (device, part, now): an unlock confirmed
         self.hooks: list[Callable[[Event, int], None]] = []  # other consumers of events (pickup.py)
         self.conditions_from: list[Callable[[int], list[Any]]] = []
         # name -> (state, restore) of parts kept through the hub's state saving (the pickup lockout)
@@ -166,6 +168,12 @@ class CommandDesk:
             waiter = self._acks.get(cmd_id) if isinstance(cmd_id, str) else None
             if waiter is not None and not waiter.done():
                 waiter.set_result(event.fields)
+                part = self._ack_parts.get(cmd_id)
+                ok = event.fields.get(spec.ok_field if spec else "ok")
+                if part is not None and ok is True:
+                    # Released now: the door_open that follows (same batch, or later) is explained.
+                    for released in self.on_released:
+                        released(event.device, part, now_ns)
             elif isinstance(cmd_id, str) and not event.fields.get("slots"):
                 self.stats["late_acks"] += 1
                 log.info("ack %s from %s for no waiting command (late, or repeated)", cmd_id, event.device)
@@ -288,6 +296,7 @@ class CommandDesk:
         )
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[cmd_id] = waiter
+        self._ack_parts[cmd_id] = req.part
         limit = timeout or (wire.ack.timeout_s if wire.ack else 10.0)
         try:
             if not sent_before:
@@ -299,6 +308,7 @@ class CommandDesk:
             return "timeout", "no_answer", f"{d.id} did not answer within {limit:g} s"
         finally:
             self._acks.pop(cmd_id, None)
+            self._ack_parts.pop(cmd_id, None)
         spec = wire.ack
         ok = ack.get(spec.ok_field if spec else "ok")
         if ok is True:
