@@ -182,6 +182,12 @@ class View:
     ) -> list[QuarantineRow]:
         return self.journal.quarantined(device=device, limit=limit, before_id=before_id)
 
+    def lockbox_slots(self, device_id: str) -> dict[str, dict[str, Any]] | None:
+        """Slot number -> door, locked, phone, since_ns (from events and snapshots)."""
+        book = next((p for p in self.hub.projections if p.name == "lockbox_slots"), None)
+        slots: dict[str, dict[str, dict[str, Any]]] = getattr(book, "slots", {})
+        return slots.get(device_id)
+
     # -- zones ----------------------------------------------------------------------------------
 
     def zones(self) -> list[ZoneSnapshot]:

@@ -119,7 +119,13 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
     async with _sim(path, mosquitto) as sim, start_gateway(cfg):
         api = Api(cfg)
         lb = sim.device("lb-1")
+        pulses = count_unlocks(lb)
         await until(api.online, what="devices online")
+
+        # The slots' state: from the snapshot the gateway asks for at start, then from events.
+        known = await until(lambda: _slots(api), what="the cabinet's snapshot")
+        assert len(known) == 12 and all(s["door"] == "closed" and s["locked"] for s in known)
+        assert [s["phone"] for s in known] == [lb.slots[n].phone for n in range(1, 13)]
 
         # Happy path: confirmed by the cabinet's ack, with the audit record.
         r = await api.unlock(2, "k-1")
@@ -133,12 +139,12 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         )
         assert (rec["outcome"], rec["reason"], rec["action"]) == ("confirmed", "phone needed", "unlock")
         assert rec["latency_ms"] < 1000 and rec["command_id"]
-        assert lb.executed_cmds == 1
+        assert pulses == [2]
 
         # The same key again: the first outcome, no second pulse; for another slot: refused.
         again = await api.unlock(2, "k-1")
         assert (again.status_code, again.json()) == (200, rec)
-        assert lb.executed_cmds == 1 and lb.repeated_cmds == 0
+        assert pulses == [2] and lb.repeated_cmds == 0
         r = await api.unlock(3, "k-1")
         assert (r.status_code, r.json()["error"]) == (422, "idempotency_key_reused")
 
@@ -178,9 +184,10 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         assert opened["closes_by_hand"] and opened["severity"] == "critical"
         assert not await api.alert("opened_without_command", "lb-1/slot 2")  # opened by the unlock above
         lb.close_door(9)
+        await until(lambda: _slot_door(api, 9, "closed"), what="slot 9 shown closed again")
 
         # The device is offline: 504 and nothing sent.
-        executed = lb.executed_cmds
+        executed = len(pulses)
         lb.crash()
         await until(lambda: _not(api.online), what="lockbox offline")
         r = await api.unlock(7, "k-off")
@@ -188,7 +195,7 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         lb.come_back()
         await until(api.online, what="lockbox back")
         await asyncio.sleep(0.3)  # a queued command would arrive now: none may
-        assert lb.executed_cmds == executed
+        assert len(pulses) == executed
 
         # The audit: every attempt, filterable; managers only.
         r = await api.call("MANAGER", "GET", "/audit", params={"device": "lb-1"})
@@ -217,6 +224,7 @@ async def _restart(path: Path, mosquitto: Mosquitto) -> None:
     state = path.parent / "state.sqlite"
     async with _sim(path, mosquitto) as sim:
         lb, board = sim.device("lb-1"), sim.device("locker-1")
+        pulses = count_unlocks(lb)
         async with start_gateway(cfg):
             await until(Api(cfg).online, what="devices online")
         # What a gateway killed mid-unlock leaves: the command pending, sent; the device got it.
@@ -231,23 +239,46 @@ async def _restart(path: Path, mosquitto: Mosquitto) -> None:
         journal.begin_command("kiosk\x1fk-door", "cmd-restart-2", fp2, "locker-1", {**locker_req, **who}, _now())
         journal.command_sent("kiosk\x1fk-door", _now())
         journal.close()
-        pulses = board.pulses
+        board_pulses = board.pulses
         topic = "hall/cmds/lockbox/lb-1/cmd"
         payload = json.dumps({"id": "cmd-restart-1", "op": "unlock", "slot": 3})
         subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topic, "-m", payload], check=True)
-        await until(lambda: lb.executed_cmds == 1, what="the device executed it")
+        await until(lambda: pulses == [3], what="the device executed it")
 
         async with start_gateway(cfg):
             api = Api(cfg)
             r = await until(lambda: _settled(api), what="the pending unlock settled")
             assert r.status_code == 200 and r.json()["outcome"] == "confirmed", r.text
-            assert (lb.executed_cmds, lb.repeated_cmds) == (1, 1)
+            assert (pulses, lb.repeated_cmds) == ([3], 1)
             j = Journal(state)
             status = await until(lambda: j.command("kiosk\x1fk-door")[7], what="the pending pulse settled")
             j.close()
             assert status == 504  # not read back open within the timeout: failed, and not pulsed again
-            assert board.pulses == pulses
+            assert board.pulses == board_pulses
             await api.http.aclose()
+
+
+def count_unlocks(lockbox: Any) -> list[Any]:
+    """The slots the simulated cabinet was told to unlock (its snapshots are commands too)."""
+    seen: list[Any] = []
+    unlock = lockbox.unlock
+
+    def counted(slot: Any) -> dict[str, Any]:
+        seen.append(slot)
+        return unlock(slot)
+
+    lockbox.unlock = counted  # the firmware's execute() calls self.unlock
+    return seen
+
+
+async def _slot_door(api: Api, slot: int, door: str) -> bool:
+    return any(s["slot"] == slot and s["door"] == door for s in await _slots(api))
+
+
+async def _slots(api: Api) -> list[dict[str, Any]]:
+    r = await api.call("MANAGER", "GET", "/lockboxes/lb-1/slots")
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 async def _settled(api: Api) -> httpx.Response | None:

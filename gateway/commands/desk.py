@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from drivers.canonical import ACK, Event
+from drivers.canonical import ACK, STATUS, Event
 from drivers.modbus import ModbusFailure, ModbusLine
 from drivers.profiles.commands import Confirmation, encode_modbus_command, encode_mqtt_command
 from drivers.profiles.model import ModbusProfile, MqttProfile
@@ -44,7 +44,7 @@ AUDIT_ROOM_BYTES = 4096  # room an audit record needs, at most
 PURGE_EVERY_NS = 3600 * 10**9
 
 # outcome -> HTTP status of the answer
-STATUS = {
+HTTP_STATUS = {
     "confirmed": 200,
     "failed": 409,  # the device refused or its lock did not open (jammed, bad_slot, busy)
     "refused": 409,  # not sent: another command on the part, a door not free, already open
@@ -177,8 +177,22 @@ class CommandDesk:
             elif isinstance(cmd_id, str) and not event.fields.get("slots"):
                 self.stats["late_acks"] += 1
                 log.info("ack %s from %s for no waiting command (late, or repeated)", cmd_id, event.device)
+        elif event.name == STATUS and event.fields.get("online") is True:
+            self.snapshot(event.device)  # connected again: what happened to its slots meanwhile
         for hook in self.hooks:
             hook(event, now_ns)
+
+    def snapshot(self, device: str) -> None:
+        """Ask an MQTT device with a `snapshot` command for its state; its ack feeds the kind's
+        projection. A read, not an actuation: not audited, not keyed, not awaited."""
+        d = self.devices.get(device)
+        if d is None or d.decoder is None or self.mqtt is None or not self.mqtt_connected():
+            return
+        if "snapshot" not in d.profile.commands:
+            return
+        wire = encode_mqtt_command(d.profile, "snapshot", {}, uuid.uuid4().hex)  # type: ignore[arg-type]
+        base = d.config.mqtt.topic if d.config.mqtt else None
+        self.mqtt.publish(d.decoder.command_topic(d.id, self.cfg.site, wire.channel, base), wire.payload, qos=1)
 
     def state(self) -> dict[str, Any] | None:
         return {name: get() for name, (get, _) in self.state_parts.items()} or None
@@ -422,7 +436,7 @@ class CommandDesk:
             latency_ms=latency_ms,
             command_id=cmd_id,
         )
-        status = STATUS[outcome]
+        status = HTTP_STATUS[outcome]
 
         def body_of(audit_id: int) -> dict[str, Any]:
             record = self.audit_out({**row, "id": audit_id})
@@ -516,7 +530,11 @@ class CommandDesk:
             self.journal.purge_commands(now_ns - int(c.audit_keep_days * 86400e9), now_ns - int(c.keys_keep_h * 3600e9))
 
     def recover_all(self) -> None:
-        """Commands a stopped gateway left pending: settle each (without sending anything twice)."""
+        """Commands a stopped gateway left pending: settle each (without sending anything twice).
+        And a snapshot of each device that answers one (its retained status came before the link
+        was ours)."""
+        for d in self.devices.values():
+            self.snapshot(d.id)
         for row in self.journal.pending_commands():
             self._recover(row)
 

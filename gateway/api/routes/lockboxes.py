@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CallerDep, ViewDep, require
+from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk_of, need_key, refused
 from gateway.commands import Refused
@@ -16,6 +16,32 @@ from gateway.commands.audit import Denied, authorise_slot_unlock
 from gateway.commands.desk import Request
 
 router = APIRouter(tags=["commands"])
+
+
+class SlotOut(BaseModel):
+    slot: int
+    door: str | None  # open, closed; None: not known yet
+    locked: bool | None
+    phone: bool | None
+    since: str | None
+
+
+@router.get("/lockboxes/{device}/slots", response_model=list[SlotOut], summary="Each slot's door, lock and phone")
+async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+    d = view.devices.get(device)
+    if d is None or d.kind != "lockbox":
+        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
+    known = view.lockbox_slots(device) or {}
+    return [
+        {
+            "slot": int(n),
+            "door": s.get("door"),
+            "locked": s.get("locked"),
+            "phone": s.get("phone"),
+            "since": iso(view, s.get("since_ns")),
+        }
+        for n, s in sorted(known.items(), key=lambda kv: int(kv[0]))
+    ]
 
 
 class UnlockIn(BaseModel):
