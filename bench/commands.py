@@ -228,7 +228,11 @@ class InstantLockboxes:
     def _command(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         cmd = json.loads(msg.payload)
         self.executed += 1
-        ack = {"id": cmd["id"], "ok": True, "slot": cmd.get("slot")}
+        ack: dict[str, Any] = {"id": cmd["id"], "ok": True}
+        if cmd.get("op") == "unlock":
+            ack["slot"] = cmd["slot"]
+        else:  # the snapshot the gateway asks for when a cabinet comes online
+            ack["slots"] = []
         client.publish(msg.topic.rsplit("/", 1)[0] + "/ack", json.dumps(ack), qos=1)
 
     def __enter__(self) -> InstantLockboxes:

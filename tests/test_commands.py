@@ -337,6 +337,9 @@ async def _locker(path: Path, mosquitto: Mosquitto) -> None:
         await until(lambda: _ids(items("collected")), what="the item collected")
         assert (await pickup(first["pickup_code"])).json()["error"] == "wrong_code"  # used up
 
+        r = await deposit(99)  # the profile's door numbers: 1-24
+        assert (r.status_code, r.json()["error"]) == (422, "bad_parameter"), r.text
+
         # A jammed door: 409 from the lock-fault bit read back after the pulse.
         board.jam(4)
         r = await deposit(5)

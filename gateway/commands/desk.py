@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from drivers.canonical import ACK, STATUS, Event
 from drivers.modbus import ModbusFailure, ModbusLine
 from drivers.profiles.commands import Confirmation, encode_modbus_command, encode_mqtt_command
+from drivers.profiles.errors import CommandError
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from gateway.commands.audit import Caller, audit_line, audit_row, iso_time
 from gateway.config import HallConfig
@@ -228,6 +229,7 @@ class CommandDesk:
                 first = await asyncio.shield(self._recover(row))
             return Outcome(first.status, first.body, repeat=True)
         started = time.perf_counter()
+        self._check_params(req)
         part = (req.device, req.part)
         if part in self._busy:
             return await self._finish_now(
@@ -255,6 +257,17 @@ class CommandDesk:
         self._busy[part] = full_key
         task.add_done_callback(lambda _: (self._running.pop(full_key, None), self._busy.pop(part, None)))
         return await asyncio.shield(task)
+
+    def _check_params(self, req: Request) -> None:
+        """The profile's own check of the parameters, before anything is kept or sent."""
+        profile = self.devices[req.device].profile
+        try:
+            if isinstance(profile, MqttProfile):
+                encode_mqtt_command(profile, req.op, req.params, "check")
+            else:
+                encode_modbus_command(profile, req.op, req.params)
+        except CommandError as e:
+            raise Refused(422, "bad_parameter", f"{req.device}: {e}") from None
 
     def _spawn(self, coro: Awaitable[Outcome]) -> asyncio.Task[Outcome]:
         # A command runs to its outcome even if the caller hangs up; only the gateway's stop cancels it.
