@@ -36,7 +36,7 @@ ALWAYS = '{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:5
 NEVER = "{days: []}"
 
 
-def _hall(tmp_path: Path, mosquitto: Mosquitto, hours: str = NEVER) -> Path:
+def _hall(tmp_path: Path, mosquitto: Mosquitto, hours: str = NEVER, max_bytes: int = 1 << 26) -> Path:
     path = tmp_path / "hall.yaml"
     path.write_text(f"""
 site: cmds
@@ -49,7 +49,7 @@ api:
     - {{role: manager, env: CMD_TOKEN_MANAGER}}
     - {{role: kiosk, env: CMD_TOKEN_KIOSK, locker: locker-1}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
-store: {{path: {tmp_path}/outbox.sqlite}}
+store: {{path: {tmp_path}/outbox.sqlite, max_bytes: {max_bytes}}}
 commands: {{timeout_s: 1.5}}
 lockers: {{code_ttl_h: 0.0015}}   # 5.4 s: long enough to collect, short enough to see one expire
 alerts: {{clear_after_s: 1}}
@@ -256,6 +256,29 @@ async def _restart(path: Path, mosquitto: Mosquitto) -> None:
             assert status == 504  # not read back open within the timeout: failed, and not pulsed again
             assert board.pulses == board_pulses
             await api.http.aclose()
+
+
+def test_no_room_for_the_audit_no_command(tmp_path: Path, mosquitto: Mosquitto, tokens: None) -> None:
+    """An outbox full of audit records (InfluxDB away): commands are refused before they are sent."""
+    asyncio.run(_full(_hall(tmp_path, mosquitto, max_bytes=8000), mosquitto))
+
+
+async def _full(path: Path, mosquitto: Mosquitto) -> None:
+    cfg = load_config(path)
+    async with _sim(path, mosquitto) as sim, start_gateway(cfg):
+        api = Api(cfg)
+        pulses = count_unlocks(sim.device("lb-1"))
+        await until(api.online, what="devices online")
+        answers = []
+        for n in range(40):
+            r = await api.unlock(n % 12 + 1, f"k-{n}", who="STAFF")
+            answers.append(r.status_code)
+            if r.status_code == 503:
+                assert r.json()["error"] == "audit_unavailable", r.text
+                break
+            assert r.status_code in (200, 409), r.text
+        assert answers[-1] == 503 and len(pulses) == len(answers) - 1, answers
+        await api.http.aclose()
 
 
 def count_unlocks(lockbox: Any) -> list[Any]:
