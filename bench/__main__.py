@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "devices": "bench.devices",
     "ratings": "bench.ratings",
     "sim": "bench.sim",  # simulated devices one simulator process sustains at nominal rates
+    "commands": "bench.commands",  # unlock latency, API call to confirmed, 20 at once
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

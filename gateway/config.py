@@ -24,8 +24,10 @@ from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
 ENV_PREFIX = "HALLGATE_"
 MIN_TOKEN_CHARS = 16  # an API token must resist guessing
 
-Role = Literal["technician", "staff", "duty_manager", "manager", "admin"]
-ROLES: tuple[str, ...] = get_args(Role)
+# `kiosk`: a pickup locker's own keypad or QR reader, bound to that locker (its token names it).
+Role = Literal["technician", "staff", "duty_manager", "manager", "admin", "kiosk"]
+# The roles of people (the demo makes one token each); a kiosk token is a locker's, not a person's.
+ROLES: tuple[str, ...] = tuple(r for r in get_args(Role) if r != "kiosk")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 
@@ -65,6 +67,8 @@ class WorkingHours(Model):
                 f"{', '.join(d.isoformat() for d in both)} listed both as holiday and as extra working day: "
                 "remove it from one of working_hours.holidays and working_hours.workdays"
             )
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}: working hours lie within one day")
         return self
 
 
@@ -98,6 +102,22 @@ class Attendance(Model):
 class Token(Model):
     role: Role
     env: str = Field(description="name of the environment variable that holds the token")
+    name: str | None = Field(
+        None, max_length=64, description="who holds it, as the audit names them; default: the variable's name"
+    )
+    locker: str | None = Field(None, description="kiosk tokens only: the pickup locker (device id) it may open")
+
+    @model_validator(mode="after")
+    def _kiosk_locker(self) -> Token:
+        if self.role == "kiosk" and self.locker is None:
+            raise ValueError("a kiosk token is bound to one pickup locker: add locker: <device id>")
+        if self.role != "kiosk" and self.locker is not None:
+            raise ValueError(f"locker: only kiosk tokens are bound to a locker; remove it from this {self.role} token")
+        return self
+
+    @property
+    def actor(self) -> str:
+        return self.name or self.env
 
 
 class Api(Model):
@@ -233,6 +253,26 @@ class Alerts(Model):
     webhook: Webhook | None = None
 
 
+class Commands(Model):
+    """The one way down (gateway/commands/): timeouts and how long records are kept."""
+
+    timeout_s: float | None = Field(
+        None, gt=0, le=60, description="wait this long for a device's confirmation; default: the profile's"
+    )
+    audit_keep_days: float = Field(365, gt=0, description="audit records older than this leave the state database")
+    keys_keep_h: float = Field(24, gt=0, description="how long an Idempotency-Key's outcome is remembered")
+
+
+class Lockers(Model):
+    """Pickup lockers: codes, expiry and the wrong-code lockout."""
+
+    code_ttl_h: float = Field(72, gt=0, description="a pickup code expires this long after the deposit")
+    lockout_failures: int = Field(5, ge=1, description="wrong codes per locker within lockout_window_s ...")
+    lockout_window_s: float = Field(900, gt=0)
+    lockout_s: float = Field(900, gt=0, description="... refuse further tries (429) this long")
+    qr_prefix: str = Field("HGPICKUP", pattern=r"^[A-Z0-9]{1,16}$", description="first field of the QR payload")
+
+
 class MqttLink(Model):
     topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
 
@@ -309,6 +349,8 @@ class HallConfig(Model):
     posts: list[Post] = []
     ratings: Ratings = Ratings()
     attendance: Attendance = Attendance()
+    commands: Commands = Commands()
+    lockers: Lockers = Lockers()
     profiles_dirs: list[Path] = []
     devices: list[Device] = []
 
@@ -410,6 +452,17 @@ def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[
                         "add the zone under zones or fix the name",
                     )
                 )
+    api = getattr(cfg, "api", None)
+    kinds = {d.id: d.kind for d in cfg.devices}
+    for i, t in enumerate(api.tokens if api is not None else ()):
+        if t.locker is not None and kinds.get(t.locker) != "pickup_locker":
+            problems.append(
+                (
+                    f"api.tokens[{i}].locker",
+                    f"{t.locker!r} is not a pickup_locker of this hall: name one of "
+                    f"{sorted(k for k, v in kinds.items() if v == 'pickup_locker')}",
+                )
+            )
     return problems
 
 

@@ -28,6 +28,9 @@ from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
+from gateway.commands import Caller, CommandDesk
+from gateway.commands.openings import watch_openings
+from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
@@ -72,6 +75,11 @@ def _tokens(cfg: HallConfig) -> dict[str, str]:
         if value:
             out[value] = t.role
     return out
+
+
+def _callers(cfg: HallConfig) -> dict[str, Caller]:
+    """token -> who: the role, the name the audit gives the holder, a kiosk's locker."""
+    return {value: Caller(t.role, t.actor, t.locker) for t in cfg.api.tokens if (value := secret(t.env))}
 
 
 def make_sink(cfg: Influx) -> Sink | None:
@@ -182,14 +190,17 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             attach = getattr(p, "attach", None)
             if attach is not None:
                 stack.callback(_stop(f"projection {p.name}", attach(journal)))
-        hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts], journal)
+        lines: dict[str, ModbusLine] = {}
+        desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
+        pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
+        watch_openings(desk)
+        hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
         # Last things before the stores close: what the pollers handed over, and the zones' state.
         stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()))))
-        lines: dict[str, ModbusLine] = {}
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
@@ -206,6 +217,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_name=sink.name if sink else None,
             sink_url=redact_url(cfg.influx.url),
         )
+        view.commands, view.pickup = desk, pickup
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
@@ -222,6 +234,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             view.mqtt_stats = lambda: mqtt.stats if mqtt else None
             shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
             stack.push_async_callback(_astop("the MQTT link", lambda: mqtt.close(shutdown, status_topic(cfg))))
+            desk.attach_mqtt(mqtt, lambda: mqtt is not None and mqtt.stats.connected)
+        # Commands in flight stop before the links they use; their rows stay pending for the next start.
+        stack.push_async_callback(_astop("the commands in flight", desk.aclose))
 
         stack.push_async_callback(_astop("the supervised tasks", supervisor.aclose))
         if sink is not None:
@@ -258,6 +273,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 
         def tick() -> None:
             hub.tick()
+            desk.tick(time.time_ns())
             o = outbox.stats()
             now = time.time_ns()
             alerts.evaluate(
@@ -299,6 +315,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
+        desk.recover_all()  # what a stopped gateway left pending: settled without sending twice
         # What start built (compiled profiles, configuration models, device state: millions of
         # objects in a large hall) lives as long as the gateway: keep it out of the collector's
         # full passes, which otherwise stall the event loop for a second at a time.
@@ -314,7 +331,7 @@ def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitabl
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
     try:
-        server, sock = make_server(create_app(view, tokens), cfg.api.host, cfg.api.port)
+        server, sock = make_server(create_app(view, tokens, _callers(cfg)), cfg.api.host, cfg.api.port)
     except (ListenError, WeakTokens) as e:
         raise StartupError(str(e)) from None
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")

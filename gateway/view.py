@@ -10,13 +10,14 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.modbus import LineStats, ModbusLine
 from drivers.mqtt import LinkStats
 from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
+from gateway.domain.calendar import Schedule
 from gateway.domain.occupancy import ZoneCount
 from gateway.health import RTT_BUCKETS_S, HealthBook
 from gateway.hub import Hub, Unknown
@@ -25,6 +26,10 @@ from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
 from gateway.supervisor import Part, Supervisor
+
+if TYPE_CHECKING:
+    from gateway.commands import CommandDesk
+    from gateway.commands.pickup import PickupDesk
 
 SNAPSHOT_MAX_AGE_S = 0.25
 
@@ -87,6 +92,8 @@ class View:
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
+    commands: CommandDesk | None = None  # the one way down (gateway/commands/)
+    pickup: PickupDesk | None = None
 
     _snapshots: dict[Any, tuple[float, Any]] = field(default_factory=dict)
     _rows: dict[str, tuple[tuple[Any, ...], DeviceSnapshot, bytes]] = field(default_factory=dict)
@@ -115,6 +122,11 @@ class View:
     @property
     def timezone(self) -> str:
         return self.cfg.timezone
+
+    @property
+    def schedule(self) -> Schedule:
+        w = self.cfg.working_hours
+        return Schedule.of(w.days, w.start, w.end, w.holidays, w.workdays)
 
     # -- devices ------------------------------------------------------------------------------
 
@@ -211,6 +223,12 @@ class View:
         self, *, device: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[QuarantineRow]:
         return self.journal.quarantined(device=device, limit=limit, before_id=before_id)
+
+    def lockbox_slots(self, device_id: str) -> dict[str, dict[str, Any]] | None:
+        """Slot number -> door, locked, phone, since_ns (from events and snapshots)."""
+        book = next((p for p in self.hub.projections if p.name == "lockbox_slots"), None)
+        slots: dict[str, dict[str, dict[str, Any]]] = getattr(book, "slots", {})
+        return slots.get(device_id)
 
     # -- zones ----------------------------------------------------------------------------------
 

@@ -15,9 +15,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api import errors
-from gateway.api.deps import caller_role, dependants, reject_unknown_query, weak_tokens
+from gateway.api.deps import caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, attendance, devices, occupancy, quarantine, ratings, system, workorders
+from gateway.api.routes import (
+    alerts,
+    attendance,
+    audit,
+    devices,
+    lockboxes,
+    lockers,
+    occupancy,
+    quarantine,
+    ratings,
+    system,
+    workorders,
+)
+from gateway.commands.audit import Caller
 from gateway.paths import DASHBOARD_DIR
 from gateway.view import View
 
@@ -30,8 +43,9 @@ class WeakTokens(ValueError):
     """Configured API tokens too short to resist guessing (the message names roles, never tokens)."""
 
 
-def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
-    """The API over the gateway's read model; `tokens`: token -> role."""
+def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | None = None) -> FastAPI:
+    """The API over the gateway's read model; `tokens`: token -> role; `callers`: token -> who
+    (actor name for the audit, a kiosk's locker; default: the role names the actor)."""
     problems = weak_tokens(tokens)
     if problems:
         raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
@@ -45,6 +59,7 @@ def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
     )
     app.state.view = view
     app.state.tokens = tokens
+    app.state.callers = callers if callers is not None else {t: Caller(r, r) for t, r in tokens.items()}
     errors.install(app)
     app.include_router(system.router)
     for router in (
@@ -55,6 +70,9 @@ def create_app(view: View, tokens: dict[str, str]) -> FastAPI:
         ratings.router,
         workorders.router,
         attendance.router,
+        lockboxes.router,
+        lockers.router,
+        audit.router,
     ):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
@@ -101,7 +119,7 @@ def route_errors(route: APIRoute) -> dict[str, str]:
     404 where the path names something."""
     calls = [d.call for d in dependants(route.dependant)]
     found = {"422": "invalid or unknown parameters"}
-    if caller_role in calls:
+    if caller_role in calls or caller in calls:
         found["401"] = "no token, or one this hall does not know"
     roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
     if roles:

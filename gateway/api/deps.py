@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from gateway.api.errors import ApiError
+from gateway.commands.audit import Caller
 from gateway.config import MIN_TOKEN_CHARS
 from gateway.view import View
 
@@ -63,17 +64,42 @@ def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
     ]
 
 
-async def caller_role(
-    tokens: TokensDep, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> str:
+def caller_of(callers: Mapping[str, Caller], presented: str) -> Caller | None:
+    """Like role_of: every token compared in constant time, no early exit."""
+    want = _digest(presented)
+    found = None
+    for token, who in callers.items():
+        if hmac.compare_digest(_digest(token), want):
+            found = who
+    return found
+
+
+async def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """Who calls, any role, kiosks included (only the pickup route takes a kiosk: see caller_role)."""
     if credentials is None:
         if "authorization" not in request.headers:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
         raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
-    role = role_of(tokens, credentials.credentials.strip())
-    if role is None:
+    callers: Mapping[str, Caller] | None = getattr(request.app.state, "callers", None)
+    if callers is None:
+        tokens: Mapping[str, str] = request.app.state.tokens
+        callers = request.app.state.callers = {t: Caller(r, r) for t, r in tokens.items()}
+    who = caller_of(callers, credentials.credentials.strip())
+    if who is None:
         raise ApiError(401, "bad_token", "this token is not configured for this hall")
-    return role
+    return who
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+async def caller_role(who: CallerDep) -> str:
+    # A kiosk token sits in a public keypad: it opens its own locker's pickup route and nothing else.
+    if who.role == "kiosk":
+        raise ApiError(403, "forbidden", "a kiosk token may only call its locker's pickup route")
+    return who.role
 
 
 RoleDep = Annotated[str, Depends(caller_role)]

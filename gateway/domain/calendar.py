@@ -1,4 +1,4 @@
-"""The hall's working calendar: working weekdays, holidays and the extra working days that replace
+"""The hall's working calendar (working weekdays, holidays and the extra working days that replace
 them (调休). Pure: dates in, dates out.
 
 A date listed as a holiday is never a working day; a date listed as an extra working day always
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -52,3 +52,26 @@ class WorkCalendar:
             d += timedelta(days=1)
             n += self.is_working(d)
         return n
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Working hours: the working calendar's days, from `start` to `end` ([start, end))."""
+
+    calendar: WorkCalendar
+    start: time
+    end: time
+
+    @classmethod
+    def of(
+        cls, days: Iterable[str], start: time, end: time, holidays: Iterable[date] = (), workdays: Iterable[date] = ()
+    ) -> Schedule:
+        return cls(WorkCalendar.of(days, holidays, workdays), start, end)
+
+    def working_day(self, day: date) -> bool:
+        return self.calendar.is_working(day)
+
+    def working(self, at: datetime) -> bool:
+        """Whether `at` (the hall's local time) is inside working hours."""
+        clock = at.time().replace(tzinfo=None)
+        return self.working_day(at.date()) and self.start <= clock < self.end

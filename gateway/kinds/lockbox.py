@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from drivers.canonical import ACK, Event
 from gateway.alerts.lifecycle import Condition
-from gateway.kinds.base import Kind, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_battery, set_part
+
+if TYPE_CHECKING:
+    from gateway.config import HallConfig
+    from gateway.registry import DeviceEntry
 
 
 def fold(info: dict[str, Any], e: Event) -> None:
@@ -34,6 +40,61 @@ def alarm(e: Event) -> Condition | None:
     )
 
 
+class SlotBook:
+    """Each slot's door, lock and phone, from the cabinet's events and its snapshots (an ack that
+    carries `slots`: the command desk asks for one at start and whenever a cabinet comes online)."""
+
+    name = "lockbox_slots"
+
+    def __init__(self, devices: set[str]) -> None:
+        self.devices = devices
+        self.slots: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in devices}  # device -> slot -> state
+
+    def _slot(self, device: str, slot: int, ts_ns: int) -> dict[str, Any]:
+        s = self.slots[device].setdefault(str(slot), {"door": None, "locked": None, "phone": None})
+        s["since_ns"] = ts_ns
+        return s
+
+    def apply(self, e: Event, now_ns: int) -> list[Record] | None:
+        if e.device not in self.devices:
+            return None
+        if e.name == ACK and isinstance(e.fields.get("slots"), str):
+            try:
+                snapshot = json.loads(e.fields["slots"])
+            except ValueError:
+                return None
+            for item in snapshot if isinstance(snapshot, list) else ():
+                if isinstance(item, dict) and isinstance(item.get("slot"), int):
+                    s = self._slot(e.device, item["slot"], e.ts_ns)
+                    s.update(door=item.get("door"), locked=item.get("locked"), phone=item.get("phone"))
+            return None
+        slot = e.fields.get("slot")
+        if not isinstance(slot, int) or isinstance(slot, bool):
+            return None
+        change = {
+            "door_open": {"door": "open"},
+            "forced_open": {"door": "open"},
+            "door_closed": {"door": "closed", "locked": True},
+            "phone_in": {"phone": True},
+            "phone_out": {"phone": False},
+        }.get(e.name)
+        if change is not None:
+            self._slot(e.device, slot, e.ts_ns).update(change)
+        return None
+
+    def state(self) -> dict[str, Any] | None:
+        return {"slots": self.slots}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for device, slots in state.get("slots", {}).items():
+            if device in self.devices:
+                self.slots[device] = slots
+
+
+def slot_book(cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> SlotBook:
+    return SlotBook({d.id for d in devices.values() if d.kind == "lockbox"})
+
+
 KIND = Kind(
     name="lockbox",
     description="phone lockbox (手机存放箱)",
@@ -42,4 +103,5 @@ KIND = Kind(
     rules=(low_battery, jammed, doors_left_open),
     fold=fold,
     alarm=alarm,
+    projections=(slot_book,),
 )

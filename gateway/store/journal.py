@@ -153,6 +153,57 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX punches_day_staff ON punches (day, staff, ts_ns);
     CREATE INDEX punches_flag ON punches (flag) WHERE flag IS NOT NULL;
     """,
+    """
+    CREATE TABLE commands (           -- one per Idempotency-Key: pending until the outcome is known
+        key TEXT PRIMARY KEY,         -- the caller's actor and Idempotency-Key
+        id TEXT NOT NULL UNIQUE,      -- the command id on the wire (devices drop a repeated id)
+        fingerprint TEXT NOT NULL,    -- what was asked: a key reused for another request is refused
+        device TEXT NOT NULL,
+        request TEXT NOT NULL,        -- JSON: action, op, params, part, actor, role, reason
+        created_ns INTEGER NOT NULL,
+        sent_ns INTEGER,              -- set before the first byte goes to the device: never sent twice
+        status INTEGER,               -- the HTTP answer once the outcome is known
+        outcome TEXT                  -- its JSON body
+    );
+    CREATE INDEX commands_pending ON commands (status) WHERE status IS NULL;
+    CREATE INDEX commands_created ON commands (created_ns);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at_ns INTEGER NOT NULL,
+        device TEXT NOT NULL,
+        part TEXT,                    -- slot 3, door 5
+        action TEXT NOT NULL,         -- unlock, deposit, pickup
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT NOT NULL,        -- confirmed, failed, timeout, refused, denied
+        error TEXT,
+        latency_ms REAL,
+        command_id TEXT,
+        exported INTEGER NOT NULL DEFAULT 0  -- in the outbox (a full outbox: retried later)
+    );
+    CREATE INDEX audit_at ON audit (at_ns);
+    CREATE INDEX audit_device ON audit (device, at_ns);
+    CREATE INDEX audit_actor ON audit (actor, at_ns);
+    CREATE INDEX audit_unexported ON audit (id) WHERE exported = 0;
+    CREATE TABLE pickup_items (
+        id INTEGER PRIMARY KEY,
+        locker TEXT NOT NULL,
+        door INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        applicant TEXT NOT NULL,
+        code_hash BLOB NOT NULL,      -- HMAC-SHA256 of the code under the gateway's key, never the code
+        state TEXT NOT NULL,          -- waiting, opened, collected
+        deposited_by TEXT NOT NULL,
+        deposited_ns INTEGER NOT NULL,
+        expires_ns INTEGER NOT NULL,
+        opened_ns INTEGER,
+        closed_ns INTEGER
+    );
+    CREATE UNIQUE INDEX pickup_active_code ON pickup_items (code_hash) WHERE state IN ('waiting', 'opened');
+    CREATE UNIQUE INDEX pickup_active_door ON pickup_items (locker, door) WHERE state IN ('waiting', 'opened');
+    CREATE TABLE gateway_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200
@@ -383,3 +434,177 @@ class Journal:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [QuarantineRow(*r) for r in self._conn.execute(sql, args)]
+
+    # -- commands, audit, pickup items (gateway/commands/) -------------------------------------------
+
+    def command(self, key: str) -> tuple[Any, ...] | None:
+        """(key, id, fingerprint, device, request, created_ns, sent_ns, status, outcome) or None."""
+        return self._conn.execute("SELECT * FROM commands WHERE key = ?", (key,)).fetchone()
+
+    def pending_commands(self) -> list[tuple[Any, ...]]:
+        return self._conn.execute("SELECT * FROM commands WHERE status IS NULL ORDER BY created_ns").fetchall()
+
+    def begin_command(
+        self,
+        key: str,
+        cmd_id: str,
+        fingerprint: str,
+        device: str,
+        request: dict[str, Any],
+        now_ns: int,
+        sent_ns: int | None = None,
+    ) -> None:
+        with transaction(self._conn) as c:
+            c.execute(
+                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, cmd_id, fingerprint, device, json.dumps(request, ensure_ascii=False), now_ns, sent_ns),
+            )
+
+    def begin_commands(self, rows: Sequence[tuple[str, str, str, str, dict[str, Any], int, int | None]]) -> None:
+        """(key, id, fingerprint, device, request, created_ns, sent_ns) rows in one transaction."""
+        with transaction(self._conn) as c:
+            c.executemany(
+                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(k, i, f, d, json.dumps(r, ensure_ascii=False), n, s) for k, i, f, d, r, n, s in rows],
+            )
+
+    def command_sent(self, key: str, now_ns: int) -> None:
+        with transaction(self._conn) as c:
+            c.execute("UPDATE commands SET sent_ns = ? WHERE key = ? AND sent_ns IS NULL", (now_ns, key))
+
+    def finish_commands(self, items: Sequence[dict[str, Any]], exported: bool) -> list[dict[str, Any]]:
+        """Commands' outcomes in one transaction: each one's audit row, and its outcome under its
+        key (built from the audit row's id by `item["outcome"](id)`; the command row is made if it
+        was never sent). Items: key, id, fingerprint, device, request, created_ns, status, audit,
+        outcome. The outcomes, in order."""
+        bodies = []
+        with transaction(self._conn) as c:
+            for it in items:
+                audit_id = self._audit(c, {**it["audit"], "exported": int(exported)})
+                body = it["outcome"](audit_id)
+                c.execute(
+                    "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, status, outcome) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET status = excluded.status, outcome = excluded.outcome",
+                    (
+                        it["key"],
+                        it["id"],
+                        it["fingerprint"],
+                        it["device"],
+                        json.dumps(it["request"], ensure_ascii=False),
+                        it["created_ns"],
+                        it["status"],
+                        json.dumps(body, ensure_ascii=False),
+                    ),
+                )
+                bodies.append(body)
+        return bodies
+
+    def add_audit(self, audit: dict[str, Any]) -> int:
+        with transaction(self._conn) as c:
+            return self._audit(c, audit)
+
+    @staticmethod
+    def _audit(c: sqlite3.Connection, a: dict[str, Any]) -> int:
+        cur = c.execute(
+            "INSERT INTO audit (at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, "
+            "command_id, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, :outcome, "
+            ":error, :latency_ms, :command_id, :exported)",
+            {"exported": 0, **a},
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def audit_exported(self, ids: Sequence[int]) -> None:
+        with transaction(self._conn) as c:
+            c.executemany("UPDATE audit SET exported = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def unexported_audit(self, limit: int = 500) -> list[dict[str, Any]]:
+        return self._audit_rows("WHERE exported = 0 ORDER BY id LIMIT ?", [limit])
+
+    def audit(
+        self,
+        *,
+        device: str | None = None,
+        actor: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 200,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; page with `before_id`."""
+        where, args = ["1=1"], []
+        for sql, value in (
+            ("device = ?", device),
+            ("actor = ?", actor),
+            ("at_ns >= ?", start_ns),
+            ("at_ns < ?", end_ns),
+            ("id < ?", before_id),
+        ):
+            if value is not None:
+                where.append(sql)
+                args.append(value)
+        return self._audit_rows(f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*args, limit])
+
+    def _audit_rows(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+        cur = self._conn.execute(
+            "SELECT id, at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, command_id "
+            f"FROM audit {tail}",
+            args,
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def purge_commands(self, audit_before_ns: int, keys_before_ns: int) -> tuple[int, int]:
+        """Forget audit rows (already exported) and finished commands older than the given times."""
+        with transaction(self._conn) as c:
+            audit = c.execute("DELETE FROM audit WHERE at_ns < ? AND exported = 1", (audit_before_ns,)).rowcount
+            keys = c.execute(
+                "DELETE FROM commands WHERE created_ns < ? AND status IS NOT NULL", (keys_before_ns,)
+            ).rowcount
+        return audit, keys
+
+    def secret_key(self, name: str, make: Any) -> bytes:
+        """The gateway's secret `name`, made by `make()` the first time (kept in this database)."""
+        row = self._conn.execute("SELECT value FROM gateway_secrets WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        value = bytes(make())
+        with transaction(self._conn) as c:
+            c.execute("INSERT OR IGNORE INTO gateway_secrets (name, value) VALUES (?, ?)", (name, value))
+        return bytes(self._conn.execute("SELECT value FROM gateway_secrets WHERE name = ?", (name,)).fetchone()[0])
+
+    def add_pickup_item(self, row: dict[str, Any]) -> int:
+        """Raises sqlite3.IntegrityError when the code hash or the door is already active."""
+        with transaction(self._conn) as c:
+            cur = c.execute(
+                "INSERT INTO pickup_items (locker, door, item, applicant, code_hash, state, deposited_by, "
+                "deposited_ns, expires_ns) VALUES (:locker, :door, :item, :applicant, :code_hash, 'waiting', "
+                ":deposited_by, :deposited_ns, :expires_ns)",
+                row,
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def pickup_items(
+        self, *, locker: str | None = None, states: Sequence[str] = ("waiting", "opened"), limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT id, locker, door, item, applicant, code_hash, state, deposited_by, deposited_ns, expires_ns, "
+            f"opened_ns, closed_ns FROM pickup_items WHERE state IN ({','.join('?' * len(states))})"
+        )
+        args: list[Any] = list(states)
+        if locker is not None:
+            sql += " AND locker = ?"
+            args.append(locker)
+        cur = self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def set_pickup_state(self, item_id: int, state: str, at_ns: int) -> None:
+        column = {"opened": "opened_ns", "collected": "closed_ns", "waiting": "opened_ns"}[state]
+        value = None if state == "waiting" else at_ns  # back to waiting: it was not taken
+        with transaction(self._conn) as c:
+            c.execute(f"UPDATE pickup_items SET state = ?, {column} = ? WHERE id = ?", (state, value, item_id))

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway.domain.attendance import Punch
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
 from gateway.domain.workorders import DUE, WorkOrder
+from gateway.store.sqlite import transaction
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,6 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 1000")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
-
-
-@contextmanager
-def _tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _rating_row(r: Rating) -> tuple[Any, ...]:
@@ -116,7 +105,7 @@ class Staged:
         self.scheduled = False
         if not self.pending():
             return
-        with _tx(self.conn) as c:
+        with transaction(self.conn) as c:
             self.write(c)
         self.clear()
 
@@ -290,7 +279,7 @@ class RatingStore(Staged):
 
     def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
         self.flush()
-        with _tx(self.conn) as c:
+        with transaction(self.conn) as c:
             c.execute(
                 "UPDATE workorders SET state = ?, updated_ns = ?, callback_note = ?, rectification = ?, "
                 "appeal_reason = ?, close_note = ? WHERE id = ?",

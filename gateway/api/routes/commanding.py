@@ -1,0 +1,65 @@
+"""What the command routes share: the audit record's schema and turning outcomes into answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from gateway.api.errors import ApiError
+from gateway.commands import CommandDesk, Outcome, Refused
+from gateway.view import View
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: str
+    device: str
+    part: str | None
+    action: str
+    actor: str
+    role: str
+    reason: str
+    outcome: str  # confirmed, failed, timeout, refused, denied
+    error: str | None
+    latency_ms: float | None
+    command_id: str | None
+
+
+class CommandErrorOut(BaseModel):
+    """A command that did not do what was asked: why, and its audit record."""
+
+    error: str
+    detail: str
+    audit: AuditOut | None = None
+
+
+COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": CommandErrorOut, "description": "no Idempotency-Key header"},
+    409: {"model": CommandErrorOut, "description": "the device refused (jammed, busy, bad_slot) or the part is busy"},
+    503: {"model": CommandErrorOut, "description": "not sent: no broker, or no room for the audit record"},
+    504: {"model": CommandErrorOut, "description": "the device did not confirm in time, or is offline"},
+}
+
+
+def desk_of(view: View) -> CommandDesk:
+    if view.commands is None:
+        raise ApiError(503, "commands_unavailable", "this gateway runs without its command desk")
+    return view.commands
+
+
+def need_key(key: str | None) -> str:
+    if not key or not key.strip():
+        raise ApiError(400, "idempotency_key_required", "send an Idempotency-Key header (e.g. a UUID) with a command")
+    return key.strip()
+
+
+def refused(e: Refused) -> JSONResponse:
+    return JSONResponse({"error": e.code, "detail": e.detail}, status_code=e.status, headers=e.headers or None)
+
+
+def answer(outcome: Outcome, extra: dict[str, Any] | None = None) -> Any:
+    if outcome.ok:
+        return {**outcome.body, **extra} if extra else outcome.body
+    return JSONResponse(outcome.body, status_code=outcome.status)

@@ -1,0 +1,80 @@
+"""Phone lockbox slots: unlock, authorised by role and working hours, confirmed by the cabinet."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
+from gateway.api.errors import ApiError
+from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk_of, need_key, refused
+from gateway.commands import Refused
+from gateway.commands.audit import Denied, authorise_slot_unlock
+from gateway.commands.desk import Request
+
+router = APIRouter(tags=["commands"])
+
+
+class SlotOut(BaseModel):
+    slot: int
+    door: str | None  # open, closed; None: not known yet
+    locked: bool | None
+    phone: bool | None
+    since: str | None
+
+
+@router.get("/lockboxes/{device}/slots", response_model=list[SlotOut], summary="Each slot's door, lock and phone")
+async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+    d = view.devices.get(device)
+    if d is None or d.kind != "lockbox":
+        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
+    known = view.lockbox_slots(device) or {}
+    return [
+        {
+            "slot": int(n),
+            "door": s.get("door"),
+            "locked": s.get("locked"),
+            "phone": s.get("phone"),
+            "since": iso(view, s.get("since_ns")),
+        }
+        for n, s in sorted(known.items(), key=lambda kv: int(kv[0]))
+    ]
+
+
+class UnlockIn(BaseModel):
+    reason: str = Field("", max_length=500, description="why; required in working hours")
+
+
+@router.post(
+    "/lockboxes/{device}/slots/{slot}/unlock",
+    response_model=AuditOut,
+    responses=COMMAND_ERRORS,
+    summary="Unlock a slot: staff outside working hours, duty_manager any time (with a reason in working hours)",
+)
+async def unlock(
+    device: str,
+    slot: Annotated[int, Path(ge=1, le=48)],
+    body: UnlockIn,
+    view: ViewDep,
+    who: CallerDep,
+    _: str = require("staff", "duty_manager"),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> Any:
+    desk = desk_of(view)
+    d = view.devices.get(device)
+    if d is None or d.kind != "lockbox":
+        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
+    key = need_key(idempotency_key)
+    req = Request("unlock", device, "unlock", {"slot": slot}, f"slot {slot}", who, body.reason.strip())
+    try:
+        authorise_slot_unlock(who, req.reason, view.schedule, view.timezone, time.time_ns())
+    except Denied as e:
+        desk.deny(req, str(e))
+        raise ApiError(403, "forbidden", str(e)) from None
+    try:
+        return answer(await desk.run(req, key))
+    except Refused as e:
+        return refused(e)

@@ -1,0 +1,7 @@
+"""The one way down: every command to a device passes here (role, idempotency key, timeout,
+confirmation by the device, audit record). See desk.py; pickup lockers in pickup.py."""
+
+from gateway.commands.audit import Caller
+from gateway.commands.desk import CommandDesk, Outcome, Refused
+
+__all__ = ["Caller", "CommandDesk", "Outcome", "Refused"]

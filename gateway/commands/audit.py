@@ -1,0 +1,82 @@
+"""Who may command what, and the audit record every command leaves behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drivers.canonical import Priority
+from gateway.domain.calendar import Schedule
+from gateway.store.points import make_line
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls: the token's role, the name the audit gives them, and a kiosk's locker."""
+
+    role: str
+    actor: str
+    locker: str | None = None
+
+
+class Denied(Exception):
+    """A role that may not do this now; the message says who may."""
+
+
+def authorise_slot_unlock(caller: Caller, reason: str, schedule: Schedule, zone: str, now_ns: int) -> None:
+    """Phone lockboxes: in working hours only a duty manager may open a slot, and must say why;
+    outside them staff may too (product.md: phones stay locked away while staff serve)."""
+    local = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(zone))
+    if schedule.working(local):
+        if caller.role != "duty_manager":
+            raise Denied(f"in working hours only a duty_manager may unlock a slot (role {caller.role})")
+        if not reason.strip():
+            raise Denied("in working hours an unlock needs a reason")
+    elif caller.role not in ("staff", "duty_manager"):
+        raise Denied(f"role {caller.role} may not unlock a slot; staff (outside working hours) or duty_manager may")
+
+
+def audit_row(
+    *,
+    at_ns: int,
+    device: str,
+    part: str | None,
+    action: str,
+    caller: Caller,
+    reason: str,
+    outcome: str,
+    error: str | None = None,
+    latency_ms: float | None = None,
+    command_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "at_ns": at_ns,
+        "device": device,
+        "part": part,
+        "action": action,
+        "actor": caller.actor,
+        "role": caller.role,
+        "reason": reason,
+        "outcome": outcome,
+        "error": error,
+        "latency_ms": None if latency_ms is None else round(latency_ms, 2),
+        "command_id": command_id,
+    }
+
+
+def iso_time(ts_ns: int, zone: str) -> str:
+    """A time for people, in the hall's zone (as the rest of the API gives times)."""
+    return datetime.fromtimestamp(ts_ns / 1e9, ZoneInfo(zone)).isoformat(timespec="milliseconds")
+
+
+def audit_line(site: str, row: dict[str, Any]) -> tuple[Priority, str]:
+    """The audit record for InfluxDB: tags what is filtered on, the people and words as fields."""
+    tags = {"site": site, "device": row["device"], "action": row["action"], "outcome": row["outcome"]}
+    fields = {
+        k: row[k]
+        for k in ("actor", "role", "reason", "part", "error", "latency_ms", "command_id", "id")
+        if row.get(k) not in (None, "")
+    }
+    return Priority.AUDIT, make_line("audit", tags, fields, row["at_ns"])
