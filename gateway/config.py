@@ -62,13 +62,6 @@ class Zone(Model):
 
     _reset_time = field_validator("reset_at", mode="before")(_clock_time)
 
-    @field_validator("id")
-    @classmethod
-    def _not_the_hall(cls, v: str) -> str:
-        if v == "hall":
-            raise ValueError("'hall' is the whole hall's figure in the occupancy API: give the zone another id")
-        return v
-
 
 class OccupancySettings(Model):
     """Zone occupancy: the nightly reset, over-capacity hysteresis, the gateway's own history."""

@@ -31,6 +31,7 @@ from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
+from gateway.kinds.people_counter import OccupancyProjection
 from gateway.redact import redact_url
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
@@ -180,8 +181,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
+        save_history = _history_saver(cfg, hub, journal)
         # Last things before the stores close: what the pollers handed over, and the zones' state.
-        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()))))
+        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()), save_history())))
         lines: dict[str, ModbusLine] = {}
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
@@ -289,10 +291,27 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                 "alerts to webhook",
                 lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
             )
-        supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
+        supervisor.spawn(
+            "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))
+        )
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
         yield gw
+
+
+def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], None]:
+    """Moves the zones' finished minutes into the gateway's own history table."""
+    proj = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
+    keep_ns = cfg.occupancy.history_days * 86400 * 10**9
+
+    def save() -> None:
+        if proj is not None:
+            journal.save_occupancy_minutes(
+                [(b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in proj.take_history()],
+                keep_ns,
+            )
+
+    return save
 
 
 def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitable[None]]:
@@ -309,6 +328,7 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
 
     async def stop() -> None:
+        view.stopping.set()  # streams end, so the server need not wait for them
         server.should_exit = True
         try:
             await asyncio.wait_for(task, 5.0)

@@ -25,7 +25,7 @@ WRAP = 2**32
 # jump): an entrance sees a few thousand people a day.
 MAX_STEP = 100_000
 MINUTE_NS = 60 * 10**9
-HALL = "hall"  # the whole hall's figure, next to the zones
+HALL = "*"  # the whole hall's figure, next to the zones (no zone id can be "*")
 
 
 @dataclass(frozen=True, slots=True)

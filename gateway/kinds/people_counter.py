@@ -97,6 +97,7 @@ class OccupancyProjection:
         self._resets: list[Record] = []
         self.version = 0  # grows with every change a live view could show
         self.listeners: list[Callable[[], None]] = []
+        self._suspect: dict[str, list[str]] = {}
 
     # -- events --------------------------------------------------------------------------------
 
@@ -159,6 +160,9 @@ class OccupancyProjection:
             if was != z.over:
                 self._changed()
             why = self.suspect(z.zone, now_ns)
+            if why != self._suspect.get(z.zone, []):
+                self._suspect[z.zone] = why
+                self._changed()
             if why:
                 out.append(
                     Condition("occupancy_suspect", z.zone, "warning", f"{label}: counts suspect ({'; '.join(why)})")
