@@ -119,6 +119,9 @@ class OccupancyProjection:
             self.history_pending += closed
             out += [(Priority.TELEMETRY, bucket_line(self.site, b)) for b in closed]
         if changed or d_in or d_out:
+            o = self.settings
+            for z in self.occupancy.all_zones():  # the over-capacity flag moves with the figures
+                z.check_capacity(o.over_capacity_pct, o.clear_pct)
             self._changed()
         return out or None
 

@@ -222,7 +222,9 @@ async def _events(view: View) -> AsyncIterator[bytes]:
                     yield _sse(fresh)
                 waiter = asyncio.ensure_future(changed.wait())
                 try:
-                    done, _ = await asyncio.wait({waiter, stopping}, timeout=KEEPALIVE_S)
+                    done, _ = await asyncio.wait(
+                        {waiter, stopping}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     waiter.cancel()
                 if not done:
