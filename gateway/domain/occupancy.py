@@ -111,7 +111,7 @@ class ZoneCount:
     def net(self) -> int:
         return self.entered - self.left
 
-    def move(self, entered: int, left: int, ts_ns: int, closed: list[Bucket]) -> None:
+    def move(self, entered: int, left: int, ts_ns: int, minute_ns: int) -> None:
         self.entered += entered
         self.left += left
         raw = self.occupancy + entered - left
@@ -120,13 +120,9 @@ class ZoneCount:
             self.clamped -= raw
         self.occupancy = max(0, raw)
         self.updated_ns = ts_ns if self.updated_ns is None else max(self.updated_ns, ts_ns)
-        start = ts_ns - ts_ns % MINUTE_NS
         b = self.bucket
-        if b is None or start > b.start_ns:
-            if b is not None:
-                closed.append(b)
-            b = self.bucket = Bucket(self.zone, start)
-        # A sample late for an already closed minute is counted in the open one.
+        if b is None:
+            b = self.bucket = Bucket(self.zone, minute_ns)
         b.entered += entered
         b.left += left
         b.occupancy, b.clamped = self.occupancy, self.clamped
@@ -156,9 +152,11 @@ class Occupancy:
     doorways: dict[str, Doorway] = field(default_factory=dict)
     hall: ZoneCount = field(default_factory=lambda: ZoneCount(HALL, 1))
     closed: list[Bucket] = field(default_factory=list)  # finished minutes not yet taken
+    minute_ns: int = 0  # the newest minute a sample was taken in: the open one
 
     def sample(self, counter: str, s: Sample, now_ns: int) -> tuple[int, int]:
         """Fold one counter sample (taken at now_ns) in; returns the (in, out) counted since the last one."""
+        self._roll(now_ns)
         door = self.doorways[counter]
         prev, door.last = door.last, s
         door.last_ns = now_ns if door.last_ns is None else max(door.last_ns, now_ns)
@@ -167,12 +165,24 @@ class Occupancy:
         reset = rebooted(prev, s, door.wrap)
         d_in = count_delta(prev.in_total, s.in_total, reset, door.wrap)
         d_out = count_delta(prev.out_total, s.out_total, reset, door.wrap)
-        self.zones[door.zone].move(d_in, d_out, now_ns, self.closed)
+        self.zones[door.zone].move(d_in, d_out, now_ns, self.minute_ns)
         if door.from_zone is not None:
-            self.zones[door.from_zone].move(d_out, d_in, now_ns, self.closed)
+            self.zones[door.from_zone].move(d_out, d_in, now_ns, self.minute_ns)
         else:  # a doorway to the outside: the hall's own flow
-            self.hall.move(d_in, d_out, now_ns, self.closed)
+            self.hall.move(d_in, d_out, now_ns, self.minute_ns)
         return d_in, d_out
+
+    def _roll(self, ts_ns: int) -> None:
+        """A sample in a new minute closes every zone's open minute. A sample late for a closed
+        minute counts in the open one, so no minute is ever written twice with other figures."""
+        minute = ts_ns - ts_ns % MINUTE_NS
+        if minute <= self.minute_ns:
+            return
+        self.minute_ns = minute
+        for z in self.all_zones():
+            if z.bucket is not None:
+                self.closed.append(z.bucket)
+                z.bucket = None
 
     def all_zones(self) -> list[ZoneCount]:
         return [*self.zones.values(), self.hall]

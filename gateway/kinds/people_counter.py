@@ -198,6 +198,7 @@ class OccupancyProjection:
             zone.over = bool(z.get("over", False))
             if z.get("bucket"):
                 zone.bucket = Bucket(**z["bucket"])
+                occ.minute_ns = max(occ.minute_ns, zone.bucket.start_ns)
         for name, last in state.get("doorways", {}).items():
             door = occ.doorways.get(name)
             if door is None:
