@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "append": "bench.append",
     "drain": "bench.drain",
     "ingest": "bench.ingest",  # stub: the lead adds the end-to-end benchmark
+    "counters": "bench.counters",  # 1,000 Modbus people counters at 1 s: CPU and sample age
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -158,15 +158,25 @@ PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int, float],
 
 
 async def poll_forever(
-    line: ModbusLine, unit: int, plan: ReadPlan, interval_s: float, on_result: PollResult, max_backoff_s: float = 30.0
+    line: ModbusLine,
+    unit: int,
+    plan: ReadPlan,
+    interval_s: float,
+    on_result: PollResult,
+    max_backoff_s: float = 30.0,
+    phase_s: float = 0.0,
 ) -> None:
-    """Poll one device every `interval_s`; after failures wait longer (exponential, jittered).
+    """Poll one device every `interval_s`, the first time after `phase_s`; after failures wait
+    longer (exponential, jittered).
 
     `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,
-    rtt_s how long the whole read plan took (waiting for the line included).
+    rtt_s how long the whole read plan took (waiting for the line included). Give each device of
+    a hall its own phase, so their polls spread over the period instead of all firing at once.
     """
     loop = asyncio.get_running_loop()
     failures = 0
+    if phase_s > 0:
+        await asyncio.sleep(phase_s)
     while True:
         started = loop.time()
         try:

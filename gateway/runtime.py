@@ -232,9 +232,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     stats=stats,
                 ),
             )
-        for d in devices.values():
-            if d.plan is None or d.config.modbus is None:
-                continue
+        polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
+        phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
+        for d in polled:
             m = d.config.modbus
             line = lines.get(m.bus)
             if line is None:
@@ -248,7 +248,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                         timeout_s=m.timeout_s,
                     )
                 )
-            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub))
+            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub, phases[d.id]))
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
@@ -314,10 +314,24 @@ def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], 
     return save
 
 
-def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitable[None]]:
+def poll_phases(polled: list[tuple[str, str, float]]) -> dict[str, float]:
+    """When each polled device (id, line, period) first polls: spread evenly over its period
+    within its line (one request at a time goes on a line), and the lines offset from each
+    other, so a thousand counters do not all fire in the same instant every second."""
+    lines: dict[str, list[tuple[str, float]]] = {}
+    for device, line, period in polled:
+        lines.setdefault(line, []).append((device, period))
+    out = {}
+    for n, members in enumerate(lines.values()):
+        for k, (device, period) in enumerate(members):
+            out[device] = period * ((k + n / len(lines)) / len(members))
+    return out
+
+
+def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub, phase_s: float) -> Callable[[], Awaitable[None]]:
     m, plan = d.config.modbus, d.plan
     assert m is not None and plan is not None
-    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id))
+    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id), phase_s=phase_s)
 
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
