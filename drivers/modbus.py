@@ -180,16 +180,20 @@ async def poll_forever(
     on_result: PollResult,
     max_backoff_s: float = 30.0,
     patience: int = 3,
+    phase_s: float = 0.0,
 ) -> None:
-    """Poll one device every `interval_s`; after `patience` failures in a row wait longer
-    (exponential, jittered), so a dead device is known as fast as a period allows and then
-    stops taking its neighbours' turns on the line.
+    """Poll one device every `interval_s`, the first time after `phase_s`; after `patience`
+    failures in a row wait longer (exponential, jittered), so a dead device is known as fast as a
+    period allows and then stops taking its neighbours' turns on the line.
 
     `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,
-    rtt_s how long the whole read plan took (waiting for the line included).
+    rtt_s how long the whole read plan took (waiting for the line included). Give each device of
+    a hall its own phase, so their polls spread over the period instead of all firing at once.
     """
     loop = asyncio.get_running_loop()
     failures = 0
+    if phase_s > 0:
+        await asyncio.sleep(phase_s)
     while True:
         started = loop.time()
         try:

@@ -36,6 +36,14 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _clock_time(v: Any) -> Any:
+    # YAML 1.1 reads an unquoted 3:00 as the number 180 (base 60), which pydantic would take
+    # as 00:03:00: refuse numbers rather than reset at the wrong time.
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        raise ValueError(f'{v!r} is a number, not a time of day: write it quoted, e.g. "03:00"')
+    return v
+
+
 def parse_size(value: Any) -> int:
     """`64MiB`, `500MB`, `1048576` -> bytes."""
     if isinstance(value, int):
@@ -50,6 +58,35 @@ class Zone(Model):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = ""
     capacity: int = Field(gt=0)
+    # When this zone's figures restart from 0 each night; default: occupancy.reset_at.
+    # "never" for a zone open around the clock.
+    reset_at: time | Literal["never"] | None = None
+
+    _reset_time = field_validator("reset_at", mode="before")(_clock_time)
+
+
+class OccupancySettings(Model):
+    """Zone occupancy: the nightly reset, over-capacity hysteresis, the gateway's own history."""
+
+    reset_at: time | None = Field(
+        time(3, 0), description="local time of the nightly reset, when the hall is closed; null: never"
+    )
+    hall_capacity: int | None = Field(None, gt=0, description="default: the sum of the zones' capacities")
+    over_capacity_pct: float = Field(100.0, gt=0, description="a zone at or above this share of its capacity is over")
+    clear_pct: float = Field(90.0, gt=0, description="... and stays over until it is below this share")
+    stale_after_s: float = Field(10.0, gt=0, description="a counter silent this long makes its zones' counts suspect")
+    history_days: int = Field(14, ge=1, le=400, description="how long the gateway keeps its own per-minute history")
+
+    _reset_time = field_validator("reset_at", mode="before")(_clock_time)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> OccupancySettings:
+        if self.clear_pct > self.over_capacity_pct:
+            raise ValueError(
+                f"clear_pct {self.clear_pct:g} is above over_capacity_pct {self.over_capacity_pct:g}: "
+                "an alert must clear below the level that opens it"
+            )
+        return self
 
 
 class WorkingHours(Model):
@@ -341,6 +378,7 @@ class HallConfig(Model):
     timezone: str = "Asia/Shanghai"
     working_hours: WorkingHours = WorkingHours()
     zones: list[Zone] = []
+    occupancy: OccupancySettings = OccupancySettings()
     api: Api = Api()
     broker: Broker = Broker()
     store: Store = Store()
@@ -371,6 +409,32 @@ class HallConfig(Model):
         if twice:
             raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
         return v
+
+    @model_validator(mode="after")
+    def _resets_when_closed(self) -> HallConfig:
+        wh = self.working_hours
+        # Only a time someone wrote is checked: the default suits the usual hall, and a hall open
+        # around the clock resets when its traffic is lowest.
+        written = (
+            [("occupancy.reset_at", self.occupancy.reset_at)] if "reset_at" in self.occupancy.model_fields_set else []
+        )
+        written += [
+            (f"zones[{i}] (id {z.id}).reset_at", z.reset_at)
+            for i, z in enumerate(self.zones)
+            if "reset_at" in z.model_fields_set
+        ]
+        for where, at in written:
+            if isinstance(at, time) and wh.days and wh.start <= at < wh.end:
+                raise ValueError(
+                    f"{where}: {at:%H:%M} is within working hours {wh.start:%H:%M}-{wh.end:%H:%M}: "
+                    "reset when the hall is closed"
+                )
+        return self
+
+    def zone_reset_at(self, zone: Zone) -> time | None:
+        if zone.reset_at == "never":
+            return None
+        return zone.reset_at if isinstance(zone.reset_at, time) else self.occupancy.reset_at
 
     @property
     def client_id(self) -> str:

@@ -35,6 +35,7 @@ from gateway.config import HallConfig, Influx, secret
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
+from gateway.kinds.people_counter import OccupancyProjection
 from gateway.redact import redact_url
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
@@ -199,8 +200,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
+        save_history = _history_saver(cfg, hub, journal)
         # Last things before the stores close: what the pollers handed over, and the zones' state.
-        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()))))
+        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()), save_history())))
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
@@ -252,9 +254,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     stats=stats,
                 ),
             )
-        for d in devices.values():
-            if d.plan is None or d.config.modbus is None:
-                continue
+        polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
+        phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
+        for d in polled:
             m = d.config.modbus
             line = lines.get(m.bus)
             if line is None:
@@ -268,7 +270,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                         timeout_s=m.timeout_s,
                     )
                 )
-            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub))
+            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub, phases[d.id]))
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
@@ -312,7 +314,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                 "alerts to webhook",
                 lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
             )
-        supervisor.spawn("state", lambda: _every(STATE_SAVE_S, lambda: journal.save_states(hub.states())))
+        supervisor.spawn(
+            "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))
+        )
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
         desk.recover_all()  # what a stopped gateway left pending: settled without sending twice
@@ -323,10 +327,39 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         yield gw
 
 
-def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub) -> Callable[[], Awaitable[None]]:
+def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], None]:
+    """Moves the zones' finished minutes into the gateway's own history table."""
+    proj = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
+    keep_ns = cfg.occupancy.history_days * 86400 * 10**9
+
+    def save() -> None:
+        if proj is not None:
+            journal.save_occupancy_minutes(
+                [(b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in proj.take_history()],
+                keep_ns,
+            )
+
+    return save
+
+
+def poll_phases(polled: list[tuple[str, str, float]]) -> dict[str, float]:
+    """When each polled device (id, line, period) first polls: spread evenly over its period
+    within its line (one request at a time goes on a line), and the lines offset from each
+    other, so a thousand counters do not all fire in the same instant every second."""
+    lines: dict[str, list[tuple[str, float]]] = {}
+    for device, line, period in polled:
+        lines.setdefault(line, []).append((device, period))
+    out = {}
+    for n, members in enumerate(lines.values()):
+        for k, (device, period) in enumerate(members):
+            out[device] = period * ((k + n / len(lines)) / len(members))
+    return out
+
+
+def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub, phase_s: float) -> Callable[[], Awaitable[None]]:
     m, plan = d.config.modbus, d.plan
     assert m is not None and plan is not None
-    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id))
+    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id), phase_s=phase_s)
 
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
@@ -337,6 +370,7 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
 
     async def stop() -> None:
+        view.stopping.set()  # streams end, so the server need not wait for them
         server.should_exit = True
         try:
             await asyncio.wait_for(task, 5.0)

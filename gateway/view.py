@@ -6,9 +6,11 @@ links or the configuration; this module is the one place that knows where each f
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +20,10 @@ from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
 from gateway.domain.calendar import Schedule
-from gateway.domain.occupancy import ZoneCount
+from gateway.domain.occupancy import HALL, Bucket, ZoneCount
 from gateway.health import RTT_BUCKETS_S, HealthBook
 from gateway.hub import Hub, Unknown
+from gateway.kinds.people_counter import OccupancyProjection
 from gateway.registry import DeviceEntry
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
@@ -61,13 +64,19 @@ class DeviceDetail:
 
 @dataclass(frozen=True, slots=True)
 class ZoneSnapshot:
-    zone: str
+    zone: str  # a zone id, or "*" for the whole hall
     name: str
     occupancy: int
     capacity: int
     entered: int
     left: int
     updated_ns: int | None
+    clamped: int = 0  # how far below zero in - out went since the last reset (hidden by the floor)
+    reset_ns: int | None = None
+    residual: int | None = None  # what the zone showed at its last reset: the drift of that day
+    residual_clamped: int | None = None
+    over_capacity: bool = False
+    suspect: tuple[str, ...] = ()  # "<counter>: <why>" for each counter whose counts are in doubt
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,11 @@ class View:
         value = build()
         self._snapshots[key] = (now, value)
         return value
+
+    # Set when the gateway stops: long-lived responses (the occupancy stream) end on it.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _zone_waiters: set[asyncio.Event] = field(default_factory=set)
+    _zone_listener: bool = False
 
     # -- the hall ---------------------------------------------------------------------------
 
@@ -232,19 +246,77 @@ class View:
 
     # -- zones ----------------------------------------------------------------------------------
 
-    def zones(self) -> list[ZoneSnapshot]:
-        names = {z.id: z.name for z in self.cfg.zones}
-        occupancy = next((p for p in self.hub.projections if p.name == "occupancy"), None)
-        counts: dict[str, ZoneCount] = occupancy.occupancy.zones if occupancy is not None else {}  # type: ignore[attr-defined]
+    @property
+    def occupancy(self) -> OccupancyProjection | None:
+        """The zones' projection (None in a hall without counters)."""
+        return next((p for p in self.hub.projections if isinstance(p, OccupancyProjection)), None)
+
+    def zone_ids(self) -> list[str]:
+        return [z.id for z in self.cfg.zones] + [HALL]
+
+    def zones(self, now_ns: int | None = None) -> list[ZoneSnapshot]:
+        """Every zone, then the whole hall (zone "*")."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        proj = self.occupancy
+        counts: dict[str, ZoneCount] = dict(proj.occupancy.zones) if proj is not None else {}
+        if proj is not None:
+            counts[HALL] = proj.occupancy.hall
+        caps = {z.id: z.capacity for z in self.cfg.zones}
+        caps[HALL] = self.cfg.occupancy.hall_capacity or sum(caps.values()) or 1
+        names = {z.id: z.name for z in self.cfg.zones} | {HALL: self.title}
         out = []
-        for z in self.cfg.zones:
-            c = counts.get(z.id) or ZoneCount(z.id, z.capacity)
-            out.append(ZoneSnapshot(z.id, names[z.id], c.occupancy, c.capacity, c.entered, c.left, c.updated_ns))
+        for zid in self.zone_ids():
+            c = counts.get(zid) or ZoneCount(zid, caps[zid])
+            suspect = tuple(proj.suspect(zid, now_ns)) if proj is not None else ()
+            out.append(
+                ZoneSnapshot(
+                    zid,
+                    names[zid],
+                    c.occupancy,
+                    c.capacity,
+                    c.entered,
+                    c.left,
+                    c.updated_ns,
+                    c.clamped,
+                    c.reset_ns,
+                    c.residual,
+                    c.residual_clamped,
+                    c.over,
+                    suspect,
+                )
+            )
         return out
 
     def projection(self, name: str) -> Any:
         """A projection by name (ratings, attendance), or None when the hall's kinds have none."""
         return next((p for p in self.hub.projections if p.name == name), None)
+
+    def zone_minutes(self, zone: str, start_ns: int, end_ns: int) -> list[Bucket]:
+        """The gateway's own per-minute history of a zone (or "*"), the minute still filling included."""
+        rows = {
+            r[0]: Bucket(zone, *r[:3], occupancy=r[3], clamped=r[4])
+            for r in self.journal.occupancy_minutes(zone, start_ns, end_ns)
+        }
+        proj = self.occupancy
+        if proj is not None:  # not yet saved, or still open: newer than what the table holds
+            for b in [*proj.history_pending, *proj.open_buckets()]:
+                if b.zone == zone and start_ns <= b.start_ns < end_ns:
+                    rows[b.start_ns] = b
+        return [rows[k] for k in sorted(rows)]
+
+    @contextmanager
+    def zone_changes(self) -> Iterator[asyncio.Event]:
+        """An event set whenever a zone's figures (or their suspect or over-capacity flags) change."""
+        proj = self.occupancy
+        if proj is not None and not self._zone_listener:
+            proj.listeners.append(lambda: [e.set() for e in self._zone_waiters])
+            self._zone_listener = True
+        event = asyncio.Event()
+        self._zone_waiters.add(event)
+        try:
+            yield event
+        finally:
+            self._zone_waiters.discard(event)
 
     # -- the gateway itself -------------------------------------------------------------------------
 

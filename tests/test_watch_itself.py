@@ -63,7 +63,7 @@ def test_full_disk_is_reported_and_nothing_acknowledged_is_lost(
 site: disk
 api: {{port: {free_port()}}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
-store: {{path: {small_disk}/outbox.sqlite, flush_interval_s: 0.2}}
+store: {{path: {small_disk}/outbox.sqlite, state_path: {tmp_path}/state.sqlite, flush_interval_s: 0.2}}
 influx: {{api: v1, url: "{influxdb.url}", database: hallgate}}
 devices: [{{id: rp-w07, kind: rating_pad, profile: ref-rating-pad, window: W07}}]
 """)

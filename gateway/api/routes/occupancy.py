@@ -1,36 +1,233 @@
+"""Occupancy: each zone and the whole hall now, their history, and a live stream of changes."""
+
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso
+from gateway.api.errors import ApiError
+from gateway.domain.occupancy import HALL
+from gateway.occupancy_history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
+from gateway.view import View, ZoneSnapshot
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["occupancy"])
+
+KEEPALIVE_S = 15.0  # a comment line now and then, so proxies keep an idle stream open
+STEP_NS = {"minute": 60 * 10**9, "hour": 3600 * 10**9, "day": 86400 * 10**9}
+
+
+class DriftOut(BaseModel):
+    clamped: int  # how far below zero in - out went since the last reset (hidden by the floor at 0)
+    last_reset_at: str | None
+    residual: int | None  # what the zone still showed at its last reset: that day's drift
+    residual_clamped: int | None
 
 
 class ZoneOut(BaseModel):
     zone: str
     name: str
+    scope: Literal["zone", "hall"]
     occupancy: int
     capacity: int
+    percent: float
+    over_capacity: bool
     entered: int
     left: int
+    net: int
+    drift: DriftOut
+    suspect: bool
+    suspect_reasons: list[str]
     updated_at: str | None
 
 
-@router.get("/occupancy", response_model=list[ZoneOut], summary="People in each zone now")
+def zone_out(view: View, z: ZoneSnapshot) -> dict[str, Any]:
+    return {
+        "zone": z.zone,
+        "name": z.name,
+        "scope": "hall" if z.zone == HALL else "zone",
+        "occupancy": z.occupancy,
+        "capacity": z.capacity,
+        "percent": round(100 * z.occupancy / z.capacity, 1),
+        "over_capacity": z.over_capacity,
+        "entered": z.entered,
+        "left": z.left,
+        "net": z.entered - z.left,
+        "drift": {
+            "clamped": z.clamped,
+            "last_reset_at": iso(view, z.reset_ns),
+            "residual": z.residual,
+            "residual_clamped": z.residual_clamped,
+        },
+        "suspect": bool(z.suspect),
+        "suspect_reasons": list(z.suspect),
+        "updated_at": iso(view, z.updated_ns),
+    }
+
+
+@router.get(
+    "/occupancy",
+    response_model=list[ZoneOut],
+    summary="People in each zone now",
+    description="Occupancy is in minus out since the last nightly reset, never below 0; `drift.clamped` "
+    "says how far below 0 it would have gone. `suspect` is true while a counter on the zone's boundary "
+    "reports a fault (lens blocked, tampered, too dark) or has sent no sample for a while.",
+)
 async def occupancy(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
-    return [
-        {
-            "zone": z.zone,
-            "name": z.name,
-            "occupancy": z.occupancy,
-            "capacity": z.capacity,
-            "entered": z.entered,
-            "left": z.left,
-            "updated_at": iso(view, z.updated_ns),
-        }
-        for z in view.zones()
-    ]
+    return [zone_out(view, z) for z in view.zones() if z.zone != HALL]
+
+
+@router.get(
+    "/occupancy/hall",
+    response_model=ZoneOut,
+    summary="People in the whole hall now (net flow through its outside doors)",
+    description="The same figures as a zone's, for the doorways with no `from_zone` (zone id '*'); its "
+    "capacity is `occupancy.hall_capacity`, by default the sum of the zones' capacities.",
+)
+async def hall(view: ViewDep, _: RoleDep) -> dict[str, Any]:
+    return next(zone_out(view, z) for z in view.zones() if z.zone == HALL)
+
+
+class HistoryPointOut(BaseModel):
+    start: str
+    entered: int
+    left: int
+    occupancy: int | None
+    clamped: int | None
+
+
+class HistoryOut(BaseModel):
+    zone: str
+    step: Step
+    start: str
+    end: str
+    source: Literal["influxdb", "gateway"]
+    note: str | None = None
+    points: list[HistoryPointOut]
+
+
+def _ns(t: datetime, tz: str) -> int:
+    if t.tzinfo is None:  # a time without offset is the hall's own
+        t = t.replace(tzinfo=ZoneInfo(tz))
+    return int(t.timestamp() * 1e9)
+
+
+@router.get(
+    "/occupancy/history",
+    response_model=HistoryOut,
+    summary="In, out and occupancy of a zone (or the hall) per minute, hour or day",
+    description="From InfluxDB when the gateway writes to InfluxDB 1.x, else (or when it cannot answer) "
+    "from the gateway's own per-minute history (`occupancy.history_days`). Hours and days are the "
+    "hall's own. Times without an offset are the hall's local time.",
+)
+async def history(
+    view: ViewDep,
+    _: RoleDep,
+    zone: Annotated[str, Query(description="a zone id, or '*' for the whole hall")] = HALL,
+    start: Annotated[datetime | None, Query(description="default: 24 hours before end")] = None,
+    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    step: Step = "hour",
+) -> dict[str, Any]:
+    tz = view.timezone
+    if zone not in view.zone_ids():
+        raise ApiError(422, "invalid_request", f"unknown zone {zone!r}: use one of {', '.join(view.zone_ids())}")
+    end_ns = _ns(end, tz) if end else time.time_ns()
+    start_ns = _ns(start, tz) if start else end_ns - int(timedelta(hours=24).total_seconds() * 1e9)
+    if start_ns >= end_ns:
+        raise ApiError(422, "invalid_request", "start must be before end")
+    if (end_ns - start_ns) // STEP_NS[step] > MAX_POINTS:
+        raise ApiError(422, "invalid_request", f"more than {MAX_POINTS} steps: choose a larger step or a shorter range")
+    # Whole steps: the first one starts where its step starts.
+    start_ns = step_start(start_ns, step, tz)
+    source, note = "gateway", None
+    points: list[Point] | None = None
+    if view.cfg.influx.api == "v1":
+        try:
+            points = await from_influx(view.cfg.influx, view.site, zone, start_ns, end_ns, step, tz)
+            source = "influxdb"
+        except HistoryError as e:
+            log.warning("occupancy history from InfluxDB failed (%s); answered from the gateway's own", e)
+            note = f"InfluxDB could not answer ({e}); from the gateway's own history"
+    if points is None:
+        points = roll_up(view.zone_minutes(zone, start_ns, end_ns), step, tz)
+    return {
+        "zone": zone,
+        "step": step,
+        "start": iso(view, start_ns),
+        "end": iso(view, end_ns),
+        "source": source,
+        "note": note,
+        "points": [
+            {
+                "start": iso(view, p.start_ns),
+                "entered": p.entered,
+                "left": p.left,
+                "occupancy": p.occupancy,
+                "clamped": p.clamped,
+            }
+            for p in points
+        ],
+    }
+
+
+@router.get(
+    "/occupancy/stream",
+    summary="Live occupancy changes (Server-Sent Events)",
+    description="First an `occupancy` event with every zone and the hall, then one with the zones that "
+    "changed, as soon as a counter sample changes them. A comment line every 15 s keeps an idle stream "
+    "open. The stream ends when the gateway stops.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `occupancy` events"}},
+)
+async def stream(view: ViewDep, _: RoleDep, request: Request) -> StreamingResponse:
+    return StreamingResponse(
+        _events(view),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(data: Any) -> bytes:
+    return f"event: occupancy\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+
+
+def _without_time(z: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if z is None else {k: v for k, v in z.items() if k != "updated_at"}
+
+
+async def _events(view: View) -> AsyncIterator[bytes]:
+    """Starlette cancels this generator when the client leaves; it returns when the gateway stops."""
+    stopping = asyncio.ensure_future(view.stopping.wait())
+    try:
+        with view.zone_changes() as changed:
+            sent: dict[str, dict[str, Any]] = {}
+            while not view.stopping.is_set():
+                changed.clear()
+                now = [zone_out(view, z) for z in view.zones()]
+                # A sample that changes nothing only moves updated_at: not worth an event.
+                fresh = [z for z in now if _without_time(sent.get(z["zone"])) != _without_time(z)]
+                if fresh:
+                    sent.update((z["zone"], z) for z in fresh)
+                    yield _sse(fresh)
+                waiter = asyncio.ensure_future(changed.wait())
+                try:
+                    done, _ = await asyncio.wait(
+                        {waiter, stopping}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+                if not done:
+                    yield b": keepalive\n\n"
+    finally:
+        stopping.cancel()
