@@ -3,9 +3,13 @@ until their condition clears, and event-born alerts close only by hand."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.alerts.engine import in_quiet_hours
 from gateway.alerts.lifecycle import Book, Condition
 
 S = 10**9
@@ -60,3 +64,19 @@ def test_a_flapping_condition_opens_a_new_alert_only_after_a_full_clear_period(f
     runs = "".join("x" if h else "." for h in pattern).split("x")
     reopened = sum(1 for run in runs[1:-1] if len(run) >= 31)  # clear spells followed by the condition
     assert len(ids) == 1 + reopened
+
+
+def test_quiet_hours_span_midnight_in_the_halls_zone() -> None:
+    def at(hh: int, mm: int) -> int:
+        return int(datetime(2026, 11, 26, hh, mm, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1e9)
+
+    quiet = (time(22, 0), time(7, 0), "Asia/Shanghai")
+    assert [in_quiet_hours(at(h, m), *quiet) for h, m in ((21, 59), (22, 0), (3, 0), (6, 59), (7, 0))] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert in_quiet_hours(at(13, 0), time(12, 0), time(13, 30), "Asia/Shanghai")
+    assert not in_quiet_hours(at(13, 0), time(12, 0), time(13, 30), "UTC")  # 05:00 there
