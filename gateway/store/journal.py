@@ -412,7 +412,7 @@ class Journal:
         itself); minutes older than `keep_ns` before the newest row are dropped."""
         if not rows:
             return
-        with self._tx() as c:
+        with transaction(self._conn) as c:
             c.executemany("INSERT OR REPLACE INTO occupancy_minutes VALUES (?, ?, ?, ?, ?, ?)", rows)
             c.execute("DELETE FROM occupancy_minutes WHERE start_ns < ?", (max(r[1] for r in rows) - keep_ns,))
 
