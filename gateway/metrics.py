@@ -83,14 +83,14 @@ class GatewayCollector:
         yield messages
         yield reboots
         yield errors
-        rtt = HistogramMetricFamily(
+        poll_rtt = HistogramMetricFamily(
             "hallgate_device_poll_round_trip_seconds",
             "round-trip time of the device's answered polls (the whole read plan, waiting for the line included)",
             labels=["device"],
         )
         for device, (buckets, total) in v.poll_round_trips().items():
-            rtt.add_metric([device], [(_le(le), n) for le, n in buckets], total)
-        yield rtt
+            poll_rtt.add_metric([device], [(_le(le), n) for le, n in buckets], total)
+        yield poll_rtt
 
         events = CounterMetricFamily("hallgate_hub_messages", "what the hub saw, by outcome", labels=["outcome"])
         for outcome, n in sorted(v.message_counts().items()):
@@ -201,17 +201,17 @@ class GatewayCollector:
             "hallgate_store_writable", "1 while the outbox accepts commits", value=1 if v.store_writable else 0
         )
         if v.sink_name is not None:
-            d = v.drain
+            drain = v.drain
             yield CounterMetricFamily(
                 "hallgate_sink_delivered_records",
                 "records this process wrote to the sink (the outbox's counter spans restarts)",
-                value=d.delivered_total,
+                value=drain.delivered_total,
             )
             yield GaugeMetricFamily(
-                "hallgate_sink_healthy", "1 when the last write to the sink succeeded", value=1 if d.healthy else 0
+                "hallgate_sink_healthy", "1 when the last write to the sink succeeded", value=1 if drain.healthy else 0
             )
             errs = CounterMetricFamily("hallgate_sink_errors", "failed writes to the sink, by kind", labels=["kind"])
-            for kind, n in d.errors_by_type.items():
+            for kind, n in drain.errors_by_type.items():
                 errs.add_metric([kind], n)
             yield errs
 
