@@ -283,6 +283,12 @@ class Webhook(Model):
     timeout_s: float = Field(5.0, gt=0)
 
 
+class Health(Model):
+    clock_drift_limit_s: float = Field(
+        120, gt=0, description="a device whose clock is off by more than this is degraded (its drift shown)"
+    )
+
+
 class Alerts(Model):
     severity: dict[str, Severity] = Field({}, description="rule -> severity, overriding the defaults")
     clear_after_s: float = Field(30.0, ge=0, description="a condition clear this long resolves its alert")
@@ -383,6 +389,7 @@ class HallConfig(Model):
     broker: Broker = Broker()
     store: Store = Store()
     influx: Influx = Influx()
+    health: Health = Health()
     alerts: Alerts = Alerts()
     posts: list[Post] = []
     ratings: Ratings = Ratings()

@@ -37,7 +37,9 @@ def _silence_limit(d: DeviceEntry) -> int | None:
 class HealthBook:
     name = "health"
 
-    def __init__(self, devices: Mapping[str, DeviceEntry], journal: Journal | None = None) -> None:
+    def __init__(
+        self, devices: Mapping[str, DeviceEntry], journal: Journal | None = None, drift_limit_s: float = 120.0
+    ) -> None:
         self.journal = journal
         self.devices = {
             d.id: DeviceHealth(
@@ -48,6 +50,7 @@ class HealthBook:
                 keep=KINDS[d.kind].info,
                 fold=KINDS[d.kind].fold,
                 heartbeat_timeout_ns=_silence_limit(d),
+                drift_limit_s=drift_limit_s,
             )
             for d in devices.values()
         }

@@ -173,7 +173,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         outbox, journal = _open_stores(cfg)
         stack.callback(_stop("the state database", journal.close))
         stack.callback(_stop("the outbox", outbox.close))
-        health = HealthBook(devices, journal)
+        health = HealthBook(devices, journal, cfg.health.clock_drift_limit_s)
         has_mqtt = any(d.protocol == "mqtt" for d in devices.values())
         targets = (("mqtt",) if has_mqtt else ()) + (("webhook",) if cfg.alerts.webhook else ())
         alerts = AlertDesk(

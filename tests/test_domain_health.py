@@ -105,3 +105,12 @@ def test_flapping_reboots_and_clock_drift() -> None:
     pad = mqtt_device()
     observe(pad, Event("rp-w01", HEARTBEAT, 1000 * S, {"battery": 90}), 1300 * S)
     assert (pad.health, pad.detail) == ("degraded", "clock off by -300 s")
+
+
+def test_the_clock_drift_limit_is_the_halls_to_choose() -> None:
+    pad = mqtt_device()
+    pad.drift_limit_s = 600  # health.clock_drift_limit_s
+    observe(pad, Event("rp-w01", HEARTBEAT, 1000 * S, {"battery": 90}), 1300 * S)
+    assert (pad.health, pad.info["clock_drift_s"]) == ("ok", -300.0)
+    observe(pad, Event("rp-w01", HEARTBEAT, 1000 * S, {"battery": 90}), 1700 * S)
+    assert (pad.health, pad.detail) == ("degraded", "clock off by -700 s")

@@ -63,6 +63,7 @@ class DeviceHealth:
     keep: frozenset[str] = frozenset()  # reading fields kept as info for the rules
     fold: Fold | None = None
     heartbeat_timeout_ns: int | None = HEARTBEAT_TIMEOUT_NS  # None: it sends none, silence means nothing
+    drift_limit_s: float = CLOCK_DRIFT_LIMIT_S
     online: bool = False
     health: HealthState = "offline"
     detail: str = "never seen"
@@ -84,7 +85,7 @@ def _number(value: Any) -> float | None:
 def common_problems(h: DeviceHealth, now_ns: int) -> list[Problem]:
     out = []
     drift = _number(h.info.get("clock_drift_s"))
-    if drift is not None and abs(drift) > CLOCK_DRIFT_LIMIT_S:
+    if drift is not None and abs(drift) > h.drift_limit_s:
         out.append(Problem("clock_drift", f"clock off by {drift:+.0f} s"))
     rssi = _number(h.info.get("rssi"))
     if rssi is not None and rssi < WEAK_RSSI_DBM:
