@@ -27,6 +27,7 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import Options, Row, median
+from tests.load import score
 from tests.servers import Mosquitto, free_port
 
 DEVICES = 5000
@@ -97,7 +98,7 @@ class Paced(threading.Thread):
                     "ts": ts,
                     "type": "rated",
                     "window": "W001",
-                    "score": 1 + i % 5,
+                    "score": score(i),
                     "case_id": f"bench-{i}",
                 }
                 self.client.publish(f"hall/{SITE}/rating/rp-{i % DEVICES:05d}/event", json.dumps(body), qos=1)

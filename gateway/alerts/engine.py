@@ -61,7 +61,7 @@ class AlertDesk:
         self.book = Book(clear_after_ns=int(cfg.clear_after_s * 1e9))
         for row in journal.alert_rows(active=True):
             a = _alert(row)
-            self.book.active[(a.rule, a.key)] = a
+            self.book.put(a)
         self.book.next_id = journal.max_alert_id() + 1
         self.held_back = 0  # deliveries not made in quiet hours
         self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick

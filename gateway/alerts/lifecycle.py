@@ -60,12 +60,24 @@ class Book:
     active: dict[tuple[str, str], Alert] = field(default_factory=dict)
     next_id: int = 1
     clear_after_ns: int = CLEAR_AFTER_NS
+    # the active alerts a condition resolves (not those a person closes): the ones to scan each tick
+    _auto: set[tuple[str, str]] = field(default_factory=set)
 
     def _new(self, c: Condition, now_ns: int) -> Alert:
         a = Alert(self.next_id, c.rule, c.key, c.severity, c.summary, c.device, "open", now_ns, now_ns, c.manual)
         self.next_id += 1
-        self.active[(c.rule, c.key)] = a
+        self.put(a)
         return a
+
+    def put(self, a: Alert) -> None:
+        """An active alert (new, or restored from the state database)."""
+        self.active[(a.rule, a.key)] = a
+        if not a.manual:
+            self._auto.add((a.rule, a.key))
+
+    def _drop(self, k: tuple[str, str]) -> None:
+        del self.active[k]
+        self._auto.discard(k)
 
     def raise_(self, c: Condition, now_ns: int) -> Alert:
         """An event-born condition (it happened again): opens an alert or counts one more occurrence."""
@@ -92,13 +104,12 @@ class Book:
             elif a.clear_since_ns is not None:
                 # Back within the clear period: the same incident goes on (not news for anyone).
                 self.active[k] = replace(a, clear_since_ns=None)
-        for k, a in list(self.active.items()):
-            if a.manual or k in now_holding:
-                continue
+        for k in [k for k in self._auto if k not in now_holding]:
+            a = self.active[k]
             if a.clear_since_ns is None:
                 self.active[k] = replace(a, clear_since_ns=now_ns)
             elif now_ns - a.clear_since_ns >= self.clear_after_ns:
-                del self.active[k]
+                self._drop(k)
                 changed.append(replace(a, state="resolved", ended_ns=now_ns, updated_ns=now_ns))
         return changed
 
@@ -117,7 +128,7 @@ class Book:
         a = self.find(alert_id)
         if a is None:
             return None
-        del self.active[(a.rule, a.key)]
+        self._drop((a.rule, a.key))
         return replace(
             a,
             state="closed",

@@ -105,8 +105,9 @@ def _sqlite_ok(path: Path) -> str | None:
 
 class Checkpointer:
     """WAL checkpoints of one SQLite file in a thread of their own (PASSIVE: never waits for, nor
-    blocks, the writer), once a second or when nudged after a megabyte of appends, so the
-    appending thread only ever appends."""
+    blocks, the writer), once a second or when nudged after a quarter megabyte of appends, so the
+    appending thread only ever appends. Small and prompt checkpoints usually finish before the
+    next append begins, which is when SQLite starts the WAL over: it stays about a megabyte."""
 
     def __init__(self, path: Path, interval_s: float = 1.0) -> None:
         self._path = path
@@ -154,6 +155,7 @@ class Outbox:
         synchronous: str = "FULL",
         clock: Callable[[], float] = time.time,
         warn_interval_s: float = 10.0,
+        background_checkpoints: bool = True,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
             raise ValueError(f"synchronous must be FULL, NORMAL, EXTRA or OFF, not {synchronous!r}")
@@ -166,8 +168,9 @@ class Outbox:
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
         self._conn = self._open(synchronous)
-        self._checkpointer = Checkpointer(self.path)
-        self._checkpointer.start()
+        self._checkpointer = Checkpointer(self.path) if background_checkpoints else None
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self._since_nudge = 0  # bytes appended since the checkpointer was last nudged
         self._count = dict.fromkeys(CLASSES, 0)
         self._bytes = dict.fromkeys(CLASSES, 0)
@@ -204,6 +207,9 @@ class Outbox:
         # would stall the event loop. The Checkpointer thread does them on its own connection;
         # the appender checkpoints itself only if that thread falls far behind (32 MiB of WAL).
         conn.execute("PRAGMA wal_autocheckpoint = 8192")
+        # The checkpointer's connection may hold the checkpoint lock for a moment: wait for it
+        # rather than fail (only a checkpoint of our own ever contends with it).
+        conn.execute("PRAGMA busy_timeout = 2000")
         try:
             conn.executescript(_SCHEMA)
             conn.execute("SELECT prio, at_ms, size, line FROM records LIMIT 0")
@@ -237,7 +243,8 @@ class Outbox:
 
     def close(self) -> None:
         self._log_drops(force=True)
-        self._checkpointer.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._conn.close()
 
     # -- writing ------------------------------------------------------------------------------
@@ -294,7 +301,7 @@ class Outbox:
             self._note_drops(dropped)
         if keep:
             self._since_nudge += sum(row[2] for row in keep)
-            if self._since_nudge > 1 << 20:
+            if self._since_nudge > 1 << 18 and self._checkpointer is not None:
                 self._since_nudge = 0
                 self._checkpointer.nudge()
             for callback in self._listeners:
