@@ -206,7 +206,9 @@ class MqttDecoder:
             raise DecodeError("not_json", f"payload is not JSON: {e}") from None
         if not isinstance(obj, dict):
             raise DecodeError("not_json", "payload is not a JSON object")
-        if _depth_exceeds(obj, limits.max_depth):
+        # Nesting needs an opening bracket a level: with no more brackets than the limit (brackets
+        # inside strings counted too, so never too few) the walk cannot find too deep a value.
+        if text.count("{") + text.count("[") > limits.max_depth and _depth_exceeds(obj, limits.max_depth):
             raise DecodeError("too_deep", f"payload nested deeper than {limits.max_depth}")
 
         if self._channel_get is not None:
