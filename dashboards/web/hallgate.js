@@ -176,6 +176,7 @@ const HG = (() => {
   }
 
   // --- charts: plain SVG ---
+  // Draw at the container's pixel width (callers pass it) so the text keeps its size.
   function barChart(labels, series, { height = 220, width = 640, lineSeries = null } = {}) {
     const pad = { l: 36, r: 8, t: 10, b: 22 };
     const all = series.flatMap((s) => s.values).concat(lineSeries ? lineSeries.values : []);
@@ -193,7 +194,7 @@ const HG = (() => {
       const pts = lineSeries.values.map((v, i) => `${(pad.l + i * bw + bw / 2).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
       out += `<polyline points="${pts}" fill="none" stroke="${lineSeries.color}" stroke-width="2"/>`;
     }
-    const every = Math.ceil(n / 12);
+    const every = Math.ceil(n / Math.max(2, Math.floor(width / 90))); // a label every 90 px at most
     labels.forEach((l, i) => { if (i % every === 0) out += `<text x="${(pad.l + i * bw + bw / 2).toFixed(1)}" y="${height - 6}" text-anchor="middle">${esc(l)}</text>`; });
     return out + "</svg>";
   }
