@@ -29,7 +29,7 @@ KIOSK_TOKEN = "kiosk-of-locker-a1-for-the-screens-test"
 SIZES = ((1920, 1080), (390, 844))
 # page, the role that uses it, an element that shows the page has drawn its data
 PAGES = (
-    ("/", "manager", "#zones .zone"),
+    ("/", "manager", "#flow svg"),
     ("/web/tech.html", "technician", "#devices tr"),
     ("/web/staff.html", "duty_manager", "#doors .cell"),
     ("/web/manager.html", "manager", "#occ-chart svg"),
@@ -58,8 +58,9 @@ def demo_hall(tmp_path: Path) -> Iterator[Demo]:
     with running_demo(launcher, tmp_path, env) as demo:
         demo.wait_all_kinds_online()
         yield demo
-        rc, rest = demo.stop()
-        assert rc == 0, rest
+        if demo.proc.poll() is None:
+            rc, rest = demo.stop()
+            assert rc == 0, rest
 
 
 @contextlib.contextmanager
@@ -200,4 +201,12 @@ def test_the_wall_screen_follows_occupancy_within_two_seconds(tmp_path: Path) ->
             lags.append(time.monotonic() - seen)
         assert "live ok" in driver.find_element(By.ID, "live").get_attribute("class")
         assert console_errors(driver) == []
+        # The gateway goes away: the wall says so rather than showing old figures as if live.
+        rc, rest = demo.stop()
+        assert rc == 0, rest
+        # First stale (its stream ended), then unreachable once reconnecting fails (after 3 s).
+        wait(lambda: visible(driver, ".stale-banner"), timeout=3, what="the stale sign")
+        body = driver.find_element(By.TAG_NAME, "body")
+        wait(lambda: "is-down" in body.get_attribute("class"), timeout=6, what="the unreachable sign")
+        assert "无法连接网关" in driver.find_element(By.CSS_SELECTOR, ".stale-banner").text
     print("wall lag behind the API (s):", ", ".join(f"{x:.2f}" for x in lags))
