@@ -29,8 +29,11 @@ async def me(request: Request, who: CallerDep) -> MeOut:
             continue
         calls = [d.call for d in dependants(route.dependant)]
         roles = {r for c in calls for r in getattr(c, "required_roles", ())}
-        if who.role == "kiosk" and caller_role in calls:
-            continue  # a kiosk passes no role check (only its locker's pickup route takes it)
+        # A route taking any token without the role check is the kiosk's (pickup, which checks
+        # the kiosk's locker itself), or this one.
+        kiosk_only = caller_role not in calls and route.endpoint is not me
+        if (who.role == "kiosk") != kiosk_only and route.endpoint is not me:
+            continue
         if roles and who.role not in roles:
             continue
         may += [f"{m} {path}" for m in sorted(methods)]
