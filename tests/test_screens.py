@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -109,35 +110,43 @@ def visible(driver: webdriver.Chrome, css: str) -> bool:
     return any(e.is_displayed() for e in driver.find_elements(By.CSS_SELECTOR, css))
 
 
-def test_every_page_loads_for_its_role_without_console_errors(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One demo for the module's tests (it takes seconds to start); the last test stops it."""
+    with demo_hall(tmp_path_factory.mktemp("hall")) as demo:
+        yield demo
+
+
+def test_every_page_loads_for_its_role_without_console_errors(hall: Demo, tmp_path: Path) -> None:
     shots = tmp_path / "screens"
     shots.mkdir()
-    with demo_hall(tmp_path) as demo:
-        for width, height in SIZES:
-            with chromium(width, height) as driver:
-                for path, role, ready in PAGES:
-                    open_page(driver, demo, path, role, ready)
-                    name = path.strip("/").removeprefix("web/").removesuffix(".html") or "wall"
-                    driver.save_screenshot(str(shots / f"{name}-{width}x{height}.png"))
-                    assert console_errors(driver) == [], path
-                    # no horizontal scrolling of the whole page, even on a phone
-                    assert driver.execute_script("return document.documentElement.scrollWidth") <= width, path
-        with chromium(1280, 800) as driver:
-            # Role-aware: a staff token sees no audit and no attendance on the manager page.
-            open_page(driver, demo, "/web/manager.html", "staff", "#occ-chart svg")
-            assert not visible(driver, '[data-may="GET /api/v1/audit"]')
-            assert not visible(driver, '[data-may="GET /api/v1/attendance/daily"]')
-            open_page(driver, demo, "/web/tech.html", "technician", "#devices tr")
-            assert visible(driver, '[data-may="GET /api/v1/quarantine"]')
-            # English on request, kept for the next page
-            driver.find_element(By.ID, "lang").click()
-            wait(lambda: driver.find_element(By.CSS_SELECTOR, 'nav a[data-page="wall"]').text == "Hall overview")
-            assert console_errors(driver) == []
+    demo = hall
+    for width, height in SIZES:
+        with chromium(width, height) as driver:
+            for path, role, ready in PAGES:
+                open_page(driver, demo, path, role, ready)
+                name = path.strip("/").removeprefix("web/").removesuffix(".html") or "wall"
+                driver.save_screenshot(str(shots / f"{name}-{width}x{height}.png"))
+                assert console_errors(driver) == [], path
+                # no horizontal scrolling of the whole page, even on a phone
+                assert driver.execute_script("return document.documentElement.scrollWidth") <= width, path
+    with chromium(1280, 800) as driver:
+        # Role-aware: a staff token sees no audit and no attendance on the manager page.
+        open_page(driver, demo, "/web/manager.html", "staff", "#occ-chart svg")
+        assert not visible(driver, '[data-may="GET /api/v1/audit"]')
+        assert not visible(driver, '[data-may="GET /api/v1/attendance/daily"]')
+        open_page(driver, demo, "/web/tech.html", "technician", "#devices tr")
+        assert visible(driver, '[data-may="GET /api/v1/quarantine"]')
+        # English on request, kept for the next page
+        driver.find_element(By.ID, "lang").click()
+        wait(lambda: driver.find_element(By.CSS_SELECTOR, 'nav a[data-page="wall"]').text == "Hall overview")
+        assert console_errors(driver) == []
     assert len(list(shots.glob("*.png"))) == len(PAGES) * len(SIZES)
 
 
-def test_an_unlock_and_a_deposit_from_the_staff_page_reach_the_devices(tmp_path: Path) -> None:
-    with demo_hall(tmp_path) as demo, chromium(1280, 900) as driver:
+def test_an_unlock_and_a_deposit_from_the_staff_page_reach_the_devices(hall: Demo) -> None:
+    demo = hall
+    with chromium(1280, 900) as driver:
         open_page(driver, demo, "/web/staff.html", "duty_manager", "#slots .cell")
         # Unlock slot 5 of the first cabinet: the page shows the confirmed outcome and the slot open.
         click(driver, '#slots [data-slot="5"]')
@@ -180,8 +189,10 @@ def test_an_unlock_and_a_deposit_from_the_staff_page_reach_the_devices(tmp_path:
     print(f"unlock clicked -> slot shown open: {opened_s:.2f} s")
 
 
-def test_the_wall_screen_follows_occupancy_within_two_seconds(tmp_path: Path) -> None:
-    with demo_hall(tmp_path) as demo, chromium(1920, 1080) as driver:
+# Last in the module: it stops the shared demo to see the wall notice.
+def test_the_wall_screen_follows_occupancy_within_two_seconds(hall: Demo) -> None:
+    demo = hall
+    with chromium(1920, 1080) as driver:
         open_page(driver, demo, "/", "manager", "#zones .zone")
 
         def api_zones() -> dict[str, int]:
