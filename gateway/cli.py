@@ -88,6 +88,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_until_signal(demo_main(args.api_port, args.mqtt_port))
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hallgate")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim"]:
@@ -96,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return sim_main(argv[1:])
     parser = argparse.ArgumentParser(prog="hallgate", description="Edge gateway for a government service hall.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--version", action="version", version=f"hallgate {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="a whole demo hall: embedded broker, simulated devices, gateway, API")
     p.add_argument("--api-port", type=int, default=8080)

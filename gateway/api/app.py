@@ -24,6 +24,7 @@ from gateway.api.routes import (
     devices,
     lockboxes,
     lockers,
+    me,
     occupancy,
     quarantine,
     ratings,
@@ -73,6 +74,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
         lockboxes.router,
         lockers.router,
         audit.router,
+        me.router,
     ):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
@@ -81,6 +83,9 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(DASHBOARD_DIR / "index.html")
+
+    # The pages' scripts, styles and vendored libraries (no CDN: a hall often has no internet).
+    app.mount("/web", StaticFiles(directory=str(DASHBOARD_DIR)), name="web")
 
     app.add_middleware(HeadAsGet)
     return app

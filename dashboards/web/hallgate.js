@@ -1,0 +1,204 @@
+// hallgate pages: token, language, the API, role checks, small SVG charts. No build step, no CDN.
+"use strict";
+const HG = (() => {
+  const WORDS = {
+    // key: [中文, English]
+    wall: ["大厅总览", "Hall overview"], tech: ["设备运维", "Technician"], staff: ["窗口/值班", "Staff & duty"],
+    manager: ["管理", "Manager"], lang: ["English", "中文"], logout: ["退出", "Log out"],
+    token: ["令牌", "Token"], login: ["登录", "Log in"], login_hint: ["输入本大厅的 API 令牌（演示程序会打印）", "Type this hall's API token (the demo prints them)"],
+    live: ["实时", "Live"], stale: ["数据未更新", "Not updating"], down: ["无法连接网关", "Gateway unreachable"],
+    stale_banner: ["数据已停止更新：显示的是最后收到的数据", "Data has stopped updating: showing the last figures received"],
+    down_banner: ["无法连接网关：显示的是最后收到的数据", "Cannot reach the gateway: showing the last figures received"],
+    zones: ["各区域人数 / 容量", "Zones: people / capacity"], hall: ["全厅", "Whole hall"], capacity: ["容量", "capacity"],
+    flow_today: ["今日客流（每小时进入）", "Today's flow (entered per hour)"], entered: ["进入", "entered"], left: ["离开", "left"],
+    occupancy: ["人数", "occupancy"], ratings_today: ["今日评价", "Today's ratings"], rating_rate: ["评价率", "Rated"],
+    good_rate: ["好评率", "Good"], bad_rate: ["差评率", "Bad"], window: ["窗口", "Window"], rated: ["已评", "Rated"],
+    latest_bad: ["最新差评", "Latest bad ratings"], posts: ["岗位", "Posts"], empty_post: ["空岗", "Empty post"],
+    on_post: ["在岗", "on post"], vacant: ["无人", "vacant"], alerts_open: ["未处理告警", "Open alerts"], none: ["无", "none"],
+    devices: ["设备", "Devices"], kind: ["类型", "Kind"], health: ["状态", "Health"], zone: ["区域", "Zone"],
+    search: ["搜索", "Search"], all: ["全部", "all"], link: ["链路", "Link"], detail: ["详情", "Detail"],
+    last_seen: ["最后上报", "Last seen"], since: ["自", "Since"], history: ["状态历史", "Health history"],
+    counters: ["错误计数", "Error counters"], info: ["设备信息", "Device info"], last_error: ["最近错误", "Last error"],
+    alerts: ["告警", "Alerts"], ack: ["确认", "Acknowledge"], close: ["关闭", "Close"], note: ["备注", "Note"],
+    severity: ["级别", "Severity"], state: ["状态", "State"], summary: ["内容", "Summary"], opened: ["开始", "Opened"],
+    quarantine: ["隔离消息", "Quarantined messages"], reason: ["原因", "Reason"], topic: ["主题", "Topic"], at: ["时间", "Time"],
+    unknown_devices: ["未配置的设备", "Unknown devices"], messages: ["消息数", "Messages"],
+    lockboxes: ["手机柜", "Lockboxes"], slot: ["格口", "Slot"], unlock: ["开锁", "Unlock"], unlock_reason: ["开锁原因", "Reason for the unlock"],
+    door_open: ["门开", "open"], door_closed: ["门关", "closed"], door_unknown: ["未知", "unknown"], phone: ["有手机", "phone"],
+    unlocked_ok: ["柜门已确认打开", "The cabinet confirmed the unlock"], failed: ["失败", "Failed"], sending: ["正在发送…", "Sending…"],
+    lockers: ["取件柜", "Pickup lockers"], door: ["柜门", "Door"], deposit: ["存件", "Deposit"], item: ["物品", "Item"],
+    applicant: ["取件人", "Applicant"], pickup_code: ["取件码", "Pickup code"], expires: ["到期", "Expires"],
+    code_once: ["取件码只显示一次，请交给取件人", "The code is shown once: hand it to the applicant"],
+    near_expiry: ["即将到期 / 已过期的物品", "Items near or past expiry"], free: ["空闲", "free"], waiting: ["待取", "waiting"],
+    expired: ["已过期", "expired"], deposited_by: ["存件人", "Deposited by"],
+    occ_history: ["客流历史", "Occupancy history"], start: ["开始", "Start"], end: ["结束", "End"], step: ["粒度", "Step"],
+    show: ["查询", "Show"], ratings_by: ["评价统计", "Ratings by"], staff_id: ["工号", "Staff"], mean: ["平均分", "Mean"],
+    workorders: ["差评整改工单", "Work orders (差评 rectification)"], deadline: ["期限", "Deadline"], overdue: ["已超期", "overdue"],
+    case: ["办件号", "Case"], score: ["评分", "Score"], attendance: ["考勤（按日）", "Attendance by day"], date: ["日期", "Date"],
+    first_in: ["首次签到", "First in"], last_out: ["最后签退", "Last out"], late: ["迟到", "late"], early_leave: ["早退", "left early"],
+    missing: ["缺卡", "missing"], punches: ["打卡次数", "Punches"], audit: ["操作审计", "Audit"], actor: ["操作人", "Actor"],
+    action: ["操作", "Action"], outcome: ["结果", "Outcome"], device: ["设备", "Device"], source: ["来源", "source"],
+    callback: ["回访", "Call back"], rectify: ["整改", "Rectify"], appeal: ["申诉", "Appeal"], not_allowed: ["此令牌无权查看", "This token may not view this"],
+    yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
+  };
+  const params = new URLSearchParams(location.search);
+  let lang = params.get("lang") || localStorage.getItem("hallgate-lang") || "zh";
+  const t = (k) => (WORDS[k] ? WORDS[k][lang === "en" ? 1 : 0] : k);
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(0)}%`);
+  // Times come in the hall's own offset: show the hall's clock, not the browser's.
+  const hm = (s) => (s ? String(s).slice(11, 16) : "–");
+  const dt = (s) => (s ? String(s).slice(0, 16).replace("T", " ") : "–");
+  const today = () => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 10); };
+
+  // The token: from the link's fragment (never sent to the server), else this tab's session.
+  if (location.hash.startsWith("#token=")) {
+    sessionStorage.setItem("hallgate-token", decodeURIComponent(location.hash.slice(7)));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const token = () => sessionStorage.getItem("hallgate-token") || "";
+
+  class ApiError extends Error {
+    constructor(status, code, detail) { super(`${status} ${code}: ${detail}`); this.status = status; this.code = code; this.detail = detail; }
+  }
+  async function api(path, opts = {}) {
+    const headers = { Authorization: `Bearer ${token()}`, ...(opts.headers || {}) };
+    let body;
+    if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(opts.body); }
+    let r;
+    try { r = await fetch(path, { method: opts.method || "GET", headers, body, signal: opts.signal }); }
+    catch (e) { setLink("down"); throw new ApiError(0, "unreachable", e.message); }
+    const text = await r.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = { error: "bad_response", detail: text.slice(0, 200) }; }
+    if (!r.ok) { if (r.status >= 500 && r.status !== 503 && r.status !== 504) setLink("down"); throw new ApiError(r.status, data?.error, data?.detail); }
+    return data;
+  }
+  // Idempotency keys without crypto.randomUUID, which browsers offer only on https or localhost.
+  const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+  let me = null;
+  const may = (method, path) => !!me && me.may.includes(`${method} ${path}`);
+
+  // Connection sign: live, stale (nothing new for a while), down (requests fail).
+  let linkState = "ok";
+  function setLink(state) {
+    linkState = state;
+    const el = $("#live");
+    if (el) { el.className = `live ${state}`; el.textContent = t(state === "ok" ? "live" : state); }
+    document.body.classList.toggle("is-stale", state === "stale");
+    document.body.classList.toggle("is-down", state === "down");
+    const b = $(".stale-banner");
+    if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
+  }
+
+  const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
+  function header(page) {
+    const h = document.createElement("header");
+    h.innerHTML = `<h1 id="title">hallgate</h1><nav>${PAGES.map(([p, href]) =>
+      `<a href="${href}" class="${p === page ? "here" : ""}" data-page="${p}">${t(p)}</a>`).join("")}</nav>
+      <span class="spacer"></span><span id="live" class="live ok">${t("live")}</span>
+      <span class="badge" id="role"></span><span id="clock"></span>
+      <button id="lang" type="button">${t("lang")}</button><button id="logout" type="button">${t("logout")}</button>`;
+    document.body.prepend(h);
+    const banner = document.createElement("div");
+    banner.className = "stale-banner";
+    document.body.append(banner);
+    $("#lang").onclick = () => { localStorage.setItem("hallgate-lang", lang === "en" ? "zh" : "en"); location.reload(); };
+    $("#logout").onclick = () => { sessionStorage.removeItem("hallgate-token"); location.reload(); };
+    const tick = () => { $("#clock").textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour12: false }); };
+    tick(); setInterval(tick, 1000);
+  }
+  function translate(root = document) {
+    document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+    root.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
+    root.querySelectorAll("[data-tp]").forEach((el) => { el.placeholder = t(el.dataset.tp); });
+  }
+  function showLogin(message) {
+    const main = $("main");
+    main.innerHTML = `<section class="card" id="login"><h2>${t("login")}</h2><p class="muted">${t("login_hint")}</p>
+      <form class="row"><input id="token-input" type="password" autocomplete="off" placeholder="${t("token")}" size="28">
+      <button class="act">${t("login")}</button></form><p class="error">${esc(message || "")}</p></section>`;
+    $("#login form").onsubmit = (e) => { e.preventDefault(); sessionStorage.setItem("hallgate-token", $("#token-input").value.trim()); location.reload(); };
+  }
+  // Start a page: header, words, who the token is; hide what its role may not use; then run it.
+  async function start(page, run) {
+    header(page);
+    translate();
+    if (!token()) { showLogin(); return; }
+    try { me = await api("/api/v1/me"); }
+    catch (e) { if (e.status === 401) { showLogin(e.detail); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
+    $("#role").textContent = me.role;
+    api("/openapi.json").then((o) => { const title = (o.info.title || "").replace(/^hallgate: /, ""); $("#title").textContent = title || "hallgate"; document.title = `${t(page)} · ${title}`; }).catch(() => {});
+    document.querySelectorAll("[data-may]").forEach((el) => { const [m, p] = el.dataset.may.split(" "); if (!may(m, p)) el.hidden = true; });
+    await run(me);
+  }
+  // Run fn now and every `ms`, marking the link down while it fails and live once it works again.
+  function every(ms, fn) {
+    const go = async () => {
+      try { await fn(); if (linkState === "down") setLink("ok"); }
+      catch (e) { if (e.status === 0 || e.status >= 500) setLink("down"); else console.warn(e.message); }
+    };
+    go();
+    return setInterval(go, ms);
+  }
+
+  // Server-Sent Events over fetch (EventSource cannot send the Authorization header).
+  function stream(path, onEvent, staleAfterMs = 35000) {
+    let last = Date.now();
+    setInterval(() => { if (linkState !== "down" && Date.now() - last > staleAfterMs) setLink("stale"); }, 1000);
+    const run = async () => {
+      try {
+        const r = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+        if (!r.ok || !r.body) throw new Error(`stream: ${r.status}`);
+        setLink("ok");
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          last = Date.now();
+          if (linkState !== "ok") setLink("ok");
+          buf += value;
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            const chunk = buf.slice(0, i); buf = buf.slice(i + 2);
+            const data = chunk.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+            if (data) onEvent(JSON.parse(data));
+          }
+        }
+        setLink("stale");
+      } catch { setLink("down"); }
+      setTimeout(run, 3000); // reconnect: the gateway restarted or the network came back
+    };
+    run();
+  }
+
+  // --- charts: plain SVG ---
+  // Draw at the container's pixel width (callers pass it) so the text keeps its size.
+  function barChart(labels, series, { height = 220, width = 640, lineSeries = null } = {}) {
+    const pad = { l: 36, r: 8, t: 10, b: 22 };
+    const all = series.flatMap((s) => s.values).concat(lineSeries ? lineSeries.values : []);
+    const max = Math.max(1, ...all.map((v) => v || 0));
+    const w = width - pad.l - pad.r, h = height - pad.t - pad.b, n = Math.max(1, labels.length);
+    const bw = w / n, inner = (bw * 0.8) / series.length;
+    const y = (v) => pad.t + h - (h * (v || 0)) / max;
+    let out = `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img">`;
+    for (const f of [0, 0.5, 1]) { const v = Math.round(max * f); out += `<line x1="${pad.l}" x2="${width - pad.r}" y1="${y(v)}" y2="${y(v)}" stroke="rgba(127,127,127,.25)"/><text x="${pad.l - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`; }
+    series.forEach((s, si) => s.values.forEach((v, i) => {
+      const x = pad.l + i * bw + bw * 0.1 + si * inner;
+      out += `<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, inner - 1).toFixed(1)}" height="${(pad.t + h - y(v)).toFixed(1)}" fill="${s.color}"><title>${esc(labels[i])} ${esc(s.name)}: ${v}</title></rect>`;
+    }));
+    if (lineSeries) {
+      const pts = lineSeries.values.map((v, i) => `${(pad.l + i * bw + bw / 2).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      out += `<polyline points="${pts}" fill="none" stroke="${lineSeries.color}" stroke-width="2"/>`;
+    }
+    const every = Math.ceil(n / Math.max(2, Math.floor(width / 90))); // a label every 90 px at most
+    labels.forEach((l, i) => { if (i % every === 0) out += `<text x="${(pad.l + i * bw + bw / 2).toFixed(1)}" y="${height - 6}" text-anchor="middle">${esc(l)}</text>`; });
+    return out + "</svg>";
+  }
+  function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
+
+  return { t, $, esc, pct, hm, dt, today, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
+})();

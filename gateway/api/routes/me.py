@@ -1,0 +1,40 @@
+"""Who the caller is: the token's role and the routes it may call, so a page can hide the rest."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from gateway.api.deps import CallerDep
+
+router = APIRouter(tags=["system"])
+
+
+class MeOut(BaseModel):
+    role: str
+    actor: str
+    locker: str | None
+    may: list[str]  # "METHOD /path/{param}" of every API route this role passes the role check of
+
+
+@router.get("/me", response_model=MeOut, summary="The caller's role and the routes it may call")
+async def me(request: Request, who: CallerDep) -> MeOut:
+    # Imported here: app.py imports this module to register it.
+    from gateway.api.app import api_routes
+    from gateway.api.deps import caller_role, dependants
+
+    may: list[str] = []
+    for path, methods, route in api_routes(request.app):
+        if not path.startswith("/api/v1/"):
+            continue
+        calls = [d.call for d in dependants(route.dependant)]
+        roles = {r for c in calls for r in getattr(c, "required_roles", ())}
+        # A route taking any token without the role check is the kiosk's (pickup, which checks
+        # the kiosk's locker itself), or this one.
+        kiosk_only = caller_role not in calls and route.endpoint is not me
+        if (who.role == "kiosk") != kiosk_only and route.endpoint is not me:
+            continue
+        if roles and who.role not in roles:
+            continue
+        may += [f"{m} {path}" for m in sorted(methods)]
+    return MeOut(role=who.role, actor=who.actor, locker=who.locker, may=sorted(may))

@@ -1,0 +1,223 @@
+"""The hall's web pages in a real headless Chromium against a demo hall (simulated devices, real
+gateway): each page loads for its role without a console error, an unlock and a deposit made from
+the staff page reach the simulated devices, and the wall screen follows occupancy live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from gateway.paths import DEMO_CONFIG
+from tests.demo_support import Demo, running_demo
+from tests.waits import until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+KIOSK_TOKEN = "kiosk-of-locker-a1-for-the-screens-test"
+SIZES = ((1920, 1080), (390, 844))
+# page, the role that uses it, an element that shows the page has drawn its data
+PAGES = (
+    ("/", "manager", "#flow svg"),
+    ("/web/tech.html", "technician", "#devices tr"),
+    ("/web/staff.html", "duty_manager", "#doors .cell"),
+    ("/web/manager.html", "manager", "#occ-chart svg"),
+)
+
+
+def wait(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    return asyncio.run(until(check, timeout, what))
+
+
+@contextlib.contextmanager
+def demo_hall(tmp_path: Path) -> Iterator[Demo]:
+    """`hallgate demo` on the demo hall plus a kiosk token for locker-a1 (the demo makes tokens for
+    people only), so a pickup code shown on the page can be tried at the locker."""
+    hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    hall["api"]["tokens"].append({"role": "kiosk", "env": "HALLGATE_TOKEN_KIOSK", "locker": "locker-a1"})
+    config = tmp_path / "hall.yaml"
+    config.write_text(yaml.safe_dump(hall, allow_unicode=True), encoding="utf-8")
+    launcher = tmp_path / "hallgate"
+    launcher.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom pathlib import Path\nimport gateway.demo\n"
+        f"gateway.demo.DEMO_CONFIG = Path({str(config)!r})\nfrom gateway.cli import main\nsys.exit(main())\n"
+    )
+    launcher.chmod(0o755)
+    env = dict(os.environ, HALLGATE_TOKEN_KIOSK=KIOSK_TOKEN)
+    with running_demo(launcher, tmp_path, env) as demo:
+        demo.wait_all_kinds_online()
+        yield demo
+        if demo.proc.poll() is None:
+            rc, rest = demo.stop()
+            assert rc == 0, rest
+
+
+@contextlib.contextmanager
+def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=zh-CN"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        # The viewport itself, not the window around it: what a wall screen or a phone shows.
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+        )
+        yield driver
+    finally:
+        driver.quit()
+
+
+def console_errors(driver: webdriver.Chrome) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def open_page(driver: webdriver.Chrome, demo: Demo, path: str, role: str, ready: str) -> None:
+    driver.get(f"{demo.base}{path}#token={demo.tokens[role]}")
+    wait(lambda: driver.find_elements(By.CSS_SELECTOR, ready), what=f"{path} drawn")
+
+
+def locker_open(demo: Demo) -> dict[str, Any]:
+    r = httpx.get(f"{demo.base}/api/v1/devices/locker-a1", headers=demo.headers)
+    return r.json()["info"]["open_since"]
+
+
+# The grids redraw when the devices change: find and use an element in one step, in the page.
+def click(driver: webdriver.Chrome, css: str) -> None:
+    driver.execute_script("document.querySelector(arguments[0]).click()", css)
+
+
+def attribute(driver: webdriver.Chrome, css: str, name: str) -> str | None:
+    return driver.execute_script("return document.querySelector(arguments[0])?.getAttribute(arguments[1])", css, name)
+
+
+def visible(driver: webdriver.Chrome, css: str) -> bool:
+    return any(e.is_displayed() for e in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One demo for the module's tests (it takes seconds to start); the last test stops it."""
+    with demo_hall(tmp_path_factory.mktemp("hall")) as demo:
+        yield demo
+
+
+def test_every_page_loads_for_its_role_without_console_errors(hall: Demo, tmp_path: Path) -> None:
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    demo = hall
+    for width, height in SIZES:
+        with chromium(width, height) as driver:
+            for path, role, ready in PAGES:
+                open_page(driver, demo, path, role, ready)
+                name = path.strip("/").removeprefix("web/").removesuffix(".html") or "wall"
+                driver.save_screenshot(str(shots / f"{name}-{width}x{height}.png"))
+                assert console_errors(driver) == [], path
+                # no horizontal scrolling of the whole page, even on a phone
+                assert driver.execute_script("return document.documentElement.scrollWidth") <= width, path
+    with chromium(1280, 800) as driver:
+        # Role-aware: a staff token sees no audit and no attendance on the manager page.
+        open_page(driver, demo, "/web/manager.html", "staff", "#occ-chart svg")
+        assert not visible(driver, '[data-may="GET /api/v1/audit"]')
+        assert not visible(driver, '[data-may="GET /api/v1/attendance/daily"]')
+        open_page(driver, demo, "/web/tech.html", "technician", "#devices tr")
+        assert visible(driver, '[data-may="GET /api/v1/quarantine"]')
+        # English on request, kept for the next page
+        driver.find_element(By.ID, "lang").click()
+        wait(lambda: driver.find_element(By.CSS_SELECTOR, 'nav a[data-page="wall"]').text == "Hall overview")
+        assert console_errors(driver) == []
+    assert len(list(shots.glob("*.png"))) == len(PAGES) * len(SIZES)
+
+
+def test_an_unlock_and_a_deposit_from_the_staff_page_reach_the_devices(hall: Demo) -> None:
+    demo = hall
+    with chromium(1280, 900) as driver:
+        open_page(driver, demo, "/web/staff.html", "duty_manager", "#slots .cell")
+        # Unlock slot 5 of the first cabinet: the page shows the confirmed outcome and the slot open.
+        click(driver, '#slots [data-slot="5"]')
+        driver.find_element(By.ID, "unlock-reason").send_keys("citizen forgot the phone")
+        started = time.monotonic()
+        driver.find_element(By.ID, "unlock-btn").click()
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#unlock-ok, #unlock-fail"), what="unlock outcome")
+        assert driver.find_elements(By.ID, "unlock-ok"), driver.find_element(By.ID, "unlock-outcome").text
+        wait(
+            lambda: attribute(driver, '#slots [data-slot="5"]', "data-door") == "open",
+            timeout=3,
+            what="slot 5 shown open",
+        )
+        opened_s = time.monotonic() - started
+        audit = httpx.get(f"{demo.base}/api/v1/audit?device=lb-1f", headers=demo.headers).json()
+        assert audit[0]["outcome"] == "confirmed" and audit[0]["reason"] == "citizen forgot the phone"
+        # Deposit at a free door of locker-a1: the page shows a code and its QR; the code opens that door.
+        door = int(attribute(driver, '#doors [data-free="1"]', "data-door"))
+        click(driver, f'#doors [data-door="{door}"]')
+        driver.find_element(By.ID, "deposit-item").send_keys("营业执照")
+        driver.find_element(By.ID, "deposit-applicant").send_keys("张三")
+        driver.find_element(By.ID, "deposit-btn").click()
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#deposit-ok, #deposit-fail"), what="deposit outcome")
+        assert driver.find_elements(By.ID, "deposit-ok"), driver.find_element(By.ID, "deposit-outcome").text
+        code = driver.find_element(By.ID, "pickup-code").text
+        qr = driver.find_element(By.ID, "pickup-qr")
+        assert code.isdigit() and qr.get_attribute("data-qr").endswith(code)
+        assert qr.find_elements(By.TAG_NAME, "svg"), "no QR image drawn"
+        # The staff put the item in and shut the door (the simulated locker does so 10 s after opening).
+        wait(lambda: locker_open(demo), timeout=5, what="locker-a1's door read open")
+        wait(lambda: not locker_open(demo), timeout=15, what="locker-a1's door shut")
+        r = httpx.post(
+            f"{demo.base}/api/v1/lockers/locker-a1/pickup",
+            json={"code": code},
+            headers={"Authorization": f"Bearer {KIOSK_TOKEN}", "Idempotency-Key": "screens-pickup-1"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["door"] == door and r.json()["item"] == "营业执照"
+        assert console_errors(driver) == []
+    print(f"unlock clicked -> slot shown open: {opened_s:.2f} s")
+
+
+# Last in the module: it stops the shared demo to see the wall notice.
+def test_the_wall_screen_follows_occupancy_within_two_seconds(hall: Demo) -> None:
+    demo = hall
+    with chromium(1920, 1080) as driver:
+        open_page(driver, demo, "/", "manager", "#zones .zone")
+
+        def api_zones() -> dict[str, int]:
+            r = httpx.get(f"{demo.base}/api/v1/occupancy", headers=demo.headers)
+            return {z["zone"]: z["occupancy"] for z in r.json() if z["scope"] == "zone"}
+
+        def page_zones() -> dict[str, int]:
+            cards = driver.find_elements(By.CSS_SELECTOR, "#zones .zone")
+            return {c.get_attribute("data-zone"): int(c.find_element(By.CLASS_NAME, "n").text) for c in cards}
+
+        lags = []
+        for _ in range(3):  # the demo's counters move every second or so: follow three changes
+            before = api_zones()
+            now = wait(lambda before=before: (z := api_zones()) != before and z, what="an occupancy change")
+            seen = time.monotonic()
+            wait(lambda: page_zones() == api_zones(), timeout=2, what=f"the wall showing {now}")
+            lags.append(time.monotonic() - seen)
+        assert "live ok" in driver.find_element(By.ID, "live").get_attribute("class")
+        assert console_errors(driver) == []
+        # The gateway goes away: the wall says so rather than showing old figures as if live.
+        rc, rest = demo.stop()
+        assert rc == 0, rest
+        # First stale (its stream ended), then unreachable once reconnecting fails (after 3 s).
+        wait(lambda: visible(driver, ".stale-banner"), timeout=3, what="the stale sign")
+        body = driver.find_element(By.TAG_NAME, "body")
+        wait(lambda: "is-down" in body.get_attribute("class"), timeout=6, what="the unreachable sign")
+        assert "无法连接网关" in driver.find_element(By.CSS_SELECTOR, ".stale-banner").text
+    print("wall lag behind the API (s):", ", ".join(f"{x:.2f}" for x in lags))
