@@ -353,3 +353,13 @@ def test_value_maps_keep_json_types_apart_and_bitmaps_are_never_empty() -> None:
     assert doors([True, False]) == [True, False]
     with pytest.raises(DecodeError, match="empty list"):
         doors([])
+
+
+def test_a_full_lockbox_snapshot_fits_its_field() -> None:
+    """48 slots of a snapshot ack are longer than the default string limit: the field's own
+    `max_length` allows them (a quarantined snapshot left every slot unknown)."""
+    decoder = MqttDecoder(find_profile("ref-lockbox", DIRS))
+    slots = [{"slot": n, "locked": True, "door": "closed", "phone": n % 2 == 0} for n in range(1, 49)]
+    payload = json.dumps({"id": "snap-1", "ok": True, "slots": slots}).encode()
+    event = decoder.decode("lb-1", "ack", payload, 1)
+    assert json.loads(event.fields["slots"]) == slots

@@ -149,7 +149,8 @@ def compile_value(
     Order: translate (map, then ranges: min inclusive, max exclusive), convert to the declared
     type, then check min/max and the enumeration.
     """
-    typed = _typed(ftype, where, min(max_length or max_string, max_string), max_items)
+    # A field's own max_length is the integrator's word for that field (a snapshot is long).
+    typed = _typed(ftype, where, max_length or max_string, max_items)
     table = None if vmap is None else {value_key(k): v for k, v in vmap.items()}
     bands = list(ranges or ())
     allowed = None if enum is None else {value_key(v) for v in enum}
