@@ -308,6 +308,10 @@ class Lockers(Model):
     lockout_window_s: float = Field(900, gt=0)
     lockout_s: float = Field(900, gt=0, description="... refuse further tries (429) this long")
     qr_prefix: str = Field("HGPICKUP", pattern=r"^[A-Z0-9]{1,16}$", description="first field of the QR payload")
+    notify: Webhook | None = Field(
+        None, description="a webhook (e.g. the hall's SMS gateway) that gets each code for its applicant, and reminders"
+    )
+    remind_before_h: float = Field(24, gt=0, description="remind the applicant this long before the code expires")
 
 
 class MqttLink(Model):
@@ -606,6 +610,9 @@ def _secret_names(raw: dict[str, Any]) -> set[str]:
     webhook = section("alerts").get("webhook")
     if isinstance(webhook, dict):
         names.add(webhook.get("token_env"))
+    notify = section("lockers").get("notify")
+    if isinstance(notify, dict):
+        names.add(notify.get("token_env"))
     return {n for n in names if isinstance(n, str)}
 
 
@@ -666,6 +673,9 @@ def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[s
     hook = cfg.alerts.webhook
     if hook and hook.token_env and not environ.get(hook.token_env):
         problems.append(("alerts.webhook.token_env", f"environment variable {hook.token_env} is not set: export it"))
+    notify = cfg.lockers.notify
+    if notify and notify.token_env and not environ.get(notify.token_env):
+        problems.append(("lockers.notify.token_env", f"environment variable {notify.token_env} is not set: export it"))
     return problems
 
 

@@ -23,7 +23,7 @@ import httpx
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
 from drivers.tls import TlsOptions
-from gateway.alerts.delivery import deliver, mqtt_sender, webhook_sender
+from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
@@ -313,6 +313,18 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             supervisor.spawn(
                 "alerts to webhook",
                 lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
+            )
+        notifier = pickup.notifier if pickup is not None else None
+        if notifier is not None and cfg.lockers.notify is not None:
+            # Pickup codes for applicants: the alerts' durable queue and sender, target "pickup".
+            notify = cfg.lockers.notify
+            notify_client = httpx.AsyncClient(timeout=notify.timeout_s)
+            stack.push_async_callback(_astop("the pickup notifier client", notify_client.aclose))
+            notify_send = webhook_sender(notify_client, notify.url, secret(notify.token_env))
+            view.delivery["pickup"] = TargetStats()
+            supervisor.spawn(
+                "pickup codes to webhook",
+                lambda: deliver("pickup", journal, notify_send, notifier.wake, view.delivery["pickup"]),
             )
         supervisor.spawn(
             "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))

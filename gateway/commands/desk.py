@@ -152,6 +152,7 @@ class CommandDesk:
         self.on_released: list[Callable[[str, str, int], None]] = []  # (device, part, now): an unlock confirmed
         self.hooks: list[Callable[[Event, int], None]] = []  # other consumers of events (pickup.py)
         self.conditions_from: list[Callable[[int], list[Any]]] = []
+        self.tickers: list[Callable[[int], None]] = []  # called each second with the time (pickup reminders)
         # name -> (state, restore) of parts kept through the hub's state saving (the pickup lockout)
         self.state_parts: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self.stats = {"confirmed": 0, "failed": 0, "timeout": 0, "late_acks": 0, "audit_unexported": 0}
@@ -537,6 +538,8 @@ class CommandDesk:
         rows = self.journal.unexported_audit()
         if rows:
             self._export(rows)
+        for ticker in self.tickers:
+            ticker(now_ns)
         if now_ns - self._last_purge >= PURGE_EVERY_NS:
             self._last_purge = now_ns
             c = self.cfg.commands
