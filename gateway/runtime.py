@@ -29,6 +29,7 @@ from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
 from gateway.commands import Caller, CommandDesk
+from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
@@ -220,6 +221,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_url=redact_url(cfg.influx.url),
         )
         view.commands, view.pickup = desk, pickup
+        by_name = {p.name: p for p in projections}
+        view.compliance = PhoneCompliance(cfg, by_name.get("attendance"), by_name.get("lockbox_slots"))  # type: ignore[arg-type]
+        desk.conditions_from.append(view.compliance.conditions)
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
