@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config import load_config
+from gateway.config import ConfigError, load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.test_alerts import Receiver
@@ -114,3 +114,14 @@ async def _run(path: Path, mosquitto: Mosquitto, receiver: Receiver) -> list[str
         state.close()
         await api.http.aclose()
     return [first["pickup_code"], second["pickup_code"]]
+
+
+def test_the_notifier_token_must_be_set(tmp_path: Path, mosquitto: Mosquitto, receiver: Receiver) -> None:
+    path = _hall(tmp_path, mosquitto, receiver)
+    env = {
+        "CMD_TOKEN_STAFF": "commands-staff-token-0123456789",
+        "CMD_TOKEN_MANAGER": "commands-manager-token-012345678",
+    }
+    with pytest.raises(ConfigError) as e:
+        load_config(path, env)
+    assert [p[0] for p in e.value.problems] == ["lockers.notify.token_env"], e.value.problems
