@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import select
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -205,8 +206,17 @@ class MqttLink:
             if m.qos and m.session == session:
                 self._client.ack(m.mid, m.qos)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> paho.MQTTMessageInfo:
-        return self._client.publish(topic, payload, qos=qos, retain=retain)
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: float | None = None
+    ) -> paho.MQTTMessageInfo:
+        """`expiry_s` (MQTT 5 only: 3.1.1 has no such property): a broker that has not delivered the
+        message by then drops it. Whole seconds, rounded down and at least 1, so it never outlives
+        the caller's wait: a command answered 504 is not delivered later to a device coming back."""
+        props = None
+        if expiry_s is not None and self.options.protocol == "5":
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = max(1, int(expiry_s))
+        return self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
     # -- connection loop ------------------------------------------------------------------
 
@@ -306,6 +316,11 @@ class MqttLink:
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _on_socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        # Nagle holds a small packet (a PUBACK, a command) until the last one is acked: ~40 ms
+        # with delayed ACKs. A TLS or WebSocket wrapper may not take the option: then it waits.
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def opened() -> None:
             assert self._loop is not None
             self._loop.add_reader(sock, self._read)

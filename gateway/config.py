@@ -136,6 +136,22 @@ class Attendance(Model):
     future_s: float = Field(86400, gt=0, description="a punch dated later than this after now: a clock reset")
 
 
+class LockboxStaff(Model):
+    """Whose phone goes in which slot of one lockbox (the compliance view and its alert)."""
+
+    device: str = Field(description="a lockbox's device id")
+    slots: dict[str, int] = Field(description="staff id (as the attendance machine sends it) -> slot number")
+
+
+class Phones(Model):
+    """Staff who clocked in but whose phone is not in their slot (GET /api/v1/lockboxes/compliance)."""
+
+    lockboxes: list[LockboxStaff] = []
+    grace_min: float | None = Field(
+        None, gt=0, description="in working time, a phone out of its slot this long after clocking in: an alert"
+    )
+
+
 class Token(Model):
     role: Role
     env: str = Field(description="name of the environment variable that holds the token")
@@ -314,6 +330,10 @@ class Lockers(Model):
     lockout_window_s: float = Field(900, gt=0)
     lockout_s: float = Field(900, gt=0, description="... refuse further tries (429) this long")
     qr_prefix: str = Field("HGPICKUP", pattern=r"^[A-Z0-9]{1,16}$", description="first field of the QR payload")
+    notify: Webhook | None = Field(
+        None, description="a webhook (e.g. the hall's SMS gateway) that gets each code for its applicant, and reminders"
+    )
+    remind_before_h: float = Field(24, gt=0, description="remind the applicant this long before the code expires")
 
 
 class MqttLink(Model):
@@ -396,6 +416,7 @@ class HallConfig(Model):
     attendance: Attendance = Attendance()
     commands: Commands = Commands()
     lockers: Lockers = Lockers()
+    phones: Phones = Phones()
     profiles_dirs: list[Path] = []
     devices: list[Device] = []
 
@@ -534,6 +555,38 @@ def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[
                     f"{sorted(k for k, v in kinds.items() if v == 'pickup_locker')}",
                 )
             )
+    problems += _phone_problems(cfg)
+    return problems
+
+
+def _phone_problems(cfg: HallConfig) -> list[tuple[str, str]]:
+    """The staff-to-slot map names lockboxes of this hall and slots they have, each once."""
+    phones = getattr(cfg, "phones", None)
+    if phones is None:
+        return []
+    problems = []
+    lockboxes = {d.id: d for d in cfg.devices if d.kind == "lockbox"}
+    owners: dict[tuple[str, int], str] = {}
+    places: dict[str, str] = {}
+    for i, m in enumerate(phones.lockboxes):
+        where = f"phones.lockboxes[{i}]"
+        box = lockboxes.get(m.device)
+        if box is None:
+            problems.append(
+                (f"{where}.device", f"{m.device!r} is not a lockbox of this hall: name one of {sorted(lockboxes)}")
+            )
+            continue
+        for staff, slot in m.slots.items():
+            here = f"{where}.slots.{staff}"
+            if not 1 <= slot <= (box.slots or 48):
+                problems.append((here, f"slot {slot} is out of range: {m.device} has slots 1-{box.slots or 48}"))
+                continue
+            other = owners.setdefault((m.device, slot), staff)
+            if other != staff:
+                problems.append((here, f"{m.device} slot {slot} is already {other}'s: give each person their own slot"))
+            if staff in places:
+                problems.append((here, f"{staff} already has a slot ({places[staff]}): give each person one slot"))
+            places.setdefault(staff, f"{m.device} slot {slot}")
     return problems
 
 
@@ -613,6 +666,9 @@ def _secret_names(raw: dict[str, Any]) -> set[str]:
     webhook = section("alerts").get("webhook")
     if isinstance(webhook, dict):
         names.add(webhook.get("token_env"))
+    notify = section("lockers").get("notify")
+    if isinstance(notify, dict):
+        names.add(notify.get("token_env"))
     return {n for n in names if isinstance(n, str)}
 
 
@@ -673,6 +729,9 @@ def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[s
     hook = cfg.alerts.webhook
     if hook and hook.token_env and not environ.get(hook.token_env):
         problems.append(("alerts.webhook.token_env", f"environment variable {hook.token_env} is not set: export it"))
+    notify = cfg.lockers.notify
+    if notify and notify.token_env and not environ.get(notify.token_env):
+        problems.append(("lockers.notify.token_env", f"environment variable {notify.token_env} is not set: export it"))
     return problems
 
 

@@ -55,6 +55,12 @@ def demo_tokens() -> dict[str, str]:
     return {role: secrets.token_urlsafe(12) for role in ROLES}
 
 
+def kiosk_tokens(hall: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """A token for each kiosk the hall names: environment variable -> (locker, token)."""
+    tokens = (hall.get("api") or {}).get("tokens") or []
+    return {t["env"]: (t["locker"], secrets.token_urlsafe(12)) for t in tokens if t.get("role") == "kiosk"}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,11 +117,13 @@ async def run_demo(
 ) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
     tokens = demo_tokens()
     hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    kiosks = kiosk_tokens(hall)
     moved = move_modbus(hall, modbus_ports(hall, modbus_port_base))
     with tempfile.TemporaryDirectory(prefix="hallgate-demo-") as tmp:
         environ = (
             dict(os.environ)
             | {f"HALLGATE_TOKEN_{role.upper()}": t for role, t in tokens.items()}
+            | {env: token for env, (_, token) in kiosks.items()}
             | {
                 "HALLGATE_API__PORT": str(api_port),
                 "HALLGATE_BROKER__PORT": str(mqtt_port),
@@ -129,7 +137,8 @@ async def run_demo(
             hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"), heartbeat_s=heartbeat_s
         )
         async with embedded_broker(mqtt_port), simulators(sim, modbus_port_base is not None), start_gateway(cfg) as gw:
-            yield gw, tokens
+            # A kiosk token is a locker's, not a person's: under "kiosk:<locker>", apart from the roles.
+            yield gw, tokens | {f"kiosk:{locker}": token for locker, token in kiosks.values()}
 
 
 async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None = None) -> None:
@@ -143,6 +152,10 @@ async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None 
         lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
         print(f"  Modbus:    {', '.join(lines)} (simulated locker bank and counters)")
         for role, token in tokens.items():
-            print(f"token: {role} {token}")
+            if role.startswith("kiosk:"):
+                # The locker's keypad: POST /api/v1/lockers/<locker>/pickup with this token.
+                print(f"kiosk token: {role.removeprefix('kiosk:')} {token}")
+            else:
+                print(f"token: {role} {token}")
         print("Ctrl-C stops the demo.", flush=True)
         await asyncio.Event().wait()

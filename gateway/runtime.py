@@ -23,12 +23,13 @@ import httpx
 from drivers.modbus import LineSettings, ModbusLine, poll_forever
 from drivers.mqtt import MqttLink, MqttOptions, Will
 from drivers.tls import TlsOptions
-from gateway.alerts.delivery import deliver, mqtt_sender, webhook_sender
+from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
 from gateway.commands import Caller, CommandDesk
+from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
@@ -220,6 +221,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_url=redact_url(cfg.influx.url),
         )
         view.commands, view.pickup = desk, pickup
+        by_name = {p.name: p for p in projections}
+        view.compliance = PhoneCompliance(cfg, by_name.get("attendance"), by_name.get("lockbox_slots"))  # type: ignore[arg-type]
+        desk.conditions_from.append(view.compliance.conditions)
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
@@ -313,6 +317,18 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             supervisor.spawn(
                 "alerts to webhook",
                 lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
+            )
+        notifier = pickup.notifier if pickup is not None else None
+        if notifier is not None and cfg.lockers.notify is not None:
+            # Pickup codes for applicants: the alerts' durable queue and sender, target "pickup".
+            notify = cfg.lockers.notify
+            notify_client = httpx.AsyncClient(timeout=notify.timeout_s)
+            stack.push_async_callback(_astop("the pickup notifier client", notify_client.aclose))
+            notify_send = webhook_sender(notify_client, notify.url, secret(notify.token_env))
+            view.delivery["pickup"] = TargetStats()
+            supervisor.spawn(
+                "pickup codes to webhook",
+                lambda: deliver("pickup", journal, notify_send, notifier.wake, view.delivery["pickup"]),
             )
         supervisor.spawn(
             "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))

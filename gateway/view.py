@@ -32,6 +32,7 @@ from gateway.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
     from gateway.commands import CommandDesk
+    from gateway.commands.compliance import PhoneCompliance
     from gateway.commands.pickup import PickupDesk
 
 SNAPSHOT_MAX_AGE_S = 0.25
@@ -103,6 +104,7 @@ class View:
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
     commands: CommandDesk | None = None  # the one way down (gateway/commands/)
     pickup: PickupDesk | None = None
+    compliance: PhoneCompliance | None = None  # staff clocked in whose phone is not in their slot
 
     _snapshots: dict[Any, tuple[float, Any]] = field(default_factory=dict)
     _rows: dict[str, tuple[tuple[Any, ...], DeviceSnapshot, bytes]] = field(default_factory=dict)

@@ -180,6 +180,16 @@ def test_demo_command_starts_and_stops_cleanly(tmp_path: Path) -> None:
         assert len(zones) >= 2
         assert httpx.get(f"{demo.base}/docs").status_code == 200
         assert "hallgate" in httpx.get(f"{demo.base}/").text
+        # Each locker board's kiosk token: it reaches the pickup route of its own locker only.
+        kiosks = dict(line.split()[2:4] for line in demo.banner if line.startswith("kiosk token: "))
+        assert set(kiosks) == {"locker-a1", "locker-a2"}
+        kiosk = {"Authorization": f"Bearer {kiosks['locker-a1']}"}
+        r = httpx.post(f"{demo.base}/api/v1/lockers/locker-a1/pickup", headers=kiosk, json={"code": "000000"})
+        assert r.status_code == 403 and r.json()["error"] == "wrong_code", r.text
+        r = httpx.post(f"{demo.base}/api/v1/lockers/locker-a2/pickup", headers=kiosk, json={"code": "000000"})
+        assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+        r = httpx.get(f"{demo.base}/api/v1/lockboxes/compliance", headers=demo.headers)
+        assert r.status_code == 200, r.text
         rc, rest = demo.stop()
     assert rc == 0, rest
     assert "Traceback" not in rest

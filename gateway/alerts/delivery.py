@@ -1,4 +1,5 @@
-"""Deliver queued alert changes to each target, oldest first, each until the target took it.
+"""Deliver queued alert changes (and pickup codes: gateway/commands/notify.py) to each target,
+oldest first, each until the target took it.
 
 The queue is a table of the state database, written in the same transaction as the change, so
 an alert raised while the network is down (or the gateway killed) is delivered when it is back.
@@ -57,7 +58,7 @@ async def deliver(
                 journal.delivery_failed(delivery_id, stats.last_error)
                 delay = full_jitter(attempt, base=0.5, cap=60.0)
                 attempt += 1
-                log.warning("alert delivery to %s failed (%s); retrying in %.1f s", target, stats.last_error, delay)
+                log.warning("delivery to %s failed (%s); retrying in %.1f s", target, stats.last_error, delay)
                 await asyncio.sleep(delay)
                 break
             journal.delivered(delivery_id)

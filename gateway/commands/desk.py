@@ -58,7 +58,12 @@ AUDIT_OUTCOME = {"confirmed": "confirmed", "failed": "failed", "timeout": "timeo
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> Any: ...
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: float | None = None
+    ) -> Any: ...
+
+
+SNAPSHOT_EXPIRY_S = 30.0  # a snapshot asked for long ago says nothing new: the broker may drop it
 
 
 class Refused(Exception):
@@ -152,6 +157,7 @@ class CommandDesk:
         self.on_released: list[Callable[[str, str, int], None]] = []  # (device, part, now): an unlock confirmed
         self.hooks: list[Callable[[Event, int], None]] = []  # other consumers of events (pickup.py)
         self.conditions_from: list[Callable[[int], list[Any]]] = []
+        self.tickers: list[Callable[[int], None]] = []  # called each second with the time (pickup reminders)
         # name -> (state, restore) of parts kept through the hub's state saving (the pickup lockout)
         self.state_parts: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self.stats = {"confirmed": 0, "failed": 0, "timeout": 0, "late_acks": 0, "audit_unexported": 0}
@@ -193,7 +199,8 @@ class CommandDesk:
             return
         wire = encode_mqtt_command(d.profile, "snapshot", {}, uuid.uuid4().hex)  # type: ignore[arg-type]
         base = d.config.mqtt.topic if d.config.mqtt else None
-        self.mqtt.publish(d.decoder.command_topic(d.id, self.cfg.site, wire.channel, base), wire.payload, qos=1)
+        topic = d.decoder.command_topic(d.id, self.cfg.site, wire.channel, base)
+        self.mqtt.publish(topic, wire.payload, qos=1, expiry_s=SNAPSHOT_EXPIRY_S)
 
     def state(self) -> dict[str, Any] | None:
         return {name: get() for name, (get, _) in self.state_parts.items()} or None
@@ -328,8 +335,11 @@ class CommandDesk:
         try:
             if not sent_before:
                 await self._sending(req, key, cmd_id)
-            # The same id again after a restart is safe: the device re-sends its first ack.
-            self.mqtt.publish(topic, wire.payload, qos=1)
+            # The same id again after a restart is safe: the device re-sends its first ack. The
+            # broker drops it once we stop waiting (MQTT 5 Message Expiry): a cabinet back after
+            # our 504 must not open a slot nobody is standing at. A second less than the wait:
+            # brokers count whole seconds (Mosquitto drops a message up to 1 s past its expiry).
+            self.mqtt.publish(topic, wire.payload, qos=1, expiry_s=limit - 1.0)
             ack = await asyncio.wait_for(waiter, limit)
         except TimeoutError:
             return "timeout", "no_answer", f"{d.id} did not answer within {limit:g} s"
@@ -537,6 +547,8 @@ class CommandDesk:
         rows = self.journal.unexported_audit()
         if rows:
             self._export(rows)
+        for ticker in self.tickers:
+            ticker(now_ns)
         if now_ns - self._last_purge >= PURGE_EVERY_NS:
             self._last_purge = now_ns
             c = self.cfg.commands

@@ -28,6 +28,7 @@ from drivers.profiles.model import ModbusProfile
 from gateway.alerts.lifecycle import Condition
 from gateway.commands.audit import Caller, iso_time
 from gateway.commands.desk import CommandDesk, Outcome, Refused, Request
+from gateway.commands.notify import PickupNotifier
 from gateway.domain.lockout import Lockout
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,12 @@ class PickupDesk:
         # Active items by id, loaded once: a kiosk's try and each poll read memory, not the database.
         self.active: dict[int, dict[str, Any]] = {i["id"]: i for i in self.journal.pickup_items()}
         self.notifiers: list[Notifier] = [log_notifier]
+        # The webhook for applicants (lockers.notify): its queue is drained by the runtime's sender.
+        self.notifier = PickupNotifier(self.cfg, self.journal) if self.cfg.lockers.notify else None
+        if self.notifier is not None:
+            self.notifiers.append(self.notifier.issued)
+            notifier = self.notifier
+            desk.tickers.append(lambda now: notifier.remind(list(self.active.values()), now))
         desk.hooks.append(self.on_event)
         desk.conditions_from.append(self.conditions)
         desk.state_parts["lockout"] = (self.lockout.state, self.lockout.restore)
@@ -134,7 +141,14 @@ class PickupDesk:
             break
         else:
             raise Refused(503, "no_free_code", "no unused pickup code found: too many active items")
-        record = {**row, "id": item_id, "code_hash": self.code_hash(code), "state": "waiting", "opened_ns": None}
+        record = {
+            **row,
+            "id": item_id,
+            "code_hash": self.code_hash(code),
+            "state": "waiting",
+            "opened_ns": None,
+            "reminded_ns": None,
+        }
         self.active[item_id] = record
         qr = f"{self.cfg.lockers.qr_prefix}:{self.cfg.site}:{locker}:{code}"
         for notify in self.notifiers:

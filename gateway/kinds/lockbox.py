@@ -66,7 +66,8 @@ class SlotBook:
             for item in snapshot if isinstance(snapshot, list) else ():
                 if isinstance(item, dict) and isinstance(item.get("slot"), int):
                     s = self._slot(e.device, item["slot"], e.ts_ns)
-                    s.update(door=item.get("door"), locked=item.get("locked"), phone=item.get("phone"))
+                    _phone(s, item.get("phone"), e.ts_ns)
+                    s.update(door=item.get("door"), locked=item.get("locked"))
             return None
         slot = e.fields.get("slot")
         if not isinstance(slot, int) or isinstance(slot, bool):
@@ -79,7 +80,10 @@ class SlotBook:
             "phone_out": {"phone": False},
         }.get(e.name)
         if change is not None:
-            self._slot(e.device, slot, e.ts_ns).update(change)
+            s = self._slot(e.device, slot, e.ts_ns)
+            if "phone" in change:
+                _phone(s, change.pop("phone"), e.ts_ns)
+            s.update(change)
         return None
 
     def state(self) -> dict[str, Any] | None:
@@ -89,6 +93,13 @@ class SlotBook:
         for device, slots in state.get("slots", {}).items():
             if device in self.devices:
                 self.slots[device] = slots
+
+
+def _phone(s: dict[str, Any], phone: Any, ts_ns: int) -> None:
+    """The phone's state and since when it holds (the compliance view's "since")."""
+    if phone != s.get("phone") or "phone_since_ns" not in s:
+        s["phone_since_ns"] = ts_ns
+    s["phone"] = phone
 
 
 def slot_book(cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> SlotBook:

@@ -216,6 +216,9 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX occupancy_minutes_start ON occupancy_minutes (start_ns);
     """,
+    """
+    ALTER TABLE pickup_items ADD COLUMN reminded_ns INTEGER;  -- the applicant was reminded of the expiry
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200
@@ -391,6 +394,14 @@ class Journal:
         return self._conn.execute(
             "SELECT id, payload FROM deliveries WHERE target = ? ORDER BY id LIMIT ?", (target, limit)
         ).fetchall()
+
+    def queue_delivery(self, target: str, payload: str, reminded_item: int | None = None) -> None:
+        """One delivery for `target` (and, for a reminder, its item marked reminded): one transaction."""
+        now = self._clock()
+        with transaction(self._conn) as c:
+            c.execute("INSERT INTO deliveries (target, payload, created_ns) VALUES (?, ?, ?)", (target, payload, now))
+            if reminded_item is not None:
+                c.execute("UPDATE pickup_items SET reminded_ns = ? WHERE id = ?", (now, reminded_item))
 
     def delivered(self, delivery_id: int) -> None:
         with transaction(self._conn) as c:
@@ -624,7 +635,7 @@ class Journal:
     ) -> list[dict[str, Any]]:
         sql = (
             "SELECT id, locker, door, item, applicant, code_hash, state, deposited_by, deposited_ns, expires_ns, "
-            f"opened_ns, closed_ns FROM pickup_items WHERE state IN ({','.join('?' * len(states))})"
+            f"opened_ns, closed_ns, reminded_ns FROM pickup_items WHERE state IN ({','.join('?' * len(states))})"
         )
         args: list[Any] = list(states)
         if locker is not None:

@@ -44,6 +44,42 @@ async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     ]
 
 
+class ComplianceOut(BaseModel):
+    staff: str
+    device: str
+    slot: int
+    in_since: str | None  # clocked in since (the current spell today)
+    phone_in: bool | None  # None: the cabinet has not reported this slot yet
+    phone_since: str | None  # the phone in (or out) since
+
+
+@router.get(
+    "/lockboxes/compliance",
+    response_model=list[ComplianceOut],
+    summary="Staff clocked in, their slot, and whether their phone is in it (?missing=true: only those it is not)",
+)
+async def compliance(
+    view: ViewDep, _: str = require("duty_manager", "manager"), missing: bool = False
+) -> list[dict[str, Any]]:
+    c = view.compliance
+    if c is None or view.projection("attendance") is None:
+        raise ApiError(409, "no_attendance", "this hall has no attendance machine: nobody is known to be in")
+    if not c.slot_of:
+        raise ApiError(409, "no_slots", "no staff has a lockbox slot: add phones.lockboxes to the configuration")
+    return [
+        {
+            "staff": r.staff,
+            "device": r.device,
+            "slot": r.slot,
+            "in_since": iso(view, r.in_since_ns),
+            "phone_in": r.phone,
+            "phone_since": iso(view, r.phone_since_ns),
+        }
+        for r in c.rows(time.time_ns())
+        if not (missing and r.ok)
+    ]
+
+
 class UnlockIn(BaseModel):
     reason: str = Field("", max_length=500, description="why; required in working hours")
 
