@@ -58,7 +58,12 @@ def demo_tokens() -> dict[str, str]:
 def kiosk_tokens(hall: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """A token for each kiosk the hall names: environment variable -> (locker, token)."""
     tokens = (hall.get("api") or {}).get("tokens") or []
-    return {t["env"]: (t["locker"], secrets.token_urlsafe(12)) for t in tokens if t.get("role") == "kiosk"}
+    # One already in the environment is kept: a kiosk (or a test) may hold its token beforehand.
+    return {
+        t["env"]: (t["locker"], os.environ.get(t["env"]) or secrets.token_urlsafe(12))
+        for t in tokens
+        if t.get("role") == "kiosk"
+    }
 
 
 def _free_port() -> int:
