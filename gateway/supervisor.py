@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -64,9 +63,14 @@ class Supervisor:
         for task in self._tasks.values():
             task.cancel()
         for name, task in self._tasks.items():
-            with contextlib.suppress(asyncio.CancelledError):
-                try:
-                    await task
-                except Exception:
-                    log.exception("%s failed while stopping", name)
+            # A library that swallows the cancellation (a client's connect) would leave the part
+            # running, and its next backoff sleep would hold the stop for up to half a minute:
+            # cancel again until it is done.
+            while not task.done():
+                await asyncio.wait([task], timeout=0.5)
+                if not task.done():
+                    log.warning("%s did not stop when cancelled; cancelling it again", name)
+                    task.cancel()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s failed while stopping", name, exc_info=task.exception())
         self._tasks.clear()

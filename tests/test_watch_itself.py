@@ -100,3 +100,26 @@ async def _ready(http: httpx.AsyncClient) -> bool:
 async def _not_ready(http: httpx.AsyncClient) -> dict | None:
     r = await http.get("/readyz")
     return r.json() if r.status_code == 503 else None
+
+
+def test_a_part_that_swallows_its_cancellation_still_stops() -> None:
+    async def run() -> None:
+        sup = Supervisor()
+        swallowed = 0
+
+        async def stubborn() -> None:
+            nonlocal swallowed
+            while True:
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    swallowed += 1
+                    if swallowed > 1:
+                        raise
+
+        sup.spawn("stubborn", stubborn)
+        await asyncio.sleep(0)
+        await asyncio.wait_for(sup.aclose(), 5)
+        assert swallowed == 2
+
+    asyncio.run(run())
