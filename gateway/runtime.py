@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -258,23 +259,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     stats=stats,
                 ),
             )
-        polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
-        phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
-        for d in polled:
-            m = d.config.modbus
-            line = lines.get(m.bus)
-            if line is None:
-                line = lines[m.bus] = ModbusLine(
-                    LineSettings(
-                        host=m.host,
-                        port=m.port,
-                        serial=m.serial,
-                        baudrate=m.baudrate,
-                        framer=m.framer,
-                        timeout_s=m.timeout_s,
-                    )
-                )
-            supervisor.spawn(f"poll {d.id}", _poller(line, d, hub, phases[d.id]))
+        _spawn_pollers(supervisor, devices, lines, hub)
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
@@ -309,27 +294,12 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     after_batch=lambda: _publish_summary(link, cfg, alerts),
                 ),
             )
-        hook = cfg.alerts.webhook
-        if hook is not None:
-            client = httpx.AsyncClient(timeout=hook.timeout_s)
-            stack.push_async_callback(_astop("the webhook client", client.aclose))
-            send = webhook_sender(client, hook.url, secret(hook.token_env))
-            supervisor.spawn(
-                "alerts to webhook",
-                lambda: deliver("webhook", journal, send, wakes["webhook"], view.delivery["webhook"]),
-            )
-        notifier = pickup.notifier if pickup is not None else None
-        if notifier is not None and cfg.lockers.notify is not None:
+        if cfg.alerts.webhook is not None:
+            _spawn_webhook(stack, supervisor, journal, "webhook", cfg.alerts.webhook, wakes["webhook"], view)
+        if pickup is not None and pickup.notifier is not None and cfg.lockers.notify is not None:
             # Pickup codes for applicants: the alerts' durable queue and sender, target "pickup".
-            notify = cfg.lockers.notify
-            notify_client = httpx.AsyncClient(timeout=notify.timeout_s)
-            stack.push_async_callback(_astop("the pickup notifier client", notify_client.aclose))
-            notify_send = webhook_sender(notify_client, notify.url, secret(notify.token_env))
             view.delivery["pickup"] = TargetStats()
-            supervisor.spawn(
-                "pickup codes to webhook",
-                lambda: deliver("pickup", journal, notify_send, notifier.wake, view.delivery["pickup"]),
-            )
+            _spawn_webhook(stack, supervisor, journal, "pickup", cfg.lockers.notify, pickup.notifier.wake, view)
         supervisor.spawn(
             "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))
         )
@@ -341,6 +311,46 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         # full passes, which otherwise stall the event loop for a second at a time.
         gc.freeze()
         yield gw
+
+
+def _spawn_pollers(
+    supervisor: Supervisor, devices: dict[str, DeviceEntry], lines: dict[str, ModbusLine], hub: Hub
+) -> None:
+    """One poller per Modbus device, one client (and lock) per physical line, phases spread."""
+    polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
+    phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
+    for d in polled:
+        m = d.config.modbus
+        assert m is not None
+        line = lines.get(m.bus)
+        if line is None:
+            line = lines[m.bus] = ModbusLine(
+                LineSettings(
+                    host=m.host,
+                    port=m.port,
+                    serial=m.serial,
+                    baudrate=m.baudrate,
+                    framer=m.framer,
+                    timeout_s=m.timeout_s,
+                )
+            )
+        supervisor.spawn(f"poll {d.id}", _poller(line, d, hub, phases[d.id]))
+
+
+def _spawn_webhook(
+    stack: contextlib.AsyncExitStack,
+    supervisor: Supervisor,
+    journal: Journal,
+    target: str,
+    hook: Any,
+    wake: asyncio.Event,
+    view: View,
+) -> None:
+    """A webhook fed from the durable delivery queue's `target` rows, with a client of its own."""
+    client = httpx.AsyncClient(timeout=hook.timeout_s)
+    stack.push_async_callback(_astop(f"the {target} webhook client", client.aclose))
+    send = webhook_sender(client, hook.url, secret(hook.token_env))
+    supervisor.spawn(f"{target} deliveries", lambda: deliver(target, journal, send, wake, view.delivery[target]))
 
 
 def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], None]:
