@@ -112,8 +112,7 @@ class Hub:
             device, channel, decoder = route
             try:
                 event = decoder.decode(device, channel, m.payload, now)
-                line = to_line(event, self.site, self._kinds[device])
-                line.encode()  # proves the line storable here, inside this message's boundary
+                line = to_line(event, self.site, self._kinds[device])  # refuses unencodable text
             except Exception as e:  # every failure of one message is that message's alone
                 reason = _reason(e)
                 bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
@@ -167,7 +166,6 @@ class Hub:
         for e in events:
             try:
                 line = to_line(e, self.site, self._kinds[e.device])
-                line.encode()
             except Exception as err:
                 reason = _reason(err)
                 self.stats["unstorable"] += 1

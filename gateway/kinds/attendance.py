@@ -20,7 +20,7 @@ from gateway.alerts.lifecycle import Condition
 from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_reset, daily, day_bounds, post_state
 from gateway.domain.calendar import WorkCalendar
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import PunchStore, connect
+from gateway.store.records import PunchStore, attach
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
@@ -48,16 +48,7 @@ class AttendanceProjection:
         self._today: dict[str, list[Punch]] = {}
 
     def attach(self, journal: Journal) -> Callable[[], None]:
-        conn = connect(journal.path)
-        self.store = PunchStore(conn)
-
-        def close() -> None:
-            try:
-                if self.store is not None:
-                    self.store.flush()  # what the last batch staged
-            finally:
-                conn.close()
-
+        self.store, close = attach(journal.path, PunchStore)
         return close
 
     def local_day(self, ts_ns: int) -> date:

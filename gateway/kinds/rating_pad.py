@@ -25,7 +25,7 @@ from gateway.domain.calendar import WorkCalendar
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import RatingStore, connect
+from gateway.store.records import RatingStore, attach
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
@@ -73,16 +73,7 @@ class RatingsProjection:
         self._new_bad: list[Condition] = []  # 差评 not yet reported to the alert lifecycle
 
     def attach(self, journal: Journal) -> Callable[[], None]:
-        conn = connect(journal.path)
-        self.store = RatingStore(conn)
-
-        def close() -> None:
-            try:
-                if self.store is not None:
-                    self.store.flush()  # what the last batch staged
-            finally:
-                conn.close()
-
+        self.store, close = attach(journal.path, RatingStore)
         return close
 
     def local_day(self, ts_ns: int) -> date:

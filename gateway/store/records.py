@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.domain.attendance import Punch
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
@@ -108,6 +108,23 @@ class Staged:
         with transaction(self.conn) as c:
             self.write(c)
         self.clear()
+
+
+S = TypeVar("S", bound=Staged)
+
+
+def attach(path: str | Path, make: Callable[[sqlite3.Connection], S]) -> tuple[S, Callable[[], None]]:
+    """A store on a connection of its own, and the close that flushes what the last batch staged."""
+    conn = connect(path)
+    store = make(conn)
+
+    def close() -> None:
+        try:
+            store.flush()
+        finally:
+            conn.close()
+
+    return store, close
 
 
 class RatingStore(Staged):

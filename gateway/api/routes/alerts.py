@@ -6,15 +6,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.alerts.lifecycle import Alert
+from gateway.alerts.lifecycle import Alert, Severity
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.view import View
 
 router = APIRouter(tags=["alerts"])
 
-State = Literal["open", "acknowledged", "resolved", "closed", "active"]
-Severity = Literal["info", "warning", "critical"]
+Filter = Literal["open", "acknowledged", "resolved", "closed", "active"]
 HANDLERS = ("technician", "duty_manager", "manager")
 
 
@@ -64,7 +63,7 @@ def _out(view: View, a: Alert) -> dict[str, Any]:
 async def list_alerts(
     view: ViewDep,
     _: RoleDep,
-    state: State | None = None,
+    state: Filter | None = None,
     severity: Severity | None = None,
     device: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
