@@ -206,6 +206,11 @@ class MqttLink:
             if m.qos and m.session == session:
                 self._client.ack(m.mid, m.qos)
 
+    def unsubscribe(self, filters: Sequence[str]) -> None:
+        """Drop filters a persistent session holds, e.g. from an earlier configuration."""
+        if filters:
+            self._client.unsubscribe(list(filters))
+
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: float | None = None
     ) -> paho.MQTTMessageInfo:

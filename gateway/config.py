@@ -243,6 +243,19 @@ class Broker(Model):
         return str(v) if isinstance(v, int | float) else v
 
 
+class Ingest(Model):
+    """Ingest across cores: with more than one worker, each is a process of its own and a member
+    of one MQTT shared subscription (`$share/hallgate-{site}/...`), with its own client id, session
+    and outbox; the gateway keeps the API, the polls and the one view of the hall."""
+
+    workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="processes taking the hall's MQTT messages; 1: the gateway itself (about one core at most)",
+    )
+
+
 class Store(Model):
     path: Path = Path("var/outbox.sqlite")
     # The state database (health history, zone state, quarantine, ...); default: state.sqlite
@@ -407,6 +420,7 @@ class HallConfig(Model):
     occupancy: OccupancySettings = OccupancySettings()
     api: Api = Api()
     broker: Broker = Broker()
+    ingest: Ingest = Ingest()
     store: Store = Store()
     influx: Influx = Influx()
     health: Health = Health()

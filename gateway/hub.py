@@ -18,19 +18,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as paho_topic
-
 from drivers.canonical import READING, Event, Priority
 from drivers.modbus import ModbusFailure
 from drivers.mqtt import Message
-from drivers.profiles.mqtt_json import DecodeError
 from gateway.alerts.lifecycle import Condition
 from gateway.health import HealthBook
+from gateway.ingress import Decoded, Ingress, reason_of
 from gateway.kinds import Projection
 from gateway.registry import DeviceEntry
-from gateway.store.journal import Journal, Quarantined
+from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
-from gateway.store.points import PointError, to_line
+from gateway.store.points import to_line
 
 log = logging.getLogger(__name__)
 
@@ -74,63 +72,43 @@ class Hub:
         self.projection_errors: Counter[str] = Counter()  # by projection
         self.unknown: dict[str, Unknown] = {}
         self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
-        # topic -> (device id, channel or None when the payload names it, decoder): one lookup a message.
-        self.routes: dict[str, tuple[str, str | None, Any]] = {
-            topic: (d.id, channel, d.decoder)
-            for d in devices.values()
-            if d.decoder is not None
-            for topic, channel in d.decoder.topics(d.id, site, d.config.mqtt.topic if d.config.mqtt else None).items()
-        }
-        self.discovery = f"hall/{site}/+/+/+"
-        self._kinds = {d.id: d.kind for d in devices.values()}
-        self._last_complaint: dict[str, int] = {}
+        self.ingress = Ingress(site, devices)
+        self._kinds = self.ingress.kinds
         self._polled: list[Event] = []
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        """One filter for the hall's own topic tree, which also finds devices publishing there that are
-        not configured, and exact topics for devices outside it. Never two filters matching one topic:
-        the broker would deliver such a message twice."""
-        exact = [t for t in self.routes if not paho_topic.topic_matches_sub(self.discovery, t)]
-        return [(self.discovery, 1), *((t, 1) for t in exact)]
+        return self.ingress.subscriptions()
 
     # -- in ---------------------------------------------------------------------------------
 
     def ingest_mqtt(self, messages: Iterable[Message]) -> None:
         """Decode, quarantine what fails, commit the rest; raises only if the commit failed."""
         now = self.clock()
-        events: list[Event] = []
-        records: list[tuple[Priority, str]] = []
-        bad: list[Quarantined] = []
-        for m in messages:
-            route = self.routes.get(m.topic)
-            if route is None:
-                if m.topic.endswith("/cmd"):
-                    self.stats["commands_seen"] += 1  # commands to devices, ours included
-                else:
-                    self._unknown_topic(m.topic, now)
-                continue
-            device, channel, decoder = route
-            try:
-                event = decoder.decode(device, channel, m.payload, now)
-                line = to_line(event, self.site, self._kinds[device])  # refuses unencodable text
-            except Exception as e:  # every failure of one message is that message's alone
-                reason = _reason(e)
-                bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
-                self.health.bad_payload(device, reason, str(e)[:200])
-                if reason == "internal":
-                    log.exception("decoding a message on %s failed unexpectedly; quarantined", m.topic)
-                else:
-                    self._complain(device, f"bad payload on {m.topic} ({reason}): {str(e)[:200]}")
-                continue
-            events.append(event)
-            records.append((event.priority, line))
-        if bad:
+        decoded = self.ingress.decode(messages, now)
+        self._note(decoded, now)
+        self._commit(decoded.records)
+        self._project(decoded.events, now)
+
+    def accept(self, decoded: Decoded) -> None:
+        """A batch an ingest worker decoded and already committed to its own outbox."""
+        now = self.clock()
+        self._note(decoded, now)
+        self.stats["events"] += len(decoded.events)
+        self._project(decoded.events, now)
+
+    def _note(self, d: Decoded, now: int) -> None:
+        for q in d.bad:
+            if q.device is not None:
+                self.health.bad_payload(q.device, q.reason, q.detail[:200])
+        if d.bad:
             if self.journal is not None:
-                self.journal.quarantine(bad)
-            self.quarantined.update(q.reason for q in bad)
-            self.stats["quarantined"] += len(bad)
-        self._commit(records)
-        self._project(events, now)
+                self.journal.quarantine(d.bad)
+            self.quarantined.update(q.reason for q in d.bad)
+            self.stats["quarantined"] += len(d.bad)
+        for topic in d.unknown:
+            self._unknown_topic(topic, now)
+        if d.commands_seen:
+            self.stats["commands_seen"] += d.commands_seen
 
     def on_poll(self, device: str) -> Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]:
         def result(values: dict[str, Any] | None, error: ModbusFailure | None, ts_ns: int, rtt_s: float) -> None:
@@ -167,7 +145,7 @@ class Hub:
             try:
                 line = to_line(e, self.site, self._kinds[e.device])
             except Exception as err:
-                reason = _reason(err)
+                reason = reason_of(err)
                 self.stats["unstorable"] += 1
                 self.health.bad_payload(e.device, reason, str(err)[:200])
                 self._complain(e.device, f"event {e.name} from {e.device} cannot be stored: {err}")
@@ -277,25 +255,9 @@ class Hub:
                     log.exception("projection %s: saved state not usable; starting it afresh", p.name)
 
     def _may_complain(self, key: str) -> bool:
-        now = self.clock()
-        if now - self._last_complaint.get(key, -(10**18)) >= 60 * 10**9:
-            self._last_complaint[key] = now
-            return True
-        return False
+        return self.ingress.may_complain(key, self.clock())
 
     def _complain(self, key: str, text: str) -> None:
         """Log a recurring problem at most once a minute per source, so garbage cannot flood the log."""
         if self._may_complain(key):
             log.warning("%s (counted; further ones from %s are counted silently for a minute)", text, key)
-
-
-def _reason(e: Exception) -> str:
-    """A short code for counting: the decoder's own when it gives one."""
-    if isinstance(e, DecodeError | PointError):
-        code = getattr(e, "reason", None)
-        return code if isinstance(code, str) else ("bad_payload" if isinstance(e, DecodeError) else "unstorable")
-    if isinstance(e, UnicodeError):
-        return "bad_text"
-    if isinstance(e, RecursionError):
-        return "too_deep"
-    return "internal"

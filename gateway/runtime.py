@@ -46,6 +46,7 @@ from gateway.store.outbox import Outbox
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from gateway.supervisor import Supervisor
 from gateway.view import View
+from gateway.workers import IngestWorkers
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def make_sink(cfg: Influx) -> Sink | None:
     return None
 
 
-def _mqtt_options(cfg: HallConfig) -> MqttOptions:
+def mqtt_options(cfg: HallConfig) -> MqttOptions:
     b = cfg.broker
     return MqttOptions(
         host=b.host,
@@ -231,12 +232,20 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 
         mqtt: MqttLink | None = None
         if has_mqtt:
+            # With ingest workers, they take the hall's messages; the gateway's own session keeps
+            # none of the filters it may hold from a run without them (what it still has queued
+            # is ingested here as ever).
+            alone = cfg.ingest.workers == 1
 
             def connected(link: MqttLink) -> None:
+                if not alone:
+                    link.unsubscribe([f for f, _ in hub.subscriptions()])
                 link.publish(status_topic(cfg), _online(), qos=1, retain=True)
                 _publish_summary(link, cfg, alerts)
 
-            mqtt = MqttLink(_mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions(), on_connect=connected)
+            mqtt = MqttLink(
+                mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions() if alone else [], on_connect=connected
+            )
             await mqtt.__aenter__()
             view.mqtt_stats = lambda: mqtt.stats if mqtt else None
             shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
@@ -246,6 +255,11 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         stack.push_async_callback(_astop("the commands in flight", desk.aclose))
 
         stack.push_async_callback(_astop("the supervised tasks", supervisor.aclose))
+        if has_mqtt:
+            workers = IngestWorkers(cfg, hub, journal)
+            view.workers = workers.states
+            stack.push_async_callback(_astop("the ingest workers", workers.aclose))
+            workers.start(supervisor)
         if sink is not None:
             s = cfg.store
             supervisor.spawn(

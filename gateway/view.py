@@ -101,6 +101,7 @@ class View:
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
+    workers: dict[int, Any] = field(default_factory=dict)  # gateway.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
     commands: CommandDesk | None = None  # the one way down (gateway/commands/)
     pickup: PickupDesk | None = None
@@ -356,6 +357,9 @@ class View:
                     f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: {stats.last_error}"
                 )
         detail["outbox"] = asdict(self.outbox.stats())
+        if self.workers:
+            detail["workers"] = {str(i): w.status for i, w in self.workers.items()}
+            problems += worker_problems(self.workers)
         if self.outbox.set_aside is not None:
             detail["outbox"]["set_aside"] = self.outbox.set_aside.name
         if self.hub.store_error is not None:
@@ -388,3 +392,20 @@ class View:
 
 def _ago(ts_ns: int) -> str:
     return f"{max(0, (time.time_ns() - ts_ns) // 10**9)} s ago"
+
+
+def worker_problems(workers: dict[int, Any]) -> list[str]:
+    """What an ingest worker reports that needs a person (a worker that is down is a part down)."""
+    out = []
+    for i, w in workers.items():
+        st = w.status
+        if not w.running or not st:
+            continue
+        if not st["mqtt"]["connected"]:
+            out.append(f"ingest worker {i} not connected to the broker: {st['mqtt']['last_error']}")
+        if st["store_error"]:
+            out.append(f"ingest worker {i}: its outbox cannot store records: {st['store_error']}")
+        sink = st["sink"]
+        if sink and not sink["healthy"] and sink["last_error"]:
+            out.append(f"ingest worker {i}: store not reachable: {sink['last_error']}")
+    return out

@@ -44,8 +44,10 @@ def score(seq: int) -> int:
 class Publisher:
     """Publishes `count` messages to `topic` from a paho network thread; `acked` counts PUBACKs."""
 
-    def __init__(self, host: str, port: int, topic: str, count: int, client_id: str = "load-publisher") -> None:
-        self.topic, self.count = topic, count
+    def __init__(
+        self, host: str, port: int, topic: str, count: int, client_id: str = "load-publisher", first: int = 0
+    ) -> None:
+        self.topic, self.count, self.first = topic, count, first
         self.acked = 0
         self.published = 0
         self._lock = threading.Lock()
@@ -62,7 +64,7 @@ class Publisher:
             self.acked += 1
 
     def _run(self) -> None:
-        for seq in range(self.count):
+        for seq in range(self.first, self.first + self.count):
             # paho queues while disconnected (max_queued 0 = unbounded) and resends on reconnect.
             self.client.publish(self.topic, rating_event(seq), qos=1)
             self.published += 1

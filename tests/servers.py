@@ -344,7 +344,13 @@ class GatewayProcess:
     """`hallgate run` as a child process on a hall of one rating pad: fault tests and benchmarks."""
 
     def __init__(
-        self, folder: Path, broker: Mosquitto, influx: InfluxDB, site: str = "dur", database: str = "hallgate"
+        self,
+        folder: Path,
+        broker: Mosquitto,
+        influx: InfluxDB,
+        site: str = "dur",
+        database: str = "hallgate",
+        workers: int = 1,
     ) -> None:
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -355,6 +361,7 @@ site: {site}
 api: {{port: {self.api_port}}}
 broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
 store: {{path: {folder}/outbox.sqlite, flush_interval_s: 0.2}}
+ingest: {{workers: {workers}}}
 influx: {{api: v1, url: "{influx.url}", database: {database}}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}

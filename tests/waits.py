@@ -22,3 +22,13 @@ async def until(check: Callable[[], Any], timeout: float = 15.0, what: str = "co
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout} s (last: {result!r})")
         await asyncio.sleep(0.05)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    """`until` for tests without an event loop (processes driven from outside)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s (last: {result!r})")
+        time.sleep(0.05)
+    return result

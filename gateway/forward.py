@@ -1,0 +1,43 @@
+"""What an ingest worker and the gateway say to each other over their socket pair.
+
+Frames: a 4-byte length, then a pickle. Pickle because both ends are this program, the socket
+pair is made by the gateway and given only to the child it starts (nothing else can connect),
+and events carry Python values (ints, floats, bools, strings, lists) that JSON would widen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import struct
+from pathlib import Path
+from typing import Any
+
+from gateway.config import HallConfig
+
+HEADER = struct.Struct("!I")
+
+
+def frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next frame; asyncio.IncompleteReadError when the other end has gone."""
+    (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+    return pickle.loads(await reader.readexactly(size))
+
+
+def share_group(cfg: HallConfig) -> str:
+    return f"hallgate-{cfg.site}"
+
+
+def worker_client_id(cfg: HallConfig, index: int) -> str:
+    return f"{cfg.client_id}-w{index}"
+
+
+def worker_outbox(cfg: HallConfig, index: int) -> Path:
+    """Each worker's own outbox, beside the gateway's: var/outbox.sqlite -> var/outbox.w1.sqlite."""
+    p = cfg.store.path
+    return p.with_name(f"{p.stem}.w{index}{p.suffix}")
