@@ -1,0 +1,195 @@
+"""Ingest across processes: the gateway with 2 ingest workers against the gateway alone (1).
+
+Per run and variant (alternating which goes first), same Mosquitto and InfluxDB 1.6: the
+gateway is started once so that its sessions and (shared) subscriptions exist, stopped, N QoS 1
+rating events are queued at the broker (with 2 workers the broker deals them out to the two
+sessions as it queues them), and the gateway is started again and timed while it takes them:
+between the /metrics scrapes where `hallgate_hub_messages_total{outcome="events"}` first reached
+20 % and 80 % of N (the workers start one after the other, and one may finish its share first).
+That count is taken by the gateway's one view (the hub's projections), so with workers it
+includes the forwarding; InfluxDB must then hold exactly N points.
+CPU: the gateway's process tree (the gateway and its workers) and Mosquitto, over that window,
+in % of one core; the machine's core count bounds what 2 workers can gain.
+
+    python -m bench workers [--records N] [--runs R]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.common import Options, Row, median
+from tests.load import Publisher
+from tests.servers import GatewayProcess, InfluxDB, Mosquitto
+
+MEASUREMENT = "rating_pad_event"
+DEFAULT_RECORDS = 60_000
+EVENTS = 'hallgate_hub_messages_total{outcome="events"}'
+
+
+def _events(http: httpx.Client, url: str) -> float | None:
+    try:
+        text = http.get(f"{url}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(EVENTS):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def _tree_cpu(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            c = p.cpu_times()
+            total += c.user + c.system + c.children_user + c.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _ready(gw: GatewayProcess, workers: int) -> bool:
+    detail = httpx.get(f"{gw.api_url}/readyz", timeout=5).json()["detail"]
+    w = detail.get("workers", {})
+    return workers == 1 or (len(w) == workers and all(s and s["mqtt"]["connected"] for s in w.values()))
+
+
+def _timed(gw: GatewayProcess, n: int, broker: Mosquitto, timeout: float) -> dict[str, float]:
+    """Rate and CPU between the scrapes that saw 20 % and 80 % of the N events: the workers start
+    one after the other (a second each), and at the end one may have finished its share first."""
+    proc = psutil.Process(gw.spawn().pid)
+    mosq = psutil.Process(broker.proc.pid)  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout
+    marks: list[tuple[float, float, float, float, float]] = []  # t, events, tree cpu, main cpu, broker cpu
+    with httpx.Client() as http:
+        while not marks or marks[-1][1] < 0.8 * n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not done after {timeout} s: {gw.log.read_text()[-2000:]}")
+            gw.check_alive()
+            time.sleep(0.1)
+            # Sampled before the scrape, so a window never counts CPU from after its last scrape.
+            cpu, main, mcpu = _tree_cpu(proc), sum(proc.cpu_times()[:2]), sum(mosq.cpu_times()[:2])
+            events = _events(http, gw.api_url)
+            if events is not None and events >= 0.2 * n:
+                marks.append((time.perf_counter(), events, cpu, main, mcpu))
+    (t1, e1, c1, m1, b1), (t2, e2, c2, m2, b2) = marks[0], marks[-1]
+    wall = t2 - t1
+    return {
+        "rate": (e2 - e1) / wall,
+        "cpu_pct": 100 * (c2 - c1) / wall,
+        "main_cpu_pct": 100 * (m2 - m1) / wall,
+        "broker_cpu_pct": 100 * (b2 - b1) / wall,
+        "wall_s": wall,
+    }
+
+
+def run(opts: Options) -> list[Row]:
+    n = opts.records or DEFAULT_RECORDS
+    timeout = 120 + n / 500
+    results: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+        root = Path(tmp)
+        (root / "mosquitto").mkdir()
+        (root / "influxdb").mkdir()
+        broker, influx = Mosquitto(root / "mosquitto"), InfluxDB(root / "influxdb")
+        broker.start()
+        influx.start()
+        try:
+            for r in range(opts.runs):
+                for k in (1, 2) if r % 2 == 0 else (2, 1):
+                    site = db = f"w{k}r{r}"
+                    folder = root / site
+                    folder.mkdir()
+                    influx.create_database(db)
+                    gw = GatewayProcess(folder, broker, influx, site=site, database=db, workers=k)
+                    try:
+                        gw.start()
+                        deadline = time.monotonic() + 30
+                        while not _ready(gw, k):
+                            if time.monotonic() > deadline:
+                                raise RuntimeError(f"workers not connected: {gw.log.read_text()[-2000:]}")
+                            time.sleep(0.1)
+                        time.sleep(0.5)  # SUBACKs well past
+                        gw.stop()
+                        pub = Publisher(broker.host, broker.port, gw.topic, n, client_id=f"pub-{site}").start()
+                        try:
+                            pub.wait_acked(n, timeout=60 + n / 500)
+                        finally:
+                            pub.close()
+                        res = _timed(gw, n, broker, timeout)
+                        count = influx.wait_count(db, MEASUREMENT, n, timeout=120)
+                        if count != n:
+                            raise AssertionError(f"{k} worker(s): InfluxDB holds {count} points, expected {n}")
+                    finally:
+                        gw.stop()
+                    results[k].append(res)
+                    print(
+                        f"  run {r}, {k} worker(s): {res['rate']:,.0f} msg/s in {res['wall_s']:.2f} s, gateway "
+                        f"tree CPU {res['cpu_pct']:.0f} % (the gateway itself {res['main_cpu_pct']:.0f} %), "
+                        f"Mosquitto CPU {res['broker_cpu_pct']:.0f} %, "
+                        f"InfluxDB COUNT {count}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        finally:
+            broker.stop()
+            influx.stop()
+
+    def col(k: int, key: str) -> list[float]:
+        return [x[key] for x in results[k]]
+
+    cores = os.cpu_count() or 1
+    return [
+        Row(
+            "workers",
+            f"ingest msg/s with 2 workers, {n} pre-queued QoS 1 ({cores} cores)",
+            "msg/s",
+            median(col(2, "rate")),
+            "the gateway alone (1)",
+            median(col(1, "rate")),
+            "ratio >= 1.5 where the broker is not the limit",
+            col(2, "rate"),
+            col(1, "rate"),
+        ),
+        Row(
+            "workers",
+            "gateway process tree CPU % with 2 workers (100 = one core)",
+            "%",
+            median(col(2, "cpu_pct")),
+            "alone",
+            median(col(1, "cpu_pct")),
+            "",
+            col(2, "cpu_pct"),
+            col(1, "cpu_pct"),
+        ),
+        Row(
+            "workers",
+            "the gateway process's own CPU % with 2 workers (projections, API)",
+            "%",
+            median(col(2, "main_cpu_pct")),
+            "alone",
+            median(col(1, "main_cpu_pct")),
+            "",
+            col(2, "main_cpu_pct"),
+            col(1, "main_cpu_pct"),
+        ),
+        Row(
+            "workers",
+            "Mosquitto CPU % with 2 workers",
+            "%",
+            median(col(2, "broker_cpu_pct")),
+            "alone",
+            median(col(1, "broker_cpu_pct")),
+            "",
+            col(2, "broker_cpu_pct"),
+            col(1, "broker_cpu_pct"),
+        ),
+    ]
