@@ -146,6 +146,7 @@ class GatewayCollector:
                 "batches not stored: nothing acknowledged, redelivered after a reconnect",
                 value=stats.batches_failed,
             )
+        yield from _workers(v)
         req = CounterMetricFamily("hallgate_modbus_requests", "Modbus requests per line", labels=["line"])
         fail = CounterMetricFamily(
             "hallgate_modbus_failed_requests", "failed Modbus requests per line", labels=["line"]
@@ -214,6 +215,36 @@ class GatewayCollector:
             for kind, n in drain.errors_by_type.items():
                 errs.add_metric([kind], n)
             yield errs
+
+
+def _workers(v: View) -> Iterator[Metric]:
+    """Ingest workers (ingest.workers > 1), from each one's last report."""
+    if not v.workers:
+        return
+    label = ["worker"]
+    connected = GaugeMetricFamily("hallgate_ingest_worker_connected", "1 while connected to the broker", labels=label)
+    received = CounterMetricFamily(
+        "hallgate_ingest_worker_received_messages", "messages received since the worker started", labels=label
+    )
+    forwarded = CounterMetricFamily(
+        "hallgate_ingest_worker_forwarded_events", "events the worker committed and handed to the gateway", labels=label
+    )
+    dropped = CounterMetricFamily(
+        "hallgate_ingest_worker_forward_dropped_events",
+        "events committed but not shown live: the gateway fell behind (since the worker started)",
+        labels=label,
+    )
+    backlog = GaugeMetricFamily("hallgate_ingest_worker_outbox_records", "records waiting in its outbox", labels=label)
+    for i, w in v.workers.items():
+        st, key = w.status, [str(i)]
+        forwarded.add_metric(key, w.events)
+        if not st:
+            continue
+        connected.add_metric(key, 1 if w.running and st["mqtt"]["connected"] else 0)
+        received.add_metric(key, st["mqtt"]["messages_in"])
+        dropped.add_metric(key, st["forward_dropped"])
+        backlog.add_metric(key, st["outbox"]["depth_records"])
+    yield from (connected, received, forwarded, dropped, backlog)
 
 
 def _le(bound: float) -> str:

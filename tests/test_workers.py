@@ -8,7 +8,9 @@ again when the gateway has started it anew. InfluxDB must hold every message exa
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,9 +60,19 @@ def test_a_worker_sigkilled_under_load_loses_nothing(
     assert part["restarts"] == 1 and "status -9" in part["last_error"], part
     took = {i: s["mqtt"]["messages_in"] for i, s in _workers(gateway).items()}
     assert took["2"] > 0, took  # the second worker took a share
-    # The one view of the hall saw the events from both workers.
+    # The one view of the hall saw every event from both workers, and says so in promtool-clean metrics.
     metrics = httpx.get(f"{gateway.api_url}/metrics").text
-    assert 'hallgate_device_messages_total{device="rp-1"' in metrics
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: install the Debian package prometheus (.ci/setup does)"
+    check = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    forwarded = [_sample(metrics, f'hallgate_ingest_worker_forwarded_events_total{{worker="{i}"}}') for i in "12"]
+    assert sum(forwarded) >= N and all(forwarded), forwarded  # redelivered ones may come twice
+    assert _sample(metrics, 'hallgate_device_messages_total{device="rp-1"}') >= N
+
+
+def _sample(text: str, name: str) -> float:
+    return float(next(line for line in text.splitlines() if line.startswith(name + " ")).rpartition(" ")[2])
 
 
 def test_fewer_workers_retire_the_sessions_left_over(
