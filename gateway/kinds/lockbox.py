@@ -55,6 +55,12 @@ class SlotBook:
         s["since_ns"] = ts_ns
         return s
 
+    def _stale(self, e: Event, slot: int) -> bool:
+        """Older than the slot's newest event: redelivered, or handed over by another ingest worker
+        after a newer one. Compared in the device's own time only (snapshots carry arrival time)."""
+        s = self.slots[e.device].get(str(slot))
+        return s is not None and e.ts_ns < s.get("event_ns", 0)
+
     def apply(self, e: Event, now_ns: int) -> list[Record] | None:
         if e.device not in self.devices:
             return None
@@ -79,8 +85,9 @@ class SlotBook:
             "phone_in": {"phone": True},
             "phone_out": {"phone": False},
         }.get(e.name)
-        if change is not None:
+        if change is not None and not self._stale(e, slot):
             s = self._slot(e.device, slot, e.ts_ns)
+            s["event_ns"] = e.ts_ns
             if "phone" in change:
                 _phone(s, change.pop("phone"), e.ts_ns)
             s.update(change)
