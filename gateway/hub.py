@@ -1,11 +1,13 @@
 """The hub: canonical events in; commit, acknowledge, then every projection.
 
-Everything that comes up from a device passes here once. Each message is decoded and turned into
-a line inside its own error boundary: what fails is set aside in the quarantine (state database)
-and the rest of the batch goes on, so no message can stop the hall. The batch's records are
-committed to the outbox before anything is acknowledged or shown; then each event goes to every
-projection (health, occupancy, ...) inside the projection's own error boundary: a projection
-that raises is counted and logged and never blocks the acknowledgement or the others.
+Everything that comes up from a device passes here once. Messages are decoded by the ingress
+(gateway/ingress.py), each inside its own error boundary: what fails is set aside in the
+quarantine (state database) and the rest of the batch goes on, so no message can stop the hall.
+The batch's records are committed to the outbox before anything is acknowledged or shown; then
+each event goes to every projection (health, occupancy, ...) inside the projection's own error
+boundary: a projection that raises is counted and logged and never blocks the acknowledgement or
+the others. With ingest workers (gateway/workers.py), they decode and commit, and `accept` takes
+the rest of their batches here.
 """
 
 from __future__ import annotations
