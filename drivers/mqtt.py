@@ -214,13 +214,18 @@ class MqttLink:
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: float | None = None
     ) -> paho.MQTTMessageInfo:
-        """`expiry_s` (MQTT 5 only: 3.1.1 has no such property): a broker that has not delivered the
-        message by then drops it. Whole seconds, rounded down and at least 1, so it never outlives
-        the caller's wait: a command answered 504 is not delivered later to a device coming back."""
+        """`expiry_s`: a broker that has not delivered the message by then drops it. Whole seconds,
+        rounded down and at least 1, so it never outlives the caller's wait: a command answered 504
+        is not delivered later to a device coming back. MQTT 3.1.1 has no expiry: there such a
+        message goes at QoS 0, which a broker delivers only to a device connected now, never
+        queued for one that is away (the caller's confirmation, not QoS, says it arrived)."""
         props = None
-        if expiry_s is not None and self.options.protocol == "5":
-            props = Properties(PacketTypes.PUBLISH)
-            props.MessageExpiryInterval = max(1, int(expiry_s))
+        if expiry_s is not None:
+            if self.options.protocol == "5":
+                props = Properties(PacketTypes.PUBLISH)
+                props.MessageExpiryInterval = max(1, int(expiry_s))
+            else:
+                qos = 0
         return self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
     # -- connection loop ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""MQTT 5 Message Expiry on commands, against a real Mosquitto and the simulated lockbox: a command
+"""Message expiry on commands (MQTT 5; QoS 0 on 3.1.1), against a real Mosquitto and the simulated lockbox: a command
 published while the cabinet is away (its session persisting at the broker) and expired by the
 time it comes back is never delivered; one without expiry is. And the link's socket has Nagle off."""
 
@@ -9,6 +9,9 @@ import json
 import socket
 import time
 from pathlib import Path
+from typing import Literal
+
+import pytest
 
 from drivers.mqtt import MqttLink, MqttOptions
 from firmware_sim.hall import HallSimulator
@@ -18,17 +21,21 @@ from tests.test_commands import count_unlocks
 from tests.waits import until
 
 
-def test_an_expired_command_never_reaches_a_cabinet_that_comes_back(tmp_path: Path, mosquitto: Mosquitto) -> None:
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_an_expired_command_never_reaches_a_cabinet_that_comes_back(
+    tmp_path: Path, mosquitto: Mosquitto, protocol: Literal["5", "3.1.1"]
+) -> None:
+    """MQTT 3.1.1 has no expiry: a command with one goes at QoS 0, never queued for a cabinet away."""
     hall = tmp_path / "hall.yaml"
     hall.write_text("site: expiry\ndevices:\n  - {id: lb-1, kind: lockbox, profile: ref-lockbox, slots: 12}\n")
-    asyncio.run(_run(hall, mosquitto))
+    asyncio.run(_run(hall, mosquitto, protocol))
 
 
-async def _run(hall: Path, mosquitto: Mosquitto) -> None:
+async def _run(hall: Path, mosquitto: Mosquitto, protocol: Literal["5", "3.1.1"]) -> None:
     sim = HallSimulator(
         hall, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port), heartbeat_s=0.5, rate_per_min=0, seed=3
     )
-    opts = MqttOptions(host=mosquitto.host, port=mosquitto.port, client_id="expiry-gateway")
+    opts = MqttOptions(host=mosquitto.host, port=mosquitto.port, client_id="expiry-gateway", protocol=protocol)
     async with sim, MqttLink(opts, lambda _: None) as link:
         lb = sim.device("lb-1")
         unlocks = count_unlocks(lb)
