@@ -343,18 +343,22 @@ class MqttDevice:
     async def _session(self) -> None:
         self._drop.clear()
         self._clean_drop = False
-        async with aiomqtt.Client(self.mqtt.host, self.mqtt.port, **self._client_args()) as client:
-            self._client = client
-            try:
-                await client.publish(self.channel("status"), _dumps(self.status_online()), qos=1, retain=True)
-                await client.subscribe(self.channel("cmd"), qos=1)
-                self.sessions += 1
-                self.connected.set()
-                log.info("%s: online at %s:%s", self.client_id, self.mqtt.host, self.mqtt.port)
-                await self._live(client)
-            finally:
-                self.connected.clear()
-                self._client = None
+        client = aiomqtt.Client(self.mqtt.host, self.mqtt.port, **self._client_args())
+        try:
+            async with client:
+                self._client = client
+                try:
+                    await client.publish(self.channel("status"), _dumps(self.status_online()), qos=1, retain=True)
+                    await client.subscribe(self.channel("cmd"), qos=1)
+                    self.sessions += 1
+                    self.connected.set()
+                    log.info("%s: online at %s:%s", self.client_id, self.mqtt.host, self.mqtt.port)
+                    await self._live(client)
+                finally:
+                    self.connected.clear()
+                    self._client = None
+        finally:
+            await _end_misc_task(client)
 
     async def _live(self, client: aiomqtt.Client) -> None:
         workers = [
@@ -503,6 +507,16 @@ async def shutdown_tasks(devices: list[MqttDevice], tasks: list[asyncio.Task[Non
     for result in results:
         if isinstance(result, Exception):
             log.error("device task failed: %r", result)
+
+
+async def _end_misc_task(client: aiomqtt.Client) -> None:
+    """aiomqtt starts its keep-alive task from paho's connect thread; a connection that closes
+    before that task exists never cancels it, and it runs on for up to a second after the client
+    has gone. End it with the session."""
+    await asyncio.sleep(0)  # let a creation scheduled from that thread run first
+    task = getattr(client, "_misc_task", None)
+    if task is not None and not task.done():
+        await cancel_and_wait([task])
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
