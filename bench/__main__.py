@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "sim": "bench.sim",  # simulated devices one simulator process sustains at nominal rates
     "commands": "bench.commands",  # unlock latency, API call to confirmed, 20 at once
     "counters": "bench.counters",  # 1,000 Modbus people counters at 1 s: CPU and sample age
+    "screens": "bench.screens",  # the wall screen of a 500-device hall: cold load to first data drawn
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -24,7 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from gateway.paths import DEMO_CONFIG
+from gateway.paths import DASHBOARD_DIR, DEMO_CONFIG
 from tests.demo_support import Demo, running_demo
 from tests.waits import until
 
@@ -153,6 +153,15 @@ def test_every_page_loads_for_its_role_without_console_errors(hall: Demo, tmp_pa
         wait(lambda: driver.find_element(By.CSS_SELECTOR, 'nav a[data-page="wall"]').text == "Hall overview")
         assert console_errors(driver) == []
     assert len(list(shots.glob("*.png"))) == len(PAGES) * len(SIZES)
+
+
+def test_the_pages_stay_small() -> None:
+    """Target of issue 12: what the pages load (their HTML, JS and CSS, and the vendored QR
+    library) under 300 KB in all, so a wall screen on a slow hall network starts at once."""
+    files = [p for p in DASHBOARD_DIR.rglob("*") if p.suffix in (".html", ".js", ".css")]
+    assert {p.name for p in files} >= {"index.html", "hallgate.js", "hallgate.css", "qrcode-generator-2.0.4.js"}
+    total = sum(p.stat().st_size for p in files)
+    assert total < 300_000, f"{total:,} bytes: {sorted((p.stat().st_size, p.name) for p in files)}"
 
 
 def hall_zone(demo: Demo) -> ZoneInfo:
