@@ -95,22 +95,33 @@ SITE = "hall-07"
 
 
 class ExampleMosquitto(_Process):
-    """Mosquitto from configs/mosquitto/hallgate.conf as installed, with its paths in `folder`, a
-    loopback port, and run as this user (the packaged service runs it as `mosquitto`)."""
+    """Debian's Mosquitto as installed (its own /etc/mosquitto/mosquitto.conf, which includes
+    conf.d/) with configs/mosquitto/ added as README "Deploying" says; every path moved into
+    `folder`, a loopback port, run as this user (the packaged service runs it as `mosquitto`)."""
 
     def __init__(self, folder: Path, users: dict[str, str]) -> None:
         super().__init__(folder, "mosquitto")
         self.port = free_port()
-        text = (CONFIGS_DIR / "mosquitto" / "hallgate.conf").read_text()
-        text = text.replace("/etc/mosquitto/", f"{folder}/").replace("/var/lib/mosquitto/", f"{folder}/")
-        text = text.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
-        text = text.replace("log_dest syslog", "log_dest stderr")
-        (folder / "mosquitto.conf").write_text(f"{text}\nuser {getpass.getuser()}\n")
+
+        def here(text: str) -> str:
+            for path in ("/etc/mosquitto/", "/var/lib/mosquitto/", "/var/log/mosquitto/", "/run/mosquitto/"):
+                text = text.replace(path, f"{folder}/")
+            return text
+
+        main = Path("/etc/mosquitto/mosquitto.conf")
+        assert main.exists(), "Debian's mosquitto package is missing: run .ci/setup"
+        (folder / "conf.d").mkdir()
+        (folder / "mosquitto.conf").write_text(here(main.read_text()) + f"\nuser {getpass.getuser()}\n")
+        text = here((CONFIGS_DIR / "mosquitto" / "hallgate.conf").read_text())
+        (folder / "conf.d" / "hallgate.conf").write_text(
+            text.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
+        )
         shutil.copy(CONFIGS_DIR / "mosquitto" / "hallgate.acl", folder)
         passwd = require_binary("mosquitto_passwd")
-        for user, password in users.items():
-            subprocess.run([passwd, "-b", "-c" if user == next(iter(users)) else "-b", str(folder / "hallgate.passwd"),
-                            user, password], check=True, capture_output=True)  # fmt: skip
+        for i, (user, password) in enumerate(users.items()):
+            create = ["-c"] if i == 0 else []  # as the config's comment says: -c for the first user only
+            args = [passwd, *create, "-b", str(folder / "hallgate.passwd"), user, password]
+            subprocess.run(args, check=True, capture_output=True)
 
     def _command(self) -> list[str]:
         return [require_binary("mosquitto"), "-c", str(self.folder / "mosquitto.conf")]

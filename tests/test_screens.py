@@ -208,6 +208,16 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo) ->
         assert not driver.find_elements(By.CSS_SELECTOR, "#alerts button")
         open_page(driver, demo, "/web/manager.html", "staff", "#workorders tr")
         assert not driver.find_elements(By.CSS_SELECTOR, "#workorders button")
+        # A locker's kiosk token may read none of the pages: each says so in its login box.
+        for path in ("/", "/web/tech.html", "/web/staff.html", "/web/manager.html"):
+            driver.get("about:blank")
+            driver.get(f"{demo.base}{path}#token={KIOSK_TOKEN}")
+            wait(lambda: "此令牌无权查看" in driver.find_element(By.TAG_NAME, "main").text, what=f"{path} refused")
+            assert not visible(driver, ".stale-banner")
+        # A technician may not unlock or deposit: picking a slot shows no unlock form, no lockers.
+        open_page(driver, demo, "/web/staff.html", "technician", "#slots .cell")
+        click(driver, '#slots [data-slot="3"]')
+        assert not visible(driver, "#unlock-form") and not visible(driver, "#doors")
         # A technician acknowledges the alert through the dialog, in Chinese first.
         open_page(driver, demo, "/web/tech.html", "technician", f'#alerts [data-ack="{alert["id"]}"]')
         click(driver, f'#alerts [data-ack="{alert["id"]}"]')
@@ -230,6 +240,10 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo) ->
         done = get(f"/api/v1/workorders/{order['id']}")
         assert done["state"] == "called_back" and done["log"][-1]["note"] == "已电话回访市民", done
         wait(lambda: not driver.find_elements(By.CSS_SELECTOR, button), what="the page showing the next steps")
+        # Ratings drill down: W05's row lists that window's ratings, the 差评 among them.
+        wait(lambda: driver.find_elements(By.CSS_SELECTOR, '#ratings tr[data-key="W05"]'), what="W05's row")
+        click(driver, '#ratings tr[data-key="W05"] td')
+        wait(lambda: case in driver.find_element(By.ID, "rat-drill-rows").text, what="W05's ratings listed")
         assert console_errors(driver) == []
 
 

@@ -105,6 +105,7 @@ const HG = (() => {
     if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
   }
 
+  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/lockboxes/{device}/slots", manager: "/api/v1/occupancy/history" };
   const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
   function header(page) {
     const h = document.createElement("header");
@@ -143,6 +144,9 @@ const HG = (() => {
     try { me = await api("/api/v1/me"); }
     catch (e) { if (e.status === 401) { showLogin(e.detail); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
     $("#role").textContent = me.role;
+    // A token that may not read what this page shows (a locker's kiosk token) gets the login box
+    // and a word, not a page of failing requests and a false "gateway unreachable" sign.
+    if (!may("GET", NEEDS[page])) { showLogin(t("not_allowed")); return; }
     hallZone = me.hall.timezone;
     skewMs = Date.parse(me.hall.now) - Date.now();
     $("#clock").title = me.hall.timezone;
