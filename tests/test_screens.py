@@ -190,7 +190,7 @@ def a_bad_rating(demo: Demo, case_id: str) -> None:
     )
 
 
-def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo) -> None:
+def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo, tmp_path: Path) -> None:
     demo = hall
     case = "320111-2026-9900001"
     a_bad_rating(demo, case)
@@ -223,6 +223,7 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo) ->
         click(driver, f'#alerts [data-ack="{alert["id"]}"]')
         wait(lambda: visible(driver, "dialog.hg-dialog[open]"), what="the dialog open")
         assert driver.find_element(By.ID, "dlg-ok").text == "确定"
+        driver.save_screenshot(str(tmp_path / "ack-dialog-1280x900.png"))
         dialog_confirm(driver, "已通知值班长")
         acked = next(a for a in get("/api/v1/alerts") if a["id"] == alert["id"])
         assert (acked["state"], acked["note"], acked["acked_by"]) == ("acknowledged", "已通知值班长", "technician")
