@@ -123,6 +123,7 @@ def _browser() -> webdriver.Chrome:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=zh-CN"):
         opts.add_argument(arg)
     opts.add_argument("--window-size=1920,1080")
+    opts.add_argument("--hide-scrollbars")
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
@@ -140,7 +141,10 @@ def cold_wall(base: str) -> float:
     driver = _browser()
     try:
         driver.get(f"{base}/#token={TOKEN}")
-        return _wait(driver, "return performance.getEntriesByName('hallgate-rendered')[0]?.startTime ?? null")
+        ms = _wait(driver, "return performance.getEntriesByName('hallgate-rendered')[0]?.startTime ?? null")
+        if shot := os.environ.get("BENCH_SCREENS_SHOT"):  # a look at the wall of this hall: a PNG path
+            driver.save_screenshot(shot)
+        return ms
     finally:
         driver.quit()
 

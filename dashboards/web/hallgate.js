@@ -45,6 +45,7 @@ const HG = (() => {
     close_hint: ["仅用于无法自动消除的告警（如被强行打开的门）。", "Only for alerts no condition can clear (a forced-open door)."],
     wo_hint: ["工单 #", "Work order #"], note_ph: ["例如：已电话联系，已安排整改", "e.g. called the citizen back, rectification planned"],
     phone_in: ["有手机", "phone"], unlocked: ["未锁", "unlocked"],
+    windows_sorted: ["{n} 个窗口 · 好评率低的在前", "{n} windows · lowest good rate first"],
     yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
   };
   const params = new URLSearchParams(location.search);
