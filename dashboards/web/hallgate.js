@@ -45,6 +45,8 @@ const HG = (() => {
     close_hint: ["仅用于无法自动消除的告警（如被强行打开的门）。", "Only for alerts no condition can clear (a forced-open door)."],
     wo_hint: ["工单 #", "Work order #"], note_ph: ["例如：已电话联系，已安排整改", "e.g. called the citizen back, rectification planned"],
     phone_in: ["有手机", "phone"], unlocked: ["未锁", "unlocked"],
+    per_hour: ["按小时", "per hour"], per_day: ["按天", "per day"], per_minute: ["按分钟", "per minute"],
+    by_window: ["按窗口", "by window"], by_staff: ["按人员", "by staff"], by_item: ["按事项", "by item"], by_zone: ["按区域", "by zone"], by_day: ["按日", "by day"],
     windows_sorted: ["{n} 个窗口 · 好评率低的在前", "{n} windows · lowest good rate first"],
     yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
   };
@@ -63,6 +65,26 @@ const HG = (() => {
   const hallNow = () => new Date(Date.now() + skewMs);
   const zoned = (opts) => new Intl.DateTimeFormat("en-CA", { timeZone: hallZone, hourCycle: "h23", ...opts });
   const today = () => zoned({ year: "numeric", month: "2-digit", day: "2-digit" }).format(hallNow());
+  // Every hour (or day) of a range up to now, with the history's point where there is one: a chart
+  // of a week with one busy hour shows one bar in a week, not one bar across the whole width.
+  // Keys are the hall's local "YYYY-MM-DDTHH" (or the date), as the API's times are written.
+  const nextDay = (d) => new Date(Date.parse(`${d}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  function steps(points, step, from, to, firstHour = 0) {
+    if (step === "minute") return points.map((p) => ({ key: p.start.slice(0, 16), p }));
+    const len = step === "hour" ? 13 : 10;
+    const byKey = new Map(points.map((p) => [p.start.slice(0, len), p]));
+    const now = `${today()}T${zoned({ hour: "2-digit" }).format(hallNow())}`.slice(0, len);
+    const out = [];
+    for (let d = from; d <= to && d <= now.slice(0, 10); d = nextDay(d)) {
+      if (step === "day") { out.push({ key: d, p: byKey.get(d) }); continue; }
+      for (let h = firstHour; h < 24; h++) {
+        const key = `${d}T${String(h).padStart(2, "0")}`;
+        if (key > now) break;
+        out.push({ key, p: byKey.get(key) });
+      }
+    }
+    return out;
+  }
   const clockText = () => zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(hallNow());
 
   // The token: from the link's fragment (never sent to the server), else this tab's session.
@@ -265,5 +287,5 @@ const HG = (() => {
   }
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
-  return { t, $, esc, pct, hm, dt, today, hallNow, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
+  return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
 })();
