@@ -231,12 +231,13 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo, tm
         open_page(driver, demo, "/web/manager.html", "technician", "#workorders tr")
         assert not driver.find_elements(By.CSS_SELECTOR, "#workorders button")
         button = f'#workorders [data-order="{order["id"]}"][data-action="callback"]'
-        open_page(driver, demo, "/web/manager.html", "manager", button)
+        open_page(driver, demo, "/web/manager.html?lang=en", "manager", button)  # in English this time
         click(driver, button)
         # A work-order step needs a note: confirming an empty one is refused in the dialog.
         wait(lambda: visible(driver, "dialog.hg-dialog[open]"), what="the dialog open")
+        assert driver.find_element(By.ID, "dlg-ok").text == "Confirm"
         driver.find_element(By.ID, "dlg-ok").click()
-        assert driver.find_element(By.ID, "dlg-error").text == "请填写备注"
+        assert driver.find_element(By.ID, "dlg-error").text == "A note is required"
         dialog_confirm(driver, "已电话回访市民")
         done = get(f"/api/v1/workorders/{order['id']}")
         assert done["state"] == "called_back" and done["log"][-1]["note"] == "已电话回访市民", done
