@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "commands": "bench.commands",  # unlock latency, API call to confirmed, 20 at once
     "counters": "bench.counters",  # 1,000 Modbus people counters at 1 s: CPU and sample age
     "workers": "bench.workers",  # ingest with 2 worker processes against the gateway alone
+    "screens": "bench.screens",  # the wall screen of a 500-device hall: cold load to first data drawn
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -39,6 +39,15 @@ const HG = (() => {
     missing: ["缺卡", "missing"], punches: ["打卡次数", "Punches"], audit: ["操作审计", "Audit"], actor: ["操作人", "Actor"],
     action: ["操作", "Action"], outcome: ["结果", "Outcome"], device: ["设备", "Device"], source: ["来源", "source"],
     callback: ["回访", "Call back"], rectify: ["整改", "Rectify"], appeal: ["申诉", "Appeal"], not_allowed: ["此令牌无权查看", "This token may not view this"],
+    cancel: ["取消", "Cancel"], confirm: ["确定", "Confirm"], note_required: ["请填写备注", "A note is required"],
+    ack_title: ["确认告警", "Acknowledge the alert"], close_title: ["关闭告警", "Close the alert"],
+    ack_hint: ["告警在其条件消除前保持显示。", "The alert stays until its condition clears."],
+    close_hint: ["仅用于无法自动消除的告警（如被强行打开的门）。", "Only for alerts no condition can clear (a forced-open door)."],
+    wo_hint: ["工单 #", "Work order #"], note_ph: ["例如：已电话联系，已安排整改", "e.g. called the citizen back, rectification planned"],
+    phone_in: ["有手机", "phone"], unlocked: ["未锁", "unlocked"],
+    per_hour: ["按小时", "per hour"], per_day: ["按天", "per day"], per_minute: ["按分钟", "per minute"],
+    by_window: ["按窗口", "by window"], by_staff: ["按人员", "by staff"], by_item: ["按事项", "by item"], by_zone: ["按区域", "by zone"], by_day: ["按日", "by day"],
+    windows_sorted: ["{n} 个窗口 · 好评率低的在前", "{n} windows · lowest good rate first"],
     yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
   };
   const params = new URLSearchParams(location.search);
@@ -50,7 +59,33 @@ const HG = (() => {
   // Times come in the hall's own offset: show the hall's clock, not the browser's.
   const hm = (s) => (s ? String(s).slice(11, 16) : "–");
   const dt = (s) => (s ? String(s).slice(0, 16).replace("T", " ") : "–");
-  const today = () => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 10); };
+  // The hall's clock: its time zone and the gateway's time from /api/v1/me (a wall screen's own
+  // clock or zone may be wrong); until then, the browser's.
+  let hallZone, skewMs = 0;
+  const hallNow = () => new Date(Date.now() + skewMs);
+  const zoned = (opts) => new Intl.DateTimeFormat("en-CA", { timeZone: hallZone, hourCycle: "h23", ...opts });
+  const today = () => zoned({ year: "numeric", month: "2-digit", day: "2-digit" }).format(hallNow());
+  // Every hour (or day) of a range up to now, with the history's point where there is one: a chart
+  // of a week with one busy hour shows one bar in a week, not one bar across the whole width.
+  // Keys are the hall's local "YYYY-MM-DDTHH" (or the date), as the API's times are written.
+  const nextDay = (d) => new Date(Date.parse(`${d}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  function steps(points, step, from, to, firstHour = 0) {
+    if (step === "minute") return points.map((p) => ({ key: p.start.slice(0, 16), p }));
+    const len = step === "hour" ? 13 : 10;
+    const byKey = new Map(points.map((p) => [p.start.slice(0, len), p]));
+    const now = `${today()}T${zoned({ hour: "2-digit" }).format(hallNow())}`.slice(0, len);
+    const out = [];
+    for (let d = from; d <= to && d <= now.slice(0, 10); d = nextDay(d)) {
+      if (step === "day") { out.push({ key: d, p: byKey.get(d) }); continue; }
+      for (let h = firstHour; h < 24; h++) {
+        const key = `${d}T${String(h).padStart(2, "0")}`;
+        if (key > now) break;
+        out.push({ key, p: byKey.get(key) });
+      }
+    }
+    return out;
+  }
+  const clockText = () => zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(hallNow());
 
   // The token: from the link's fragment (never sent to the server), else this tab's session.
   if (location.hash.startsWith("#token=")) {
@@ -78,7 +113,7 @@ const HG = (() => {
   // Idempotency keys without crypto.randomUUID, which browsers offer only on https or localhost.
   const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 
-  let me = null;
+  let me = null, tickClock = () => {};
   const may = (method, path) => !!me && me.may.includes(`${method} ${path}`);
 
   // Connection sign: live, stale (nothing new for a while), down (requests fail).
@@ -93,6 +128,7 @@ const HG = (() => {
     if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
   }
 
+  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/lockboxes/{device}/slots", manager: "/api/v1/occupancy/history" };
   const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
   function header(page) {
     const h = document.createElement("header");
@@ -107,8 +143,9 @@ const HG = (() => {
     document.body.append(banner);
     $("#lang").onclick = () => { localStorage.setItem("hallgate-lang", lang === "en" ? "zh" : "en"); location.reload(); };
     $("#logout").onclick = () => { sessionStorage.removeItem("hallgate-token"); location.reload(); };
-    const tick = () => { $("#clock").textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour12: false }); };
-    tick(); setInterval(tick, 1000);
+    const tick = () => { if (hallZone) $("#clock").textContent = clockText(); };
+    setInterval(tick, 1000);
+    tickClock = tick;
   }
   function translate(root = document) {
     document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
@@ -130,7 +167,15 @@ const HG = (() => {
     try { me = await api("/api/v1/me"); }
     catch (e) { if (e.status === 401) { showLogin(e.detail); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
     $("#role").textContent = me.role;
-    api("/openapi.json").then((o) => { const title = (o.info.title || "").replace(/^hallgate: /, ""); $("#title").textContent = title || "hallgate"; document.title = `${t(page)} · ${title}`; }).catch(() => {});
+    // A token that may not read what this page shows (a locker's kiosk token) gets the login box
+    // and a word, not a page of failing requests and a false "gateway unreachable" sign.
+    if (!may("GET", NEEDS[page])) { showLogin(t("not_allowed")); return; }
+    hallZone = me.hall.timezone;
+    skewMs = Date.parse(me.hall.now) - Date.now();
+    $("#clock").title = me.hall.timezone;
+    tickClock();
+    $("#title").textContent = me.hall.name;
+    document.title = `${t(page)} · ${me.hall.name}`;
     document.querySelectorAll("[data-may]").forEach((el) => { const [m, p] = el.dataset.may.split(" "); if (!may(m, p)) el.hidden = true; });
     await run(me);
   }
@@ -175,6 +220,46 @@ const HG = (() => {
     run();
   }
 
+  // "Rendered": every part a page draws from its first data is drawn. The page says so with a
+  // Performance API mark and <html data-rendered>, which tests and bench/screens.py wait for.
+  let pending = null;
+  function expect(parts) { pending = new Set(parts); }
+  function drawn(part) {
+    if (!pending || !pending.delete(part) || pending.size) return;
+    pending = null;
+    performance.mark("hallgate-rendered");
+    document.documentElement.dataset.rendered = String(Math.round(performance.now()));
+  }
+
+  // An in-page dialog with a note (window.prompt cannot be styled, translated or tested well).
+  // `action(note)` runs on confirm; its error is shown in the dialog, which stays open to retry.
+  function dialog({ title, text = "", noteRequired = false, confirmClass = "" }, action) {
+    const d = document.createElement("dialog");
+    d.className = "hg-dialog";
+    d.innerHTML = `<form><h2>${esc(title)}</h2>${text ? `<p class="muted">${esc(text)}</p>` : ""}
+      <label for="dlg-note">${t("note")}${noteRequired ? " *" : ""}</label>
+      <textarea id="dlg-note" rows="3" maxlength="1000" placeholder="${esc(t("note_ph"))}"></textarea>
+      <p class="error" id="dlg-error"></p>
+      <div class="row end"><button type="button" id="dlg-cancel">${t("cancel")}</button>
+      <button class="act ${confirmClass}" id="dlg-ok">${t("confirm")}</button></div></form>`;
+    document.body.append(d);
+    return new Promise((resolve) => {
+      const done = (v) => { d.close(); d.remove(); resolve(v); };
+      $("#dlg-cancel", d).onclick = () => done(null);
+      d.addEventListener("cancel", (e) => { e.preventDefault(); done(null); }); // Esc
+      $("form", d).onsubmit = async (e) => {
+        e.preventDefault();
+        const note = $("#dlg-note", d).value.trim();
+        if (noteRequired && !note) { $("#dlg-error", d).textContent = t("note_required"); return; }
+        $("#dlg-ok", d).disabled = true;
+        try { const out = await action(note); done(out ?? true); }
+        catch (err) { $("#dlg-error", d).textContent = err.message; $("#dlg-ok", d).disabled = false; }
+      };
+      d.showModal();
+      $("#dlg-note", d).focus();
+    });
+  }
+
   // --- charts: plain SVG ---
   // Draw at the container's pixel width (callers pass it) so the text keeps its size.
   function barChart(labels, series, { height = 220, width = 640, lineSeries = null } = {}) {
@@ -193,6 +278,8 @@ const HG = (() => {
     if (lineSeries) {
       const pts = lineSeries.values.map((v, i) => `${(pad.l + i * bw + bw / 2).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
       out += `<polyline points="${pts}" fill="none" stroke="${lineSeries.color}" stroke-width="2"/>`;
+      // dots too: a line of one point (the first hour of the day) draws nothing
+      if (n <= 48) lineSeries.values.forEach((v, i) => { out += `<circle cx="${(pad.l + i * bw + bw / 2).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${lineSeries.color}"/>`; });
     }
     const every = Math.ceil(n / Math.max(2, Math.floor(width / 90))); // a label every 90 px at most
     labels.forEach((l, i) => { if (i % every === 0) out += `<text x="${(pad.l + i * bw + bw / 2).toFixed(1)}" y="${height - 6}" text-anchor="middle">${esc(l)}</text>`; });
@@ -200,5 +287,5 @@ const HG = (() => {
   }
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
-  return { t, $, esc, pct, hm, dt, today, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
+  return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
 })();

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from gateway.api.deps import CallerDep
+from gateway.api.deps import CallerDep, ViewDep, iso
 
 router = APIRouter(tags=["system"])
+
+
+class HallOut(BaseModel):
+    """The hall the pages show: its name, and its clock (a wall screen's own clock and time zone
+    may be wrong; the pages show the hall's time from `timezone` and the offset of `now`)."""
+
+    site: str
+    name: str
+    timezone: str  # IANA name, e.g. Asia/Shanghai
+    now: str  # the gateway's time in the hall's zone, ISO 8601 with its offset
 
 
 class MeOut(BaseModel):
@@ -15,10 +27,11 @@ class MeOut(BaseModel):
     actor: str
     locker: str | None
     may: list[str]  # "METHOD /path/{param}" of every API route this role passes the role check of
+    hall: HallOut
 
 
 @router.get("/me", response_model=MeOut, summary="The caller's role and the routes it may call")
-async def me(request: Request, who: CallerDep) -> MeOut:
+async def me(request: Request, who: CallerDep, view: ViewDep) -> MeOut:
     # Imported here: app.py imports this module to register it.
     from gateway.api.app import api_routes
     from gateway.api.deps import caller_role, dependants
@@ -37,4 +50,5 @@ async def me(request: Request, who: CallerDep) -> MeOut:
         if roles and who.role not in roles:
             continue
         may += [f"{m} {path}" for m in sorted(methods)]
-    return MeOut(role=who.role, actor=who.actor, locker=who.locker, may=sorted(may))
+    hall = HallOut(site=view.site, name=view.title, timezone=view.timezone, now=iso(view, time.time_ns()) or "")
+    return MeOut(role=who.role, actor=who.actor, locker=who.locker, may=sorted(may), hall=hall)
