@@ -31,16 +31,26 @@ class AttendanceMachine(MqttDevice):
         staff: int = 40,
         mode: str = "auto",
         double_punch_ratio: float = 0.0,
+        present_ratio: float | None = None,
         **kwargs: Any,
     ) -> None:
-        """`mode`: "auto" (in/out alternates per staff member) or a fixed direction in/out/unknown."""
+        """`mode`: "auto" (in/out alternates per staff member) or a fixed direction in/out/unknown.
+        `present_ratio` (auto mode): a working day rather than coin flips: that share of the staff
+        clock in when the machine starts (punches it uploads at its first connect), and later
+        punches keep about that share inside (each one someone coming in, or, less often, going out)."""
         super().__init__(device_id, **kwargs)
         if mode not in ("auto", *DIRECTIONS):
             raise ValueError(f"{device_id}: mode must be auto, in, out or unknown, not {mode!r}")
+        if present_ratio is not None and not 0 < present_ratio < 1:
+            raise ValueError(f"{device_id}: present_ratio must be between 0 and 1, not {present_ratio!r}")
         self.staff_ids = [f"S{n:04d}" for n in range(1, staff + 1)]
         self.mode = mode
         self.double_punch_ratio = double_punch_ratio
+        self.present_ratio = present_ratio
         self._inside: set[str] = set()
+        if present_ratio is not None and mode == "auto":
+            for staff_id in self.rng.sample(self.staff_ids, round(present_ratio * staff)):
+                self.punch(staff_id, direction="in")
 
     def punch(
         self, staff_id: str | None = None, *, method: str | None = None, direction: str | None = None
@@ -63,9 +73,21 @@ class AttendanceMachine(MqttDevice):
         self.spontaneous()
 
     def spontaneous(self) -> None:
-        punch = self.punch()
+        punch = self.punch(self._someone())
         if self.rng.random() < self.double_punch_ratio:
             self.spawn(self._again(punch))
+
+    def _someone(self) -> str | None:
+        """Who punches next: anyone (None) by default; with present_ratio, someone outside comes in,
+        or someone inside leaves with odds that hold the share inside near present_ratio."""
+        p = self.present_ratio
+        if p is None or self.mode != "auto":
+            return None
+        outside = [s for s in self.staff_ids if s not in self._inside]
+        leave = len(self._inside) * (1 - p)
+        if self._inside and (not outside or self.rng.random() * (leave + len(outside) * p) < leave):
+            return self.rng.choice(sorted(self._inside))
+        return self.rng.choice(outside) if outside else None
 
     async def _again(self, punch: dict[str, Any]) -> None:
         await asyncio.sleep(1.0)

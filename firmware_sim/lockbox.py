@@ -52,9 +52,13 @@ class Lockbox(MqttDevice):
         door_open_after_s: float = 1.0,
         door_close_after_s: float = 3.0,
         phones_in_ratio: float = 0.8,
+        self_service: bool = True,
         **kwargs: Any,
     ) -> None:
+        """`self_service`: staff open their own slots at the cabinet now and then (the routine out of
+        working hours); false: slots open only by an unlock command, as the rule is in working hours."""
         super().__init__(device_id, **kwargs)
+        self.self_service = self_service
         if not 12 <= slots <= 48:
             raise ValueError(f"{device_id}: a lockbox has 12-48 slots, not {slots}")
         self.release_s = release_s
@@ -173,6 +177,8 @@ class Lockbox(MqttDevice):
 
     def spontaneous(self) -> None:
         """A staff member opens their own slot at the cabinet (card), swaps the phone, closes it."""
+        if not self.self_service:
+            return
         s = self.slots[self.rng.randint(1, len(self.slots))]
         if s.releasing or s.door_open or s.jammed:
             return

@@ -120,6 +120,7 @@ def test_post_empty_over_the_limit_in_working_time_only(tmp_path: Path, limit_mi
     random.Random(1).shuffle(punches)
     for seq, (ts, who) in enumerate(punches * 2):
         p.apply(Event("att-1", "punch", ts, {"staff_id": who, "direction": "unknown"}, seq % 3), nine)
+    assert p.conditions(nine) == []  # the gateway watches from nine
     assert p.conditions(nine + 60 * minute + limit_min * minute) == []  # 30 minutes away: not yet
     (c,) = p.conditions(nine + 60 * minute + (limit_min + 1) * minute)
     assert (c.rule, c.key) == ("post_empty", "window W01")
@@ -130,6 +131,32 @@ def test_post_empty_over_the_limit_in_working_time_only(tmp_path: Path, limit_mi
     assert (s.on_post, s.covered) == ("B1", True)
     (rec,) = [r for r in p.daily(date(2026, 11, 23), nine) if r.staff == "A1"]
     assert (rec.punches, rec.missing, rec.late) == (2, [], False)
+    close()
+    journal.close()
+
+
+def test_an_empty_spell_counts_from_when_the_gateway_began_watching(tmp_path: Path) -> None:
+    """Started at ten with no punches known, the gateway cannot tell the post was empty since nine:
+    空岗 only after the limit has passed under its own eyes, and a restart does not start it again."""
+    cfg, devices, journal = _hall(tmp_path, posts=[{"window": "W01", "a": "A1", "b": "B1"}])
+    p = AttendanceProjection(cfg, devices)  # type: ignore[arg-type]
+    close = p.attach(journal)
+    ten = 1_795_395_600 * NS + 3600 * NS  # Monday 2026-11-23 10:00 hall time
+    minute = 60 * NS
+    assert p.conditions(ten) == []
+    assert p.conditions(ten + 30 * minute) == []
+    assert [c.rule for c in p.conditions(ten + 31 * minute)] == ["post_empty"]
+    again = AttendanceProjection(cfg, devices)  # type: ignore[arg-type]
+    again.restore(p.state())  # type: ignore[arg-type]
+    again.attach(journal)
+    assert [c.rule for c in again.conditions(ten + 32 * minute)] == ["post_empty"]
+    # Running through the night, it watches the next day from its start: empty since nine is 空岗 at ten.
+    assert [c.rule for c in again.conditions(ten + 24 * 60 * minute)] == ["post_empty"]
+    # Started anew the day after, it cannot tell again.
+    later = AttendanceProjection(cfg, devices)  # type: ignore[arg-type]
+    later.restore(again.state())  # type: ignore[arg-type]
+    later.attach(journal)
+    assert later.conditions(ten + 2 * 24 * 60 * minute) == []
     close()
     journal.close()
 

@@ -46,6 +46,8 @@ class AttendanceProjection:
         self.counts: Counter[str] = Counter()  # new, resend, past, future
         self._day: str | None = None  # today's punches, per person (reloaded when the day turns)
         self._today: dict[str, list[Punch]] = {}
+        self._watching: tuple[str, int] | None = None  # (day, since): when this gateway began watching the posts
+        self._began: int | None = None  # this process's first look
 
     def attach(self, journal: Journal) -> Callable[[], None]:
         self.store, close = attach(journal.path, PunchStore)
@@ -119,7 +121,17 @@ class AttendanceProjection:
 
     def over_limit(self, s: PostState, now_ns: int) -> bool:
         day = self.working_day(self.local_day(now_ns))
-        return day is not None and day.working(now_ns) and s.current_absence_s > self.cfg.absence_limit_min * 60
+        if day is None or not day.working(now_ns):
+            return False
+        # An empty spell counts from when this gateway began watching today at the earliest: one
+        # installed (or whose state was lost) at noon cannot tell who came in at nine.
+        if self._began is None:
+            self._began = now_ns
+        today = self.local_day(now_ns)
+        if self._watching is None or self._watching[0] != today.isoformat():
+            self._watching = (today.isoformat(), max(day_bounds(today, self.tz)[0], self._began))
+        watched_s = (now_ns - self._watching[1]) / 1e9
+        return min(s.current_absence_s, watched_s) > self.cfg.absence_limit_min * 60
 
     def conditions(self, now_ns: int) -> list[Condition]:
         out = []
@@ -136,11 +148,14 @@ class AttendanceProjection:
                 )
         return out
 
-    def state(self) -> None:
-        return None  # punches are in the state database as they arrive
+    def state(self) -> dict[str, Any] | None:
+        # Punches are in the state database as they arrive; only since when we watch is kept here.
+        return None if self._watching is None else {"watching": list(self._watching)}
 
     def restore(self, state: dict[str, Any]) -> None:
-        pass
+        day, since = state.get("watching") or (None, None)
+        if isinstance(day, str) and isinstance(since, int):
+            self._watching = (day, since)
 
 
 KIND = Kind(
