@@ -25,7 +25,9 @@ ENV_PREFIX = "HALLGATE_"
 MIN_TOKEN_CHARS = 16  # an API token must resist guessing
 
 # `kiosk`: a pickup locker's own keypad or QR reader, bound to that locker (its token names it).
-Role = Literal["technician", "staff", "duty_manager", "manager", "admin", "kiosk"]
+# `viewer`: reads what any role reads and changes nothing: the wall screen's token, in a link on a
+# PC in the public hall.
+Role = Literal["technician", "staff", "duty_manager", "manager", "admin", "viewer", "kiosk"]
 # The roles of people (the demo makes one token each); a kiosk token is a locker's, not a person's.
 ROLES: tuple[str, ...] = tuple(r for r in get_args(Role) if r != "kiosk")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)

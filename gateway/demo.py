@@ -151,6 +151,7 @@ async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None 
         base = f"http://127.0.0.1:{api_port}"
         print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
         print(f"  dashboard: {base}/#token={tokens['manager']}")
+        print(f"  wall:      {base}/#token={tokens['viewer']} (read-only token, for a screen in the hall)")
         print(f"  API docs:  {base}/docs")
         print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")

@@ -27,16 +27,18 @@ from tests.servers import free_port
 
 MANAGER = "surface-manager-token-0123"
 STAFF = "surface-staff-token-456789"
+VIEWER = "surface-viewer-token-98765"
 
 
 def _hall(tmp_path: Path, manager: str = MANAGER) -> Any:
     path = tmp_path / "hall.yaml"
     path.write_text(f"""
 site: surface
-api: {{port: {free_port()}, tokens: [{{role: manager, env: SURFACE_MANAGER}}, {{role: staff, env: SURFACE_STAFF}}]}}
+api: {{port: {free_port()}, tokens: [{{role: manager, env: SURFACE_MANAGER}}, {{role: staff, env: SURFACE_STAFF}},
+  {{role: viewer, env: SURFACE_VIEWER}}]}}
 store: {{path: {tmp_path}/outbox.sqlite}}
 """)
-    return load_config(path, {"SURFACE_MANAGER": manager, "SURFACE_STAFF": STAFF})
+    return load_config(path, {"SURFACE_MANAGER": manager, "SURFACE_STAFF": STAFF, "SURFACE_VIEWER": VIEWER})
 
 
 @contextlib.asynccontextmanager
@@ -61,6 +63,7 @@ def run(
     """`body(gateway, client)` against a real gateway with no devices, its API served by uvicorn."""
     monkeypatch.setenv("SURFACE_MANAGER", MANAGER)
     monkeypatch.setenv("SURFACE_STAFF", STAFF)
+    monkeypatch.setenv("SURFACE_VIEWER", VIEWER)
     cfg = _hall(tmp_path)
 
     async def main() -> None:

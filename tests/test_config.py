@@ -13,7 +13,7 @@ from gateway.registry import build_registry, load_hall
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
 TOKENS = {
     f"HALLGATE_TOKEN_{r}": "test-token-for-" + r
-    for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN", "KIOSK_A1", "KIOSK_A2")
+    for r in ("TECHNICIAN", "STAFF", "DUTY_MANAGER", "MANAGER", "ADMIN", "VIEWER", "KIOSK_A1", "KIOSK_A2")
 }
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
-from tests.test_api_surface import MANAGER, STAFF, run
+from tests.test_api_surface import MANAGER, STAFF, VIEWER, run
 
 
 def test_me_lists_the_routes_the_role_may_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,6 +35,14 @@ def test_me_lists_the_routes_the_role_may_call(tmp_path: Path, monkeypatch: pyte
                 assert got.status_code not in (401, 403), (path, got.text)
 
         assert (await http.get("/api/v1/me")).status_code == 401
+
+        # The wall screen's token reads what any role reads and changes nothing.
+        viewer = {"Authorization": f"Bearer {VIEWER}"}
+        may = (await http.get("/api/v1/me", headers=viewer)).json()["may"]
+        assert {"GET /api/v1/occupancy", "GET /api/v1/ratings/summary", "GET /api/v1/alerts"} <= set(may)
+        assert [m for m in may if not m.startswith(("GET ", "HEAD "))] == []
+        refused = await http.post("/api/v1/alerts/1/ack", json={"note": "x"}, headers=viewer)
+        assert refused.status_code == 403, refused.text
 
     run(tmp_path, monkeypatch, body)
 
