@@ -43,7 +43,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
-        return JSONResponse(_body(code, str(e.detail)), status_code=e.status_code)
+        # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
+        return JSONResponse(_body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, e: Exception) -> JSONResponse:
