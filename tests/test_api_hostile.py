@@ -4,13 +4,20 @@ what to change, never a 500. A real gateway served by uvicorn (tests/test_api_su
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from gateway.runtime import Gateway
+from gateway.config import load_config
+from gateway.runtime import Gateway, start_gateway
+from tests.servers import free_port
 from tests.test_api_surface import AUTH, run
+
+Body = Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]
 
 
 def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,3 +33,91 @@ def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monk
         assert (r.status_code, r.headers["allow"]) == (405, "POST")
 
     run(tmp_path, monkeypatch, body)
+
+
+ROLES = ("technician", "staff", "duty_manager", "manager", "admin")
+TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
+
+
+def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body) -> None:
+    """`body(gateway, client, tokens)` against a real gateway with no devices and a token per role."""
+    tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
+    path = tmp_path / "hall.yaml"
+    path.write_text(
+        f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
+    )
+    env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(path, env)
+
+    async def main() -> None:
+        async with start_gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
+            await body(gw, http)
+
+    asyncio.run(main())
+
+
+async def may_call(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
+    """The answer to the first role that passes the route's role check."""
+    for role in ROLES:
+        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Idempotency-Key": "hostile-1", **kw.pop("headers", {})}
+        r = await http.request(method, url, headers=headers, **kw)
+        if r.status_code != 403 or r.json().get("error") != "forbidden":
+            return r
+    return r
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if not path.endswith("/stream")
+    ]
+
+
+def _fill(path: str, op: dict[str, Any], name: str, value: str) -> tuple[str, dict[str, str]]:
+    """The path with every path parameter filled (`name` with `value`), and the query for `name`."""
+    query: dict[str, str] = {}
+    for p in op.get("parameters", []):
+        if p["in"] == "path":
+            schema = p["schema"]
+            plain = "1" if schema.get("type") == "integer" else str(schema.get("enum", ["x"])[0])
+            path = path.replace("{" + p["name"] + "}", value if p["name"] == name else plain)
+        elif p["in"] == "query" and p["name"] == name:
+            query[name] = value
+    return path, query
+
+
+def _kinds(schema: dict[str, Any]) -> set[str]:
+    found = {schema.get("type", ""), schema.get("format", "")}
+    for alt in schema.get("anyOf", []):
+        found |= _kinds(alt)
+    return found
+
+
+def test_values_the_database_cannot_hold_are_bad_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every integer parameter beyond int64 and every time outside what an int64 of nanoseconds
+    holds: 422 naming the parameter (they were 500 OverflowError from SQLite or datetime)."""
+    huge = ("9223372036854775808", "99999999999999999999999")
+    times = ("0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1500-06-01T00:00")
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        tried = 0
+        for method, path, op in operations(spec):
+            for p in op.get("parameters", []):
+                kinds = _kinds(p["schema"])
+                values = huge if "integer" in kinds else times if {"date", "date-time"} & kinds else ()
+                if p["name"] in ("start", "end", "date"):
+                    values = times
+                for value in values:
+                    url, query = _fill(path, op, p["name"], value)
+                    r = await may_call(http, method, url, params=query, json={"note": "n", "reason": "r"})
+                    assert r.status_code in (404, 422), (method, path, p["name"], value, r.status_code, r.text)
+                    assert r.status_code == 404 or p["name"] in r.json()["detail"], r.text
+                    tried += 1
+        assert tried > 30
+
+    every_role(tmp_path, monkeypatch, body)

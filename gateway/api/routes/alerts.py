@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from gateway.alerts.lifecycle import Alert, Severity
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import RowId
 from gateway.view import View
 
 router = APIRouter(tags=["alerts"])
@@ -98,7 +99,7 @@ def _act(view: View, alert_id: int, action: str, role: str, note: str) -> dict[s
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert, with a note")
-async def ack(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
+async def ack(alert_id: RowId, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
     return _act(view, alert_id, "ack", role, body.note)
 
 
@@ -107,5 +108,5 @@ async def ack(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*H
     response_model=AlertOut,
     summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
 )
-async def close(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
+async def close(alert_id: RowId, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
     return _act(view, alert_id, "close", role, body.note)

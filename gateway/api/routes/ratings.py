@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
-from gateway.api.routes.period import period
+from gateway.api.routes.period import INT64_MAX, period
 from gateway.domain.ratings import Figures
 from gateway.view import View
 
@@ -106,7 +106,7 @@ async def ratings(
     start: Annotated[str | None, Query(description="date or time (hall time); default: today")] = None,
     end: Annotated[str | None, Query(description="date or time, exclusive; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     p = ratings_of(view)
     a, b = period(view, start, end, None, time.time_ns())

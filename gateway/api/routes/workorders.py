@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.domain.workorders import TransitionError, WorkOrder
 from gateway.view import View
 
@@ -98,7 +99,7 @@ async def workorders(
     state: State | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     now = time.time_ns()
     orders = _orders(view).store.orders(
@@ -108,7 +109,7 @@ async def workorders(
 
 
 @router.get("/workorders/{order_id}", response_model=WorkOrderOut, summary="One work order with its audit trail")
-async def workorder(order_id: int, view: ViewDep, _: RoleDep) -> dict[str, Any]:
+async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     store = _orders(view).store
     o = store.order(order_id)
     if o is None:
@@ -122,7 +123,7 @@ async def workorder(order_id: int, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
 )
 async def act(
-    order_id: int, action: Action, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)
+    order_id: RowId, action: Action, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)
 ) -> dict[str, Any]:
     p = _orders(view)
     now = time.time_ns()
