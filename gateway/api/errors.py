@@ -29,6 +29,16 @@ def _body(code: str, detail: str) -> dict[str, str]:
     return {"error": code, "detail": detail}
 
 
+def too_large_detail(max_bytes: int) -> str:
+    return f"the request body is larger than the API takes ({max_bytes} bytes)"
+
+
+def too_large(max_bytes: int) -> JSONResponse:
+    return JSONResponse(
+        _body("too_large", too_large_detail(max_bytes)), status_code=413, headers={"Connection": "close"}
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -42,7 +52,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
         # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
         return JSONResponse(_body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)
 
