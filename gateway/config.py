@@ -648,7 +648,12 @@ def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str
             continue
         keys = name[len(ENV_PREFIX) :].lower().split("__")
         try:
-            _set_path(raw, keys, yaml.safe_load(text) if text else text)
+            value = yaml.safe_load(text) if text else text
+        except yaml.YAMLError as e:
+            problems.append((f"${name}", f"not valid YAML: {str(e).splitlines()[0]}: quote or fix the value"))
+            continue
+        try:
+            _set_path(raw, keys, value)
         except (IndexError, ValueError, TypeError, AttributeError):
             problems.append((f"${name}", "does not name a setting of this file: check the path"))
     return problems
@@ -685,6 +690,10 @@ def load_config(
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(file, [("(file)", "no such file: check the path")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(file, [("(file)", f"not UTF-8 text (byte {e.start}): save it as UTF-8")]) from None
+    except OSError as e:  # a directory, no permission
+        raise ConfigError(file, [("(file)", f"cannot be read: {e.strerror}")]) from None
     except yaml.YAMLError as e:
         raise ConfigError(file, [("(file)", f"not valid YAML: {e}")]) from None
     if not isinstance(raw, dict):

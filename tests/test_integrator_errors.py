@@ -3,6 +3,9 @@ file, the field as written in the file, and the fix; never a traceback."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,44 @@ def test_profile_errors_name_the_field_as_written_and_the_fix(tmp_path: Path, te
     with pytest.raises(ProfileError, match=message) as e:
         load_profile(tmp_path / "c.yaml")
     assert "modbus." not in str(e.value) and "Field required" not in str(e.value)
+
+
+def test_a_profile_that_cannot_be_read_is_one_message(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_bytes(COUNTER.encode() + b"# \xff\xfe\n")
+    with pytest.raises(ProfileError, match=r"c.yaml: not UTF-8 text \(byte \d+\): save it as UTF-8"):
+        load_profile(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").mkdir()
+    with pytest.raises(ProfileError, match=r"d.yaml: cannot be read: Is a directory"):
+        load_profile(tmp_path / "d.yaml")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "gateway.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_check_config_and_run_give_one_line_for_files_they_cannot_read(tmp_path: Path) -> None:
+    """A directory, a file that is not UTF-8 (the hall's or a profile's) and an override that is
+    not YAML were tracebacks."""
+    (tmp_path / "latin1.yaml").write_bytes("site: h\nname: Büro\n".encode("latin-1"))
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "c.yaml").write_bytes(COUNTER.encode() + b"# \xff\n")
+    (tmp_path / "hall.yaml").write_text(
+        "site: h\nzones: [{id: z, name: Z, capacity: 5}]\n"
+        "devices: [{id: c1, kind: people_counter, profile: c, zone: z, modbus: {host: 127.0.0.1, port: 1}}]\n"
+    )
+    cases = [
+        (("check-config", str(tmp_path)), "(file): cannot be read: Is a directory"),
+        (("run", "-c", str(tmp_path)), "(file): cannot be read: Is a directory"),
+        (("check-config", str(tmp_path / "latin1.yaml")), "(file): not UTF-8 text (byte 15): save it as UTF-8"),
+        (("check-config", str(tmp_path / "hall.yaml")), "c.yaml: not UTF-8 text"),
+    ]
+    for args, message in cases:
+        done = _cli(*args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr)
+        assert message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+    env = {**os.environ, "HALLGATE_BROKER__PORT": "[1"}
+    done = _cli("check-config", str(tmp_path / "hall.yaml"), env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "$HALLGATE_BROKER__PORT: not valid YAML" in done.stdout + done.stderr, done.stdout + done.stderr

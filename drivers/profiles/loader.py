@@ -51,6 +51,10 @@ def load_profile(path: Path) -> MqttProfile | ModbusProfile:
         return _adapter.validate_python(raw)
     except yaml.YAMLError as e:
         raise ProfileError(f"{path}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot be read: {e.strerror}") from None
     except ValidationError as e:
         details = "; ".join(
             f"{'protocol' if err['type'].startswith('union_tag') else _where(err['loc'])}: {_hint(err)}"
