@@ -525,10 +525,16 @@ def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig
 
 
 def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[tuple[str, str]]:
-    """Duplicate device ids and zones that do not exist, every one of them."""
+    """Duplicate device and zone ids and zones that do not exist, every one of them."""
     problems = []
     seen: set[str] = set()
     zones = {z.id for z in cfg.zones}
+    # Two zones of one id would silently share (and overwrite) one zone's figures and capacity.
+    for n, z in enumerate(cfg.zones):
+        if z.id in seen:
+            problems.append((f"zones[{n}] (id {z.id}).id", f"zone id {z.id!r} is used twice: zone ids must be unique"))
+        seen.add(z.id)
+    seen = set()
     for n, d in enumerate(cfg.devices):
         where = f"devices[{index[n] if index else n}] (id {d.id})"
         if d.id in seen:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from drivers.profiles.loader import ProfileError, load_profile
+from gateway.config import ConfigError, load_config
 
 COUNTER = "name: c\nkind: people_counter\nprotocol: modbus\nvendor: Corvo\n"
 
@@ -86,3 +87,13 @@ def test_check_config_and_run_give_one_line_for_files_they_cannot_read(tmp_path:
     done = _cli("check-config", str(tmp_path / "hall.yaml"), env=env)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "$HALLGATE_BROKER__PORT: not valid YAML" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_zone_id_given_twice_is_an_error(tmp_path: Path) -> None:
+    """Two zones `z1` (capacities 5 and 10) passed check-config; the hall then counted one."""
+    (tmp_path / "hall.yaml").write_text(
+        "site: h\nzones: [{id: z1, capacity: 5}, {id: z2, capacity: 5}, {id: z1, capacity: 10}]\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "hall.yaml", {})
+    assert e.value.problems == [("zones[2] (id z1).id", "zone id 'z1' is used twice: zone ids must be unique")]
