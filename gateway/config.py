@@ -725,8 +725,26 @@ def load_config(
 
 def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
+    # A token is looked up by its value: one value under two entries (the same variable twice, or
+    # two variables holding the same token) would silently get the last entry's role and locker.
+    first: dict[str, int] = {}
     for i, t in enumerate(cfg.api.tokens):
         value = environ.get(t.env)
+        if value and value in first:
+            j = first[value]
+            same = (
+                "names the same variable"
+                if cfg.api.tokens[j].env == t.env
+                else f"holds the same token as {cfg.api.tokens[j].env}"
+            )
+            problems.append(
+                (
+                    f"api.tokens[{i}].env",
+                    f"{t.env} {same} (api.tokens[{j}]): give every role and holder a token of its own",
+                )
+            )
+        elif value:
+            first[value] = i
         if not value:
             problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
         elif len(value) < MIN_TOKEN_CHARS:

@@ -97,3 +97,27 @@ def test_a_zone_id_given_twice_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path / "hall.yaml", {})
     assert e.value.problems == [("zones[2] (id z1).id", "zone id 'z1' is used twice: zone ids must be unique")]
+
+
+def test_one_token_for_two_roles_is_an_error(tmp_path: Path) -> None:
+    """The same token under two entries got the last entry's role silently (a staff token that a
+    later line made technician): refused, whether by one variable named twice or two equal ones."""
+    (tmp_path / "hall.yaml").write_text(
+        "site: h\napi: {tokens: [{role: staff, env: TOK_A}, {role: admin, env: TOK_B},"
+        " {role: technician, env: TOK_A}]}\n"
+    )
+    token = "a-token-of-twenty-chars"
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "hall.yaml", {"TOK_A": token, "TOK_B": token})
+    assert e.value.problems == [
+        (
+            "api.tokens[1].env",
+            "TOK_B holds the same token as TOK_A (api.tokens[0]): give every role and holder a token of its own",
+        ),
+        (
+            "api.tokens[2].env",
+            "TOK_A names the same variable (api.tokens[0]): give every role and holder a token of its own",
+        ),
+    ]
+    assert token not in str(e.value)
+    load_config(tmp_path / "hall.yaml", {"TOK_A": token, "TOK_B": token + "b"}, require_secrets=False)
