@@ -145,3 +145,28 @@ def test_a_body_over_the_limit_is_refused_unread(tmp_path: Path, monkeypatch: py
         assert "413" in spec["paths"]["/api/v1/alerts/{alert_id}/ack"]["post"]["responses"]
 
     run(tmp_path, monkeypatch, body)
+
+
+def test_a_number_is_not_taken_for_a_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic reads `0.5` or `1700000000` as seconds since 1970: `audit?start=0.5` answered
+    every row, `attendance/daily?date=-2.2e-311` the day of 1970-01-01. ISO 8601 only."""
+    dated = [
+        ("/api/v1/audit", "start"),
+        ("/api/v1/audit", "end"),
+        ("/api/v1/occupancy/history", "start"),
+        ("/api/v1/attendance/daily", "date"),
+        ("/api/v1/ratings/summary", "date"),
+        ("/api/v1/ratings/summary", "start"),
+        ("/api/v1/ratings", "end"),
+    ]
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for path, name in dated:
+            for value in ("0.5", "-2.225073858507e-311", "1700000000", "", "tomorrow"):
+                r = await may_call(http, "GET", path, params={name: value})
+                assert r.status_code == 422 and name in r.json()["detail"], (path, name, value, r.text)
+            value = "2026-11-23" if name == "date" else "2026-11-23T09:30"
+            r = await may_call(http, "GET", path, params={name: value})
+            assert r.status_code in (200, 404), (path, name, r.text)  # 404: no attendance machine here
+
+    every_role(tmp_path, monkeypatch, body)

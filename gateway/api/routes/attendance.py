@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import IsoDate
 from gateway.view import View
 
 router = APIRouter(tags=["attendance"])
@@ -83,7 +84,7 @@ async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     dependencies=[require("duty_manager", "manager")],
 )
 async def daily(
-    view: ViewDep, date: Annotated[Date | None, Query(description="default: today (hall time)")] = None
+    view: ViewDep, date: Annotated[IsoDate | None, Query(description="default: today (hall time)")] = None
 ) -> dict[str, Any]:
     p = _attendance(view)
     now = time.time_ns()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from gateway.api.deps import ViewDep, require
 from gateway.api.routes.commanding import AuditOut
-from gateway.api.routes.period import INT64_MAX, epoch_ns
+from gateway.api.routes.period import INT64_MAX, IsoDateTime, epoch_ns
 from gateway.commands.audit import iso_time
 
 router = APIRouter(tags=["commands"])
@@ -29,8 +29,8 @@ async def audit(
     view: ViewDep,
     device: str | None = None,
     actor: str | None = None,
-    start: Annotated[datetime | None, Query(description="from this time (ISO 8601; no offset: the hall's)")] = None,
-    end: Annotated[datetime | None, Query(description="before this time")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="from this time (ISO 8601; no offset: the hall's)")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="before this time")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:

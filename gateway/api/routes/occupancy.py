@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
-from gateway.api.routes.period import epoch_ns
+from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
 from gateway.occupancy_history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
 from gateway.view import View, ZoneSnapshot
@@ -129,8 +129,8 @@ async def history(
     view: ViewDep,
     _: RoleDep,
     zone: Annotated[str, Query(description="a zone id, or '*' for the whole hall")] = HALL,
-    start: Annotated[datetime | None, Query(description="default: 24 hours before end")] = None,
-    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="default: 24 hours before end")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
     step: Step = "hour",
 ) -> dict[str, Any]:
     tz = view.timezone

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Path
+from pydantic import BeforeValidator
 
 from gateway.api.errors import ApiError
 from gateway.view import View
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a date or time: a number (`0.5`, `-2e-311`) is
+    taken as seconds since 1970, so a mistyped filter silently asked about 1970."""
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError(f"{value!r} is not ISO 8601: use e.g. 2026-11-23 or 2026-11-23T09:30")
+    return value
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date or a time in a query, in ISO 8601 only.
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+# The text form ratings take (a date or a time, parsed by `moment`), documented in OpenAPI.
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}"
 
 # Row ids and times are SQLite integers (signed 64 bit): a bigger value is refused as a bad request
 # rather than reaching the database and failing there as an OverflowError (a 500).
