@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache, lru_cache
@@ -14,12 +15,41 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from gateway.api.errors import ApiError
 from gateway.commands.audit import Caller
 from gateway.config import MIN_TOKEN_CHARS
 from gateway.view import View
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f]")
+
+
+def _text_check(pattern: re.Pattern[str], allowed: str) -> Any:
+    def check(value: str) -> str:
+        bad = pattern.search(value)
+        if bad:
+            raise ValueError(f"control character U+{ord(bad.group()):04X} at {bad.start()}: {allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+# What a person types into a body (a reason, an item, a code): no control characters. The device
+# side refuses NUL already (drivers/profiles/values.py); here it reached the audit, the outbox's
+# lines and the log, where a NUL ends strings in C tools and a newline forges the next log line.
+Text = Annotated[
+    str,
+    _text_check(_CONTROL_OR_BREAK, "text of one line without control characters"),
+    Field(json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"}),
+]
+# A note may run over several lines (newline and tab), nothing else.
+NoteText = Annotated[
+    str,
+    _text_check(_CONTROL, "only newline and tab are allowed"),
+    Field(json_schema_extra={"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}),
+]
 
 
 def get_view(request: Request) -> View:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from gateway.alerts.lifecycle import Alert, Severity
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId
 from gateway.view import View
@@ -37,7 +37,7 @@ class AlertOut(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field("", max_length=1000)
+    note: NoteText = Field("", max_length=1000)
 
 
 def _out(view: View, a: Alert) -> dict[str, Any]:

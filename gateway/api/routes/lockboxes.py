@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, RoleDep, Text, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk_of, need_key, refused
 from gateway.commands import Refused
@@ -81,7 +81,7 @@ async def compliance(
 
 
 class UnlockIn(BaseModel):
-    reason: str = Field("", max_length=500, description="why; required in working hours")
+    reason: Text = Field("", max_length=500, description="why; required in working hours")
 
 
 @router.post(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.domain.workorders import TransitionError, WorkOrder
@@ -53,7 +53,7 @@ class WorkOrderOut(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
+    note: NoteText = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
 
 
 def _orders(view: View) -> Any:
