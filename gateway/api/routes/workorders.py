@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import NoteText, RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.domain.workorders import TransitionError, WorkOrder
@@ -123,12 +123,12 @@ async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any
     summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
 )
 async def act(
-    order_id: RowId, action: Action, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)
+    order_id: RowId, action: Action, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
     p = _orders(view)
     now = time.time_ns()
     try:
-        o = p.act(order_id, action, role, body.note, now)
+        o = p.act(order_id, action, who.actor, body.note, now)  # the holder, not the shared role
     except TransitionError as e:
         raise ApiError(409, "bad_transition", str(e)) from None
     if o is None:
