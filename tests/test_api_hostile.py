@@ -200,3 +200,35 @@ def test_control_characters_in_typed_text_are_refused(tmp_path: Path, monkeypatc
             assert r.status_code in (403, 404, 503), (path, name, r.text)  # past validation: nothing of that here
 
     every_role(tmp_path, monkeypatch, body)
+
+
+def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenAPI lists, for each route, every status it answers (README: "listed in OpenAPI for
+    every route with the statuses it can answer"): a hall without rating pads or attendance
+    machines answers 404 without a path parameter, transitions answer 409, a body that is not
+    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        undocumented = set()
+        for method, path, op in operations(spec):
+            documented = set(op["responses"])
+            url, _ = _fill(path, op, "", "")
+            tries: list[dict[str, Any]] = [{}]
+            if method == "POST":
+                tries = [{"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}}]
+                tries.append({"content": b"\xc3\x28\xa0\xa1", "headers": {"Content-Type": "application/json"}})
+            for role in (*ROLES, None):
+                for kw in tries:
+                    headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
+                    r = await http.request(
+                        method,
+                        url,
+                        headers={**headers, **kw.get("headers", {})},
+                        **{k: v for k, v in kw.items() if k != "headers"},
+                    )
+                    if str(r.status_code) not in documented:
+                        undocumented.add((method, path, r.status_code, r.json().get("error")))
+        assert not undocumented, "\n".join(map(str, sorted(undocumented)))
+
+    every_role(tmp_path, monkeypatch, body)

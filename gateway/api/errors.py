@@ -52,6 +52,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code == 400 and e.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8: the same 422 as any other bad JSON.
+            return JSONResponse(_body("invalid_request", "body: not JSON text in UTF-8"), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
         # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
         return JSONResponse(_body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)

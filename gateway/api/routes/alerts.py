@@ -98,7 +98,12 @@ def _act(view: View, alert_id: int, action: str, actor: str, note: str) -> dict[
     return _out(view, done)
 
 
-@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert, with a note")
+@router.post(
+    "/alerts/{alert_id}/ack",
+    responses={409: {"description": "`alert_ended`: the alert is already resolved or closed"}},
+    response_model=AlertOut,
+    summary="Acknowledge an alert, with a note",
+)
 async def ack(
     alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
@@ -108,6 +113,9 @@ async def ack(
 
 @router.post(
     "/alerts/{alert_id}/close",
+    responses={
+        409: {"description": "`alert_ended`, or `resolves_itself`: its condition clears it (acknowledge it instead)"}
+    },
     response_model=AlertOut,
     summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
 )

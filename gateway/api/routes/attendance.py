@@ -56,7 +56,12 @@ def _attendance(view: View) -> Any:
     return p
 
 
-@router.get("/attendance/posts", response_model=list[PostOut], summary="Each window post: who is on it, since when")
+@router.get(
+    "/attendance/posts",
+    responses={404: {"description": "this hall has no attendance machines"}},
+    response_model=list[PostOut],
+    summary="Each window post: who is on it, since when",
+)
 async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     p = _attendance(view)
     now = time.time_ns()
@@ -79,6 +84,7 @@ async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
 
 @router.get(
     "/attendance/daily",
+    responses={404: {"description": "this hall has no attendance machines"}},
     response_model=DailyOut,
     summary="Per person: first in, last out, late, early leave, missing punches",
     dependencies=[require("duty_manager", "manager")],

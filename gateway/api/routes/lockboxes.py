@@ -55,6 +55,7 @@ class ComplianceOut(BaseModel):
 
 @router.get(
     "/lockboxes/compliance",
+    responses={409: {"description": "`no_attendance`: no attendance machine; `no_slots`: no phones.lockboxes"}},
     response_model=list[ComplianceOut],
     summary="Staff clocked in, their slot, and whether their phone is in it (?missing=true: only those it is not)",
 )

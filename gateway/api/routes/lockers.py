@@ -109,6 +109,7 @@ async def pickup(locker: str, body: PickupIn, view: ViewDep, who: CallerDep, ide
 
 @router.get(
     "/lockers/{locker}/items",
+    responses={503: {"description": "`commands_unavailable`: the gateway runs without its command desk"}},
     response_model=list[ItemOut],
     summary="Items in a locker: waiting, expired (not collected in time), opened, collected",
     dependencies=[require("staff", "duty_manager", "manager", "admin")],

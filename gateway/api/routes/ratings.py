@@ -64,7 +64,12 @@ def ratings_of(view: View) -> Any:
     return p
 
 
-@router.get("/ratings/summary", response_model=SummaryOut, summary="Rating figures for a period, by group")
+@router.get(
+    "/ratings/summary",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=SummaryOut,
+    summary="Rating figures for a period, by group",
+)
 async def summary(
     view: ViewDep,
     _: RoleDep,
@@ -98,7 +103,12 @@ async def summary(
     }
 
 
-@router.get("/ratings", response_model=list[RatingOut], summary="Ratings and expired prompts, newest first, paged")
+@router.get(
+    "/ratings",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[RatingOut],
+    summary="Ratings and expired prompts, newest first, paged",
+)
 async def ratings(
     view: ViewDep,
     _: RoleDep,

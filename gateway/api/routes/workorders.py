@@ -92,7 +92,12 @@ def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) ->
     }
 
 
-@router.get("/workorders", response_model=list[WorkOrderOut], summary="差评 work orders, newest first, paged")
+@router.get(
+    "/workorders",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[WorkOrderOut],
+    summary="差评 work orders, newest first, paged",
+)
 async def workorders(
     view: ViewDep,
     _: RoleDep,
@@ -108,7 +113,12 @@ async def workorders(
     return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
 
 
-@router.get("/workorders/{order_id}", response_model=WorkOrderOut, summary="One work order with its audit trail")
+@router.get(
+    "/workorders/{order_id}",
+    responses={404: {"description": "no such work order, or this hall has no rating pads"}},
+    response_model=WorkOrderOut,
+    summary="One work order with its audit trail",
+)
 async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     store = _orders(view).store
     o = store.order(order_id)
@@ -119,6 +129,10 @@ async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any
 
 @router.post(
     "/workorders/{order_id}/{action}",
+    responses={
+        404: {"description": "no such work order, or this hall has no rating pads"},
+        409: {"description": "`bad_transition`: the order is not in a state this step leaves"},
+    },
     response_model=WorkOrderOut,
     summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
 )
