@@ -232,3 +232,31 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert not undocumented, "\n".join(map(str, sorted(undocumented)))
 
     every_role(tmp_path, monkeypatch, body)
+
+
+def test_without_a_token_a_route_answers_401_whatever_the_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI parses and validates a body before the dependencies run: a caller without a token
+    got 422 "JSON decode error" or the route's field rules (or 400) instead of 401."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        broken = (
+            {"content": b"garbage"},
+            {"content": b"\xc3\x28"},
+            {"json": {"note": 5}},
+            {"json": []},
+        )
+        for path in ("/api/v1/alerts/1/ack", "/api/v1/lockboxes/lb/slots/0/unlock", "/api/v1/lockers/lk/pickup"):
+            for kw in broken:
+                for headers, error in (
+                    ({}, "unauthenticated"),
+                    ({"Authorization": "Bearer not-a-token-of-ours"}, "bad_token"),
+                ):
+                    r = await http.post(path, headers={"Content-Type": "application/json", **headers}, **kw)
+                    assert (r.status_code, r.json()["error"]) == (401, error), (path, kw, r.text)
+                    assert r.headers["www-authenticate"] == "Bearer"
+                r = await may_call(http, "POST", path, **kw)
+                assert r.status_code == 422, (path, kw, r.text)  # with a token: what is wrong with it
+        r = await http.get("/api/v1/ratings?score=9")
+        assert r.status_code == 401, r.text
+
+    every_role(tmp_path, monkeypatch, body)
