@@ -260,3 +260,21 @@ def test_without_a_token_a_route_answers_401_whatever_the_body(tmp_path: Path, m
         assert r.status_code == 401, r.text
 
     every_role(tmp_path, monkeypatch, body)
+
+
+def test_a_filter_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`?zone=consult&zone=windows` answered for windows alone, silently (the last value won)."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for path, name, values in (
+            ("/api/v1/devices", "zone", ("consult", "windows")),
+            ("/api/v1/alerts", "limit", ("1", "2")),
+            ("/api/v1/audit", "start", ("2026-11-01", "2026-11-02")),
+        ):
+            r = await may_call(http, "GET", path, params=[(name, v) for v in values])
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["detail"] == f"query parameter {name!r} given 2 times: give it once"
+            r = await may_call(http, "GET", path, params={name: values[0]})
+            assert r.status_code == 200, (path, r.text)
+
+    every_role(tmp_path, monkeypatch, body)
