@@ -213,6 +213,10 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         undocumented = set()
         for method, path, op in operations(spec):
             documented = set(op["responses"])
+            # A kiosk token passes the token check of every route and is refused by all but
+            # /me and its pickup route: 403 (this hall has no locker, so no kiosk to call with).
+            if "401" in documented and path != "/api/v1/me" and "403" not in documented:
+                undocumented.add((method, path, 403, "forbidden (a kiosk token)"))
             url, _ = _fill(path, op, "", "")
             tries: list[dict[str, Any]] = [{}]
             if method == "POST":

@@ -137,6 +137,8 @@ def route_errors(route: APIRoute) -> dict[str, str]:
     roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
     if roles:
         found["403"] = f"the token's role may not do this (needs one of: {', '.join(roles)})"
+    elif caller_role in calls:  # any role, but a kiosk token is refused (it calls its pickup route only)
+        found["403"] = "a kiosk token: it may call its locker's pickup route only"
     if route.dependant.path_params:
         found["404"] = "nothing of that id in this hall"
     if route.body_field is not None:
