@@ -282,3 +282,22 @@ def test_a_filter_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
             assert r.status_code == 200, (path, r.text)
 
     every_role(tmp_path, monkeypatch, body)
+
+
+def test_a_header_the_route_requires_is_required_in_openapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unlock answers 400 without an Idempotency-Key, but OpenAPI said the header was optional
+    (a client generated from it would leave it out)."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        op = spec["paths"]["/api/v1/lockboxes/{device}/slots/{slot}/unlock"]["post"]
+        [key] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header" and key["required"] is True
+        r = await http.post(
+            "/api/v1/lockboxes/lb/slots/1/unlock",
+            json={"reason": "r"},
+            headers={"Authorization": f"Bearer {TOKENS['duty_manager']}"},
+        )
+        assert (r.status_code, r.json()["error"]) == (400, "idempotency_key_required"), r.text
+
+    every_role(tmp_path, monkeypatch, body)

@@ -74,6 +74,11 @@ def install(app: FastAPI) -> None:
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         if (refused := _unauthenticated(request)) is not None:
             return refused
+        if [(err["type"], tuple(err["loc"])) for err in e.errors()] == [("missing", ("header", "Idempotency-Key"))]:
+            return JSONResponse(
+                _body("idempotency_key_required", "send an Idempotency-Key header (e.g. a UUID) with a command"),
+                status_code=400,
+            )
         detail = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         return JSONResponse(_body("invalid_request", detail), status_code=422)
 

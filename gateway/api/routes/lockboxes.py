@@ -97,8 +97,10 @@ async def unlock(
     body: UnlockIn,
     view: ViewDep,
     who: CallerDep,
+    # Required, and declared so in OpenAPI (it was optional there): a missing one is still the
+    # 400 idempotency_key_required (errors.py).
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=128)],
     _: str = require("staff", "duty_manager"),
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> Any:
     desk = desk_of(view)
     d = view.devices.get(device)
