@@ -174,7 +174,8 @@ class Token(Model):
 
 
 class Api(Model):
-    host: str = "127.0.0.1"
+    # Never empty: "" would bind every interface (the API) or name no host (the broker).
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
     tokens: list[Token] = []
 
@@ -217,7 +218,7 @@ class BrokerTls(Model):
 
 
 class Broker(Model):
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(1883, ge=1, le=65535, description="default 1883, or 8883 with tls")
     protocol: Literal["5", "3.1.1"] = "5"
     client_id: str | None = None  # default: hallgate-{site}
@@ -341,10 +342,10 @@ class MqttLink(Model):
 
 
 class ModbusLink(Model):
-    host: str | None = None
+    host: str | None = Field(None, min_length=1)
     port: int = Field(502, ge=1, le=65535)
     serial: str | None = None  # e.g. /dev/ttyUSB0 for RS-485 directly
-    baudrate: int = 9600
+    baudrate: int = Field(9600, gt=0)
     unit: int = Field(1, ge=0, le=247)
     framer: Literal["socket", "rtu"] = "socket"  # rtu over TCP: an RS-485 serial server
     timeout_s: float = Field(1.0, gt=0)
@@ -604,6 +605,8 @@ def _hint(err: Mapping[str, Any]) -> str:
         return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
     if kind == "missing":
         return "required field is missing: add it"
+    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "is empty: give a value (or leave the field out for its default)"
     return msg.removeprefix("Value error, ")
 
 

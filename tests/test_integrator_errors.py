@@ -121,3 +121,21 @@ def test_one_token_for_two_roles_is_an_error(tmp_path: Path) -> None:
     ]
     assert token not in str(e.value)
     load_config(tmp_path / "hall.yaml", {"TOK_A": token, "TOK_B": token + "b"}, require_secrets=False)
+
+
+def test_an_empty_host_is_an_error(tmp_path: Path) -> None:
+    """`api.host: ""` passed check-config and bound the API to every interface; an empty broker or
+    Modbus host passed too and could never connect."""
+    (tmp_path / "hall.yaml").write_text(
+        'site: h\nbroker: {host: ""}\napi: {host: ""}\nzones: [{id: z, capacity: 5}]\n'
+        "devices: [{id: c1, kind: people_counter, profile: ref-people-counter, zone: z,"
+        ' modbus: {host: "", port: 502}}]\n'
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "hall.yaml", {})
+    fix = "is empty: give a value (or leave the field out for its default)"
+    assert sorted(e.value.problems) == [
+        ("api.host", fix),
+        ("broker.host", fix),
+        ("devices[0] (id c1).modbus.host", fix),
+    ]
