@@ -597,6 +597,15 @@ def _phone_problems(cfg: HallConfig) -> list[tuple[str, str]]:
     return problems
 
 
+# What the patterns of this file's fields allow, in words (pydantic only quotes the pattern).
+PATTERN_WORDS = {
+    r"^[a-z0-9_-]+$": "lowercase letters, digits, '_' or '-' (e.g. hall-07)",
+    r"^[A-Za-z0-9_.-]{1,64}$": "1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)",
+    r"^https?://": "a URL that starts with http:// or https://",
+    r"^[A-Z0-9]{1,16}$": "1-16 capital letters or digits",
+}
+
+
 def _hint(err: Mapping[str, Any]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
@@ -605,6 +614,9 @@ def _hint(err: Mapping[str, Any]) -> str:
         return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
     if kind == "missing":
         return "required field is missing: add it"
+    if kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        return f"{err.get('input')!r} is not allowed here: use {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
     if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
         return "is empty: give a value (or leave the field out for its default)"
     return msg.removeprefix("Value error, ")

@@ -139,3 +139,22 @@ def test_an_empty_host_is_an_error(tmp_path: Path) -> None:
         ("broker.host", fix),
         ("devices[0] (id c1).modbus.host", fix),
     ]
+
+
+def test_a_value_that_breaks_a_pattern_is_told_what_to_use(tmp_path: Path) -> None:
+    """`site: String should match pattern '^[a-z0-9_-]+$'` named no fix in words."""
+    (tmp_path / "hall.yaml").write_text(
+        "site: Demo Hall\nzones: [{id: Z1, capacity: 5}]\n"
+        "devices: [{id: bad id, kind: rating_pad, profile: ref-rating-pad, window: W1}]\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "hall.yaml", {})
+    problems = dict(e.value.problems)
+    assert (
+        problems["site"] == "'Demo Hall' is not allowed here: use lowercase letters, digits, '_' or '-' (e.g. hall-07)"
+    )
+    assert problems["zones[0] (id Z1).id"].startswith("'Z1' is not allowed here: use lowercase letters")
+    assert problems["devices[0] (id bad id).id"] == (
+        "'bad id' is not allowed here: use 1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)"
+    )
+    assert "should match pattern" not in str(e.value)
