@@ -340,6 +340,22 @@ class Lockers(Model):
 class MqttLink(Model):
     topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
 
+    @field_validator("topic")
+    @classmethod
+    def _plain_topic(cls, topic: str | None) -> str | None:
+        # The profile's own template refuses these; an override here must too. A wildcard base
+        # subscribed to other devices' messages as this device's (and published commands to a
+        # topic no broker accepts); `$` topics are the broker's own.
+        if topic is None:
+            return None
+        if not topic.strip("/"):
+            raise ValueError("an empty topic: give the device's topic base, e.g. hall/site/rating/rp-w01")
+        if any(c in topic for c in "#+\x00"):
+            raise ValueError(f"{topic!r}: MQTT wildcards (+, #) and NUL are not allowed in a device's topic")
+        if topic.startswith("$"):
+            raise ValueError(f"{topic!r}: topics starting with $ belong to the broker")
+        return topic
+
 
 class ModbusLink(Model):
     host: str | None = Field(None, min_length=1)

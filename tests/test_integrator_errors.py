@@ -158,3 +158,30 @@ def test_a_value_that_breaks_a_pattern_is_told_what_to_use(tmp_path: Path) -> No
         "'bad id' is not allowed here: use 1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)"
     )
     assert "should match pattern" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("hall/h/rating/#", "MQTT wildcards (+, #) and NUL are not allowed"),
+        ("vendor/+/rp-1", "MQTT wildcards (+, #) and NUL are not allowed"),
+        ("", "an empty topic"),
+        ("$SYS/rp-1", "topics starting with $ belong to the broker"),
+    ],
+)
+def test_a_device_topic_override_is_a_plain_topic(tmp_path: Path, topic: str, message: str) -> None:
+    """The profile's template refuses wildcards, but `devices[].mqtt.topic` passed check-config
+    with `#` or `+`: the device's subscription then took other devices' messages as its own."""
+    (tmp_path / "hall.yaml").write_text(
+        "site: h\ndevices: [{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W1,"
+        f" mqtt: {{topic: {topic!r}}}}}]\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "hall.yaml", {})
+    [(where, text)] = e.value.problems
+    assert where == "devices[0] (id rp-1).mqtt.topic" and message in text, e.value.problems
+    (tmp_path / "ok.yaml").write_text(
+        "site: h\ndevices: [{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W1,"
+        " mqtt: {topic: vendor/h/pads/rp-1}}]\n"
+    )
+    load_config(tmp_path / "ok.yaml", {})
