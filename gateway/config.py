@@ -655,25 +655,44 @@ def _path(loc: tuple[Any, ...], raw: Any) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> tuple[str | int, ...]:
+    """Set the value; the path it went to, as the file spells it (for errors to name the variable)."""
     node: Any = raw
+    path: list[str | int] = []
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
         if isinstance(node, list):
             idx = int(key)
+            path.append(idx)
             if last:
                 node[idx] = value
             else:
                 node = node[idx]
             continue
         match = next((k for k in node if k.lower() == key), key)
+        path.append(match)
         if last:
             node[match] = value
         else:
             node = node.setdefault(match, {})
+    return tuple(path)
 
 
-def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+def _from_env(
+    loc: tuple[Any, ...], overrides: Mapping[tuple[str | int, ...], str]
+) -> tuple[str, tuple[str | int, ...]] | None:
+    """The variable behind an error: one that set this field, something inside it, or its container
+    (`HALLGATE_DEVICES__5__ID` on a file without devices makes `devices` a mapping)."""
+    for path, name in overrides.items():
+        n = min(len(path), len(loc))
+        if tuple(loc[:n]) == path[:n]:
+            return name, path
+    return None
+
+
+def apply_env(
+    raw: dict[str, Any], environ: Mapping[str, str], overrides: dict[tuple[str | int, ...], str] | None = None
+) -> list[tuple[str, str]]:
     """`HALLGATE_BROKER__PORT=1884` sets broker.port; `HALLGATE_DEVICES__0__MODBUS__PORT` indexes lists.
 
     Variables named by the file as secrets (a token's `env`) are not overrides and are skipped.
@@ -690,7 +709,9 @@ def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str
             problems.append((f"${name}", f"not valid YAML: {str(e).splitlines()[0]}: quote or fix the value"))
             continue
         try:
-            _set_path(raw, keys, value)
+            path = _set_path(raw, keys, value)
+            if overrides is not None:
+                overrides[path] = name
         except (IndexError, ValueError, TypeError, AttributeError):
             problems.append((f"${name}", "does not name a setting of this file: check the path"))
     return problems
@@ -735,12 +756,23 @@ def load_config(
         raise ConfigError(file, [("(file)", f"not valid YAML: {e}")]) from None
     if not isinstance(raw, dict):
         raise ConfigError(file, [("(top level)", "a hall configuration is a mapping with site, devices, ...")])
-    problems = apply_env(raw, environ)
+    overrides: dict[tuple[str | int, ...], str] = {}
+    problems = apply_env(raw, environ, overrides)
     base = Path(path).resolve().parent
     try:
         cfg = HallConfig.model_validate(raw)
     except ValidationError as e:
-        problems += [_problem(err, raw) for err in e.errors()]
+        for err in e.errors():
+            where, hint = _problem(err, raw)
+            # A field the file does not hold came from the environment: say which variable set it.
+            source = _from_env(tuple(err["loc"]), overrides)
+            if source is None:
+                problems.append((where, hint))
+                continue
+            name, target = source
+            if len(err["loc"]) < len(target):  # what holds the target is not what the path expects
+                hint = "does not name a setting of this file: check the path"
+            problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
         raise ConfigError(file, problems, partial, index) from None

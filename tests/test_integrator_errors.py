@@ -185,3 +185,21 @@ def test_a_device_topic_override_is_a_plain_topic(tmp_path: Path, topic: str, me
         " mqtt: {topic: vendor/h/pads/rp-1}}]\n"
     )
     load_config(tmp_path / "ok.yaml", {})
+
+
+def test_an_override_error_names_its_variable(tmp_path: Path) -> None:
+    """`HALLGATE_BROKR__PORT=1` was reported as `brokr: unknown field` (no such line in the file)
+    and `HALLGATE_DEVICES__5__ID` on a file without devices as `devices: Input should be a valid
+    list`: the variable that caused it was not named."""
+    (tmp_path / "hall.yaml").write_text("site: h\nbroker: {port: 1883}\n")
+    cases = {
+        "HALLGATE_BROKR__PORT": ("1", "brokr (from $HALLGATE_BROKR__PORT)", "does not name a setting"),
+        "HALLGATE_DEVICES__5__ID": ("x", "devices (from $HALLGATE_DEVICES__5__ID)", "does not name a setting"),
+        "HALLGATE_BROKER__PORT": ("abc", "broker.port (from $HALLGATE_BROKER__PORT)", "valid integer"),
+    }
+    for name, (value, where, words) in cases.items():
+        with pytest.raises(ConfigError) as e:
+            load_config(tmp_path / "hall.yaml", {name: value})
+        [(got, text)] = e.value.problems
+        assert got == where and words in text, e.value.problems
+    assert load_config(tmp_path / "hall.yaml", {"HALLGATE_BROKER__PORT": "1884"}).broker.port == 1884
