@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import sys
 import time
@@ -41,11 +42,34 @@ sim/{site}/control/result); the faults are listed in firmware_sim/faults.py and 
 """
 
 
+def _port(text: str) -> int:
+    """A TCP port (1-65535): `--port 99999` was a traceback (OverflowError from bind)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {text!r}")
+    return int(text)
+
+
 def _broker(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (port 1-65535), got {text!r}")
     return host, int(port)
+
+
+def _matching(pattern: str, what: str, rule: str) -> Any:
+    """An argparse type for a name that goes into MQTT topics: `--id 'a/#'` put a wildcard in the
+    device's topics, the broker refused them, and the simulator said the broker was not running."""
+
+    def check(text: str) -> str:
+        if not re.fullmatch(pattern, text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}: use {rule}")
+        return text
+
+    return check
+
+
+DEVICE_ID = _matching(r"[A-Za-z0-9_.-]{1,64}", "device id", "1-64 letters, digits, '.', '_' or '-'")
+SITE = _matching(r"[a-z0-9_-]+", "site", "lowercase letters, digits, '_' or '-'")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -109,7 +133,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--http-control",
-        type=int,
+        type=_port,
         metavar="PORT",
         help="also take faults over HTTP on 127.0.0.1:PORT (POST /faults with the JSON; GET /faults)",
     )
@@ -148,12 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     dev.add_argument("kind", choices=KINDS, help="device kind")
-    dev.add_argument("--id", required=True, help="device id (MQTT client id becomes {wirekind}-{id})")
-    dev.add_argument("--site", default="demo-hall", help="site in the MQTT topics")
+    dev.add_argument("--id", required=True, type=DEVICE_ID, help="device id (MQTT client id becomes {wirekind}-{id})")
+    dev.add_argument("--site", default="demo-hall", type=SITE, help="site in the MQTT topics")
     dev.add_argument("--window", help="rating pad: the window it stands at, e.g. W07")
     dev.add_argument("--slots", type=int, help="lockbox: number of slots (12-48, default 24)")
     dev.add_argument("--host", default="127.0.0.1", help="Modbus devices: address to listen on")
-    dev.add_argument("--port", type=int, default=15020, help="Modbus devices: TCP port to listen on")
+    dev.add_argument("--port", type=_port, default=15020, help="Modbus devices: TCP port to listen on")
     dev.add_argument("--unit", type=int, default=1, help="Modbus devices: unit id")
     dev.add_argument(
         "--framer",
@@ -177,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     hall.add_argument("-c", "--config", required=True, type=Path, help="hall YAML, e.g. configs/demo-hall.yaml")
     hall.add_argument(
         "--modbus-port-base",
-        type=int,
+        type=_port,
         metavar="PORT",
         help="move the Modbus servers to consecutive ports from PORT (default: the file's ports)",
     )
@@ -200,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     district.add_argument(
         "--api-port-base",
-        type=int,
+        type=_port,
         default=18000,
         metavar="PORT",
         help="the written configurations' API ports: PORT, PORT+1, ... (default 18000)",
@@ -208,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     district.add_argument("-c", "--config", type=Path, help="hall YAML to copy (default: a 5-device village station)")
     district.add_argument(
         "--modbus-port-base",
-        type=int,
+        type=_port,
         default=16000,
         metavar="PORT",
         help="first Modbus port (default 16000)",
@@ -227,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument(
         "--speed", type=float, metavar="X", help="day time runs X times real time (default: the file's)"
     )
-    scenario.add_argument("--modbus-port-base", type=int, metavar="PORT", help="move the Modbus servers")
+    scenario.add_argument("--modbus-port-base", type=_port, metavar="PORT", help="move the Modbus servers")
     _common(scenario)
     scenario.set_defaults(rate=0.0)  # the scenario drives the devices
     return parser

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from gateway import logformat
 from gateway.config import ConfigError, missing_secrets
 
 
@@ -119,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_check_config)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         # Their INFO lines are per connection and per state change: noise at a hall's scale.
         for name in ("transitions", "pymodbus", "uvicorn.error", "httpx"):

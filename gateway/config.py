@@ -176,7 +176,8 @@ class Token(Model):
 
 
 class Api(Model):
-    host: str = "127.0.0.1"
+    # Never empty: "" would bind every interface (the API) or name no host (the broker).
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
     tokens: list[Token] = []
 
@@ -219,7 +220,7 @@ class BrokerTls(Model):
 
 
 class Broker(Model):
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(1883, ge=1, le=65535, description="default 1883, or 8883 with tls")
     protocol: Literal["5", "3.1.1"] = "5"
     client_id: str | None = None  # default: hallgate-{site}
@@ -354,12 +355,28 @@ class Lockers(Model):
 class MqttLink(Model):
     topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
 
+    @field_validator("topic")
+    @classmethod
+    def _plain_topic(cls, topic: str | None) -> str | None:
+        # The profile's own template refuses these; an override here must too. A wildcard base
+        # subscribed to other devices' messages as this device's (and published commands to a
+        # topic no broker accepts); `$` topics are the broker's own.
+        if topic is None:
+            return None
+        if not topic.strip("/"):
+            raise ValueError("an empty topic: give the device's topic base, e.g. hall/site/rating/rp-w01")
+        if any(c in topic for c in "#+\x00"):
+            raise ValueError(f"{topic!r}: MQTT wildcards (+, #) and NUL are not allowed in a device's topic")
+        if topic.startswith("$"):
+            raise ValueError(f"{topic!r}: topics starting with $ belong to the broker")
+        return topic
+
 
 class ModbusLink(Model):
-    host: str | None = None
+    host: str | None = Field(None, min_length=1)
     port: int = Field(502, ge=1, le=65535)
     serial: str | None = None  # e.g. /dev/ttyUSB0 for RS-485 directly
-    baudrate: int = 9600
+    baudrate: int = Field(9600, gt=0)
     unit: int = Field(1, ge=0, le=247)
     framer: Literal["socket", "rtu"] = "socket"  # rtu over TCP: an RS-485 serial server
     timeout_s: float = Field(1.0, gt=0)
@@ -541,10 +558,16 @@ def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig
 
 
 def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[tuple[str, str]]:
-    """Duplicate device ids and zones that do not exist, every one of them."""
+    """Duplicate device and zone ids and zones that do not exist, every one of them."""
     problems = []
     seen: set[str] = set()
     zones = {z.id for z in cfg.zones}
+    # Two zones of one id would silently share (and overwrite) one zone's figures and capacity.
+    for n, z in enumerate(cfg.zones):
+        if z.id in seen:
+            problems.append((f"zones[{n}] (id {z.id}).id", f"zone id {z.id!r} is used twice: zone ids must be unique"))
+        seen.add(z.id)
+    seen = set()
     for n, d in enumerate(cfg.devices):
         where = f"devices[{index[n] if index else n}] (id {d.id})"
         if d.id in seen:
@@ -606,6 +629,15 @@ def _phone_problems(cfg: HallConfig) -> list[tuple[str, str]]:
     return problems
 
 
+# What the patterns of this file's fields allow, in words (pydantic only quotes the pattern).
+PATTERN_WORDS = {
+    r"^[a-z0-9_-]+$": "lowercase letters, digits, '_' or '-' (e.g. hall-07)",
+    r"^[A-Za-z0-9_.-]{1,64}$": "1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)",
+    r"^https?://": "a URL that starts with http:// or https://",
+    r"^[A-Z0-9]{1,16}$": "1-16 capital letters or digits",
+}
+
+
 def _hint(err: Mapping[str, Any]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
@@ -614,6 +646,11 @@ def _hint(err: Mapping[str, Any]) -> str:
         return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
     if kind == "missing":
         return "required field is missing: add it"
+    if kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        return f"{err.get('input')!r} is not allowed here: use {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "is empty: give a value (or leave the field out for its default)"
     return msg.removeprefix("Value error, ")
 
 
@@ -634,25 +671,44 @@ def _path(loc: tuple[Any, ...], raw: Any) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> tuple[str | int, ...]:
+    """Set the value; the path it went to, as the file spells it (for errors to name the variable)."""
     node: Any = raw
+    path: list[str | int] = []
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
         if isinstance(node, list):
             idx = int(key)
+            path.append(idx)
             if last:
                 node[idx] = value
             else:
                 node = node[idx]
             continue
         match = next((k for k in node if k.lower() == key), key)
+        path.append(match)
         if last:
             node[match] = value
         else:
             node = node.setdefault(match, {})
+    return tuple(path)
 
 
-def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+def _from_env(
+    loc: tuple[Any, ...], overrides: Mapping[tuple[str | int, ...], str]
+) -> tuple[str, tuple[str | int, ...]] | None:
+    """The variable behind an error: one that set this field, something inside it, or its container
+    (`HALLGATE_DEVICES__5__ID` on a file without devices makes `devices` a mapping)."""
+    for path, name in overrides.items():
+        n = min(len(path), len(loc))
+        if tuple(loc[:n]) == path[:n]:
+            return name, path
+    return None
+
+
+def apply_env(
+    raw: dict[str, Any], environ: Mapping[str, str], overrides: dict[tuple[str | int, ...], str] | None = None
+) -> list[tuple[str, str]]:
     """`HALLGATE_BROKER__PORT=1884` sets broker.port; `HALLGATE_DEVICES__0__MODBUS__PORT` indexes lists.
 
     Variables named by the file as secrets (a token's `env`) are not overrides and are skipped.
@@ -664,7 +720,14 @@ def apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str
             continue
         keys = name[len(ENV_PREFIX) :].lower().split("__")
         try:
-            _set_path(raw, keys, yaml.safe_load(text) if text else text)
+            value = yaml.safe_load(text) if text else text
+        except yaml.YAMLError as e:
+            problems.append((f"${name}", f"not valid YAML: {str(e).splitlines()[0]}: quote or fix the value"))
+            continue
+        try:
+            path = _set_path(raw, keys, value)
+            if overrides is not None:
+                overrides[path] = name
         except (IndexError, ValueError, TypeError, AttributeError):
             problems.append((f"${name}", "does not name a setting of this file: check the path"))
     return problems
@@ -701,16 +764,31 @@ def load_config(
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(file, [("(file)", "no such file: check the path")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(file, [("(file)", f"not UTF-8 text (byte {e.start}): save it as UTF-8")]) from None
+    except OSError as e:  # a directory, no permission
+        raise ConfigError(file, [("(file)", f"cannot be read: {e.strerror}")]) from None
     except yaml.YAMLError as e:
         raise ConfigError(file, [("(file)", f"not valid YAML: {e}")]) from None
     if not isinstance(raw, dict):
         raise ConfigError(file, [("(top level)", "a hall configuration is a mapping with site, devices, ...")])
-    problems = apply_env(raw, environ)
+    overrides: dict[tuple[str | int, ...], str] = {}
+    problems = apply_env(raw, environ, overrides)
     base = Path(path).resolve().parent
     try:
         cfg = HallConfig.model_validate(raw)
     except ValidationError as e:
-        problems += [_problem(err, raw) for err in e.errors()]
+        for err in e.errors():
+            where, hint = _problem(err, raw)
+            # A field the file does not hold came from the environment: say which variable set it.
+            source = _from_env(tuple(err["loc"]), overrides)
+            if source is None:
+                problems.append((where, hint))
+                continue
+            name, target = source
+            if len(err["loc"]) < len(target):  # what holds the target is not what the path expects
+                hint = "does not name a setting of this file: check the path"
+            problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
         raise ConfigError(file, problems, partial, index) from None
@@ -726,8 +804,26 @@ def load_config(
 
 def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
+    # A token is looked up by its value: one value under two entries (the same variable twice, or
+    # two variables holding the same token) would silently get the last entry's role and locker.
+    first: dict[str, int] = {}
     for i, t in enumerate(cfg.api.tokens):
         value = environ.get(t.env)
+        if value and value in first:
+            j = first[value]
+            same = (
+                "names the same variable"
+                if cfg.api.tokens[j].env == t.env
+                else f"holds the same token as {cfg.api.tokens[j].env}"
+            )
+            problems.append(
+                (
+                    f"api.tokens[{i}].env",
+                    f"{t.env} {same} (api.tokens[{j}]): give every role and holder a token of its own",
+                )
+            )
+        elif value:
+            first[value] = i
         if not value:
             problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
         elif len(value) < MIN_TOKEN_CHARS:

@@ -143,7 +143,10 @@ async def _alerts(hall: Path, mosquitto: Mosquitto, receiver: Receiver) -> None:
             r = await http.post(f"/api/v1/alerts/{jam['id']}/close", json={"note": "x"})
             assert (r.status_code, r.json()["error"]) == (409, "resolves_itself")
             r = await http.post(f"/api/v1/alerts/{forced['id']}/ack", json={"note": "guard informed"})
-            assert r.status_code == 200 and (r.json()["state"], r.json()["acked_by"]) == ("acknowledged", "technician")
+            assert r.status_code == 200 and (r.json()["state"], r.json()["acked_by"]) == (
+                "acknowledged",
+                "HALLGATE_TOKEN_TECHNICIAN",
+            )
             r = await http.post(f"/api/v1/alerts/{forced['id']}/close", json={"note": "door checked"})
             assert r.status_code == 200 and r.json()["state"] == "closed"
             r = await http.post("/api/v1/alerts/99999/ack", json={"note": ""})

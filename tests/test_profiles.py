@@ -148,7 +148,10 @@ def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
         ("topic: 'x/{site}/{channel}'", "must contain {device}"),
         ("commands: {go: {payload: {op: go, n: '{n}'}}}", "not params"),
         ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
-        ("channels: {e: {event: x, fields: {fw: {source: ver}}}}", r"fields\.fw\.type: Field required"),
+        (
+            "channels: {e: {event: x, fields: {fw: {source: ver}}}}",
+            r"fields\.fw\.type: required field is missing: add it",
+        ),
         ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
         ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
         ("{channel_field: t, topic: 'v/{device}', commands: {go: {payload: {op: go, id: '{id}'}}}}", "command_topic"),

@@ -37,7 +37,7 @@ api:
   port: {free_port()}
   tokens:
     - {{role: technician, env: HALLGATE_TOKEN_TECHNICIAN}}
-    - {{role: duty_manager, env: HALLGATE_TOKEN_DUTY_MANAGER}}
+    - {{role: duty_manager, env: HALLGATE_TOKEN_DUTY_MANAGER, name: 王值班}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
 store: {{path: {tmp_path}/outbox.sqlite}}
 alerts: {{clear_after_s: 0.3}}
@@ -133,7 +133,8 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
                 assert r.status_code == 200 and r.json()["state"] == state, r.text
             trail = r.json()["log"]
             assert [(e["action"], e["who"]) for e in trail] == [("open", "gateway")] + [
-                (a, "duty_manager") for a in ("callback", "rectify", "close")
+                (a, "王值班")
+                for a in ("callback", "rectify", "close")  # the holder, not the role
             ]
             r = await duty.post(f"/api/v1/alerts/{alert['id']}/close", json={"note": "called back"})
             assert r.status_code == 200

@@ -12,6 +12,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api import errors
@@ -38,6 +39,12 @@ from gateway.view import View
 # Swagger UI and ReDoc from a package, not a CDN: a hall's network often has no internet.
 DOCS_ASSETS = files("fastapi_offline") / "static"
 ASSETS_URL = "/docs-assets"
+
+
+# The largest request body the API reads. Its bodies are a note, a reason, a code or an item:
+# a few hundred bytes. Without a bound, anyone (before any token check) could make the gateway
+# hold a body of any size in memory.
+MAX_BODY_BYTES = 64 * 1024
 
 
 class WeakTokens(ValueError):
@@ -88,6 +95,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     app.mount("/web", StaticFiles(directory=str(DASHBOARD_DIR)), name="web")
 
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
 
 
@@ -129,8 +137,12 @@ def route_errors(route: APIRoute) -> dict[str, str]:
     roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
     if roles:
         found["403"] = f"the token's role may not do this (needs one of: {', '.join(roles)})"
+    elif caller_role in calls:  # any role, but a kiosk token is refused (it calls its pickup route only)
+        found["403"] = "a kiosk token: it may call its locker's pickup route only"
     if route.dependant.path_params:
         found["404"] = "nothing of that id in this hall"
+    if route.body_field is not None:
+        found["413"] = f"a body over {MAX_BODY_BYTES} bytes"
     return found
 
 
@@ -209,3 +221,37 @@ class HeadAsGet:
             return {"type": "http.disconnect"} if finished else await receive()
 
         await self.app(dict(scope, method="GET"), head_receive, head_send)
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413, before the route (or the token check) runs.
+
+    A declared Content-Length over the limit is answered at once, unread; a chunked body is
+    counted as it arrives and the route reading it gets the 413 (FastAPI passes an HTTPException
+    raised while reading the body through).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await errors.too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, errors.too_large_detail(self.max_bytes))
+            return message
+
+        await self.app(scope, counted, send)

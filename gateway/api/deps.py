@@ -4,22 +4,52 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from gateway.api.errors import ApiError
 from gateway.commands.audit import Caller
 from gateway.config import MIN_TOKEN_CHARS
 from gateway.view import View
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f]")
+
+
+def _text_check(pattern: re.Pattern[str], allowed: str) -> Any:
+    def check(value: str) -> str:
+        bad = pattern.search(value)
+        if bad:
+            raise ValueError(f"control character U+{ord(bad.group()):04X} at {bad.start()}: {allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+# What a person types into a body (a reason, an item, a code): no control characters. The device
+# side refuses NUL already (drivers/profiles/values.py); here it reached the audit, the outbox's
+# lines and the log, where a NUL ends strings in C tools and a newline forges the next log line.
+Text = Annotated[
+    str,
+    _text_check(_CONTROL_OR_BREAK, "text of one line without control characters"),
+    Field(json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"}),
+]
+# A note may run over several lines (newline and tab), nothing else.
+NoteText = Annotated[
+    str,
+    _text_check(_CONTROL, "only newline and tab are allowed"),
+    Field(json_schema_extra={"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}),
+]
 
 
 def get_view(request: Request) -> View:
@@ -122,16 +152,27 @@ def dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from dependants(sub)
 
 
-def _query_names(route: APIRoute) -> frozenset[str]:
+def _is_list(annotation: Any) -> bool:
+    return any(get_origin(a) in (list, tuple, set, frozenset) for a in (annotation, *get_args(annotation)))
+
+
+def _query_names(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
+    """(every query parameter the route declares, those that take several values)."""
     names: set[str] = set()
+    lists: set[str] = set()
     for d in dependants(route.dependant):
         for f in d.query_params:
             model: Any = f.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):  # a query parameter model
-                names |= {info.alias or name for name, info in model.model_fields.items()}
+                for name, info in model.model_fields.items():
+                    names.add(info.alias or name)
+                    if _is_list(info.annotation):
+                        lists.add(info.alias or name)
             else:
                 names.add(f.alias)
-    return frozenset(names)
+                if _is_list(model):
+                    lists.add(f.alias)
+    return frozenset(names), frozenset(lists)
 
 
 async def reject_unknown_query(request: Request) -> None:
@@ -146,13 +187,19 @@ async def reject_unknown_query(request: Request) -> None:
     if not isinstance(route, APIRoute) or not request.query_params:
         return
     # Computed once per route; keyed by id because routes are unhashable and live as long as the app.
-    cache: dict[int, frozenset[str]] = request.app.state.__dict__.setdefault("declared_query", {})
-    declared = cache.get(id(route))
-    if declared is None:
-        declared = cache[id(route)] = _query_names(route)
+    cache: dict[int, tuple[frozenset[str], frozenset[str]]] = request.app.state.__dict__.setdefault(
+        "declared_query", {}
+    )
+    known = cache.get(id(route))
+    if known is None:
+        known = cache[id(route)] = _query_names(route)
+    declared, lists = known
     for name in request.query_params:
         if name not in declared:
             raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}")
+        # `?zone=a&zone=b` would silently answer for b alone: a single value is given once.
+        if name not in lists and len(given := request.query_params.getlist(name)) > 1:
+            raise ApiError(422, "invalid_request", f"query parameter {name!r} given {len(given)} times: give it once")
 
 
 @cache

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from gateway.alerts.lifecycle import Alert, Severity
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import RowId
 from gateway.view import View
 
 router = APIRouter(tags=["alerts"])
@@ -36,7 +37,7 @@ class AlertOut(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field("", max_length=1000)
+    note: NoteText = Field("", max_length=1000)
 
 
 def _out(view: View, a: Alert) -> dict[str, Any]:
@@ -79,7 +80,7 @@ async def list_alerts(
     return [_out(view, a) for a in out[:limit]]
 
 
-def _act(view: View, alert_id: int, action: str, role: str, note: str) -> dict[str, Any]:
+def _act(view: View, alert_id: int, action: str, actor: str, note: str) -> dict[str, Any]:
     a = view.alerts.find(alert_id)
     if a is None:
         raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them")
@@ -92,20 +93,33 @@ def _act(view: View, alert_id: int, action: str, role: str, note: str) -> dict[s
             f"alert {alert_id} ({a.rule}) resolves by itself when its condition clears; acknowledge it instead",
         )
     fn = view.alerts.ack if action == "ack" else view.alerts.close
-    done = fn(alert_id, role, note, time.time_ns())
+    done = fn(alert_id, actor, note, time.time_ns())
     assert done is not None
     return _out(view, done)
 
 
-@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert, with a note")
-async def ack(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
-    return _act(view, alert_id, "ack", role, body.note)
+@router.post(
+    "/alerts/{alert_id}/ack",
+    responses={409: {"description": "`alert_ended`: the alert is already resolved or closed"}},
+    response_model=AlertOut,
+    summary="Acknowledge an alert, with a note",
+)
+async def ack(
+    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
+) -> dict[str, Any]:
+    # Who acknowledged is the token's holder as the audit names them, not the role several share.
+    return _act(view, alert_id, "ack", who.actor, body.note)
 
 
 @router.post(
     "/alerts/{alert_id}/close",
+    responses={
+        409: {"description": "`alert_ended`, or `resolves_itself`: its condition clears it (acknowledge it instead)"}
+    },
     response_model=AlertOut,
     summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
 )
-async def close(alert_id: int, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)) -> dict[str, Any]:
-    return _act(view, alert_id, "close", role, body.note)
+async def close(
+    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
+) -> dict[str, Any]:
+    return _act(view, alert_id, "close", who.actor, body.note)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import IsoDate
 from gateway.view import View
 
 router = APIRouter(tags=["attendance"])
@@ -55,7 +56,12 @@ def _attendance(view: View) -> Any:
     return p
 
 
-@router.get("/attendance/posts", response_model=list[PostOut], summary="Each window post: who is on it, since when")
+@router.get(
+    "/attendance/posts",
+    responses={404: {"description": "this hall has no attendance machines"}},
+    response_model=list[PostOut],
+    summary="Each window post: who is on it, since when",
+)
 async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     p = _attendance(view)
     now = time.time_ns()
@@ -78,12 +84,13 @@ async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
 
 @router.get(
     "/attendance/daily",
+    responses={404: {"description": "this hall has no attendance machines"}},
     response_model=DailyOut,
     summary="Per person: first in, last out, late, early leave, missing punches",
     dependencies=[require("duty_manager", "manager")],
 )
 async def daily(
-    view: ViewDep, date: Annotated[Date | None, Query(description="default: today (hall time)")] = None
+    view: ViewDep, date: Annotated[IsoDate | None, Query(description="default: today (hall time)")] = None
 ) -> dict[str, Any]:
     p = _attendance(view)
     now = time.time_ns()

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
 from gateway.api.deps import ViewDep, require
 from gateway.api.routes.commanding import AuditOut
+from gateway.api.routes.period import INT64_MAX, IsoDateTime, epoch_ns
 from gateway.commands.audit import iso_time
 
 router = APIRouter(tags=["commands"])
 
 
-def _ns(t: datetime | None, zone: str) -> int | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:  # a time without offset is the hall's own
-        t = t.replace(tzinfo=ZoneInfo(zone))
-    return int(t.timestamp() * 1e9)
+def _ns(t: datetime | None, zone: str, name: str) -> int | None:
+    return None if t is None else epoch_ns(t, zone, name)
 
 
 @router.get(
@@ -33,16 +29,16 @@ async def audit(
     view: ViewDep,
     device: str | None = None,
     actor: str | None = None,
-    start: Annotated[datetime | None, Query(description="from this time (ISO 8601; no offset: the hall's)")] = None,
-    end: Annotated[datetime | None, Query(description="before this time")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="from this time (ISO 8601; no offset: the hall's)")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="before this time")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     rows = view.journal.audit(
         device=device,
         actor=actor,
-        start_ns=_ns(start, view.timezone),
-        end_ns=_ns(end, view.timezone),
+        start_ns=_ns(start, view.timezone, "start"),
+        end_ns=_ns(end, view.timezone, "end"),
         limit=limit,
         before_id=before_id,
     )

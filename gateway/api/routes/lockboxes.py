@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, RoleDep, Text, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk_of, need_key, refused
 from gateway.commands import Refused
@@ -55,6 +55,7 @@ class ComplianceOut(BaseModel):
 
 @router.get(
     "/lockboxes/compliance",
+    responses={409: {"description": "`no_attendance`: no attendance machine; `no_slots`: no phones.lockboxes"}},
     response_model=list[ComplianceOut],
     summary="Staff clocked in, their slot, and whether their phone is in it (?missing=true: only those it is not)",
 )
@@ -81,7 +82,7 @@ async def compliance(
 
 
 class UnlockIn(BaseModel):
-    reason: str = Field("", max_length=500, description="why; required in working hours")
+    reason: Text = Field("", max_length=500, description="why; required in working hours")
 
 
 @router.post(
@@ -96,8 +97,10 @@ async def unlock(
     body: UnlockIn,
     view: ViewDep,
     who: CallerDep,
+    # Required, and declared so in OpenAPI (it was optional there): a missing one is still the
+    # 400 idempotency_key_required (errors.py).
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=128)],
     _: str = require("staff", "duty_manager"),
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> Any:
     desk = desk_of(view)
     d = view.devices.get(device)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CallerDep, ViewDep, require
+from gateway.api.deps import CallerDep, Text, ViewDep, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, CommandErrorOut, answer, refused
 from gateway.commands import Refused
@@ -21,8 +21,8 @@ KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128
 
 
 class DepositIn(BaseModel):
-    item: str = Field(min_length=1, max_length=200, description="what is deposited (licence, certificate ...)")
-    applicant: str = Field(min_length=1, max_length=200, description="who collects it")
+    item: Text = Field(min_length=1, max_length=200, description="what is deposited (licence, certificate ...)")
+    applicant: Text = Field(min_length=1, max_length=200, description="who collects it")
 
 
 class DepositOut(BaseModel):
@@ -34,7 +34,7 @@ class DepositOut(BaseModel):
 
 
 class PickupIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
+    code: Text = Field(min_length=1, max_length=64)
 
 
 class PickupOut(BaseModel):
@@ -109,6 +109,7 @@ async def pickup(locker: str, body: PickupIn, view: ViewDep, who: CallerDep, ide
 
 @router.get(
     "/lockers/{locker}/items",
+    responses={503: {"description": "`commands_unavailable`: the gateway runs without its command desk"}},
     response_model=list[ItemOut],
     summary="Items in a locker: waiting, expired (not collected in time), opened, collected",
     dependencies=[require("staff", "duty_manager", "manager", "admin")],

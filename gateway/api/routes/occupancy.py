@@ -7,9 +7,8 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
 from gateway.occupancy_history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
 from gateway.view import View, ZoneSnapshot
@@ -117,12 +117,6 @@ class HistoryOut(BaseModel):
     points: list[HistoryPointOut]
 
 
-def _ns(t: datetime, tz: str) -> int:
-    if t.tzinfo is None:  # a time without offset is the hall's own
-        t = t.replace(tzinfo=ZoneInfo(tz))
-    return int(t.timestamp() * 1e9)
-
-
 @router.get(
     "/occupancy/history",
     response_model=HistoryOut,
@@ -135,15 +129,15 @@ async def history(
     view: ViewDep,
     _: RoleDep,
     zone: Annotated[str, Query(description="a zone id, or '*' for the whole hall")] = HALL,
-    start: Annotated[datetime | None, Query(description="default: 24 hours before end")] = None,
-    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="default: 24 hours before end")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
     step: Step = "hour",
 ) -> dict[str, Any]:
     tz = view.timezone
     if zone not in view.zone_ids():
         raise ApiError(422, "invalid_request", f"unknown zone {zone!r}: use one of {', '.join(view.zone_ids())}")
-    end_ns = _ns(end, tz) if end else time.time_ns()
-    start_ns = _ns(start, tz) if start else end_ns - int(timedelta(hours=24).total_seconds() * 1e9)
+    end_ns = epoch_ns(end, tz, "end") if end else time.time_ns()
+    start_ns = epoch_ns(start, tz, "start") if start else end_ns - int(timedelta(hours=24).total_seconds() * 1e9)
     if start_ns >= end_ns:
         raise ApiError(422, "invalid_request", "start must be before end")
     if (end_ns - start_ns) // STEP_NS[step] > MAX_POINTS:

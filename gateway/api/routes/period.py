@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from fastapi import Path
+from pydantic import BeforeValidator
 
 from gateway.api.errors import ApiError
 from gateway.view import View
 
 
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a date or time: a number (`0.5`, `-2e-311`) is
+    taken as seconds since 1970, so a mistyped filter silently asked about 1970."""
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError(f"{value!r} is not ISO 8601: use e.g. 2026-11-23 or 2026-11-23T09:30")
+    return value
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date or a time in a query, in ISO 8601 only.
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+# The text form ratings take (a date or a time, parsed by `moment`), documented in OpenAPI.
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}"
+
+# Row ids and times are SQLite integers (signed 64 bit): a bigger value is refused as a bad request
+# rather than reaching the database and failing there as an OverflowError (a 500).
+INT64_MAX = 2**63 - 1
+# A row id in a path (alerts, work orders).
+RowId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+# The times an int64 of nanoseconds holds (1677-09-21 to 2262-04-11), in whole years of the time
+# as written: any offset (at most a day) keeps such a time inside.
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+
+
+def epoch_ns(t: datetime, zone: str, name: str) -> int:
+    """A time (without an offset: the hall's own) as epoch ns; a time no int64 holds is a 422."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=ZoneInfo(zone))
+    if not FIRST_YEAR <= t.year <= LAST_YEAR:
+        raise ApiError(422, "invalid_request", f"{name}: {t.isoformat()} is outside the years 1678-2261")
+    return int(t.timestamp() * 1e9)
+
+
 def moment(view: View, text: str, name: str) -> int:
     """`2026-11-23` (its midnight) or `2026-11-23T09:30` (hall time unless it has an offset) -> epoch ns."""
-    zone = ZoneInfo(view.timezone)
     try:
-        if len(text) == 10:
-            t = datetime.combine(date.fromisoformat(text), time(0), zone)
-        else:
-            t = datetime.fromisoformat(text)
-            t = t if t.tzinfo is not None else t.replace(tzinfo=zone)
+        t = datetime.combine(date.fromisoformat(text), time(0)) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise ApiError(422, "invalid_request", f"{name}: {text!r} is not a date (2026-11-23) or a time") from None
-    return int(t.timestamp() * 1e9)
+    return epoch_ns(t, view.timezone, name)
 
 
 def period(view: View, start: str | None, end: str | None, day: date | None, now_ns: int) -> tuple[int, int]:
@@ -29,6 +63,8 @@ def period(view: View, start: str | None, end: str | None, day: date | None, now
     if day is not None:
         if start or end:
             raise ApiError(422, "invalid_request", "give either date or start/end, not both")
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ApiError(422, "invalid_request", f"date: {day} is outside the years 1678-2261")
         start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
     if start is None:
         today = datetime.fromtimestamp(now_ns / 1e9, zone).date()

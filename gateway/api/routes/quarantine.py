@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from gateway.api.deps import ViewDep, iso, require
+from gateway.api.routes.period import INT64_MAX
 
 router = APIRouter(tags=["devices"])
 
@@ -32,7 +33,7 @@ async def quarantine(
     view: ViewDep,
     device: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     return [
         {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
-from gateway.api.routes.period import period
+from gateway.api.routes.period import INT64_MAX, ISO_PATTERN, IsoDate, period
 from gateway.domain.ratings import Figures
 from gateway.view import View
 
@@ -65,14 +64,21 @@ def ratings_of(view: View) -> Any:
     return p
 
 
-@router.get("/ratings/summary", response_model=SummaryOut, summary="Rating figures for a period, by group")
+@router.get(
+    "/ratings/summary",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=SummaryOut,
+    summary="Rating figures for a period, by group",
+)
 async def summary(
     view: ViewDep,
     _: RoleDep,
     by: By | None = None,
-    start: Annotated[str | None, Query(description="date or time (hall time); default: today")] = None,
-    end: Annotated[str | None, Query(description="date or time, exclusive; default: now")] = None,
-    date: Annotated[date | None, Query(description="one day (instead of start/end)")] = None,
+    start: Annotated[
+        str | None, Query(pattern=ISO_PATTERN, description="date or time (hall time); default: today")
+    ] = None,
+    end: Annotated[str | None, Query(pattern=ISO_PATTERN, description="date or time, exclusive; default: now")] = None,
+    date: Annotated[IsoDate | None, Query(description="one day (instead of start/end)")] = None,
     window: str | None = None,
 ) -> dict[str, Any]:
     p = ratings_of(view)
@@ -97,16 +103,23 @@ async def summary(
     }
 
 
-@router.get("/ratings", response_model=list[RatingOut], summary="Ratings and expired prompts, newest first, paged")
+@router.get(
+    "/ratings",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[RatingOut],
+    summary="Ratings and expired prompts, newest first, paged",
+)
 async def ratings(
     view: ViewDep,
     _: RoleDep,
     window: str | None = None,
     score: Annotated[int | None, Query(ge=1, le=5)] = None,
-    start: Annotated[str | None, Query(description="date or time (hall time); default: today")] = None,
-    end: Annotated[str | None, Query(description="date or time, exclusive; default: now")] = None,
+    start: Annotated[
+        str | None, Query(pattern=ISO_PATTERN, description="date or time (hall time); default: today")
+    ] = None,
+    end: Annotated[str | None, Query(pattern=ISO_PATTERN, description="date or time, exclusive; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     p = ratings_of(view)
     a, b = period(view, start, end, None, time.time_ns())

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.domain.workorders import TransitionError, WorkOrder
 from gateway.view import View
 
@@ -52,7 +53,7 @@ class WorkOrderOut(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
+    note: NoteText = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
 
 
 def _orders(view: View) -> Any:
@@ -91,14 +92,19 @@ def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) ->
     }
 
 
-@router.get("/workorders", response_model=list[WorkOrderOut], summary="差评 work orders, newest first, paged")
+@router.get(
+    "/workorders",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[WorkOrderOut],
+    summary="差评 work orders, newest first, paged",
+)
 async def workorders(
     view: ViewDep,
     _: RoleDep,
     state: State | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     now = time.time_ns()
     orders = _orders(view).store.orders(
@@ -107,8 +113,13 @@ async def workorders(
     return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
 
 
-@router.get("/workorders/{order_id}", response_model=WorkOrderOut, summary="One work order with its audit trail")
-async def workorder(order_id: int, view: ViewDep, _: RoleDep) -> dict[str, Any]:
+@router.get(
+    "/workorders/{order_id}",
+    responses={404: {"description": "no such work order, or this hall has no rating pads"}},
+    response_model=WorkOrderOut,
+    summary="One work order with its audit trail",
+)
+async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     store = _orders(view).store
     o = store.order(order_id)
     if o is None:
@@ -118,16 +129,20 @@ async def workorder(order_id: int, view: ViewDep, _: RoleDep) -> dict[str, Any]:
 
 @router.post(
     "/workorders/{order_id}/{action}",
+    responses={
+        404: {"description": "no such work order, or this hall has no rating pads"},
+        409: {"description": "`bad_transition`: the order is not in a state this step leaves"},
+    },
     response_model=WorkOrderOut,
     summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
 )
 async def act(
-    order_id: int, action: Action, body: NoteIn, view: ViewDep, role: str = require(*HANDLERS)
+    order_id: RowId, action: Action, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
     p = _orders(view)
     now = time.time_ns()
     try:
-        o = p.act(order_id, action, role, body.note, now)
+        o = p.act(order_id, action, who.actor, body.note, now)  # the holder, not the shared role
     except TransitionError as e:
         raise ApiError(409, "bad_transition", str(e)) from None
     if o is None:

@@ -1,0 +1,307 @@
+"""The API against a hostile or careless client: what it sends (methods a path does not take,
+values the state database cannot hold, oversized or odd bodies) gets a 4xx JSON answer that says
+what to change, never a 500. A real gateway served by uvicorn (tests/test_api_surface.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.api.app import MAX_BODY_BYTES
+from gateway.config import load_config
+from gateway.runtime import Gateway, start_gateway
+from tests.servers import free_port
+from tests.test_api_surface import AUTH, run
+
+Body = Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]
+
+
+def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9110: a 405 carries `Allow` (the error handler used to drop the exception's headers)."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for method, path in (("TRACE", "/healthz"), ("DELETE", "/api/v1/devices"), ("OPTIONS", "/metrics")):
+            r = await http.request(method, path, headers=AUTH)
+            assert r.status_code == 405, (method, path)
+            assert r.json()["error"] == "method_not_allowed"
+            assert "GET" in r.headers["allow"], (method, path)
+        r = await http.get("/api/v1/alerts/1/ack", headers=AUTH)
+        assert (r.status_code, r.headers["allow"]) == (405, "POST")
+
+    run(tmp_path, monkeypatch, body)
+
+
+ROLES = ("technician", "staff", "duty_manager", "manager", "admin")
+TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
+
+
+def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body) -> None:
+    """`body(gateway, client, tokens)` against a real gateway with no devices and a token per role."""
+    tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
+    path = tmp_path / "hall.yaml"
+    path.write_text(
+        f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
+    )
+    env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(path, env)
+
+    async def main() -> None:
+        async with start_gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
+            await body(gw, http)
+
+    asyncio.run(main())
+
+
+async def may_call(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
+    """The answer to the first role that passes the route's role check."""
+    for role in ROLES:
+        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Idempotency-Key": "hostile-1", **kw.pop("headers", {})}
+        r = await http.request(method, url, headers=headers, **kw)
+        if r.status_code != 403 or r.json().get("error") != "forbidden":
+            return r
+    return r
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if not path.endswith("/stream")
+    ]
+
+
+def _fill(path: str, op: dict[str, Any], name: str, value: str) -> tuple[str, dict[str, str]]:
+    """The path with every path parameter filled (`name` with `value`), and the query for `name`."""
+    query: dict[str, str] = {}
+    for p in op.get("parameters", []):
+        if p["in"] == "path":
+            schema = p["schema"]
+            plain = "1" if schema.get("type") == "integer" else str(schema.get("enum", ["x"])[0])
+            path = path.replace("{" + p["name"] + "}", value if p["name"] == name else plain)
+        elif p["in"] == "query" and p["name"] == name:
+            query[name] = value
+    return path, query
+
+
+def _kinds(schema: dict[str, Any]) -> set[str]:
+    found = {schema.get("type", ""), schema.get("format", "")}
+    for alt in schema.get("anyOf", []):
+        found |= _kinds(alt)
+    return found
+
+
+def test_values_the_database_cannot_hold_are_bad_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every integer parameter beyond int64 and every time outside what an int64 of nanoseconds
+    holds: 422 naming the parameter (they were 500 OverflowError from SQLite or datetime)."""
+    huge = ("9223372036854775808", "99999999999999999999999")
+    times = ("0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1500-06-01T00:00")
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        tried = 0
+        for method, path, op in operations(spec):
+            for p in op.get("parameters", []):
+                kinds = _kinds(p["schema"])
+                values = huge if "integer" in kinds else times if {"date", "date-time"} & kinds else ()
+                if p["name"] in ("start", "end", "date"):
+                    values = times
+                for value in values:
+                    url, query = _fill(path, op, p["name"], value)
+                    r = await may_call(http, method, url, params=query, json={"note": "n", "reason": "r"})
+                    assert r.status_code in (404, 422), (method, path, p["name"], value, r.status_code, r.text)
+                    assert r.status_code == 404 or p["name"] in r.json()["detail"], r.text
+                    tried += 1
+        assert tried > 30
+        # The first and last years are whole, whatever the hall's offset was then (LMT +08:05:43).
+        for edge in ("1678-01-01", "2261-12-31T23:59:59-14:00"):
+            r = await may_call(http, "GET", "/api/v1/audit", params={"start": edge})
+            assert r.status_code == 200, r.text
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_a_body_over_the_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone, before a token check, could make the gateway hold a body of any size (200 MB grew
+    the demo's memory by ~500 MB, never given back): 413 for a declared or a chunked one."""
+    big = b'{"note": "' + b"a" * (MAX_BODY_BYTES + 1) + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192]
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for headers in ({}, AUTH):
+            r = await http.post("/api/v1/alerts/1/ack", content=big, headers=headers)
+            assert (r.status_code, r.json()["error"]) == (413, "too_large"), r.text
+        r = await http.post("/api/v1/alerts/1/ack", content=chunks(), headers=AUTH)
+        assert (r.status_code, r.json()["error"]) == (413, "too_large"), r.text
+        r = await http.post("/api/v1/alerts/1/ack", json={"note": "a" * 900}, headers=AUTH)
+        assert (r.status_code, r.json()["error"]) == (404, "unknown_alert")
+        spec = (await http.get("/openapi.json")).json()
+        assert "413" in spec["paths"]["/api/v1/alerts/{alert_id}/ack"]["post"]["responses"]
+
+    run(tmp_path, monkeypatch, body)
+
+
+def test_a_number_is_not_taken_for_a_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic reads `0.5` or `1700000000` as seconds since 1970: `audit?start=0.5` answered
+    every row, `attendance/daily?date=-2.2e-311` the day of 1970-01-01. ISO 8601 only."""
+    dated = [
+        ("/api/v1/audit", "start"),
+        ("/api/v1/audit", "end"),
+        ("/api/v1/occupancy/history", "start"),
+        ("/api/v1/attendance/daily", "date"),
+        ("/api/v1/ratings/summary", "date"),
+        ("/api/v1/ratings/summary", "start"),
+        ("/api/v1/ratings", "end"),
+    ]
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for path, name in dated:
+            for value in ("0.5", "-2.225073858507e-311", "1700000000", "", "tomorrow"):
+                r = await may_call(http, "GET", path, params={name: value})
+                assert r.status_code == 422 and name in r.json()["detail"], (path, name, value, r.text)
+            value = "2026-11-23" if name == "date" else "2026-11-23T09:30"
+            r = await may_call(http, "GET", path, params={name: value})
+            assert r.status_code in (200, 404), (path, name, r.text)  # 404: no attendance machine here
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_control_characters_in_typed_text_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A NUL or a newline in a reason, an item or an applicant went into the audit, the outbox's
+    lines and the log (`pickup code issued: item a<NUL>b`, a forged log line after a newline):
+    the device side has refused NUL all along. Notes keep newlines and tabs."""
+    posts = [
+        ("/api/v1/lockboxes/lb/slots/1/unlock", {"reason": "x"}, "reason"),
+        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "item"),
+        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "applicant"),
+        ("/api/v1/lockers/lk/pickup", {"code": "123456"}, "code"),
+        ("/api/v1/alerts/1/ack", {"note": "x"}, "note"),
+        ("/api/v1/workorders/1/close", {"note": "x"}, "note"),
+    ]
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for path, good, name in posts:
+            for bad in ("a\x00b", "a\x1b[31mred", "a\x7f", "a\rb"):
+                r = await may_call(http, "POST", path, json={**good, name: bad})
+                assert r.status_code == 422, (path, name, bad, r.text)
+                assert f"body.{name}: Value error, control character" in r.json()["detail"], r.text
+            one_line = "\n" if name != "note" else "\x0b"
+            r = await may_call(http, "POST", path, json={**good, name: f"a{one_line}b"})
+            assert r.status_code == 422, (path, name, r.text)
+            r = await may_call(
+                http, "POST", path, json={**good, name: "第一行\n\t第二行" if name == "note" else "证照 A-1"}
+            )
+            assert r.status_code in (403, 404, 503), (path, name, r.text)  # past validation: nothing of that here
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenAPI lists, for each route, every status it answers (README: "listed in OpenAPI for
+    every route with the statuses it can answer"): a hall without rating pads or attendance
+    machines answers 404 without a path parameter, transitions answer 409, a body that is not
+    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        undocumented = set()
+        for method, path, op in operations(spec):
+            documented = set(op["responses"])
+            # A kiosk token passes the token check of every route and is refused by all but
+            # /me and its pickup route: 403 (this hall has no locker, so no kiosk to call with).
+            if "401" in documented and path != "/api/v1/me" and "403" not in documented:
+                undocumented.add((method, path, 403, "forbidden (a kiosk token)"))
+            url, _ = _fill(path, op, "", "")
+            tries: list[dict[str, Any]] = [{}]
+            if method == "POST":
+                tries = [{"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}}]
+                tries.append({"content": b"\xc3\x28\xa0\xa1", "headers": {"Content-Type": "application/json"}})
+            for role in (*ROLES, None):
+                for kw in tries:
+                    headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
+                    r = await http.request(
+                        method,
+                        url,
+                        headers={**headers, **kw.get("headers", {})},
+                        **{k: v for k, v in kw.items() if k != "headers"},
+                    )
+                    if str(r.status_code) not in documented:
+                        undocumented.add((method, path, r.status_code, r.json().get("error")))
+        assert not undocumented, "\n".join(map(str, sorted(undocumented)))
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_without_a_token_a_route_answers_401_whatever_the_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI parses and validates a body before the dependencies run: a caller without a token
+    got 422 "JSON decode error" or the route's field rules (or 400) instead of 401."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        broken = (
+            {"content": b"garbage"},
+            {"content": b"\xc3\x28"},
+            {"json": {"note": 5}},
+            {"json": []},
+        )
+        for path in ("/api/v1/alerts/1/ack", "/api/v1/lockboxes/lb/slots/0/unlock", "/api/v1/lockers/lk/pickup"):
+            for kw in broken:
+                for headers, error in (
+                    ({}, "unauthenticated"),
+                    ({"Authorization": "Bearer not-a-token-of-ours"}, "bad_token"),
+                ):
+                    r = await http.post(path, headers={"Content-Type": "application/json", **headers}, **kw)
+                    assert (r.status_code, r.json()["error"]) == (401, error), (path, kw, r.text)
+                    assert r.headers["www-authenticate"] == "Bearer"
+                r = await may_call(http, "POST", path, **kw)
+                assert r.status_code == 422, (path, kw, r.text)  # with a token: what is wrong with it
+        r = await http.get("/api/v1/ratings?score=9")
+        assert r.status_code == 401, r.text
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_a_filter_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`?zone=consult&zone=windows` answered for windows alone, silently (the last value won)."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        for path, name, values in (
+            ("/api/v1/devices", "zone", ("consult", "windows")),
+            ("/api/v1/alerts", "limit", ("1", "2")),
+            ("/api/v1/audit", "start", ("2026-11-01", "2026-11-02")),
+        ):
+            r = await may_call(http, "GET", path, params=[(name, v) for v in values])
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["detail"] == f"query parameter {name!r} given 2 times: give it once"
+            r = await may_call(http, "GET", path, params={name: values[0]})
+            assert r.status_code == 200, (path, r.text)
+
+    every_role(tmp_path, monkeypatch, body)
+
+
+def test_a_header_the_route_requires_is_required_in_openapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unlock answers 400 without an Idempotency-Key, but OpenAPI said the header was optional
+    (a client generated from it would leave it out)."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        spec = (await http.get("/openapi.json")).json()
+        op = spec["paths"]["/api/v1/lockboxes/{device}/slots/{slot}/unlock"]["post"]
+        [key] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header" and key["required"] is True
+        r = await http.post(
+            "/api/v1/lockboxes/lb/slots/1/unlock",
+            json={"reason": "r"},
+            headers={"Authorization": f"Bearer {TOKENS['duty_manager']}"},
+        )
+        assert (r.status_code, r.json()["error"]) == (400, "idempotency_key_required"), r.text
+
+    every_role(tmp_path, monkeypatch, body)
