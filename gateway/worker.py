@@ -27,6 +27,7 @@ from dataclasses import asdict
 from typing import Any
 
 from drivers.mqtt import Message, MqttLink
+from gateway import logformat
 from gateway.config import HallConfig
 from gateway.forward import frame, read_frame, share_group, worker_client_id, worker_outbox
 from gateway.ingress import Ingress
@@ -158,9 +159,8 @@ async def serve(sock: socket.socket) -> int:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s", stream=sys.stderr
-    )
+    # One record, one line, as the gateway's own log: topics and payload excerpts come from outside.
+    logformat.setup(logging.INFO, "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.WARNING)
     sock = socket.socket(fileno=int(argv[0]))
     return asyncio.run(serve(sock))
