@@ -36,7 +36,7 @@ def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monk
     run(tmp_path, monkeypatch, body)
 
 
-ROLES = ("technician", "staff", "duty_manager", "manager", "admin")
+ROLES = ("technician", "staff", "duty_manager", "manager", "admin", "viewer")
 TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
 
 

@@ -226,7 +226,7 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo, tm
         driver.save_screenshot(str(tmp_path / "ack-dialog-1280x900.png"))
         dialog_confirm(driver, "已通知值班长")
         acked = next(a for a in get("/api/v1/alerts") if a["id"] == alert["id"])
-        assert (acked["state"], acked["note"], acked["acked_by"]) == ("acknowledged", "已通知值班长", "technician")
+        assert (acked["state"], acked["note"], acked["acked_by"]) == ("acknowledged", "已通知值班长", "运维李工")
         # A technician may not move work orders; the manager may: call the citizen back.
         open_page(driver, demo, "/web/manager.html", "technician", "#workorders tr")
         assert not driver.find_elements(By.CSS_SELECTOR, "#workorders button")
