@@ -305,3 +305,14 @@ def test_a_header_the_route_requires_is_required_in_openapi(tmp_path: Path, monk
         assert (r.status_code, r.json()["error"]) == (400, "idempotency_key_required"), r.text
 
     every_role(tmp_path, monkeypatch, body)
+
+
+def test_an_error_never_echoes_kilobytes_of_what_was_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 404 quotes the id it did not find: a 15 KB id comes back as at most a kilobyte of detail."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        r = await http.get(f"/api/v1/devices/{'x' * 15_000}", headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
+        assert r.status_code == 404, r.text
+        assert len(r.json()["detail"]) <= 1000, len(r.text)
+
+    every_role(tmp_path, monkeypatch, body)

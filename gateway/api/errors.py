@@ -25,7 +25,12 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+DETAIL_MAX = 1000  # a detail may quote what the caller sent (an id): never kilobytes of it back
+
+
 def _body(code: str, detail: str) -> dict[str, str]:
+    if len(detail) > DETAIL_MAX:
+        detail = detail[: DETAIL_MAX - 1] + "…"
     return {"error": code, "detail": detail}
 
 
