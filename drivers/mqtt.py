@@ -23,7 +23,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,8 +36,9 @@ from drivers.tls import TlsOptions, client_context, describe_tls_error
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
+    """One received message. A named tuple: built once per message, it is the cheapest immutable record."""
+
     topic: str
     payload: bytes
     qos: int
@@ -125,6 +126,7 @@ class MqttLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._pending: list[Message] = []
+        self._poll = select.poll()  # the current socket's, registered when it opens
         self._flush_scheduled = False
         self._session: _Session | None = None
         self._sessions = 0
@@ -323,6 +325,8 @@ class MqttLink:
 
         def opened() -> None:
             assert self._loop is not None
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
             self._loop.add_reader(sock, self._read)
             self._misc = self._loop.create_task(self._misc_loop())
 
@@ -333,17 +337,18 @@ class MqttLink:
         # loop iteration) rather than one per message. paho's loop_read reads a single incoming
         # packet whatever max_packets says.
         client = self._client
+        sock = client.socket()
+        pending = getattr(sock, "pending", None)  # TLS: decrypted bytes poll cannot see
+        poll = self._poll.poll  # registered once per socket: cheaper than a select() per packet
         for _ in range(self.options.receive_maximum):
             rc = client.loop_read()
             if rc != paho.MQTT_ERR_SUCCESS:
                 if self._session and not self._session.lost.is_set():
                     self.stats.last_error = f"read failed: {paho.error_string(rc)}"
                 return
-            sock = client.socket()
-            if sock is None:
-                return
-            pending = getattr(sock, "pending", None)  # TLS: decrypted bytes select cannot see
-            if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
+            if client.socket() is not sock:
+                return  # closed (or replaced) by what was read
+            if not (pending and pending()) and not poll(0):
                 return
 
     def _on_socket_close(self, client: paho.Client, _u: Any, sock: Any) -> None:
