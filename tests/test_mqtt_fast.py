@@ -144,3 +144,52 @@ async def _with_properties(mosquitto: Mosquitto) -> None:
     finally:
         pub.disconnect()
         pub.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_steady_traffic_gets_the_busy_window_and_a_lone_message_the_short_one(
+    mosquitto: Mosquitto, protocol: str
+) -> None:
+    asyncio.run(_windows(mosquitto, protocol))
+
+
+async def _windows(mosquitto: Mosquitto, protocol: Any) -> None:
+    batches: list[list[Message]] = []
+    opts = MqttOptions(host=mosquitto.host, port=mosquitto.port, client_id=f"win-{protocol}", protocol=protocol)
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"win-pub-{protocol}")
+    pub.max_inflight_messages_set(2000)
+    pub.max_queued_messages_set(0)
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        async with MqttLink(opts, batches.append, [("win/#", 1)]) as link:
+            await until(lambda: link.stats.connected, what="connected")
+            await asyncio.sleep(0.2)  # SUBACK
+            pub.publish("win/lone", b"1", qos=1)
+            await until(lambda: len(batches) == 1, what="the lone message")
+            assert not link._busy
+            # 2,000 msg/s for a second, in 2 ms steps.
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for step in range(500):
+                for i in range(4):
+                    pub.publish("win/steady", str(step * 4 + i).encode(), qos=1)
+                await asyncio.sleep(max(0.0, start + (step + 1) * 0.002 - loop.time()))
+            await until(lambda: sum(map(len, batches)) == 2001, what="every message")
+            steady = [len(b) for b in batches[1:]]
+            if protocol == "5":
+                assert link._busy or max(steady) >= 50, steady
+                assert len(steady) < 100, steady  # ~20 batches at 50 ms (the 5 ms window: ~200)
+                assert max(steady) <= 2000  # never more than the broker's window (receive maximum)
+            else:
+                assert not link._busy  # 3.1.1: the broker's window is its own; the short window only
+            got = sorted(int(m.payload) for b in batches[1:] for m in b)
+            assert got == list(range(2000))
+        batches.clear()
+        async with MqttLink(opts, batches.append, [("win/#", 1)]) as link:  # all acknowledged
+            await until(lambda: link.stats.connected, what="connected again")
+            await asyncio.sleep(0.3)
+            assert batches == []
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
