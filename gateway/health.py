@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from drivers.canonical import Event
+from drivers.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain import health
 from gateway.domain.health import DeviceHealth, Transition
 from gateway.kinds import KINDS
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Events whose fields the health rules read (uptime, battery, readings, online); others only count.
+_INFO_EVENTS = frozenset({STATUS, HEARTBEAT, READING})
 RTT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -55,6 +57,7 @@ class HealthBook:
             for d in devices.values()
         }
         self._pending: list[tuple[str, int, str, str]] = []
+        self._evaluated: dict[str, int] = {}  # device -> the time its health was last evaluated by apply
         # poll round trips per device: counts per bucket of RTT_BUCKETS_S (the last: above them all)
         self.rtt: dict[str, list[int]] = {}
         self.rtt_sum: dict[str, float] = {}
@@ -63,15 +66,30 @@ class HealthBook:
                 health.restore(h, journal.transitions(device_id, limit=health.HISTORY))
 
     def apply(self, event: Event, now_ns: int) -> None:
-        self._note(event.device, health.observe(self.devices[event.device], event, now_ns))
+        h = self.devices[event.device]
+        if (
+            self._evaluated.get(event.device) == now_ns
+            and h.online
+            and h.fold is None
+            and event.name not in _INFO_EVENTS
+        ):
+            # Another event of this batch (same time) from a device already evaluated at this time,
+            # carrying nothing the rules read: evaluating again would find what it found. Counted.
+            h.counters["events"] += 1
+            h.last_seen_ns = now_ns
+            return
+        self._note(event.device, health.observe(h, event, now_ns))
+        self._evaluated[event.device] = now_ns
 
     def poll_failed(self, device: str, error: str, cause: str, now_ns: int) -> None:
+        self._evaluated.pop(device, None)
         self.devices[device].counters[f"poll_{cause}"] += 1
         self._note(device, health.poll_failed(self.devices[device], error, now_ns))
 
     def round_trip(self, device: str, rtt_s: float, ok: bool) -> None:
         """How long a poll took: kept for answered polls (a timeout says nothing about the device's speed)."""
         if ok:
+            self._evaluated.pop(device, None)  # the rules read it
             self.devices[device].info["poll_rtt_s"] = round(rtt_s, 6)
             counts = self.rtt.setdefault(device, [0] * (len(RTT_BUCKETS_S) + 1))
             counts[bisect.bisect_left(RTT_BUCKETS_S, rtt_s)] += 1
@@ -81,6 +99,7 @@ class HealthBook:
         health.bad_payload(self.devices[device], reason, detail)
 
     def tick(self, now_ns: int) -> None:
+        self._evaluated.clear()
         for device, h in self.devices.items():
             self._note(device, health.tick(h, now_ns))
 
