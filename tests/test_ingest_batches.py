@@ -54,9 +54,11 @@ event = st.one_of(
 )
 
 
-@given(st.lists(st.lists(event, min_size=1, max_size=6), max_size=12))
-@settings(max_examples=100, deadline=None)
-def test_health_skips_only_evaluations_that_would_change_nothing(batches) -> None:
+@given(st.lists(st.tuples(st.lists(event, max_size=6), st.integers(0, 3), st.sampled_from([1, 30, 120]))))
+@settings(max_examples=150, deadline=None)
+def test_health_skips_only_evaluations_that_would_change_nothing(steps) -> None:
+    """Batches of events and ticks (some after a silence long enough to go offline), through the
+    book (with its shortcuts) and straight through the domain functions: the same health."""
     from gateway.kinds.rating_pad import KIND
 
     device = SimpleNamespace(id="d", kind="rating_pad", protocol="mqtt", decoder=None)
@@ -65,11 +67,15 @@ def test_health_skips_only_evaluations_that_would_change_nothing(batches) -> Non
     reference.drift_limit_s = book.devices["d"].drift_limit_s
     reference.heartbeat_timeout_ns = book.devices["d"].heartbeat_timeout_ns
     now = 10**18
-    for batch in batches:
-        now += 10**9
+    for batch, ticks, gap_s in steps:
+        now += gap_s * 10**9
         for e in batch:
             book.apply(e, now)
             domain.observe(reference, e, now)
+        for _ in range(ticks):
+            now += 10**9
+            book.tick(now)
+            domain.tick(reference, now)
         h = book.devices["d"]
         assert (h.health, h.detail, h.online, h.last_seen_ns) == (
             reference.health,
