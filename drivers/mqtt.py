@@ -109,6 +109,7 @@ class _Session:
     batch_failed: bool = False
 
 
+READ_AHEAD = 65536
 _PUBACK = struct.Struct("!BBH")  # a PUBACK: fixed header, remaining length 2, packet id
 
 
@@ -127,6 +128,28 @@ class _Client(paho.Client):
     """
 
     on_fast_message: Callable[[str, bytes, int, bool, int], None] | None = None
+    # Read ahead: paho asks the socket for 1 byte, 1 byte (or more), then the rest of each packet,
+    # three system calls a message; one recv of up to READ_AHEAD bytes serves many messages.
+    _rbuf: bytes = b""
+    _rpos: int = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf):
+            buf = super()._sock_recv(READ_AHEAD)  # raises as paho's own does; b"" at the end
+            if not buf:
+                return buf
+            self._rbuf, pos = buf, 0
+        self._rpos = pos + bufsize
+        return buf[pos : pos + bufsize]
+
+    def buffered(self) -> bool:
+        """Bytes read from the socket that paho has not taken yet (poll cannot see them)."""
+        return self._rpos < len(self._rbuf)
+
+    def _sock_close(self) -> None:
+        self._rbuf, self._rpos = b"", 0  # what the old connection sent is not the new one's
+        super()._sock_close()
 
     def _handle_publish(self) -> paho.MQTTErrorCode:
         fast = self.on_fast_message
@@ -458,8 +481,12 @@ class MqttLink:
                 return
             if client.socket() is not sock:
                 return  # closed (or replaced) by what was read
-            if not (pending and pending()) and not poll(0):
+            if not client.buffered() and not (pending and pending()) and not poll(0):
                 return
+        if client.buffered() and self._loop is not None:
+            # Stopped at the limit with bytes already read ahead: the socket may have nothing more
+            # to wake the reader, so come back for them.
+            self._loop.call_soon(self._read)
 
     def _on_socket_close(self, client: paho.Client, _u: Any, sock: Any) -> None:
         def closed() -> None:

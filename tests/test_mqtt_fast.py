@@ -193,3 +193,35 @@ async def _windows(mosquitto: Mosquitto, protocol: Any) -> None:
     finally:
         pub.disconnect()
         pub.loop_stop()
+
+
+def test_a_burst_read_ahead_arrives_whole_and_in_order(mosquitto: Mosquitto) -> None:
+    """Many small messages and ones larger than the read-ahead buffer, in one burst: every byte in
+    its place, in publish order (one topic, QoS 1)."""
+    asyncio.run(_burst(mosquitto))
+
+
+async def _burst(mosquitto: Mosquitto) -> None:
+    from drivers.mqtt import READ_AHEAD
+
+    batches: list[list[Message]] = []
+    opts = MqttOptions(host=mosquitto.host, port=mosquitto.port, client_id="burst-sub")
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="burst-pub")
+    pub.max_inflight_messages_set(3000)
+    pub.max_queued_messages_set(0)
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    try:
+        async with MqttLink(opts, batches.append, [("burst/#", 1)]) as link:
+            await until(lambda: link.stats.connected, what="connected")
+            await asyncio.sleep(0.2)  # SUBACK
+            sent = [
+                (bytes([i % 251]) * (3 * READ_AHEAD + 17) if i % 500 == 7 else f"{i}".encode()) for i in range(2500)
+            ]
+            for payload in sent:
+                pub.publish("burst/x", payload, qos=1)
+            await until(lambda: sum(map(len, batches)) >= len(sent), what="every message", timeout=30)
+            assert [m.payload for b in batches for m in b] == sent
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
