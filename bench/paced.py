@@ -61,6 +61,8 @@ class Paced(threading.Thread):
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.max_inflight_messages_set(RECEIVE_MAXIMUM)
         self.client.max_queued_messages_set(0)
+        self.acked = 0
+        self.client.on_publish = self._on_publish
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.stop_flag = threading.Event()
@@ -77,9 +79,18 @@ class Paced(threading.Thread):
                 self.sent += 1
             time.sleep(0.001)
 
+    def _on_publish(self, *_args: object) -> None:
+        self.acked += 1  # paho's network thread; only this thread writes it
+
     def close(self) -> None:
+        """Once the broker has every message (a disconnect drops what paho still holds)."""
         self.stop_flag.set()
         self.join()
+        deadline = time.monotonic() + 60
+        while self.acked < self.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.acked < self.sent:
+            raise AssertionError(f"publisher: {self.acked} of {self.sent} acknowledged by the broker")
         self.client.disconnect()
         self.client.loop_stop()
 
