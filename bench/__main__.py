@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "append": "bench.append",
     "drain": "bench.drain",
     "ingest": "bench.ingest",
+    "paced": "bench.paced",  # CPU per message at a paced 2,000 msg/s vs at saturation
     "devices": "bench.devices",
     "ratings": "bench.ratings",
     "sim": "bench.sim",  # simulated devices one simulator process sustains at nominal rates

@@ -23,6 +23,7 @@ which drains first. Medians over the runs.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENT = "rating_pad_event"
 RECEIVE_MAXIMUM = 2000  # the gateway's default (config Broker.receive_maximum); the baseline asks for the same
 DEFAULT_RECORDS = 100_000
+# BENCH_PROFILE=FILE: the gateway runs under cProfile and writes its profile there (the last run's)
+PROFILE = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
 
 
 @dataclass
@@ -74,7 +77,22 @@ def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
 class Gateway(GatewayProcess):
     """The gateway under test, with the timed start that the benchmark measures."""
 
-    def timed_drain(self, n: int, influx: InfluxDB, db: str, timeout: float) -> GatewayRun:
+    def spawn(self) -> subprocess.Popen[bytes]:
+        if not PROFILE:
+            return super().spawn()
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, *PROFILE, "-m", "gateway.cli", "run", "-c", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self.proc
+
+    def timed_drain(
+        self, n: int, influx: InfluxDB, db: str, timeout: float, influx_total: int | None = None
+    ) -> GatewayRun:
+        """`n` queued messages drained; InfluxDB then holds `influx_total` points (default `n`)."""
+        expect = n if influx_total is None else influx_total
         t0 = time.perf_counter()
         proc = self.spawn()
         ps = psutil.Process(proc.pid)
@@ -108,10 +126,10 @@ class Gateway(GatewayProcess):
                     t_b, cpu_b = t, cpu
         assert first is not None and t_a is not None and cpu_a is not None and cpu_b is not None
         t1, events1, delivered1, cpu1 = first
-        count = influx.wait_count(db, MEASUREMENT, n, timeout=60)
+        count = influx.wait_count(db, MEASUREMENT, expect, timeout=60)
         self.stop()
-        if count != n:
-            raise AssertionError(f"InfluxDB holds {count} {MEASUREMENT} points, expected exactly {n}")
+        if count != expect:
+            raise AssertionError(f"InfluxDB holds {count} {MEASUREMENT} points, expected exactly {expect}")
         return GatewayRun(
             startup_s=t1 - t0,
             ingest_rate=(n - events1) / (t_a - t1),
@@ -262,6 +280,17 @@ def run(opts: Options) -> list[Row]:
             "",
             [g.cpu_pct for g in runs],
             b_cpu,
+        ),
+        Row(
+            "ingest",
+            "gateway CPU per message during (a) (robust where the machine is shared)",
+            "us",
+            median([1e4 * g.cpu_pct / g.ingest_rate for g in runs]),
+            "bare paho subscriber, per message",
+            median([1e4 * b["cpu_pct"] / b["rate"] for b in base]),
+            "",
+            [1e4 * g.cpu_pct / g.ingest_rate for g in runs],
+            [1e4 * b["cpu_pct"] / b["rate"] for b in base],
         ),
         Row(
             "ingest",

@@ -36,6 +36,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# One decoder for every message: json.loads with hooks builds a new JSONDecoder per call.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _getter(path: str) -> Getter:
     keys = path.split(".")
     if len(keys) == 1:
@@ -190,16 +194,18 @@ class MqttDecoder:
 
     def _decode(self, device: str, channel: str | None, payload: bytes, received_ns: int) -> Event:
         limits = self._limits
-        if not isinstance(payload, bytes | bytearray | memoryview):
-            raise DecodeError("not_json", f"payload is {type(payload).__name__}, not bytes")
+        if type(payload) is not bytes:  # what paho gives; anything else is checked and copied
+            if not isinstance(payload, bytes | bytearray | memoryview):
+                raise DecodeError("not_json", f"payload is {type(payload).__name__}, not bytes")
+            payload = bytes(payload)
         if len(payload) > limits.max_bytes:
             raise DecodeError("too_large", f"payload of {len(payload)} bytes (at most {limits.max_bytes})")
         try:
-            text = bytes(payload).decode("utf-8")
+            text = payload.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DecodeError("bad_text", f"payload is not UTF-8: {e}") from None
         try:
-            obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+            obj = _JSON.decode(text)
         except RecursionError:
             raise DecodeError("too_deep", "payload nested too deeply to parse") from None
         except ValueError as e:

@@ -171,8 +171,11 @@ def compile_value(
             raise DecodeError("unknown_value", f"{where}: {_brief(v)} is in none of the ranges")
         return v
 
+    if table is None and not bands and minimum is None and maximum is None and allowed is None:
+        return typed  # nothing to translate or check: most fields, once per message each
+
     def convert(v: Any) -> Any:
-        out = typed(translate(v))
+        out = typed(translate(v) if table is not None or bands else v)
         if isinstance(out, int | float) and (
             (minimum is not None and out < minimum) or (maximum is not None and out > maximum)
         ):

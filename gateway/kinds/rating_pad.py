@@ -71,6 +71,8 @@ class RatingsProjection:
         self._bad_today: tuple[str, int, dict[str, int]] | None = None  # (day, version, per window)
         self._version = 0
         self._new_bad: list[Condition] = []  # 差评 not yet reported to the alert lifecycle
+        self._pending: list[tuple[Rating, int]] = []  # this batch's ratings, with the batch's time
+        self._day: tuple[int, int, str] = (0, 0, "")  # the last local day seen: [start, end) ns, ISO
 
     def attach(self, journal: Journal) -> Callable[[], None]:
         self.store, close = attach(journal.path, RatingStore)
@@ -79,32 +81,53 @@ class RatingsProjection:
     def local_day(self, ts_ns: int) -> date:
         return datetime.fromtimestamp(ts_ns / 1e9, self.zone).date()
 
+    def _day_iso(self, ts_ns: int) -> str:
+        """The hall's local date of `ts_ns`, ISO; the last day's bounds are kept, as nearly every
+        rating of a batch falls on the same day as the one before it."""
+        start, end, iso = self._day
+        if start <= ts_ns < end:
+            return iso
+        d = self.local_day(ts_ns)
+        start, end = self.day_bounds(d)
+        self._day = (start, end, d.isoformat())
+        return self._day[2]
+
     def day_bounds(self, d: date) -> tuple[int, int]:
         start = datetime.combine(d, datetime.min.time(), self.zone)
         end = datetime.combine(d + timedelta(days=1), datetime.min.time(), self.zone)
         return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
 
     def apply(self, event: Event, now_ns: int) -> None:
-        if event.name not in (RATED, UNRATED) or event.device not in self.zones or self.store is None:
+        name = event.name
+        if (name != RATED and name != UNRATED) or self.store is None:
             return
-        fields = dict(event.fields)
-        fields.setdefault("window", self.windows[event.device])
-        r = from_fields(
-            event.name == RATED,
-            event.device,
-            event.seq,
-            event.ts_ns,
-            self.local_day(event.ts_ns).isoformat(),
-            fields,
-            self.zones[event.device],
-        )
-        outcome = self.store.add(r)
+        zone = self.zones.get(event.device)
+        if zone is None:
+            return
+        fields = event.fields
+        if "window" not in fields:
+            fields = {**fields, "window": self.windows[event.device]}
+        r = from_fields(name == RATED, event.device, event.seq, event.ts_ns, self._day_iso(event.ts_ns), fields, zone)
+        # Looked up and staged for the whole batch at once, in after_batch.
+        self._pending.append((r, now_ns))
+
+    def after_batch(self, now_ns: int) -> None:
+        self._settle()
+
+    def _settle(self) -> None:
+        """The batch's ratings against the stored ones (two queries for the batch), staged for one
+        transaction after the batch; work orders and 差评 alerts for the new ones."""
+        pending, self._pending = self._pending, []
+        if not pending or self.store is None:
+            return
+        outcomes = self.store.add_many([r for r, _ in pending])
         self.store.flush_soon()
-        self.counts[outcome] += 1
-        if outcome in ("new", "replaced") and r.bad:
-            self._version += 1
-            if self._open_order(r, now_ns) and len(self._new_bad) < NEW_BAD_LIMIT:
-                self._new_bad.append(bad_rating(r))
+        for (r, now_ns), outcome in zip(pending, outcomes, strict=True):
+            self.counts[outcome] += 1
+            if outcome in ("new", "replaced") and r.bad:
+                self._version += 1
+                if self._open_order(r, now_ns) and len(self._new_bad) < NEW_BAD_LIMIT:
+                    self._new_bad.append(bad_rating(r))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None
@@ -121,6 +144,7 @@ class RatingsProjection:
     def act(self, order_id: int, action: str, who: str, text: str, now_ns: int) -> WorkOrder | None:
         """A person moves an order on (TransitionError when it may not); None: no such order."""
         assert self.store is not None
+        self._settle()
         o = self.store.order(order_id)
         if o is None:
             return None
@@ -131,6 +155,7 @@ class RatingsProjection:
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
             return []
+        self._settle()  # ratings applied outside a hub batch (the hub settles them in after_batch)
         # Reported once: the lifecycle keeps a manual alert open until a person closes it.
         out, self._new_bad = self._new_bad, []
         out += [

@@ -132,16 +132,24 @@ def _series(measurement: str, tags: tuple[tuple[str, str | None], ...]) -> str:
 
 
 def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, Any], ts_ns: int) -> str:
-    field_parts = []
+    return _line(measurement, _series(measurement, tuple(tags.items())), _fields(fields), ts_ns)
+
+
+def _fields(fields: Mapping[str, Any]) -> list[str]:
+    parts = []
     for key, value in fields.items():
         text = format_field(value)
         if text is not None:
-            field_parts.append(f"{escape_key(key)}={text}")
+            parts.append(f"{escape_key(key)}={text}")
+    return parts
+
+
+def _line(measurement: str, series: str, field_parts: list[str], ts_ns: int) -> str:
     if not field_parts:
         raise PointError(f"{measurement}: no fields to write (all empty)", "missing_field")
     if type(ts_ns) is not int or not INT64_MIN <= ts_ns <= INT64_MAX:
         raise PointError(f"{measurement}: timestamp {_brief(ts_ns)} is not an int64 of nanoseconds", "bad_time")
-    line = f"{_series(measurement, tuple(tags.items()))} {','.join(field_parts)} {ts_ns}"
+    line = f"{series} {','.join(field_parts)} {ts_ns}"
     if not line.isascii():
         # The outbox stores UTF-8: a lone surrogate (valid in a Python str, and json.loads lets
         # one through) would fail there, far from its cause. Refuse it here, as a PointError.
@@ -152,11 +160,23 @@ def make_line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[
     return line
 
 
+@lru_cache(maxsize=65536)
+def _event_series(name: str, kind: str, site: str, device: str) -> tuple[str, str]:
+    """(measurement, measurement and tag set) of a device's events of one name: built once."""
+    measurement, type_tag = measurement_for(name, kind)
+    tags = (("site", site), ("device", device), ("kind", kind), ("type", type_tag))
+    return measurement, _series(measurement, tags)
+
+
 def to_line(event: Event, site: str, kind: str) -> str:
     """The event as one line of line protocol (no trailing newline). Raises PointError."""
-    measurement, type_tag = measurement_for(event.name, kind)
-    tags = {"site": site, "device": event.device, "kind": kind, "type": type_tag}
-    fields: dict[str, Any] = dict(event.fields)
-    if event.seq is not None:
-        fields["seq"] = event.seq
-    return make_line(measurement, tags, fields, point_ts(event.ts_ns, event.seq))
+    measurement, series = _event_series(event.name, kind, site, event.device)
+    seq = event.seq
+    if seq is None:
+        parts = _fields(event.fields)
+    elif "seq" in event.fields:  # the event's own seq wins, in the field's place
+        parts = _fields({**event.fields, "seq": seq})
+    else:
+        parts = _fields(event.fields)
+        parts.append(f"seq={format_field(seq)}")
+    return _line(measurement, series, parts, point_ts(event.ts_ns, seq))
