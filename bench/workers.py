@@ -30,7 +30,7 @@ from tests.load import Publisher
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
 MEASUREMENT = "rating_pad_event"
-DEFAULT_RECORDS = 60_000
+DEFAULT_RECORDS = 200_000
 EVENTS = 'hallgate_hub_messages_total{outcome="events"}'
 
 
