@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +28,7 @@ from drivers.profiles.mqtt_json import DecodeError
 from gateway.alerts.lifecycle import Condition
 from gateway.health import HealthBook
 from gateway.kinds import Projection
+from gateway.poll_lines import reading_line
 from gateway.registry import DeviceEntry
 from gateway.store.journal import Journal, Quarantined
 from gateway.store.outbox import Outbox
@@ -143,17 +145,34 @@ class Hub:
             assert values is not None
             self._polled.append(Event(device, READING, ts_ns, values))
             if len(self._polled) == 1:
-                asyncio.get_running_loop().call_later(POLL_FLUSH_S, self.flush)
+                # On a fixed grid, not POLL_FLUSH_S after the first: a device polled at the same
+                # phase every period then lands in the same flush every time, so its newest
+                # sample is never older than its period (pollers start on a grid too).
+                loop = asyncio.get_running_loop()
+                loop.call_at(math.ceil(loop.time() / POLL_FLUSH_S) * POLL_FLUSH_S, self.flush)
 
         return result
 
     def flush(self) -> None:
-        """Store the polls of the last moments in one transaction (one fsync, not one per device)."""
+        """Store the polls of the last moments in one transaction (one fsync, not one per device),
+        then project them. A sample like the device's previous one reuses its encoded line."""
         events, self._polled = self._polled, []
         if not events:
             return
+        now = self.clock()
+        kept, records, bad = [], [], []
+        for e in events:
+            try:
+                records.append((e.priority, reading_line(e, self.site, self._kinds[e.device])))
+            except Exception:
+                bad.append(e)  # publish() counts and reports it, as for any event
+                continue
+            kept.append(e)
         try:
-            self.publish(events)
+            self._commit(records)
+            self._project(kept, now)
+            if bad:
+                self.publish(bad)
         except Exception as e:
             # Samples have no sender to redeliver them: counted and logged, the next poll follows.
             self.stats["polls_lost"] += len(events)

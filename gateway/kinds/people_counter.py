@@ -154,6 +154,7 @@ class OccupancyProjection:
         self.check_resets(now_ns)
         o = self.settings
         out = []
+        suspects = self.occupancy.suspects(now_ns)  # one pass over the counters, not one per zone
         for z in self.occupancy.all_zones():
             label = "the hall" if z.zone == HALL else f"zone {self.names.get(z.zone) or z.zone}"
             was = z.over
@@ -168,7 +169,7 @@ class OccupancyProjection:
                 )
             if was != z.over:
                 self._changed()
-            why = self.suspect(z.zone, now_ns)
+            why = suspects.get(z.zone, [])
             if why != self._suspect.get(z.zone, []):
                 self._suspect[z.zone] = why
                 self._changed()
