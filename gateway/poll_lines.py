@@ -1,9 +1,11 @@
-"""Line protocol for polled readings, encoded once per distinct sample of a device.
+"""Line protocol for polled readings, each field's text encoded once per distinct value.
 
-A thousand counters polled every second mostly answer what they answered a second ago; their
-lines then differ only in the timestamp. The rest of a reading's line (measurement, tags, fields)
-is kept for its exact values (and their types: 5 and 5.0 and True are different fields), so an
-unchanged sample costs a lookup and a string join, not an encoding.
+A thousand counters polled every second mostly answer what they answered a second ago, bar a
+field or two (the uptime). A reading's series (measurement and tags) is kept per device, and
+each field's text per exact value and type (5, 5.0 and True are different fields), so a sample
+costs a few lookups and a join, not a full encoding. Anything unusual (a list value, text that is
+not ASCII, a sequence number, no storable field) goes through `to_line` itself, which raises
+what it raises.
 """
 
 from __future__ import annotations
@@ -12,25 +14,33 @@ from functools import lru_cache
 from typing import Any
 
 from drivers.canonical import READING, Event
-from gateway.store.points import to_line
+from gateway.store.points import escape_key, format_field, to_line
 
-CACHED = 16384  # distinct (device, sample) heads kept: a few per device of a large hall
+FIELDS_CACHED = 65536  # distinct (field, value) texts kept: a few per counter of a large hall
 
 
-@lru_cache(maxsize=CACHED)
-def _head(site: str, kind: str, device: str, items: tuple[tuple[str, Any], ...], _types: tuple[type, ...]) -> str:
-    line = to_line(Event(device, READING, 0, dict(items)), site, kind)
-    return line[:-1]  # everything but the timestamp (0)
+@lru_cache(maxsize=4096)
+def _series(site: str, kind: str, device: str) -> str:
+    probe = to_line(Event(device, READING, 0, {"x": 0}), site, kind)
+    return probe[: -len(" x=0i 0")]
+
+
+@lru_cache(maxsize=FIELDS_CACHED)
+def _field(key: str, _type: type, value: Any) -> str | None:
+    text = format_field(value)
+    return None if text is None else f"{escape_key(key)}={text}"
 
 
 def reading_line(event: Event, site: str, kind: str) -> str:
-    """What `to_line(event, site, kind)` gives (raises what it raises), cached for readings."""
+    """What `to_line(event, site, kind)` gives, for readings from cached parts."""
     ts = event.ts_ns
     if event.name != READING or event.seq is not None or type(ts) is not int or not 0 <= ts < 2**63:
         return to_line(event, site, kind)
-    items = tuple(event.fields.items())
     try:
-        head = _head(site, kind, event.device, items, tuple(map(type, event.fields.values())))
-    except TypeError:  # an unhashable value (a list of bits): encoded every time
+        parts = [p for k, v in event.fields.items() if (p := _field(k, type(v), v)) is not None]
+    except TypeError:  # an unhashable value (a list of bits)
         return to_line(event, site, kind)
-    return head + str(ts)
+    line = f"{_series(site, kind, event.device)} {','.join(parts)} {ts}"
+    if not parts or not line.isascii():
+        return to_line(event, site, kind)  # raises, or checks the text as it always does
+    return line

@@ -169,7 +169,11 @@ class Occupancy:
         door.last_ns = now_ns if door.last_ns is None else max(door.last_ns, now_ns)
         if prev is None:
             return 0, 0  # the first sample only sets the baseline
-        if prev == s:  # most polls: nobody passed; the zones only learn the sample's time
+        if (  # most polls: nobody passed and no reboot; the zones only learn the sample's time
+            prev.in_total == s.in_total
+            and prev.out_total == s.out_total
+            and (prev.uptime_s is None or s.uptime_s is None or s.uptime_s >= prev.uptime_s)
+        ):
             self.zones[door.zone].touch(now_ns, self.minute_ns)
             if door.from_zone is not None:
                 self.zones[door.from_zone].touch(now_ns, self.minute_ns)
