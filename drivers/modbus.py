@@ -205,7 +205,7 @@ class ModbusLine:
 
 # Polls start on this grid (s): the devices due in one tick go back to back, and every line
 # wakes at the same instants, so a hall's polls cost a few wake-ups per period, not one each.
-TICK_S = 0.05
+TICK_S = 0.1
 
 PollResult = Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]
 
@@ -234,8 +234,8 @@ async def poll_line(
     Polls start on a grid of `tick_s` (shared by every line, and at most a quarter of the
     shortest period): the devices that fall due in one tick go back to back, one request at a
     time as the line allows, and every line wakes at the same instants. A thousand counters are
-    then twenty wake-ups a second, not a thousand timers, tasks and wake-ups, and the polls are
-    still spread over the period (a twentieth of them per tick). After `patience` failures in a
+    then ten wake-ups a second, not a thousand timers, tasks and wake-ups, and the polls are
+    still spread over the period (a tenth of them per tick). After `patience` failures in a
     row a device waits longer (exponential, jittered), so a dead device is known as fast as a
     period allows and then stops taking its neighbours' turns.
 
