@@ -34,6 +34,7 @@ from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
+from gateway.counter_resets import reset_counters
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
@@ -337,6 +338,11 @@ def _spawn_pollers(
             )
     for bus, members in on_line.items():
         supervisor.spawn(f"poll {bus}", _poller(lines[bus], members, hub, phases))
+    # Zones whose nightly reset writes their counters' reset register: through the command desk.
+    occupancy = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
+    desk = next((p for p in hub.projections if isinstance(p, CommandDesk)), None)
+    if occupancy is not None and desk is not None and occupancy.resets_counters:
+        supervisor.spawn("counter resets", lambda: reset_counters(occupancy, desk))
 
 
 def _spawn_webhook(

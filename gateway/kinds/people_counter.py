@@ -99,6 +99,13 @@ class OccupancyProjection:
         self.listeners: list[Callable[[], None]] = []
         self._suspect: dict[str, list[str]] = {}
         self._reset_checked_ns = -(10**18)
+        # Zones whose nightly reset also resets their counters' registers -> those counters.
+        self.resets_counters = {
+            z.id: [d.id for d in counters if d.config.zone == z.id] for z in cfg.zones if z.reset_counters
+        }
+        # (counter, zone, reset instant) waiting for their register write (gateway/counter_resets.py)
+        self.counter_resets: list[tuple[str, str, int]] = []
+        self.on_counter_reset: list[Callable[[], None]] = []
 
     # -- events --------------------------------------------------------------------------------
 
@@ -138,6 +145,10 @@ class OccupancyProjection:
             if due is not None:
                 self._resets.append((Priority.TELEMETRY, reset_line(self.site, z.reset(due))))
                 self._changed()
+                if self.resets_counters.get(z.zone):
+                    self.counter_resets += [(c, z.zone, due) for c in self.resets_counters[z.zone]]
+                    for fn in self.on_counter_reset:
+                        fn()
 
     def _changed(self) -> None:
         self.version += 1
