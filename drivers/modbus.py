@@ -1,9 +1,9 @@
-"""Modbus transport: one pymodbus async client and one lock per physical line, pollers per device.
+"""Modbus transport: one pymodbus async client, one lock and one poller per physical line.
 
 A line is a TCP endpoint (Modbus TCP, or RTU over TCP through a serial server) or a serial port.
-Only one request is in flight per line; a device that stops answering backs off, so its
-timeouts cannot take its neighbours' turns. Knows nothing of lockers or counters: registers in,
-values out.
+Only one request is in flight per line; each device keeps its own period and backoff, and a
+device that stops answering backs off, so its timeouts cannot take its neighbours' turns. Knows
+nothing of lockers or counters: registers in, values out.
 """
 
 from __future__ import annotations
@@ -280,17 +280,3 @@ async def poll_line(
         # Keep the device's phase while the line keeps up; a device that fell a period behind
         # goes again at the next tick, but only once, not for every period it missed.
         heapq.heapreplace(due, (slot(max(at + delay, ended)), n))
-
-
-async def poll_forever(
-    line: ModbusLine,
-    unit: int,
-    plan: ReadPlan,
-    interval_s: float,
-    on_result: PollResult,
-    max_backoff_s: float = 30.0,
-    patience: int = 3,
-    phase_s: float = 0.0,
-) -> None:
-    """Poll one device every `interval_s`, the first time after `phase_s` (a line of one: poll_line)."""
-    await poll_line(line, [Polled(unit, plan, interval_s, on_result, phase_s)], max_backoff_s, patience)
