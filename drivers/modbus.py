@@ -138,7 +138,8 @@ class ModbusLine:
             self.stats.requests += 1
             started = time.perf_counter()
             try:
-                await self._ensure_connected()
+                if not self._client.connected:
+                    await self._ensure_connected()
                 # A timeout scope, not wait_for: no task per request (a thousand polls a second).
                 async with asyncio.timeout(timeout_s):
                     reply = await request()

@@ -22,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as paho_topic
 
 from drivers.canonical import READING, Event, Priority
-from drivers.modbus import ModbusFailure
+from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
 from drivers.profiles.mqtt_json import DecodeError
 from gateway.alerts.lifecycle import Condition
@@ -37,8 +37,10 @@ from gateway.store.points import PointError, to_line
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
-# Poll results are nobody's acknowledgement: a quarter second of them may share a commit.
-POLL_FLUSH_S = 0.25
+# Poll results are nobody's acknowledgement: a fifth of a second of them may share a commit.
+# Flushes fall halfway between the pollers' ticks, never on one: the polls of a tick are then
+# always in the same flush, and every counter's sample is refreshed once per period exactly.
+POLL_FLUSH_S = 2 * TICK_S
 UNKNOWN_LIMIT = 1000  # unknown devices remembered: a flood of invented topics cannot grow memory
 
 
@@ -149,7 +151,9 @@ class Hub:
                 # phase every period then lands in the same flush every time, so its newest
                 # sample is never older than its period (pollers start on a grid too).
                 loop = asyncio.get_running_loop()
-                loop.call_at(math.ceil(loop.time() / POLL_FLUSH_S) * POLL_FLUSH_S, self.flush)
+                half = TICK_S / 2  # between two ticks
+                at = math.ceil((loop.time() - half) / POLL_FLUSH_S) * POLL_FLUSH_S + half
+                loop.call_at(at, self.flush)
 
         return result
 

@@ -16,6 +16,7 @@ import pytest
 from firmware_sim.hall import HallSimulator
 from gateway.config import load_config
 from gateway.domain.occupancy import MINUTE_NS, WRAP, Bucket
+from gateway.hub import POLL_FLUSH_S
 from gateway.kinds.people_counter import bucket_line
 from gateway.runtime import start_gateway
 from tests.servers import InfluxDB, free_port
@@ -81,13 +82,13 @@ async def _end_to_end(tmp_path: Path) -> None:
             # zone's finished minute (one more outbox transaction, an fsync on a busy disk) in the
             # same flush, before the stream can run. The bound is the same; only that instant,
             # whose cost is the disk's, is kept out of the measurement.
-            await _clear_of_minute_boundary(gw, POLL_S + 0.25 + 0.2 + 0.5)
+            await _clear_of_minute_boundary(gw, POLL_S + POLL_FLUSH_S + 0.2 + 0.5)
             added = time.monotonic()
             door.add(10, 0)
             await until(lambda: any(z["zone"] == "consult" and z["occupancy"] == 10 for _, b in events for z in b))
             heard = next(t for t, b in events if any(z["zone"] == "consult" and z["occupancy"] == 10 for z in b))
-            # One poll period, plus the hub's batching of poll results (0.25 s).
-            assert heard - added < POLL_S + 0.25 + 0.2, heard - added
+            # One poll period, plus the hub's batching of poll results (POLL_FLUSH_S).
+            assert heard - added < POLL_S + POLL_FLUSH_S + 0.2, heard - added
             c = await zone()
             assert (c["occupancy"], c["over_capacity"], c["percent"]) == (10, True, 100.0)
             assert ("zone_over_capacity", "consult") in await until(alerts, what="over-capacity alert")

@@ -127,8 +127,9 @@ class OccupancyProjection:
             self.history_pending += closed
             out += [(Priority.TELEMETRY, bucket_line(self.site, b)) for b in closed]
         if changed or d_in or d_out:
-            o = self.settings
-            for z in self.occupancy.all_zones():  # the over-capacity flag moves with the figures
+            o, occ = self.settings, self.occupancy
+            # The over-capacity flag moves with the figures: of the two zones this doorway joins.
+            for z in (occ.zones[door.zone], occ.hall if door.from_zone is None else occ.zones[door.from_zone]):
                 z.check_capacity(o.over_capacity_pct, o.clear_pct)
             self._changed()
         return out or None
