@@ -242,7 +242,8 @@ async def poll_line(
 
     `on_result(values, error, ts_ns, rtt_s)` gets each outcome; ts_ns is when the answer came,
     rtt_s how long the device's read plan took on the wire. A device whose answer cannot be
-    decoded fails alone; a callback that raises is logged; neither stops the line's others.
+    decoded fails alone; a callback that raises is logged (once a minute); neither stops the
+    line's others.
     """
     if not devices:
         return
@@ -253,6 +254,7 @@ async def poll_line(
         return math.ceil(t / tick - 1e-6) * tick
 
     start = loop.time()
+    complained = -math.inf
     due = [(slot(start + d.phase_s), n) for n, d in enumerate(devices)]
     heapq.heapify(due)
     while True:
@@ -274,7 +276,9 @@ async def poll_line(
         try:
             d.on_result(values, error, time.time_ns(), ended - now)
         except Exception:
-            log.exception("handling a poll of unit %s on %s failed", d.unit, line.settings.name)
+            if ended - complained > 60:  # at most once a minute: it may fail for every poll
+                complained = ended
+                log.exception("handling a poll of unit %s on %s failed", d.unit, line.settings.name)
         delay = d.interval_s
         if d.failures > patience:
             delay = max(d.interval_s, full_jitter(d.failures - patience, base=d.interval_s, cap=max_backoff_s))
