@@ -11,9 +11,10 @@ Per run and variant, once every counter has been seen:
   for every counter, from /metrics (last_seen is when the hub applied the counter's newest
   sample, so poll, answer and batching are all in it); p50 and p99 over all of them.
 Variants, same run, same simulators: `spread` (each device's first poll at index/count of the
-period within its line, lines offset: gateway.runtime.poll_phases) and the baseline `aligned`
-(every poll at phase 0: the behaviour before, every device firing in the same instant each
-second). They alternate order.
+period within its line, lines offset: gateway.runtime.poll_phases; one poller per line starts
+them on the shared 100 ms grid of drivers.modbus.poll_line, so a tenth of the polls go in each
+tick) and the baseline `aligned` (every poll at phase 0: every device due in the same instant
+each second, each line's hundred then back to back). They alternate order.
 
     python -m bench counters [--runs R]
 """

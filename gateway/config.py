@@ -63,8 +63,18 @@ class Zone(Model):
     # When this zone's figures restart from 0 each night; default: occupancy.reset_at.
     # "never" for a zone open around the clock.
     reset_at: time | Literal["never"] | None = None
+    # At that reset, also write the reset register of the counters counting into this zone
+    # (their profile's `reset_counts` command, audited like any command). Off: only the
+    # gateway's baseline restarts, and the counters' own totals keep growing (and wrap).
+    reset_counters: bool = False
 
     _reset_time = field_validator("reset_at", mode="before")(_clock_time)
+
+    @model_validator(mode="after")
+    def _counters_reset_with_zone(self) -> Zone:
+        if self.reset_counters and self.reset_at == "never":
+            raise ValueError("reset_counters: the zone is never reset (reset_at: never): drop one of them")
+        return self
 
 
 class OccupancySettings(Model):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,12 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.canonical import READING, Event, Priority
-from drivers.modbus import ModbusFailure
+from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
 from gateway.alerts.lifecycle import Condition
 from gateway.health import HealthBook
 from gateway.ingress import Decoded, Ingress, reason_of
 from gateway.kinds import Projection
+from gateway.poll_lines import reading_line
 from gateway.registry import DeviceEntry
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
@@ -35,8 +37,10 @@ from gateway.store.points import to_line
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
-# Poll results are nobody's acknowledgement: a quarter second of them may share a commit.
-POLL_FLUSH_S = 0.25
+# Poll results are nobody's acknowledgement: a fifth of a second of them may share a commit.
+# Flushes fall halfway between the pollers' ticks, never on one: the polls of a tick are then
+# always in the same flush, and every counter's sample is refreshed once per period exactly.
+POLL_FLUSH_S = 2 * TICK_S
 UNKNOWN_LIMIT = 1000  # unknown devices remembered: a flood of invented topics cannot grow memory
 
 
@@ -123,17 +127,36 @@ class Hub:
             assert values is not None
             self._polled.append(Event(device, READING, ts_ns, values))
             if len(self._polled) == 1:
-                asyncio.get_running_loop().call_later(POLL_FLUSH_S, self.flush)
+                # On a fixed grid, not POLL_FLUSH_S after the first: a device polled at the same
+                # phase every period then lands in the same flush every time, so its newest
+                # sample is never older than its period (pollers start on a grid too).
+                loop = asyncio.get_running_loop()
+                half = TICK_S / 2  # between two ticks
+                at = math.ceil((loop.time() - half) / POLL_FLUSH_S) * POLL_FLUSH_S + half
+                loop.call_at(at, self.flush)
 
         return result
 
     def flush(self) -> None:
-        """Store the polls of the last moments in one transaction (one fsync, not one per device)."""
+        """Store the polls of the last moments in one transaction (one fsync, not one per device),
+        then project them. A sample like the device's previous one reuses its encoded line."""
         events, self._polled = self._polled, []
         if not events:
             return
+        now = self.clock()
+        kept, records, bad = [], [], []
+        for e in events:
+            try:
+                records.append((e.priority, reading_line(e, self.site, self._kinds[e.device])))
+            except Exception:
+                bad.append(e)  # publish() counts and reports it, as for any event
+                continue
+            kept.append(e)
         try:
-            self.publish(events)
+            self._commit(records)
+            self._project(kept, now)
+            if bad:
+                self.publish(bad)
         except Exception as e:
             # Samples have no sender to redeliver them: counted and logged, the next poll follows.
             self.stats["polls_lost"] += len(events)

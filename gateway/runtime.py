@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from drivers.modbus import LineSettings, ModbusLine, poll_forever
+from drivers.modbus import LineSettings, ModbusLine, Polled, poll_line
 from drivers.mqtt import MqttLink, MqttOptions, Will
 from drivers.tls import TlsOptions
 from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
@@ -34,6 +34,7 @@ from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, Influx, secret
+from gateway.counter_resets import reset_counters
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
@@ -330,15 +331,16 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 def _spawn_pollers(
     supervisor: Supervisor, devices: dict[str, DeviceEntry], lines: dict[str, ModbusLine], hub: Hub
 ) -> None:
-    """One poller per Modbus device, one client (and lock) per physical line, phases spread."""
+    """One client (and lock) and one poller per physical line, its devices' phases spread."""
     polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
     phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
+    on_line: dict[str, list[DeviceEntry]] = {}
     for d in polled:
         m = d.config.modbus
         assert m is not None
-        line = lines.get(m.bus)
-        if line is None:
-            line = lines[m.bus] = ModbusLine(
+        on_line.setdefault(m.bus, []).append(d)
+        if m.bus not in lines:
+            lines[m.bus] = ModbusLine(
                 LineSettings(
                     host=m.host,
                     port=m.port,
@@ -348,7 +350,13 @@ def _spawn_pollers(
                     timeout_s=m.timeout_s,
                 )
             )
-        supervisor.spawn(f"poll {d.id}", _poller(line, d, hub, phases[d.id]))
+    for bus, members in on_line.items():
+        supervisor.spawn(f"poll {bus}", _poller(lines[bus], members, hub, phases))
+    # Zones whose nightly reset writes their counters' reset register: through the command desk.
+    occupancy = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
+    desk = next((p for p in hub.projections if isinstance(p, CommandDesk)), None)
+    if occupancy is not None and desk is not None and occupancy.resets_counters:
+        supervisor.spawn("counter resets", lambda: reset_counters(occupancy, desk))
 
 
 def _spawn_webhook(
@@ -396,10 +404,19 @@ def poll_phases(polled: list[tuple[str, str, float]]) -> dict[str, float]:
     return out
 
 
-def _poller(line: ModbusLine, d: DeviceEntry, hub: Hub, phase_s: float) -> Callable[[], Awaitable[None]]:
-    m, plan = d.config.modbus, d.plan
-    assert m is not None and plan is not None
-    return lambda: poll_forever(line, m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id), phase_s=phase_s)
+def _poller(
+    line: ModbusLine, members: list[DeviceEntry], hub: Hub, phases: dict[str, float]
+) -> Callable[[], Awaitable[None]]:
+    def run() -> Awaitable[None]:
+        # Made afresh at each (re)start: every device starts again from its phase, no failures.
+        polled = []
+        for d in members:
+            m, plan = d.config.modbus, d.plan
+            assert m is not None and plan is not None
+            polled.append(Polled(m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id), phases[d.id]))
+        return poll_line(line, polled)
+
+    return run
 
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:

@@ -23,6 +23,7 @@ def test_defaults_and_per_zone_reset(tmp_path: Path) -> None:
     consult, windows = cfg.zones
     assert (cfg.zone_reset_at(consult), cfg.zone_reset_at(windows)) == (None, time(2, 30))
     assert _load(tmp_path, "").occupancy.reset_at == time(3, 0)
+    assert [z.reset_counters for z in cfg.zones] == [False, False]  # only the baseline, by default
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,10 @@ def test_defaults_and_per_zone_reset(tmp_path: Path) -> None:
         ),
         ("occupancy: {over_capacity_pct: 90, clear_pct: 95}\n", r"clear_pct 95 is above over_capacity_pct 90"),
         ("occupancy: {resetat: x}\n", r"occupancy.resetat: unknown field"),
+        (
+            "zones: [{id: lobby, capacity: 5, reset_at: never, reset_counters: true}]\n",
+            r"reset_counters: the zone is never reset \(reset_at: never\): drop one of them",
+        ),
     ],
 )
 def test_mistakes_name_the_field(tmp_path: Path, text: str, message: str) -> None:

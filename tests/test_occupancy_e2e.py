@@ -15,7 +15,8 @@ import pytest
 
 from firmware_sim.hall import HallSimulator
 from gateway.config import load_config
-from gateway.domain.occupancy import WRAP, Bucket
+from gateway.domain.occupancy import MINUTE_NS, WRAP, Bucket
+from gateway.hub import POLL_FLUSH_S
 from gateway.kinds.people_counter import bucket_line
 from gateway.runtime import start_gateway
 from tests.servers import InfluxDB, free_port
@@ -77,12 +78,17 @@ async def _end_to_end(tmp_path: Path) -> None:
             assert {z["zone"] for z in events[0][1]} == {"consult", "windows", "*"}
 
             # People come in: the stream hears it within one poll period (plus the hub's batching).
+            # Not across a minute boundary: the sample that closes a minute also commits every
+            # zone's finished minute (one more outbox transaction, an fsync on a busy disk) in the
+            # same flush, before the stream can run. The bound is the same; only that instant,
+            # whose cost is the disk's, is kept out of the measurement.
+            await _clear_of_minute_boundary(gw, POLL_S + POLL_FLUSH_S + 0.2 + 0.5)
             added = time.monotonic()
             door.add(10, 0)
             await until(lambda: any(z["zone"] == "consult" and z["occupancy"] == 10 for _, b in events for z in b))
             heard = next(t for t, b in events if any(z["zone"] == "consult" and z["occupancy"] == 10 for z in b))
-            # One poll period, plus the hub's batching of poll results (0.25 s).
-            assert heard - added < POLL_S + 0.25 + 0.2, heard - added
+            # One poll period, plus the hub's batching of poll results (POLL_FLUSH_S).
+            assert heard - added < POLL_S + POLL_FLUSH_S + 0.2, heard - added
             c = await zone()
             assert (c["occupancy"], c["over_capacity"], c["percent"]) == (10, True, 100.0)
             assert ("zone_over_capacity", "consult") in await until(alerts, what="over-capacity alert")
@@ -160,6 +166,16 @@ async def _end_to_end(tmp_path: Path) -> None:
             assert (bad.status_code, bad.json()["error"]) == (422, "invalid_request")
 
 
+async def _clear_of_minute_boundary(gw: Any, needed_s: float) -> None:
+    """At once if the next minute starts more than needed_s from now; else once the gateway has
+    applied that minute's first sample (the one that closes, and commits, the last minute)."""
+    now = time.time_ns()
+    boundary = now - now % MINUTE_NS + MINUTE_NS
+    if boundary - now < needed_s * 1e9:
+        occupancy = gw.view.occupancy.occupancy
+        await until(lambda: occupancy.minute_ns >= boundary, timeout=needed_s + 5, what="the next minute's samples")
+
+
 async def _read_stream(http: httpx.AsyncClient, out: list[tuple[float, list[dict[str, Any]]]]) -> str:
     async with http.stream("GET", "/occupancy/stream", timeout=None) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -217,3 +233,58 @@ async def _influx_history(path: Path, port: int, hour: int) -> None:
         (sum(range(60)), 60, 69),
         (sum(range(60, 90)), 30, 99),
     ]
+
+
+def test_nightly_reset_writes_the_counters_reset_register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALLGATE_TOKEN_MANAGER", TOKEN)
+    asyncio.run(_counter_reset(tmp_path))
+
+
+async def _counter_reset(tmp_path: Path) -> None:
+    api, port = free_port(), free_port()
+    # Due a few seconds after start: the gateway must see the zone before its reset time (a zone
+    # never reset before starts counting from now), as a hall started in the afternoon would.
+    reset_at = (datetime.now(UTC) + timedelta(seconds=4)).strftime("%H:%M:%S")
+    path = tmp_path / "hall.yaml"
+    path.write_text(f"""
+site: occ
+timezone: UTC
+working_hours: {{days: []}}
+zones: [{{id: consult, capacity: 10, reset_counters: true}}, {{id: windows, capacity: 50}}]
+occupancy: {{reset_at: "{reset_at}"}}
+api: {{port: {api}, tokens: [{{role: manager, env: HALLGATE_TOKEN_MANAGER}}]}}
+store: {{path: {tmp_path}/outbox.sqlite}}
+devices:
+  - {{id: pc-door, kind: people_counter, profile: ref-people-counter, zone: consult, poll_interval_s: {POLL_S},
+      modbus: {{host: 127.0.0.1, port: {port}, unit: 1}}, sim: {{uptime_start_s: 500}}}}
+""")
+    sim = HallSimulator(path, rate_per_min=0, seed=3)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    base = f"http://127.0.0.1:{api}/api/v1"
+    async with sim, httpx.AsyncClient(base_url=base, headers=headers, timeout=5) as http:
+        door = sim.device("pc-door")
+        door.set_counts(5000, 4990)  # a day's totals: the register write must bring them to 0
+        async with start_gateway(load_config(path)) as gw:
+            await until(lambda: gw.view.device("pc-door").online, what="online")  # type: ignore[union-attr]
+            door.add(7, 2)
+            await until(lambda: _occ(gw) == 5, what="occupancy 5")
+            await until(lambda: gw.view.zones()[0].residual == 5, timeout=15, what="the nightly reset")
+            await until(lambda: (door.count_in, door.count_out) == (0, 0), timeout=10, what="registers at 0")
+            assert door.input_registers()[:4] == [0, 0, 0, 0]
+
+            def audited() -> list[dict[str, Any]]:
+                return [r for r in gw.view.journal.audit(device="pc-door") if r["action"] == "reset_counts"]
+
+            rows = await until(audited, what="the audit record")
+            assert [(r["actor"], r["role"], r["outcome"], r["reason"]) for r in rows] == [
+                ("nightly reset", "system", "confirmed", "nightly reset of zone consult")
+            ]
+            r = await http.get("/audit", params={"device": "pc-door"})
+            assert [a["action"] for a in r.json()] == ["reset_counts"], r.text
+            # Counting carries on from 0: nothing lost or doubled, the drop read as the reset it
+            # was (not a reboot: the uptime went on; not a wrap: no four billion people).
+            door.add(3, 1)
+            await until(lambda: _occ(gw) == 2, what="occupancy 2 after the counter's reset")
+            c = gw.view.zones()[0]
+            assert (c.entered, c.left, c.residual) == (3, 1, 5)
+            assert gw.hub.health.devices["pc-door"].counters["reboots"] == 0

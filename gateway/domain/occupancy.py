@@ -127,6 +127,13 @@ class ZoneCount:
         b.left += left
         b.occupancy, b.clamped = self.occupancy, self.clamped
 
+    def touch(self, ts_ns: int, minute_ns: int) -> None:
+        """What move(0, 0) does, cheaply: a sample with no one passing, taken at ts_ns."""
+        if self.updated_ns is None or ts_ns > self.updated_ns:
+            self.updated_ns = ts_ns
+        if self.bucket is None:
+            self.bucket = Bucket(self.zone, minute_ns, occupancy=self.occupancy, clamped=self.clamped)
+
     def reset(self, at_ns: int) -> Reset:
         r = Reset(self.zone, at_ns, self.occupancy, self.clamped)
         self.residual, self.residual_clamped = self.occupancy, self.clamped
@@ -162,6 +169,17 @@ class Occupancy:
         door.last_ns = now_ns if door.last_ns is None else max(door.last_ns, now_ns)
         if prev is None:
             return 0, 0  # the first sample only sets the baseline
+        if (  # most polls: nobody passed and no reboot; the zones only learn the sample's time
+            prev.in_total == s.in_total
+            and prev.out_total == s.out_total
+            and (prev.uptime_s is None or s.uptime_s is None or s.uptime_s >= prev.uptime_s)
+        ):
+            self.zones[door.zone].touch(now_ns, self.minute_ns)
+            if door.from_zone is not None:
+                self.zones[door.from_zone].touch(now_ns, self.minute_ns)
+            else:
+                self.hall.touch(now_ns, self.minute_ns)
+            return 0, 0
         reset = rebooted(prev, s, door.wrap)
         d_in = count_delta(prev.in_total, s.in_total, reset, door.wrap)
         d_out = count_delta(prev.out_total, s.out_total, reset, door.wrap)
@@ -193,12 +211,17 @@ class Occupancy:
 
     def suspect(self, zone: str, now_ns: int) -> list[str]:
         """Why a zone's (or, for HALL, the hall's) counts are suspect: '<counter>: <why>' each."""
-        out = []
+        return self.suspects(now_ns).get(zone, [])
+
+    def suspects(self, now_ns: int) -> dict[str, list[str]]:
+        """suspect() of every zone (and HALL) that has a suspect counter, in one pass."""
+        out: dict[str, list[str]] = {}
         for name, d in self.doorways.items():
-            borders = d.from_zone is None if zone == HALL else zone in (d.zone, d.from_zone)
-            why = d.suspect(now_ns) if borders else None
+            why = d.suspect(now_ns)
             if why is not None:
-                out.append(f"{name}: {why}")
+                text = f"{name}: {why}"
+                for zone in dict.fromkeys((d.zone, d.from_zone if d.from_zone is not None else HALL)):
+                    out.setdefault(zone, []).append(text)
         return out
 
 

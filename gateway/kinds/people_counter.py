@@ -99,6 +99,13 @@ class OccupancyProjection:
         self.listeners: list[Callable[[], None]] = []
         self._suspect: dict[str, list[str]] = {}
         self._reset_checked_ns = -(10**18)
+        # Zones whose nightly reset also resets their counters' registers -> those counters.
+        self.resets_counters = {
+            z.id: [d.id for d in counters if d.config.zone == z.id] for z in cfg.zones if z.reset_counters
+        }
+        # (counter, zone, reset instant) waiting for their register write (gateway/counter_resets.py)
+        self.counter_resets: list[tuple[str, str, int]] = []
+        self.on_counter_reset: list[Callable[[], None]] = []
 
     # -- events --------------------------------------------------------------------------------
 
@@ -120,8 +127,9 @@ class OccupancyProjection:
             self.history_pending += closed
             out += [(Priority.TELEMETRY, bucket_line(self.site, b)) for b in closed]
         if changed or d_in or d_out:
-            o = self.settings
-            for z in self.occupancy.all_zones():  # the over-capacity flag moves with the figures
+            o, occ = self.settings, self.occupancy
+            # The over-capacity flag moves with the figures: of the two zones this doorway joins.
+            for z in (occ.zones[door.zone], occ.hall if door.from_zone is None else occ.zones[door.from_zone]):
                 z.check_capacity(o.over_capacity_pct, o.clear_pct)
             self._changed()
         return out or None
@@ -138,6 +146,10 @@ class OccupancyProjection:
             if due is not None:
                 self._resets.append((Priority.TELEMETRY, reset_line(self.site, z.reset(due))))
                 self._changed()
+                if self.resets_counters.get(z.zone):
+                    self.counter_resets += [(c, z.zone, due) for c in self.resets_counters[z.zone]]
+                    for fn in self.on_counter_reset:
+                        fn()
 
     def _changed(self) -> None:
         self.version += 1
@@ -154,6 +166,7 @@ class OccupancyProjection:
         self.check_resets(now_ns)
         o = self.settings
         out = []
+        suspects = self.occupancy.suspects(now_ns)  # one pass over the counters, not one per zone
         for z in self.occupancy.all_zones():
             label = "the hall" if z.zone == HALL else f"zone {self.names.get(z.zone) or z.zone}"
             was = z.over
@@ -168,7 +181,7 @@ class OccupancyProjection:
                 )
             if was != z.over:
                 self._changed()
-            why = self.suspect(z.zone, now_ns)
+            why = suspects.get(z.zone, [])
             if why != self._suspect.get(z.zone, []):
                 self._suspect[z.zone] = why
                 self._changed()
@@ -183,8 +196,12 @@ class OccupancyProjection:
     def state(self) -> dict[str, Any]:
         return {
             "zones": {z.zone: _zone_state(z) for z in self.occupancy.all_zones()},
-            "doorways": {
-                name: {"last": asdict(d.last), "status": d.status, "last_ns": d.last_ns}
+            "doorways": {  # by hand, not asdict: a thousand counters every five seconds
+                name: {
+                    "last": {"in_total": d.last.in_total, "out_total": d.last.out_total, "uptime_s": d.last.uptime_s},
+                    "status": d.status,
+                    "last_ns": d.last_ns,
+                }
                 for name, d in self.occupancy.doorways.items()
                 if d.last
             },
