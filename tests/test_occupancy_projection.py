@@ -104,3 +104,18 @@ def test_conditions_over_capacity_and_suspect() -> None:
     # Silent longer than stale_after_s (10 s): every zone it borders is suspect.
     conds = {(c.rule, c.key) for c in p.conditions(T0 + 30 * 10**9)}
     assert ("occupancy_suspect", "*") in conds
+
+
+def test_a_counter_not_yet_polled_since_start_is_not_suspect_until_stale() -> None:
+    """Just started (or restored after a stop of any length), nothing is suspect for the first
+    stale_after_s: the first polls have not answered yet. Silence after that is."""
+    p = _projection()
+    assert {c.rule for c in p.conditions(T0)} == set()
+    assert {c.rule for c in p.conditions(T0 + 9 * 10**9)} == set()
+    assert "occupancy_suspect" in {c.rule for c in p.conditions(T0 + 11 * 10**9)}
+    _run(p, [_reading("door", T0, 0, 0), _reading("inner", T0, 0, 0)])
+    q = _projection()
+    q.restore(json.loads(json.dumps(p.state())))
+    later = T0 + 3600 * 10**9  # an hour's stop
+    assert {c.rule for c in q.conditions(later)} == set()
+    assert "occupancy_suspect" in {c.rule for c in q.conditions(later + 11 * 10**9)}

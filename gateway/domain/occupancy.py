@@ -62,12 +62,16 @@ class Doorway:
     status: str = "ok"  # the sensor's own status: ok, lens_blocked, tampered, too_dark, ...
     last_ns: int | None = None  # when its newest sample was taken
     stale_ns: int = 10 * 10**9  # silent this long: its counts are suspect
+    watched_ns: int | None = None  # when this run first asked: silence counts from then at the earliest
 
     def suspect(self, now_ns: int) -> str | None:
         """Why this doorway's counts cannot be trusted now, or None."""
         if self.status not in ("ok", "0"):
             return self.status
-        if self.last_ns is None or now_ns - self.last_ns > self.stale_ns:
+        # A gateway just started (or back after a stop) has not polled yet: not yet suspect.
+        if self.watched_ns is None:
+            self.watched_ns = now_ns
+        if now_ns - max(self.last_ns or 0, self.watched_ns) > self.stale_ns:
             return "no samples"
         return None
 
