@@ -8,7 +8,7 @@ between the /metrics scrapes where `hallgate_hub_messages_total{outcome="events"
 20 % and 80 % of N (the workers start one after the other, and one may finish its share first).
 That count is taken by the gateway's one view (the hub's projections), so with workers it
 includes the forwarding; InfluxDB must then hold exactly N points.
-CPU: the gateway's process tree (the gateway and its workers) and Mosquitto, over that window,
+CPU: the gateway's process tree (the gateway and its workers), Mosquitto and InfluxDB, over that window,
 in % of one core; the machine's core count bounds what 2 workers can gain.
 
     python -m bench workers [--records N] [--runs R]
@@ -62,13 +62,15 @@ def _ready(gw: GatewayProcess, workers: int) -> bool:
     return workers == 1 or (len(w) == workers and all(s and s["mqtt"]["connected"] for s in w.values()))
 
 
-def _timed(gw: GatewayProcess, n: int, broker: Mosquitto, timeout: float) -> dict[str, float]:
+def _timed(gw: GatewayProcess, n: int, broker: Mosquitto, influx: InfluxDB, timeout: float) -> dict[str, float]:
     """Rate and CPU between the scrapes that saw 20 % and 80 % of the N events: the workers start
     one after the other (a second each), and at the end one may have finished its share first."""
     proc = psutil.Process(gw.spawn().pid)
     mosq = psutil.Process(broker.proc.pid)  # type: ignore[union-attr]
+    influxd = psutil.Process(influx.proc.pid)  # type: ignore[union-attr]
     deadline = time.monotonic() + timeout
-    marks: list[tuple[float, float, float, float, float]] = []  # t, events, tree cpu, main cpu, broker cpu
+    marks: list[tuple[float, ...]] = []  # t, events, tree cpu, main cpu, broker cpu, influxd cpu
+    first: float | None = None  # when the first event was seen
     with httpx.Client() as http:
         while not marks or marks[-1][1] < 0.8 * n:
             if time.monotonic() > deadline:
@@ -76,18 +78,23 @@ def _timed(gw: GatewayProcess, n: int, broker: Mosquitto, timeout: float) -> dic
             gw.check_alive()
             time.sleep(0.1)
             # Sampled before the scrape, so a window never counts CPU from after its last scrape.
-            cpu, main, mcpu = _tree_cpu(proc), sum(proc.cpu_times()[:2]), sum(mosq.cpu_times()[:2])
+            cpu, main = _tree_cpu(proc), sum(proc.cpu_times()[:2])
+            mcpu, icpu = sum(mosq.cpu_times()[:2]), sum(influxd.cpu_times()[:2])
             events = _events(http, gw.api_url)
+            if first is None and events:
+                first = time.perf_counter()
             if events is not None and events >= 0.2 * n:
-                marks.append((time.perf_counter(), events, cpu, main, mcpu))
-    (t1, e1, c1, m1, b1), (t2, e2, c2, m2, b2) = marks[0], marks[-1]
+                marks.append((time.perf_counter(), events, cpu, main, mcpu, icpu))
+    (t1, e1, c1, m1, b1, i1), (t2, e2, c2, m2, b2, i2) = marks[0], marks[-1]
     wall = t2 - t1
     return {
         "rate": (e2 - e1) / wall,
         "cpu_pct": 100 * (c2 - c1) / wall,
         "main_cpu_pct": 100 * (m2 - m1) / wall,
         "broker_cpu_pct": 100 * (b2 - b1) / wall,
+        "influx_cpu_pct": 100 * (i2 - i1) / wall,
         "wall_s": wall,
+        "first": first or t1,
     }
 
 
@@ -124,8 +131,10 @@ def run(opts: Options) -> list[Row]:
                             pub.wait_acked(n, timeout=60 + n / 500)
                         finally:
                             pub.close()
-                        res = _timed(gw, n, broker, timeout)
+                        res = _timed(gw, n, broker, influx, timeout)
                         count = influx.wait_count(db, MEASUREMENT, n, timeout=120)
+                        # End to end: first message seen until InfluxDB holds all (polled every 0.25 s).
+                        res["e2e_rate"] = n / (time.perf_counter() - res.pop("first"))
                         if count != n:
                             raise AssertionError(f"{k} worker(s): InfluxDB holds {count} points, expected {n}")
                     finally:
@@ -134,8 +143,8 @@ def run(opts: Options) -> list[Row]:
                     print(
                         f"  run {r}, {k} worker(s): {res['rate']:,.0f} msg/s in {res['wall_s']:.2f} s, gateway "
                         f"tree CPU {res['cpu_pct']:.0f} % (the gateway itself {res['main_cpu_pct']:.0f} %), "
-                        f"Mosquitto CPU {res['broker_cpu_pct']:.0f} %, "
-                        f"InfluxDB COUNT {count}",
+                        f"Mosquitto CPU {res['broker_cpu_pct']:.0f} %, InfluxDB CPU {res['influx_cpu_pct']:.0f} %, "
+                        f"into InfluxDB {res['e2e_rate']:,.0f} msg/s end to end, InfluxDB COUNT {count}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -158,6 +167,17 @@ def run(opts: Options) -> list[Row]:
             "ratio >= 1.5 where the broker is not the limit",
             col(2, "rate"),
             col(1, "rate"),
+        ),
+        Row(
+            "workers",
+            "end to end msg/s with 2 workers: first message to all N in InfluxDB",
+            "msg/s",
+            median(col(2, "e2e_rate")),
+            "the gateway alone (1)",
+            median(col(1, "e2e_rate")),
+            "",
+            col(2, "e2e_rate"),
+            col(1, "e2e_rate"),
         ),
         Row(
             "workers",
@@ -191,5 +211,16 @@ def run(opts: Options) -> list[Row]:
             "",
             col(2, "broker_cpu_pct"),
             col(1, "broker_cpu_pct"),
+        ),
+        Row(
+            "workers",
+            "InfluxDB CPU % with 2 workers (the workers' drains write to it as they go)",
+            "%",
+            median(col(2, "influx_cpu_pct")),
+            "alone",
+            median(col(1, "influx_cpu_pct")),
+            "",
+            col(2, "influx_cpu_pct"),
+            col(1, "influx_cpu_pct"),
         ),
     ]
