@@ -152,75 +152,22 @@ def run(opts: Options) -> list[Row]:
             broker.stop()
             influx.stop()
 
-    def col(k: int, key: str) -> list[float]:
-        return [x[key] for x in results[k]]
+    def row(key: str, metric: str, unit: str, target: str = "") -> Row:
+        """2 workers against the gateway alone (the baseline), for one figure of the runs."""
+        two, one = [x[key] for x in results[2]], [x[key] for x in results[1]]
+        return Row("workers", metric, unit, median(two), "the gateway alone (1)", median(one), target, two, one)
 
     cores = os.cpu_count() or 1
     return [
-        Row(
-            "workers",
+        row(
+            "rate",
             f"ingest msg/s with 2 workers, {n} pre-queued QoS 1 ({cores} cores)",
             "msg/s",
-            median(col(2, "rate")),
-            "the gateway alone (1)",
-            median(col(1, "rate")),
             "ratio >= 1.5 where the broker is not the limit",
-            col(2, "rate"),
-            col(1, "rate"),
         ),
-        Row(
-            "workers",
-            "end to end msg/s with 2 workers: first message to all N in InfluxDB",
-            "msg/s",
-            median(col(2, "e2e_rate")),
-            "the gateway alone (1)",
-            median(col(1, "e2e_rate")),
-            "",
-            col(2, "e2e_rate"),
-            col(1, "e2e_rate"),
-        ),
-        Row(
-            "workers",
-            "gateway process tree CPU % with 2 workers (100 = one core)",
-            "%",
-            median(col(2, "cpu_pct")),
-            "alone",
-            median(col(1, "cpu_pct")),
-            "",
-            col(2, "cpu_pct"),
-            col(1, "cpu_pct"),
-        ),
-        Row(
-            "workers",
-            "the gateway process's own CPU % with 2 workers (projections, API)",
-            "%",
-            median(col(2, "main_cpu_pct")),
-            "alone",
-            median(col(1, "main_cpu_pct")),
-            "",
-            col(2, "main_cpu_pct"),
-            col(1, "main_cpu_pct"),
-        ),
-        Row(
-            "workers",
-            "Mosquitto CPU % with 2 workers",
-            "%",
-            median(col(2, "broker_cpu_pct")),
-            "alone",
-            median(col(1, "broker_cpu_pct")),
-            "",
-            col(2, "broker_cpu_pct"),
-            col(1, "broker_cpu_pct"),
-        ),
-        Row(
-            "workers",
-            "InfluxDB CPU % with 2 workers (the workers' drains write to it as they go)",
-            "%",
-            median(col(2, "influx_cpu_pct")),
-            "alone",
-            median(col(1, "influx_cpu_pct")),
-            "",
-            col(2, "influx_cpu_pct"),
-            col(1, "influx_cpu_pct"),
-        ),
+        row("e2e_rate", "end to end msg/s with 2 workers: first message to all N in InfluxDB", "msg/s"),
+        row("cpu_pct", "gateway process tree CPU % with 2 workers (100 = one core)", "%"),
+        row("main_cpu_pct", "the gateway process's own CPU % with 2 workers (projections, API)", "%"),
+        row("broker_cpu_pct", "Mosquitto CPU % with 2 workers", "%"),
+        row("influx_cpu_pct", "InfluxDB CPU % with 2 workers (the workers' drains write to it as they go)", "%"),
     ]
