@@ -114,7 +114,7 @@ _PUBACK = struct.Struct("!BBH")  # a PUBACK: fixed header, remaining length 2, p
 
 
 class _Client(paho.Client):
-    """paho's client with two shortcuts on the path every message takes (paho 2.x internals,
+    """paho's client with two shortcuts on the path every message takes (paho 2.2 internals, pinned,
     checked by tests/test_mqtt_fast.py against paho's own code):
 
     - a well-formed QoS 0/1 PUBLISH goes straight to `on_fast_message(topic, payload, qos,
