@@ -34,7 +34,7 @@ KIOSK_TOKEN = "kiosk-of-locker-a1-for-the-screens-test"
 SIZES = ((1920, 1080), (390, 844))
 # page, the role that uses it, an element that shows the page has drawn its data
 PAGES = (
-    ("/", "manager", "html[data-rendered]"),
+    ("/", "viewer", "html[data-rendered]"),  # the wall screen runs on a read-only token
     ("/web/tech.html", "technician", "#devices tr"),
     ("/web/staff.html", "duty_manager", "#doors .cell"),
     ("/web/manager.html", "manager", "#occ-chart svg"),
@@ -298,7 +298,7 @@ def test_an_unlock_and_a_deposit_from_the_staff_page_reach_the_devices(hall: Dem
 def test_the_wall_screen_follows_occupancy_within_two_seconds(hall: Demo) -> None:
     demo = hall
     with chromium(1920, 1080) as driver:
-        open_page(driver, demo, "/", "manager", "#zones .zone")
+        open_page(driver, demo, "/", "viewer", "#zones .zone")
 
         def api_zones() -> dict[str, int]:
             r = httpx.get(f"{demo.base}/api/v1/occupancy", headers=demo.headers)
