@@ -34,6 +34,23 @@ class Row:
     runs: list[float] = field(default_factory=list)
     baseline_runs: list[float] = field(default_factory=list)
 
+    @classmethod
+    def of(
+        cls,
+        benchmark: str,
+        metric: str,
+        unit: str,
+        runs: list[float],
+        baseline_name: str = "",
+        baseline_runs: list[float] | None = None,
+        target: str = "",
+    ) -> Row:
+        """A row from the runs' figures: the medians are taken here."""
+        base = baseline_runs or []
+        return cls(
+            benchmark, metric, unit, median(runs), baseline_name, median(base) if base else None, target, runs, base
+        )
+
     @property
     def ratio(self) -> float | None:
         if not self.baseline_median:

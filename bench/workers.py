@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.common import Options, Row, median
+from bench.common import Options, Row
 from tests.load import Publisher
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
@@ -155,7 +155,7 @@ def run(opts: Options) -> list[Row]:
     def row(key: str, metric: str, unit: str, target: str = "") -> Row:
         """2 workers against the gateway alone (the baseline), for one figure of the runs."""
         two, one = [x[key] for x in results[2]], [x[key] for x in results[1]]
-        return Row("workers", metric, unit, median(two), "the gateway alone (1)", median(one), target, two, one)
+        return Row.of("workers", metric, unit, two, "the gateway alone (1)", one, target)
 
     cores = os.cpu_count() or 1
     return [
