@@ -53,6 +53,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.file}: ok: site {cfg.site}, {len(cfg.zones)} zones, {len(devices)} devices "
         f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
         f"broker {cfg.broker.host}:{cfg.broker.port}, influx {cfg.influx.api}, api :{cfg.api.port}"
+        + (f", {cfg.ingest.workers} ingest workers" if cfg.ingest.workers > 1 else "")
     )
     for path, msg in missing_secrets(cfg, os.environ):
         print(f"  note: {path}: {msg} before `hallgate run`")
