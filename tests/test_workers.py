@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.load import Publisher
@@ -98,3 +99,15 @@ def test_fewer_workers_retire_the_sessions_left_over(
         timeout=30,
         what="both worker sessions retired",
     )
+
+
+def test_workers_end_when_the_gateway_is_killed(gateway: GatewayProcess) -> None:
+    """No orphans: a worker whose gateway died (SIGKILL, nothing cleaned up) sees its socket close
+    and stops."""
+    wait_for(lambda: _connected(gateway), timeout=30, what="both ingest workers connected")
+    assert gateway.proc is not None
+    workers = psutil.Process(gateway.proc.pid).children()
+    assert len(workers) == 2
+    gateway.kill()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == [], alive
