@@ -351,6 +351,7 @@ class GatewayProcess:
         site: str = "dur",
         database: str = "hallgate",
         workers: int = 1,
+        flush_interval_s: float = 0.2,  # the tests' pace; a hall runs the default, 1 s
     ) -> None:
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -360,7 +361,7 @@ class GatewayProcess:
 site: {site}
 api: {{port: {self.api_port}}}
 broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
-store: {{path: {folder}/outbox.sqlite, flush_interval_s: 0.2}}
+store: {{path: {folder}/outbox.sqlite, flush_interval_s: {flush_interval_s}}}
 ingest: {{workers: {workers}}}
 influx: {{api: v1, url: "{influx.url}", database: {database}}}
 devices:
