@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import psutil
 
 from drivers.canonical import Event
 from gateway.store.points import to_line
+from tests.servers import InfluxDB, Mosquitto
 
 
 @dataclass
@@ -59,6 +63,25 @@ class Row:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "ratio": self.ratio}
+
+
+@contextlib.contextmanager
+def servers(prefix: str) -> Iterator[tuple[Path, Mosquitto, InfluxDB]]:
+    """A temporary folder with a Mosquitto and an InfluxDB 1.6 running in it, for the block."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        (root / "mosquitto").mkdir()
+        (root / "influxdb").mkdir()
+        broker, influx = Mosquitto(root / "mosquitto"), InfluxDB(root / "influxdb")
+        broker.start()
+        try:
+            influx.start()
+            try:
+                yield root, broker, influx
+            finally:
+                influx.stop()
+        finally:
+            broker.stop()
 
 
 def median(values: list[float]) -> float:

@@ -26,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.common import Options, PeakRSS, Row, median
+from bench.common import Options, PeakRSS, Row, median, servers
 from tests.load import Publisher
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
@@ -185,14 +184,7 @@ def run(opts: Options) -> list[Row]:
     timeout = 120 + n / 500
     runs: list[GatewayRun] = []
     base: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        root = Path(tmp)
-        (root / "mosquitto").mkdir()
-        (root / "influxdb").mkdir()
-        broker = Mosquitto(root / "mosquitto")
-        influx = InfluxDB(root / "influxdb")
-        broker.start()
-        influx.start()
+    with servers("bench-ingest-") as (root, broker, influx):
         gw: Gateway | None = None
         try:
             for r in range(opts.runs):
@@ -241,8 +233,6 @@ def run(opts: Options) -> list[Row]:
         finally:
             if gw is not None:
                 gw.stop()
-            broker.stop()
-            influx.stop()
     ingest = [g.ingest_rate for g in runs]
     e2e = [g.e2e_rate for g in runs]
     b_rate = [b["rate"] for b in base]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import paho.mqtt.client as paho
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import Options, Row
+from bench.common import Options, Row, servers
 from bench.ingest import RECEIVE_MAXIMUM, ROOT, Gateway, _baseline, _prepublish, _scrape
 from tests.load import rating_event
 from tests.servers import InfluxDB, Mosquitto
@@ -196,30 +195,19 @@ def one_run(root: Path, broker: Mosquitto, influx: InfluxDB, r: int, n: int) -> 
 def run(opts: Options) -> list[Row]:
     n = opts.records or DEFAULT_RECORDS
     runs: list[RunFigures] = []
-    with tempfile.TemporaryDirectory(prefix="bench-paced-") as tmp:
-        root = Path(tmp)
-        (root / "mosquitto").mkdir()
-        (root / "influxdb").mkdir()
-        broker = Mosquitto(root / "mosquitto")
-        influx = InfluxDB(root / "influxdb")
-        broker.start()
-        influx.start()
-        try:
-            for r in range(opts.runs):
-                f = one_run(root, broker, influx, r, n)
-                runs.append(f)
-                print(
-                    f"  run {r}: gateway {f.gw_paced_us:.0f} us/msg at {f.paced_rate:,.0f} msg/s "
-                    f"({f.gw_paced_cpu_pct:.0f} % CPU) vs {f.gw_sat_us:.0f} us/msg at saturation "
-                    f"({f.gw_sat_ingest_us:.0f} until committed) "
-                    f"(x{f.gw_paced_us / f.gw_sat_us:.2f}); bare paho {f.base_paced_us:.0f} vs "
-                    f"{f.base_sat_us:.0f} us/msg (x{f.base_paced_us / f.base_sat_us:.2f})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        finally:
-            broker.stop()
-            influx.stop()
+    with servers("bench-paced-") as (root, broker, influx):
+        for r in range(opts.runs):
+            f = one_run(root, broker, influx, r, n)
+            runs.append(f)
+            print(
+                f"  run {r}: gateway {f.gw_paced_us:.0f} us/msg at {f.paced_rate:,.0f} msg/s "
+                f"({f.gw_paced_cpu_pct:.0f} % CPU) vs {f.gw_sat_us:.0f} us/msg at saturation "
+                f"({f.gw_sat_ingest_us:.0f} until committed) "
+                f"(x{f.gw_paced_us / f.gw_sat_us:.2f}); bare paho {f.base_paced_us:.0f} vs "
+                f"{f.base_sat_us:.0f} us/msg (x{f.base_paced_us / f.base_sat_us:.2f})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def col(k: str) -> list[float]:
         return [getattr(f, k) for f in runs]

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 
-from bench.common import Options, Row
+from bench.common import Options, Row, servers
 from tests.load import Publisher
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
@@ -87,6 +85,8 @@ def _timed(gw: GatewayProcess, n: int, broker: Mosquitto, influx: InfluxDB, time
                 marks.append((time.perf_counter(), events, cpu, main, mcpu, icpu))
     (t1, e1, c1, m1, b1, i1), (t2, e2, c2, m2, b2, i2) = marks[0], marks[-1]
     wall = t2 - t1
+    if e2 - e1 < 0.3 * n:
+        raise RuntimeError(f"{n} messages went by between two scrapes: give more (--records)")
     return {
         "rate": (e2 - e1) / wall,
         "cpu_pct": 100 * (c2 - c1) / wall,
@@ -102,55 +102,45 @@ def run(opts: Options) -> list[Row]:
     n = opts.records or DEFAULT_RECORDS
     timeout = 120 + n / 500
     results: dict[int, list[dict[str, float]]] = {1: [], 2: []}
-    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
-        root = Path(tmp)
-        (root / "mosquitto").mkdir()
-        (root / "influxdb").mkdir()
-        broker, influx = Mosquitto(root / "mosquitto"), InfluxDB(root / "influxdb")
-        broker.start()
-        influx.start()
-        try:
-            for r in range(opts.runs):
-                for k in (1, 2) if r % 2 == 0 else (2, 1):
-                    site = db = f"w{k}r{r}"
-                    folder = root / site
-                    folder.mkdir()
-                    influx.create_database(db)
-                    gw = GatewayProcess(folder, broker, influx, site=site, database=db, workers=k)
+    with servers("bench-workers-") as (root, broker, influx):
+        for r in range(opts.runs):
+            for k in (1, 2) if r % 2 == 0 else (2, 1):
+                site = db = f"w{k}r{r}"
+                folder = root / site
+                folder.mkdir()
+                influx.create_database(db)
+                gw = GatewayProcess(folder, broker, influx, site=site, database=db, workers=k)
+                try:
+                    gw.start()
+                    deadline = time.monotonic() + 30
+                    while not _ready(gw, k):
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(f"workers not connected: {gw.log.read_text()[-2000:]}")
+                        time.sleep(0.1)
+                    time.sleep(0.5)  # SUBACKs well past
+                    gw.stop()
+                    pub = Publisher(broker.host, broker.port, gw.topic, n, client_id=f"pub-{site}").start()
                     try:
-                        gw.start()
-                        deadline = time.monotonic() + 30
-                        while not _ready(gw, k):
-                            if time.monotonic() > deadline:
-                                raise RuntimeError(f"workers not connected: {gw.log.read_text()[-2000:]}")
-                            time.sleep(0.1)
-                        time.sleep(0.5)  # SUBACKs well past
-                        gw.stop()
-                        pub = Publisher(broker.host, broker.port, gw.topic, n, client_id=f"pub-{site}").start()
-                        try:
-                            pub.wait_acked(n, timeout=60 + n / 500)
-                        finally:
-                            pub.close()
-                        res = _timed(gw, n, broker, influx, timeout)
-                        count = influx.wait_count(db, MEASUREMENT, n, timeout=120)
-                        # End to end: first message seen until InfluxDB holds all (polled every 0.25 s).
-                        res["e2e_rate"] = n / (time.perf_counter() - res.pop("first"))
-                        if count != n:
-                            raise AssertionError(f"{k} worker(s): InfluxDB holds {count} points, expected {n}")
+                        pub.wait_acked(n, timeout=60 + n / 500)
                     finally:
-                        gw.stop()
-                    results[k].append(res)
-                    print(
-                        f"  run {r}, {k} worker(s): {res['rate']:,.0f} msg/s in {res['wall_s']:.2f} s, gateway "
-                        f"tree CPU {res['cpu_pct']:.0f} % (the gateway itself {res['main_cpu_pct']:.0f} %), "
-                        f"Mosquitto CPU {res['broker_cpu_pct']:.0f} %, InfluxDB CPU {res['influx_cpu_pct']:.0f} %, "
-                        f"into InfluxDB {res['e2e_rate']:,.0f} msg/s end to end, InfluxDB COUNT {count}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-        finally:
-            broker.stop()
-            influx.stop()
+                        pub.close()
+                    res = _timed(gw, n, broker, influx, timeout)
+                    count = influx.wait_count(db, MEASUREMENT, n, timeout=120)
+                    # End to end: first message seen until InfluxDB holds all (polled every 0.25 s).
+                    res["e2e_rate"] = n / (time.perf_counter() - res.pop("first"))
+                    if count != n:
+                        raise AssertionError(f"{k} worker(s): InfluxDB holds {count} points, expected {n}")
+                finally:
+                    gw.stop()
+                results[k].append(res)
+                print(
+                    f"  run {r}, {k} worker(s): {res['rate']:,.0f} msg/s in {res['wall_s']:.2f} s, gateway "
+                    f"tree CPU {res['cpu_pct']:.0f} % (the gateway itself {res['main_cpu_pct']:.0f} %), "
+                    f"Mosquitto CPU {res['broker_cpu_pct']:.0f} %, InfluxDB CPU {res['influx_cpu_pct']:.0f} %, "
+                    f"into InfluxDB {res['e2e_rate']:,.0f} msg/s end to end, InfluxDB COUNT {count}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def row(key: str, metric: str, unit: str, target: str = "") -> Row:
         """2 workers against the gateway alone (the baseline), for one figure of the runs."""
