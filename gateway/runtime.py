@@ -22,8 +22,7 @@ from typing import Any
 import httpx
 
 from drivers.modbus import LineSettings, ModbusLine, Polled, poll_line
-from drivers.mqtt import MqttLink, MqttOptions, Will
-from drivers.tls import TlsOptions
+from drivers.mqtt import MqttLink
 from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch
@@ -33,18 +32,18 @@ from gateway.commands import Caller, CommandDesk
 from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
-from gateway.config import HallConfig, Influx, secret
+from gateway.config import HallConfig, secret
 from gateway.counter_resets import reset_counters
 from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
 from gateway.kinds.people_counter import OccupancyProjection
+from gateway.links import make_sink, mqtt_options, status_topic
 from gateway.redact import redact_url
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
-from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from gateway.supervisor import Supervisor
 from gateway.view import View
 from gateway.workers import IngestWorkers
@@ -68,11 +67,6 @@ class Gateway:
     hub: Hub
 
 
-def status_topic(cfg: HallConfig) -> str:
-    """The gateway's own retained status, and its will."""
-    return f"hall/{cfg.site}/gateway/status"
-
-
 def _tokens(cfg: HallConfig) -> dict[str, str]:
     out = {}
     for t in cfg.api.tokens:
@@ -85,31 +79,6 @@ def _tokens(cfg: HallConfig) -> dict[str, str]:
 def _callers(cfg: HallConfig) -> dict[str, Caller]:
     """token -> who: the role, the name the audit gives the holder, a kiosk's locker."""
     return {value: Caller(t.role, t.actor, t.locker) for t in cfg.api.tokens if (value := secret(t.env))}
-
-
-def make_sink(cfg: Influx) -> Sink | None:
-    if cfg.api == "v1":
-        return InfluxV1Sink(cfg.url, cfg.database, cfg.retention_policy, cfg.username, secret(cfg.password_env))
-    if cfg.api == "v2":
-        assert cfg.org and cfg.bucket
-        return InfluxV2Sink(cfg.url, cfg.org, cfg.bucket, secret(cfg.token_env) or "")
-    return None
-
-
-def mqtt_options(cfg: HallConfig) -> MqttOptions:
-    b = cfg.broker
-    return MqttOptions(
-        host=b.host,
-        port=b.port,
-        client_id=cfg.client_id,
-        protocol=b.protocol,
-        username=b.username,
-        password=secret(b.password_env),
-        keepalive_s=b.keepalive_s,
-        receive_maximum=b.receive_maximum,
-        will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
-        tls=TlsOptions(**b.tls.model_dump()) if b.tls else None,
-    )
 
 
 def _projections(cfg: HallConfig, devices: dict[str, DeviceEntry]) -> list[Projection]:

@@ -31,6 +31,7 @@ from gateway import logformat
 from gateway.config import HallConfig
 from gateway.forward import frame, read_frame, share_group, worker_client_id, worker_outbox
 from gateway.ingress import Ingress
+from gateway.links import make_sink, mqtt_options
 from gateway.registry import build_registry
 from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox
@@ -50,9 +51,6 @@ async def serve(sock: socket.socket) -> int:
     cfg = HallConfig.model_validate_json(hello["config"])
     index: int = hello["index"]
     retire: bool = hello["retire"]
-    # Imported here: the runtime is the gateway's composition, a worker needs two helpers of it.
-    from gateway.runtime import make_sink, mqtt_options
-
     devices, problems = build_registry(cfg)
     if problems:
         log.error("worker %d: the configuration has problems: %s", index, problems)

@@ -1,0 +1,43 @@
+"""The transports a hall's configuration asks for: the MQTT link's options and the InfluxDB sink.
+
+Shared by the gateway (gateway/runtime.py) and its ingest workers (gateway/worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from drivers.mqtt import MqttOptions, Will
+from drivers.tls import TlsOptions
+from gateway.config import HallConfig, Influx, secret
+from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+
+
+def status_topic(cfg: HallConfig) -> str:
+    """The gateway's own retained status, and its will."""
+    return f"hall/{cfg.site}/gateway/status"
+
+
+def make_sink(cfg: Influx) -> Sink | None:
+    if cfg.api == "v1":
+        return InfluxV1Sink(cfg.url, cfg.database, cfg.retention_policy, cfg.username, secret(cfg.password_env))
+    if cfg.api == "v2":
+        assert cfg.org and cfg.bucket
+        return InfluxV2Sink(cfg.url, cfg.org, cfg.bucket, secret(cfg.token_env) or "")
+    return None
+
+
+def mqtt_options(cfg: HallConfig) -> MqttOptions:
+    b = cfg.broker
+    return MqttOptions(
+        host=b.host,
+        port=b.port,
+        client_id=cfg.client_id,
+        protocol=b.protocol,
+        username=b.username,
+        password=secret(b.password_env),
+        keepalive_s=b.keepalive_s,
+        receive_maximum=b.receive_maximum,
+        will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
+        tls=TlsOptions(**b.tls.model_dump()) if b.tls else None,
+    )
