@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.common import Options, Row, hall_lines, median
-from drivers.canonical import Priority
+from gateway.domain.canonical import Priority
 from gateway.store.outbox import Outbox
 
 BATCH = 500

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from drivers.canonical import Event
+from gateway.domain.canonical import Event
 from gateway.store.points import to_line
 from tests.servers import InfluxDB, Mosquitto
 

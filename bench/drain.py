@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench.common import Options, PeakRSS, Row, hall_lines, median
-from drivers.canonical import Priority
+from gateway.domain.canonical import Priority
 from gateway.store.drain import drain
 from gateway.store.outbox import Outbox
 from gateway.store.sinks import InfluxV1Sink

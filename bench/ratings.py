@@ -22,8 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import Options, Row, median
-from drivers.canonical import Event
 from gateway.config import HallConfig
+from gateway.domain.canonical import Event
 from gateway.domain.ratings import from_fields, summarize
 from gateway.kinds.attendance import AttendanceProjection
 from gateway.store.journal import Journal

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from drivers.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain import health
+from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, Transition
 from gateway.kinds import KINDS
 from gateway.kinds.base import Rule, jammed, low_battery

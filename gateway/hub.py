@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.canonical import READING, Event, Priority
 from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
-from gateway.alerts.lifecycle import Condition
+from gateway.domain.canonical import READING, Event, Priority
+from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
 from gateway.ingress import Decoded, Ingress, reason_of
 from gateway.kinds import Projection

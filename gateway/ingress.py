@@ -14,9 +14,9 @@ from typing import Any
 
 import paho.mqtt.client as paho_topic
 
-from drivers.canonical import Event, Priority
 from drivers.mqtt import Message
 from drivers.profiles.mqtt_json import DecodeError
+from gateway.domain.canonical import Event, Priority
 from gateway.registry import DeviceEntry
 from gateway.store.journal import Quarantined
 from gateway.store.points import PointError, to_line

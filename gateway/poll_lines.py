@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from drivers.canonical import READING, Event
+from gateway.domain.canonical import READING, Event
 from gateway.store.points import escape_key, format_field, to_line
 
 FIELDS_CACHED = 65536  # distinct (field, value) texts kept: a few per counter of a large hall

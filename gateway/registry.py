@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from drivers.canonical import READING
 from drivers.profiles.loader import ProfileError, find_profile
 from drivers.profiles.modbus_map import ReadPlan, compile_plan
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
 from gateway.config import ConfigError, Device, HallConfig, load_config
+from gateway.domain.canonical import READING
 from gateway.kinds import KINDS, Kind
 
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.alerts.engine import in_quiet_hours
-from gateway.alerts.lifecycle import Book, Condition
+from gateway.alerts.lifecycle import Book
+from gateway.domain.conditions import Condition
 
 S = 10**9
 OFFLINE = Condition("device_offline", "rp-w07", "critical", "rp-w07 offline", "rp-w07")

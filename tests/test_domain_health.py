@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drivers.canonical import HEARTBEAT, READING, STATUS, Event
+from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, observe, poll_failed, tick
 from gateway.kinds import KINDS
 

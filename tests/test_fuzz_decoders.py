@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drivers.canonical import Event
 from drivers.profiles.loader import load_profile
 from drivers.profiles.modbus_map import compile_plan
 from drivers.profiles.model import FieldSpec, ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
 from drivers.profiles.values import INFLUX_TYPES
 from gateway.config import DEFAULT_PROFILES_DIR
+from gateway.domain.canonical import Event
 from gateway.store.points import PointError, format_field, to_line
 
 PROFILE_FILES = sorted(DEFAULT_PROFILES_DIR.glob("*.yaml")) + sorted(

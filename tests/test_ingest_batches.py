@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.canonical import HEARTBEAT, STATUS, Event
 from gateway.domain import health as domain
+from gateway.domain.canonical import HEARTBEAT, STATUS, Event
 from gateway.domain.ratings import Ledger
 from gateway.health import HealthBook
 from gateway.store.journal import Journal

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from drivers.canonical import ACK, Event
+from gateway.domain.canonical import ACK, Event
 from gateway.kinds.lockbox import SlotBook
 
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pymodbus.constants import ExcCodes
 
-from drivers.canonical import READING, Event, Priority
 from firmware_sim.modbus_bus import ModbusBus
-from gateway.alerts.lifecycle import Condition
 from gateway.config import load_config
+from gateway.domain.canonical import READING, Event, Priority
+from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
 from gateway.kinds import KINDS, Kind, register
 from gateway.runtime import start_gateway

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from drivers.canonical import READING, Event
 from gateway.config import HallConfig
+from gateway.domain.canonical import READING, Event
 from gateway.domain.occupancy import MINUTE_NS
 from gateway.kinds.people_counter import OccupancyProjection
 from gateway.paths import PROFILES_DIR

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.canonical import READING, Event
+from gateway.domain.canonical import READING, Event
 from gateway.poll_lines import reading_line
 from gateway.store.points import PointError, to_line
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.canonical import Event
 from gateway.config import ConfigError, HallConfig, load_config
+from gateway.domain.canonical import Event
 from gateway.domain.ratings import Ledger, Rating, rating_key
 from gateway.kinds.attendance import AttendanceProjection
 from gateway.kinds.rating_pad import RatingsProjection

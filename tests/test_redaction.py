@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.canonical import Event
+from gateway.domain.canonical import Event
 from gateway.redact import redact, redact_url
 from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.canonical import Event
+from gateway.domain.canonical import Event
 from gateway.store.errors import SinkRetry
 from gateway.store.points import to_line
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink

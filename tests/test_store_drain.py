@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drivers.backoff import full_jitter
-from drivers.canonical import Event, Priority
+from gateway.domain.canonical import Event, Priority
 from gateway.store.drain import DrainStats, drain
 from gateway.store.errors import SinkAuth, SinkReject, SinkRetry, SinkTooLarge, classify_status
 from gateway.store.outbox import Outbox

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.canonical import Priority
+from gateway.domain.canonical import Priority
 from gateway.store.outbox import Outbox, OutboxFull
 
 A, E, T = Priority.AUDIT, Priority.EVENT, Priority.TELEMETRY

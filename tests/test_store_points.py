@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.canonical import Event
+from gateway.domain.canonical import Event
 from gateway.store.points import PointError, point_ts, to_line
 
 T = 1_700_000_000_123_456_789

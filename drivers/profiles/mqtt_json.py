@@ -14,11 +14,11 @@ from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import Event
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.model import Channel, FieldSpec, Liveness, MqttProfile, TimeSpec
 from drivers.profiles.timefmt import TimeParser, parse_iso8601_ns, time_parser
 from drivers.profiles.values import Convert, compile_value
+from gateway.domain.canonical import Event
 
 __all__ = ["DecodeError", "MqttDecoder", "parse_iso8601_ns"]
 

@@ -12,10 +12,11 @@ from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import STATUS, Event
-from gateway.alerts.lifecycle import Alert, Book, Condition
+from gateway.alerts.lifecycle import Alert, Book
 from gateway.alerts.rules import device_conditions
 from gateway.config import Alerts as AlertsConfig
+from gateway.domain.canonical import STATUS, Event
+from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
 from gateway.kinds import Kind
 from gateway.store.journal import Journal

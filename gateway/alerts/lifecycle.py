@@ -13,20 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from gateway.domain.conditions import Condition, Severity
+
 State = Literal["open", "acknowledged", "resolved", "closed"]
-Severity = Literal["info", "warning", "critical"]
 ACTIVE: tuple[State, ...] = ("open", "acknowledged")
 CLEAR_AFTER_NS = 30 * 10**9
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    rule: str
-    key: str
-    severity: Severity
-    summary: str
-    device: str | None = None
-    manual: bool = False  # only a person can close it (no condition clears it)
 
 
 @dataclass(frozen=True, slots=True)

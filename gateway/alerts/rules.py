@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.alerts.lifecycle import Condition, Severity
+from gateway.domain.conditions import Condition, Severity
 from gateway.domain.health import DeviceHealth
 
 DEFAULT_SEVERITY: dict[str, Severity] = {

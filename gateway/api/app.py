@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from typing import Any
 
@@ -15,8 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api import errors
-from gateway.api.deps import caller, caller_role, dependants, reject_unknown_query, weak_tokens
+from gateway.api import errors, handlers
+from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
 from gateway.api.routes import (
     alerts,
@@ -68,7 +67,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     app.state.view = view
     app.state.tokens = tokens
     app.state.callers = callers if callers is not None else {t: Caller(r, r) for t, r in tokens.items()}
-    errors.install(app)
+    handlers.install(app)
     app.include_router(system.router)
     for router in (
         devices.router,
@@ -144,24 +143,6 @@ def route_errors(route: APIRoute) -> dict[str, str]:
     if route.body_field is not None:
         found["413"] = f"a body over {MAX_BODY_BYTES} bytes"
     return found
-
-
-def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
-    """(path with its prefixes, methods, route) of every route in the schema.
-
-    FastAPI 0.165 keeps an included router as one entry of `app.routes` and resolves its routes
-    lazily (`iter_route_contexts`); older versions copied each route into `app.routes`.
-    """
-    try:
-        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
-    except ImportError:
-        contexts: Iterable[Any] = app.routes
-    else:
-        contexts = iter_route_contexts(app.routes)
-    for context in contexts:
-        route = getattr(context, "original_route", context)
-        if isinstance(route, APIRoute) and route.include_in_schema:
-            yield context.path_format, set(context.methods or ()), route
 
 
 def document_errors(app: FastAPI) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Annotated, Any, get_args, get_origin
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -150,6 +150,24 @@ def dependants(dependant: Dependant) -> Iterator[Dependant]:
     yield dependant
     for sub in dependant.dependencies:
         yield from dependants(sub)
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
+    """(path with its prefixes, methods, route) of every route in the schema.
+
+    FastAPI 0.165 keeps an included router as one entry of `app.routes` and resolves its routes
+    lazily (`iter_route_contexts`); older versions copied each route into `app.routes`.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+    except ImportError:
+        contexts: Iterable[Any] = app.routes
+    else:
+        contexts = iter_route_contexts(app.routes)
+    for context in contexts:
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            yield context.path_format, set(context.methods or ()), route
 
 
 def _is_list(annotation: Any) -> bool:

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import Priority
 from gateway.domain.calendar import Schedule
+from gateway.domain.canonical import Priority
 from gateway.store.points import make_line
 
 

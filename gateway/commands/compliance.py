@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.alerts.lifecycle import Condition
 from gateway.config import HallConfig
 from gateway.domain.attendance import effective, inside
+from gateway.domain.conditions import Condition
 from gateway.kinds.attendance import AttendanceProjection
 from gateway.kinds.lockbox import SlotBook
 

@@ -25,13 +25,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from drivers.canonical import ACK, STATUS, Event
 from drivers.modbus import ModbusFailure, ModbusLine
 from drivers.profiles.commands import Confirmation, encode_modbus_command, encode_mqtt_command
 from drivers.profiles.errors import CommandError
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from gateway.commands.audit import Caller, audit_line, audit_row, iso_time
 from gateway.config import HallConfig
+from gateway.domain.canonical import ACK, STATUS, Event
 from gateway.health import HealthBook
 from gateway.registry import DeviceEntry
 from gateway.store.journal import Journal

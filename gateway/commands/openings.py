@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import Event
-from gateway.alerts.lifecycle import Condition
 from gateway.commands.desk import CommandDesk
 from gateway.domain.calendar import Schedule
+from gateway.domain.canonical import Event
+from gateway.domain.conditions import Condition
 
 RELEASE_WINDOW_NS = 15 * 10**9  # the lock releases for 5 s; the door may open at its very end, events lag
 HOLD_NS = 5 * 10**9  # reported for a few ticks; the alert then stays until a person closes it

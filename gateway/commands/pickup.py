@@ -23,12 +23,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.canonical import READING, Event
 from drivers.profiles.model import ModbusProfile
-from gateway.alerts.lifecycle import Condition
 from gateway.commands.audit import Caller, iso_time
 from gateway.commands.desk import CommandDesk, Outcome, Refused, Request
 from gateway.commands.notify import PickupNotifier
+from gateway.domain.canonical import READING, Event
+from gateway.domain.conditions import Condition
 from gateway.domain.lockout import Lockout
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from drivers.canonical import HEARTBEAT, READING, STATUS, Event
+from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 
 HealthState = Literal["ok", "degraded", "offline"]
 

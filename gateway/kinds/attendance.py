@@ -15,10 +15,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import Event
-from gateway.alerts.lifecycle import Condition
 from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_reset, daily, day_bounds, post_state
 from gateway.domain.calendar import WorkCalendar
+from gateway.domain.canonical import Event
+from gateway.domain.conditions import Condition
 from gateway.kinds.base import Kind, low_battery
 from gateway.store.records import PunchStore, attach
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from drivers.canonical import Event, Priority
-from gateway.alerts.lifecycle import Condition
+from gateway.domain.canonical import Event, Priority
+from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
 
 if TYPE_CHECKING:

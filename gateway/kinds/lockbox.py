@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from drivers.canonical import ACK, Event
-from gateway.alerts.lifecycle import Condition
+from gateway.domain.canonical import ACK, Event
+from gateway.domain.conditions import Condition
 from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_battery, set_part
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from drivers.canonical import READING, Event, Priority
-from gateway.alerts.lifecycle import Condition
+from gateway.domain.canonical import READING, Event, Priority
+from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
 from gateway.domain.occupancy import (
     HALL,

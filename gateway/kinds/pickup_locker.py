@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drivers.canonical import READING, Event
+from gateway.domain.canonical import READING, Event
 from gateway.domain.health import Problem
 from gateway.kinds.base import Kind, doors_left_open, jammed
 

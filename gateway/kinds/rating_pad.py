@@ -19,9 +19,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from drivers.canonical import Event
-from gateway.alerts.lifecycle import Condition
 from gateway.domain.calendar import WorkCalendar
+from gateway.domain.canonical import Event
+from gateway.domain.conditions import Condition
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, low_battery

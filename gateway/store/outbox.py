@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drivers.canonical import Priority
+from gateway.domain.canonical import Priority
 from gateway.store.sqlite import transaction
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from drivers.canonical import HEARTBEAT, READING, STATUS, Event
+from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 
 
 class PointError(ValueError):

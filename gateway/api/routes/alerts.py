@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.alerts.lifecycle import Alert, Severity
+from gateway.alerts.lifecycle import Alert
 from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId
+from gateway.domain.conditions import Severity
 from gateway.view import View
 
 router = APIRouter(tags=["alerts"])

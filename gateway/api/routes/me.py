@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from gateway.api.deps import CallerDep, ViewDep, iso
+from gateway.api.deps import CallerDep, ViewDep, api_routes, caller_role, dependants, iso
 
 router = APIRouter(tags=["system"])
 
@@ -32,10 +32,6 @@ class MeOut(BaseModel):
 
 @router.get("/me", response_model=MeOut, summary="The caller's role and the routes it may call")
 async def me(request: Request, who: CallerDep, view: ViewDep) -> MeOut:
-    # Imported here: app.py imports this module to register it.
-    from gateway.api.app import api_routes
-    from gateway.api.deps import caller_role, dependants
-
     may: list[str] = []
     for path, methods, route in api_routes(request.app):
         if not path.startswith("/api/v1/"):

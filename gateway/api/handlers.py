@@ -1,0 +1,73 @@
+"""The API's exception handlers: every failure answers with the one error body of errors.py."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gateway.api.deps import caller, caller_of, dependants
+from gateway.api.errors import ApiError, body
+
+log = logging.getLogger("gateway.api.errors")
+
+
+def _unauthenticated(request: Request) -> JSONResponse | None:
+    """The 401 a request without a known token gets from a route that needs one, when FastAPI
+    refused its body before the token check ran (it parses the body first): a caller without a
+    token learns nothing about what a route takes."""
+    route = request.scope.get("route")
+    if route is None or not any(d.call is caller for d in dependants(route.dependant)):
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    callers = getattr(request.app.state, "callers", None) or {}
+    if scheme.lower() == "bearer" and caller_of(callers, token.strip()) is not None:
+        return None
+    # The same answers as deps.caller gives when it runs first.
+    if scheme.lower() == "bearer" and token.strip():
+        code, detail = "bad_token", "this token is not configured for this hall"
+    else:
+        code, detail = "unauthenticated", "send Authorization: Bearer <token>"
+    return JSONResponse(
+        body(code, detail),
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, e: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return JSONResponse(body(e.code, e.detail), status_code=e.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        if (refused := _unauthenticated(request)) is not None:
+            return refused
+        if [(err["type"], tuple(err["loc"])) for err in e.errors()] == [("missing", ("header", "Idempotency-Key"))]:
+            return JSONResponse(
+                body("idempotency_key_required", "send an Idempotency-Key header (e.g. a UUID) with a command"),
+                status_code=400,
+            )
+        detail = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        return JSONResponse(body("invalid_request", detail), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code == 400 and e.detail == "There was an error parsing the body":
+            if (refused := _unauthenticated(request)) is not None:
+                return refused
+            # FastAPI's answer to a body that is not UTF-8: the same 422 as any other bad JSON.
+            return JSONResponse(body("invalid_request", "body: not JSON text in UTF-8"), status_code=422)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
+        # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
+        return JSONResponse(body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, e: Exception) -> JSONResponse:
+        log.exception("API %s %s failed", request.method, request.url.path)
+        return JSONResponse(body("internal", f"{type(e).__name__}: the gateway logged the details"), status_code=500)

@@ -1,0 +1,234 @@
+"""The house's rules, read from the code's own imports (every import statement, at module level,
+inside functions and under TYPE_CHECKING alike): no cycle between modules, a pure domain, drivers
+that know no gateway room but the shared vocabulary, and kind names only inside the kinds.
+
+Where today's code still breaks a rule, the exception is listed here by name, and a listed
+exception that no longer holds fails too, so each list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from gateway.kinds import KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("gateway", "drivers", "firmware_sim")
+
+# The kinds still compose into gateway/config.py through the registry: issue 20 (kinds declare
+# their own settings) removes this cycle.
+KNOWN_CYCLES = {
+    frozenset(
+        {
+            "gateway.config",
+            "gateway.registry",
+            "gateway.kinds",
+            "gateway.kinds.base",
+            "gateway.kinds.attendance",
+            "gateway.kinds.lockbox",
+            "gateway.kinds.people_counter",
+            "gateway.kinds.pickup_locker",
+            "gateway.kinds.rating_pad",
+        }
+    )
+}
+
+# Files outside gateway/kinds/ that still name a kind (issue 20 moves what they hold for a kind
+# into its package).
+KIND_NAMED_OUTSIDE = {
+    "gateway/api/app.py",
+    "gateway/api/routes/attendance.py",
+    "gateway/api/routes/lockboxes.py",
+    "gateway/commands/compliance.py",
+    "gateway/commands/openings.py",
+    "gateway/commands/pickup.py",
+    "gateway/config.py",
+    "gateway/counter_resets.py",
+    "gateway/occupancy_history.py",
+    "gateway/runtime.py",
+    "gateway/store/journal.py",
+    "gateway/store/records.py",
+    "gateway/view.py",
+}
+
+# What the pure domain may not import: I/O, the network, the event loop, the web layer.
+IO_MODULES = {
+    "asyncio",
+    "socket",
+    "ssl",
+    "sqlite3",
+    "subprocess",
+    "threading",
+    "multiprocessing",
+    "selectors",
+    "http",
+    "urllib",
+    "requests",
+    "httpx",
+    "aiomqtt",
+    "paho",
+    "pymodbus",
+    "serial",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "influxdb_client",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def imported_names(name: str, path: Path) -> Iterator[str]:
+    """Every dotted name one file imports, relative imports resolved."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            yield base
+            yield from (f"{base}.{a.name}" for a in node.names)
+
+
+def ours(dotted: str) -> str | None:
+    """The module of ours a dotted name is (or lies in), if any."""
+    mods = modules()
+    while dotted and dotted not in mods:
+        dotted = dotted.rpartition(".")[0]
+    return dotted or None
+
+
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    edges: dict[str, frozenset[str]] = {}
+    for name, path in modules().items():
+        deps = {m for d in imported_names(name, path) if (m := ours(d))}
+        # Importing a module runs its packages' __init__ first: those are edges too.
+        deps |= {".".join(m.split(".")[:i]) for m in set(deps) for i in range(1, m.count(".") + 1)}
+        deps -= {name, *(".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1))}
+        edges[name] = frozenset(deps & modules().keys())
+    return edges
+
+
+def cycles(edges: dict[str, frozenset[str]]) -> list[frozenset[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[frozenset[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(frozenset(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle_of_three_and_ignores_a_chain() -> None:
+    edges = {"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"}), "d": frozenset({"a"})}
+    assert cycles(edges) == [frozenset({"a", "b", "c"})]
+    assert cycles({"a": frozenset({"b"}), "b": frozenset()}) == []
+
+
+def test_function_level_and_type_checking_imports_count_as_edges(tmp_path: Path) -> None:
+    """A cycle hidden by an import inside a function (me.py once imported app.py that way) or
+    under TYPE_CHECKING is still a cycle."""
+    source = tmp_path / "m.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from gateway.config import HallConfig\n"
+        "def f():\n    from .sibling import thing\n"
+    )
+    names = set(imported_names("gateway.api.routes.m", source))
+    assert {"gateway.config.HallConfig", "gateway.api.routes.sibling.thing"} <= names
+
+
+def test_no_import_cycle_between_modules() -> None:
+    found = set(cycles(graph()))
+    assert found - KNOWN_CYCLES == set(), f"new import cycles: {[sorted(c) for c in found - KNOWN_CYCLES]}"
+    assert KNOWN_CYCLES - found == set(), "a known cycle is gone: remove it from KNOWN_CYCLES"
+
+
+def test_the_domain_imports_no_io_and_no_other_room() -> None:
+    bad = []
+    for name, path in modules().items():
+        if not name.startswith("gateway.domain"):
+            continue
+        for dotted in imported_names(name, path):
+            top = dotted.split(".")[0]
+            if top in IO_MODULES or (ours(dotted) and not ours(dotted).startswith("gateway.domain")):  # type: ignore[union-attr]
+                bad.append(f"{path.relative_to(ROOT)}: {dotted}")
+    assert bad == []
+
+
+def test_drivers_know_no_gateway_room_but_the_vocabulary() -> None:
+    bad = [
+        f"{path.relative_to(ROOT)}: {m}"
+        for name, path in modules().items()
+        if name.startswith("drivers")
+        for m in graph()[name]
+        if m.startswith("gateway") and m not in ("gateway", "gateway.domain", "gateway.domain.canonical")
+    ]
+    assert bad == []
+
+
+def kind_named_outside() -> set[str]:
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, KINDS)) + r")\b")
+    named = set()
+    for path in sorted((ROOT / "gateway").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("gateway/kinds/"):
+            continue
+        if pattern.search(path.read_text(encoding="utf-8")):
+            named.add(rel)
+    return named
+
+
+def test_no_kind_is_named_outside_its_package() -> None:
+    named = kind_named_outside()
+    assert named - KIND_NAMED_OUTSIDE == set(), "these files name a kind: move what they do into gateway/kinds/"
+    assert KIND_NAMED_OUTSIDE - named == set(), "these files no longer name a kind: remove them from the list"
