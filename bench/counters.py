@@ -70,7 +70,7 @@ def hall_yaml(folder: Path, ports: list[int], api_port: int) -> Path:
 
 
 async def _serve(ports: list[int]) -> None:
-    from firmware_sim.counter import PeopleCounter
+    from firmware_sim.kinds.people_counter import PeopleCounter
     from firmware_sim.modbus_bus import ModbusBus
 
     stop = asyncio.Event()

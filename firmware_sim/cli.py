@@ -19,7 +19,8 @@ from typing import Any
 from firmware_sim.common import default_state_root
 from firmware_sim.control import ControlChannel, HttpControl
 from firmware_sim.faults import FaultError, parse_fault
-from firmware_sim.hall import KINDS, MODBUS_KINDS, DistrictSimulator, HallConfigError, HallSimulator
+from firmware_sim.hall import DistrictSimulator, HallConfigError, HallSimulator
+from firmware_sim.kinds.registry import KINDS
 from firmware_sim.mqtt_device import DEFAULT_STATE, MqttSettings
 from firmware_sim.scenario import ScenarioError, ScenarioRunner, load_scenario
 
@@ -278,7 +279,7 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
     common = _settings(args)
     if args.command == "device":
         modbus = None
-        if args.kind in MODBUS_KINDS:
+        if KINDS[args.kind].transport == "modbus":
             if args.serial:
                 modbus = {"serial": args.serial, "baudrate": args.baudrate, "unit": args.unit}
             else:

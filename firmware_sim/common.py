@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 CST = timezone(timedelta(hours=8))
 UINT32 = 1 << 32
+
+
+def u32(value: int) -> list[int]:
+    """A uint32 as two registers, high word first."""
+    value %= UINT32
+    return [value >> 16, value & 0xFFFF]
+
+
+class CaseNumbers:
+    """Case numbers (办件编号) like 320111-2026-0004417, unique within a hall simulator."""
+
+    def __init__(self, region: str = "320111", start: int = 1) -> None:
+        self.region = region
+        self._n: Iterator[int] = itertools.count(start)
+
+    def next(self) -> str:
+        return f"{self.region}-{datetime.now(CST).year}-{next(self._n):07d}"
 
 
 def iso_ts(offset_s: float = 0.0) -> str:

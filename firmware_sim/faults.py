@@ -2,7 +2,7 @@
 
 A fault is a mapping `{"fault": NAME, ...parameters, ...target}`. The target is `device` (an id or a
 list of ids), or `share` (0-1: that share of the matching devices, chosen with the simulator's seed),
-optionally narrowed by `kind` (rating_pad, lockbox, attendance, pickup_locker, people_counter);
+optionally narrowed by `kind` (a kind of firmware_sim/kinds/registry.py; another is an error);
 with neither, every device that supports the fault. `for_s` clears the fault by itself later.
 
 Faults (kinds; parameters; effect):
@@ -16,10 +16,10 @@ Faults (kinds; parameters; effect):
 - `slow` (all; `delay_ms`, default 300): Modbus replies (and MQTT acks) wait that long.
 - `garbage` (MQTT; `type` bad_json, not_utf8, wrong_types, oversize, surrogate, nul, deep,
   not_object or random; `count`, default 1): malformed messages on the event channel.
-- `jam` (lockbox, pickup_locker; `slot` / `door`): the lock no longer releases.
-- `door_open` (lockbox, pickup_locker; `slot` / `door`): the door is opened and left open.
-- `lens_blocked` (people_counter): status 1, counting stops.
-- `wrap` (people_counter; `margin`, default 100): both counts jump to 2**32 - margin.
+- a kind's own faults, declared by the kinds that have them (firmware_sim/kinds/): `jam` (`slot` /
+  `door`: the lock no longer releases) and `door_open` (opened and left open) of lock kinds,
+  `lens_blocked` (status 1, counting stops) and `wrap` (`margin`, default 100: both counts jump to
+  2**32 - margin) of counters.
 - `reboot` (all; `clock_reset` for MQTT): MQTT = abrupt drop (will), boot, uptime from 0, stored
   events kept; Modbus = uptime (and a counter's counts) restart.
 - `clock_drift` (MQTT; `offset_s`, default 300 unless `per_day_s` is given; `per_day_s`, e.g. 90):
@@ -41,37 +41,21 @@ from typing import Any
 
 import yaml
 
-from firmware_sim.counter import PeopleCounter
 from firmware_sim.garbage import GARBAGE_KINDS
-from firmware_sim.lockbox import Lockbox
-from firmware_sim.locker import DOORS, LockerBoard
+from firmware_sim.kinds.base import FaultError, number
+from firmware_sim.kinds.registry import KINDS, kind_faults, kind_of, known_kind
 from firmware_sim.mqtt_device import MqttDevice
 
 log = logging.getLogger("firmware_sim.faults")
 
-UINT32 = 1 << 32
 MQTT_ONLY = {"garbage", "clock_drift", "backlog"}
-FAULTS = (
-    "offline",
-    "flaky",
-    "slow",
-    "garbage",
-    "jam",
-    "door_open",
-    "lens_blocked",
-    "wrap",
-    "reboot",
-    "clock_drift",
-    "backlog",
-    "clear",
-)
+COMMON = ("offline", "flaky", "slow", "garbage", "reboot", "clock_drift", "backlog", "clear")
+FAULTS = (*COMMON[:4], *kind_faults(), *COMMON[4:])  # the kinds' own faults from the registry
 TARGET_KEYS = {"fault", "device", "share", "kind", "for_s"}
 # one-shot faults: they happen and are over (nothing to clear, not listed as active)
-ONE_SHOT = {"garbage", "wrap", "reboot", "backlog", "clear"}
-
-
-class FaultError(ValueError):
-    """A fault that cannot be applied; the message says which field is wrong."""
+ONE_SHOT = {"garbage", "reboot", "backlog", "clear"} | {
+    name for k in KINDS.values() for name, fault in k.faults.items() if fault.clear is None
+}
 
 
 def parse_fault(text: str) -> dict[str, Any]:
@@ -99,13 +83,11 @@ def parse_fault(text: str) -> dict[str, Any]:
     return spec
 
 
-Device = MqttDevice | LockerBoard | PeopleCounter
+Device = Any  # an MqttDevice, or a Modbus device of a kind's own (firmware_sim/kinds/)
 
 
 def device_kind(device: Device) -> str:
-    if isinstance(device, MqttDevice):
-        return {"rating": "rating_pad"}.get(device.wirekind, device.wirekind)
-    return "pickup_locker" if isinstance(device, LockerBoard) else "people_counter"
+    return kind_of(device).name
 
 
 @dataclass
@@ -135,6 +117,8 @@ class FaultInjector:
     def targets(self, spec: Mapping[str, Any]) -> list[str]:
         name = spec.get("fault")
         kind = spec.get("kind")
+        if kind is not None:
+            known_kind(kind)
         wanted = spec.get("device")
         if wanted is not None:
             ids = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -165,8 +149,9 @@ class FaultInjector:
             device = self.devices[dev_id]
             if not _supports(device, name):
                 raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
-            if name in ("jam", "door_open"):
-                _door(device, params)
+            own = kind_of(device).faults.get(name)
+            if own is not None and own.check is not None:
+                own.check(device, params)
         if name == "offline" and params.get("mode", "abrupt") not in ("abrupt", "clean"):
             raise FaultError(f"mode: offline is abrupt or clean, not {params['mode']!r}")
         if name == "garbage" and params.get("type", "random") not in (*GARBAGE_KINDS, "random"):
@@ -219,32 +204,9 @@ class FaultInjector:
 
 
 def _supports(device: Device, name: str) -> bool:
-    kind = device_kind(device)
     if name in MQTT_ONLY:
         return isinstance(device, MqttDevice)
-    if name in ("jam", "door_open"):
-        return kind in ("lockbox", "pickup_locker")
-    if name in ("lens_blocked", "wrap"):
-        return kind == "people_counter"
-    return True
-
-
-def _number(params: Mapping[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    value = params.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise FaultError(f"{key}: must be a number {lo:g}-{hi:g}, not {value!r}")
-    return float(value)
-
-
-def _door(device: Device, params: Mapping[str, Any]) -> int:
-    value = params.get("slot", params.get("door"))
-    if isinstance(device, Lockbox):
-        if value not in device.slots:
-            raise FaultError(f"slot: {value!r} is not a slot of {device.device_id} (1-{len(device.slots)})")
-        return int(value)  # type: ignore[arg-type]
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < DOORS:
-        raise FaultError(f"door: {value!r} is not a door of a lock-control board (0-{DOORS - 1})")
-    return value
+    return name in COMMON or name in kind_of(device).faults
 
 
 def _apply_one(device: Device, name: str, params: Mapping[str, Any]) -> None:
@@ -257,29 +219,15 @@ def _apply_one(device: Device, name: str, params: Mapping[str, Any]) -> None:
         else:
             device.offline = True
     elif name == "flaky":
-        device.loss = _number(params, "loss", 0.3, 0, 1)
+        device.loss = number(params, "loss", 0.3, 0, 1)
     elif name == "slow":
-        device.reply_delay_s = _number(params, "delay_ms", 300, 0, 60_000) / 1000
+        device.reply_delay_s = number(params, "delay_ms", 300, 0, 60_000) / 1000
     elif name == "garbage":
         kind = params.get("type", "random")
         if kind not in (*GARBAGE_KINDS, "random"):
             raise FaultError(f"type: garbage is one of {', '.join(GARBAGE_KINDS)} or random, not {kind!r}")
         assert isinstance(device, MqttDevice)
-        device.inject_garbage(kind, int(_number(params, "count", 1, 1, 100_000)))
-    elif name == "jam":
-        door = _door(device, params)
-        device.jam(door)  # type: ignore[union-attr]
-    elif name == "door_open":
-        door = _door(device, params)
-        if isinstance(device, Lockbox):
-            device.leave_open(door)
-        else:
-            device.open_door(door)  # type: ignore[union-attr]
-    elif name == "lens_blocked":
-        device.block_lens()  # type: ignore[union-attr]
-    elif name == "wrap":
-        margin = int(_number(params, "margin", 100, 0, UINT32 - 1))
-        device.set_counts(UINT32 - margin, UINT32 - margin)  # type: ignore[union-attr]
+        device.inject_garbage(kind, int(number(params, "count", 1, 1, 100_000)))
     elif name == "reboot":
         if isinstance(device, MqttDevice):
             device.reboot(clock_reset=bool(params.get("clock_reset", False)))
@@ -287,19 +235,22 @@ def _apply_one(device: Device, name: str, params: Mapping[str, Any]) -> None:
             device.reboot()
     elif name == "clock_drift":
         assert isinstance(device, MqttDevice)
-        per_day = _number(params, "per_day_s", 0, -86400, 86400)
-        device.set_drift(_number(params, "offset_s", 0 if per_day else 300, -(10**9), 10**9), per_day)
+        per_day = number(params, "per_day_s", 0, -86400, 86400)
+        device.set_drift(number(params, "offset_s", 0 if per_day else 300, -(10**9), 10**9), per_day)
     elif name == "backlog":
         assert isinstance(device, MqttDevice)
-        events = int(_number(params, "events", 1000, 0, 100_000))
-        device.backlog_burst(events, repeat=int(_number(params, "repeat", 0, 0, 1000)))
+        events = int(number(params, "events", 1000, 0, 100_000))
+        device.backlog_burst(events, repeat=int(number(params, "repeat", 0, 0, 1000)))
     elif name == "clear":
-        for fault in ("offline", "flaky", "slow", "jam", "door_open", "lens_blocked", "clock_drift"):
+        for fault in ("offline", "flaky", "slow", "clock_drift", *kind_of(device).faults):
             _clear(device, fault, {})
+    else:
+        kind_of(device).faults[name].apply(device, params)
 
 
 def _clear(device: Device, name: str, remaining: Mapping[str, Any]) -> None:
     """End one fault on a device (the others in `remaining` stay)."""
+    own = kind_of(device).faults.get(name)
     if name == "offline":
         if isinstance(device, MqttDevice):
             device.come_back()
@@ -309,22 +260,7 @@ def _clear(device: Device, name: str, remaining: Mapping[str, Any]) -> None:
         device.loss = 0.0
     elif name == "slow":
         device.reply_delay_s = 0.0
-    elif name == "jam":
-        if isinstance(device, Lockbox):
-            for n in device.slots:
-                device.unjam(n)
-        elif isinstance(device, LockerBoard):
-            for n in range(DOORS):
-                device.unjam(n)
-    elif name == "door_open":
-        if isinstance(device, Lockbox):
-            for n, slot in device.slots.items():
-                if slot.door_open:
-                    device.close_door(n)
-        elif isinstance(device, LockerBoard):
-            for n in range(DOORS):
-                device.close_door(n)
-    elif name == "lens_blocked" and isinstance(device, PeopleCounter):
-        device.clear_fault()
     elif name == "clock_drift" and isinstance(device, MqttDevice):
         device.set_drift(0.0, 0.0)
+    elif own is not None and own.clear is not None:
+        own.clear(device)

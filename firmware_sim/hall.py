@@ -1,11 +1,11 @@
 """A whole hall (or district) of simulated devices from a hall configuration file.
 
 The hall YAML is read here with PyYAML, independently of the gateway's configuration models. Used
-keys: `site`, and per entry of `devices`: `id`, `kind` (rating_pad, lockbox, attendance,
-pickup_locker, people_counter), `window`, `slots`, `mqtt.topic`, `modbus: {host, port, unit,
-framer}` (or `modbus: {serial: /dev/ttyX, baudrate: 9600, unit}`: RTU on a serial port, 8N1; the
-devices on one port share it) and a free-form `sim:` mapping of simulator options (the device class's keyword
-arguments, e.g. `sim: {open_probability: 0.5, start_in: 4294967000}`). Other keys are ignored.
+keys: `site`, and per entry of `devices`: `id`, `kind` (one of firmware_sim/kinds/registry.py),
+`window`, `slots`, `mqtt.topic`, `modbus: {host, port, unit, framer}` (or `modbus: {serial:
+/dev/ttyX, baudrate: 9600, unit}`: RTU on a serial port, 8N1; the devices on one port share it) and
+a free-form `sim:` mapping of simulator options (the device class's keyword arguments, e.g.
+`sim: {open_probability: 0.5, start_in: 4294967000}`). Other keys are ignored.
 
     async with HallSimulator("configs/demo-hall.yaml", mqtt=MqttSettings(port=1883)) as sim:
         sim.device("lb-1f").jam(3)
@@ -25,59 +25,23 @@ from typing import Any
 
 import yaml
 
-from firmware_sim.attendance import AttendanceMachine
-from firmware_sim.counter import PeopleCounter
+from firmware_sim.common import CaseNumbers
 from firmware_sim.faults import FaultInjector
-from firmware_sim.lockbox import Lockbox
-from firmware_sim.locker import LockerBoard
-from firmware_sim.modbus_bus import FRAMERS, ModbusBus, SerialModbusBus
+from firmware_sim.kinds.base import HallShare
+from firmware_sim.kinds.registry import KINDS
+from firmware_sim.modbus_bus import FRAMERS, ModbusBus, ModbusUnit, SerialModbusBus
 from firmware_sim.mqtt_device import DEFAULT_STATE, MqttDevice, MqttSettings, StateDir, shutdown_tasks
-from firmware_sim.rating import CaseNumbers, RatingPad
+from firmware_sim.spec import DeviceSpec, ModbusSpec
 
 log = logging.getLogger("firmware_sim.hall")
 
-MQTT_KINDS: dict[str, type[MqttDevice]] = {
-    "rating_pad": RatingPad,
-    "lockbox": Lockbox,
-    "attendance": AttendanceMachine,
-}
-MODBUS_KINDS: dict[str, type[LockerBoard] | type[PeopleCounter]] = {
-    "pickup_locker": LockerBoard,
-    "people_counter": PeopleCounter,
-}
-KINDS = (*MQTT_KINDS, *MODBUS_KINDS)
 TEMPLATES = Path(__file__).parent / "templates"
 
-Device = MqttDevice | LockerBoard | PeopleCounter
+Device = MqttDevice | ModbusUnit
 
 
 class HallConfigError(ValueError):
     """A hall configuration the simulator cannot run; the message names the file and the field."""
-
-
-@dataclass(frozen=True)
-class ModbusSpec:
-    host: str
-    port: int
-    unit: int = 1
-    framer: str = "socket"
-    serial: str | None = None  # a serial port (RTU framing; host and port unused)
-    baudrate: int = 9600
-
-    @property
-    def line(self) -> str:
-        return self.serial or f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    id: str
-    kind: str
-    window: str | None = None
-    slots: int | None = None
-    topic: str | None = None
-    modbus: ModbusSpec | None = None
-    sim: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,14 +86,14 @@ def _device_spec(entry: Any, where: str) -> DeviceSpec:
         raise HallConfigError(f"{where}.id: must be a non-empty string")
     where = f"{where} ({dev_id})"
     if kind not in KINDS:
-        raise HallConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
+        raise HallConfigError(f"{where}.kind: {kind!r} is not a simulated device kind; use one of {', '.join(KINDS)}")
     sim = entry.get("sim") or {}
     if not isinstance(sim, Mapping):
         raise HallConfigError(f"{where}.sim: must be a mapping")
     mqtt = entry.get("mqtt") or {}
     topic = mqtt.get("topic") if isinstance(mqtt, Mapping) else None
     modbus = None
-    if kind in MODBUS_KINDS:
+    if KINDS[kind].transport == "modbus":
         mb = entry.get("modbus")
         if not isinstance(mb, Mapping):
             raise HallConfigError(f"{where}.modbus: a {kind} needs `modbus: {{host, port, unit}}`")
@@ -216,15 +180,16 @@ class HallSimulator:
         self._tasks: list[asyncio.Task[None]] = []
         self.id_suffix = id_suffix
         self.modbus_host = modbus_host
-        case_numbers = CaseNumbers(start=int(time.time()) % 100_000 * 10)
+        share = HallShare(CaseNumbers(start=int(time.time()) % 100_000 * 10), rate_per_min)
         ports: dict[tuple[str, int], int] = {}
-        lines: dict[str, tuple[ModbusSpec, list[LockerBoard | PeopleCounter]]] = {}
+        lines: dict[str, tuple[ModbusSpec, list[ModbusUnit]]] = {}
         where = self.config.source
         for index, spec in enumerate(self.config.devices):
             dev_id = f"{spec.id}{id_suffix}"
             here = f"{where}: devices[{index}]"
-            if spec.kind in MQTT_KINDS:
-                cls = MQTT_KINDS[spec.kind]
+            kind = KINDS[spec.kind]
+            defaults = kind.options(spec, share)
+            if kind.transport == "mqtt":
                 options: dict[str, Any] = {
                     "heartbeat_s": heartbeat_s,
                     "rate_per_min": rate_per_min,
@@ -233,16 +198,10 @@ class HallSimulator:
                 }
                 if state_dir is None or isinstance(state_dir, str | Path):
                     options["state_dir"] = None if state_dir is None else Path(state_dir) / self.site / dev_id
-                if spec.kind == "rating_pad":
-                    options["case_numbers"] = case_numbers
-                    if spec.window:
-                        options["window"] = spec.window
-                if spec.kind == "lockbox" and spec.slots:
-                    options["slots"] = spec.slots
-                options.update(_checked_sim(spec, cls, here))
+                options |= defaults | _checked_sim(spec, kind.device, here)
                 topic = spec.topic.replace("{site}", self.site) if spec.topic else None
                 try:
-                    device: Device = cls(dev_id, site=self.site, topic=topic, mqtt=self.mqtt, **options)
+                    device: Device = kind.device(dev_id, site=self.site, topic=topic, mqtt=self.mqtt, **options)
                 except ValueError as e:
                     raise HallConfigError(f"{here}: {e}") from e
                 self.mqtt_devices.append(device)
@@ -256,11 +215,8 @@ class HallSimulator:
                         ports[key] = port
                     mb = replace(mb, host=modbus_host or mb.host, port=ports[key])
                     spec = replace(spec, modbus=mb)
-                mcls = MODBUS_KINDS[spec.kind]
-                options = {"seed": seed, **_checked_sim(spec, mcls, here)}
-                if spec.kind == "people_counter":
-                    options.setdefault("rate_per_min", rate_per_min * 5)
-                device = mcls(mb.unit, device_id=dev_id, **options)
+                options = {"seed": seed} | defaults | _checked_sim(spec, kind.device, here)
+                device = kind.device(mb.unit, device_id=dev_id, **options)
                 first, units = lines.setdefault(mb.line, (mb, []))
                 if first.framer != mb.framer:
                     raise HallConfigError(f"{here}.modbus.framer: {mb.line} mixes socket and rtu")
@@ -295,7 +251,7 @@ class HallSimulator:
         return cls({"site": site, "devices": [entry]}, **kwargs)
 
     def device(self, device_id: str) -> Any:
-        """The device object (RatingPad, Lockbox, AttendanceMachine, LockerBoard, PeopleCounter)."""
+        """The device object (the class its kind declares in firmware_sim/kinds/)."""
         try:
             return self.devices[device_id]
         except KeyError:

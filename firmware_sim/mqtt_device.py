@@ -86,6 +86,7 @@ class MqttDevice:
     and, for their own command ops, `execute()`.
     """
 
+    kind: ClassVar[str] = ""  # the device kind of a hall file (firmware_sim/kinds/registry.py)
     wirekind: ClassVar[str] = ""
     model: ClassVar[str] = ""
     fw: ClassVar[str] = "2.3.1"

@@ -39,12 +39,12 @@ from typing import Any
 
 import yaml
 
-from firmware_sim.attendance import AttendanceMachine
-from firmware_sim.counter import PeopleCounter
 from firmware_sim.faults import FaultError
-from firmware_sim.lockbox import Lockbox
-from firmware_sim.locker import DOORS, LockerBoard
-from firmware_sim.rating import RatingPad
+from firmware_sim.kinds.attendance import AttendanceMachine
+from firmware_sim.kinds.lockbox import Lockbox
+from firmware_sim.kinds.people_counter import PeopleCounter
+from firmware_sim.kinds.pickup_locker import DOORS, LockerBoard
+from firmware_sim.kinds.rating_pad import RatingPad
 
 log = logging.getLogger("firmware_sim.scenario")
 

@@ -11,7 +11,7 @@ from typing import Any
 from drivers.modbus import LineSettings, ModbusLine, Polled, poll_line
 from drivers.profiles.loader import find_profile
 from drivers.profiles.modbus_map import compile_plan
-from firmware_sim.counter import PeopleCounter
+from firmware_sim.kinds.people_counter import PeopleCounter
 from firmware_sim.modbus_bus import ModbusBus
 from gateway.config import DEFAULT_PROFILES_DIR
 from gateway.runtime import poll_phases

@@ -19,8 +19,8 @@ from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer import FramerType
 
-from firmware_sim.counter import PeopleCounter
 from firmware_sim.hall import HallSimulator
+from firmware_sim.kinds.people_counter import PeopleCounter
 from firmware_sim.modbus_bus import SerialModbusBus
 from gateway.config import load_config
 from gateway.runtime import start_gateway

@@ -15,7 +15,7 @@ import pytest
 
 from firmware_sim.cli import main
 from firmware_sim.common import STATE_ENV
-from firmware_sim.rating import RatingPad
+from firmware_sim.kinds.rating_pad import RatingPad
 from tests.servers import Mosquitto, free_port
 from tests.sim_support import retained
 

@@ -220,7 +220,7 @@ def test_cli_fault_at_start_and_status_line(
 def test_clock_drift_offset_and_rate() -> None:
     from datetime import datetime
 
-    from firmware_sim.rating import RatingPad
+    from firmware_sim.kinds.rating_pad import RatingPad
 
     async def scenario() -> None:
         pad = RatingPad("rp-clock", state_dir=None)
@@ -278,3 +278,28 @@ def test_http_control_for_a_hall_without_a_broker(capsys: pytest.CaptureFixture[
     argv = ["device", "people_counter", "--id", "pc-h2", "--port", str(port), "--no-control"]
     assert main([*argv, "--http-control", str(port + 1), "--duration", "0.2"]) == 0
     assert f"faults over HTTP: POST http://127.0.0.1:{port + 1}/faults" in capsys.readouterr().out
+
+
+def test_faults_refuse_an_unknown_kind_and_ask_the_registry_for_kind_faults() -> None:
+    """Narrowing by a kind the simulator does not have is an error, not zero devices silently
+    (faults once called the unknown Modbus kind `people_counter`)."""
+    sim = HallSimulator(hall(15999, 1), seed=9, state_dir=None)
+    with pytest.raises(FaultError, match="kind: 'counter' is not a simulated device kind; use one of"):
+        sim.faults.targets({"fault": "flaky", "kind": "counter"})
+    assert sim.faults.targets({"fault": "flaky", "kind": "people_counter"}) == ["pc-1"]
+    # a kind's own fault reaches only the kinds that declare it, and is checked by the kind
+    assert sim.faults.targets({"fault": "lens_blocked"}) == ["pc-1"]
+    with pytest.raises(FaultError, match="slot: 99 is not a slot of lb-1"):
+        sim.faults.check({"fault": "door_open", "device": "lb-1", "slot": 99})
+    with pytest.raises(FaultError, match="margin: must be a number"):
+        sim.faults.check({"fault": "wrap", "device": "pc-1", "margin": -1})
+
+
+def test_every_simulated_kind_is_registered_with_its_device_class() -> None:
+    from firmware_sim.kinds.registry import KINDS
+
+    for name, kind in KINDS.items():
+        assert kind.device.kind == name
+        assert kind.transport in ("mqtt", "modbus")
+    device = HallSimulator(hall(15999, 1), seed=9, state_dir=None).devices["pc-1"]
+    assert type(device) is KINDS["people_counter"].device

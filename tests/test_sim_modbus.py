@@ -7,8 +7,8 @@ import asyncio
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.framer import FramerType
 
-from firmware_sim.counter import PeopleCounter
-from firmware_sim.locker import LockerBoard
+from firmware_sim.kinds.people_counter import PeopleCounter
+from firmware_sim.kinds.pickup_locker import LockerBoard
 from firmware_sim.modbus_bus import ModbusBus
 from tests.servers import free_port
 from tests.sim_support import mbpoll

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.attendance import AttendanceMachine
 from firmware_sim.hall import HallSimulator
-from firmware_sim.lockbox import Lockbox
+from firmware_sim.kinds.attendance import AttendanceMachine
+from firmware_sim.kinds.lockbox import Lockbox
+from firmware_sim.kinds.rating_pad import RatingPad
 from firmware_sim.mqtt_device import MqttSettings
-from firmware_sim.rating import RatingPad
 from tests.servers import Mosquitto
 from tests.sim_support import TS_RE, MqttWatcher, mosquitto_pub, on, retained
 

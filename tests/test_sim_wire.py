@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware_sim.counter import PeopleCounter
 from firmware_sim.hall import HallSimulator
-from firmware_sim.locker import LockerBoard
+from firmware_sim.kinds.people_counter import PeopleCounter
+from firmware_sim.kinds.pickup_locker import LockerBoard
 from firmware_sim.modbus_bus import ModbusBus
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto, free_port

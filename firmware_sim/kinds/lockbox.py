@@ -13,10 +13,13 @@ jammed (see `jam()`), busy. `snapshot` returns every slot.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from firmware_sim.kinds.base import FaultError, HallShare, KindFault, SimKind
 from firmware_sim.mqtt_device import CmdError, MqttDevice
+from firmware_sim.spec import DeviceSpec
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Slot:
 
 
 class Lockbox(MqttDevice):
+    kind = "lockbox"
     wirekind = "lockbox"
     model = "PB-2400"
     fw = "1.8.0"
@@ -185,3 +189,37 @@ class Lockbox(MqttDevice):
         s.locked = False
         s.releasing = True
         self.spawn(self._release_window(s, True))
+
+
+def _slot(box: Lockbox, params: Mapping[str, Any]) -> int:
+    value = params.get("slot", params.get("door"))
+    if value not in box.slots:
+        raise FaultError(f"slot: {value!r} is not a slot of {box.device_id} (1-{len(box.slots)})")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _unjam_all(box: Lockbox) -> None:
+    for n in box.slots:
+        box.unjam(n)
+
+
+def _close_all(box: Lockbox) -> None:
+    for n, slot in box.slots.items():
+        if slot.door_open:
+            box.close_door(n)
+
+
+def _options(spec: DeviceSpec, hall: HallShare) -> dict[str, Any]:
+    return {"slots": spec.slots} if spec.slots else {}
+
+
+KIND = SimKind(
+    Lockbox.kind,
+    "mqtt",
+    Lockbox,
+    options=_options,
+    faults={
+        "jam": KindFault(lambda box, p: box.jam(_slot(box, p)), _unjam_all, _slot),
+        "door_open": KindFault(lambda box, p: box.leave_open(_slot(box, p)), _close_all, _slot),
+    },
+)

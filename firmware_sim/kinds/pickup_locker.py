@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 
-from firmware_sim.common import UINT32, device_rng
+from firmware_sim.common import device_rng, u32
+from firmware_sim.kinds.base import FaultError, KindFault, SimKind
 
 DOORS = 24
 ITEM_BASE = 32
@@ -27,14 +29,10 @@ STATUS_SUPPLY_LOW = 1
 STATUS_OVER_TEMPERATURE = 2
 
 
-def u32(value: int) -> list[int]:
-    """A uint32 as two registers, high word first."""
-    value %= UINT32
-    return [value >> 16, value & 0xFFFF]
-
-
 class LockerBoard:
     """One lock-control board. Door opening on a pulse is simulated; `jam(n)` makes door n fail."""
+
+    kind = "pickup_locker"
 
     fw_version = 203  # 2.03
 
@@ -199,3 +197,31 @@ class LockerBoard:
         for handle in list(self._timers):
             handle.cancel()
         self._timers.clear()
+
+
+def _door(board: LockerBoard, params: Mapping[str, Any]) -> int:
+    value = params.get("slot", params.get("door"))
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < DOORS:
+        raise FaultError(f"door: {value!r} is not a door of a lock-control board (0-{DOORS - 1})")
+    return value
+
+
+def _unjam_all(board: LockerBoard) -> None:
+    for n in range(DOORS):
+        board.unjam(n)
+
+
+def _close_all(board: LockerBoard) -> None:
+    for n in range(DOORS):
+        board.close_door(n)
+
+
+KIND = SimKind(
+    LockerBoard.kind,
+    "modbus",
+    LockerBoard,
+    faults={
+        "jam": KindFault(lambda board, p: board.jam(_door(board, p)), _unjam_all, _door),
+        "door_open": KindFault(lambda board, p: board.open_door(_door(board, p)), _close_all, _door),
+    },
+)

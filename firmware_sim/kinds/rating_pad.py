@@ -12,12 +12,12 @@ and `ping`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-from firmware_sim.common import CST
+from firmware_sim.common import CaseNumbers
+from firmware_sim.kinds.base import HallShare, SimKind
 from firmware_sim.mqtt_device import CmdError, MqttDevice
+from firmware_sim.spec import DeviceSpec
 
 REASONS = ("attitude", "slow", "unclear", "rejected", "other")
 ITEMS = ("营业执照设立登记", "社保卡补办", "不动产登记", "公积金提取", "居住证办理", "个体工商户变更登记")
@@ -25,18 +25,8 @@ ITEMS = ("营业执照设立登记", "社保卡补办", "不动产登记", "公�
 SCORE_WEIGHTS = {5: 70, 4: 18, 3: 6, 2: 4, 1: 2}
 
 
-class CaseNumbers:
-    """Case numbers (办件编号) like 320111-2026-0004417, unique within a hall simulator."""
-
-    def __init__(self, region: str = "320111", start: int = 1) -> None:
-        self.region = region
-        self._n: Iterator[int] = itertools.count(start)
-
-    def next(self) -> str:
-        return f"{self.region}-{datetime.now(CST).year}-{next(self._n):07d}"
-
-
 class RatingPad(MqttDevice):
+    kind = "rating_pad"
     wirekind = "rating"
     model = "RP-500"
     fw = "2.3.1"
@@ -150,3 +140,10 @@ class RatingPad(MqttDevice):
             return {"rated": False}
         self.rate(None if score == -1 else score, case_id=case_id if case_id is not None else "", **fields)
         return {"rated": True}
+
+
+def _options(spec: DeviceSpec, hall: HallShare) -> dict[str, Any]:
+    return {"case_numbers": hall.case_numbers} | ({"window": spec.window} if spec.window else {})
+
+
+KIND = SimKind(RatingPad.kind, "mqtt", RatingPad, options=_options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from firmware_sim.kinds.base import SimKind
 from firmware_sim.mqtt_device import MqttDevice
 
 METHODS = ("face", "fingerprint", "card")
@@ -17,6 +18,7 @@ DIRECTIONS = ("in", "out", "unknown")
 
 
 class AttendanceMachine(MqttDevice):
+    kind = "attendance"
     wirekind = "attendance"
     model = "AT-300"
     fw = "3.0.4"
@@ -96,3 +98,6 @@ class AttendanceMachine(MqttDevice):
     def set_clock_offset(self, seconds: float) -> None:
         """Drift (or reset) the device clock: later `ts` values are off by `seconds`."""
         self.clock_offset_s = seconds
+
+
+KIND = SimKind(AttendanceMachine.kind, "mqtt", AttendanceMachine)

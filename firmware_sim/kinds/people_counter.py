@@ -15,12 +15,14 @@ Anything else is exception 2. Counts grow at `rate_per_min` people a minute (see
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 
-from firmware_sim.common import UINT32, device_rng
-from firmware_sim.locker import u32
+from firmware_sim.common import UINT32, device_rng, u32
+from firmware_sim.kinds.base import HallShare, KindFault, SimKind, number
+from firmware_sim.spec import DeviceSpec
 
 RESET_MAGIC = 0x5A5A
 RESET_REGISTER = 16
@@ -28,6 +30,7 @@ STATUS_OK, STATUS_LENS_BLOCKED, STATUS_TAMPERED, STATUS_TOO_DARK = 0, 1, 2, 3
 
 
 class PeopleCounter:
+    kind = "people_counter"
     fw_version = 105  # 1.05
 
     def __init__(
@@ -133,3 +136,28 @@ class PeopleCounter:
 
     def stop(self) -> None:
         """Nothing to cancel: counts are computed when read."""
+
+
+def _margin(counter: PeopleCounter, params: Mapping[str, Any]) -> int:
+    return int(number(params, "margin", 100, 0, UINT32 - 1))
+
+
+def _wrap(counter: PeopleCounter, params: Mapping[str, Any]) -> None:
+    margin = _margin(counter, params)
+    counter.set_counts(UINT32 - margin, UINT32 - margin)
+
+
+def _options(spec: DeviceSpec, hall: HallShare) -> dict[str, Any]:
+    return {"rate_per_min": hall.rate_per_min * 5}  # people a minute through a doorway
+
+
+KIND = SimKind(
+    PeopleCounter.kind,
+    "modbus",
+    PeopleCounter,
+    options=_options,
+    faults={
+        "lens_blocked": KindFault(lambda counter, p: counter.block_lens(), lambda counter: counter.clear_fault()),
+        "wrap": KindFault(_wrap, check=_margin),
+    },
+)
