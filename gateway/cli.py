@@ -39,7 +39,7 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from gateway.registry import load_hall
+    from gateway.devices import load_hall
 
     try:
         cfg, devices = load_hall(args.file, require_secrets=False)
@@ -61,7 +61,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.registry import load_hall
+    from gateway.devices import load_hall
     from gateway.runtime import start_gateway
 
     try:

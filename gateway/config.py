@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.kinds import KIND_PARAMS, KINDS
+from gateway.kinds.base import KIND_PARAMS
+from gateway.kinds.registry import KINDS
 from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
 
 ENV_PREFIX = "HALLGATE_"

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from gateway.domain import health
 from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, Transition
-from gateway.kinds import KINDS
 from gateway.kinds.base import Rule, jammed, low_battery
+from gateway.kinds.registry import KINDS
 from gateway.store.journal import Journal
 
 if TYPE_CHECKING:
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
 
 log = logging.getLogger(__name__)
 

@@ -33,20 +33,21 @@ from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
 from gateway.config import HallConfig, secret
-from gateway.counter_resets import reset_counters
+from gateway.devices import DeviceEntry, build_registry
 from gateway.health import HealthBook
-from gateway.hub import Hub
-from gateway.kinds import KINDS, Projection
+from gateway.ingest.hub import Hub
+from gateway.ingest.links import make_sink, mqtt_options, status_topic
+from gateway.ingest.workers import IngestWorkers
+from gateway.kinds.base import Projection
 from gateway.kinds.people_counter import OccupancyProjection
-from gateway.links import make_sink, mqtt_options, status_topic
+from gateway.kinds.people_counter.resets import reset_counters
+from gateway.kinds.registry import KINDS
 from gateway.redact import redact_url
-from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
 from gateway.supervisor import Supervisor
 from gateway.view import View
-from gateway.workers import IngestWorkers
 
 log = logging.getLogger(__name__)
 

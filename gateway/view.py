@@ -19,12 +19,12 @@ from drivers.mqtt import LinkStats
 from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config import HallConfig
+from gateway.devices import DeviceEntry
 from gateway.domain.calendar import Schedule
 from gateway.domain.occupancy import HALL, Bucket, ZoneCount
 from gateway.health import RTT_BUCKETS_S, HealthBook
-from gateway.hub import Hub, Unknown
+from gateway.ingest.hub import Hub, Unknown
 from gateway.kinds.people_counter import OccupancyProjection
-from gateway.registry import DeviceEntry
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
@@ -101,7 +101,7 @@ class View:
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
-    workers: dict[int, Any] = field(default_factory=dict)  # gateway.workers.WorkerState by index
+    workers: dict[int, Any] = field(default_factory=dict)  # gateway.ingest.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
     commands: CommandDesk | None = None  # the one way down (gateway/commands/)
     pickup: PickupDesk | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config
-from gateway.registry import build_registry, load_hall
+from gateway.devices import build_registry, load_hall
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"
 TOKENS = {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, observe, poll_failed, tick
-from gateway.kinds import KINDS
+from gateway.kinds.registry import KINDS
 
 S = 10**9
 

@@ -15,7 +15,7 @@ from gateway.demo import embedded_broker
 from tests.servers import free_port
 from tests.waits import until
 
-FORGED = "2026-11-26 02:30:00,000 CRITICAL gateway.hub: FORGED"
+FORGED = "2026-11-26 02:30:00,000 CRITICAL gateway.ingest.hub: FORGED"
 
 
 def test_a_topic_with_control_characters_cannot_forge_a_log_line(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from gateway.config import load_config
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
-from gateway.kinds import KINDS, Kind, register
+from gateway.kinds.base import Kind
+from gateway.kinds.registry import KINDS, register
 from gateway.runtime import start_gateway
 from gateway.store.points import make_line
 from tests.load import Publisher

@@ -16,7 +16,7 @@ import pytest
 from firmware_sim.hall import HallSimulator
 from gateway.config import load_config
 from gateway.domain.occupancy import MINUTE_NS, WRAP, Bucket
-from gateway.hub import POLL_FLUSH_S
+from gateway.ingest.hub import POLL_FLUSH_S
 from gateway.kinds.people_counter import bucket_line
 from gateway.runtime import start_gateway
 from tests.servers import InfluxDB, free_port

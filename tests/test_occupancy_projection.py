@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from gateway.config import HallConfig
+from gateway.devices import build_registry
 from gateway.domain.canonical import READING, Event
 from gateway.domain.occupancy import MINUTE_NS
 from gateway.kinds.people_counter import OccupancyProjection
 from gateway.paths import PROFILES_DIR
-from gateway.registry import build_registry
 
 T0 = 1_764_000_000 * 10**9  # a whole minute
 

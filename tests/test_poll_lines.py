@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.domain.canonical import READING, Event
-from gateway.poll_lines import reading_line
+from gateway.ingest.poll_lines import reading_line
 from gateway.store.points import PointError, to_line
 
 VALUES = st.one_of(

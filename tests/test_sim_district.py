@@ -12,7 +12,7 @@ from firmware_sim.cli import main
 from firmware_sim.hall import DistrictSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from gateway.config import load_config
-from gateway.registry import load_hall
+from gateway.devices import load_hall
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto
 from tests.sim_support import free_ports

@@ -18,7 +18,7 @@ from gateway.config import Alerts as AlertsConfig
 from gateway.domain.canonical import STATUS, Event
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
-from gateway.kinds import Kind
+from gateway.kinds.base import Kind
 from gateway.store.journal import Journal
 
 log = logging.getLogger(__name__)

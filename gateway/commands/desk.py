@@ -31,9 +31,9 @@ from drivers.profiles.errors import CommandError
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from gateway.commands.audit import Caller, audit_line, audit_row, iso_time
 from gateway.config import HallConfig
+from gateway.devices import DeviceEntry
 from gateway.domain.canonical import ACK, STATUS, Event
 from gateway.health import HealthBook
-from gateway.registry import DeviceEntry
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox, OutboxFull
 

@@ -16,7 +16,7 @@ from gateway.domain.health import Problem
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).
 KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")

@@ -18,7 +18,7 @@ from gateway.api.deps import RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
-from gateway.occupancy_history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
+from gateway.kinds.people_counter.history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
 from gateway.view import View, ZoneSnapshot
 
 log = logging.getLogger(__name__)

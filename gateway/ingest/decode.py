@@ -2,7 +2,7 @@
 
 Each message is decoded and turned into a line inside its own error boundary: what fails goes to
 the batch's quarantine list and the rest go on. Used by the hub in one process, and by each
-ingest worker (gateway/worker.py), which commits the lines itself and forwards the rest.
+ingest worker (gateway/ingest/worker.py), which commits the lines itself and forwards the rest.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import paho.mqtt.client as paho_topic
 
 from drivers.mqtt import Message
 from drivers.profiles.mqtt_json import DecodeError
+from gateway.devices import DeviceEntry
 from gateway.domain.canonical import Event, Priority
-from gateway.registry import DeviceEntry
 from gateway.store.journal import Quarantined
 from gateway.store.points import PointError, to_line
 

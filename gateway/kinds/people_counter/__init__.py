@@ -25,7 +25,7 @@ from gateway.store.points import make_line
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
 
 MEASUREMENT = "occupancy"
 RESET_MEASUREMENT = "occupancy_reset"
@@ -103,7 +103,7 @@ class OccupancyProjection:
         self.resets_counters = {
             z.id: [d.id for d in counters if d.config.zone == z.id] for z in cfg.zones if z.reset_counters
         }
-        # (counter, zone, reset instant) waiting for their register write (gateway/counter_resets.py)
+        # (counter, zone, reset instant) waiting for their register write (gateway/kinds/people_counter/resets.py)
         self.counter_resets: list[tuple[str, str, int]] = []
         self.on_counter_reset: list[Callable[[], None]] = []
 

@@ -12,7 +12,7 @@ from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_batter
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
 
 
 def fold(info: dict[str, Any], e: Event) -> None:

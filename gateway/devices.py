@@ -13,7 +13,8 @@ from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
 from gateway.config import ConfigError, Device, HallConfig, load_config
 from gateway.domain.canonical import READING
-from gateway.kinds import KINDS, Kind
+from gateway.kinds.base import Kind
+from gateway.kinds.registry import KINDS
 
 
 @dataclass(frozen=True, slots=True)

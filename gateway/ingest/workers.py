@@ -1,4 +1,4 @@
-"""The gateway's side of its ingest workers (gateway/worker.py): starts each as a child process,
+"""The gateway's side of its ingest workers (gateway/ingest/worker.py): starts each as a child process,
 hands what it forwards to the hub, and, supervised, starts it again when it dies.
 
 Which worker sessions exist at the broker is kept in the state database, so that when a hall
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import HallConfig
-from gateway.forward import frame, read_frame
-from gateway.hub import Hub
-from gateway.ingress import Decoded
+from gateway.ingest.decode import Decoded
+from gateway.ingest.forward import frame, read_frame
+from gateway.ingest.hub import Hub
 from gateway.store.journal import Journal
 from gateway.supervisor import Supervisor
 
@@ -74,7 +74,7 @@ class IngestWorkers:
         parent, child = socket.socketpair()
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway.worker", str(child.fileno()), pass_fds=(child.fileno(),)
+                sys.executable, "-m", "gateway.ingest.worker", str(child.fileno()), pass_fds=(child.fileno(),)
             )
         finally:
             child.close()

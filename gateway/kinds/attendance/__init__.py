@@ -24,7 +24,7 @@ from gateway.store.records import PunchStore, attach
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
     from gateway.store.journal import Journal
 
 PUNCH = "punch"

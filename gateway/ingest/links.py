@@ -1,6 +1,6 @@
 """The transports a hall's configuration asks for: the MQTT link's options and the InfluxDB sink.
 
-Shared by the gateway (gateway/runtime.py) and its ingest workers (gateway/worker.py).
+Shared by the gateway (gateway/runtime.py) and its ingest workers (gateway/ingest/worker.py).
 """
 
 from __future__ import annotations

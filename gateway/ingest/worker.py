@@ -1,6 +1,6 @@
 """An ingest worker: one member of the hall's MQTT shared subscription, in a process of its own.
 
-Started by the gateway (gateway/workers.py) with one end of a socket pair. It takes its share
+Started by the gateway (gateway/ingest/workers.py) with one end of a socket pair. It takes its share
 of the hall's messages with a client id and persistent session of its own, decodes them,
 commits the lines to its own outbox, and only then acknowledges them, exactly as the gateway
 does alone; its outbox drains to InfluxDB from here. The decoded events (not the lines) and
@@ -29,14 +29,14 @@ from typing import Any
 from drivers.mqtt import Message, MqttLink
 from gateway import logformat
 from gateway.config import HallConfig
-from gateway.forward import frame, read_frame, share_group, worker_client_id, worker_outbox
-from gateway.ingress import Ingress
-from gateway.links import make_sink, mqtt_options
-from gateway.registry import build_registry
+from gateway.devices import build_registry
+from gateway.ingest.decode import Ingress
+from gateway.ingest.forward import frame, read_frame, share_group, worker_client_id, worker_outbox
+from gateway.ingest.links import make_sink, mqtt_options
 from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox
 
-log = logging.getLogger("gateway.worker")
+log = logging.getLogger("gateway.ingest.worker")
 
 STATS_EVERY_S = 1.0
 # Events waiting to reach the gateway: past this, the live view misses some (counted), while

@@ -29,7 +29,7 @@ from gateway.store.records import RatingStore, attach
 
 if TYPE_CHECKING:
     from gateway.config import HallConfig
-    from gateway.registry import DeviceEntry
+    from gateway.devices import DeviceEntry
     from gateway.store.journal import Journal
 
 RATED, UNRATED = "rated", "unrated"

@@ -1,12 +1,12 @@
 """The hub: canonical events in; commit, acknowledge, then every projection.
 
 Everything that comes up from a device passes here once. Messages are decoded by the ingress
-(gateway/ingress.py), each inside its own error boundary: what fails is set aside in the
+(gateway/ingest/decode.py), each inside its own error boundary: what fails is set aside in the
 quarantine (state database) and the rest of the batch goes on, so no message can stop the hall.
 The batch's records are committed to the outbox before anything is acknowledged or shown; then
 each event goes to every projection (health, occupancy, ...) inside the projection's own error
 boundary: a projection that raises is counted and logged and never blocks the acknowledgement or
-the others. With ingest workers (gateway/workers.py), they decode and commit, and `accept` takes
+the others. With ingest workers (gateway/ingest/workers.py), they decode and commit, and `accept` takes
 the rest of their batches here.
 """
 
@@ -23,13 +23,13 @@ from typing import Any
 
 from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
+from gateway.devices import DeviceEntry
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
-from gateway.ingress import Decoded, Ingress, reason_of
-from gateway.kinds import Projection
-from gateway.poll_lines import reading_line
-from gateway.registry import DeviceEntry
+from gateway.ingest.decode import Decoded, Ingress, reason_of
+from gateway.ingest.poll_lines import reading_line
+from gateway.kinds.base import Projection
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
