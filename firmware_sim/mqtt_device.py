@@ -1,4 +1,5 @@
-"""The MQTT device firmware shared by the rating pad, the phone lockbox and the attendance machine.
+"""The MQTT device firmware shared by the rating pad, the phone lockbox, the attendance machine and
+the queue system.
 
 One asyncio task per device (`MqttDevice.run`), all devices on one event loop. Per device-protocols.md:
 - topics `hall/{site}/{kind}/{device}/{channel}`, client id `{kind}-{device}`, persistent session;

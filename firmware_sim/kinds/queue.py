@@ -7,9 +7,10 @@ It plays a day of the model in `firmware_sim/kinds/queue_day.py` (seeded) and pu
   `issued`, `called` (`recall: true` on a repeat call), `started`, `finished` (`case_id`, `result`),
   `transferred` (`from_window`, `to_line`), `no_show` (after 3 unanswered calls);
 - `snapshot` (retained, QoS 1): `{"ts", "lines": [{"line","name","waiting","open_windows"}]}` every
-  `snapshot_s` seconds of day time while the day plays (queued with the events, so a snapshot
-  never runs ahead of the events it counts), every `snapshot_s` real seconds once it is over, and
-  first thing after each (re)connect. No heartbeat: the snapshot is its periodic message.
+  `snapshot_s` seconds of day time while the day plays and every `snapshot_s` real seconds before
+  and after it, queued with the events (a snapshot never runs ahead of the events it counts; none
+  is stored while offline: it is state), and first thing after each (re)connect, before the
+  events stored meanwhile. No heartbeat: the snapshot is its periodic message.
 
 `speed`: day time runs that many times real time, or "full": as fast as the broker acknowledges
 (QoS 1; the player waits while more than `BACKLOG_HIGH` events are unsent, so nothing is dropped).
@@ -315,8 +316,7 @@ class QueueSystem(MqttDevice):
         while True:
             await asyncio.sleep(self.snapshot_s)
             if not self.playing:
-                await client.publish(self.channel("snapshot"), self._snapshot_payload(), qos=1, retain=True)
-                self.published += 1
+                self.queue_snapshot()  # behind any event still unsent
 
     async def _play(self) -> None:
         await self.connected.wait()

@@ -89,8 +89,10 @@ class DayConfig:
 
 def default_serves(windows: tuple[str, ...], lines: tuple[Line, ...]) -> dict[str, tuple[str, ...]]:
     """Windows shared out to the lines by their shares (each line at least one window); with more
-    than four windows the last one is a 综合窗口 that calls every line."""
+    windows than lines the last one is a 综合窗口 that calls every line, with fewer every window does."""
     letters = tuple(line.letter for line in lines)
+    if len(windows) < len(lines):
+        return {w: letters for w in windows}
     general = windows[-1:] if len(windows) > len(lines) else ()
     own = [w for w in windows if w not in general]
     total = sum(line.share for line in lines)
