@@ -21,6 +21,15 @@ from tests.sim_support import TS_RE, Line, MqttWatcher, on, retained
 
 SITE = "q-hall"
 BASE = f"hall/{SITE}/queue/q-1"
+# device-protocols.md, "Queue system": the fields of each event (besides seq, ts, type, ticket)
+DOC_FIELDS = {
+    "issued": {"line", "item", "source", "waiting_ahead"},
+    "called": {"window", "staff_id"},  # and `recall: true` on a repeat call
+    "started": {"window", "staff_id"},
+    "finished": {"window", "staff_id", "case_id", "result"},
+    "transferred": {"from_window", "to_line"},
+    "no_show": {"window"},
+}
 
 
 def hall(broker: Mosquitto, windows: int, tickets: int, speed: Any, pads: bool = False) -> HallSimulator:
@@ -70,6 +79,9 @@ def test_a_day_of_3000_tickets_at_full_speed_reaches_the_broker_once_each_with_i
         assert seqs == list(range(seqs[0], seqs[0] + wanted)), "every event once, seq increasing"
         assert all(TS_RE.match(e["ts"]) and e["ts"].startswith("2026-12-07T") for e in events)
         assert Counter(e["type"] for e in events)["issued"] == 3000
+        for e in events:
+            extra = {"recall"} if e.get("recall") is True else set()
+            assert set(e) == {"seq", "ts", "type", "ticket"} | DOC_FIELDS[e["type"]] | extra, e
         # the snapshots: in line with the events before them, the last one retained
         seen: list[dict[str, Any]] = []
         snapshots = 0
@@ -98,6 +110,23 @@ def test_a_day_of_3000_tickets_at_full_speed_reaches_the_broker_once_each_with_i
         assert not [ln for ln in lines if ln.topic.endswith("/heartbeat") and "/queue/" in ln.topic]
 
     with MqttWatcher(mosquitto.port, f"hall/{SITE}/#") as watch:
+        asyncio.run(scenario(watch))
+
+
+def test_a_scaled_day_takes_its_day_time_over_the_speed(mosquitto: Mosquitto) -> None:
+    async def scenario(watch: MqttWatcher) -> None:
+        sim = hall(mosquitto, 3, 30, 40_000.0)
+        q: QueueSystem = sim.device("q-1")
+        start = min(q.config.issue_from_s, q.plan.events[0].t)
+        async with sim:
+            await q.wait_day(timeout=30)
+            await watch.wait(on(f"{BASE}/event"), count=len(q.plan.events))
+        # never faster than day time / speed (a lower bound by design, whatever the machine's load)
+        assert q.play_took >= (q.plan.ends_s - start) / 40_000 > 0.5
+        stamps = [ln.json["ts"] for ln in watch.matching(on(f"{BASE}/event"))]
+        assert stamps == sorted(stamps) and stamps[0] > "2026-12-07T08:30"
+
+    with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
         asyncio.run(scenario(watch))
 
 

@@ -227,6 +227,7 @@ class QueueSystem(MqttDevice):
         self.playing = False
         self.day_done = asyncio.Event()
         self.ratings = 0  # prompts sent to rating pads
+        self.play_began = self.play_took = 0.0  # when the day started playing (monotonic), how long it took
 
     # ---- the virtual day's clock -----------------------------------------------------------
     def at(self, t: float) -> str:
@@ -322,7 +323,7 @@ class QueueSystem(MqttDevice):
         await self.connected.wait()
         self.playing = True
         start = self._vnow
-        began = time.monotonic()
+        began = self.play_began = time.monotonic()
         next_snap = start + self.snapshot_s
         while self._pending:
             t = self._pending[0].t
@@ -338,6 +339,7 @@ class QueueSystem(MqttDevice):
         self._vnow = max(self._vnow, self.plan.ends_s)
         self.queue_snapshot()
         self.playing = False
+        self.play_took = time.monotonic() - began
         self.day_done.set()
 
     async def _until(self, t: float, start: float, began: float) -> None:
