@@ -64,6 +64,11 @@ def add_parser(
     pace.add_argument("--speed", type=_positive, default=60.0, metavar="X", help="时间倍速, 1 = 实时 (默认 60)")
     pace.add_argument("--full-speed", action="store_true", help="全速: 代理 (broker) 确认多快就发多快 (QoS 1)")
     p.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="模拟的日期 (默认今天)")
+    p.add_argument(
+        "--start",
+        metavar="HH:MM|now",
+        help="从当天这一时刻开始发布 (之前的事件不发布, 只计入快照); now = 现在 (默认: 从开门开始)",
+    )
     p.add_argument("--pads", action="store_true", help="每个窗口一个评价器, 由同一批办件驱动")
     common(p)
     p.set_defaults(rate=0.0)  # the day drives the pads
@@ -79,6 +84,8 @@ def build(args: argparse.Namespace, settings: dict[str, Any]) -> HallSimulator:
     }
     if args.date:
         options["date"] = args.date
+    if args.start:
+        options["start"] = args.start
     devices: list[dict[str, Any]] = [{"id": args.id, "kind": "queue", "sim": options}]
     if args.pads:
         devices += [

@@ -32,8 +32,8 @@ DOC_FIELDS = {
 }
 
 
-def hall(broker: Mosquitto, windows: int, tickets: int, speed: Any, pads: bool = False) -> HallSimulator:
-    sim = {"windows": windows, "tickets": tickets, "speed": speed, "date": "2026-12-07"}
+def hall(broker: Mosquitto, windows: int, tickets: int, speed: Any, pads: bool = False, **more: Any) -> HallSimulator:
+    sim = {"windows": windows, "tickets": tickets, "speed": speed, "date": "2026-12-07", **more}
     devices: list[dict[str, Any]] = [{"id": "q-1", "kind": "queue", "sim": sim}]
     if pads:
         devices += [{"id": f"rp-w{n:02d}", "kind": "rating_pad", "window": f"W{n:02d}"} for n in range(1, windows + 1)]
@@ -125,6 +125,30 @@ def test_a_scaled_day_takes_its_day_time_over_the_speed(mosquitto: Mosquitto) ->
         assert q.play_took >= (q.plan.ends_s - start) / 40_000 > 0.5
         stamps = [ln.json["ts"] for ln in watch.matching(on(f"{BASE}/event"))]
         assert stamps == sorted(stamps) and stamps[0] > "2026-12-07T08:30"
+
+    with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
+        asyncio.run(scenario(watch))
+
+
+def test_a_day_started_at_noon_publishes_from_noon_and_counts_the_morning_in_its_snapshot(
+    mosquitto: Mosquitto,
+) -> None:
+    async def scenario(watch: MqttWatcher) -> None:
+        sim = hall(mosquitto, 6, 400, "full", start="12:00")
+        q: QueueSystem = sim.device("q-1")
+        async with sim:
+            await q.wait_day(timeout=60)
+            afternoon = [e for e in q.plan.events if e.t >= 12 * 3600]
+            await watch.wait(on(f"{BASE}/event"), count=len(afternoon))
+        lines = watch.matching(lambda ln: ln.topic.startswith(BASE))
+        events = [ln.json for ln in lines if ln.topic.endswith("/event")]
+        assert len(events) == len(afternoon) < len(q.plan.events)
+        assert min(e["ts"] for e in events) >= "2026-12-07T12:00:00.000+08:00"
+        issued = {e["ticket"] for e in events if e["type"] == "issued"}
+        assert any(e["type"] == "called" and e["ticket"] not in issued for e in events)  # issued before noon
+        first = next(ln.json for ln in lines if ln.topic.endswith("/snapshot"))  # at the connect
+        morning = [e.fields for e in q.plan.events if e.t < 12 * 3600]
+        assert {x["line"]: x["waiting"] for x in first["lines"]} == {x: waiting_from(morning)[x] for x in "ABCD"}
 
     with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
         asyncio.run(scenario(watch))

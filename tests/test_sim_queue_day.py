@@ -19,11 +19,10 @@ from firmware_sim.kinds.queue_day import (
     MAX_CALLS,
     DayConfig,
     DayPlan,
-    Relabeller,
-    Waiting,
     default_serves,
     plan_day,
 )
+from firmware_sim.kinds.queue_state import Relabeller, Waiting
 
 DAY = date(2026, 12, 7)
 

@@ -14,7 +14,9 @@ It plays a day of the model in `firmware_sim/kinds/queue_day.py` (seeded) and pu
 
 `speed`: day time runs that many times real time, or "full": as fast as the broker acknowledges
 (QoS 1; the player waits while more than `BACKLOG_HIGH` events are unsent, so nothing is dropped).
-The day starts playing at the first connection.
+The day starts playing at the first connection, from its beginning, or from `start` ("HH:MM" or
+"now", the hall's clock): the events before it are not published (only counted in the snapshot),
+as a gateway meets a server mid-day: calls and ends of tickets it never saw issued.
 
 Ratings: when a visit finishes at window W, the rating pad of W in the same hall (a `RatingPad`
 whose `window` is W, found through `HallShare.devices`) is prompted as the window terminal would:
@@ -34,7 +36,7 @@ items with their median handling minutes; `windows` optional, by default the win
 by the lines' shares and the last one calls every line), `lunch_windows` (default every third
 window from W01) and `lunch` ("12:00-13:00"), `hours` ("09:00-17:00", the windows) and `issuing`
 ("08:30-16:30", the ticket machine), `appointment_share`, `no_show_share`, `late_share`,
-`transfer_share`, `speed`, `date` (YYYY-MM-DD, default today), `snapshot_s`.
+`transfer_share`, `speed`, `date` (YYYY-MM-DD, default today), `snapshot_s`, `start`.
 """
 
 from __future__ import annotations
@@ -57,11 +59,10 @@ from firmware_sim.kinds.queue_day import (
     DayConfig,
     Line,
     PlanEvent,
-    Relabeller,
-    Waiting,
     default_serves,
     plan_day,
 )
+from firmware_sim.kinds.queue_state import Relabeller, Waiting
 from firmware_sim.mqtt_device import MqttDevice
 from firmware_sim.spec import DeviceSpec
 
@@ -163,6 +164,7 @@ class QueueSystem(MqttDevice):
         speed: float | str = 60.0,
         date: str | None = None,
         snapshot_s: float = 60.0,
+        start: str | None = None,
         hall: HallShare | None = None,
         seed: int | str = 0,
         **kwargs: Any,
@@ -196,6 +198,9 @@ class QueueSystem(MqttDevice):
         line_list, serves = _lines(lines, names)
         open_s, close_s = _span(hours, "hours")
         issue_from, issue_until = _span(issuing, "issuing")
+        if start is not None and start != "now":
+            _clock(start, "start")
+        self.start = start
         self.hall = hall
         self.config = DayConfig(
             day=day,
@@ -302,8 +307,20 @@ class QueueSystem(MqttDevice):
         self.reboot()
 
     # ---- the firmware ----------------------------------------------------------------------
+    def _skip_to_start(self) -> None:
+        """`start`: the events before it happened before the server was started: state only."""
+        if self.start is None:
+            return
+        now = datetime.now(CST)
+        skip_to = now.hour * 3600 + now.minute * 60 + now.second if self.start == "now" else _clock(self.start, "")
+        while self._pending and self._pending[0].t < skip_to:
+            event = self._pending.popleft()
+            self.waiting.apply(PlanEvent(event.t, event.n, event.visit, self.relabel.apply(event)))
+        self._vnow = max(self._vnow, skip_to)
+
     async def run(self) -> None:
         self.pads()
+        self._skip_to_start()
         self.spawn(self._play())
         await super().run()
 
