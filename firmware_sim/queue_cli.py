@@ -52,7 +52,7 @@ def add_parser(
         "queue",
         help="排队叫号系统: 模拟一整天 (取号、叫号、办结、转办、过号), 可带评价器",
         description="排队叫号系统 (queue) 模拟: 按种子生成真实的一天 (上午与午后高峰、按事项的办理时长、"
-        "5-10%% 预约、过号、转办、午休关窗), 以实时、倍速或全速发布。",
+        "5-10% 预约、过号、转办、午休关窗), 以实时、倍速或全速发布。",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

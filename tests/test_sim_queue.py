@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +260,24 @@ def test_wrong_command_line_values_are_refused_in_chinese(capsys: pytest.Capture
     assert "YYYY-MM-DD (bad_date)" in capsys.readouterr().err
     assert main(["queue", "--windows", "0", "--stateless"]) == 2
     assert "--windows 应为 1-999 (bad_windows)" in capsys.readouterr().err
+
+
+def test_seq_survives_a_restart_of_the_queue_server(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async def run_once(events: int) -> None:
+        sim = {"windows": 3, "tickets": 50, "speed": 0.001, "date": "2026-12-07"}
+        hall_ = HallSimulator(
+            {"site": SITE, "devices": [{"id": "q-1", "kind": "queue", "sim": sim}]},
+            mqtt=MqttSettings(port=mosquitto.port),
+            state_dir=tmp_path,
+        )
+        async with hall_:
+            await hall_.wait_online()
+            hall_.inject(f"backlog:device=q-1,events={events}")
+            await hall_.device("q-1").wait_sent()
+
+    with MqttWatcher(mosquitto.port, f"{BASE}/event") as watch:
+        asyncio.run(run_once(10))
+        asyncio.run(run_once(5))
+        seqs = [ln.json["seq"] for ln in asyncio.run(watch.wait(on(f"{BASE}/event"), count=15))]
+    assert seqs == list(range(15))
+    assert (tmp_path / SITE / "q-1" / "seq.json").exists()
