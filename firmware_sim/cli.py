@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from firmware_sim import queue_cli
 from firmware_sim.common import default_state_root
 from firmware_sim.control import ControlChannel, HttpControl
 from firmware_sim.faults import FaultError, parse_fault
@@ -34,8 +35,9 @@ EPILOG = """examples:
   python -m firmware_sim district --sites 30 --modbus-port-base 16000 --write-configs district/
   python -m firmware_sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
   python -m firmware_sim scenario -f firmware_sim/templates/day.yaml --speed 120
+  python -m firmware_sim queue --full-speed --windows 30 --tickets 3000 --pads
 
-MQTT devices publish to hall/{site}/{rating|lockbox|attendance}/{id}/{status,heartbeat,event|punch,ack}
+MQTT devices publish to hall/{site}/{rating|lockbox|attendance|queue}/{id}/{status,heartbeat,event|punch,ack}
 and take commands on .../cmd. Modbus devices serve the register maps of device-protocols.md.
 Stop with Ctrl-C or SIGTERM: MQTT devices publish status offline (reason shutdown) before they
 disconnect. Faults at runtime: publish {"fault": ...} to sim/{site}/{device|all}/control (answers on
@@ -164,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district,scenario}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district,scenario,queue}")
 
     dev = sub.add_parser(
         "device",
@@ -255,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--modbus-port-base", type=_port, metavar="PORT", help="move the Modbus servers")
     _common(scenario)
     scenario.set_defaults(rate=0.0)  # the scenario drives the devices
+    queue_cli.add_parser(sub, _common, DEVICE_ID, SITE)
     return parser
 
 
@@ -289,6 +292,8 @@ def _build(args: argparse.Namespace) -> HallSimulator | DistrictSimulator:
         return HallSimulator.single(
             args.kind, args.id, site=args.site, window=args.window, slots=args.slots, modbus=modbus, **common
         )
+    if args.command == "queue":
+        return queue_cli.build(args, common)
     if args.command == "hall":
         return HallSimulator(args.config, modbus_port_base=args.modbus_port_base, **common)
     if args.command == "scenario":
@@ -455,6 +460,10 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                 print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
             status = StatusLine(halls)
             runner = None
+            play: asyncio.Task[None] | None = None
+            if args.command == "queue":
+                play = asyncio.create_task(queue_cli.until_day_over(halls[0]), name="queue-day")
+                play.add_done_callback(lambda _: stop.set())
             if args.command == "scenario":
                 runner = ScenarioRunner(halls[0], args.scenario, args.speed)
                 status.runner = runner
@@ -465,7 +474,7 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                 )
                 play = asyncio.create_task(runner.run(), name="scenario")
                 play.add_done_callback(lambda _: stop.set())
-            until_end = "; until the end of the day" if runner else "; Ctrl-C to stop"
+            until_end = "; until the end of the day" if play else "; Ctrl-C to stop"
             print("running" + (f" for {args.duration} s" if args.duration else until_end), flush=True)
             end = time.monotonic() + args.duration if args.duration else None
             while not stop.is_set():
@@ -479,7 +488,7 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                     break
                 if args.status_s > 0 and (end is None or time.monotonic() < end):
                     print(status.line(), flush=True)
-            if runner is not None:
+            if play is not None:
                 if not play.done():
                     play.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

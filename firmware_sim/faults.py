@@ -19,13 +19,15 @@ Faults (kinds; parameters; effect):
 - a kind's own faults, declared by the kinds that have them (firmware_sim/kinds/): `jam` (`slot` /
   `door`: the lock no longer releases) and `door_open` (opened and left open) of lock kinds,
   `lens_blocked` (status 1, counting stops) and `wrap` (`margin`, default 100: both counts jump to
-  2**32 - margin) of counters.
+  2**32 - margin) of counters, `duplicated_day` of the queue system (it restarts and numbers
+  tickets from A001 again the same day; see firmware_sim/kinds/queue.py).
 - `reboot` (all; `clock_reset` for MQTT): MQTT = abrupt drop (will), boot, uptime from 0, stored
   events kept; Modbus = uptime (and a counter's counts) restart.
 - `clock_drift` (MQTT; `offset_s`, default 300 unless `per_day_s` is given; `per_day_s`, e.g. 90):
   the device clock (`ts`) is off by `offset_s` and drifts `per_day_s` a day from then on.
 - `backlog` (MQTT; `events`, default 1000; `repeat`, default 0): that many events queued at once,
-  and the last `repeat` sent ones again with the same seq (a range uploaded again).
+  and the last `repeat` sent ones again with the same seq (a range uploaded again). A queue
+  system's "events" are the next ones of its day, played ahead of time.
 - `clear` (all): every fault above ends (doors close, locks unjam, clock right, link good).
 """
 

@@ -129,7 +129,7 @@ def _accepted_options(cls: type) -> set[str]:
         for p in inspect.signature(init).parameters.values():
             if p.kind is p.KEYWORD_ONLY:
                 names.add(p.name)
-    return names - {"site", "topic", "mqtt", "device_id", "case_numbers"}
+    return names - {"site", "topic", "mqtt", "device_id", "case_numbers", "hall"}
 
 
 def _checked_sim(spec: DeviceSpec, cls: type, where: str) -> dict[str, Any]:
@@ -224,6 +224,7 @@ class HallSimulator:
                     raise HallConfigError(f"{here}.modbus.baudrate: {mb.line} mixes {first.baudrate} and {mb.baudrate}")
                 units.append(device)
             self.devices[dev_id] = device
+            share.devices[dev_id] = device
             self.specs[dev_id] = spec
         self.modbus_ports = ports  # (host, port) in the file -> the port served
         self.faults = FaultInjector(self.devices, seed)

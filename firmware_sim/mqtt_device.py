@@ -1,4 +1,5 @@
-"""The MQTT device firmware shared by the rating pad, the phone lockbox and the attendance machine.
+"""The MQTT device firmware shared by the rating pad, the phone lockbox, the attendance machine and
+the queue system.
 
 One asyncio task per device (`MqttDevice.run`), all devices on one event loop. Per device-protocols.md:
 - topics `hall/{site}/{kind}/{device}/{channel}`, client id `{kind}-{device}`, persistent session;
@@ -94,6 +95,7 @@ class MqttDevice:
     battery_powered: ClassVar[bool] = False
     max_backlog: ClassVar[int] = 10_000
     upload_rate_per_s: ClassVar[float | None] = None  # None: as fast as the broker acknowledges
+    retained_channels: ClassVar[frozenset[str]] = frozenset()  # outbox channels published retained
 
     def __init__(
         self,
@@ -428,7 +430,8 @@ class MqttDevice:
                 if next_at > now:
                     await asyncio.sleep(next_at - now)
             channel, payload = self._outbox[0]
-            await client.publish(self.channel(channel), payload, qos=1, timeout=10.0)
+            retain = channel in self.retained_channels
+            await client.publish(self.channel(channel), payload, qos=1, retain=retain, timeout=10.0)
             if self.loss and self.rng.random() < self.loss:
                 # a flaky link loses the PUBACK: the connection drops and the message is sent
                 # again after the reconnect (QoS 1 on a bad link means repeats, not gaps)
@@ -437,7 +440,7 @@ class MqttDevice:
             self.published += 1
             if self._outbox and self._outbox[0][1] is payload:
                 sent = self._outbox.popleft()
-                if isinstance(payload, str):  # events, not injected garbage
+                if isinstance(payload, str) and channel == self.event_channel:  # events, not garbage
                     self._sent.append(sent)
 
     async def _receiver(self, client: aiomqtt.Client) -> None:

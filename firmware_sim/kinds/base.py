@@ -39,6 +39,9 @@ class HallShare:
 
     case_numbers: CaseNumbers  # the case ids the queue system and the rating pads agree on
     rate_per_min: float  # activity: events a minute per device
+    # every device of the hall by id, filled as they are built (the queue system finds the
+    # rating pad of a window here); read it once the hall is built, not in a constructor
+    devices: dict[str, Any] = field(default_factory=dict)
 
 
 def no_options(spec: DeviceSpec, hall: HallShare) -> dict[str, Any]:

@@ -4,6 +4,9 @@ Events (channel `event`): `rated` with case_id, window, staff_id, ticket, item, 
 (only for scores 1-2), or `unrated` when the citizen did not rate within the prompt. A case is rated
 once: a second rating of the same case_id is refused by the pad.
 
+A queue system in the same hall (firmware_sim/kinds/queue.py) drives the pad of each window with
+`prompt()` after every finished visit (then the pad makes up no activity of its own: `driven_by`).
+
 Commands: `prompt` (the window system asks the pad to prompt the citizen; fields case_id, staff_id,
 ticket, item; optional `score` to script the citizen's answer, `-1`/absent = random, `0` = no answer)
 and `ping`.
@@ -54,6 +57,7 @@ class RatingPad(MqttDevice):
         self.battery = battery
         self._tickets = itertools.count(1)
         self.rated_cases: set[str] = set()
+        self.driven_by: str | None = None  # the queue system that prompts this pad after each visit
 
     def rate(
         self,
@@ -64,9 +68,11 @@ class RatingPad(MqttDevice):
         ticket: str | None = None,
         item: str | None = None,
         reasons: list[str] | None = None,
+        ts: str | None = None,
     ) -> dict[str, Any] | None:
         """The citizen rates a service. Returns the `rated` event, or None when the pad refuses
-        a second rating of the same case. Missing fields are made up (seeded)."""
+        a second rating of the same case. Missing fields are made up (seeded). `ts`: the event's
+        time when it is not the pad's clock now (a day played at full speed)."""
         if case_id is None:
             missing = self.rng.random() < self.missing_case_ratio
             case_id = "" if missing else self.case_numbers.next()
@@ -93,10 +99,16 @@ class RatingPad(MqttDevice):
                 "score": score,
                 "reasons": reasons,
             }
+            | ({"ts": ts} if ts else {})
         )
 
     def expire_prompt(
-        self, *, staff_id: str | None = None, ticket: str | None = None, item: str | None = None
+        self,
+        *,
+        staff_id: str | None = None,
+        ticket: str | None = None,
+        item: str | None = None,
+        ts: str | None = None,
     ) -> dict[str, Any]:
         """The prompt expired without a rating: an `unrated` event."""
         return self.emit(
@@ -107,12 +119,38 @@ class RatingPad(MqttDevice):
                 "ticket": ticket or f"A{next(self._tickets):03d}",
                 "item": item or self.rng.choice(ITEMS),
             }
+            | ({"ts": ts} if ts else {})
+        )
+
+    def prompt(
+        self,
+        *,
+        case_id: str = "",
+        staff_id: str | None = None,
+        ticket: str | None = None,
+        item: str | None = None,
+        score: int | None = None,
+        ts: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The window terminal prompts the pad after a service. `score`: 1-5 scripts the citizen's
+        answer, -1 a random score, 0 no answer (`unrated`), None as citizens do (`unrated_ratio`
+        of the prompts expire). Raises CmdError("already_rated") for a case already rated."""
+        if case_id and case_id in self.rated_cases:
+            raise CmdError("already_rated")
+        if score is None:
+            score = 0 if self.rng.random() < self.unrated_ratio else -1
+        if score == 0:
+            return self.expire_prompt(staff_id=staff_id, ticket=ticket, item=item, ts=ts)
+        return self.rate(
+            None if score == -1 else score, case_id=case_id, staff_id=staff_id, ticket=ticket, item=item, ts=ts
         )
 
     def burst_event(self) -> None:
         self.spontaneous()
 
     def spontaneous(self) -> None:
+        if self.driven_by is not None:
+            return  # the visits of the queue system drive it
         if self.rng.random() < self.unrated_ratio:
             self.expire_prompt()
         else:
@@ -130,16 +168,11 @@ class RatingPad(MqttDevice):
         case_id = cmd.get("case_id")
         if case_id is not None and not isinstance(case_id, str):
             raise CmdError("bad_request")
-        if case_id and case_id in self.rated_cases:
-            raise CmdError("already_rated")
         score = cmd.get("score", -1)
         if not isinstance(score, int) or not -1 <= score <= 5:
             raise CmdError("bad_request")
-        if score == 0:
-            self.expire_prompt(**fields)
-            return {"rated": False}
-        self.rate(None if score == -1 else score, case_id=case_id if case_id is not None else "", **fields)
-        return {"rated": True}
+        self.prompt(case_id=case_id or "", score=score, **fields)
+        return {"rated": score != 0}
 
 
 def _options(spec: DeviceSpec, hall: HallShare) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware_sim.kinds import attendance, lockbox, people_counter, pickup_locker, rating_pad
+from firmware_sim.kinds import attendance, lockbox, people_counter, pickup_locker, queue, rating_pad
 from firmware_sim.kinds.base import FaultError, SimKind
 
 KINDS: dict[str, SimKind] = {
-    m.KIND.name: m.KIND for m in (rating_pad, lockbox, attendance, pickup_locker, people_counter)
+    m.KIND.name: m.KIND for m in (rating_pad, lockbox, attendance, queue, pickup_locker, people_counter)
 }
 
 
