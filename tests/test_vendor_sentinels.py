@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,17 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import httpx
 import pytest
+from pymodbus.constants import ExcCodes
 
-from drivers.canonical import Event
+from drivers.canonical import READING, Event
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.loader import ProfileError, find_profile, load_profile
 from drivers.profiles.model import MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
+from firmware_sim.modbus_bus import ModbusBus
 from gateway.config import load_config
 from gateway.domain.ratings import from_fields, summarize
-from gateway.kinds import KINDS
+from gateway.kinds import KINDS, Kind, register
 from gateway.kinds.contract import compile_contract
 from gateway.runtime import start_gateway
 from gateway.store.points import to_line
@@ -134,6 +137,13 @@ MALFORMED = {
         PAD + "    fields: {{score: {{type: int, min: 1, max: 5, map: {{0: null}}}}}}\n",
         "channels.event.fields.score: [absent_only_map]",
         "改写为 absent: [0]",
+    ),
+    "command": (
+        PAD + "    fields: {{score: int}}\n"
+        "commands: {{prompt: {{params: {{case_id: {{type: string, absent: ['']}}}},"
+        " payload: {{id: '{{{{id}}}}', case: '{{{{case_id}}}}'}}}}}}\n",
+        "commands.prompt: [absent_in_command] 命令参数 case_id 不能声明无值",
+        "删掉它的 absent",
     ),
     "signed": (
         COUNTER
@@ -272,3 +282,99 @@ async def _vendor_pad(hall: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> N
     assert ["score", "integer"] in keys, keys
     scores = influxdb.query("""SELECT "score" FROM "rating_pad_event" WHERE "type" = 'rated'""", "hallgate")
     assert sorted(v[1] for v in scores["results"][0]["series"][0]["values"]) == [3, 4, 5], scores
+
+
+# -- a Modbus kind whose contract requires a signal, over a real Modbus TCP server --------------
+
+
+class ProbeUnit:
+    """Input registers 0 temperature (int16, 0.1 °C; 0x8000: no reading), 1 humidity (uint16, %;
+    0xFFFF: no reading)."""
+
+    def __init__(self, unit: int) -> None:
+        self.unit = unit
+        self.registers = [215, 0xFFFF]
+
+    def read(self, table: str, address: int, count: int) -> list[int] | ExcCodes:
+        if table != "input" or address + count > len(self.registers):
+            return ExcCodes.ILLEGAL_ADDRESS
+        return self.registers[address : address + count]
+
+    def write(self, table: str, address: int, values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
+        return ExcCodes.ILLEGAL_ADDRESS
+
+
+PROBE = Kind(
+    name="probe_sensor",
+    description="temperature probe",
+    signals={READING: frozenset({"temperature_c"})},
+    required={READING: frozenset({"temperature_c"})},  # a probe reading without its temperature is nothing
+    info=frozenset({"temperature_c", "humidity_pct"}),
+)
+PROBE_PROFILE = """name: vigil-probe
+kind: probe_sensor
+protocol: modbus
+signals:
+  temperature_c: {table: input, address: 0, type: int16, scale: 0.1, absent: [-32768]}
+  humidity_pct: {table: input, address: 1, type: uint16, absent: [0xFFFF]}
+"""
+
+
+@pytest.fixture
+def probe_kind() -> Iterator[Kind]:
+    register(PROBE)
+    yield PROBE
+    del KINDS[PROBE.name]
+
+
+def test_a_modbus_no_reading_is_left_out_or_quarantined_as_the_kind_says(
+    probe_kind: Kind, mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0xFFFF humidity: the reading is stored without it (never 65535 %); 0x8000 temperature, which
+    the kind requires: the reading is set aside, counted against the device with the reason."""
+    monkeypatch.setenv("HALLGATE_TOKEN_TECHNICIAN", TOKEN)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "vigil-probe.yaml").write_text(PROBE_PROFILE)
+    port = free_port()
+    hall = _hall(
+        tmp_path,
+        [
+            "  - {id: probe-1, kind: probe_sensor, profile: vigil-probe, poll_interval_s: 0.1,"
+            f" modbus: {{host: 127.0.0.1, port: {port}}}}}\n"
+        ],
+        extra=(
+            f"api: {{port: {free_port()}, tokens: [{{role: technician, env: HALLGATE_TOKEN_TECHNICIAN}}]}}\n"
+            f"broker: {{host: 127.0.0.1, port: {mosquitto.port}}}\n"
+            f"store: {{path: {tmp_path}/outbox.sqlite}}\n"
+        ),
+    )
+    asyncio.run(_probe(load_config(hall), port))
+
+
+async def _probe(cfg: Any, port: int) -> None:
+    unit = ProbeUnit(1)
+    async with (
+        ModbusBus("127.0.0.1", port, [unit]),
+        start_gateway(cfg) as gw,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as http,
+    ):
+
+        async def device(check: Any) -> dict[str, Any] | None:
+            d = (await http.get("/api/v1/devices/probe-1")).json()
+            return d if check(d) else None
+
+        d = await until(lambda: device(lambda d: d["info"].get("temperature_c") == 21.5), what="a first reading")
+        assert "humidity_pct" not in d["info"], d["info"]
+        lines = [x for x in gw.view.outbox.peek(100_000).lines if x.startswith("probe_sensor,")]
+        assert lines and all(" temperature_c=21.5 " in x and "humidity" not in x for x in lines), lines[:3]
+        assert d["counters"].get("bad_payloads", 0) == 0
+
+        unit.registers[:] = [0x8000, 45]  # the probe lost its temperature: the kind refuses the reading
+        d = await until(
+            lambda: device(lambda d: d["counters"].get("quarantined_missing_field", 0) >= 3), what="set aside"
+        )
+        assert "missing temperature_c, which a probe_sensor event needs" in d["last_error"], d["last_error"]
+        assert gw.view.quarantine_counts().get("missing_field", 0) >= 3
+        assert not [x for x in gw.view.outbox.peek(100_000).lines if x.startswith("probe_sensor,") and "humidity" in x]

@@ -54,6 +54,13 @@ def check_absent(absent: list[Any] | None, vmap: Mapping[Any, Any] | None, has_r
         )
 
 
+def check_params(params: Mapping[str, Any]) -> None:
+    """A command parameter is ours to send: it has a value, never a vendor's "no value"."""
+    for name, spec in params.items():
+        if spec.absent is not None or any(v is None for v in (spec.map or {}).values()):
+            raise ValueError(f"[absent_in_command] 命令参数 {name} 不能声明无值：删掉它的 absent（或 map 中的 null）")
+
+
 def check_register_absent(absent: list[int] | None, vmap: Mapping[int, Any] | None, vtype: str) -> None:
     """A Modbus signal's declarations (raw register values, before scale, offset and map)."""
     if absent is None and not any(v is None for v in (vmap or {}).values()):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from drivers.profiles.absent import check_absent, check_register_absent
+from drivers.profiles.absent import check_absent, check_params, check_register_absent
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.timefmt import NAMED_FORMATS, is_time_format
 from drivers.profiles.values import FIELD_TYPES, FieldType, compile_value
@@ -202,6 +202,7 @@ class MqttCommand(_Model):
 
     @model_validator(mode="after")
     def _template(self) -> MqttCommand:
+        check_params(self.params)
         used = _placeholders(self.payload)
         unknown = used - set(self.params) - {"id"}
         if unknown:
@@ -410,6 +411,7 @@ class ModbusCommand(_Model):
 
     @model_validator(mode="after")
     def _params_exist(self) -> ModbusCommand:
+        check_params(self.params)
         named = [w.index for w in self.writes]
         named += [w.value[1:-1] for w in self.writes if isinstance(w.value, str)]
         if self.confirm is not None:
