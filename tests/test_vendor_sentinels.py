@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 import httpx
 import pytest
-from pymodbus.constants import ExcCodes
 
 from drivers.canonical import READING, Event
 from drivers.profiles.errors import DecodeError
@@ -38,6 +37,7 @@ from gateway.kinds.contract import compile_contract
 from gateway.runtime import start_gateway
 from gateway.store.points import to_line
 from tests.servers import InfluxDB, Mosquitto, free_port
+from tests.test_new_kind import ClimateUnit
 from tests.waits import until
 
 CASES = Path(__file__).parent / "profile_cases"
@@ -287,23 +287,6 @@ async def _vendor_pad(hall: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> N
 # -- a Modbus kind whose contract requires a signal, over a real Modbus TCP server --------------
 
 
-class ProbeUnit:
-    """Input registers 0 temperature (int16, 0.1 °C; 0x8000: no reading), 1 humidity (uint16, %;
-    0xFFFF: no reading)."""
-
-    def __init__(self, unit: int) -> None:
-        self.unit = unit
-        self.registers = [215, 0xFFFF]
-
-    def read(self, table: str, address: int, count: int) -> list[int] | ExcCodes:
-        if table != "input" or address + count > len(self.registers):
-            return ExcCodes.ILLEGAL_ADDRESS
-        return self.registers[address : address + count]
-
-    def write(self, table: str, address: int, values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
-        return ExcCodes.ILLEGAL_ADDRESS
-
-
 PROBE = Kind(
     name="probe_sensor",
     description="temperature probe",
@@ -352,7 +335,8 @@ def test_a_modbus_no_reading_is_left_out_or_quarantined_as_the_kind_says(
 
 
 async def _probe(cfg: Any, port: int) -> None:
-    unit = ProbeUnit(1)
+    unit = ClimateUnit(1)  # input registers 0 (temperature, int16) and 1 (humidity, uint16)
+    unit.registers[1] = 0xFFFF  # the humidity sensor has no reading
     async with (
         ModbusBus("127.0.0.1", port, [unit]),
         start_gateway(cfg) as gw,
