@@ -128,15 +128,15 @@ MALFORMED = {
         "channels.event.fields.score: [absent_empty] absent 为空",
         "如 absent: [0]",
     ),
+    "nan": (
+        PAD + "    fields: {{score: {{type: float, map: {{.nan: null}}}}}}\n",
+        "channels.event.fields.score: [absent_not_finite] nan 不能作为无值标记",
+        "写厂商实际发送的数值",
+    ),
     "twice": (
         PAD + "    fields: {{score: {{type: int, map: {{100: 5, 0: null}}, absent: [0]}}}}\n",
         "channels.event.fields.score: [absent_in_map] 0 同时出现在 absent 和 map 中",
         "只保留一处",
-    ),
-    "onlynull": (
-        PAD + "    fields: {{score: {{type: int, min: 1, max: 5, map: {{0: null}}}}}}\n",
-        "channels.event.fields.score: [absent_only_map]",
-        "改写为 absent: [0]",
     ),
     "command": (
         PAD + "    fields: {{score: int}}\n"

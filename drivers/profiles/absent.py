@@ -39,19 +39,12 @@ def _not_in_map(absent: Sequence[Any], vmap: Mapping[Any, Any] | None) -> None:
         )
 
 
-def check_absent(absent: list[Any] | None, vmap: Mapping[Any, Any] | None, has_ranges: bool) -> None:
+def check_absent(absent: list[Any] | None, vmap: Mapping[Any, Any] | None) -> None:
     """A JSON field's declarations: raises ValueError naming what is wrong and the fix."""
     if absent is not None and not absent:
         raise ValueError(_EMPTY)
-    nulls = [k for k, v in (vmap or {}).items() if v is None]
-    _finite([*(absent or ()), *nulls])
+    _finite([*(absent or ()), *(k for k, v in (vmap or {}).items() if v is None)])
     _not_in_map(absent or (), vmap)
-    if nulls and len(nulls) == len(vmap or {}) and not has_ranges:
-        # A map refuses every value it does not list: with only nulls, every real value is lost.
-        raise ValueError(
-            f"[absent_only_map] map 只有映射为 null 的取值，其余取值（如真实评分）都会被拒收："
-            f"改写为 absent: [{', '.join(map(repr, nulls))}]，其余取值原样保留"
-        )
 
 
 def check_params(params: Mapping[str, Any]) -> None:

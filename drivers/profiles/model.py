@@ -77,7 +77,7 @@ class FieldSpec(_Model):
                 convert(out)
             except DecodeError:
                 raise ValueError(f"map/ranges value {out!r} is not of type {self.type}") from None
-        check_absent(self.absent, self.map, self.ranges is not None)
+        check_absent(self.absent, self.map)
         return self
 
 

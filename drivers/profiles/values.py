@@ -166,7 +166,8 @@ def compile_value(
     """
     # A field's own max_length is the integrator's word for that field (a snapshot is long).
     typed = _typed(ftype, where, max_length or max_string, max_items)
-    table = None if vmap is None else {value_key(k): v for k, v in vmap.items() if v is not None}
+    # A map of nulls only (`{0: null}`) declares "no value" markers and translates nothing.
+    table = {value_key(k): v for k, v in (vmap or {}).items() if v is not None} or None
     nothing = {value_key(v) for v in absent} | {value_key(k) for k, v in (vmap or {}).items() if v is None}
     nothing.discard(None)  # a list, an object or NaN is never a "no value" marker
     bands = list(ranges or ())
