@@ -51,6 +51,11 @@ def provided_signals(profile: MqttProfile | ModbusProfile) -> dict[str, set[str]
 
 def missing_signals(kind: Kind, profile: MqttProfile | ModbusProfile) -> list[str]:
     provided = provided_signals(profile)
+    for event, (lacking, other) in kind.without.items():
+        # The kind names an event lacking that field `other`: a profile whose `rated` can come
+        # without a score (a vendor's 0 declared absent) provides `unrated` with it.
+        if event in provided:
+            provided.setdefault(other, set()).update(provided[event] - {lacking})
     missing = []
     for event, fields in kind.signals.items():
         if event not in provided:

@@ -82,6 +82,15 @@ def test_one_point_per_zone_per_minute_timestamped_by_the_minute() -> None:
     assert _run(_projection(), EVENTS) == lines  # a replay writes the same points
 
 
+def test_a_reading_without_its_totals_adds_no_sample() -> None:
+    """A counter's "no reading" (a profile's `absent: [0xFFFF]`) leaves `in_total` out of the
+    reading: the projection raised KeyError on it; now it adds no sample, and the next full
+    reading carries the counts on as if the blank poll had not happened."""
+    blank = Event("door", READING, T0 + 40 * 10**9, {"out_total": 1, "sensor": "ok"})
+    p = _projection()
+    assert _run(p, [*EVENTS[:4], blank, *EVENTS[4:]]) == _run(_projection(), EVENTS)
+
+
 def test_state_survives_a_restart_through_json() -> None:
     p = _projection()
     _run(p, EVENTS[:4])

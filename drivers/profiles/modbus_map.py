@@ -130,10 +130,23 @@ def _shifted(type_: str, low_first: bool) -> Decoder:
     return lambda w: (w[hi] << 16 | w[lo]) - (0x100000000 if w[hi] & 0x8000 else 0)
 
 
+def _absent(raw: Decoder, nothing: frozenset[int]) -> Decoder:
+    """The device's "no reading" values (0xFFFF) are left out, like NaN: compared raw."""
+
+    def or_skip(w: Sequence[int]) -> Any:
+        v = raw(w)
+        return _SKIP if v in nothing else v
+
+    return or_skip
+
+
 def _decoder(sig: Signal, byte_order: str) -> Decoder:
     raw = _raw_decoder(sig, sig.byte_order or byte_order)
+    nothing = frozenset([*(sig.absent or ()), *(k for k, v in (sig.map or {}).items() if v is None)])
+    if nothing:
+        raw = _absent(raw, nothing)
     if sig.map is not None:
-        table = sig.map
+        table = {k: v for k, v in sig.map.items() if v is not None}
 
         def enumerated(w: Sequence[int]) -> Any:
             v = raw(w)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from drivers.profiles.absent import check_absent, check_params, check_register_absent
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.timefmt import NAMED_FORMATS, is_time_format
 from drivers.profiles.values import FIELD_TYPES, FieldType, compile_value
@@ -55,9 +56,13 @@ class FieldSpec(_Model):
     min: float | None = None
     max: float | None = None
     enum: list[Scalar] | None = None  # allowed canonical values
-    map: dict[Scalar, Scalar] | None = None  # vendor value -> canonical value (keys keep their JSON type)
+    # vendor value -> canonical value (keys keep their JSON type); null: the vendor's "no value"
+    map: dict[Scalar, Scalar | None] | None = None
     ranges: list[Band] | None = None  # numeric vendor value -> canonical value
     max_length: int | None = Field(None, ge=1)  # strings; default the profile's limits.max_string
+    # The vendor's "no value" values (a pad's 0 for not rated): the field is left out of the event,
+    # and the device kind decides what an event without it is (gateway/kinds/contract.py).
+    absent: list[Scalar] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
@@ -66,10 +71,13 @@ class FieldSpec(_Model):
         # A translated value must itself be of the declared type, or every message would fail.
         convert = compile_value("map", self.type, max_string=2**20)
         for out in [*(self.map or {}).values(), *(b.value for b in self.ranges or ())]:
+            if out is None:
+                continue  # absent: no value to type
             try:
                 convert(out)
             except DecodeError:
                 raise ValueError(f"map/ranges value {out!r} is not of type {self.type}") from None
+        check_absent(self.absent, self.map)
         return self
 
 
@@ -194,6 +202,7 @@ class MqttCommand(_Model):
 
     @model_validator(mode="after")
     def _template(self) -> MqttCommand:
+        check_params(self.params)
         used = _placeholders(self.payload)
         unknown = used - set(self.params) - {"id"}
         if unknown:
@@ -293,12 +302,15 @@ class Signal(_Model):
     byte_order: ByteOrder | None = None  # default: the profile's
     scale: float | None = None
     offset: float | None = None
-    map: dict[int, str] | None = None  # enumerations: register value -> canonical text
+    map: dict[int, str | None] | None = None  # enumerations: register value -> canonical text (null: absent)
     flags: dict[int, str] | None = None  # status bits: bit number -> canonical flag name
     # A counter that wraps: `counter: true` wraps at its type's range (uint16 at 65,536, uint32 at
     # 2^32); `wrap: N` when the device wraps elsewhere (e.g. at 100,000 on a 32-bit register).
     counter: bool = False
     wrap: int | None = Field(None, ge=2)
+    # Raw register values that mean "no reading" (0xFFFF on many sensors): left out of the reading,
+    # compared before scale, offset or map.
+    absent: list[int] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Signal:
@@ -323,6 +335,7 @@ class Signal(_Model):
         unsigned = self.type in ("uint16", "uint32", "uint64")
         if (self.counter or self.wrap is not None) and (not unsigned or transforms):
             raise ValueError("a counter is an unsigned integer (uint16/32/64) without scale, offset or map")
+        check_register_absent(self.absent, self.map, self.type)
         return self
 
     @property
@@ -398,6 +411,7 @@ class ModbusCommand(_Model):
 
     @model_validator(mode="after")
     def _params_exist(self) -> ModbusCommand:
+        check_params(self.params)
         named = [w.index for w in self.writes]
         named += [w.value[1:-1] for w in self.writes if isinstance(w.value, str)]
         if self.confirm is not None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from drivers.profiles.errors import DecodeError
 from drivers.profiles.model import Channel, FieldSpec, Liveness, MqttProfile, TimeSpec
 from drivers.profiles.timefmt import TimeParser, parse_iso8601_ns, time_parser
-from drivers.profiles.values import Convert, compile_value
+from drivers.profiles.values import ABSENT, Convert, compile_value
 from gateway.domain.canonical import Event
 
 __all__ = ["DecodeError", "MqttDecoder", "parse_iso8601_ns"]
@@ -87,6 +87,7 @@ def _compile_field(name: str, spec: FieldSpec, profile: MqttProfile) -> tuple[st
         max_length=spec.max_length,
         max_string=profile.limits.max_string,
         max_items=profile.limits.max_items,
+        absent=spec.absent or (),
     )
     return name, _getter(spec.source or name), convert
 
@@ -242,11 +243,12 @@ class MqttDecoder:
         fields: dict[str, Any] = {}
         for key, get, convert in ch.fields:
             value = get(obj)
-            if value is not None:
-                fields[key] = convert(value)
+            # null, and a vendor's "no value" (ABSENT), leave the field out: never a null field.
+            if value is not None and (value := convert(value)) is not ABSENT:
+                fields[key] = value
         missing = [f for f in ch.required if f not in fields]
         if missing:
-            raise DecodeError("missing_field", f"{name}: missing {', '.join(missing)}")
+            raise DecodeError("missing_field", f"{name}: missing {', '.join(missing)} (required; absent or no value)")
 
         ts_ns = self._time(ch, obj, received_ns)
         seq = None

@@ -39,6 +39,19 @@ _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 Convert = Callable[[Any], Any]
 
 
+class _Absent:
+    """What a converter returns for a vendor's "no value" (a pad's 0 for not rated): the field is
+    left out of the event, as if the payload had not carried it. One instance, compared with `is`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
 def check_text(text: str, where: str, max_len: int) -> str:
     if len(text) > max_len:
         raise DecodeError("bad_text", f"{where}: text of {len(text)} characters (at most {max_len})")
@@ -143,15 +156,20 @@ def compile_value(
     max_length: int | None = None,
     max_string: int = 1024,
     max_items: int = 256,
+    absent: Sequence[Any] = (),
 ) -> Convert:
-    """A converter: vendor value -> canonical value of type `ftype`, or DecodeError.
+    """A converter: vendor value -> canonical value of type `ftype`, ABSENT, or DecodeError.
 
-    Order: translate (map, then ranges: min inclusive, max exclusive), convert to the declared
-    type, then check min/max and the enumeration.
+    Order: the vendor's "no value" values (`absent`, and map entries to None) give ABSENT; then
+    translate (map, then ranges: min inclusive, max exclusive), convert to the declared type,
+    then check min/max and the enumeration.
     """
     # A field's own max_length is the integrator's word for that field (a snapshot is long).
     typed = _typed(ftype, where, max_length or max_string, max_items)
-    table = None if vmap is None else {value_key(k): v for k, v in vmap.items()}
+    # A map of nulls only (`{0: null}`) declares "no value" markers and translates nothing.
+    table = {value_key(k): v for k, v in (vmap or {}).items() if v is not None} or None
+    nothing = {value_key(v) for v in absent} | {value_key(k) for k, v in (vmap or {}).items() if v is None}
+    nothing.discard(None)  # a list, an object or NaN is never a "no value" marker
     bands = list(ranges or ())
     allowed = None if enum is None else {value_key(v) for v in enum}
 
@@ -171,9 +189,6 @@ def compile_value(
             raise DecodeError("unknown_value", f"{where}: {_brief(v)} is in none of the ranges")
         return v
 
-    if table is None and not bands and minimum is None and maximum is None and allowed is None:
-        return typed  # nothing to translate or check: most fields, once per message each
-
     def convert(v: Any) -> Any:
         out = typed(translate(v) if table is not None or bands else v)
         if isinstance(out, int | float) and (
@@ -185,4 +200,13 @@ def compile_value(
             raise DecodeError("unknown_value", f"{where}: {_brief(out)} is not one of {sorted(map(str, enum or ()))}")
         return out
 
-    return convert
+    # Nothing to translate or check: most fields, once per message each.
+    plain = table is None and not bands and minimum is None and maximum is None and allowed is None
+    checked = typed if plain else convert
+    if not nothing:
+        return checked
+
+    def or_absent(v: Any) -> Any:
+        return ABSENT if value_key(v) in nothing else checked(v)
+
+    return or_absent

@@ -63,6 +63,10 @@ def from_fields(
 ) -> Rating:
     case_id = str(fields.get("case_id") or "")
     score = fields.get("score") if rated else None
+    if not isinstance(score, int) or isinstance(score, bool):
+        # A `rated` without a score (the pad's "no score", left out by its profile) asked and got
+        # no rating: an unrated visit. The rating pad's kind names it so before it is stored.
+        rated, score = False, None
     reasons = fields.get("reasons") or ()
     if isinstance(reasons, str):
         reasons = tuple(r for r in reasons.split(",") if r)
@@ -79,7 +83,7 @@ def from_fields(
         item=str(fields.get("item") or ""),
         zone=zone,
         ticket=str(fields.get("ticket") or ""),
-        score=score if isinstance(score, int) and not isinstance(score, bool) else None,
+        score=score,
         reasons=tuple(str(r) for r in reasons),
     )
 

@@ -18,6 +18,8 @@ from drivers.mqtt import Message
 from drivers.profiles.mqtt_json import DecodeError
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import Event, Priority
+from gateway.kinds.contract import compile_contracts
+from gateway.kinds.registry import KINDS
 from gateway.store.journal import Quarantined
 from gateway.store.points import PointError, to_line
 
@@ -49,6 +51,9 @@ class Ingress:
         }
         self.discovery = f"hall/{site}/+/+/+"
         self.kinds = {d.id: d.kind for d in devices.values()}
+        by_kind = compile_contracts(KINDS)
+        # device -> its kind's word on events lacking a field (only devices whose kind has one).
+        self.contracts = {d.id: by_kind[d.kind] for d in devices.values() if d.kind in by_kind}
         self._last_complaint: dict[str, int] = {}
 
     def subscriptions(self, share: str | None = None) -> list[tuple[str, int]]:
@@ -73,6 +78,9 @@ class Ingress:
             device, channel, decoder = route
             try:
                 event = decoder.decode(device, channel, m.payload, now)
+                contract = self.contracts.get(device)
+                if contract is not None:
+                    event = contract(event)
                 line = to_line(event, self.site, self.kinds[device])  # refuses unencodable text
             except Exception as e:  # every failure of one message is that message's alone
                 reason = reason_of(e)

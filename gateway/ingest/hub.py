@@ -23,6 +23,7 @@ from typing import Any
 
 from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
+from drivers.profiles.errors import DecodeError
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
@@ -117,6 +118,8 @@ class Hub:
             self.stats["commands_seen"] += d.commands_seen
 
     def on_poll(self, device: str) -> Callable[[dict[str, Any] | None, ModbusFailure | None, int, float], None]:
+        contract = self.ingress.contracts.get(device)  # the kind's word on readings lacking a signal
+
         def result(values: dict[str, Any] | None, error: ModbusFailure | None, ts_ns: int, rtt_s: float) -> None:
             self.health.round_trip(device, rtt_s, ok=error is None)
             if error is not None:
@@ -125,7 +128,16 @@ class Hub:
                 self.health.flush()
                 return
             assert values is not None
-            self._polled.append(Event(device, READING, ts_ns, values))
+            event = Event(device, READING, ts_ns, values)
+            if contract is not None:
+                try:
+                    event = contract(event)
+                except DecodeError as e:
+                    self.quarantined[e.reason] += 1
+                    self.stats["quarantined"] += 1
+                    self.health.bad_payload(device, e.reason, str(e)[:200])
+                    return
+            self._polled.append(event)
             if len(self._polled) == 1:
                 # On a fixed grid, not POLL_FLUSH_S after the first: a device polled at the same
                 # phase every period then lands in the same flush every time, so its newest

@@ -60,6 +60,12 @@ class Kind:
     required_params: frozenset[str] = frozenset()
     # canonical event -> fields a profile of this kind must be able to provide for it
     signals: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # What an event may lack (a field a profile leaves out: not sent, null, or a vendor's "no
+    # value"), applied by gateway/kinds/contract.py to every decoded event before it is stored.
+    # canonical event -> fields it cannot do without: an event lacking one is quarantined.
+    required: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # canonical event -> (field, event): an event lacking the field is that other event.
+    without: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # telemetry fields kept as the device's latest info (the health rules read them)
     info: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()

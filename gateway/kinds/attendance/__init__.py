@@ -163,6 +163,7 @@ KIND = Kind(
     description="attendance machine (考勤机)",
     params=frozenset({"zone"}),
     signals={PUNCH: frozenset({"staff_id"})},
+    required={PUNCH: frozenset({"staff_id"})},  # a punch of nobody counts for no one
     rules=(low_battery,),
     projections=(AttendanceProjection,),
 )

@@ -118,6 +118,8 @@ KIND = Kind(
     description="phone lockbox (手机存放箱)",
     params=frozenset({"slots", "zone"}),
     signals={"door_open": frozenset({"slot"}), "door_closed": frozenset({"slot"})},
+    # A door or phone event says nothing without its slot.
+    required={e: frozenset({"slot"}) for e in ("door_open", "door_closed", "forced_open", "phone_in", "phone_out")},
     rules=(low_battery, jammed, doors_left_open),
     fold=fold,
     alarm=alarm,

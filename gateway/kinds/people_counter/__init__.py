@@ -118,9 +118,12 @@ class OccupancyProjection:
         changed = status != door.status or door.last_ns is None
         door.status = status
         self.check_resets(now_ns)
-        d_in, d_out = self.occupancy.sample(
-            event.device, Sample(f["in_total"], f["out_total"], f.get("uptime_s")), event.ts_ns
-        )
+        if "in_total" in f and "out_total" in f:
+            d_in, d_out = self.occupancy.sample(
+                event.device, Sample(f["in_total"], f["out_total"], f.get("uptime_s")), event.ts_ns
+            )
+        else:  # a totals register read "no reading" (the profile's absent): no sample this poll
+            d_in = d_out = 0
         out, self._resets = self._resets, []
         closed = self.occupancy.take_closed()
         if closed:

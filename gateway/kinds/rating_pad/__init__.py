@@ -192,6 +192,9 @@ KIND = Kind(
     description="window rating pad (评价器)",
     params=frozenset({"window", "zone"}),
     signals={RATED: frozenset({"score"}), UNRATED: frozenset()},
+    # A pad that sends "no score" (a vendor's 0, profile `absent: [0]`) asked and got no rating:
+    # an unrated visit, which the rating rate (评价率) counts.
+    without={RATED: ("score", UNRATED)},
     rules=(low_battery,),
     projections=(RatingsProjection,),
 )
