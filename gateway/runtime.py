@@ -38,7 +38,7 @@ from gateway.health import HealthBook
 from gateway.hub import Hub
 from gateway.kinds import KINDS, Projection
 from gateway.kinds.people_counter import OccupancyProjection
-from gateway.links import make_sink, mqtt_options, status_topic
+from gateway.links import alerts_topic, make_sink, mqtt_options, status_topic
 from gateway.redact import redact_url
 from gateway.registry import DeviceEntry, build_registry
 from gateway.store.drain import DrainStats, drain
@@ -412,11 +412,6 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
     if task.done():
         task.result()
         raise StartupError("the API stopped while starting: see the log above")
-
-
-def alerts_topic(cfg: HallConfig) -> str:
-    """Each alert change, and the retained summary of the open ones."""
-    return f"hall/{cfg.site}/gateway/alerts"
 
 
 def _publish_summary(link: MqttLink, cfg: HallConfig, alerts: AlertDesk) -> None:
