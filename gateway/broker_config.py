@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from drivers.profiles.model import MqttProfile
 from gateway.config import HallConfig
 from gateway.forward import worker_username
 from gateway.links import alerts_topic, status_topic
@@ -59,14 +60,15 @@ def device_username(entry: DeviceEntry) -> str:
 
 def device_topics(entry: DeviceEntry, site: str) -> tuple[list[str], list[str]]:
     """(what the device may write, what it may read): its own topic tree, and its command topics."""
-    assert entry.decoder is not None
+    assert entry.decoder is not None and isinstance(entry.profile, MqttProfile)
     base = entry.config.mqtt.topic if entry.config.mqtt else None
     if entry.topic is not None and "+" not in entry.topic:
         writes = [f"{entry.topic}/#"]  # `a/#` matches `a` too: a channel named in the payload
     else:  # the channel is not the topic's last level: its exact topics
         writes = sorted(entry.decoder.topics(entry.id, site, base))
-    commands = entry.profile.commands.values()  # type: ignore[union-attr]
-    reads = sorted({entry.decoder.command_topic(entry.id, site, c.channel, base) for c in commands})
+    reads = sorted(
+        {entry.decoder.command_topic(entry.id, site, c.channel, base) for c in entry.profile.commands.values()}
+    )
     return writes, reads
 
 
@@ -75,20 +77,24 @@ def hall_users(hall: Hall) -> list[BrokerUser]:
     cfg = hall.cfg
     if not cfg.broker.username:
         raise BrokerConfigError(
-            [("broker.username", "the gateway needs a broker user: set broker.username (e.g. hallgate-{site})")]
+            [
+                (
+                    f"{cfg.site}: broker.username",
+                    "the gateway needs a broker user: set broker.username (e.g. hallgate-{site})",
+                )
+            ]
         )
     tree = f"hall/{cfg.site}/#"
-    mqtt = [d for d in hall.devices.values() if d.decoder is not None]
-    # Devices whose topics lie outside the hall's tree (a vendor's own): the gateway reads them
-    # and writes their commands by name.
-    outside = {d.id: device_topics(d, cfg.site) for d in mqtt}
-    outside_reads = sorted({t for w, _ in outside.values() for t in w if not _under(t, tree)})
-    outside_writes = sorted({t for _, r in outside.values() for t in r if not _under(t, tree)})
+    own = {d.id: device_topics(d, cfg.site) for d in hall.devices.values() if d.decoder is not None}
+    # Topics of devices outside the hall's tree (a vendor's own): the gateway and its workers read
+    # them, the gateway writes their commands.
+    outside_reads = sorted({t for w, _ in own.values() for t in w if not _under(t, tree)})
+    outside_writes = sorted({t for _, r in own.values() for t in r if not _under(t, tree)})
     users = [
         BrokerUser(
             cfg.broker.username,
             f"{cfg.site}: the gateway (reads its hall, writes commands, {status_topic(cfg)} and {alerts_topic(cfg)})",
-            "broker.username",
+            f"{cfg.site}: broker.username",
             read=outside_reads,
             write=outside_writes,
             readwrite=[tree],
@@ -99,7 +105,7 @@ def hall_users(hall: Hall) -> list[BrokerUser]:
             BrokerUser(
                 worker_username(cfg, i) or "",
                 f"{cfg.site}: ingest worker {i} (reads only)",
-                f"ingest.workers ({i})",
+                f"{cfg.site}: ingest.workers (worker {i})",
                 read=[tree, *outside_reads],
             )
         )
@@ -107,7 +113,7 @@ def hall_users(hall: Hall) -> list[BrokerUser]:
         entry = hall.devices.get(d.id)
         if entry is None or entry.decoder is None:
             continue  # Modbus: the gateway polls it, it has no broker user
-        writes, reads = outside[d.id]
+        writes, reads = own[d.id]
         users.append(
             BrokerUser(
                 device_username(entry),
@@ -136,7 +142,7 @@ def all_users(halls: Sequence[Hall]) -> list[BrokerUser]:
         try:
             users += hall_users(hall)
         except BrokerConfigError as e:
-            problems += [(f"{hall.cfg.site}: {w}", m) for w, m in e.problems]
+            problems += e.problems
     seen: dict[str, BrokerUser] = {}
     for u in users:
         first = seen.setdefault(u.name, u)

@@ -278,7 +278,7 @@ def test_users_shared_between_halls_are_refused(tmp_path: Path) -> None:
     made = broker_config(a, b)
     assert made.returncode == 1 and made.stdout == ""
     assert "broker_config_invalid" in made.stderr
-    assert "'hallgate-a' is also broker.username" in made.stderr  # the second hall's gateway user
+    assert "hall-b: broker.username: broker user 'hallgate-a' is also hall-a: broker.username" in made.stderr
     assert "hall-b: devices[0] (id rp-1).mqtt.username: broker user 'rp-1'" in made.stderr, made.stderr
     alone = broker_config(b)
     assert alone.returncode == 0 and "user rp-1\n" in alone.stdout, alone.stderr
@@ -305,3 +305,23 @@ def test_the_example_files_are_what_broker_config_makes_for_the_template(tmp_pat
     acl = (tmp_path / "hallgate.acl").read_text()
     assert not [line for line in acl.splitlines() if line.startswith("pattern")]
     assert "user lb-1f\ntopic read hall/hall-07/lockbox/lb-1f/cmd\ntopic write hall/hall-07/lockbox/lb-1f/#\n" in acl
+
+
+def test_a_device_outside_the_halls_tree_and_a_gateway_without_a_user(tmp_path: Path) -> None:
+    """A device with a vendor's topic base writes only under it (and reads its commands there); the
+    gateway and its workers may read it, the gateway write its commands. No gateway user: an error."""
+    devices = "  - {id: lb-9, kind: lockbox, profile: ref-lockbox, slots: 4, mqtt: {topic: vendor/cab/lb-9}}\n"
+    a = hall_yaml(tmp_path, "hall-a", "hallgate-a", devices, workers=2)
+    made = broker_config(a)
+    assert made.returncode == 0, made.stderr
+    blocks = {b.split("\n")[1]: b.split("\n")[2:] for b in made.stdout.split("\n\n") if "\nuser " in b}
+    assert blocks["user lb-9"] == ["topic read vendor/cab/lb-9/cmd", "topic write vendor/cab/lb-9/#"]
+    assert blocks["user hallgate-a"] == [
+        "topic readwrite hall/hall-a/#",
+        "topic read vendor/cab/lb-9/#",
+        "topic write vendor/cab/lb-9/cmd",
+    ]
+    assert blocks["user hallgate-a-w2"] == ["topic read hall/hall-a/#", "topic read vendor/cab/lb-9/#"]
+    a.write_text(a.read_text().replace("username: hallgate-a, ", ""))
+    made = broker_config(a)
+    assert made.returncode == 1 and "hall-a: broker.username: the gateway needs a broker user" in made.stderr
