@@ -60,6 +60,51 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from gateway.broker_config import (
+        ACL_NAME,
+        CONF_NAME,
+        BrokerConfigError,
+        Hall,
+        password_commands,
+        render_acl,
+        render_conf,
+    )
+    from gateway.devices import load_hall
+
+    halls = []
+    try:
+        for path in args.config:
+            cfg, devices = load_hall(path, require_secrets=False)
+            halls.append(Hall(cfg, devices))
+        files = {CONF_NAME: render_conf(halls), ACL_NAME: render_acl(halls)}
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    except BrokerConfigError as e:
+        print("hallgate: 代理配置有误 (broker_config_invalid):", file=sys.stderr)
+        for where, what in e.problems:
+            print(f"  {where}: {what}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        for name, text in files.items():
+            print(f"# ==== {name} ====\n{text}")
+        return 0
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    users = password_commands(halls)
+    print(f"hallgate: 已写入 (written) {out / CONF_NAME} (-> /etc/mosquitto/conf.d/)")
+    print(f"hallgate: 已写入 (written) {out / ACL_NAME} (-> /etc/mosquitto/)")
+    print(f"hallgate: {len(users)} 个代理用户 (broker users); 密码文件 (password file), each asks for its password:")
+    for line in users:
+        print(f"  {line}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.devices import load_hall
     from gateway.runtime import start_gateway
@@ -119,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="validate a hall configuration file")
     p.add_argument("file")
     p.set_defaults(fn=cmd_check_config)
+    p = sub.add_parser(
+        "broker-config", help="the site Mosquitto's configuration (users, ACL) from the hall configuration"
+    )
+    p.add_argument(
+        "-c", "--config", required=True, action="append", help="hall configuration (YAML); again for each hall"
+    )
+    p.add_argument("--out", help="folder to write hallgate.conf and hallgate.acl into (default: print them)")
+    p.set_defaults(fn=cmd_broker_config)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -365,6 +365,9 @@ class Lockers(Model):
 
 class MqttLink(Model):
     topic: str | None = None  # the device's topic base; default hall/{site}/{profile topic kind}/{id}
+    # The broker user it logs in as (`hallgate broker-config`); default: its id. Halls sharing a
+    # broker need distinct users, e.g. {site}-{id}.
+    username: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     @field_validator("topic")
     @classmethod

@@ -36,7 +36,7 @@ from gateway.config import HallConfig, secret
 from gateway.devices import DeviceEntry, build_registry
 from gateway.health import HealthBook
 from gateway.ingest.hub import Hub
-from gateway.ingest.links import make_sink, mqtt_options, status_topic
+from gateway.ingest.links import alerts_topic, make_sink, mqtt_options, status_topic
 from gateway.ingest.workers import IngestWorkers
 from gateway.kinds.base import Projection
 from gateway.kinds.people_counter import OccupancyProjection
@@ -413,11 +413,6 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
     if task.done():
         task.result()
         raise StartupError("the API stopped while starting: see the log above")
-
-
-def alerts_topic(cfg: HallConfig) -> str:
-    """Each alert change, and the retained summary of the open ones."""
-    return f"hall/{cfg.site}/gateway/alerts"
 
 
 def _publish_summary(link: MqttLink, cfg: HallConfig, alerts: AlertDesk) -> None:

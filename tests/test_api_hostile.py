@@ -5,6 +5,8 @@ what to change, never a 500. A real gateway served by uvicorn (tests/test_api_su
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.api.app import MAX_BODY_BYTES
+from gateway.api.server import MAX_HEAD_BYTES
 from gateway.config import load_config
 from gateway.runtime import Gateway, start_gateway
 from tests.servers import free_port
@@ -316,3 +319,45 @@ def test_an_error_never_echoes_kilobytes_of_what_was_sent(tmp_path: Path, monkey
         assert len(r.json()["detail"]) <= 1000, len(r.text)
 
     every_role(tmp_path, monkeypatch, body)
+
+
+async def _raw(port: int, request: bytes, chunk: int | None = None) -> tuple[int, dict[str, Any]]:
+    """Send `request` on a raw socket (all at once, or `chunk` bytes a write) and read the answer
+    until the server closes: (status, JSON body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        step = chunk or len(request)
+        for at in range(0, len(request), step):
+            if writer.is_closing() or reader.at_eof():
+                break
+            writer.write(request[at : at + step])
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_a_request_head_over_the_limit_is_refused_with_431(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100 KB header used to be served (h11 counts only a head still incomplete after a read);
+    in one write or in many, it is a 431 with the API's JSON error, and a head under the cap passes."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        port = http.base_url.port
+        assert port is not None
+        big = f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {'a' * 100_000}\r\n\r\n".encode()
+        for chunk in (None, 4096):
+            status, answer = await _raw(port, big, chunk)
+            assert status == 431, (chunk, answer)
+            assert set(answer) == {"error", "detail", "message"} and answer["error"] == "headers_too_large"
+            assert str(MAX_HEAD_BYTES) in answer["message"] and "请求头" in answer["message"]
+        # A head just under the cap is served.
+        pad = "a" * (MAX_HEAD_BYTES - 200)
+        ok = f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\nConnection: close\r\n\r\n".encode()
+        assert len(ok) < MAX_HEAD_BYTES
+        status, answer = await _raw(port, ok)
+        assert (status, answer) == (200, {"status": "ok"})
+
+    run(tmp_path, monkeypatch, body)

@@ -69,6 +69,7 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         "LogsDirectory=hallgate/%i",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        "LimitNOFILE=65536",  # hundreds of devices and screens pass the default 1024 descriptors
     ):
         assert line in text.splitlines(), line
 
@@ -97,9 +98,10 @@ SITE = "hall-07"
 class ExampleMosquitto(_Process):
     """Debian's Mosquitto as installed (its own /etc/mosquitto/mosquitto.conf, which includes
     conf.d/) with configs/mosquitto/ added as README "Deploying" says; every path moved into
-    `folder`, a loopback port, run as this user (the packaged service runs it as `mosquitto`)."""
+    `folder`, a loopback port, run as this user (the packaged service runs it as `mosquitto`).
+    `source`: the folder of hallgate.conf and hallgate.acl (`hallgate broker-config --out`)."""
 
-    def __init__(self, folder: Path, users: dict[str, str]) -> None:
+    def __init__(self, folder: Path, users: dict[str, str], source: Path = CONFIGS_DIR / "mosquitto") -> None:
         super().__init__(folder, "mosquitto")
         self.port = free_port()
 
@@ -112,11 +114,11 @@ class ExampleMosquitto(_Process):
         assert main.exists(), "Debian's mosquitto package is missing: run .ci/setup"
         (folder / "conf.d").mkdir()
         (folder / "mosquitto.conf").write_text(here(main.read_text()) + f"\nuser {getpass.getuser()}\n")
-        text = here((CONFIGS_DIR / "mosquitto" / "hallgate.conf").read_text())
+        text = here((source / "hallgate.conf").read_text())
         (folder / "conf.d" / "hallgate.conf").write_text(
             text.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
         )
-        shutil.copy(CONFIGS_DIR / "mosquitto" / "hallgate.acl", folder)
+        shutil.copy(source / "hallgate.acl", folder)
         passwd = require_binary("mosquitto_passwd")
         for i, (user, password) in enumerate(users.items()):
             create = ["-c"] if i == 0 else []  # as the config's comment says: -c for the first user only

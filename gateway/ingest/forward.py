@@ -37,6 +37,14 @@ def worker_client_id(cfg: HallConfig, index: int) -> str:
     return f"{cfg.client_id}-w{index}"
 
 
+def worker_username(cfg: HallConfig, index: int) -> str | None:
+    """The broker user a worker logs in as (the gateway's password): the broker binds each client
+    id to its user (`use_username_as_clientid`, gateway/broker_config.py), so two clients of one
+    user would take each other's session; each worker has a user of its own."""
+    user = cfg.broker.username
+    return f"{user}-w{index}" if user else None
+
+
 def worker_outbox(cfg: HallConfig, index: int) -> Path:
     """Each worker's own outbox, beside the gateway's: var/outbox.sqlite -> var/outbox.w1.sqlite."""
     p = cfg.store.path

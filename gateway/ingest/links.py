@@ -5,17 +5,24 @@ Shared by the gateway (gateway/runtime.py) and its ingest workers (gateway/inges
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from drivers.mqtt import MqttOptions, Will
 from drivers.tls import TlsOptions
 from gateway.config import HallConfig, Influx, secret
+from gateway.ingest.forward import worker_client_id, worker_username
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 
 
 def status_topic(cfg: HallConfig) -> str:
     """The gateway's own retained status, and its will."""
     return f"hall/{cfg.site}/gateway/status"
+
+
+def alerts_topic(cfg: HallConfig) -> str:
+    """Each alert change, and the retained summary of the open ones."""
+    return f"hall/{cfg.site}/gateway/alerts"
 
 
 def make_sink(cfg: Influx) -> Sink | None:
@@ -40,4 +47,11 @@ def mqtt_options(cfg: HallConfig) -> MqttOptions:
         receive_maximum=b.receive_maximum,
         will=Will(status_topic(cfg), json.dumps({"state": "offline"}).encode()),
         tls=TlsOptions(**b.tls.model_dump()) if b.tls else None,
+    )
+
+
+def worker_mqtt_options(cfg: HallConfig, index: int) -> MqttOptions:
+    """An ingest worker's: its own client id and broker user, no will (the gateway's status is the gateway's)."""
+    return dataclasses.replace(
+        mqtt_options(cfg), client_id=worker_client_id(cfg, index), username=worker_username(cfg, index), will=None
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
@@ -31,8 +30,8 @@ from gateway import logformat
 from gateway.config import HallConfig
 from gateway.devices import build_registry
 from gateway.ingest.decode import Ingress
-from gateway.ingest.forward import frame, read_frame, share_group, worker_client_id, worker_outbox
-from gateway.ingest.links import make_sink, mqtt_options
+from gateway.ingest.forward import frame, read_frame, share_group, worker_outbox
+from gateway.ingest.links import make_sink, worker_mqtt_options
 from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox
 
@@ -79,7 +78,7 @@ async def serve(sock: socket.socket) -> int:
 
     share = share_group(cfg)
     filters = ingress.subscriptions(share=share)
-    options = dataclasses.replace(mqtt_options(cfg), client_id=worker_client_id(cfg, index), will=None)
+    options = worker_mqtt_options(cfg, index)
     link = MqttLink(options, on_batch, filters)
 
     def stats() -> dict[str, Any]:
