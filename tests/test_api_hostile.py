@@ -43,14 +43,15 @@ TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
 def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None) -> None:
     """`body(gateway, client, tokens)` against a real gateway with a token per role: with no
     devices, or with `broker`, one device of each kind a route looks up (a lockbox `lb`, a pickup
-    locker `lk`, a rating pad, an attendance machine), so that those routes get past "this hall
-    has no such device" to what they check next."""
+    locker `lk`, a rating pad, an attendance machine; a phone slot), so that those routes get past
+    "this hall has no such device" to what they check next."""
     tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
     path = tmp_path / "hall.yaml"
     text = f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
     if broker is not None:
         # Nothing answers for these devices: a route that reaches one finds it offline.
         text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
+phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
 devices:
   - {{id: lb, kind: lockbox, profile: ref-lockbox, slots: 12}}
   - {{id: lk, kind: pickup_locker, profile: ref-pickup-locker,
