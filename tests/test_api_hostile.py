@@ -92,13 +92,17 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def _fill(path: str, op: dict[str, Any], name: str, value: str) -> tuple[str, dict[str, str]]:
-    """The path with every path parameter filled (`name` with `value`), and the query for `name`."""
+def _fill(
+    path: str, op: dict[str, Any], name: str, value: str, ids: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The path with every path parameter filled (`name` with `value`, one in `ids` with its id),
+    and the query for `name`."""
     query: dict[str, str] = {}
     for p in op.get("parameters", []):
         if p["in"] == "path":
             schema = p["schema"]
             plain = "1" if schema.get("type") == "integer" else str(schema.get("enum", ["x"])[0])
+            plain = (ids or {}).get(p["name"], plain)
             path = path.replace("{" + p["name"] + "}", value if p["name"] == name else plain)
         elif p["in"] == "query" and p["name"] == name:
             query[name] = value
@@ -277,11 +281,17 @@ def test_control_characters_in_typed_text_are_refused(
     every_role(tmp_path, monkeypatch, body, mosquitto)
 
 
-def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("devices", [False, True], ids=["no devices", "a device of each kind"])
+def test_every_answer_is_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any, devices: bool
+) -> None:
     """OpenAPI lists, for each route, every status it answers (README: "listed in OpenAPI for
     every route with the statuses it can answer"): a hall without rating pads or attendance
     machines answers 404 without a path parameter, transitions answer 409, a body that is not
-    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body."""
+    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body; in a
+    hall with a device of each kind, with its ids, so that the routes get as far as the device
+    (offline here)."""
+    ids = {"device": "lb", "device_id": "rp", "locker": "lk"} if devices else {}
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         spec = (await http.get("/openapi.json")).json()
@@ -292,7 +302,7 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             # /me and its pickup route: 403 (this hall has no locker, so no kiosk to call with).
             if "401" in documented and path != "/api/v1/me" and "403" not in documented:
                 undocumented.add((method, path, 403, "forbidden (a kiosk token)"))
-            url, _ = _fill(path, op, "", "")
+            url, _ = _fill(path, op, "", "", ids)
             tries: list[dict[str, Any]] = [{}]
             if method == "POST":
                 tries = [{"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}}]
@@ -310,7 +320,7 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                         undocumented.add((method, path, r.status_code, r.json().get("error")))
         assert not undocumented, "\n".join(map(str, sorted(undocumented)))
 
-    every_role(tmp_path, monkeypatch, body)
+    every_role(tmp_path, monkeypatch, body, request.getfixturevalue("mosquitto") if devices else None)
 
 
 def test_without_a_token_a_route_answers_401_whatever_the_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
