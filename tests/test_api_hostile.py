@@ -18,7 +18,7 @@ from gateway.api.app import MAX_BODY_BYTES
 from gateway.api.server import MAX_HEAD_BYTES
 from gateway.config import load_config
 from gateway.runtime import Gateway, start_gateway
-from tests.servers import free_port
+from tests.servers import Mosquitto, free_port
 from tests.test_api_surface import AUTH, run
 
 Body = Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]
@@ -43,13 +43,26 @@ ROLES = ("technician", "staff", "duty_manager", "manager", "admin", "viewer")
 TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
 
 
-def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body) -> None:
-    """`body(gateway, client, tokens)` against a real gateway with no devices and a token per role."""
+def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None) -> None:
+    """`body(gateway, client, tokens)` against a real gateway with a token per role: with no
+    devices, or with `broker`, one device of each kind a route looks up (a lockbox `lb`, a pickup
+    locker `lk`, a rating pad, an attendance machine; a phone slot), so that those routes get past
+    "this hall has no such device" to what they check next."""
     tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
     path = tmp_path / "hall.yaml"
-    path.write_text(
-        f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
-    )
+    text = f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
+    if broker is not None:
+        # Nothing answers for these devices: a route that reaches one finds it offline.
+        text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
+phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
+devices:
+  - {{id: lb, kind: lockbox, profile: ref-lockbox, slots: 12}}
+  - {{id: lk, kind: pickup_locker, profile: ref-pickup-locker,
+      modbus: {{host: 127.0.0.1, port: {free_port()}, unit: 1}}}}
+  - {{id: rp, kind: rating_pad, profile: ref-rating-pad, window: W01}}
+  - {{id: att, kind: attendance, profile: ref-attendance}}
+"""
+    path.write_text(text)
     env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -64,8 +77,9 @@ def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body) -> N
 
 async def may_call(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
     """The answer to the first role that passes the route's role check."""
+    extra = kw.pop("headers", {})
     for role in ROLES:
-        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Idempotency-Key": "hostile-1", **kw.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Idempotency-Key": "hostile-1", **extra}
         r = await http.request(method, url, headers=headers, **kw)
         if r.status_code != 403 or r.json().get("error") != "forbidden":
             return r
@@ -81,13 +95,17 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def _fill(path: str, op: dict[str, Any], name: str, value: str) -> tuple[str, dict[str, str]]:
-    """The path with every path parameter filled (`name` with `value`), and the query for `name`."""
+def _fill(
+    path: str, op: dict[str, Any], name: str, value: str, ids: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The path with every path parameter filled (`name` with `value`, one in `ids` with its id),
+    and the query for `name`."""
     query: dict[str, str] = {}
     for p in op.get("parameters", []):
         if p["in"] == "path":
             schema = p["schema"]
             plain = "1" if schema.get("type") == "integer" else str(schema.get("enum", ["x"])[0])
+            plain = (ids or {}).get(p["name"], plain)
             path = path.replace("{" + p["name"] + "}", value if p["name"] == name else plain)
         elif p["in"] == "query" and p["name"] == name:
             query[name] = value
@@ -101,34 +119,79 @@ def _kinds(schema: dict[str, Any]) -> set[str]:
     return found
 
 
-def test_values_the_database_cannot_hold_are_bad_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _maximum(schema: dict[str, Any]) -> int | None:
+    return schema.get("maximum", next((a["maximum"] for a in schema.get("anyOf", []) if "maximum" in a), None))
+
+
+def test_values_the_database_cannot_hold_are_bad_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
+) -> None:
     """Every integer parameter beyond int64 and every time outside what an int64 of nanoseconds
-    holds: 422 naming the parameter (they were 500 OverflowError from SQLite or datetime)."""
+    holds: 422 naming the parameter (they were 500 OverflowError from SQLite or datetime). The
+    hall has a device of each kind, or the kind's routes answer 404 before the check is reached;
+    the largest int64 and the first and last whole years pass it."""
     huge = ("9223372036854775808", "99999999999999999999999")
     times = ("0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1500-06-01T00:00")
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         spec = (await http.get("/openapi.json")).json()
-        tried = 0
+        tried: set[tuple[str, str, str]] = set()
         for method, path, op in operations(spec):
             for p in op.get("parameters", []):
-                kinds = _kinds(p["schema"])
+                name, kinds = p["name"], _kinds(p["schema"])
                 values = huge if "integer" in kinds else times if {"date", "date-time"} & kinds else ()
-                if p["name"] in ("start", "end", "date"):
+                if name in ("start", "end", "date"):
                     values = times
                 for value in values:
-                    url, query = _fill(path, op, p["name"], value)
+                    url, query = _fill(path, op, name, value)
                     r = await may_call(http, method, url, params=query, json={"note": "n", "reason": "r"})
-                    assert r.status_code in (404, 422), (method, path, p["name"], value, r.status_code, r.text)
-                    assert r.status_code == 404 or p["name"] in r.json()["detail"], r.text
-                    tried += 1
-        assert tried > 30
-        # The first and last years are whole, whatever the hall's offset was then (LMT +08:05:43).
-        for edge in ("1678-01-01", "2261-12-31T23:59:59-14:00"):
-            r = await may_call(http, "GET", "/api/v1/audit", params={"start": edge})
-            assert r.status_code == 200, r.text
+                    why = (method, path, name, value, r.text)
+                    assert r.status_code == 422 and r.json()["error"] == "invalid_request", why
+                    detail = r.json()["detail"]
+                    assert detail.startswith((f"{name}: ", f"query.{name}: ", f"path.{name}: ")), why
+                    guards = ("less than or equal to",) if values is huge else ("outside the years 1678-2261",)
+                    # A date given a time of day that is not midnight is refused as not a date.
+                    guards += ("should have zero time",) if name == "date" and "T23" in value else ()
+                    assert any(g in detail for g in guards), why
+                    tried.add((method, path, name))
+        # The routes of each kind were among them (without that kind's devices they answered 404).
+        assert {
+            ("GET", "/api/v1/ratings", "start"),
+            ("GET", "/api/v1/ratings", "before_id"),
+            ("GET", "/api/v1/ratings/summary", "date"),
+            ("GET", "/api/v1/attendance/daily", "date"),
+            ("GET", "/api/v1/workorders", "before_id"),
+            ("GET", "/api/v1/workorders/{order_id}", "order_id"),
+            ("POST", "/api/v1/alerts/{alert_id}/ack", "alert_id"),
+        } <= tried, sorted(tried)
 
-    every_role(tmp_path, monkeypatch, body)
+        # In range, the same parameters pass: the largest int64 pages from there or is not found.
+        top = 2**63 - 1
+        passed = 0
+        for method, path, op in operations(spec):
+            for p in op.get("parameters", []):
+                if _maximum(p["schema"]) != top:
+                    continue
+                url, query = _fill(path, op, p["name"], str(top))
+                r = await may_call(http, method, url, params=query, json={"note": "n"})
+                if p["in"] == "query":
+                    assert (r.status_code, r.json()) == (200, []), (method, path, r.text)
+                else:
+                    assert r.status_code == 404 and r.json()["error"].startswith("unknown_"), (method, path, r.text)
+                    assert str(top) in r.json()["detail"], r.text
+                passed += 1
+        assert passed >= 8, passed
+        # The first and last years are whole, whatever the hall's offset was then (LMT +08:05:43).
+        for path in ("/api/v1/audit", "/api/v1/ratings", "/api/v1/ratings/summary", "/api/v1/occupancy/history"):
+            for start, end in (("1678-01-01", "1678-01-02"), ("2261-12-31", "2261-12-31T23:59:59-14:00")):
+                r = await may_call(http, "GET", path, params={"start": start, "end": end})
+                assert r.status_code == 200, (path, start, r.text)
+        for path in ("/api/v1/ratings/summary", "/api/v1/attendance/daily"):
+            for day in ("1678-01-01", "2261-12-31"):
+                r = await may_call(http, "GET", path, params={"date": day})
+                assert r.status_code == 200, (path, day, r.text)
+
+    every_role(tmp_path, monkeypatch, body, mosquitto)
 
 
 def test_a_body_over_the_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +217,9 @@ def test_a_body_over_the_limit_is_refused_unread(tmp_path: Path, monkeypatch: py
     run(tmp_path, monkeypatch, body)
 
 
-def test_a_number_is_not_taken_for_a_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_number_is_not_taken_for_a_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
+) -> None:
     """pydantic reads `0.5` or `1700000000` as seconds since 1970: `audit?start=0.5` answered
     every row, `attendance/daily?date=-2.2e-311` the day of 1970-01-01. ISO 8601 only."""
     dated = [
@@ -173,27 +238,35 @@ def test_a_number_is_not_taken_for_a_date(tmp_path: Path, monkeypatch: pytest.Mo
                 r = await may_call(http, "GET", path, params={name: value})
                 assert r.status_code == 422 and name in r.json()["detail"], (path, name, value, r.text)
             value = "2026-11-23" if name == "date" else "2026-11-23T09:30"
-            r = await may_call(http, "GET", path, params={name: value})
-            assert r.status_code in (200, 404), (path, name, r.text)  # 404: no attendance machine here
+            # An end alone runs from today's start (ratings): give a start before it.
+            r = await may_call(
+                http, "GET", path, params={name: value, **({"start": "2026-11-01"} if name == "end" else {})}
+            )
+            assert r.status_code == 200, (path, name, r.text)
 
-    every_role(tmp_path, monkeypatch, body)
+    every_role(tmp_path, monkeypatch, body, mosquitto)
 
 
-def test_control_characters_in_typed_text_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_control_characters_in_typed_text_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
+) -> None:
     """A NUL or a newline in a reason, an item or an applicant went into the audit, the outbox's
     lines and the log (`pickup code issued: item a<NUL>b`, a forged log line after a newline):
     the device side has refused NUL all along. Notes keep newlines and tabs."""
+    # Each with what it answers past validation: the commands reach their device (offline here:
+    # nothing answers for it) with the text as typed in their audit; the rest find no such id.
+    offline, no_kiosk = (504, "device_offline"), (403, "forbidden")
     posts = [
-        ("/api/v1/lockboxes/lb/slots/1/unlock", {"reason": "x"}, "reason"),
-        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "item"),
-        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "applicant"),
-        ("/api/v1/lockers/lk/pickup", {"code": "123456"}, "code"),
-        ("/api/v1/alerts/1/ack", {"note": "x"}, "note"),
-        ("/api/v1/workorders/1/close", {"note": "x"}, "note"),
+        ("/api/v1/lockboxes/lb/slots/1/unlock", {"reason": "x"}, "reason", offline),
+        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "item", offline),
+        ("/api/v1/lockers/lk/doors/1/deposit", {"item": "x", "applicant": "y"}, "applicant", offline),
+        ("/api/v1/lockers/lk/pickup", {"code": "123456"}, "code", no_kiosk),
+        ("/api/v1/alerts/1/ack", {"note": "x"}, "note", (404, "unknown_alert")),
+        ("/api/v1/workorders/1/close", {"note": "x"}, "note", (404, "unknown_workorder")),
     ]
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
-        for path, good, name in posts:
+        for path, good, name, answer in posts:
             for bad in ("a\x00b", "a\x1b[31mred", "a\x7f", "a\rb"):
                 r = await may_call(http, "POST", path, json={**good, name: bad})
                 assert r.status_code == 422, (path, name, bad, r.text)
@@ -201,19 +274,27 @@ def test_control_characters_in_typed_text_are_refused(tmp_path: Path, monkeypatc
             one_line = "\n" if name != "note" else "\x0b"
             r = await may_call(http, "POST", path, json={**good, name: f"a{one_line}b"})
             assert r.status_code == 422, (path, name, r.text)
-            r = await may_call(
-                http, "POST", path, json={**good, name: "第一行\n\t第二行" if name == "note" else "证照 A-1"}
-            )
-            assert r.status_code in (403, 404, 503), (path, name, r.text)  # past validation: nothing of that here
+            text = "第一行\n\t第二行" if name == "note" else "证照 A-1"
+            key = {"Idempotency-Key": f"{path}-{name}"}
+            r = await may_call(http, "POST", path, json={**good, name: text}, headers=key)
+            assert (r.status_code, r.json()["error"]) == answer, (path, name, r.text)
+            if answer == offline:
+                assert text in r.json()["audit"]["reason"], r.text
 
-    every_role(tmp_path, monkeypatch, body)
+    every_role(tmp_path, monkeypatch, body, mosquitto)
 
 
-def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("devices", [False, True], ids=["no devices", "a device of each kind"])
+def test_every_answer_is_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any, devices: bool
+) -> None:
     """OpenAPI lists, for each route, every status it answers (README: "listed in OpenAPI for
     every route with the statuses it can answer"): a hall without rating pads or attendance
     machines answers 404 without a path parameter, transitions answer 409, a body that is not
-    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body."""
+    UTF-8 answers 400. Each route is called as every role, plainly and with a broken body; in a
+    hall with a device of each kind, with its ids, so that the routes get as far as the device
+    (offline here)."""
+    ids = {"device": "lb", "device_id": "rp", "locker": "lk"} if devices else {}
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         spec = (await http.get("/openapi.json")).json()
@@ -224,7 +305,7 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             # /me and its pickup route: 403 (this hall has no locker, so no kiosk to call with).
             if "401" in documented and path != "/api/v1/me" and "403" not in documented:
                 undocumented.add((method, path, 403, "forbidden (a kiosk token)"))
-            url, _ = _fill(path, op, "", "")
+            url, _ = _fill(path, op, "", "", ids)
             tries: list[dict[str, Any]] = [{}]
             if method == "POST":
                 tries = [{"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}}]
@@ -242,7 +323,7 @@ def test_every_answer_is_documented(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                         undocumented.add((method, path, r.status_code, r.json().get("error")))
         assert not undocumented, "\n".join(map(str, sorted(undocumented)))
 
-    every_role(tmp_path, monkeypatch, body)
+    every_role(tmp_path, monkeypatch, body, request.getfixturevalue("mosquitto") if devices else None)
 
 
 def test_without_a_token_a_route_answers_401_whatever_the_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,6 +67,8 @@ def test_codes_and_reminders_reach_the_applicant_once(
     path = _hall(tmp_path, mosquitto, receiver)
     codes = asyncio.run(_run(path, mosquitto, receiver))
     logged = "\n".join(r.getMessage() for r in caplog.records)
+    # The lines where a code would show were captured: one per deposit.
+    assert logged.count("pickup code issued: item 营业执照") == 2, logged[-2000:]
     assert all(code not in logged for code in codes)
 
 

@@ -164,6 +164,25 @@ def test_decode_raises_only_decode_errors_and_accepted_events_store_with_their_t
     _check_line(event, profile.kind, decoder.field_types(name))
 
 
+def test_the_fuzzed_messages_hold_accepted_ones_of_every_channel() -> None:
+    """The property above checks the line of each accepted event: had `messages()` drawn none of a
+    channel, it would pass having checked nothing of it. Drawn the same way each run (derandomize)."""
+    seen: set[tuple[str, str]] = set()
+
+    @settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+    @given(messages())
+    def draw(msg: tuple[MqttProfile, str | None, bytes]) -> None:
+        profile, channel, payload = msg
+        try:
+            DECODERS[profile.name].decode("dev-1", channel, payload, 1_795_396_502_000_000_000)
+        except DecodeError:
+            return
+        seen.add((profile.name, channel if channel is not None else json.loads(payload)[profile.channel_field]))
+
+    draw()
+    assert seen == {(p.name, c) for p in MQTT for c in p.channels}
+
+
 @FAST
 @given(st.sampled_from(MQTT), st.one_of(st.none(), st.text(max_size=12)), st.binary(max_size=300))
 def test_arbitrary_bytes_are_decode_errors_or_events(profile: MqttProfile, channel: str | None, payload: bytes) -> None:

@@ -10,41 +10,72 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
-from tests.test_api_surface import MANAGER, STAFF, VIEWER, run
+from tests.servers import Mosquitto
+from tests.test_api_hostile import ROLES, TOKENS, every_role
+from tests.test_api_surface import run
 
 
-def test_me_lists_the_routes_the_role_may_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_me_lists_the_routes_the_role_may_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
+) -> None:
+    """In a hall with a device of each kind a route looks up (tests/test_api_hostile.py), so that
+    a route the role passes answers what it is for, not "this hall has none"."""
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[role]}"}
+
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
-        r = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {MANAGER}"})
+        r = await http.get("/api/v1/me", headers=auth("manager"))
         assert r.status_code == 200, r.text
         me = r.json()
-        assert (me["role"], me["actor"], me["locker"]) == ("manager", "SURFACE_MANAGER", None)
+        assert (me["role"], me["actor"], me["locker"]) == ("manager", "HOSTILE_MANAGER", None)
         assert {"GET /api/v1/audit", "GET /api/v1/devices", "GET /api/v1/me"} <= set(me["may"])
         assert "POST /api/v1/lockboxes/{device}/slots/{slot}/unlock" not in me["may"]
         assert "POST /api/v1/lockers/{locker}/pickup" not in me["may"]  # a kiosk's
 
-        staff = (await http.get("/api/v1/me", headers={"Authorization": f"Bearer {STAFF}"})).json()
+        staff = (await http.get("/api/v1/me", headers=auth("staff"))).json()
         assert staff["role"] == "staff"
         assert "POST /api/v1/lockboxes/{device}/slots/{slot}/unlock" in staff["may"]
         assert "GET /api/v1/audit" not in staff["may"]
-        # Every route listed is one the role really passes: spot-check by calling the GETs.
-        for entry in staff["may"]:
-            method, path = entry.split(" ")
-            if method == "GET" and "{" not in path and not path.endswith("/stream"):
-                got = await http.get(path, headers={"Authorization": f"Bearer {STAFF}"})
-                assert got.status_code not in (401, 403), (path, got.text)
+        # A role's list holds exactly the routes it passes: every GET it lists answers it, every
+        # other is refused as forbidden (ids filled with the hall's devices).
+        spec = (await http.get("/openapi.json")).json()
+        ids = {"{device}": "lb", "{device_id}": "rp", "{locker}": "lk"}
+        gets = [
+            (route, filled)
+            for route, ops in spec["paths"].items()
+            if "get" in ops
+            and route.startswith("/api/v1/")
+            and not route.endswith("/stream")
+            and "{" not in (filled := _filled(route, ids))
+        ]
+        assert len(gets) >= 15, gets
+        for role in ROLES:
+            may = set((await http.get("/api/v1/me", headers=auth(role))).json()["may"])
+            for route, path in gets:
+                got = await http.get(path, headers=auth(role))
+                if f"GET {route}" in may:
+                    assert got.status_code == 200, (role, path, got.text)
+                else:
+                    assert got.status_code == 403 and got.json()["error"] == "forbidden", (role, path, got.text)
 
         assert (await http.get("/api/v1/me")).status_code == 401
 
         # The wall screen's token reads what any role reads and changes nothing.
-        viewer = {"Authorization": f"Bearer {VIEWER}"}
+        viewer = auth("viewer")
         may = (await http.get("/api/v1/me", headers=viewer)).json()["may"]
         assert {"GET /api/v1/occupancy", "GET /api/v1/ratings/summary", "GET /api/v1/alerts"} <= set(may)
         assert [m for m in may if not m.startswith(("GET ", "HEAD "))] == []
         refused = await http.post("/api/v1/alerts/1/ack", json={"note": "x"}, headers=viewer)
         assert refused.status_code == 403, refused.text
 
-    run(tmp_path, monkeypatch, body)
+    every_role(tmp_path, monkeypatch, body, mosquitto)
+
+
+def _filled(path: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        path = path.replace(name, value)
+    return path
 
 
 def test_the_pages_and_their_assets_are_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,11 +72,13 @@ async def _timing(hall: Path, mosquitto: Mosquitto) -> None:
     async with sim, start_gateway(cfg) as gw:
         view: View = gw.view
         await until(lambda: _online(view, "pc-1"), what="counter online")
-        for _ in range(3):
+        for beat in range(3):
+            if beat:
+                await asyncio.sleep(HEARTBEAT_S)  # the pad's own pace
             _heartbeat(mosquitto)
-            await asyncio.sleep(HEARTBEAT_S)
-        await until(lambda: _online(view, "rp-1"), what="pad online")
+        # The silence counts from the last heartbeat (the broker has it when mosquitto_pub returns).
         last = time.monotonic()
+        await until(lambda: _online(view, "rp-1"), what="pad online")
         await until(lambda: not _online(view, "rp-1"), timeout=10, what="silent pad offline")
         silent = time.monotonic() - last
         # 3 periods and half a period of slack, checked by the gateway's one-second clock.

@@ -308,8 +308,9 @@ def test_topics_under_a_configured_base_and_liveness() -> None:
 
 def test_command_ids_and_parameters_are_checked() -> None:
     lockbox = _mqtt("ref-lockbox")
-    for bad_id in ("", "x" * 65, "a\ud800"):
-        with pytest.raises(CommandError):
+    one_to_64, surrogate = "a command id is 1-64 characters", "unlock.id: text with a lone surrogate"
+    for bad_id, says in (("", one_to_64), ("x" * 65, one_to_64), ("a\ud800", surrogate)):
+        with pytest.raises(CommandError, match=says):
             encode_mqtt_command(lockbox, "unlock", {"slot": 1}, bad_id)
     with pytest.raises(CommandError, match="parameter slot is missing"):
         encode_mqtt_command(lockbox, "unlock", {}, "c-1")

@@ -137,7 +137,7 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
                 for a in ("callback", "rectify", "close")  # the holder, not the role
             ]
             r = await duty.post(f"/api/v1/alerts/{alert['id']}/close", json={"note": "called back"})
-            assert r.status_code == 200
+            assert r.status_code == 200 and r.json()["state"] == "closed", r.text
 
             # -- attendance ----------------------------------------------------------------------
             # Nobody on W01 since the day began: 空岗.

@@ -206,13 +206,17 @@ def test_a_lone_record_after_a_quiet_spell_goes_out_at_once(influxdb: InfluxDB, 
     sink = InfluxV1Sink(influxdb.url, "hall")
     stats = DrainStats()
 
+    now = [0.0]  # the drain's clock, moved by hand: the quiet spell takes no time
+
     async def go() -> float:
         stop = asyncio.Event()
-        task = asyncio.create_task(drain(box, sink, max_wait_s=5.0, stop=stop, stats=stats))
-        await asyncio.sleep(0.2)  # idle: the drain waits on the outbox, not on a timer
-        t = time.monotonic()
+        task = asyncio.create_task(drain(box, sink, max_wait_s=5.0, stop=stop, stats=stats, clock=lambda: now[0]))
         box.append([rec(1)])
-        await until(lambda: box.depth_records == 0)
+        await until(lambda: box.depth_records == 0, what="the first record sent")
+        now[0] += 5.0  # nothing sent for max_wait_s: the next record has nothing to wait for
+        t = time.monotonic()
+        box.append([rec(2)])
+        await until(lambda: box.depth_records == 0, what="the lone record sent")
         elapsed = time.monotonic() - t
         stop.set()
         await task
@@ -220,7 +224,7 @@ def test_a_lone_record_after_a_quiet_spell_goes_out_at_once(influxdb: InfluxDB, 
         return elapsed
 
     assert asyncio.run(go()) < 1.0
-    assert stats.healthy and stats.delivered_total == 1
+    assert stats.healthy and stats.delivered_total == 2 and stats.batches_total == 2
     box.close()
 
 

@@ -45,11 +45,15 @@ def test_escaping_of_names_tags_and_keys() -> None:
 
 
 def test_non_finite_floats_are_skipped_and_empty_events_refused() -> None:
-    assert "nan" not in to_line(Event("d", "reading", T, {"t": float("nan"), "v": 1}), "s", "k")
-    with pytest.raises(PointError):
-        to_line(Event("d", "reading", T, {"t": None}), "s", "k")
-    with pytest.raises(PointError):
+    line = to_line(Event("d", "reading", T, {"t": float("nan"), "u": float("-inf"), "v": 1}), "s", "k")
+    assert line == f"k,device=d,kind=k,site=s v=1i {T}"
+    for empty in ({"t": None}, {"t": float("nan")}, {"t": float("inf"), "u": None}):
+        with pytest.raises(PointError) as e:
+            to_line(Event("d", "reading", T, empty), "s", "k")
+        assert e.value.reason == "missing_field", empty
+    with pytest.raises(PointError) as e:
         to_line(Event("d", "reading", T, {"t": {"nested": 1}}), "s", "k")
+    assert e.value.reason == "bad_type"
 
 
 def test_seq_goes_into_the_sub_millisecond_part() -> None:

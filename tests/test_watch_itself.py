@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drivers.backoff import full_jitter
+from gateway import supervisor
 from gateway.config import load_config
 from gateway.runtime import start_gateway
 from gateway.supervisor import Supervisor
@@ -21,9 +23,20 @@ from tests.servers import InfluxDB, Mosquitto, free_port
 from tests.waits import until
 
 
-def test_a_failing_part_is_restarted_with_backoff_and_reported_down_meanwhile() -> None:
+def test_a_failing_part_is_restarted_with_backoff_and_reported_down_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the supervisor knows when it picks each backoff delay (the part has failed and is not
+    # restarted yet): the attempt it backs off for, and what it reports down.
+    backoffs: list[tuple[int, list[str], str | None, float]] = []
+
+    def jitter(attempt: int, base: float, cap: float) -> float:
+        delay = full_jitter(attempt, lambda: 1.0, base=base, cap=cap)  # the longest it may wait
+        backoffs.append((attempt, [p.name for p in sup.down()], sup.parts["drain"].last_error, delay))
+        return delay
+
+    monkeypatch.setattr(supervisor, "full_jitter", jitter)
+    sup = Supervisor(backoff_base_s=0.05, backoff_cap_s=0.15)
+
     async def run() -> None:
-        sup = Supervisor(backoff_base_s=0.05, backoff_cap_s=0.2)
         runs = 0
         gate = asyncio.Event()
 
@@ -39,6 +52,10 @@ def test_a_failing_part_is_restarted_with_backoff_and_reported_down_meanwhile() 
         part = sup.parts["drain"]
         assert (runs, part.last_error) == (3, "OSError: disk full (2)")
         assert sup.down() == []
+        assert backoffs == [
+            (1, ["drain"], "OSError: disk full (1)", 0.1),
+            (2, ["drain"], "OSError: disk full (2)", 0.15),  # doubled, up to the cap
+        ]
         await sup.aclose()
 
     asyncio.run(run())

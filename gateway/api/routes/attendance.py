@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
-from gateway.api.routes.period import IsoDate
+from gateway.api.routes.period import IsoDate, in_years
 from gateway.view import View
 
 router = APIRouter(tags=["attendance"])
@@ -94,7 +94,8 @@ async def daily(
 ) -> dict[str, Any]:
     p = _attendance(view)
     now = time.time_ns()
-    d = date or datetime.fromtimestamp(now / 1e9, ZoneInfo(view.timezone)).date()
+    # The years every other date parameter takes (those an int64 of nanoseconds holds): 422 outside.
+    d = in_years(date, "date") if date else datetime.fromtimestamp(now / 1e9, ZoneInfo(view.timezone)).date()
     return {
         "date": d,
         "working_day": p.calendar.is_working(d),

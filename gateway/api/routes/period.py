@@ -39,6 +39,13 @@ RowId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 FIRST_YEAR, LAST_YEAR = 1678, 2261
 
 
+def in_years(day: date, name: str) -> date:
+    """`day` if an int64 of nanoseconds holds all of it, else a 422 naming the parameter."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ApiError(422, "invalid_request", f"{name}: {day} is outside the years 1678-2261")
+    return day
+
+
 def epoch_ns(t: datetime, zone: str, name: str) -> int:
     """A time (without an offset: the hall's own) as epoch ns; a time no int64 holds is a 422."""
     if t.tzinfo is None:
@@ -63,9 +70,10 @@ def period(view: View, start: str | None, end: str | None, day: date | None, now
     if day is not None:
         if start or end:
             raise ApiError(422, "invalid_request", "give either date or start/end, not both")
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            raise ApiError(422, "invalid_request", f"date: {day} is outside the years 1678-2261")
-        start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        # The day's end is the next midnight, past the last year for 2261-12-31 (yet an int64
+        # still holds it): not checked as a time the caller wrote.
+        midnight = datetime.combine(in_years(day, "date"), time(0), zone)
+        return epoch_ns(midnight, view.timezone, "date"), int((midnight + timedelta(days=1)).timestamp() * 1e9)
     if start is None:
         today = datetime.fromtimestamp(now_ns / 1e9, zone).date()
         start = today.isoformat()
