@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from gateway.domain.attendance import Punch
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
 from gateway.domain.workorders import DUE, WorkOrder
-from gateway.store.sqlite import transaction
+from gateway.store.sqlite import SqliteFile, connect_wal, transaction
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,7 @@ RATING_COLUMNS = "id, key, rated, device, seq, ts_ns, day, case_id, window, staf
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection of our own to the state database (the Journal has migrated it)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 1000")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+    return connect_wal(SqliteFile.of(path, "state database"), synchronous="NORMAL", busy_timeout_ms=1000)
 
 
 def _rating_row(r: Rating) -> tuple[Any, ...]:
