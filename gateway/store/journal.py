@@ -304,6 +304,19 @@ class Journal:
     def close(self) -> None:
         self._conn.close()
 
+    def retry_writes(self) -> None:
+        """Once a second while the file cannot be written (gateway/store/writes.py): the writes
+        waiting in memory, then a probe. Raises nothing: the outcome is the file's `writes`."""
+        self.file.writes.retry(self._probe)
+
+    def _probe(self) -> None:
+        # A row of its own beside the projections' (no projection is named with a dot first).
+        with transaction(self._conn) as c:
+            c.execute(
+                "INSERT OR REPLACE INTO projection_state (name, state, saved_ns) VALUES ('.writable', '{}', ?)",
+                (self._clock(),),
+            )
+
     # -- health history ------------------------------------------------------------------------
 
     def add_transitions(self, rows: Sequence[tuple[str, int, str, str]]) -> None:

@@ -124,7 +124,8 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
-        self._file = SqliteFile.of(self.path, "outbox")
+        self._file = SqliteFile.of(self.path, "outbox", logs=False)
+        # (the hub, not `writes`, says whether the outbox stores: it also knows OutboxFull)
         self._conn = self._open(synchronous)
         self._checkpointer = Checkpointer(self._file.wal) if background_checkpoints else None
         if self._checkpointer is not None:

@@ -11,23 +11,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.store.wal import WalBound
-from gateway.store.writes import Writes, cannot_write
+from gateway.store.writes import Unwritable, Writes, cannot_write
 
 
 class SqliteFile:
     """A database file as this process writes it: every connection to it shares this object."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: Path, what: str, *, logs: bool = True) -> None:
         self.path = path
         self.wal = WalBound(path)
-        self.writes = Writes(f"{what} {path}")
+        self.writes = Writes(f"{what} {path}", logs=logs)
 
     @classmethod
-    def of(cls, path: str | Path, what: str = "database") -> SqliteFile:
+    def of(cls, path: str | Path, what: str = "database", *, logs: bool = True) -> SqliteFile:
         key = Path(path).resolve()
         file = _OPEN.get(key)
         if file is None:
-            file = _OPEN[key] = cls(Path(path), what)
+            file = _OPEN[key] = cls(Path(path), what, logs=logs)
         return file
 
 
@@ -60,7 +60,8 @@ def connect_wal(file: SqliteFile, *, synchronous: str, busy_timeout_ms: int, fir
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (the connection is opened with
     isolation_level=None, so nothing else starts or ends transactions behind our back). The file's
-    write status hears of the outcome, and its WAL bound of every commit."""
+    write status hears of a failure of the file itself (raised as Unwritable, an OperationalError),
+    and its WAL bound of every commit."""
     file = getattr(conn, "file", None)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -75,9 +76,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
                     conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as e:
-        if file is not None and cannot_write(e):
-            file.writes.failed(e)
-        raise
+        if file is None or not cannot_write(e) or isinstance(e, Unwritable):
+            raise
+        file.writes.failed(e)
+        raise Unwritable(str(e)) from e
     if file is not None:
-        file.writes.ok()
         file.wal.after_commit(conn)
