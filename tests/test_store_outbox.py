@@ -239,7 +239,7 @@ def test_a_reader_holding_a_snapshot_holds_the_checkpoint_back_counted_and_retri
         while wal.stat().st_size <= 2 * WAL_LIMIT_BYTES:
             box.append([(T, line(n + j, 200)) for j in range(500)])
             n += 500
-        held = box._file.wal.held_back
+        held = box.file.wal.held_back
         assert held >= 2, held
         assert caplog.text.count("checkpoint is held back") == 1, caplog.text
         reader.execute("COMMIT")

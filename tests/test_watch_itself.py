@@ -166,6 +166,7 @@ async def _full_state(hall: Path, disk: Path, mosquitto: Mosquitto, caplog: pyte
             assert any("state database" in p and "cannot be written" in p for p in body["problems"]), body
             # Writes keep failing while the disk stays full (ratings arriving, the retry every
             # second): none of them may add a line to the log.
+            assert "hallgate_state_db_writable 0.0" in (await http.get("/metrics")).text
             failures = state["failures"]
             await until(lambda: _failures_beyond(http, failures + 10), timeout=30, what="more failed writes")
             # (each 差评 among the ratings opens an alert: their lines are the hall's, not the outage's)
@@ -174,6 +175,7 @@ async def _full_state(hall: Path, disk: Path, mosquitto: Mosquitto, caplog: pyte
             freed = time.monotonic()
             await until(lambda: _ready(http), timeout=10, what="ready again after space returned")
             back_s = time.monotonic() - freed
+            assert "hallgate_state_db_writable 1.0" in (await http.get("/metrics")).text
             await asyncio.to_thread(publisher.wait_acked, n, 60)
         finally:
             publisher.close()

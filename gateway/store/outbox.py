@@ -124,10 +124,10 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
-        self._file = SqliteFile.of(self.path, "outbox", logs=False)
+        self.file = SqliteFile.of(self.path, "outbox", logs=False)
         # (the hub, not `writes`, says whether the outbox stores: it also knows OutboxFull)
         self._conn = self._open(synchronous)
-        self._checkpointer = Checkpointer(self._file.wal) if background_checkpoints else None
+        self._checkpointer = Checkpointer(self.file.wal) if background_checkpoints else None
         if self._checkpointer is not None:
             self._checkpointer.start()
         self._since_nudge = 0  # bytes appended since the checkpointer was last nudged
@@ -160,7 +160,7 @@ class Outbox:
         # that bound, so the appender (the event loop) rarely waits for a checkpoint's fsync.
         # busy_timeout: a lock another connection holds for a moment is waited for, not an error.
         conn = connect_wal(
-            self._file, synchronous=synchronous, busy_timeout_ms=2000, first=["PRAGMA auto_vacuum = INCREMENTAL"]
+            self.file, synchronous=synchronous, busy_timeout_ms=2000, first=["PRAGMA auto_vacuum = INCREMENTAL"]
         )
         try:
             conn.executescript(_SCHEMA)
@@ -191,7 +191,7 @@ class Outbox:
     def checkpoint(self) -> None:
         """Copy the WAL into the database now, on this connection (before a file copy, or where a
         test must not depend on the checkpointer's timing)."""
-        with self._file.wal.lock:
+        with self.file.wal.lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
@@ -392,7 +392,7 @@ class Outbox:
             if free * 4 > total:
                 # executescript steps the pragma to completion; execute() would free one page.
                 self._conn.executescript("PRAGMA incremental_vacuum(2048);")
-                self._file.wal.after_commit(self._conn)
+                self.file.wal.after_commit(self._conn)
 
     # -- reporting ----------------------------------------------------------------------------
 
