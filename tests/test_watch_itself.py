@@ -78,11 +78,7 @@ async def _full_disk(hall: Path, disk: Path, mosquitto: Mosquitto, influxdb: Inf
     n = 3000
     async with start_gateway(cfg), httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
         await until(lambda: _ready(http), what="ready")
-        filler = disk / "filler"
-        with contextlib.suppress(OSError), filler.open("wb") as f:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+        filler = _fill(disk)
         publisher = Publisher(mosquitto.host, mosquitto.port, "hall/disk/rating/rp-w07/event", n).start()
         try:
             body = await until(lambda: _not_ready(http), timeout=30, what="/readyz naming the full disk")
@@ -94,6 +90,16 @@ async def _full_disk(hall: Path, disk: Path, mosquitto: Mosquitto, influxdb: Inf
         got = await asyncio.to_thread(influxdb.wait_count, "hallgate", "rating_pad_event", n, "seq", 60)
         assert got == n
         await until(lambda: _ready(http), what="ready again")
+
+
+def _fill(disk: Path) -> Path:
+    """Fill the file system until a write fails; delete the file returned to give the space back."""
+    filler = disk / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as f:
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    return filler
 
 
 async def _ready(http: httpx.AsyncClient) -> bool:
@@ -152,11 +158,7 @@ async def _full_state(hall: Path, disk: Path, mosquitto: Mosquitto, caplog: pyte
     n = 4000
     async with start_gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
         await until(lambda: _ready(http), what="ready")
-        filler = disk / "filler"
-        with contextlib.suppress(OSError), filler.open("wb") as f:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+        filler = _fill(disk)
         caplog.clear()
         publisher = Publisher(mosquitto.host, mosquitto.port, "hall/full/rating/rp-w07/event", n).start()
         try:
