@@ -52,6 +52,7 @@ from gateway.workers import IngestWorkers
 log = logging.getLogger(__name__)
 
 STATE_SAVE_S = 5.0
+STATE_RETRY_S = 0.5
 HISTORY_WAITING_MAX = 100_000  # zone minutes held in memory while the state database cannot be written
 
 
@@ -252,8 +253,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 
         def tick() -> None:
             # Each step on its own: a state database that cannot be written (logged once and
-            # counted by its Writes, retried here every second) must not stop the others.
-            journal.retry_writes()
+            # counted by its Writes, retried by the part below) must not stop the others.
             _despite_state(hub.tick)
             _despite_state(lambda: desk.tick(time.time_ns()))
             o = outbox.stats()
@@ -268,6 +268,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             _despite_state(lambda: alerts.evaluate(now, hub.conditions(now) + conditions))
 
         supervisor.spawn("tick", lambda: _every(1.0, tick))
+        # While the state database cannot be written: what waits in memory, and a probe, every
+        # half second, so /readyz is 200 again within a second of space returning.
+        supervisor.spawn("state database retry", lambda: _every(STATE_RETRY_S, journal.retry_writes))
         if mqtt is not None:
             link = mqtt
             topic = alerts_topic(cfg)

@@ -429,5 +429,5 @@ def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:
     }
     return detail, (
         f"{w.what} cannot be written since {_ago(w.down_since_ns)} ({w.failures} failed writes: {w.last_error}); "
-        "free space on its disk or check the storage: writes are retried every second"
+        "free space on its disk or check the storage: writes are retried every half second"
     )

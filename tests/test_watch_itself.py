@@ -140,7 +140,7 @@ def test_a_full_state_database_is_not_ready_logged_once_and_back_within_a_second
     """The state database (ratings, work orders, health history) on a real full file system: /readyz
     says so (503, a machine code and a Chinese message), the log has one line when it starts and
     one when it ends (not a traceback per attempt), and /readyz is 200 again soon after space
-    returns (the design retries once a second; the deadline is generous to a loaded machine)."""
+    returns (the design retries every half second; the deadline is generous to a loaded machine)."""
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
 site: full
@@ -184,6 +184,10 @@ async def _full_state(hall: Path, disk: Path, mosquitto: Mosquitto, caplog: pyte
         # What waited in memory while the disk was full is written: every rating is counted once.
         ratings = next(p for p in gw.hub.projections if p.name == "ratings").store  # type: ignore[attr-defined]
         await until(lambda: _counted(ratings) == n, timeout=30, what=f"{n} ratings counted")
+        # The alerts their 差评 opened while the disk was full are in the state database too.
+        opened = {a.id for a in gw.view.alerts.active()}
+        assert opened, "no 差评 alert opened"
+        assert {row[0] for row in gw.view.journal.alert_rows(active=True, limit=10 * n)} == opened
     tracebacks = [r for r in down if r.exc_info]
     assert not tracebacks, [r.getMessage() for r in tracebacks]
     state_lines = [r.getMessage() for r in down if "state database" in r.getMessage()]

@@ -305,8 +305,9 @@ class Journal:
         self._conn.close()
 
     def retry_writes(self) -> None:
-        """Once a second while the file cannot be written (gateway/store/writes.py): the writes
-        waiting in memory, then a probe. Raises nothing: the outcome is the file's `writes`."""
+        """Called every half second (gateway/runtime.py); does something only while the file cannot
+        be written (gateway/store/writes.py): the writes waiting in memory, then a probe. Raises
+        nothing but a bug: the outcome is the file's `writes`."""
         self.file.writes.retry(self._probe)
 
     def _probe(self) -> None:

@@ -98,7 +98,7 @@ class Staged:
         try:
             self.flush()
         except Unwritable:
-            pass  # kept staged, retried once a second; the file's Writes logged and counts it
+            pass  # kept staged, retried every half second; the file's Writes logged and counts it
         except Exception:
             # Kept staged: the next flush (the next batch, a read, the shutdown) tries again.
             log.exception("%s: records not written to the state database yet", type(self).__name__)

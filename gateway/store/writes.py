@@ -2,8 +2,8 @@
 
 Every transaction through gateway/store/sqlite.py reports its failures here. A full disk fails
 every write, and the state database is written several times a second (ratings, health, alerts):
-the first failure logs one error, the others are counted, and `retry` (once a second, from the
-gateway's tick) ends the outage when the writes waiting in memory and a probe all go through,
+the first failure logs one error, the others are counted, and `retry` (every half second, a part
+of the gateway's) ends the outage when the writes waiting in memory and a probe all go through,
 with one line and the count. A write that merely succeeded ends nothing: on a full disk a small
 one fits in space the WAL already holds while the others keep failing, and taking it for
 recovery made the state flap. /readyz is 503 for as long as the state database is down.
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 UNWRITABLE_CODE = "state_db_unwritable"
 UNWRITABLE_MESSAGE = (
     "状态数据库无法写入（磁盘已满或存储故障）：评价、工单、设备状态和告警暂存在内存中，"
-    "每秒重试一次。请释放状态数据库所在磁盘的空间或检查存储，恢复后一秒内自动继续。"
+    "每半秒重试一次。请释放状态数据库所在磁盘的空间或检查存储，恢复后一秒内自动继续。"
 )
 
 
@@ -43,7 +43,7 @@ class Writes:
         self.what = what  # "state database /var/lib/hallgate/state.sqlite"
         self.logs = logs  # False where the owner reports the outage itself (the hub, for the outbox)
         # Writes that wait in memory while the file is down (the records' staged rows): retried
-        # first, once a second, by `retry`.
+        # first, every half second, by `retry`.
         self.pending: list[Callable[[], None]] = []
         self.down_since_ns: int | None = None
         self.failures = 0  # since it went down
@@ -63,7 +63,7 @@ class Writes:
             if not self.logs:
                 return
             log.error(
-                "%s cannot be written: %s; what it should keep waits in memory, retried every second "
+                "%s cannot be written: %s; what it should keep waits in memory, retried every half second "
                 "(not ready until a write succeeds)",
                 self.what,
                 self.last_error,
