@@ -227,13 +227,20 @@ def _sqlite_files(v: View) -> Iterator[Metric]:
         "hallgate_state_db_failed_writes", "writes the state database refused (full disk, I/O error)",
         value=state.failures_total,
     )  # fmt: skip
+    made = CounterMetricFamily(
+        "hallgate_wal_writer_checkpoints",
+        "checkpoints a writer made itself because the WAL was past its bound (the event loop waited for them)",
+        labels=["file"],
+    )
     held = CounterMetricFamily(
         "hallgate_wal_checkpoints_held_back",
         "checkpoints a writer made past the WAL's bound that could not complete (a reader's snapshot, a full disk)",
         labels=["file"],
     )
     for name, file in (("outbox", v.outbox.file), ("state", v.journal.file)):
+        made.add_metric([name], file.wal.checkpoints)
         held.add_metric([name], file.wal.held_back)
+    yield made
     yield held
 
 
