@@ -64,7 +64,7 @@ class Writes:
                 return
             log.error(
                 "%s cannot be written: %s; what it should keep waits in memory, retried every half second "
-                "(not ready until a write succeeds)",
+                "(not ready until it can be written again)",
                 self.what,
                 self.last_error,
             )
