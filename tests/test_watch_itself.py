@@ -193,7 +193,7 @@ async def _full_state(hall: Path, disk: Path, mosquitto: Mosquitto, caplog: pyte
     state_lines = [r.getMessage() for r in down if "state database" in r.getMessage()]
     assert len(state_lines) == 1, state_lines
     assert len(down) <= 3, [r.getMessage() for r in down]
-    again = [r.getMessage() for r in caplog.records if "written again" in r.getMessage()]
+    again = [r.getMessage() for r in caplog.records if "written again, after" in r.getMessage()]
     assert len(again) == 1 and "failed writes" in again[0], again
     print(f"state database full: ready again {back_s:.2f} s after space returned; {again[0]}")
 
