@@ -206,7 +206,7 @@ def test_property_bounds_and_audit_last(tmp_path_factory, steps) -> None:
 
 
 @pytest.mark.parametrize("background", [False, True], ids=["writer alone", "with the checkpointer thread"])
-def test_the_checkpointer_thread_keeps_the_wal_bounded(tmp_path: Path, background: bool) -> None:
+def test_the_wal_stays_under_its_bound_whoever_checkpoints(tmp_path: Path, background: bool) -> None:
     """The WAL stays under its bound (WAL_LIMIT_BYTES plus one transaction) by design: the writer
     checkpoints itself once it is past the bound. Alone it must keep the bound; with the
     checkpointer thread running beside it, whatever that thread does or does not finish first, the
