@@ -14,6 +14,7 @@ from gateway.domain.health import DeviceHealth, Transition
 from gateway.kinds.base import Rule, jammed, low_battery
 from gateway.kinds.registry import KINDS
 from gateway.store.journal import Journal
+from gateway.store.writes import Unwritable
 
 if TYPE_CHECKING:
     from gateway.devices import DeviceEntry
@@ -25,6 +26,7 @@ _INFO_EVENTS = frozenset({STATUS, HEARTBEAT, READING})
 # Kind rules known to read only the device's info, never the clock (a door left open reads it).
 TIMELESS_RULES: frozenset[Rule] = frozenset({low_battery, jammed})
 RTT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PENDING_MAX = 10_000  # health transitions kept in memory while the state database cannot be written
 
 
 def _silent(h: DeviceHealth, now_ns: int) -> bool:
@@ -152,7 +154,13 @@ class HealthBook:
         """Keep this batch's transitions in the state database (one transaction)."""
         rows, self._pending = self._pending, []
         if rows and self.journal is not None:
-            self.journal.add_transitions(rows)
+            try:
+                self.journal.add_transitions(rows)
+            except Unwritable:
+                # Kept for the next flush (every second): the state database is down, not this
+                # batch. Bounded: a long outage keeps the newest transitions.
+                self._pending = (rows + self._pending)[-PENDING_MAX:]
+                raise
 
     def state(self) -> dict[str, Any]:
         return {"last_seen_ns": {d: h.last_seen_ns for d, h in self.devices.items() if h.last_seen_ns}}

@@ -201,6 +201,7 @@ class GatewayCollector:
         yield GaugeMetricFamily(
             "hallgate_store_writable", "1 while the outbox accepts commits", value=1 if v.store_writable else 0
         )
+        yield from _sqlite_files(v)
         if v.sink_name is not None:
             drain = v.drain
             yield CounterMetricFamily(
@@ -215,6 +216,32 @@ class GatewayCollector:
             for kind, n in drain.errors_by_type.items():
                 errs.add_metric([kind], n)
             yield errs
+
+
+def _sqlite_files(v: View) -> Iterator[Metric]:
+    state = v.journal.file.writes
+    yield GaugeMetricFamily(
+        "hallgate_state_db_writable", "1 while the state database can be written", value=0 if state.down else 1
+    )
+    yield CounterMetricFamily(
+        "hallgate_state_db_failed_writes", "writes the state database refused (full disk, I/O error)",
+        value=state.failures_total,
+    )  # fmt: skip
+    made = CounterMetricFamily(
+        "hallgate_wal_writer_checkpoints",
+        "checkpoints a writer made itself because the WAL was past its bound (the event loop waited for them)",
+        labels=["file"],
+    )
+    held = CounterMetricFamily(
+        "hallgate_wal_checkpoints_held_back",
+        "checkpoints a writer made past the WAL's bound that could not complete (a reader's snapshot, a full disk)",
+        labels=["file"],
+    )
+    for name, file in (("outbox", v.outbox.file), ("state", v.journal.file)):
+        made.add_metric([name], file.wal.checkpoints)
+        held.add_metric([name], file.wal.held_back)
+    yield made
+    yield held
 
 
 def _workers(v: View) -> Iterator[Metric]:

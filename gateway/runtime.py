@@ -46,12 +46,15 @@ from gateway.redact import redact_url
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
+from gateway.store.writes import Unwritable
 from gateway.supervisor import Supervisor
 from gateway.view import View
 
 log = logging.getLogger(__name__)
 
 STATE_SAVE_S = 5.0
+STATE_RETRY_S = 0.5
+HISTORY_WAITING_MAX = 100_000  # zone minutes held in memory while the state database cannot be written
 
 
 class StartupError(Exception):
@@ -121,6 +124,8 @@ def _stop(name: str, fn: Callable[[], object]) -> Callable[[], None]:
     def step() -> None:
         try:
             fn()
+        except Unwritable as e:
+            log.error("stopping %s: what it held is not saved, the state database cannot be written (%s)", name, e)
         except Exception:
             log.exception("stopping %s failed", name)
 
@@ -248,23 +253,25 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
-            hub.tick()
-            desk.tick(time.time_ns())
+            # Each step on its own: a state database that cannot be written (logged once and
+            # counted by its Writes, retried by the part below) must not stop the others.
+            _despite_state(hub.tick)
+            _despite_state(lambda: desk.tick(time.time_ns()))
             o = outbox.stats()
             now = time.time_ns()
-            alerts.evaluate(
-                now,
-                hub.conditions(now)
-                + watch.conditions(
-                    now_ns=now,
-                    dropped_total=sum(o.dropped_by_class.values()),
-                    store_error=hub.store_error[1] if hub.store_error else None,
-                    sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,
-                    sink_error=stats.last_error,
-                ),
+            conditions = watch.conditions(
+                now_ns=now,
+                dropped_total=sum(o.dropped_by_class.values()),
+                store_error=hub.store_error[1] if hub.store_error else None,
+                sink_failing=sink is not None and not stats.healthy and stats.last_error is not None,
+                sink_error=stats.last_error,
             )
+            _despite_state(lambda: alerts.evaluate(now, hub.conditions(now) + conditions))
 
         supervisor.spawn("tick", lambda: _every(1.0, tick))
+        # While the state database cannot be written: what waits in memory, and a probe, every
+        # half second, so /readyz is 200 again within a second of space returning.
+        supervisor.spawn("state database retry", lambda: _every(STATE_RETRY_S, journal.retry_writes))
         if mqtt is not None:
             link = mqtt
             topic = alerts_topic(cfg)
@@ -285,9 +292,12 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             # Pickup codes for applicants: the alerts' durable queue and sender, target "pickup".
             view.delivery["pickup"] = TargetStats()
             _spawn_webhook(stack, supervisor, journal, "pickup", cfg.lockers.notify, pickup.notifier.wake, view)
-        supervisor.spawn(
-            "state", lambda: _every(STATE_SAVE_S, lambda: (journal.save_states(hub.states()), save_history()))
-        )
+
+        def save_state() -> None:
+            _despite_state(lambda: journal.save_states(hub.states()))
+            _despite_state(save_history)
+
+        supervisor.spawn("state", lambda: _every(STATE_SAVE_S, save_state))
 
         await _serve_api(stack, view, _tokens(cfg), cfg)
         desk.recover_all()  # what a stopped gateway left pending: settled without sending twice
@@ -350,12 +360,18 @@ def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], 
     proj = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
     keep_ns = cfg.occupancy.history_days * 86400 * 10**9
 
+    waiting: list[tuple[str, int, int, int, int, int]] = []  # minutes a full state disk refused
+
     def save() -> None:
-        if proj is not None:
-            journal.save_occupancy_minutes(
-                [(b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in proj.take_history()],
-                keep_ns,
-            )
+        if proj is None:
+            return
+        waiting.extend((b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in proj.take_history())
+        try:
+            journal.save_occupancy_minutes(waiting, keep_ns)
+        except Unwritable:
+            del waiting[:-HISTORY_WAITING_MAX]  # kept for the next save; a long outage keeps the newest
+            return
+        waiting.clear()
 
     return save
 
@@ -423,6 +439,13 @@ def _publish_summary(link: MqttLink, cfg: HallConfig, alerts: AlertDesk) -> None
 def _online() -> bytes:
     ts = datetime.now().astimezone().isoformat(timespec="milliseconds")
     return json.dumps({"state": "online", "ts": ts}).encode()
+
+
+def _despite_state(fn: Callable[[], object]) -> None:
+    """`fn()`, unless the state database cannot be written: that is logged once, counted and
+    reported by /readyz (gateway/store/writes.py), and what `fn` saves is saved at its next turn."""
+    with contextlib.suppress(Unwritable):
+        fn()
 
 
 async def _every(period_s: float, fn: Callable[[], object]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from drivers.backoff import full_jitter
+from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class Supervisor:
                 log.error("%s stopped by itself; restarting it", part.name)
             except asyncio.CancelledError:
                 raise
+            except Unwritable as e:
+                # The store logged its outage once and counts it: no traceback per restart.
+                part.last_error = f"{type(e).__name__}: {e}"
+                log.warning("%s stopped: a database it writes cannot be written (%s); restarting it", part.name, e)
             except Exception as e:
                 part.last_error = f"{type(e).__name__}: {e}"
                 log.exception("%s failed; restarting it", part.name)

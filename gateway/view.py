@@ -28,6 +28,7 @@ from gateway.kinds.people_counter import OccupancyProjection
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
+from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Writes
 from gateway.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
@@ -367,6 +368,9 @@ class View:
             problems.append(f"outbox cannot store records since {_ago(since)}: {what}")
         if self.journal.set_aside is not None:
             detail["state_set_aside"] = self.journal.set_aside.name
+        detail["state"], problem = state_readiness(self.journal.file.writes)
+        if problem:
+            problems.append(problem)
         if self.sink_name is not None:
             d = self.drain
             detail["sink"] = {
@@ -409,3 +413,21 @@ def worker_problems(workers: dict[int, Any]) -> list[str]:
         if sink and not sink["healthy"] and sink["last_error"]:
             out.append(f"ingest worker {i}: store not reachable: {sink['last_error']}")
     return out
+
+
+def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:
+    """The state database in /readyz: its detail, and the problem while it cannot be written."""
+    detail: dict[str, Any] = {"writable": not w.down, "failed_writes_total": w.failures_total}
+    if w.down_since_ns is None:
+        return detail, None
+    detail |= {
+        "code": UNWRITABLE_CODE,
+        "message": UNWRITABLE_MESSAGE,
+        "since_ns": w.down_since_ns,
+        "failures": w.failures,
+        "last_error": w.last_error,
+    }
+    return detail, (
+        f"{w.what} cannot be written since {_ago(w.down_since_ns)} ({w.failures} failed writes: {w.last_error}); "
+        "free space on its disk or check the storage: writes are retried every half second"
+    )

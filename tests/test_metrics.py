@@ -44,6 +44,8 @@ devices:
         "process_resident_memory_bytes",
         'hallgate_part_up{part="drain"} 1.0',
         'hallgate_zone_occupancy_people{zone="consult"}',
+        "hallgate_state_db_writable 1.0",
+        'hallgate_wal_checkpoints_held_back_total{file="outbox"} 0.0',
     ):
         assert sample in text, sample
 

@@ -13,6 +13,9 @@ from firmware_sim.hall import HallSimulator
 from gateway.config import load_config
 from gateway.runtime import StartupError, start_gateway
 from gateway.store.journal import MIGRATIONS, Journal, JournalError, Quarantined
+from gateway.store.records import connect
+from gateway.store.sqlite import transaction
+from gateway.store.wal import WAL_LIMIT_BYTES
 from tests.servers import free_port
 from tests.waits import until
 
@@ -96,3 +99,24 @@ def _device(gw: object, device_id: str):  # type: ignore[no-untyped-def]
 
 def _zone(gw: object) -> int:
     return {z.zone: z.occupancy for z in gw.view.zones()}["consult"]  # type: ignore[attr-defined]
+
+
+def test_the_state_database_wal_is_bounded_for_every_connection_that_writes_it(tmp_path: Path) -> None:
+    """The journal and the records' own connections write one file: they share its WAL bound, so
+    writes through either keep the WAL under WAL_LIMIT_BYTES plus one transaction (with SQLite's
+    own autocheckpoint off, only that bound checkpoints)."""
+    path = tmp_path / "state.sqlite"
+    j = Journal(path)
+    records = connect(path)
+    assert records.file is j.file  # type: ignore[attr-defined]
+    wal = path.with_name(path.name + "-wal")
+    biggest = 0
+    for i in range(400):  # 400 x 50 quarantined payloads of 4 KiB: 80 MB through the journal ...
+        j.quarantine([Quarantined(i, "d1", "t", "not_json", "", bytes([i % 256]) * 4096) for _ in range(50)])
+        with transaction(records) as c:  # ... and 400 commits through a records connection
+            c.execute("INSERT OR IGNORE INTO rating_events (event, key, ts_ns) VALUES (?, 'k', ?)", (f"e{i}", i))
+        biggest = max(biggest, wal.stat().st_size)
+    records.close()
+    j.close()
+    one_transaction = 1024 * 1024  # 50 payloads of 4 KiB, each on pages of its own, and their index
+    assert biggest <= WAL_LIMIT_BYTES + one_transaction, biggest

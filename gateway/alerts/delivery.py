@@ -19,6 +19,7 @@ import httpx
 
 from drivers.backoff import full_jitter
 from gateway.store.journal import Journal
+from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,21 @@ async def deliver(
             except Exception as e:
                 stats.failures += 1
                 stats.last_error = f"{type(e).__name__}: {e}"
-                journal.delivery_failed(delivery_id, stats.last_error)
+                with contextlib.suppress(Unwritable):  # only the attempt count is not kept
+                    journal.delivery_failed(delivery_id, stats.last_error)
                 delay = full_jitter(attempt, base=0.5, cap=60.0)
                 attempt += 1
                 log.warning("delivery to %s failed (%s); retrying in %.1f s", target, stats.last_error, delay)
                 await asyncio.sleep(delay)
                 break
-            journal.delivered(delivery_id)
+            try:
+                journal.delivered(delivery_id)
+            except Unwritable:
+                # Sent, but the state database cannot record it (logged once there): once it
+                # can, this delivery goes again, and its id lets the receiver drop the repeat.
+                while journal.file.writes.down:
+                    await asyncio.sleep(1.0)
+                break
             stats.delivered += 1
             attempt = 0
         else:

@@ -20,10 +20,12 @@ from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
 from gateway.kinds.base import Kind
 from gateway.store.journal import Journal
+from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+UNSAVED_DELIVERIES_MAX = 10_000  # alert deliveries held in memory while the state database cannot be written
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
@@ -69,6 +71,11 @@ class AlertDesk:
         self._dirty = False
         self.evaluation_s = 0.0  # CPU spent evaluating rules (wall time of a synchronous call)
         self.on_change: list[Callable[[list[Alert]], None]] = []
+        # Changes the state database has not taken yet (it cannot be written): saved with the next
+        # change, or by its retry every half second; the alerts live on in the book meanwhile.
+        self._unsaved: dict[int, Alert] = {}
+        self._unsaved_deliveries: list[tuple[str, str]] = []
+        journal.file.writes.pending.append(self._save)
 
     # -- in ----------------------------------------------------------------------------------
 
@@ -125,9 +132,21 @@ class AlertDesk:
                 deliveries.append((target, body))
             level = logging.WARNING if a.active else logging.INFO
             log.log(level, "alert %d %s: %s [%s, %s]", a.id, a.state, a.summary, a.rule, a.severity)
-        self.journal.save_alerts(alerts, deliveries)
+        self._unsaved.update((a.id, a) for a in alerts)
+        self._unsaved_deliveries += deliveries
+        try:
+            self._save()
+        except Unwritable:
+            del self._unsaved_deliveries[:-UNSAVED_DELIVERIES_MAX]  # a long outage keeps the newest
         for listener in self.on_change:
             listener(alerts)
+
+    def _save(self) -> None:
+        if not (self._unsaved or self._unsaved_deliveries):
+            return
+        self.journal.save_alerts(list(self._unsaved.values()), self._unsaved_deliveries)
+        self._unsaved.clear()
+        self._unsaved_deliveries = []
 
     def _quiet(self, a: Alert, now_ns: int) -> bool:
         q = self.cfg.quiet_hours

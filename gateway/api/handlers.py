@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.api.deps import caller, caller_of, dependants
 from gateway.api.errors import ApiError, body
+from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Unwritable
 
 log = logging.getLogger("gateway.api.errors")
 
@@ -66,6 +67,11 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
         # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
         return JSONResponse(body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)
+
+    @app.exception_handler(Unwritable)
+    async def unwritable(_: Request, e: Unwritable) -> JSONResponse:
+        # Logged once and counted by the store (gateway/store/writes.py); /readyz says the same.
+        return JSONResponse(body(UNWRITABLE_CODE, f"{UNWRITABLE_MESSAGE}（{e}）"), status_code=503)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, e: Exception) -> JSONResponse:

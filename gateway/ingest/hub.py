@@ -34,6 +34,7 @@ from gateway.kinds.base import Projection
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
+from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,12 @@ class Hub:
                 self.health.bad_payload(q.device, q.reason, q.detail[:200])
         if d.bad:
             if self.journal is not None:
-                self.journal.quarantine(d.bad)
+                try:
+                    self.journal.quarantine(d.bad)
+                except Unwritable:
+                    # The state database is down (logged once, counted there): the batch's good
+                    # records still go to the outbox; only the copies kept for a person are lost.
+                    self.stats["quarantine_lost"] += len(d.bad)
             self.quarantined.update(q.reason for q in d.bad)
             self.stats["quarantined"] += len(d.bad)
         for topic in d.unknown:
@@ -211,6 +217,9 @@ class Hub:
             for p in self.projections:
                 try:
                     out = p.apply(e, now)
+                except Unwritable:
+                    self.stats["state_unwritable"] += 1  # the state database is down: logged once there
+                    continue
                 except Exception:
                     self.projection_errors[p.name] += 1
                     if self._may_complain(f"projection {p.name}"):
@@ -224,6 +233,8 @@ class Hub:
                 continue
             try:
                 after(now)
+            except Unwritable:
+                self.stats["state_unwritable"] += 1
             except Exception:
                 self.projection_errors[p.name] += 1
                 if self._may_complain(f"projection {p.name}"):
@@ -245,6 +256,8 @@ class Hub:
                 continue
             try:
                 out += fn(now_ns)
+            except Unwritable:
+                self.stats["state_unwritable"] += 1
             except Exception:
                 self.projection_errors[p.name] += 1
                 if self._may_complain(f"projection {p.name}"):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.store.sqlite import transaction
+from gateway.store.sqlite import SqliteFile, connect_wal, transaction
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,9 @@ class Journal:
         self.path = Path(path)
         self._clock = clock
         self.set_aside: Path | None = None
+        # Shared with the records' connections (gateway/store/records.py): one WAL bound, and one
+        # answer to "can the state database be written", which /readyz gives.
+        self.file = SqliteFile.of(self.path, "state database")
         try:
             self._conn = self._open()
         except sqlite3.DatabaseError as e:
@@ -274,10 +277,8 @@ class Journal:
             self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn = connect_wal(self.file, synchronous="FULL", busy_timeout_ms=1000)
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
                 raise JournalError(
@@ -302,6 +303,20 @@ class Journal:
 
     def close(self) -> None:
         self._conn.close()
+
+    def retry_writes(self) -> None:
+        """Called every half second (gateway/runtime.py); does something only while the file cannot
+        be written (gateway/store/writes.py): the writes waiting in memory, then a probe. Raises
+        nothing but a bug: the outcome is the file's `writes`."""
+        self.file.writes.retry(self._probe)
+
+    def _probe(self) -> None:
+        # A row of its own beside the projections' (no projection is named with a dot first).
+        with transaction(self._conn) as c:
+            c.execute(
+                "INSERT OR REPLACE INTO projection_state (name, state, saved_ns) VALUES ('.writable', '{}', ?)",
+                (self._clock(),),
+            )
 
     # -- health history ------------------------------------------------------------------------
 

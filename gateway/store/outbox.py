@@ -24,14 +24,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.domain.canonical import Priority
-from gateway.store.sqlite import transaction
+from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
+from gateway.store.wal import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -103,49 +103,6 @@ def _sqlite_ok(path: Path) -> str | None:
     return None
 
 
-class Checkpointer:
-    """WAL checkpoints of one SQLite file in a thread of their own (PASSIVE: never waits for, nor
-    blocks, the writer), once a second or when nudged after a quarter megabyte of appends, so the
-    appending thread only ever appends. Small and prompt checkpoints usually finish before the
-    next append begins, which is when SQLite starts the WAL over: it stays about a megabyte."""
-
-    def __init__(self, path: Path, interval_s: float = 1.0) -> None:
-        self._path = path
-        self._interval_s = interval_s
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"checkpoint {path.name}", daemon=True)
-        self.failures = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def nudge(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            while True:
-                self._wake.wait(self._interval_s)
-                self._wake.clear()
-                if self._stopping:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as e:
-                    self.failures += 1
-                    if self.failures == 1 or self.failures % 600 == 0:
-                        log.warning("outbox %s: WAL checkpoint failed (%s); retrying every second", self._path, e)
-        finally:
-            conn.close()
-
-
 class Outbox:
     def __init__(
         self,
@@ -167,8 +124,10 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
+        self.file = SqliteFile.of(self.path, "outbox", logs=False)
+        # (the hub, not `writes`, says whether the outbox stores: it also knows OutboxFull)
         self._conn = self._open(synchronous)
-        self._checkpointer = Checkpointer(self.path) if background_checkpoints else None
+        self._checkpointer = Checkpointer(self.file.wal) if background_checkpoints else None
         if self._checkpointer is not None:
             self._checkpointer.start()
         self._since_nudge = 0  # bytes appended since the checkpointer was last nudged
@@ -181,7 +140,7 @@ class Outbox:
 
     # -- opening ------------------------------------------------------------------------------
 
-    def _open(self, synchronous: str) -> sqlite3.Connection:
+    def _open(self, synchronous: str) -> Connection:
         if self.path.exists():
             problem = _sqlite_ok(self.path)
             if problem is not None:
@@ -193,23 +152,16 @@ class Outbox:
             self._set_aside(str(e))
             return self._connect(synchronous)
 
-    def _connect(self, synchronous: str) -> sqlite3.Connection:
+    def _connect(self, synchronous: str) -> Connection:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-        conn = sqlite3.connect(self.path, isolation_level=None)
         # auto_vacuum must be chosen before the first table exists; it lets ack() give freed
-        # pages back to the file system after a big backlog has drained.
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        # After a checkpoint the WAL file is truncated to this size instead of staying at its peak.
-        conn.execute("PRAGMA journal_size_limit = 16777216")
-        # Checkpoints copy the WAL into the database and fsync it: tens of milliseconds that
-        # would stall the event loop. The Checkpointer thread does them on its own connection;
-        # the appender checkpoints itself only if that thread falls far behind (32 MiB of WAL).
-        conn.execute("PRAGMA wal_autocheckpoint = 8192")
-        # The checkpointer's connection may hold the checkpoint lock for a moment: wait for it
-        # rather than fail (only a checkpoint of our own ever contends with it).
-        conn.execute("PRAGMA busy_timeout = 2000")
+        # pages back to the file system after a big backlog has drained. The WAL is bounded by
+        # the file's WalBound (gateway/store/wal.py); the Checkpointer thread keeps it far below
+        # that bound, so the appender (the event loop) rarely waits for a checkpoint's fsync.
+        # busy_timeout: a lock another connection holds for a moment is waited for, not an error.
+        conn = connect_wal(
+            self.file, synchronous=synchronous, busy_timeout_ms=2000, first=["PRAGMA auto_vacuum = INCREMENTAL"]
+        )
         try:
             conn.executescript(_SCHEMA)
             conn.execute("SELECT prio, at_ms, size, line FROM records LIMIT 0")
@@ -239,7 +191,8 @@ class Outbox:
     def checkpoint(self) -> None:
         """Copy the WAL into the database now, on this connection (before a file copy, or where a
         test must not depend on the checkpointer's timing)."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.file.wal.lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         self._log_drops(force=True)
@@ -439,6 +392,7 @@ class Outbox:
             if free * 4 > total:
                 # executescript steps the pragma to completion; execute() would free one page.
                 self._conn.executescript("PRAGMA incremental_vacuum(2048);")
+                self.file.wal.after_commit(self._conn)
 
     # -- reporting ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ keys, so a resend, a replayed backlog or a restart never counts anything twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -22,7 +23,8 @@ from typing import Any, TypeVar
 from gateway.domain.attendance import Punch
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
 from gateway.domain.workorders import DUE, WorkOrder
-from gateway.store.sqlite import transaction
+from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
+from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,7 @@ RATING_COLUMNS = "id, key, rated, device, seq, ts_ns, day, case_id, window, staf
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection of our own to the state database (the Journal has migrated it)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 1000")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+    return connect_wal(SqliteFile.of(path, "state database"), synchronous="NORMAL", busy_timeout_ms=1000)
 
 
 def _rating_row(r: Rating) -> tuple[Any, ...]:
@@ -98,9 +97,18 @@ class Staged:
     def _flush_logged(self) -> None:
         try:
             self.flush()
+        except Unwritable:
+            pass  # kept staged, retried every half second; the file's Writes logged and counts it
         except Exception:
             # Kept staged: the next flush (the next batch, a read, the shutdown) tries again.
             log.exception("%s: records not written to the state database yet", type(self).__name__)
+
+    def flush_for_read(self) -> None:
+        """A read sees what was staged, once it is written. While the state database cannot be
+        written the read answers from what is (the staged rows follow when it can again): counts
+        a moment behind, rather than no answer and no alerts."""
+        with contextlib.suppress(Unwritable):
+            self.flush()
 
     def flush(self) -> None:
         self.scheduled = False
@@ -118,8 +126,12 @@ def attach(path: str | Path, make: Callable[[sqlite3.Connection], S]) -> tuple[S
     """A store on a connection of its own, and the close that flushes what the last batch staged."""
     conn = connect(path)
     store = make(conn)
+    assert isinstance(conn, Connection) and conn.file is not None
+    pending = conn.file.writes.pending
+    pending.append(store.flush)  # what it holds staged is retried while the file cannot be written
 
     def close() -> None:
+        pending.remove(store.flush)
         try:
             store.flush()
         finally:
@@ -226,7 +238,7 @@ class RatingStore(Staged):
         self, start_ns: int, end_ns: int, by: str | None, window: str | None = None
     ) -> tuple[dict[str, Figures], int]:
         """Figures per group over [start, end), and the duplicates seen in it."""
-        self.flush()
+        self.flush_for_read()
         group = GROUP_COLUMNS[by] if by else "''"
         where, args = "ts_ns >= ? AND ts_ns < ?", [start_ns, end_ns]
         if window is not None:
@@ -263,7 +275,7 @@ class RatingStore(Staged):
         before_id: int | None = None,
     ) -> list[tuple[int, Rating]]:
         """Newest first, paged with before_id: (id, rating)."""
-        self.flush()
+        self.flush_for_read()
         sql = f"SELECT {RATING_COLUMNS} FROM ratings WHERE ts_ns >= ? AND ts_ns < ?"
         args: list[Any] = [start_ns, end_ns]
         for column, value in (("window", window), ("score", score)):
@@ -278,7 +290,7 @@ class RatingStore(Staged):
         return [(row[0], rating_of(row)) for row in self.conn.execute(sql, args)]
 
     def bad_by_window(self, start_ns: int, end_ns: int) -> dict[str, int]:
-        self.flush()
+        self.flush_for_read()
         bad = ", ".join(str(s) for s in BAD)
         return dict(
             self.conn.execute(
@@ -301,14 +313,14 @@ class RatingStore(Staged):
         return True
 
     def order(self, order_id: int) -> WorkOrder | None:
-        self.flush()
+        self.flush_for_read()
         row = self.conn.execute("SELECT * FROM workorders WHERE id = ?", (order_id,)).fetchone()
         return _order(row) if row else None
 
     def orders(
         self, *, state: str | None = None, overdue_at: int | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[WorkOrder]:
-        self.flush()
+        self.flush_for_read()
         sql, args = "SELECT * FROM workorders WHERE 1=1", []
         if state is not None:
             sql += " AND state = ?"
@@ -339,7 +351,7 @@ class RatingStore(Staged):
 
     def log(self, order_id: int) -> list[tuple[int, str, str, str | None, str, str]]:
         """(at_ns, action, who, from, to, note), oldest first."""
-        self.flush()
+        self.flush_for_read()
         return self.conn.execute(
             "SELECT at_ns, action, who, from_state, to_state, note FROM workorder_log WHERE workorder = ? ORDER BY id",
             (order_id,),
@@ -392,7 +404,7 @@ class PunchStore(Staged):
 
     def day(self, day: str) -> dict[str, list[Punch]]:
         """The day's punches per person (those with an impossible date left out)."""
-        self.flush()
+        self.flush_for_read()
         out: dict[str, list[Punch]] = {}
         for device, seq, ts, staff, method, direction in self.conn.execute(
             "SELECT device, seq, ts_ns, staff, method, direction FROM punches WHERE day = ? AND flag IS NULL",
@@ -403,5 +415,5 @@ class PunchStore(Staged):
 
     def set_aside(self) -> dict[str, int]:
         """Punches left out of the figures, by why (past, future)."""
-        self.flush()
+        self.flush_for_read()
         return dict(self.conn.execute("SELECT flag, count(*) FROM punches WHERE flag IS NOT NULL GROUP BY flag"))
