@@ -351,11 +351,17 @@ class View:
         detail: dict[str, Any] = {}
         stats = self.mqtt_stats()
         if stats is not None:
-            detail["broker"] = {"connected": stats.connected, "last_error": stats.last_error}
+            detail["broker"] = {
+                "connected": stats.connected,
+                "subscribed": stats.subscribed,
+                "last_error": stats.last_error,
+            }
             if not stats.connected:
                 problems.append(
                     f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: {stats.last_error}"
                 )
+            elif not stats.subscribed:
+                problems.append(f"broker {self.cfg.broker.host}:{self.cfg.broker.port}: subscriptions not acknowledged")
         detail["outbox"] = asdict(self.outbox.stats())
         if self.workers:
             detail["workers"] = {str(i): w.status for i, w in self.workers.items()}
@@ -399,10 +405,23 @@ def worker_problems(workers: dict[int, Any]) -> list[str]:
     out = []
     for i, w in workers.items():
         st = w.status
-        if not w.running or not st:
+        # Ready means every worker's subscriptions are in place: until then the broker routes
+        # its share nowhere (a session that never existed queues nothing).
+        if not w.running:
+            out.append(f"ingest worker {i} is not running: restarting it")
+            continue
+        if not st:
+            out.append(f"ingest worker {i} (pid {w.pid}) is starting: not subscribed yet")
             continue
         if not st["mqtt"]["connected"]:
             out.append(f"ingest worker {i} not connected to the broker: {st['mqtt']['last_error']}")
+        elif not st["mqtt"]["subscribed"]:
+            out.append(f"ingest worker {i} connected but its subscriptions are not acknowledged yet")
+        if st["forward"]["full"]:
+            out.append(
+                f"ingest worker {i}: the gateway does not keep up with its events; {st['forward_dropped']} "
+                "not kept for the records (its forward table is full)"
+            )
         if st["store_error"]:
             out.append(f"ingest worker {i}: its outbox cannot store records: {st['store_error']}")
         sink = st["sink"]
