@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from gateway.config import HallConfig
 from gateway.forward import frame, read_frame
 from gateway.hub import Hub
 from gateway.ingress import Decoded
+from gateway.store.forwarded import Forwarded
 from gateway.store.journal import Journal
 from gateway.supervisor import Supervisor
 
@@ -39,8 +41,13 @@ class WorkerState:
     index: int
     pid: int | None = None
     running: bool = False
-    status: dict[str, Any] = field(default_factory=dict)  # its last stats frame
+    status: dict[str, Any] = field(default_factory=dict)  # its last stats frame (this run's)
     events: int = 0  # forwarded to the hub
+    # Its forward table (gateway/store/forwarded.py): the rows taken from it, so that what a
+    # restarted worker sends again is not projected twice while this gateway runs.
+    stream: str = ""
+    taken: int = 0
+    acked: int = 0  # acknowledged to it: the records up to here are committed
 
 
 class IngestWorkers:
@@ -53,6 +60,7 @@ class IngestWorkers:
         self.retiring = sorted(i for i in known if i > active)
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._stopping = False
+        self._commit_error: str | None = None
         self._save()
 
     def _save(self) -> None:
@@ -79,7 +87,7 @@ class IngestWorkers:
         finally:
             child.close()
         self._procs[index] = proc
-        state.pid, state.running = proc.pid, True
+        state.pid, state.running, state.status = proc.pid, True, {}  # not subscribed until it says so
         reader, writer = await asyncio.open_unix_connection(sock=parent)
         try:
             writer.write(frame({"config": self.cfg.model_dump_json(), "index": index, "retire": retire}))
@@ -88,9 +96,11 @@ class IngestWorkers:
                     item = await read_frame(reader)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     break
-                if isinstance(item, Decoded):
-                    state.events += len(item.events)
-                    self.hub.accept(item)
+                if isinstance(item, Forwarded):
+                    self._take(state, item)
+                    if self._commit():
+                        state.acked = state.taken
+                        writer.write(frame(state.taken))
                 else:
                     state.status = item
             rc = await proc.wait()
@@ -107,6 +117,30 @@ class IngestWorkers:
             log.info("ingest worker session %d retired", index)
             await asyncio.Event().wait()  # done; nothing to restart
         raise WorkerExited(f"ingest worker {index} (pid {proc.pid}) exited with status {rc}")
+
+    def _take(self, state: WorkerState, item: Forwarded) -> None:
+        if item.stream != state.stream:
+            state.stream, state.taken = item.stream, 0  # a new table: its seqs start again
+        if item.seq <= state.taken:
+            return  # sent again by a restarted worker: already projected
+        decoded: Decoded = pickle.loads(item.data)
+        state.taken = item.seq
+        state.events += len(decoded.events)
+        self.hub.accept(decoded)
+
+    def _commit(self) -> bool:
+        """The records the projections staged, committed now: only then may a worker forget them."""
+        try:
+            self.hub.commit_records()
+        except Exception as e:
+            if self._commit_error is None:
+                log.error("the records of the ingest workers' events cannot be committed: %s; kept for a retry", e)
+            self._commit_error = f"{type(e).__name__}: {e}"
+            return False
+        if self._commit_error is not None:
+            log.warning("the records of the ingest workers' events are committed again")
+            self._commit_error = None
+        return True
 
     async def aclose(self) -> None:
         """Stop every worker (SIGTERM: each finishes its batch, acknowledges, disconnects)."""
