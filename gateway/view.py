@@ -29,6 +29,7 @@ from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
 from gateway.supervisor import Part, Supervisor
+from gateway.workers import worker_problems
 
 if TYPE_CHECKING:
     from gateway.commands import CommandDesk
@@ -398,33 +399,3 @@ class View:
 
 def _ago(ts_ns: int) -> str:
     return f"{max(0, (time.time_ns() - ts_ns) // 10**9)} s ago"
-
-
-def worker_problems(workers: dict[int, Any]) -> list[str]:
-    """What an ingest worker reports that needs a person (a worker that is down is a part down)."""
-    out = []
-    for i, w in workers.items():
-        st = w.status
-        # Ready means every worker's subscriptions are in place: until then the broker routes
-        # its share nowhere (a session that never existed queues nothing).
-        if not w.running:
-            out.append(f"ingest worker {i} is not running: restarting it")
-            continue
-        if not st:
-            out.append(f"ingest worker {i} (pid {w.pid}) is starting: not subscribed yet")
-            continue
-        if not st["mqtt"]["connected"]:
-            out.append(f"ingest worker {i} not connected to the broker: {st['mqtt']['last_error']}")
-        elif not st["mqtt"]["subscribed"]:
-            out.append(f"ingest worker {i} connected but its subscriptions are not acknowledged yet")
-        if st["forward"]["full"]:
-            out.append(
-                f"ingest worker {i}: the gateway does not keep up with its events; {st['forward_dropped']} "
-                "not kept for the records (its forward table is full)"
-            )
-        if st["store_error"]:
-            out.append(f"ingest worker {i}: its outbox cannot store records: {st['store_error']}")
-        sink = st["sink"]
-        if sink and not sink["healthy"] and sink["last_error"]:
-            out.append(f"ingest worker {i}: store not reachable: {sink['last_error']}")
-    return out
