@@ -26,6 +26,7 @@ import os
 import pickle
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from dataclasses import asdict
@@ -165,8 +166,17 @@ async def serve(sock: socket.socket) -> int:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
                 fwd.acked = max(fwd.acked, await read_frame(reader))
-                pump()
+                forward_more(prune=False)  # pruned with the next batch's commit: no fsync of its own
         stop.set()
+
+    def forward_more(prune: bool) -> None:
+        """pump() (and prune()), for callers that must go on when the file fails (the rows stay)."""
+        try:
+            pump()
+            if prune:
+                fwd.prune()
+        except sqlite3.Error as e:
+            log.error("ingest worker %d: its forward table cannot be read or pruned now: %s", index, e)
 
     pump()  # what the last run forwarded and the gateway did not acknowledge: replayed first
     tasks.append(asyncio.create_task(acknowledgements()))
@@ -182,7 +192,7 @@ async def serve(sock: socket.socket) -> int:
                 if subscribed == link.stats.subscribed and time.monotonic() - reported < STATS_EVERY_S / 2:
                     continue
                 subscribed, reported = link.stats.subscribed, time.monotonic()
-                fwd.prune()  # what the gateway acknowledged while no batch came
+                forward_more(prune=True)  # what the gateway acknowledged while no batch came
                 writer.write(frame(stats()))
                 if retire and link.stats.connected:
                     if link.stats.messages_in != seen:
