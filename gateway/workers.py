@@ -15,6 +15,7 @@ import logging
 import pickle
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STATE = "ingest_workers"  # in the state database: the worker sessions the broker may hold
 STOP_WAIT_S = 10.0
+SILENT_S = 15.0  # a worker reports every second: this long without a report, it is hung
 
 
 class WorkerExited(Exception):
@@ -42,6 +44,7 @@ class WorkerState:
     pid: int | None = None
     running: bool = False
     status: dict[str, Any] = field(default_factory=dict)  # its last stats frame (this run's)
+    reported: float = 0.0  # when it came (monotonic)
     events: int = 0  # forwarded to the hub
     # Its forward table (gateway/store/forwarded.py): the rows taken from it, so that what a
     # restarted worker sends again is not projected twice while this gateway runs.
@@ -102,7 +105,7 @@ class IngestWorkers:
                         state.acked = state.taken
                         writer.write(frame(state.taken))
                 else:
-                    state.status = item
+                    state.status, state.reported = item, time.monotonic()
             rc = await proc.wait()
         finally:
             state.running = False
@@ -163,8 +166,9 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-def worker_problems(workers: dict[int, Any]) -> list[str]:
-    """What an ingest worker reports that needs a person (a worker that is down is a part down)."""
+def worker_problems(workers: dict[int, Any], now: float | None = None) -> list[str]:
+    """What keeps the gateway from being ready, worker by worker (`now`: monotonic)."""
+    now = time.monotonic() if now is None else now
     out = []
     for i, w in workers.items():
         st = w.status
@@ -176,6 +180,9 @@ def worker_problems(workers: dict[int, Any]) -> list[str]:
         if not st:
             out.append(f"ingest worker {i} (pid {w.pid}) is starting: not subscribed yet")
             continue
+        silent = now - w.reported
+        if silent > SILENT_S:  # it reports every second: hung (or stopped), its share goes nowhere
+            out.append(f"ingest worker {i} (pid {w.pid}) has not reported for {silent:.0f} s")
         if not st["mqtt"]["connected"]:
             out.append(f"ingest worker {i} not connected to the broker: {st['mqtt']['last_error']}")
         elif not st["mqtt"]["subscribed"]:

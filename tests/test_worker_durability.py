@@ -138,3 +138,22 @@ def test_the_gateway_sigkilled_under_load_keeps_every_acknowledged_rating_in_its
     with sqlite3.connect(gateway.config.parent / "state.sqlite") as db:
         keys = db.execute("SELECT count(*), count(DISTINCT key) FROM ratings").fetchone()
     assert keys == (n, n)
+
+
+def test_a_hung_worker_makes_the_gateway_not_ready_until_it_reports_again(gateway: GatewayProcess) -> None:
+    """SIGSTOP: the process lives and holds its socket, but takes nothing; the gateway notices its
+    silence (it reports every second) and says so until it reports again."""
+    gateway.start()
+    victim = _workers(gateway)["1"]["pid"]
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        hung = wait_for(
+            lambda: (r := _readyz(gateway)).status_code == 503 and r.json()["problems"],
+            timeout=60,
+            what="503 while worker 1 is stopped",
+        )
+    finally:
+        os.kill(victim, signal.SIGCONT)
+    assert any(p.startswith(f"ingest worker 1 (pid {victim}) has not reported for") for p in hung), hung
+    wait_for(lambda: _readyz(gateway).status_code == 200, timeout=30, what="ready again")
+    assert _workers(gateway)["1"]["pid"] == victim  # the same process, not a restart
