@@ -92,6 +92,9 @@ class MqttOptions:
 @dataclass
 class LinkStats:
     connected: bool = False
+    # Every subscription of this connection acknowledged (SUBACK, each granted): only then does
+    # the broker route the filters' messages to us. A session that never existed queues nothing.
+    subscribed: bool = False
     connects: int = 0
     connection_losses: int = 0
     messages_in: int = 0
@@ -242,6 +245,7 @@ class MqttLink:
         self._batch_max = max(1, min(options.batch_max, options.receive_maximum // 2))
         self._session: _Session | None = None
         self._sessions = 0
+        self._subscribe_mid: int | None = None  # this connection's SUBSCRIBE, until its SUBACK
         self._task: asyncio.Task[None] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._failures_in_row = 0  # batches failed since the last one stored
@@ -278,6 +282,7 @@ class MqttLink:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_fast_message = self._on_fast_message
         client.on_socket_open = self._on_socket_open
@@ -365,7 +370,7 @@ class MqttLink:
                 self.stats.last_error = f"{type(e).__name__}: {e}"
             finally:
                 self._client.on_log = None
-            self.stats.connected = False
+            self.stats.connected = self.stats.subscribed = False
             self._drop_socket()
             delay = full_jitter(attempt, self._rng, self.options.backoff_base_s, self.options.backoff_max_s)
             attempt += 1
@@ -407,7 +412,7 @@ class MqttLink:
         if rc != 0:
             raise ConnectionError(f"broker refused the connection: {paho.connack_string(rc)}")
         if self._subscriptions:
-            self._client.subscribe(self._subscriptions)
+            _, self._subscribe_mid = self._client.subscribe(self._subscriptions)
         if self._on_connect_cb:
             self._on_connect_cb(self)
 
@@ -529,6 +534,7 @@ class MqttLink:
                     # messages arrive in the same read as the CONNACK and may be handed over
                     # (and fail) before that coroutine resumes.
                     self.stats.connected = True
+                    self.stats.subscribed = not self._subscriptions
                     self.stats.connects += 1
                     self.stats.last_error = None
                 session.connack.set_result(code)
@@ -552,6 +558,19 @@ class MqttLink:
             session.lost.set()
 
         self._call(lost)
+
+    def _on_subscribe(self, client: paho.Client, _u: Any, mid: int, codes: Any, _p: Any = None) -> None:
+        def acked() -> None:
+            if mid != self._subscribe_mid:
+                return
+            refused = [str(c) for c in codes if (c.value if hasattr(c, "value") else int(c)) >= 0x80]
+            self._subscribe_mid = None
+            self.stats.subscribed = not refused
+            if refused:
+                self.stats.last_error = f"the broker refused subscriptions: {', '.join(refused)}"
+                log.error("mqtt %s: %s", self.options.client_id, self.stats.last_error)
+
+        self._call(acked)
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._on_fast_message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid)

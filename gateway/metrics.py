@@ -258,7 +258,7 @@ def _workers(v: View) -> Iterator[Metric]:
     )
     dropped = CounterMetricFamily(
         "hallgate_ingest_worker_forward_dropped_events",
-        "events committed but not shown live: the gateway fell behind (since the worker started)",
+        "events committed but not kept for the gateway's records: its forward table was full",
         labels=label,
     )
     backlog = GaugeMetricFamily("hallgate_ingest_worker_outbox_records", "records waiting in its outbox", labels=label)

@@ -24,6 +24,7 @@ from gateway.domain.calendar import Schedule
 from gateway.domain.occupancy import HALL, Bucket, ZoneCount
 from gateway.health import RTT_BUCKETS_S, HealthBook
 from gateway.ingest.hub import Hub, Unknown
+from gateway.ingest.workers import worker_problems
 from gateway.kinds.people_counter import OccupancyProjection
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
@@ -352,11 +353,17 @@ class View:
         detail: dict[str, Any] = {}
         stats = self.mqtt_stats()
         if stats is not None:
-            detail["broker"] = {"connected": stats.connected, "last_error": stats.last_error}
+            detail["broker"] = {
+                "connected": stats.connected,
+                "subscribed": stats.subscribed,
+                "last_error": stats.last_error,
+            }
             if not stats.connected:
                 problems.append(
                     f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: {stats.last_error}"
                 )
+            elif not stats.subscribed:
+                problems.append(f"broker {self.cfg.broker.host}:{self.cfg.broker.port}: subscriptions not acknowledged")
         detail["outbox"] = asdict(self.outbox.stats())
         if self.workers:
             detail["workers"] = {str(i): w.status for i, w in self.workers.items()}
@@ -396,23 +403,6 @@ class View:
 
 def _ago(ts_ns: int) -> str:
     return f"{max(0, (time.time_ns() - ts_ns) // 10**9)} s ago"
-
-
-def worker_problems(workers: dict[int, Any]) -> list[str]:
-    """What an ingest worker reports that needs a person (a worker that is down is a part down)."""
-    out = []
-    for i, w in workers.items():
-        st = w.status
-        if not w.running or not st:
-            continue
-        if not st["mqtt"]["connected"]:
-            out.append(f"ingest worker {i} not connected to the broker: {st['mqtt']['last_error']}")
-        if st["store_error"]:
-            out.append(f"ingest worker {i}: its outbox cannot store records: {st['store_error']}")
-        sink = st["sink"]
-        if sink and not sink["healthy"] and sink["last_error"]:
-            out.append(f"ingest worker {i}: store not reachable: {sink['last_error']}")
-    return out
 
 
 def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:

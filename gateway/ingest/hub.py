@@ -34,6 +34,7 @@ from gateway.kinds.base import Projection
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
+from gateway.store.records import Staged
 from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,14 @@ class Hub:
         self._note(decoded, now)
         self.stats["events"] += len(decoded.events)
         self._project(decoded.events, now)
+
+    def commit_records(self) -> None:
+        """Commit what the projections staged for their records now (they otherwise do on the loop's
+        next turn); raises if it cannot be. An ingest worker forgets its events only after this."""
+        for p in self.projections:
+            store = getattr(p, "store", None)
+            if isinstance(store, Staged):
+                store.flush()
 
     def _note(self, d: Decoded, now: int) -> None:
         for q in d.bad:

@@ -188,6 +188,11 @@ class Outbox:
             aside.name,
         )
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For tables kept in the outbox's file and written with its lines (see `append`'s `also`)."""
+        return self._conn
+
     def checkpoint(self) -> None:
         """Copy the WAL into the database now, on this connection (before a file copy, or where a
         test must not depend on the checkpointer's timing)."""
@@ -206,13 +211,16 @@ class Outbox:
         """Called (synchronously, in the appending thread) after every append that stored something."""
         self._listeners.append(callback)
 
-    def append(self, records: Sequence[tuple[Priority, str]]) -> None:
+    def append(
+        self, records: Sequence[tuple[Priority, str]], also: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
         """Store records in one transaction; durable when this returns.
 
         Makes room by dropping lower classes when full (see the module doc). Raises OutboxFull,
-        storing nothing, when an AUDIT record cannot be stored.
+        storing nothing, when an AUDIT record cannot be stored. `also` writes in the same
+        transaction (an ingest worker's forwarded events: gateway/store/forwarded.py).
         """
-        if not records:
+        if not records and also is None:
             return
         now_ms = int(self._clock() * 1000)
         # Most important first (stable within a class): when space runs out within this batch,
@@ -244,6 +252,8 @@ class Outbox:
                 n = conn.execute("DELETE FROM records WHERE prio = ? AND id <= ?", (int(prio), upto)).rowcount
                 evicted[prio] = n
             conn.executemany("INSERT INTO records (prio, at_ms, size, line) VALUES (?, ?, ?, ?)", keep)
+            if also is not None:
+                also(conn)
             dropped = {p: evicted.get(p, 0) + refused[p] for p in CLASSES}
             if any(dropped.values()):
                 self._bump(conn, {f"dropped_{p.name.lower()}": n for p, n in dropped.items() if n})
