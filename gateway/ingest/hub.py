@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +91,19 @@ class Hub:
     # -- in ---------------------------------------------------------------------------------
 
     def ingest_mqtt(self, messages: Iterable[Message]) -> None:
-        """Decode, quarantine what fails, commit the rest; raises only if the commit failed."""
+        """Decode, quarantine what fails, commit the rest; raises only if the commit failed.
+
+        The records the projections staged (ratings, punches) are committed before this returns,
+        that is before the batch is acknowledged: a gateway killed right after the PUBACK has
+        them. While the state database cannot be written they stay staged (retried every half
+        second, and /readyz says so)."""
         now = self.clock()
         decoded = self.ingress.decode(messages, now)
         self._note(decoded, now)
         self._commit(decoded.records)
         self._project(decoded.events, now)
+        for store in self._staged():
+            store.flush_logged()
 
     def accept(self, decoded: Decoded) -> None:
         """A batch an ingest worker decoded and already committed to its own outbox."""
@@ -108,10 +115,14 @@ class Hub:
     def commit_records(self) -> None:
         """Commit what the projections staged for their records now (they otherwise do on the loop's
         next turn); raises if it cannot be. An ingest worker forgets its events only after this."""
+        for store in self._staged():
+            store.flush()
+
+    def _staged(self) -> Iterator[Staged]:
         for p in self.projections:
             store = getattr(p, "store", None)
             if isinstance(store, Staged):
-                store.flush()
+                yield store
 
     def _note(self, d: Decoded, now: int) -> None:
         for q in d.bad:

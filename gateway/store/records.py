@@ -92,9 +92,9 @@ class Staged:
             self.flush()
             return
         self.scheduled = True
-        loop.call_soon(self._flush_logged)
+        loop.call_soon(self.flush_logged)
 
-    def _flush_logged(self) -> None:
+    def flush_logged(self) -> None:
         try:
             self.flush()
         except Unwritable:
