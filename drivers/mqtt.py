@@ -228,6 +228,7 @@ class MqttLink:
         self.options = options
         self.stats = LinkStats()
         self._rng = rng
+        self._retry = asyncio.Event()  # set: a reconnect's backoff ends now (retry_now)
         self._on_batch = on_batch
         self._subscriptions = list(subscriptions)
         self._on_connect_cb = on_connect
@@ -381,7 +382,14 @@ class MqttLink:
                 self.stats.last_error,
                 delay,
             )
-            await asyncio.sleep(delay)
+            self._retry.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry.wait(), delay)
+
+    def retry_now(self) -> None:
+        """End a reconnect's backoff now: what made the batches fail (a full disk) is known to be
+        gone, so the broker may deliver them again without waiting up to `backoff_max_s`."""
+        self._retry.set()
 
     async def _connect_once(self) -> None:
         loop = asyncio.get_running_loop()

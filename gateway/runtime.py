@@ -273,6 +273,10 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         # half second, so /readyz is 200 again within a second of space returning.
         supervisor.spawn("state database retry", lambda: _every(STATE_RETRY_S, journal.retry_writes))
         if mqtt is not None:
+            # The same for the outbox: while it refuses commits the link backs off (up to 30 s);
+            # once a probe can be written the broker is asked for the batches again at once.
+            supervisor.spawn("outbox retry", lambda: _every(STATE_RETRY_S, outbox_retry(outbox, mqtt, hub)))
+        if mqtt is not None:
             link = mqtt
             topic = alerts_topic(cfg)
             supervisor.spawn(
@@ -446,6 +450,19 @@ def _despite_state(fn: Callable[[], object]) -> None:
     reported by /readyz (gateway/store/writes.py), and what `fn` saves is saved at its next turn."""
     with contextlib.suppress(Unwritable):
         fn()
+
+
+def outbox_retry(outbox: Outbox, link: MqttLink, hub: Hub) -> Callable[[], None]:
+    def retry() -> None:
+        if hub.store_error is None:
+            return
+        try:
+            outbox.probe()
+        except sqlite3.Error:
+            return  # still cannot be written: the link goes on backing off
+        link.retry_now()
+
+    return retry
 
 
 async def _every(period_s: float, fn: Callable[[], object]) -> None:

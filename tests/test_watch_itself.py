@@ -109,6 +109,47 @@ async def _full_disk(hall: Path, disk: Path, mosquitto: Mosquitto, influxdb: Inf
         await until(lambda: _ready(http), what="ready again")
 
 
+LONG_BACKOFF_S = 120.0
+
+
+def test_the_outbox_takes_batches_again_soon_after_space_returns_not_after_the_backoff(
+    small_disk: Path, mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused batch makes the link reconnect after a backoff (up to 30 s, here pinned at 120 s):
+    the outbox's probe ends that wait once space is back, so what was refused is stored and
+    acknowledged within seconds, far inside the backoff."""
+    monkeypatch.setattr("drivers.mqtt.full_jitter", lambda *_: LONG_BACKOFF_S)
+    hall = tmp_path / "hall.yaml"
+    hall.write_text(f"""
+site: disk
+api: {{port: {free_port()}}}
+broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
+store: {{path: {small_disk}/outbox.sqlite, state_path: {tmp_path}/state.sqlite, flush_interval_s: 0.2}}
+influx: {{api: v1, url: "{influxdb.url}", database: hallgate}}
+devices: [{{id: rp-w07, kind: rating_pad, profile: ref-rating-pad, window: W07}}]
+""")
+    asyncio.run(_space_returns(hall, small_disk, mosquitto))
+
+
+async def _space_returns(hall: Path, disk: Path, mosquitto: Mosquitto) -> None:
+    cfg = load_config(hall)
+    n = 500
+    async with start_gateway(cfg), httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
+        await until(lambda: _ready(http), what="ready")
+        filler = _fill(disk)
+        publisher = Publisher(mosquitto.host, mosquitto.port, "hall/disk/rating/rp-w07/event", n).start()
+        try:
+            await until(lambda: _not_ready(http), timeout=30, what="/readyz naming the full disk")
+            filler.unlink()
+            freed = time.monotonic()
+            await asyncio.to_thread(publisher.wait_acked, n, LONG_BACKOFF_S / 2)
+            await until(lambda: _ready(http), timeout=LONG_BACKOFF_S / 2, what="ready again")
+            took = time.monotonic() - freed
+        finally:
+            publisher.close()
+        assert took < LONG_BACKOFF_S / 2, took
+
+
 def _fill(disk: Path) -> Path:
     """Fill the file system until a write fails; delete the file returned to give the space back."""
     filler = disk / "filler"

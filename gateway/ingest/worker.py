@@ -188,6 +188,12 @@ async def serve(sock: socket.socket) -> int:
                 # Until subscribed, looked at often: the gateway is ready only once every worker is.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), STATS_EVERY_S if subscribed else SUBSCRIBE_POLL_S)
+                if store_error is not None:
+                    # Its outbox refused a batch (a full disk): once a probe fits, the broker is
+                    # asked for the batch again now rather than after the link's backoff.
+                    with contextlib.suppress(sqlite3.Error):
+                        outbox.probe()
+                        link.retry_now()
                 if subscribed == link.stats.subscribed and time.monotonic() - reported < STATS_EVERY_S / 2:
                     continue
                 subscribed, reported = link.stats.subscribed, time.monotonic()

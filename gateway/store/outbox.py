@@ -317,6 +317,16 @@ class Outbox:
         evict_upto.update(plan_upto)
         return True
 
+    def probe(self) -> None:
+        """A small write of its own: raises while the file cannot be written (a full disk), so a
+        link that stopped acknowledging knows when to ask for its batches again."""
+        with transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('probe', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (int(self._clock() * 1000),),
+            )
+
     def _bump(self, conn: sqlite3.Connection, deltas: dict[str, int]) -> None:
         conn.executemany(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
