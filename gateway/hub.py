@@ -25,6 +25,7 @@ from drivers.canonical import READING, Event, Priority
 from drivers.modbus import TICK_S, ModbusFailure
 from drivers.mqtt import Message
 from gateway.alerts.lifecycle import Condition
+from gateway.domain.recent import Recent
 from gateway.health import HealthBook
 from gateway.ingress import Decoded, Ingress, reason_of
 from gateway.kinds import Projection
@@ -41,18 +42,21 @@ Clock = Callable[[], int]
 # Flushes fall halfway between the pollers' ticks, never on one: the polls of a tick are then
 # always in the same flush, and every counter's sample is refreshed once per period exactly.
 POLL_FLUSH_S = 2 * TICK_S
-UNKNOWN_LIMIT = 1000  # unknown devices remembered: a flood of invented topics cannot grow memory
+UNKNOWN_LIMIT = 1000  # unknown devices remembered (the most recently seen): a flood of invented topics
+UNKNOWN_CHANNEL_LIMIT = 200  # unknown channels of configured devices remembered, all devices together
 
 
 @dataclass
 class Unknown:
-    """A device that publishes under the hall's topics but is not configured."""
+    """A device that publishes under the hall's topics but is not configured; or, with `device`,
+    a channel (the topic's last level) a configured device's profile does not know."""
 
-    base: str
+    base: str  # the topic less its last level; for a channel: the channel
     first_ns: int
     last_ns: int
     messages: int = 0
     last_topic: str = ""
+    device: str | None = None
 
 
 class Hub:
@@ -76,7 +80,8 @@ class Hub:
         self.stats: Counter[str] = Counter()
         self.quarantined: Counter[str] = Counter()  # by reason
         self.projection_errors: Counter[str] = Counter()  # by projection
-        self.unknown: dict[str, Unknown] = {}
+        self.unknown: Recent[str, Unknown] = Recent(UNKNOWN_LIMIT)
+        self.unknown_channels: Recent[tuple[str, str], Unknown] = Recent(UNKNOWN_CHANNEL_LIMIT)
         self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
         self.ingress = Ingress(site, devices)
         self._kinds = self.ingress.kinds
@@ -113,6 +118,12 @@ class Hub:
             self.stats["quarantined"] += len(d.bad)
         for topic in d.unknown:
             self._unknown_topic(topic, now)
+        for device, channel, topic in d.unknown_channels:
+            u, _ = self.unknown_channels.seen(
+                (device, channel), lambda c=channel, d=device: Unknown(c, now, now, device=d)
+            )
+            u.last_ns, u.last_topic = now, topic
+            u.messages += 1
         if d.commands_seen:
             self.stats["commands_seen"] += d.commands_seen
 
@@ -242,12 +253,11 @@ class Hub:
     def _unknown_topic(self, topic: str, now: int) -> None:
         self.stats["unknown_topic"] += 1
         base = topic.rpartition("/")[0]
-        u = self.unknown.get(base)
-        if u is None:
-            if len(self.unknown) >= UNKNOWN_LIMIT:
-                return
-            u = self.unknown[base] = Unknown(base, now, now)
-            log.warning("messages on %s from a device that is not configured (listed under unknown devices)", base)
+        u, new = self.unknown.seen(base, lambda: Unknown(base, now, now))
+        if new:
+            self.stats["unknown_devices_seen"] += 1
+            # One line a minute, however many invent themselves (the list has them all, newest first).
+            self._complain("unknown devices", f"messages on {base} from a device that is not configured")
         u.last_ns, u.last_topic = now, topic
         u.messages += 1
 
