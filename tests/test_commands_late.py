@@ -15,8 +15,13 @@ from typing import Any
 import pytest
 
 from firmware_sim.hall import HallSimulator
-from gateway.config import HallConfig, load_config
+from gateway.alerts.engine import AlertDesk
+from gateway.commands.audit import Caller, audit_row
+from gateway.commands.late import LateAnswers
+from gateway.config import Alerts, HallConfig, load_config
+from gateway.health import HealthBook
 from gateway.runtime import start_gateway
+from gateway.store.journal import Journal
 from tests.servers import Mosquitto, free_port
 from tests.test_commands import ALWAYS, Api, _hall, _outbox_audit, _sim, tokens  # noqa: F401 (a fixture)
 from tests.waits import until
@@ -184,3 +189,44 @@ async def _deposit_late(cfg: HallConfig, sim: HallSimulator) -> None:
     assert await _alert_state(api, "command_unanswered", "locker-1/door 5") == "resolved"
     assert sim.device("locker-1").pulses == 1
     await api.http.aclose()
+
+
+S = 10**9
+
+
+def test_an_answer_between_the_timeout_and_its_audit_row_waits_for_the_row(tmp_path: Path) -> None:
+    """The ack may come in the moment between the timeout and the commit of its audit row: held,
+    then applied once the row is there; the amendment is durable and waits for the outbox."""
+    journal = Journal(tmp_path / "state.sqlite")
+    alerts = AlertDesk(HealthBook({}), {}, journal, Alerts(), "Asia/Shanghai", (), started_ns=0)
+    exported: list[dict[str, Any]] = []
+    late = LateAnswers(journal, exported.extend, clock=lambda: 5 * S, stats={})
+    late.alerts = alerts
+    caller = Caller("duty_manager", "zhao.duty")
+    journal.begin_command("zhao.duty\x1fk", "c1", "fp", "lb-1", {"op": "unlock"}, 1 * S, 1 * S)
+    late.timed_out("c1")
+    assert late.answer("c1", True, None, 4 * S) is False  # held: the timed-out row is not there yet
+    assert exported == []
+    row = audit_row(
+        at_ns=3 * S,
+        device="lb-1",
+        part="slot 3",
+        action="unlock",
+        caller=caller,
+        reason="r",
+        outcome="timeout",
+        error="no_answer",
+        command_id="c1",
+    )
+    timed_out = journal.add_audit(row)
+    late.settled("c1", "lb-1", "slot 3", "unlock", "lb-1 did not answer within 1.5 s")
+    (amended,) = exported
+    assert (amended["outcome"], amended["amends"], amended["latency_ms"]) == ("opened_late", timed_out, 3000.0)
+    assert alerts.active() == []  # raised by the timeout, resolved by the answer held for it
+    assert [a.state for a in alerts.recent()] == ["resolved"]
+    assert late.answer("c1", True, None, 6 * S) is False  # a repeat amends nothing more
+    journal.close()
+    again = Journal(tmp_path / "state.sqlite")  # durable, and still to be exported (the desk's tick)
+    assert [(r["outcome"], r["amends"]) for r in again.unexported_audit()] == [("timeout", None), ("opened_late", 1)]
+    assert [r["amended_by"] for r in again.audit(device="lb-1")] == [None, amended["id"]]
+    again.close()
