@@ -24,6 +24,7 @@ from tests.waits import until
 
 TOKEN = "unknowns-technician-token-0123456789"
 FLOOD = 5000
+HEARTBEAT = b'{"ts":"2026-11-23T09:15:02+08:00","uptime_s":5,"rssi":-60}'
 EVENT = b'{"seq":1,"ts":"2026-11-23T09:15:02.120+08:00","type":"rated","window":"W01","score":5}'
 
 
@@ -96,7 +97,7 @@ async def _unknowns(path: Path, mosquitto: Mosquitto) -> None:
             return f'hallgate_hub_messages_total{{outcome="{outcome}"}} {n}.0' in await metrics()
 
         async def subscribed() -> bool:
-            _flood(mosquitto, ["hall/unk/rating/rp-w01/heartbeat"], b'{"ts":"2026-11-23T09:15:02+08:00","uptime_s":5,"rssi":-60}')
+            _flood(mosquitto, ["hall/unk/rating/rp-w01/heartbeat"], HEARTBEAT)
             return (await get("/devices/rp-w01")).json()["last_seen"] is not None
 
         await until(subscribed, what="the gateway subscribed (the pad's heartbeat seen)")

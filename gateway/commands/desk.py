@@ -163,6 +163,8 @@ class CommandDesk:
         self.state_parts: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self.stats = {"confirmed": 0, "failed": 0, "timeout": 0, "late_acks": 0, "audit_unexported": 0}
         self.late = LateAnswers(journal, self._export, clock, self.stats)
+        self._refused_since: int | None = None  # the outbox refuses audit records since ...
+        self._refused_count = 0
         self.late.on_released = self.on_released  # a slot opened late explains its door_open too
 
     def attach_mqtt(self, link: Publisher, connected: Callable[[], bool]) -> None:
@@ -512,8 +514,7 @@ class CommandDesk:
                 exported = True
             except OutboxFull:
                 exported = False
-                self.stats["audit_unexported"] += len(batch)
-                log.error("the outbox is full of audit records: %d kept in the state database, retried", len(batch))
+                self._audit_refused(len(batch))
             bodies = self.journal.finish_commands(batch, exported)
         except Exception as e:
             for f in batch:
@@ -534,10 +535,21 @@ class CommandDesk:
         try:
             self.outbox.append([audit_line(self.cfg.site, r) for r in rows])
         except OutboxFull:
-            self.stats["audit_unexported"] += len(rows)
-            log.error("the outbox is full of audit records: %d kept in the state database, retried later", len(rows))
+            self._audit_refused(len(rows))
             return
         self.journal.audit_exported([r["id"] for r in rows])
+        if self._refused_since is not None:
+            log.warning("the outbox takes audit records again (%d were kept meanwhile)", self._refused_count)
+            self._refused_since, self._refused_count = None, 0
+
+    def _audit_refused(self, n: int) -> None:
+        """A full outbox refused audit records (kept here, retried each second): one line when it
+        starts, one when it ends, not one a second."""
+        self.stats["audit_unexported"] += n
+        self._refused_count += n
+        if self._refused_since is None:
+            self._refused_since = self.clock()
+            log.error("the outbox is full of audit records: kept in the state database and retried each second")
 
     def deny(self, req: Request, detail: str) -> None:
         """A refused authorisation is audited too (someone tried)."""
