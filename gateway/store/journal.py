@@ -569,31 +569,32 @@ class Journal:
         """A late answer to a command that timed out: a new audit row (`amends` names the timed-out
         row; that row is never changed), its latency from when the command was written. None when
         no timed-out row of that command waits for an amendment (unknown, answered, or amended)."""
-        with transaction(self._conn) as c:
-            row = c.execute(
-                "SELECT a.id, a.device, a.part, a.action, a.actor, a.role, a.reason, k.created_ns FROM audit a "
-                "LEFT JOIN commands k ON k.id = a.command_id WHERE a.command_id = ? AND a.outcome = 'timeout' "
-                "AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.amends = a.id) ORDER BY a.id DESC LIMIT 1",
-                (command_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            amends, device, part, action, actor, role, reason, created_ns = row
-            latency = None if created_ns is None else round((at_ns - created_ns) / 1e6, 2)
-            a = {
-                "at_ns": at_ns,
-                "device": device,
-                "part": part,
-                "action": action,
-                "actor": actor,
-                "role": role,
-                "reason": reason,
-                "outcome": outcome,
-                "error": error,
-                "latency_ms": latency,
-                "command_id": command_id,
-                "amends": amends,
-            }
+        # A read first: most acks nobody waits for are repeats, and they cost no write transaction.
+        row = self._conn.execute(
+            "SELECT a.id, a.device, a.part, a.action, a.actor, a.role, a.reason, k.created_ns FROM audit a "
+            "LEFT JOIN commands k ON k.id = a.command_id WHERE a.command_id = ? AND a.outcome = 'timeout' "
+            "AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.amends = a.id) ORDER BY a.id DESC LIMIT 1",
+            (command_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        amends, device, part, action, actor, role, reason, created_ns = row
+        latency = None if created_ns is None else round((at_ns - created_ns) / 1e6, 2)
+        a = {
+            "at_ns": at_ns,
+            "device": device,
+            "part": part,
+            "action": action,
+            "actor": actor,
+            "role": role,
+            "reason": reason,
+            "outcome": outcome,
+            "error": error,
+            "latency_ms": latency,
+            "command_id": command_id,
+            "amends": amends,
+        }
+        with transaction(self._conn) as c:  # the unique index on `amends`: one amendment a row
             return {**a, "id": self._audit(c, a)}
 
     def audit_exported(self, ids: Sequence[int]) -> None:
