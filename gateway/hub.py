@@ -44,6 +44,7 @@ Clock = Callable[[], int]
 POLL_FLUSH_S = 2 * TICK_S
 UNKNOWN_LIMIT = 1000  # unknown devices remembered (the most recently seen): a flood of invented topics
 UNKNOWN_CHANNEL_LIMIT = 200  # unknown channels of configured devices remembered, all devices together
+UNKNOWN_LOGGED_PER_MIN = 5  # new unknown devices named in the log a minute; the rest are counted
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Hub:
         self.projection_errors: Counter[str] = Counter()  # by projection
         self.unknown: Recent[str, Unknown] = Recent(UNKNOWN_LIMIT)
         self.unknown_channels: Recent[tuple[str, str], Unknown] = Recent(UNKNOWN_CHANNEL_LIMIT)
+        self._unknown_log = (-(10**18), 0, 0)  # (window start, named in it, counted in it)
         self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
         self.ingress = Ingress(site, devices)
         self._kinds = self.ingress.kinds
@@ -256,10 +258,24 @@ class Hub:
         u, new = self.unknown.seen(base, lambda: Unknown(base, now, now))
         if new:
             self.stats["unknown_devices_seen"] += 1
-            # One line a minute, however many invent themselves (the list has them all, newest first).
-            self._complain("unknown devices", f"messages on {base} from a device that is not configured")
+            self._log_unknown(base, now)
         u.last_ns, u.last_topic = now, topic
         u.messages += 1
+
+    def _log_unknown(self, base: str, now: int) -> None:
+        """A few new unknown devices a minute by name, the rest as a count: a flood of invented
+        ids cannot flood the log (the list has them, newest first)."""
+        window, named, unnamed = self._unknown_log
+        if now - window >= 60 * 10**9:
+            if unnamed:
+                log.warning("%d more devices that are not configured published in the last minute", unnamed)
+            window, named, unnamed = now, 0, 0
+        if named < UNKNOWN_LOGGED_PER_MIN:
+            named += 1
+            log.warning("messages on %s from a device that is not configured (listed under unknown devices)", base)
+        else:
+            unnamed += 1
+        self._unknown_log = (window, named, unnamed)
 
     # -- time and state -----------------------------------------------------------------------
 

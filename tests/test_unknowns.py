@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config import load_config
 from gateway.domain.recent import Recent
-from gateway.hub import UNKNOWN_LIMIT
+from gateway.hub import UNKNOWN_LIMIT, UNKNOWN_LOGGED_PER_MIN
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.waits import until
@@ -72,10 +73,15 @@ def _flood(mosquitto: Mosquitto, topics: list[str], payload: bytes = EVENT) -> N
 
 
 def test_a_flood_of_invented_devices_keeps_the_newest_and_an_unknown_channel_is_the_devices(
-    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("HALLGATE_TOKEN_TECHNICIAN", TOKEN)
+    started = time.monotonic()
     asyncio.run(_unknowns(_hall(tmp_path, mosquitto), mosquitto))
+    # The flood named a few in the log and counted the rest: at most 5 names and a count a minute.
+    lines = [r for r in caplog.records if r.name == "gateway.hub" and "not configured" in r.getMessage()]
+    minutes = int((time.monotonic() - started) // 60) + 1
+    assert 1 <= len(lines) <= (UNKNOWN_LOGGED_PER_MIN + 1) * minutes, len(lines)
 
 
 async def _unknowns(path: Path, mosquitto: Mosquitto) -> None:
