@@ -22,7 +22,7 @@ from gateway.config import Alerts, HallConfig, load_config
 from gateway.health import HealthBook
 from gateway.runtime import start_gateway
 from gateway.store.journal import Journal
-from tests.servers import Mosquitto, free_port
+from tests.servers import Mosquitto
 from tests.test_commands import ALWAYS, Api, _hall, _outbox_audit, _sim, tokens  # noqa: F401 (a fixture)
 from tests.waits import until
 
@@ -136,34 +136,23 @@ async def _row_slots(api: Api) -> list[dict[str, Any]]:
 
 
 def _locker_hall(tmp_path: Path, mosquitto: Mosquitto) -> Path:
-    path = tmp_path / "hall.yaml"
-    path.write_text(f"""
-site: cmds
-working_hours: {{days: []}}
-api:
-  port: {free_port()}
-  tokens:
-    - {{role: staff, env: CMD_TOKEN_STAFF, name: wang.staff}}
-    - {{role: manager, env: CMD_TOKEN_MANAGER}}
-broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
-store: {{path: {tmp_path}/outbox.sqlite}}
-commands: {{timeout_s: 0.5}}
-devices:
-  - {{id: locker-1, kind: pickup_locker, profile: ref-pickup-locker, poll_interval_s: 0.1,
-      modbus: {{host: 127.0.0.1, port: {free_port()}, unit: 1}},
-      sim: {{door_close_after_s: 60, items_ratio: 0}}}}
-""")
+    """The commands hall with a 0.5 s timeout (no lockbox unlock is sent in it) and a door that
+    stays open once it opened, so the poller's readings see it."""
+    path = _hall(tmp_path, mosquitto)
+    text = path.read_text().replace("timeout_s: 1.5", "timeout_s: 0.5")
+    path.write_text(text.replace("door_close_after_s: 0.6", "door_close_after_s: 60"))
+    assert "timeout_s: 0.5" in path.read_text() and "door_close_after_s: 60" in path.read_text()
     return path
 
 
 @pytest.mark.usefixtures("tokens")
 def test_a_door_read_open_after_the_timeout_amends_the_audit(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    asyncio.run(_locker_late(_locker_hall(tmp_path, mosquitto)))
+    asyncio.run(_locker_late(_locker_hall(tmp_path, mosquitto), mosquitto))
 
 
-async def _locker_late(path: Path) -> None:
+async def _locker_late(path: Path, mosquitto: Mosquitto) -> None:
     cfg = load_config(path)
-    async with HallSimulator(path, rate_per_min=0, seed=3) as sim:
+    async with _sim(path, mosquitto) as sim:
         async with start_gateway(cfg):
             await _deposit_late(cfg, sim)
         # The gateway is gone: the slow board's last answers finish (0.6 s each) before it stops.
