@@ -85,6 +85,9 @@ class Ingress:
             except Exception as e:  # every failure of one message is that message's alone
                 reason = reason_of(e)
                 out.bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
+                named = getattr(e, "channel", None)
+                if reason == "unknown_channel" and isinstance(named, str):
+                    out.unknown_channels.append((device, named, m.topic))  # named in the payload
                 if reason == "internal":
                     log.exception("decoding a message on %s failed unexpectedly; quarantined", m.topic)
                 elif self.may_complain(device, now):

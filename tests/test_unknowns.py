@@ -16,9 +16,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from drivers.mqtt import Message
 from gateway.config import load_config
 from gateway.domain.recent import Recent
 from gateway.hub import UNKNOWN_LIMIT, UNKNOWN_LOGGED_PER_MIN
+from gateway.ingress import Ingress
+from gateway.registry import load_hall
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.waits import until
@@ -147,3 +150,30 @@ async def _channels(get: Any, n: int) -> dict[str, Any] | None:
 async def _first_is(get: Any, topic: str) -> dict[str, Any] | None:
     first = (await get("/devices/unknown")).json()[0]
     return first if first["topic"] == topic else None
+
+
+def test_an_unknown_channel_is_the_devices_whether_the_topic_or_the_payload_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "hall.yaml"
+    path.write_text(f"""
+site: unk
+profiles_dirs: [{Path(__file__).parent / "profile_cases" / "profiles"}]
+devices:
+  - {{id: rp-w01, kind: rating_pad, profile: ref-rating-pad, window: W01}}
+  - {{id: bc-1, kind: rating_pad, profile: beacon-rating, window: W02}}
+""")
+    _, devices = load_hall(path)
+    ingress = Ingress("unk", devices)
+    out = ingress.decode(
+        [
+            Message("hall/unk/rating/rp-w01/bogus", EVENT, 1, False, 1, 0),
+            Message("beacon/unk/dev/bc-1/up", b'{"msgType": "bogus", "time": 1732324502120}', 1, False, 2, 0),
+            Message("hall/unk/rating/rp-w99/event", EVENT, 1, False, 3, 0),
+        ],
+        1,
+    )
+    assert out.unknown_channels == [
+        ("rp-w01", "bogus", "hall/unk/rating/rp-w01/bogus"),
+        ("bc-1", "bogus", "beacon/unk/dev/bc-1/up"),
+    ]
+    assert [(q.device, q.reason) for q in out.bad] == [("rp-w01", "unknown_channel"), ("bc-1", "unknown_channel")]
+    assert out.unknown == ["hall/unk/rating/rp-w99/event"]  # only the device nobody configured
