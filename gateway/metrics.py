@@ -121,6 +121,14 @@ class GatewayCollector:
             "devices publishing under the hall's topics that are not configured",
             value=len(v.unknown_devices()),
         )
+        evicted = CounterMetricFamily(
+            "hallgate_unknown_evicted",
+            "unknown devices and unknown channels of configured devices let go (least recently seen) to make room",
+            labels=["what"],
+        )
+        for what, n in v.unknown_evicted().items():
+            evicted.add_metric([what], n)
+        yield evicted
 
         parts_up = GaugeMetricFamily("hallgate_part_up", "1 while the supervised part runs", labels=["part"])
         restarts = CounterMetricFamily("hallgate_part_restarts", "restarts of a supervised part", labels=["part"])

@@ -174,6 +174,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
         pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
         watch_openings(desk)
+        desk.late.alerts = alerts  # a command's timeout raises an alert, its late answer resolves it
         hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)

@@ -63,6 +63,7 @@ class DeviceDetail:
     counters: dict[str, int]
     history: list[tuple[int, str, str]]  # newest first: (at_ns, health, detail)
     link: dict[str, Any]
+    unknown_channels: list[Unknown]  # channels its profile does not know that it used, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class View:
             dict(h.counters),
             [(t.ts_ns, t.health, t.detail) for t in reversed(h.history)],
             self._link(device_id),
+            [u for u in self.hub.unknown_channels.newest_first() if u.device == device_id],
         )
 
     def _link(self, device_id: str) -> dict[str, Any]:
@@ -236,7 +238,12 @@ class View:
         return out
 
     def unknown_devices(self) -> list[Unknown]:
-        return sorted(self.hub.unknown.values(), key=lambda u: u.base)
+        """The most recently seen ones (at most UNKNOWN_LIMIT), newest first."""
+        return self.hub.unknown.newest_first()
+
+    def unknown_evicted(self) -> dict[str, int]:
+        """How many the bounded lists let go (the least recently seen) to make room."""
+        return {"device": self.hub.unknown.evicted, "channel": self.hub.unknown_channels.evicted}
 
     def quarantine(
         self, *, device: str | None = None, limit: int = 100, before_id: int | None = None

@@ -23,6 +23,7 @@ const HG = (() => {
     severity: ["级别", "Severity"], state: ["状态", "State"], summary: ["内容", "Summary"], opened: ["开始", "Opened"],
     quarantine: ["隔离消息", "Quarantined messages"], reason: ["原因", "Reason"], topic: ["主题", "Topic"], at: ["时间", "Time"],
     unknown_devices: ["未配置的设备", "Unknown devices"], messages: ["消息数", "Messages"],
+    unknown_channels: ["未知通道（配置文件未定义）", "Unknown channels (not in its profile)"],
     lockboxes: ["手机柜", "Lockboxes"], slot: ["格口", "Slot"], unlock: ["开锁", "Unlock"], unlock_reason: ["开锁原因", "Reason for the unlock"],
     door_open: ["门开", "open"], door_closed: ["门关", "closed"], door_unknown: ["未知", "unknown"], phone: ["有手机", "phone"],
     unlocked_ok: ["柜门已确认打开", "The cabinet confirmed the unlock"], failed: ["失败", "Failed"], sending: ["正在发送…", "Sending…"],

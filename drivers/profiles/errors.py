@@ -29,9 +29,10 @@ REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
 class DecodeError(ValueError):
     """A payload that does not fit the device's profile: counted and logged, never fatal."""
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, reason: Reason, message: str, channel: str | None = None) -> None:
         super().__init__(message)
         self.reason: Reason = reason
+        self.channel = channel  # unknown_channel: the channel the payload named, for counting per channel
 
 
 class CommandError(ValueError):

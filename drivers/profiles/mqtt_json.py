@@ -227,7 +227,9 @@ class MqttDecoder:
             raise DecodeError("unknown_channel", f"profile {self.profile.name} takes the channel from the topic")
         ch = self._channels.get(channel)
         if ch is None:
-            raise DecodeError("unknown_channel", f"channel {channel[:40]!r} is not in profile {self.profile.name}")
+            raise DecodeError(
+                "unknown_channel", f"channel {channel[:40]!r} is not in profile {self.profile.name}", channel[:64]
+            )
 
         if ch.type_get is not None:
             vendor_type = ch.type_get(obj)

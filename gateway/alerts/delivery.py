@@ -60,7 +60,9 @@ async def deliver(
                     journal.delivery_failed(delivery_id, stats.last_error)
                 delay = full_jitter(attempt, base=0.5, cap=60.0)
                 attempt += 1
-                log.warning("delivery to %s failed (%s); retrying in %.1f s", target, stats.last_error, delay)
+                # One line when deliveries start failing and one when they go again (with the count).
+                level = logging.WARNING if attempt == 1 else logging.DEBUG
+                log.log(level, "delivery to %s failed (%s); retrying in %.1f s", target, stats.last_error, delay)
                 await asyncio.sleep(delay)
                 break
             try:
@@ -72,6 +74,8 @@ async def deliver(
                     await asyncio.sleep(1.0)
                 break
             stats.delivered += 1
+            if attempt:
+                log.warning("delivery to %s goes again after %d failed attempts", target, attempt)
             attempt = 0
         else:
             if after_batch is not None:

@@ -62,9 +62,12 @@ class AlertDesk:
         self.targets = targets
         self.started_ns = started_ns
         self.book = Book(clear_after_ns=int(cfg.clear_after_s * 1e9))
+        # what the log last said of each active alert: it says transitions, not each occurrence
+        self._logged: dict[int, tuple[str, str]] = {}
         for row in journal.alert_rows(active=True):
             a = _alert(row)
             self.book.put(a)
+            self._logged[a.id] = (a.state, a.severity)
         self.book.next_id = journal.max_alert_id() + 1
         self.held_back = 0  # deliveries not made in quiet hours
         self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick
@@ -87,10 +90,18 @@ class AlertDesk:
             return
         alarm = self.kinds[event.device].alarm
         c = alarm(event) if alarm is not None else None
-        if c is None:
-            return
+        if c is not None:
+            self.raise_condition(c, now_ns)
+
+    def raise_condition(self, c: Condition, now_ns: int) -> None:
+        """Something that happened (not a state that holds): opens an alert or counts once more."""
         c = replace(c, severity=self.cfg.severity.get(c.rule) or c.severity)
         self._changed([self.book.raise_(c, now_ns)], now_ns)
+
+    def resolve(self, rule: str, key: str, now_ns: int, since_ns: int = 0) -> None:
+        a = self.book.resolve(rule, key, now_ns, since_ns)
+        if a is not None:
+            self._changed([a], now_ns)
 
     def after_batch(self, now_ns: int) -> None:
         if self._dirty:
@@ -130,8 +141,7 @@ class AlertDesk:
                     self.held_back += 1
                     continue
                 deliveries.append((target, body))
-            level = logging.WARNING if a.active else logging.INFO
-            log.log(level, "alert %d %s: %s [%s, %s]", a.id, a.state, a.summary, a.rule, a.severity)
+            self._log(a)
         self._unsaved.update((a.id, a) for a in alerts)
         self._unsaved_deliveries += deliveries
         try:
@@ -147,6 +157,19 @@ class AlertDesk:
         self.journal.save_alerts(list(self._unsaved.values()), self._unsaved_deliveries)
         self._unsaved.clear()
         self._unsaved_deliveries = []
+
+    def _log(self, a: Alert) -> None:
+        """One line per transition (open, acknowledged, resolved, closed, a severity change); an
+        occurrence more or a new summary of the same incident is delivered, not logged again."""
+        now = (a.state, a.severity)
+        if self._logged.get(a.id) == now:
+            return
+        if a.active:
+            self._logged[a.id] = now
+        else:
+            self._logged.pop(a.id, None)
+        level = logging.WARNING if a.active else logging.INFO
+        log.log(level, "alert %d %s: %s [%s, %s, %dx]", a.id, a.state, a.summary, a.rule, a.severity, a.occurrences)
 
     def _quiet(self, a: Alert, now_ns: int) -> bool:
         q = self.cfg.quiet_hours

@@ -104,6 +104,15 @@ class Book:
                 changed.append(replace(a, state="resolved", ended_ns=now_ns, updated_ns=now_ns))
         return changed
 
+    def resolve(self, rule: str, key: str, now_ns: int, since_ns: int = 0) -> Alert | None:
+        """An incident something else explained (a late answer to a command): the active alert of
+        (rule, key) opened at or after `since_ns` resolves, even one only a person closes."""
+        a = self.active.get((rule, key))
+        if a is None or a.opened_ns < since_ns:
+            return None
+        self._drop((rule, key))
+        return replace(a, state="resolved", ended_ns=now_ns, updated_ns=now_ns)
+
     def find(self, alert_id: int) -> Alert | None:
         return next((a for a in self.active.values() if a.id == alert_id), None)
 

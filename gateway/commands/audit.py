@@ -76,7 +76,7 @@ def audit_line(site: str, row: dict[str, Any]) -> tuple[Priority, str]:
     tags = {"site": site, "device": row["device"], "action": row["action"], "outcome": row["outcome"]}
     fields = {
         k: row[k]
-        for k in ("actor", "role", "reason", "part", "error", "latency_ms", "command_id", "id")
+        for k in ("actor", "role", "reason", "part", "error", "latency_ms", "command_id", "id", "amends")
         if row.get(k) not in (None, "")
     }
     return Priority.AUDIT, make_line("audit", tags, fields, row["at_ns"])

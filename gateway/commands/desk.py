@@ -30,6 +30,7 @@ from drivers.profiles.commands import Confirmation, encode_modbus_command, encod
 from drivers.profiles.errors import CommandError
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from gateway.commands.audit import Caller, audit_line, audit_row, iso_time
+from gateway.commands.late import LateAnswers
 from gateway.config import HallConfig
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import ACK, STATUS, Event
@@ -161,6 +162,10 @@ class CommandDesk:
         # name -> (state, restore) of parts kept through the hub's state saving (the pickup lockout)
         self.state_parts: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self.stats = {"confirmed": 0, "failed": 0, "timeout": 0, "late_acks": 0, "audit_unexported": 0}
+        self.late = LateAnswers(journal, self._export, clock, self.stats)
+        self._refused_since: int | None = None  # the outbox refuses audit records since ...
+        self._refused_count = 0
+        self.late.on_released = self.on_released  # a slot opened late explains its door_open too
 
     def attach_mqtt(self, link: Publisher, connected: Callable[[], bool]) -> None:
         self.mqtt, self.mqtt_connected = link, connected
@@ -183,9 +188,13 @@ class CommandDesk:
                         released(event.device, part, now_ns)
             elif isinstance(cmd_id, str) and not event.fields.get("slots"):
                 self.stats["late_acks"] += 1
-                log.info("ack %s from %s for no waiting command (late, or repeated)", cmd_id, event.device)
+                ok = event.fields.get(spec.ok_field if spec else "ok") is True
+                error = event.fields.get(spec.error_field) if spec and spec.error_field else None
+                if not self.late.answer(cmd_id, ok, None if error is None else str(error), now_ns):
+                    log.info("ack %s from %s for no waiting command (repeated, or unknown)", cmd_id, event.device)
         elif event.name == STATUS and event.fields.get("online") is True:
             self.snapshot(event.device)  # connected again: what happened to its slots meanwhile
+        self.late.reading(event, now_ns)  # a board's door read open after its command timed out
         for hook in self.hooks:
             hook(event, now_ns)
 
@@ -342,6 +351,7 @@ class CommandDesk:
             self.mqtt.publish(topic, wire.payload, qos=1, expiry_s=limit - 1.0)
             ack = await asyncio.wait_for(waiter, limit)
         except TimeoutError:
+            self.late.timed_out(cmd_id)  # its ack may still come: it amends the audit (late.py)
             return "timeout", "no_answer", f"{d.id} did not answer within {limit:g} s"
         finally:
             self._acks.pop(cmd_id, None)
@@ -373,6 +383,7 @@ class CommandDesk:
         before = await self._fresh(d)
         if before is None:
             if sent_before:
+                self.late.timed_out(cmd_id, d.id, (confirm, False))
                 return "timeout", "no_answer", f"{d.id} did not answer after the gateway restarted"
             return "offline", "no_answer", f"{d.id} did not answer: nothing was written"
         if not sent_before:
@@ -404,6 +415,7 @@ class CommandDesk:
             return "confirmed", None, f"{d.id}: {req.part} read back open"
         if verdict == "failed" or stale_fault:
             return "failed", "jammed", f"{d.id}: the lock of {req.part} did not open (lock-fault bit)"
+        self.late.timed_out(cmd_id, d.id, (confirm, stale_fault))  # the poller's readings may still answer
         return "timeout", "no_answer", f"{d.id}: {req.part} not read back open within {limit:g} s"
 
     async def _fresh(self, d: DeviceEntry) -> dict[str, Any] | None:
@@ -482,7 +494,11 @@ class CommandDesk:
         )
         if len(self._finishing) == 1:
             asyncio.get_running_loop().call_soon(self._flush_finishing)
-        body = await asyncio.shield(done)
+        try:
+            body = await asyncio.shield(done)
+        finally:
+            if outcome == "timeout":
+                self.late.settled(cmd_id, req.device, req.part, req.action, detail)
         self.stats[outcome] = self.stats.get(outcome, 0) + 1
         log.info("%s %s %s by %s (%s): %s", req.action, req.device, req.part, req.caller.actor, outcome, detail)
         return Outcome(status, body)
@@ -498,8 +514,7 @@ class CommandDesk:
                 exported = True
             except OutboxFull:
                 exported = False
-                self.stats["audit_unexported"] += len(batch)
-                log.error("the outbox is full of audit records: %d kept in the state database, retried", len(batch))
+                self._audit_refused(len(batch))
             bodies = self.journal.finish_commands(batch, exported)
         except Exception as e:
             for f in batch:
@@ -520,10 +535,21 @@ class CommandDesk:
         try:
             self.outbox.append([audit_line(self.cfg.site, r) for r in rows])
         except OutboxFull:
-            self.stats["audit_unexported"] += len(rows)
-            log.error("the outbox is full of audit records: %d kept in the state database, retried later", len(rows))
+            self._audit_refused(len(rows))
             return
         self.journal.audit_exported([r["id"] for r in rows])
+        if self._refused_since is not None:
+            log.warning("the outbox takes audit records again (%d were kept meanwhile)", self._refused_count)
+            self._refused_since, self._refused_count = None, 0
+
+    def _audit_refused(self, n: int) -> None:
+        """A full outbox refused audit records (kept here, retried each second): one line when it
+        starts, one when it ends, not one a second."""
+        self.stats["audit_unexported"] += n
+        self._refused_count += n
+        if self._refused_since is None:
+            self._refused_since = self.clock()
+            log.error("the outbox is full of audit records: kept in the state database and retried each second")
 
     def deny(self, req: Request, detail: str) -> None:
         """A refused authorisation is audited too (someone tried)."""

@@ -30,6 +30,8 @@ class OpeningWatch:
 
     def released_part(self, device: str, part: str, now_ns: int) -> None:
         self.released[(device, part)] = now_ns + RELEASE_WINDOW_NS
+        # An answer that came after its door_open (a late one) explains that opening too.
+        self.unexplained.pop(f"{device}/{part}", None)
 
     def on_event(self, e: Event, now_ns: int) -> None:
         if e.name != "door_open" or e.device not in self.lockboxes:

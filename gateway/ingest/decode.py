@@ -36,6 +36,7 @@ class Decoded:
     records: list[tuple[Priority, str]] = field(default_factory=list)
     bad: list[Quarantined] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # topics of devices that are not configured
+    unknown_channels: list[tuple[str, str, str]] = field(default_factory=list)  # (device, channel, topic)
     commands_seen: int = 0
 
 
@@ -48,6 +49,13 @@ class Ingress:
             for d in devices.values()
             if d.decoder is not None
             for topic, channel in d.decoder.topics(d.id, site, d.config.mqtt.topic if d.config.mqtt else None).items()
+        }
+        # a configured device's topic prefix -> the device: a level under it its profile does not
+        # know is an unknown channel of that device, not a device that is not configured
+        self.channel_bases = {
+            topic.rpartition("/")[0]: device
+            for topic, (device, channel, _) in self.routes.items()
+            if channel is not None and topic.endswith(f"/{channel}")
         }
         self.discovery = f"hall/{site}/+/+/+"
         self.kinds = {d.id: d.kind for d in devices.values()}
@@ -73,7 +81,7 @@ class Ingress:
                 if m.topic.endswith("/cmd"):
                     out.commands_seen += 1  # commands to devices, ours included
                 else:
-                    out.unknown.append(m.topic)
+                    self._unrouted(m, now, out)
                 continue
             device, channel, decoder = route
             try:
@@ -85,6 +93,9 @@ class Ingress:
             except Exception as e:  # every failure of one message is that message's alone
                 reason = reason_of(e)
                 out.bad.append(Quarantined(now, device, m.topic, reason, str(e)[:500], m.payload))
+                named = getattr(e, "channel", None)
+                if reason == "unknown_channel" and isinstance(named, str):
+                    out.unknown_channels.append((device, named, m.topic))  # named in the payload
                 if reason == "internal":
                     log.exception("decoding a message on %s failed unexpectedly; quarantined", m.topic)
                 elif self.may_complain(device, now):
@@ -99,6 +110,18 @@ class Ingress:
             out.events.append(event)
             out.records.append((event.priority, line))
         return out
+
+    def _unrouted(self, m: Message, now: int, out: Decoded) -> None:
+        base, _, channel = m.topic.rpartition("/")
+        device = self.channel_bases.get(base)
+        if device is None:
+            out.unknown.append(m.topic)
+            return
+        detail = f"channel {channel[:40]!r} is not in the profile of {device}"
+        out.bad.append(Quarantined(now, device, m.topic, "unknown_channel", detail, m.payload))
+        out.unknown_channels.append((device, channel[:64], m.topic))
+        if self.may_complain(device, now):
+            log.warning("%s on %s (counted per channel; quarantined)", detail, m.topic)
 
     def may_complain(self, key: str, now: int) -> bool:
         """At most one log line a minute per source, so garbage cannot flood the log."""

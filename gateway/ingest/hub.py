@@ -27,6 +27,7 @@ from drivers.profiles.errors import DecodeError
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
+from gateway.domain.recent import Recent
 from gateway.health import HealthBook
 from gateway.ingest.decode import Decoded, Ingress, reason_of
 from gateway.ingest.poll_lines import reading_line
@@ -44,18 +45,22 @@ Clock = Callable[[], int]
 # Flushes fall halfway between the pollers' ticks, never on one: the polls of a tick are then
 # always in the same flush, and every counter's sample is refreshed once per period exactly.
 POLL_FLUSH_S = 2 * TICK_S
-UNKNOWN_LIMIT = 1000  # unknown devices remembered: a flood of invented topics cannot grow memory
+UNKNOWN_LIMIT = 1000  # unknown devices remembered (the most recently seen): a flood of invented topics
+UNKNOWN_CHANNEL_LIMIT = 200  # unknown channels of configured devices remembered, all devices together
+UNKNOWN_LOGGED_PER_MIN = 5  # new unknown devices named in the log a minute; the rest are counted
 
 
 @dataclass
 class Unknown:
-    """A device that publishes under the hall's topics but is not configured."""
+    """A device that publishes under the hall's topics but is not configured; or, with `device`,
+    a channel (the topic's last level) a configured device's profile does not know."""
 
-    base: str
+    base: str  # the topic less its last level; for a channel: the channel
     first_ns: int
     last_ns: int
     messages: int = 0
     last_topic: str = ""
+    device: str | None = None
 
 
 class Hub:
@@ -79,7 +84,9 @@ class Hub:
         self.stats: Counter[str] = Counter()
         self.quarantined: Counter[str] = Counter()  # by reason
         self.projection_errors: Counter[str] = Counter()  # by projection
-        self.unknown: dict[str, Unknown] = {}
+        self.unknown: Recent[str, Unknown] = Recent(UNKNOWN_LIMIT)
+        self.unknown_channels: Recent[tuple[str, str], Unknown] = Recent(UNKNOWN_CHANNEL_LIMIT)
+        self._unknown_log = (-(10**18), 0, 0)  # (window start, named in it, counted in it)
         self.store_error: tuple[int, str] | None = None  # (since, what) while the outbox refuses commits
         self.ingress = Ingress(site, devices)
         self._kinds = self.ingress.kinds
@@ -140,6 +147,12 @@ class Hub:
             self.stats["quarantined"] += len(d.bad)
         for topic in d.unknown:
             self._unknown_topic(topic, now)
+        for device, channel, topic in d.unknown_channels:
+            u, _ = self.unknown_channels.seen(
+                (device, channel), lambda c=channel, d=device: Unknown(c, now, now, device=d)
+            )
+            u.last_ns, u.last_topic = now, topic
+            u.messages += 1
         if d.commands_seen:
             self.stats["commands_seen"] += d.commands_seen
 
@@ -287,14 +300,27 @@ class Hub:
     def _unknown_topic(self, topic: str, now: int) -> None:
         self.stats["unknown_topic"] += 1
         base = topic.rpartition("/")[0]
-        u = self.unknown.get(base)
-        if u is None:
-            if len(self.unknown) >= UNKNOWN_LIMIT:
-                return
-            u = self.unknown[base] = Unknown(base, now, now)
-            log.warning("messages on %s from a device that is not configured (listed under unknown devices)", base)
+        u, new = self.unknown.seen(base, lambda: Unknown(base, now, now))
+        if new:
+            self.stats["unknown_devices_seen"] += 1
+            self._log_unknown(base, now)
         u.last_ns, u.last_topic = now, topic
         u.messages += 1
+
+    def _log_unknown(self, base: str, now: int) -> None:
+        """A few new unknown devices a minute by name, the rest as a count: a flood of invented
+        ids cannot flood the log (the list has them, newest first)."""
+        window, named, unnamed = self._unknown_log
+        if now - window >= 60 * 10**9:
+            if unnamed:
+                log.warning("%d more devices that are not configured published in the last minute", unnamed)
+            window, named, unnamed = now, 0, 0
+        if named < UNKNOWN_LOGGED_PER_MIN:
+            named += 1
+            log.warning("messages on %s from a device that is not configured (listed under unknown devices)", base)
+        else:
+            unnamed += 1
+        self._unknown_log = (window, named, unnamed)
 
     # -- time and state -----------------------------------------------------------------------
 

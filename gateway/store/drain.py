@@ -132,7 +132,10 @@ async def drain(
                 if e.retry_after is not None:
                     delay = max(delay, e.retry_after)
                 attempt += 1
-                log.warning("sink %s: %s; retrying in %.1f s (attempt %d)", sink.name, _text(e), delay, attempt)
+                # The first failure is news; the attempts after it are counted (stats, and the
+                # line when it writes again), not logged one by one through a long outage.
+                level = logging.WARNING if attempt == 1 else logging.DEBUG
+                log.log(level, "sink %s: %s; retrying in %.1f s (attempt %d)", sink.name, _text(e), delay, attempt)
                 await backoff(delay)
                 continue
             except SinkAuth as e:
@@ -181,6 +184,8 @@ async def drain(
                     pending += [lines[half:], lines[:half]]
                 continue
             pending.pop()
+            if attempt:
+                log.warning("sink %s: writing again after %d failed attempts", sink.name, attempt)
             attempt = 0
             stats.connected = stats.healthy = True
             stats.last_success_at = clock()

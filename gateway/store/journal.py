@@ -219,6 +219,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pickup_items ADD COLUMN reminded_ns INTEGER;  -- the applicant was reminded of the expiry
     """,
+    """
+    -- a late answer (outcome opened_late, failed_late) is a row of its own naming the row it amends
+    ALTER TABLE audit ADD COLUMN amends INTEGER;
+    CREATE UNIQUE INDEX audit_amends ON audit (amends) WHERE amends IS NOT NULL;
+    CREATE INDEX audit_command ON audit (command_id) WHERE command_id IS NOT NULL;
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200
@@ -567,12 +573,44 @@ class Journal:
     def _audit(c: sqlite3.Connection, a: dict[str, Any]) -> int:
         cur = c.execute(
             "INSERT INTO audit (at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, "
-            "command_id, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, :outcome, "
-            ":error, :latency_ms, :command_id, :exported)",
-            {"exported": 0, **a},
+            "command_id, amends, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, "
+            ":outcome, :error, :latency_ms, :command_id, :amends, :exported)",
+            {"exported": 0, "amends": None, **a},
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def amend_audit(self, command_id: str, outcome: str, error: str | None, at_ns: int) -> dict[str, Any] | None:
+        """A late answer to a command that timed out: a new audit row (`amends` names the timed-out
+        row; that row is never changed), its latency from when the command was written. None when
+        no timed-out row of that command waits for an amendment (unknown, answered, or amended)."""
+        # A read first: most acks nobody waits for are repeats, and they cost no write transaction.
+        row = self._conn.execute(
+            "SELECT a.id, a.device, a.part, a.action, a.actor, a.role, a.reason, k.created_ns FROM audit a "
+            "LEFT JOIN commands k ON k.id = a.command_id WHERE a.command_id = ? AND a.outcome = 'timeout' "
+            "AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.amends = a.id) ORDER BY a.id DESC LIMIT 1",
+            (command_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        amends, device, part, action, actor, role, reason, created_ns = row
+        latency = None if created_ns is None else round((at_ns - created_ns) / 1e6, 2)
+        a = {
+            "at_ns": at_ns,
+            "device": device,
+            "part": part,
+            "action": action,
+            "actor": actor,
+            "role": role,
+            "reason": reason,
+            "outcome": outcome,
+            "error": error,
+            "latency_ms": latency,
+            "command_id": command_id,
+            "amends": amends,
+        }
+        with transaction(self._conn) as c:  # the unique index on `amends`: one amendment a row
+            return {**a, "id": self._audit(c, a)}
 
     def audit_exported(self, ids: Sequence[int]) -> None:
         with transaction(self._conn) as c:
@@ -606,8 +644,10 @@ class Journal:
         return self._audit_rows(f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*args, limit])
 
     def _audit_rows(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+        # `amended_by`: the row a late answer added (the timed-out row itself stays as it was written)
         cur = self._conn.execute(
-            "SELECT id, at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, command_id "
+            "SELECT id, at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, command_id, "
+            "amends, (SELECT b.id FROM audit b WHERE b.amends = audit.id) AS amended_by "
             f"FROM audit {tail}",
             args,
         )

@@ -21,10 +21,12 @@ class AuditOut(BaseModel):
     actor: str
     role: str
     reason: str
-    outcome: str  # confirmed, failed, timeout, refused, denied
+    outcome: str  # confirmed, failed, timeout, refused, denied; a late answer: opened_late, failed_late
     error: str | None
     latency_ms: float | None
     command_id: str | None
+    amends: int | None = None  # a late answer's row: the timed-out row it amends
+    amended_by: int | None = None  # a timed-out row: the late answer's row
 
 
 class CommandErrorOut(BaseModel):

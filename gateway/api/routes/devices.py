@@ -32,6 +32,16 @@ class TransitionOut(BaseModel):
     detail: str
 
 
+class UnknownChannelOut(BaseModel):
+    """A channel (the topic's last level) the device used that its profile does not know."""
+
+    channel: str
+    first_seen: str | None
+    last_seen: str | None
+    messages: int
+    last_topic: str
+
+
 class DeviceDetailOut(DeviceOut):
     profile: str
     link: dict[str, Any]
@@ -39,6 +49,7 @@ class DeviceDetailOut(DeviceOut):
     info: dict[str, Any]
     counters: dict[str, int]
     history: list[TransitionOut]
+    unknown_channels: list[UnknownChannelOut] = []  # newest first (quarantined too: reason unknown_channel)
 
 
 class UnknownDeviceOut(BaseModel):
@@ -92,7 +103,9 @@ async def list_devices(
     response_model=list[UnknownDeviceOut],
     summary="Devices that publish under the hall's topics but are not configured",
 )
-async def unknown_devices(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+async def unknown_devices(view: ViewDep, _: RoleDep, response: Response) -> list[dict[str, Any]]:
+    # The list keeps the most recently seen; how many older ones it let go, for who pages it.
+    response.headers["X-Unknown-Evicted"] = str(view.unknown_evicted()["device"])
     return [
         {
             "topic": u.base,
@@ -121,4 +134,14 @@ async def get_device(device_id: str, view: ViewDep, _: RoleDep) -> dict[str, Any
         "info": d.info,
         "counters": d.counters,
         "history": [{"at": iso(view, at), "health": health, "detail": detail} for at, health, detail in d.history],
+        "unknown_channels": [
+            {
+                "channel": u.base,
+                "first_seen": iso(view, u.first_ns),
+                "last_seen": iso(view, u.last_ns),
+                "messages": u.messages,
+                "last_topic": u.last_topic,
+            }
+            for u in d.unknown_channels
+        ],
     }
