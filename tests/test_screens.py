@@ -305,8 +305,13 @@ def test_the_wall_screen_follows_occupancy_within_two_seconds(hall: Demo) -> Non
             return {z["zone"]: z["occupancy"] for z in r.json() if z["scope"] == "zone"}
 
         def page_zones() -> dict[str, int]:
-            cards = driver.find_elements(By.CSS_SELECTOR, "#zones .zone")
-            return {c.get_attribute("data-zone"): int(c.find_element(By.CLASS_NAME, "n").text) for c in cards}
+            # Read in one script, not element by element: the page re-renders the cards as figures
+            # arrive, and a card found a moment earlier may already be replaced.
+            cards = driver.execute_script(
+                "return [...document.querySelectorAll('#zones .zone')]"
+                ".map(c => [c.dataset.zone, c.querySelector('.n').textContent])"
+            )
+            return {zone: int(n) for zone, n in cards}
 
         lags = []
         for _ in range(3):  # the demo's counters move every second or so: follow three changes

@@ -236,10 +236,14 @@ def test_hallgate_sim_queue_plays_a_day_and_stops(mosquitto: Mosquitto, capsys: 
             seed="7",
             state_dir=None,
         ).device("q-1")
-        events = watch.matching(on(f"{BASE}/event"))
+        # The broker acknowledged every event before the command returned; the subscriber may
+        # still be receiving the last of them.
+        wanted = len(planned.plan.events)
+        events = asyncio.run(watch.wait(on(f"{BASE}/event"), count=wanted, timeout=60))
         assert [_fields(ln) for ln in events] == [_without_case(e.fields) for e in planned.plan.events]
-        ratings = watch.matching(lambda ln: "/rating/" in ln.topic and ln.topic.endswith("/event"))
-        assert len(ratings) == sum(1 for ln in events if ln.json["type"] == "finished")
+        finished = sum(1 for ln in events if ln.json["type"] == "finished")
+        rated = lambda ln: "/rating/" in ln.topic and ln.topic.endswith("/event")  # noqa: E731
+        assert len(asyncio.run(watch.wait(rated, count=finished, timeout=60))) == finished
 
 
 def _fields(line: Line) -> dict[str, Any]:
