@@ -15,7 +15,7 @@ from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
+    from gateway.config.hall import HallConfig
     from gateway.devices import DeviceEntry
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).

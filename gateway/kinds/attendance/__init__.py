@@ -23,7 +23,7 @@ from gateway.kinds.base import Kind, low_battery
 from gateway.store.records import PunchStore, attach
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
+    from gateway.config.hall import HallConfig
     from gateway.devices import DeviceEntry
     from gateway.store.journal import Journal
 

@@ -11,7 +11,7 @@ from gateway.domain.conditions import Condition
 from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_battery, set_part
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
+    from gateway.config.hall import HallConfig
     from gateway.devices import DeviceEntry
 
 

@@ -24,7 +24,7 @@ from gateway.kinds.base import Kind, Record
 from gateway.store.points import make_line
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
+    from gateway.config.hall import HallConfig
     from gateway.devices import DeviceEntry
 
 MEASUREMENT = "occupancy"
