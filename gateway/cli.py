@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway import logformat
 from gateway.config.errors import ConfigError
-from gateway.config.load import missing_secrets
+from gateway.config.secrets import missing_secrets
 
 
 def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:

@@ -15,11 +15,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.config.api import MIN_TOKEN_CHARS
 from gateway.config.base import ENV_PREFIX
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError, problem
-from gateway.config.hall import HallConfig, Zone
+from gateway.config.hall import HallConfig, Zone, sections
+from gateway.config.references import reference_problems
+from gateway.config.secrets import missing_secrets, secret_names_in
 from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
 
 
@@ -41,78 +42,6 @@ def _partial(raw: dict[str, Any], profiles_dirs: list[Path]) -> tuple[HallConfig
         profiles_dirs=profiles_dirs,
     )
     return cfg, [i for i, _ in devices]
-
-
-def reference_problems(cfg: HallConfig, index: list[int] | None = None) -> list[tuple[str, str]]:
-    """Duplicate device and zone ids and zones that do not exist, every one of them."""
-    problems = []
-    seen: set[str] = set()
-    zones = {z.id for z in cfg.zones}
-    # Two zones of one id would silently share (and overwrite) one zone's figures and capacity.
-    for n, z in enumerate(cfg.zones):
-        if z.id in seen:
-            problems.append((f"zones[{n}] (id {z.id}).id", f"zone id {z.id!r} is used twice: zone ids must be unique"))
-        seen.add(z.id)
-    seen = set()
-    for n, d in enumerate(cfg.devices):
-        where = f"devices[{index[n] if index else n}] (id {d.id})"
-        if d.id in seen:
-            problems.append((f"{where}.id", f"device id {d.id!r} is used twice: device ids must be unique"))
-        seen.add(d.id)
-        for name in ("zone", "from_zone"):
-            ref = getattr(d, name)
-            if ref is not None and ref not in zones:
-                problems.append(
-                    (
-                        f"{where}.{name}",
-                        f"{name} {ref!r} is not one of the zones {sorted(zones)}: "
-                        "add the zone under zones or fix the name",
-                    )
-                )
-    api = getattr(cfg, "api", None)
-    kinds = {d.id: d.kind for d in cfg.devices}
-    for i, t in enumerate(api.tokens if api is not None else ()):
-        if t.locker is not None and kinds.get(t.locker) != "pickup_locker":
-            problems.append(
-                (
-                    f"api.tokens[{i}].locker",
-                    f"{t.locker!r} is not a pickup_locker of this hall: name one of "
-                    f"{sorted(k for k, v in kinds.items() if v == 'pickup_locker')}",
-                )
-            )
-    problems += _phone_problems(cfg)
-    return problems
-
-
-def _phone_problems(cfg: HallConfig) -> list[tuple[str, str]]:
-    """The staff-to-slot map names lockboxes of this hall and slots they have, each once."""
-    phones = getattr(cfg, "phones", None)
-    if phones is None:
-        return []
-    problems = []
-    lockboxes = {d.id: d for d in cfg.devices if d.kind == "lockbox"}
-    owners: dict[tuple[str, int], str] = {}
-    places: dict[str, str] = {}
-    for i, m in enumerate(phones.lockboxes):
-        where = f"phones.lockboxes[{i}]"
-        box = lockboxes.get(m.device)
-        if box is None:
-            problems.append(
-                (f"{where}.device", f"{m.device!r} is not a lockbox of this hall: name one of {sorted(lockboxes)}")
-            )
-            continue
-        for staff, slot in m.slots.items():
-            here = f"{where}.slots.{staff}"
-            if not 1 <= slot <= (box.slots or 48):
-                problems.append((here, f"slot {slot} is out of range: {m.device} has slots 1-{box.slots or 48}"))
-                continue
-            other = owners.setdefault((m.device, slot), staff)
-            if other != staff:
-                problems.append((here, f"{m.device} slot {slot} is already {other}'s: give each person their own slot"))
-            if staff in places:
-                problems.append((here, f"{staff} already has a slot ({places[staff]}): give each person one slot"))
-            places.setdefault(staff, f"{m.device} slot {slot}")
-    return problems
 
 
 def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> tuple[str | int, ...]:
@@ -158,7 +87,7 @@ def apply_env(
     Variables named by the file as secrets (a token's `env`) are not overrides and are skipped.
     """
     problems: list[tuple[str, str]] = []
-    secret_names = _secret_names(raw)
+    secret_names = secret_names_in(raw)
     for name, text in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in secret_names or name.startswith(ENV_PREFIX + "TOKEN_"):
             continue
@@ -177,24 +106,6 @@ def apply_env(
     return problems
 
 
-def _secret_names(raw: dict[str, Any]) -> set[str]:
-    def section(name: str) -> dict[str, Any]:
-        value = raw.get(name)
-        return value if isinstance(value, dict) else {}
-
-    tokens = section("api").get("tokens")
-    names = {t.get("env") for t in tokens if isinstance(t, dict)} if isinstance(tokens, list) else set()
-    names |= {section("broker").get("password_env"), section("influx").get("password_env")}
-    names.add(section("influx").get("token_env"))
-    webhook = section("alerts").get("webhook")
-    if isinstance(webhook, dict):
-        names.add(webhook.get("token_env"))
-    notify = section("lockers").get("notify")
-    if isinstance(notify, dict):
-        names.add(notify.get("token_env"))
-    return {n for n in names if isinstance(n, str)}
-
-
 def load_config(
     path: str | os.PathLike[str], environ: Mapping[str, str] | None = None, require_secrets: bool = True
 ) -> HallConfig:
@@ -204,6 +115,9 @@ def load_config(
     """
     file = str(path)
     environ = os.environ if environ is None else environ
+    late = [s.key for s in sections() if s.key not in HallConfig.model_fields]
+    if late:  # a programming error, not the file's: say so rather than refuse the section as unknown
+        raise RuntimeError(f"kind settings {late} registered after gateway.config.hall was imported: register first")
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -244,48 +158,3 @@ def load_config(
     if problems:
         raise ConfigError(file, problems, cfg)
     return cfg
-
-
-def missing_secrets(cfg: HallConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    problems = []
-    # A token is looked up by its value: one value under two entries (the same variable twice, or
-    # two variables holding the same token) would silently get the last entry's role and locker.
-    first: dict[str, int] = {}
-    for i, t in enumerate(cfg.api.tokens):
-        value = environ.get(t.env)
-        if value and value in first:
-            j = first[value]
-            same = (
-                "names the same variable"
-                if cfg.api.tokens[j].env == t.env
-                else f"holds the same token as {cfg.api.tokens[j].env}"
-            )
-            problems.append(
-                (
-                    f"api.tokens[{i}].env",
-                    f"{t.env} {same} (api.tokens[{j}]): give every role and holder a token of its own",
-                )
-            )
-        elif value:
-            first[value] = i
-        if not value:
-            problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
-        elif len(value) < MIN_TOKEN_CHARS:
-            problems.append(
-                (
-                    f"api.tokens[{i}].env",
-                    f"the token in {t.env} has {len(value)} characters: use at least "
-                    f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')",
-                )
-            )
-    for section, field in (("broker", "password_env"), ("influx", "password_env"), ("influx", "token_env")):
-        name = getattr(getattr(cfg, section), field)
-        if name and not environ.get(name):
-            problems.append((f"{section}.{field}", f"environment variable {name} is not set: export it"))
-    hook = cfg.alerts.webhook
-    if hook and hook.token_env and not environ.get(hook.token_env):
-        problems.append(("alerts.webhook.token_env", f"environment variable {hook.token_env} is not set: export it"))
-    notify = cfg.lockers.notify
-    if notify and notify.token_env and not environ.get(notify.token_env):
-        problems.append(("lockers.notify.token_env", f"environment variable {notify.token_env} is not set: export it"))
-    return problems

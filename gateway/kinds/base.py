@@ -1,14 +1,17 @@
-"""What a device kind is: its configuration parameters, the signals its profile must provide,
-its health rules and its projections. One module per kind; `gateway/kinds/__init__.py` lists them.
+"""What a device kind is: its configuration parameters and settings, the signals its profile must
+provide, its health rules and its projections. One package per kind; `gateway/kinds/registry.py`
+lists them.
 
 A kind imports nothing of the transports: it is data and pure functions over canonical events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
 
 from gateway.domain.canonical import Event, Priority
 from gateway.domain.conditions import Condition
@@ -52,6 +55,29 @@ Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into it
 Alarm = Callable[[Event], Condition | None]  # an event that opens an alert only a person closes
 
 
+Problems = list[tuple[str, str]]  # (field path, message), as the configuration reports them
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A section of the hall file that belongs to one kind (`ratings:`, `lockers:`, ...): the hall
+    configuration (gateway/config/hall.py) composes every registered kind's section under its key,
+    with the same field paths in its errors as any other section."""
+
+    key: str  # the section's key at the top of the hall file
+    model: type[BaseModel]  # its pydantic model; every field has a default (the section is optional)
+    # Checks of the whole hall once it validated (e.g. a reset time against the working hours):
+    # raise ValueError with the message (reported at the top level, as the hall's own checks).
+    check: Callable[[Any], None] | None = None
+    # What the section names among the hall's devices (ids, slots): (field path, message) each;
+    # called with the section and the devices that validated, also for a file that did not.
+    references: Callable[[Any, Sequence[Any]], Problems] | None = None
+    # Fields inside the section that name an environment variable holding a secret (`notify.token_env`).
+    secrets: tuple[str, ...] = ()
+    # A plain class whose methods the hall configuration gains (`cfg.zone_reset_at(zone)`).
+    methods: type | None = None
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -72,6 +98,9 @@ class Kind:
     fold: Fold | None = None
     alarm: Alarm | None = None
     projections: tuple[ProjectionFactory, ...] = ()
+    settings: Settings | None = None
+    # A kiosk token (`api.tokens[].locker`) may be bound to a device of this kind.
+    kiosk: bool = False
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

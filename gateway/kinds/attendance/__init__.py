@@ -19,6 +19,7 @@ from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.kinds.attendance.settings import SETTINGS
 from gateway.kinds.base import Kind, low_battery
 from gateway.store.records import PunchStore, attach
 
@@ -166,4 +167,5 @@ KIND = Kind(
     required={PUNCH: frozenset({"staff_id"})},  # a punch of nobody counts for no one
     rules=(low_battery,),
     projections=(AttendanceProjection,),
+    settings=SETTINGS,
 )

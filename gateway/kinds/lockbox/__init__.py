@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.lockbox.settings import SETTINGS
 
 if TYPE_CHECKING:
     from gateway.config.hall import HallConfig
@@ -124,4 +125,5 @@ KIND = Kind(
     fold=fold,
     alarm=alarm,
     projections=(slot_book,),
+    settings=SETTINGS,
 )

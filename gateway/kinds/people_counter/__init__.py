@@ -21,6 +21,7 @@ from gateway.domain.occupancy import (
     reset_due,
 )
 from gateway.kinds.base import Kind, Record
+from gateway.kinds.people_counter.settings import SETTINGS, zone_reset_at
 from gateway.store.points import make_line
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class OccupancyProjection:
         o = cfg.occupancy
         self.settings = o
         self.names = {z.id: z.name for z in cfg.zones}
-        self.reset_at = {z.id: cfg.zone_reset_at(z) for z in cfg.zones}
+        self.reset_at = {z.id: zone_reset_at(o, z) for z in cfg.zones}
         self.reset_at[HALL] = o.reset_at
         hall_capacity = o.hall_capacity or sum(z.capacity for z in cfg.zones) or 1
         counters = [d for d in devices.values() if d.kind == KIND.name and d.config.zone]
@@ -258,4 +259,5 @@ KIND = Kind(
     info=frozenset({"sensor", "fw_version", "uptime_s"}),
     rules=(sensor_problems,),
     projections=(OccupancyProjection,),
+    settings=SETTINGS,
 )
