@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gateway.config.base import Model
+from gateway.config.base import Model, Webhook
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -18,12 +18,6 @@ class QuietHours(Model):
     start: time
     end: time
     min_severity: Severity = "critical"
-
-
-class Webhook(Model):
-    url: str = Field(pattern=r"^https?://")
-    token_env: str | None = None  # sent as `Authorization: Bearer <token>`
-    timeout_s: float = Field(5.0, gt=0)
 
 
 class Health(Model):

@@ -1,5 +1,6 @@
-"""What every part of the hall configuration shares: the strict model, sizes, clock times, the
-environment's prefix, and how a secret the file names is read."""
+"""What every part of the hall configuration shares (the kinds' sections included): the strict
+model, sizes, clock times, a webhook, the environment's prefix, and how a secret the file names is
+read."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "HALLGATE_"
 
@@ -35,6 +36,14 @@ def parse_size(value: Any) -> int:
     if not m:
         raise ValueError(f"{value!r} is not a size: write e.g. 256MiB, 500MB or a number of bytes")
     return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+
+
+class Webhook(Model):
+    """A URL the gateway POSTs to (the alerts' webhook, a kind's notifications)."""
+
+    url: str = Field(pattern=r"^https?://")
+    token_env: str | None = None  # sent as `Authorization: Bearer <token>`
+    timeout_s: float = Field(5.0, gt=0)
 
 
 def secret(name: str | None) -> str | None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import date, time
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from gateway.domain.canonical import Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
-
-if TYPE_CHECKING:
-    from gateway.config.hall import HallConfig
-    from gateway.devices import DeviceEntry
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).
 KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
@@ -49,7 +46,103 @@ class Projection(Protocol):
     def restore(self, state: dict[str, Any]) -> None: ...
 
 
-ProjectionFactory = Callable[["HallConfig", "Mapping[str, DeviceEntry]"], Projection]
+# What a kind sees of the hall and its devices: the configuration and the compiled devices provide
+# these attributes (and more), so a kind imports neither gateway/config/hall.py nor gateway/devices.py
+# and the dependency points one way: configuration -> registry -> kinds.
+
+
+class WorkingHoursView(Protocol):
+    @property
+    def days(self) -> Sequence[str]: ...
+    @property
+    def start(self) -> time: ...
+    @property
+    def end(self) -> time: ...
+    @property
+    def holidays(self) -> Sequence[date]: ...
+    @property
+    def workdays(self) -> Sequence[date]: ...
+
+
+class ZoneView(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def reset_at(self) -> time | str | None: ...  # "never", or None: the kind's default
+    @property
+    def reset_counters(self) -> bool: ...
+
+
+class PostView(Protocol):
+    @property
+    def window(self) -> str: ...
+    @property
+    def a(self) -> str: ...
+    @property
+    def b(self) -> str | None: ...
+
+
+class KindContext(Protocol):
+    """The hall-wide settings a kind's projections read. A kind with a section of its own extends it
+    with that section (e.g. `ratings: Ratings`, in its settings module)."""
+
+    @property
+    def site(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def working_hours(self) -> WorkingHoursView: ...
+    @property
+    def zones(self) -> Sequence[ZoneView]: ...
+    @property
+    def posts(self) -> Sequence[PostView]: ...
+
+
+class DeviceParams(Protocol):
+    """A device's configuration as a kind reads it: the kind parameters and its poll period."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def zone(self) -> str | None: ...
+    @property
+    def from_zone(self) -> str | None: ...
+    @property
+    def window(self) -> str | None: ...
+    @property
+    def slots(self) -> int | None: ...
+    @property
+    def doors(self) -> int | None: ...
+    @property
+    def poll_interval_s(self) -> float: ...
+
+
+class PlanView(Protocol):
+    @property
+    def wraps(self) -> Mapping[str, int]: ...  # where a counter register wraps, by signal
+
+
+class DeviceView(Protocol):
+    """A device of the hall with its compiled profile (gateway/devices.py's DeviceEntry)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def config(self) -> DeviceParams: ...
+    @property
+    def plan(self) -> PlanView | None: ...  # Modbus: the compiled read plan
+
+
+# (hall, devices) -> projection. The hall is a KindContext with the kind's own section.
+ProjectionFactory = Callable[[Any, Mapping[str, DeviceView]], Projection]
 Rule = Callable[[Mapping[str, Any], int], list[Problem]]  # (info, now_ns) -> problems
 Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into its info
 Alarm = Callable[[Event], Condition | None]  # an event that opens an alert only a person closes
@@ -71,7 +164,7 @@ class Settings:
     check: Callable[[Any], None] | None = None
     # What the section names among the hall's devices (ids, slots): (field path, message) each;
     # called with the section and the devices that validated, also for a file that did not.
-    references: Callable[[Any, Sequence[Any]], Problems] | None = None
+    references: Callable[[Any, Sequence[DeviceParams]], Problems] | None = None
     # Fields inside the section that name an environment variable holding a secret (`notify.token_env`).
     secrets: tuple[str, ...] = ()
     # A plain class whose methods the hall configuration gains (`cfg.zone_reset_at(zone)`).

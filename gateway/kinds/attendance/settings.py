@@ -4,11 +4,12 @@ The window posts (AB岗) themselves are the hall's (`posts:`)."""
 from __future__ import annotations
 
 from datetime import time
+from typing import Protocol
 
 from pydantic import Field
 
 from gateway.config.base import Model
-from gateway.kinds.base import Settings
+from gateway.kinds.base import KindContext, Settings
 
 KEY = "attendance"
 
@@ -25,6 +26,13 @@ class Attendance(Model):
     late_grace_min: float = Field(0, ge=0, description="a first in this long after start is not yet late")
     past_days: float = Field(31, gt=0, description="a punch dated earlier than this before now: a clock reset")
     future_s: float = Field(86400, gt=0, description="a punch dated later than this after now: a clock reset")
+
+
+class AttendanceContext(KindContext, Protocol):
+    """The hall as the attendance projection reads it (its posts are the hall's)."""
+
+    @property
+    def attendance(self) -> Attendance: ...
 
 
 SETTINGS = Settings(KEY, Attendance)

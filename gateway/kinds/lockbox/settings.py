@@ -4,12 +4,11 @@ view and its alert), checked against the hall's lockboxes and their slots."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import Field
 
 from gateway.config.base import Model
-from gateway.kinds.base import Problems, Settings
+from gateway.kinds.base import DeviceParams, Problems, Settings
 
 KEY = "phones"
 KIND_NAME = "lockbox"
@@ -32,7 +31,7 @@ class Phones(Model):
     )
 
 
-def phone_problems(phones: Phones, devices: Sequence[Any]) -> Problems:
+def phone_problems(phones: Phones, devices: Sequence[DeviceParams]) -> Problems:
     """The staff-to-slot map names lockboxes of this hall and slots they have, each once."""
     problems = []
     lockboxes = {d.id: d for d in devices if d.kind == KIND_NAME}

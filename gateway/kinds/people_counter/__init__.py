@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
@@ -20,13 +20,9 @@ from gateway.domain.occupancy import (
     ZoneCount,
     reset_due,
 )
-from gateway.kinds.base import Kind, Record
-from gateway.kinds.people_counter.settings import SETTINGS, zone_reset_at
+from gateway.kinds.base import DeviceView, Kind, Record
+from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.store.points import make_line
-
-if TYPE_CHECKING:
-    from gateway.config.hall import HallConfig
-    from gateway.devices import DeviceEntry
 
 MEASUREMENT = "occupancy"
 RESET_MEASUREMENT = "occupancy_reset"
@@ -37,7 +33,7 @@ def sensor_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}")]
 
 
-def _wrap(d: DeviceEntry) -> int:
+def _wrap(d: DeviceView) -> int:
     """Where the counter's IN count wraps: its width, as its profile says."""
     return d.plan.wraps.get("in_total", WRAP) if d.plan is not None else WRAP
 
@@ -70,7 +66,7 @@ class OccupancyProjection:
 
     name = "occupancy"
 
-    def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
+    def __init__(self, cfg: OccupancyContext, devices: Mapping[str, DeviceView]) -> None:
         self.site = cfg.site
         self.tz = cfg.timezone
         o = cfg.occupancy

@@ -4,12 +4,12 @@ and the gateway's own history. Zones themselves (id, capacity, reset time) are t
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import Model, clock_time
-from gateway.kinds.base import Settings
+from gateway.kinds.base import KindContext, Settings, ZoneView
 
 KEY = "occupancy"
 
@@ -38,7 +38,7 @@ class OccupancySettings(Model):
         return self
 
 
-def zone_reset_at(settings: OccupancySettings, zone: Any) -> time | None:
+def zone_reset_at(settings: OccupancySettings, zone: ZoneView) -> time | None:
     """When a zone's figures restart: its own time, never, or the hall's `occupancy.reset_at`."""
     if zone.reset_at == "never":
         return None
@@ -48,7 +48,7 @@ def zone_reset_at(settings: OccupancySettings, zone: Any) -> time | None:
 class HallMethods:
     """What the hall configuration can say about its zones' resets."""
 
-    def zone_reset_at(self, zone: Any) -> time | None:
+    def zone_reset_at(self, zone: ZoneView) -> time | None:
         return zone_reset_at(getattr(self, KEY), zone)
 
 
@@ -69,6 +69,13 @@ def resets_when_closed(hall: Any) -> None:
                 f"{where}: {at:%H:%M} is within working hours {wh.start:%H:%M}-{wh.end:%H:%M}: "
                 "reset when the hall is closed"
             )
+
+
+class OccupancyContext(KindContext, Protocol):
+    """The hall as the occupancy projection reads it."""
+
+    @property
+    def occupancy(self) -> OccupancySettings: ...
 
 
 SETTINGS = Settings(KEY, OccupancySettings, check=resets_when_closed, methods=HallMethods)

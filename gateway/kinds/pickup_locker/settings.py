@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gateway.config.alerts import Webhook
-from gateway.config.base import Model
+from gateway.config.base import Model, Webhook
 from gateway.kinds.base import Settings
 
 KEY = "lockers"
