@@ -52,93 +52,62 @@ class Projection(Protocol):
 
 
 class WorkingHoursView(Protocol):
-    @property
-    def days(self) -> Sequence[str]: ...
-    @property
-    def start(self) -> time: ...
-    @property
-    def end(self) -> time: ...
-    @property
-    def holidays(self) -> Sequence[date]: ...
-    @property
-    def workdays(self) -> Sequence[date]: ...
+    days: Sequence[str]
+    start: time
+    end: time
+    holidays: Sequence[date]
+    workdays: Sequence[date]
 
 
 class ZoneView(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def capacity(self) -> int: ...
-    @property
-    def reset_at(self) -> time | str | None: ...  # "never", or None: the kind's default
-    @property
-    def reset_counters(self) -> bool: ...
+    id: str
+    name: str
+    capacity: int
+    reset_at: time | str | None  # "never", or None: the kind's default
+    reset_counters: bool
 
 
 class PostView(Protocol):
-    @property
-    def window(self) -> str: ...
-    @property
-    def a(self) -> str: ...
-    @property
-    def b(self) -> str | None: ...
+    window: str
+    a: str
+    b: str | None
 
 
 class KindContext(Protocol):
     """The hall-wide settings a kind's projections read. A kind with a section of its own extends it
     with that section (e.g. `ratings: Ratings`, in its settings module)."""
 
-    @property
-    def site(self) -> str: ...
-    @property
-    def timezone(self) -> str: ...
-    @property
-    def working_hours(self) -> WorkingHoursView: ...
-    @property
-    def zones(self) -> Sequence[ZoneView]: ...
-    @property
-    def posts(self) -> Sequence[PostView]: ...
+    site: str
+    timezone: str
+    working_hours: WorkingHoursView
+    zones: Sequence[ZoneView]
+    posts: Sequence[PostView]
 
 
 class DeviceParams(Protocol):
     """A device's configuration as a kind reads it: the kind parameters and its poll period."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def zone(self) -> str | None: ...
-    @property
-    def from_zone(self) -> str | None: ...
-    @property
-    def window(self) -> str | None: ...
-    @property
-    def slots(self) -> int | None: ...
-    @property
-    def doors(self) -> int | None: ...
-    @property
-    def poll_interval_s(self) -> float: ...
+    id: str
+    kind: str
+    zone: str | None
+    from_zone: str | None
+    window: str | None
+    slots: int | None
+    doors: int | None
+    poll_interval_s: float
 
 
 class PlanView(Protocol):
-    @property
-    def wraps(self) -> Mapping[str, int]: ...  # where a counter register wraps, by signal
+    wraps: Mapping[str, int]  # where a counter register wraps, by signal
 
 
 class DeviceView(Protocol):
     """A device of the hall with its compiled profile (gateway/devices.py's DeviceEntry)."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def config(self) -> DeviceParams: ...
-    @property
-    def plan(self) -> PlanView | None: ...  # Modbus: the compiled read plan
+    id: str
+    kind: str
+    config: DeviceParams
+    plan: PlanView | None  # Modbus: the compiled read plan
 
 
 # (hall, devices) -> projection. The hall is a KindContext with the kind's own section.

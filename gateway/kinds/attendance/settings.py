@@ -31,8 +31,7 @@ class Attendance(Model):
 class AttendanceContext(KindContext, Protocol):
     """The hall as the attendance projection reads it (its posts are the hall's)."""
 
-    @property
-    def attendance(self) -> Attendance: ...
+    attendance: Attendance
 
 
 SETTINGS = Settings(KEY, Attendance)

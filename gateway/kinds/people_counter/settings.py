@@ -4,7 +4,7 @@ and the gateway's own history. Zones themselves (id, capacity, reset time) are t
 from __future__ import annotations
 
 from datetime import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import Field, field_validator, model_validator
 
@@ -52,7 +52,7 @@ class HallMethods:
         return zone_reset_at(getattr(self, KEY), zone)
 
 
-def resets_when_closed(hall: Any) -> None:
+def resets_when_closed(hall: OccupancyContext) -> None:
     wh = hall.working_hours
     occupancy = getattr(hall, KEY)
     # Only a time someone wrote is checked: the default suits the usual hall, and a hall open
@@ -74,8 +74,7 @@ def resets_when_closed(hall: Any) -> None:
 class OccupancyContext(KindContext, Protocol):
     """The hall as the occupancy projection reads it."""
 
-    @property
-    def occupancy(self) -> OccupancySettings: ...
+    occupancy: OccupancySettings
 
 
 SETTINGS = Settings(KEY, OccupancySettings, check=resets_when_closed, methods=HallMethods)

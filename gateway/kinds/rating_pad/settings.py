@@ -20,8 +20,7 @@ class Ratings(Model):
 class RatingsContext(KindContext, Protocol):
     """The hall as the rating pads' projection reads it."""
 
-    @property
-    def ratings(self) -> Ratings: ...
+    ratings: Ratings
 
 
 SETTINGS = Settings(KEY, Ratings)
