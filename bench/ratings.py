@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import Options, Row, median
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.domain.canonical import Event
 from gateway.domain.ratings import from_fields, summarize
 from gateway.kinds.attendance import AttendanceProjection

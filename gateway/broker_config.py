@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from drivers.profiles.model import MqttProfile
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry
 from gateway.ingest.forward import worker_username
 from gateway.ingest.links import alerts_topic, status_topic

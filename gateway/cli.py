@@ -13,7 +13,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from gateway import logformat
-from gateway.config import ConfigError, missing_secrets
+from gateway.config.errors import ConfigError
+from gateway.config.secrets import missing_secrets
 
 
 def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:

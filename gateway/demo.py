@@ -24,7 +24,8 @@ from amqtt.broker import Broker
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import ROLES, load_config
+from gateway.config.api import ROLES
+from gateway.config.load import load_config
 from gateway.paths import DEMO_CONFIG
 from gateway.runtime import Gateway, StartupError, start_gateway
 

@@ -11,7 +11,10 @@ from drivers.profiles.loader import ProfileError, find_profile
 from drivers.profiles.modbus_map import ReadPlan, compile_plan
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
-from gateway.config import ConfigError, Device, HallConfig, load_config
+from gateway.config.devices import Device
+from gateway.config.errors import ConfigError
+from gateway.config.hall import HallConfig
+from gateway.config.load import load_config
 from gateway.domain.canonical import READING
 from gateway.kinds.base import Kind
 from gateway.kinds.registry import KINDS

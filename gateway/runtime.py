@@ -32,7 +32,8 @@ from gateway.commands import Caller, CommandDesk
 from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
-from gateway.config import HallConfig, secret
+from gateway.config.base import secret
+from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
 from gateway.health import HealthBook
 from gateway.ingest.hub import Hub

@@ -18,7 +18,7 @@ from drivers.modbus import LineStats, ModbusLine
 from drivers.mqtt import LinkStats
 from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry
 from gateway.domain.calendar import Schedule
 from gateway.domain.occupancy import HALL, Bucket, ZoneCount

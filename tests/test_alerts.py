@@ -19,7 +19,7 @@ import pytest
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.waits import until

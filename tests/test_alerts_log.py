@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.alerts.engine import AlertDesk
-from gateway.config import Alerts
+from gateway.config.alerts import Alerts
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
 from gateway.store.journal import Journal

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.api.app import MAX_BODY_BYTES
 from gateway.api.server import MAX_HEAD_BYTES
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import Gateway, start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.test_api_surface import AUTH, run

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.deps import require, role_of
 from gateway.api.server import ListenError, make_server
-from gateway.config import ConfigError, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 from gateway.runtime import Gateway, start_gateway
 from tests.servers import free_port
 

@@ -17,7 +17,8 @@ import pytest
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import HallConfig, load_config
+from gateway.config.hall import HallConfig
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from gateway.store.journal import Journal
 from tests.servers import Mosquitto, free_port

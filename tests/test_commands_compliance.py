@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway.config import ConfigError, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
 from tests.test_commands import ALWAYS, TOKENS, Api, _sim

@@ -18,7 +18,9 @@ from firmware_sim.hall import HallSimulator
 from gateway.alerts.engine import AlertDesk
 from gateway.commands.audit import Caller, audit_row
 from gateway.commands.late import LateAnswers
-from gateway.config import Alerts, HallConfig, load_config
+from gateway.config.alerts import Alerts
+from gateway.config.hall import HallConfig
+from gateway.config.load import load_config
 from gateway.health import HealthBook
 from gateway.runtime import start_gateway
 from gateway.store.journal import Journal

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 from gateway.devices import build_registry, load_hall
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo-hall.yaml"

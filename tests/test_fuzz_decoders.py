@@ -21,7 +21,7 @@ from drivers.profiles.modbus_map import compile_plan
 from drivers.profiles.model import FieldSpec, ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
 from drivers.profiles.values import INFLUX_TYPES
-from gateway.config import DEFAULT_PROFILES_DIR
+from gateway.config.load import DEFAULT_PROFILES_DIR
 from gateway.domain.canonical import Event
 from gateway.store.points import PointError, format_field, to_line
 

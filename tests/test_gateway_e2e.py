@@ -18,7 +18,7 @@ import yaml
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.paths import DEMO_CONFIG
 from gateway.runtime import start_gateway
 from tests.demo_support import KINDS, ROLES, running_demo

@@ -17,7 +17,7 @@ import yaml
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.domain.occupancy import HALL, Bucket
 from gateway.kinds.people_counter import bucket_line
 from gateway.paths import DASHBOARD_DIR

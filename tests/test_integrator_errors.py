@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drivers.profiles.loader import ProfileError, load_profile
-from gateway.config import ConfigError, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 
 COUNTER = "name: c\nkind: people_counter\nprotocol: modbus\nvendor: Corvo\n"
 

@@ -13,7 +13,9 @@ import pytest
 
 from drivers.mqtt import Message, MqttLink, MqttOptions
 from drivers.tls import TlsOptions
-from gateway.config import Broker, ConfigError, load_config
+from gateway.config.broker import Broker
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 from tests.servers import Mosquitto, Pki, make_pki, require_binary
 from tests.waits import until
 

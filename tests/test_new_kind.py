@@ -15,7 +15,7 @@ import pytest
 from pymodbus.constants import ExcCodes
 
 from firmware_sim.modbus_bus import ModbusBus
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_config
 
 
 def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]

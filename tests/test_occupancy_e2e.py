@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from firmware_sim.hall import HallSimulator
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.domain.occupancy import MINUTE_NS, WRAP, Bucket
 from gateway.ingest.hub import POLL_FLUSH_S
 from gateway.kinds.people_counter import bucket_line

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.devices import build_registry
 from gateway.domain.canonical import READING, Event
 from gateway.domain.occupancy import MINUTE_NS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import DEFAULT_PROFILES_DIR, load_config
+from gateway.config.load import DEFAULT_PROFILES_DIR, load_config
 from gateway.runtime import start_gateway
 from gateway.view import View
 from tests.servers import Mosquitto, free_port

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from tests.load import Publisher
 from tests.servers import InfluxDB, Mosquitto, free_port

@@ -13,7 +13,7 @@ from drivers.profiles.loader import find_profile
 from drivers.profiles.modbus_map import compile_plan
 from firmware_sim.kinds.people_counter import PeopleCounter
 from firmware_sim.modbus_bus import ModbusBus
-from gateway.config import DEFAULT_PROFILES_DIR
+from gateway.config.load import DEFAULT_PROFILES_DIR
 from gateway.runtime import poll_phases
 from tests.servers import free_port
 from tests.waits import until

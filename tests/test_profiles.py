@@ -28,7 +28,7 @@ from drivers.profiles.loader import ProfileError, find_profile, load_profile
 from drivers.profiles.modbus_map import compile_plan
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import DecodeError, MqttDecoder, parse_iso8601_ns
-from gateway.config import DEFAULT_PROFILES_DIR
+from gateway.config.load import DEFAULT_PROFILES_DIR
 
 CASES = Path(__file__).parent / "profile_cases"
 DIRS = [CASES / "profiles", DEFAULT_PROFILES_DIR]

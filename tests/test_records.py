@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.config import ConfigError, HallConfig, load_config
+from gateway.config.errors import ConfigError
+from gateway.config.hall import HallConfig
+from gateway.config.load import load_config
 from gateway.domain.canonical import Event
 from gateway.domain.ratings import Ledger, Rating, rating_key
 from gateway.kinds.attendance import AttendanceProjection

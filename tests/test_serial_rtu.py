@@ -22,7 +22,7 @@ from pymodbus.framer import FramerType
 from firmware_sim.hall import HallSimulator
 from firmware_sim.kinds.people_counter import PeopleCounter
 from firmware_sim.modbus_bus import SerialModbusBus
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from gateway.view import DeviceSnapshot
 from tests.servers import free_port

@@ -11,7 +11,7 @@ import yaml
 from firmware_sim.cli import main
 from firmware_sim.hall import DistrictSimulator
 from firmware_sim.mqtt_device import MqttSettings
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.devices import load_hall
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto

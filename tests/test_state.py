@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.hall import HallSimulator
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import StartupError, start_gateway
 from gateway.store.journal import MIGRATIONS, Journal, JournalError, Quarantined
 from gateway.store.records import connect

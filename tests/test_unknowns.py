@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from drivers.mqtt import Message
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.devices import load_hall
 from gateway.domain.recent import Recent
 from gateway.ingest.decode import Ingress

@@ -21,7 +21,7 @@ from drivers.profiles.loader import find_profile
 from drivers.profiles.modbus_map import compile_plan
 from drivers.profiles.model import ModbusProfile
 from firmware_sim.modbus_bus import ModbusBus
-from gateway.config import DEFAULT_PROFILES_DIR
+from gateway.config.load import DEFAULT_PROFILES_DIR
 from tests.servers import free_port
 
 CASES = Path(__file__).parent / "profile_cases"

@@ -29,7 +29,7 @@ from drivers.profiles.loader import ProfileError, find_profile, load_profile
 from drivers.profiles.model import MqttProfile
 from drivers.profiles.mqtt_json import MqttDecoder
 from firmware_sim.modbus_bus import ModbusBus
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.domain.canonical import READING, Event
 from gateway.domain.ratings import from_fields, summarize
 from gateway.kinds.base import Kind

@@ -18,7 +18,7 @@ import pytest
 
 from drivers.backoff import full_jitter
 from gateway import supervisor
-from gateway.config import load_config
+from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from gateway.supervisor import Supervisor
 from tests.load import Publisher

@@ -28,7 +28,7 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 
 def _hint(err: Any) -> str:
-    """What is wrong and what to do, as the hall file's errors say it (gateway/config.py)."""
+    """What is wrong and what to do, as the hall file's errors say it (gateway/config/errors.py)."""
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         return "unknown field: remove it or check its spelling (see README, Device profiles)"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.alerts.lifecycle import Alert, Book
 from gateway.alerts.rules import device_conditions
-from gateway.config import Alerts as AlertsConfig
+from gateway.config.alerts import Alerts as AlertsConfig
 from gateway.domain.canonical import STATUS, Event
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook

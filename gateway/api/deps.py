@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from gateway.api.errors import ApiError
 from gateway.commands.audit import Caller
-from gateway.config import MIN_TOKEN_CHARS
+from gateway.config.api import MIN_TOKEN_CHARS
 from gateway.view import View
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.domain.attendance import effective, inside
 from gateway.domain.conditions import Condition
 from gateway.kinds.attendance import AttendanceProjection

@@ -31,7 +31,7 @@ from drivers.profiles.errors import CommandError
 from drivers.profiles.model import ModbusProfile, MqttProfile
 from gateway.commands.audit import Caller, audit_line, audit_row, iso_time
 from gateway.commands.late import LateAnswers
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import ACK, STATUS, Event
 from gateway.health import HealthBook

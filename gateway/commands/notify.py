@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from gateway.commands.audit import iso_time
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.store.journal import Journal
 
 TARGET = "pickup"

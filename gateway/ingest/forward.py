@@ -13,7 +13,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 
 HEADER = struct.Struct("!I")
 

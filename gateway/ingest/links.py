@@ -10,7 +10,9 @@ import json
 
 from drivers.mqtt import MqttOptions, Will
 from drivers.tls import TlsOptions
-from gateway.config import HallConfig, Influx, secret
+from gateway.config.base import secret
+from gateway.config.hall import HallConfig
+from gateway.config.store import Influx
 from gateway.ingest.forward import worker_client_id, worker_username
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 

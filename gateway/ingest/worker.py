@@ -33,7 +33,7 @@ from typing import Any
 
 from drivers.mqtt import Message, MqttLink
 from gateway import logformat
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.devices import build_registry
 from gateway.ingest.decode import Ingress
 from gateway.ingest.forward import frame, read_frame, share_group, worker_outbox

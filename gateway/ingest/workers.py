@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import HallConfig
+from gateway.config.hall import HallConfig
 from gateway.ingest.decode import Decoded
 from gateway.ingest.forward import frame, read_frame
 from gateway.ingest.hub import Hub

@@ -1,22 +1,22 @@
-"""What a device kind is: its configuration parameters, the signals its profile must provide,
-its health rules and its projections. One module per kind; `gateway/kinds/__init__.py` lists them.
+"""What a device kind is: its configuration parameters and settings, the signals its profile must
+provide, its health rules and its projections. One package per kind; `gateway/kinds/registry.py`
+lists them.
 
 A kind imports nothing of the transports: it is data and pure functions over canonical events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import date, time
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from gateway.domain.canonical import Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
-
-if TYPE_CHECKING:
-    from gateway.config import HallConfig
-    from gateway.devices import DeviceEntry
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).
 KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
@@ -46,10 +46,98 @@ class Projection(Protocol):
     def restore(self, state: dict[str, Any]) -> None: ...
 
 
-ProjectionFactory = Callable[["HallConfig", "Mapping[str, DeviceEntry]"], Projection]
+# What a kind sees of the hall and its devices: the configuration and the compiled devices provide
+# these attributes (and more), so a kind imports neither gateway/config/hall.py nor gateway/devices.py
+# and the dependency points one way: configuration -> registry -> kinds.
+
+
+class WorkingHoursView(Protocol):
+    days: Sequence[str]
+    start: time
+    end: time
+    holidays: Sequence[date]
+    workdays: Sequence[date]
+
+
+class ZoneView(Protocol):
+    id: str
+    name: str
+    capacity: int
+    reset_at: time | str | None  # "never", or None: the kind's default
+    reset_counters: bool
+
+
+class PostView(Protocol):
+    window: str
+    a: str
+    b: str | None
+
+
+class KindContext(Protocol):
+    """The hall-wide settings a kind's projections read. A kind with a section of its own extends it
+    with that section (e.g. `ratings: Ratings`, in its settings module)."""
+
+    site: str
+    timezone: str
+    working_hours: WorkingHoursView
+    zones: Sequence[ZoneView]
+    posts: Sequence[PostView]
+
+
+class DeviceParams(Protocol):
+    """A device's configuration as a kind reads it: the kind parameters and its poll period."""
+
+    id: str
+    kind: str
+    zone: str | None
+    from_zone: str | None
+    window: str | None
+    slots: int | None
+    doors: int | None
+    poll_interval_s: float
+
+
+class PlanView(Protocol):
+    wraps: Mapping[str, int]  # where a counter register wraps, by signal
+
+
+class DeviceView(Protocol):
+    """A device of the hall with its compiled profile (gateway/devices.py's DeviceEntry)."""
+
+    id: str
+    kind: str
+    config: DeviceParams
+    plan: PlanView | None  # Modbus: the compiled read plan
+
+
+# (hall, devices) -> projection. The hall is a KindContext with the kind's own section.
+ProjectionFactory = Callable[[Any, Mapping[str, DeviceView]], Projection]
 Rule = Callable[[Mapping[str, Any], int], list[Problem]]  # (info, now_ns) -> problems
 Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into its info
 Alarm = Callable[[Event], Condition | None]  # an event that opens an alert only a person closes
+
+
+Problems = list[tuple[str, str]]  # (field path, message), as the configuration reports them
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A section of the hall file that belongs to one kind (`ratings:`, `lockers:`, ...): the hall
+    configuration (gateway/config/hall.py) composes every registered kind's section under its key,
+    with the same field paths in its errors as any other section."""
+
+    key: str  # the section's key at the top of the hall file
+    model: type[BaseModel]  # its pydantic model; every field has a default (the section is optional)
+    # Checks of the whole hall once it validated (e.g. a reset time against the working hours):
+    # raise ValueError with the message (reported at the top level, as the hall's own checks).
+    check: Callable[[Any], None] | None = None
+    # What the section names among the hall's devices (ids, slots): (field path, message) each;
+    # called with the section and the devices that validated, also for a file that did not.
+    references: Callable[[Any, Sequence[DeviceParams]], Problems] | None = None
+    # Fields inside the section that name an environment variable holding a secret (`notify.token_env`).
+    secrets: tuple[str, ...] = ()
+    # A plain class whose methods the hall configuration gains (`cfg.zone_reset_at(zone)`).
+    methods: type | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +160,9 @@ class Kind:
     fold: Fold | None = None
     alarm: Alarm | None = None
     projections: tuple[ProjectionFactory, ...] = ()
+    settings: Settings | None = None
+    # A kiosk token (`api.tokens[].locker`) may be bound to a device of this kind.
+    kiosk: bool = False
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

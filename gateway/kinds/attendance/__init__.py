@@ -19,12 +19,12 @@ from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.base import Kind, low_battery
 from gateway.store.records import PunchStore, attach
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
-    from gateway.devices import DeviceEntry
+    from gateway.kinds.base import DeviceView
     from gateway.store.journal import Journal
 
 PUNCH = "punch"
@@ -34,7 +34,7 @@ KIND_NAME = "attendance"
 class AttendanceProjection:
     name = "attendance"
 
-    def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
+    def __init__(self, cfg: AttendanceContext, devices: Mapping[str, DeviceView]) -> None:
         self.tz = cfg.timezone
         self.zone = ZoneInfo(cfg.timezone)
         self.hours = cfg.working_hours
@@ -166,4 +166,5 @@ KIND = Kind(
     required={PUNCH: frozenset({"staff_id"})},  # a punch of nobody counts for no one
     rules=(low_battery,),
     projections=(AttendanceProjection,),
+    settings=SETTINGS,
 )

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
-from gateway.kinds.base import Kind, Record, doors_left_open, jammed, low_battery, set_part
-
-if TYPE_CHECKING:
-    from gateway.config import HallConfig
-    from gateway.devices import DeviceEntry
+from gateway.kinds.base import DeviceView, Kind, KindContext, Record, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.lockbox.settings import SETTINGS
 
 
 def fold(info: dict[str, Any], e: Event) -> None:
@@ -109,7 +106,7 @@ def _phone(s: dict[str, Any], phone: Any, ts_ns: int) -> None:
     s["phone"] = phone
 
 
-def slot_book(cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> SlotBook:
+def slot_book(cfg: KindContext, devices: Mapping[str, DeviceView]) -> SlotBook:
     return SlotBook({d.id for d in devices.values() if d.kind == "lockbox"})
 
 
@@ -124,4 +121,5 @@ KIND = Kind(
     fold=fold,
     alarm=alarm,
     projections=(slot_book,),
+    settings=SETTINGS,
 )

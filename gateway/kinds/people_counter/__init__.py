@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
@@ -20,12 +20,9 @@ from gateway.domain.occupancy import (
     ZoneCount,
     reset_due,
 )
-from gateway.kinds.base import Kind, Record
+from gateway.kinds.base import DeviceView, Kind, Record
+from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.store.points import make_line
-
-if TYPE_CHECKING:
-    from gateway.config import HallConfig
-    from gateway.devices import DeviceEntry
 
 MEASUREMENT = "occupancy"
 RESET_MEASUREMENT = "occupancy_reset"
@@ -36,7 +33,7 @@ def sensor_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}")]
 
 
-def _wrap(d: DeviceEntry) -> int:
+def _wrap(d: DeviceView) -> int:
     """Where the counter's IN count wraps: its width, as its profile says."""
     return d.plan.wraps.get("in_total", WRAP) if d.plan is not None else WRAP
 
@@ -69,13 +66,13 @@ class OccupancyProjection:
 
     name = "occupancy"
 
-    def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
+    def __init__(self, cfg: OccupancyContext, devices: Mapping[str, DeviceView]) -> None:
         self.site = cfg.site
         self.tz = cfg.timezone
         o = cfg.occupancy
         self.settings = o
         self.names = {z.id: z.name for z in cfg.zones}
-        self.reset_at = {z.id: cfg.zone_reset_at(z) for z in cfg.zones}
+        self.reset_at = {z.id: zone_reset_at(o, z) for z in cfg.zones}
         self.reset_at[HALL] = o.reset_at
         hall_capacity = o.hall_capacity or sum(z.capacity for z in cfg.zones) or 1
         counters = [d for d in devices.values() if d.kind == KIND.name and d.config.zone]
@@ -258,4 +255,5 @@ KIND = Kind(
     info=frozenset({"sensor", "fw_version", "uptime_s"}),
     rules=(sensor_problems,),
     projections=(OccupancyProjection,),
+    settings=SETTINGS,
 )

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from gateway.config import Influx
-from gateway.config import secret as config_secret
+from gateway.config.base import secret as config_secret
+from gateway.config.store import Influx
 from gateway.domain.occupancy import MINUTE_NS, Bucket
 from gateway.kinds.people_counter import MEASUREMENT
 

@@ -8,6 +8,7 @@ from typing import Any
 from gateway.domain.canonical import READING, Event
 from gateway.domain.health import Problem
 from gateway.kinds.base import Kind, doors_left_open, jammed
+from gateway.kinds.pickup_locker.settings import SETTINGS
 
 
 def board_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
@@ -43,4 +44,6 @@ KIND = Kind(
     info=frozenset({"board_status", "lock_fault", "fw_version", "uptime_s", "temperature_c"}),
     rules=(board_problems, jammed, doors_left_open),
     fold=fold,
+    settings=SETTINGS,
+    kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
 )

@@ -28,8 +28,8 @@ from gateway.kinds.base import Kind, low_battery
 from gateway.store.records import RatingStore, attach
 
 if TYPE_CHECKING:
-    from gateway.config import HallConfig
-    from gateway.devices import DeviceEntry
+    from gateway.kinds.base import DeviceView as DeviceEntry
+    from gateway.kinds.rating_pad.settings import RatingsContext as HallConfig
     from gateway.store.journal import Journal
 
 RATED, UNRATED = "rated", "unrated"

@@ -1,0 +1,47 @@
+"""The HTTP API: where it listens, and its tokens with their roles (the secrets stay in the
+environment: a token names the variable that holds it)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import Field, model_validator
+
+from gateway.config.base import Model
+
+MIN_TOKEN_CHARS = 16  # an API token must resist guessing
+
+# `kiosk`: a pickup locker's own keypad or QR reader, bound to that locker (its token names it).
+# `viewer`: reads what any role reads and changes nothing: the wall screen's token, in a link on a
+# PC in the public hall.
+Role = Literal["technician", "staff", "duty_manager", "manager", "admin", "viewer", "kiosk"]
+# The roles of people (the demo makes one token each); a kiosk token is a locker's, not a person's.
+ROLES: tuple[str, ...] = tuple(r for r in get_args(Role) if r != "kiosk")
+
+
+class Token(Model):
+    role: Role
+    env: str = Field(description="name of the environment variable that holds the token")
+    name: str | None = Field(
+        None, max_length=64, description="who holds it, as the audit names them; default: the variable's name"
+    )
+    locker: str | None = Field(None, description="kiosk tokens only: the pickup locker (device id) it may open")
+
+    @model_validator(mode="after")
+    def _kiosk_locker(self) -> Token:
+        if self.role == "kiosk" and self.locker is None:
+            raise ValueError("a kiosk token is bound to one pickup locker: add locker: <device id>")
+        if self.role != "kiosk" and self.locker is not None:
+            raise ValueError(f"locker: only kiosk tokens are bound to a locker; remove it from this {self.role} token")
+        return self
+
+    @property
+    def actor(self) -> str:
+        return self.name or self.env
+
+
+class Api(Model):
+    # Never empty: "" would bind every interface (the API) or name no host (the broker).
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[Token] = Field(default_factory=list)

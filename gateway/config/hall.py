@@ -1,0 +1,146 @@
+"""The hall configuration as a whole (one YAML file): the hall-wide parts (time zone, working
+hours, zones, window posts), the gateway's sections, and the sections the kinds bring (each kind
+declares its own in its package: `Kind.settings`), composed into one pydantic model."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, create_model, field_validator, model_validator
+
+from gateway.config.alerts import Alerts, Commands, Health
+from gateway.config.api import Api
+from gateway.config.base import Model, clock_time
+from gateway.config.broker import Broker, Ingest
+from gateway.config.devices import Device
+from gateway.config.store import Influx, Store
+from gateway.kinds.base import Settings
+from gateway.kinds.registry import KINDS
+
+
+class Zone(Model):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str = ""
+    capacity: int = Field(gt=0)
+    # When this zone's figures restart from 0 each night; default: occupancy.reset_at.
+    # "never" for a zone open around the clock.
+    reset_at: time | Literal["never"] | None = None
+    # At that reset, also write the reset register of the counters counting into this zone
+    # (their profile's `reset_counts` command, audited like any command). Off: only the
+    # gateway's baseline restarts, and the counters' own totals keep growing (and wrap).
+    reset_counters: bool = False
+
+    _reset_time = field_validator("reset_at", mode="before")(clock_time)
+
+    @model_validator(mode="after")
+    def _counters_reset_with_zone(self) -> Zone:
+        if self.reset_counters and self.reset_at == "never":
+            raise ValueError("reset_counters: the zone is never reset (reset_at: never): drop one of them")
+        return self
+
+
+class WorkingHours(Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    holidays: list[date] = Field([], description="public holidays: no work even on a working weekday")
+    workdays: list[date] = Field([], description="extra working days (调休), e.g. a Saturday worked for a holiday")
+
+    @model_validator(mode="after")
+    def _one_or_other(self) -> WorkingHours:
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(
+                f"{', '.join(d.isoformat() for d in both)} listed both as holiday and as extra working day: "
+                "remove it from one of working_hours.holidays and working_hours.workdays"
+            )
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}: working hours lie within one day")
+        return self
+
+
+class Post(Model):
+    """A window post (AB岗): A is its staff member, B covers for A."""
+
+    window: str = Field(min_length=1)
+    a: str = Field(min_length=1, description="the A post's staff id")
+    b: str | None = Field(None, description="the B post (cover) staff id")
+
+
+class Hall(Model):
+    """The hall-wide parts and sections; the hall configuration adds every kind's own section."""
+
+    site: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    working_hours: WorkingHours = WorkingHours()
+    zones: list[Zone] = Field(default_factory=list)
+    api: Api = Api()
+    broker: Broker = Broker()
+    ingest: Ingest = Ingest()
+    store: Store = Store()
+    influx: Influx = Influx()
+    health: Health = Health()
+    alerts: Alerts = Alerts()
+    posts: list[Post] = Field(default_factory=list)
+    commands: Commands = Commands()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
+        return v
+
+    @field_validator("posts")
+    @classmethod
+    def _one_post_per_window(cls, v: list[Post]) -> list[Post]:
+        windows = [p.window for p in v]
+        twice = sorted({w for w in windows if windows.count(w) > 1})
+        if twice:
+            raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
+        return v
+
+    @model_validator(mode="after")
+    def _kinds_checks(self) -> Hall:
+        # What a kind checks across the hall (e.g. its reset times against the working hours).
+        for s in sections():
+            if s.check is not None and s.key in type(self).model_fields:
+                s.check(self)
+        return self
+
+    @property
+    def client_id(self) -> str:
+        return self.broker.client_id or f"hallgate-{self.site}"
+
+
+def sections() -> list[Settings]:
+    """The registered kinds' own sections of the hall file, in the registry's order."""
+    return [k.settings for k in KINDS.values() if k.settings is not None]
+
+
+def compose() -> type[Hall]:
+    """The hall configuration: the hall-wide parts, each kind's section under its key, then
+    profile folders and devices (validated last, as they always were)."""
+    fields: dict[str, Any] = {s.key: (s.model, s.model()) for s in sections()}
+    methods = tuple(s.methods for s in sections() if s.methods is not None)
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "HallConfig",
+        __base__=(Hall, *methods),
+        __module__=__name__,
+        __doc__="One hall's configuration file, validated (README, Configuration).",
+        **fields,
+        profiles_dirs=(list[Path], Field(default_factory=list)),
+        devices=(list[Device], Field(default_factory=list)),
+    )
+
+
+# Composed once, from the kinds registered by then (gateway/kinds/registry.py).
+HallConfig = compose()

@@ -1,0 +1,72 @@
+"""The secrets a hall file names: each field that holds the name of an environment variable (never
+the secret itself). One list, read twice: environment overrides skip those variables, and
+load_config requires each one to be set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.config.api import MIN_TOKEN_CHARS
+from gateway.config.hall import sections
+
+# The hall-wide ones (the API tokens' `env` are checked on their own, below); the kinds add theirs.
+HALL_SECRETS = ("broker.password_env", "influx.password_env", "influx.token_env", "alerts.webhook.token_env")
+
+
+def secret_fields() -> list[str]:
+    """Dotted paths of every field that names a secret's variable, the kinds' sections' included."""
+    return [*HALL_SECRETS, *(f"{s.key}.{path}" for s in sections() for path in s.secrets)]
+
+
+def secret_names_in(raw: dict[str, Any]) -> set[str]:
+    """The variables a raw (not yet validated) file names as secrets."""
+    tokens = raw.get("api", {}).get("tokens") if isinstance(raw.get("api"), dict) else None
+    names = {t.get("env") for t in tokens if isinstance(t, dict)} if isinstance(tokens, list) else set()
+    for path in secret_fields():
+        node: Any = raw
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        names.add(node)
+    return {n for n in names if isinstance(n, str)}
+
+
+def missing_secrets(cfg: Any, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    problems = []
+    # A token is looked up by its value: one value under two entries (the same variable twice, or
+    # two variables holding the same token) would silently get the last entry's role and locker.
+    first: dict[str, int] = {}
+    for i, t in enumerate(cfg.api.tokens):
+        value = environ.get(t.env)
+        if value and value in first:
+            j = first[value]
+            same = (
+                "names the same variable"
+                if cfg.api.tokens[j].env == t.env
+                else f"holds the same token as {cfg.api.tokens[j].env}"
+            )
+            problems.append(
+                (
+                    f"api.tokens[{i}].env",
+                    f"{t.env} {same} (api.tokens[{j}]): give every role and holder a token of its own",
+                )
+            )
+        elif value:
+            first[value] = i
+        if not value:
+            problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
+        elif len(value) < MIN_TOKEN_CHARS:
+            problems.append(
+                (
+                    f"api.tokens[{i}].env",
+                    f"the token in {t.env} has {len(value)} characters: use at least "
+                    f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')",
+                )
+            )
+    for path in secret_fields():
+        node: Any = cfg
+        for key in path.split("."):
+            node = getattr(node, key, None)
+        if node and not environ.get(node):
+            problems.append((path, f"environment variable {node} is not set: export it"))
+    return problems
