@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.mqtt import Message, MqttLink, MqttOptions
+from drivers.mqtt.link import MqttLink
+from drivers.mqtt.options import Message, MqttOptions
 from drivers.tls import TlsOptions
 from gateway.config import Broker, ConfigError, load_config
 from tests.servers import Mosquitto, Pki, make_pki, require_binary

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from drivers.mqtt import MqttOptions, Will
+from drivers.mqtt.options import MqttOptions, Will
 from drivers.tls import TlsOptions
 from gateway.config import HallConfig, Influx, secret
 from gateway.ingest.forward import worker_client_id, worker_username
