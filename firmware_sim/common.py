@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 CST = timezone(timedelta(hours=8))
 UINT32 = 1 << 32
@@ -35,6 +36,11 @@ def iso_ts(offset_s: float = 0.0) -> str:
     """The device clock as ISO 8601 with milliseconds and +08:00, e.g. 2026-11-23T09:15:02.120+08:00."""
     now = datetime.now(CST) + timedelta(seconds=offset_s)
     return now.isoformat(timespec="milliseconds")
+
+
+def compact_json(payload: dict[str, Any]) -> str:
+    """A payload as the MQTT devices send it: no spaces, Chinese as it is."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 def device_rng(seed: int | str, device_id: str) -> random.Random:

@@ -1,6 +1,6 @@
 """`hallgate sim queue`: a day at the queue system (排队叫号), optionally with a rating pad per window.
 
-Kept out of firmware_sim/cli.py (which only adds the parser and waits for the day to end).
+Kept out of firmware_sim/cli.py and cli_args.py (which only add the parser and wait for the day to end).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from firmware_sim.hall import HallConfigError, HallSimulator
+from firmware_sim.hall import HallSimulator
+from firmware_sim.hall_file import HallConfigError
 from firmware_sim.kinds.queue import QueueSystem
 
 EXAMPLES = """示例 (examples):

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from drivers.modbus import LineSettings, ModbusLine, Polled, poll_line
-from drivers.mqtt import MqttLink
+from drivers.mqtt.link import MqttLink
 from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
 from gateway.alerts.rules import GatewayWatch

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drivers.modbus import LineStats, ModbusLine
-from drivers.mqtt import LinkStats
+from drivers.mqtt.options import LinkStats
 from gateway.alerts.delivery import TargetStats
 from gateway.alerts.engine import AlertDesk
 from gateway.config.hall import HallConfig

@@ -13,7 +13,8 @@ from typing import Literal
 
 import pytest
 
-from drivers.mqtt import MqttLink, MqttOptions
+from drivers.mqtt.link import MqttLink
+from drivers.mqtt.options import MqttOptions
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto

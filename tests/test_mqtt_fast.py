@@ -1,4 +1,4 @@
-"""The MQTT link's shortcuts through paho (drivers/mqtt.py `_Client`) against paho's own code: the
+"""The MQTT link's shortcuts through paho (drivers/mqtt/client.py `FastClient`) against paho's own code: the
 same topic, payload, QoS, retain flag and packet id for every PUBLISH paho itself would decode,
 paho's own errors for the packets it refuses, byte-identical PUBACKs when acknowledged together,
 and a real broker's messages with MQTT 5 properties arriving whole and acknowledged once."""
@@ -16,7 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from drivers.mqtt import Message, MqttLink, MqttOptions, _Client
+from drivers.mqtt.client import FastClient as _Client
+from drivers.mqtt.link import MqttLink
+from drivers.mqtt.options import Message, MqttOptions
 from tests.servers import Mosquitto
 from tests.waits import until
 
@@ -217,7 +219,7 @@ def test_a_burst_read_ahead_arrives_whole_and_in_order(mosquitto: Mosquitto) -> 
 
 
 async def _burst(mosquitto: Mosquitto) -> None:
-    from drivers.mqtt import READ_AHEAD
+    from drivers.mqtt.client import READ_AHEAD
 
     batches: list[list[Message]] = []
     opts = MqttOptions(host=mosquitto.host, port=mosquitto.port, client_id="burst-sub")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.mqtt import Message, MqttLink, MqttOptions
+from drivers.mqtt.link import MqttLink
+from drivers.mqtt.options import Message, MqttOptions
 from drivers.tls import TlsOptions
 from gateway.config.broker import Broker
 from gateway.config.errors import ConfigError

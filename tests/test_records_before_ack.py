@@ -9,7 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from drivers.mqtt import Message
+from drivers.mqtt.options import Message
 from gateway.devices import load_hall
 from gateway.health import HealthBook
 from gateway.ingest.hub import Hub

@@ -15,7 +15,8 @@ from firmware_sim.cli import main
 from firmware_sim.control import ControlChannel
 from firmware_sim.faults import FaultError, FaultInjector, parse_fault
 from firmware_sim.hall import HallSimulator
-from firmware_sim.mqtt_device import MqttSettings, cancel_and_wait
+from firmware_sim.mqtt_device import MqttSettings
+from firmware_sim.tasks import cancel_and_wait
 from tests.servers import Mosquitto
 from tests.sim_support import MqttWatcher, free_ports, mbpoll, mosquitto_pub, on, retained
 from tests.waits import until

@@ -16,7 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from drivers.mqtt import Message
+from drivers.mqtt.options import Message
 from gateway.config.load import load_config
 from gateway.devices import load_hall
 from gateway.domain.recent import Recent

@@ -118,7 +118,7 @@ def test_the_outbox_takes_batches_again_soon_after_space_returns_not_after_the_b
     """A refused batch makes the link reconnect after a backoff (up to 30 s, here pinned at 120 s):
     the outbox's probe ends that wait once space is back, so what was refused is stored and
     acknowledged within seconds, far inside the backoff."""
-    monkeypatch.setattr("drivers.mqtt.full_jitter", lambda *_: LONG_BACKOFF_S)
+    monkeypatch.setattr("drivers.mqtt.link.full_jitter", lambda *_: LONG_BACKOFF_S)
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
 site: disk

@@ -14,7 +14,7 @@ from typing import Any
 
 import paho.mqtt.client as paho_topic
 
-from drivers.mqtt import Message
+from drivers.mqtt.options import Message
 from drivers.profiles.mqtt_json import DecodeError
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import Event, Priority

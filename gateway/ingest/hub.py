@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.modbus import TICK_S, ModbusFailure
-from drivers.mqtt import Message
+from drivers.mqtt.options import Message
 from drivers.profiles.errors import DecodeError
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import READING, Event, Priority

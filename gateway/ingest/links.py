@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from drivers.mqtt import MqttOptions, Will
+from drivers.mqtt.options import MqttOptions, Will
 from drivers.tls import TlsOptions
 from gateway.config.base import secret
 from gateway.config.hall import HallConfig

@@ -31,7 +31,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from drivers.mqtt import Message, MqttLink
+from drivers.mqtt.link import MqttLink
+from drivers.mqtt.options import Message
 from gateway import logformat
 from gateway.config.hall import HallConfig
 from gateway.devices import build_registry

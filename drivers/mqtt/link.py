@@ -1,10 +1,11 @@
-"""MQTT transport: paho-mqtt driven by the asyncio loop, with manual acknowledgement.
+"""The MQTT link: paho-mqtt driven by the asyncio loop, with manual acknowledgement.
 
 paho rather than aiomqtt because QoS 1 messages must be acknowledged to the broker only after
 their records are durable, and only paho exposes that (`manual_ack`); its own network code is
 also the fastest Python subscriber measured here. Its socket is driven by the event loop (no
-network thread). Received messages are handed over in batches, so the consumer can commit a
-whole batch in one transaction and then acknowledge it.
+network thread: pump.py). Received messages are handed over in batches, so the consumer can
+commit a whole batch in one transaction and then acknowledge it (a batch's PUBACKs in one write:
+client.py).
 
 Over TLS (`MqttOptions.tls`) the broker is always verified; see drivers/tls.py.
 
@@ -17,90 +18,23 @@ import asyncio
 import contextlib
 import logging
 import random
-import select
-import socket
 import ssl
-import struct
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drivers.backoff import full_jitter
-from drivers.tls import TlsOptions, client_context, describe_tls_error
+from drivers.mqtt.client import FastClient
+from drivers.mqtt.options import LinkStats, Message, MqttOptions
+from drivers.mqtt.pump import SocketPump
+from drivers.tls import client_context, describe_tls_error
 
-log = logging.getLogger(__name__)
-
-
-class Message(NamedTuple):
-    """One received message. A named tuple: built once per message, it is the cheapest immutable record."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    mid: int
-    session: int  # which connection delivered it: an ack never crosses a reconnect
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class MqttOptions:
-    host: str
-    port: int
-    client_id: str
-    protocol: Literal["5", "3.1.1"] = "5"
-    username: str | None = None
-    password: str | None = None
-    keepalive_s: int = 30
-    receive_maximum: int = 2000
-    session_expiry_s: int = 7 * 24 * 3600  # keep our queue at the broker through a week's outage
-    will: Will | None = None
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    # Messages arriving within a window share one batch: one commit (one fsync), one write of
-    # their acknowledgements, one pass of the projections. Short while traffic is light, so a lone
-    # message (a command's ack) is not held up. Busy (the last batch came at `busy_rate` msg/s or
-    # more), the window is `busy_window_s` and the socket is read when it closes, not woken for
-    # each message: at a steady 2,000 msg/s, ~100 messages a batch and ~20 wake-ups a second
-    # rather than ~10 a batch and hundreds. A batch that reaches `batch_max` goes at once (waiting
-    # buys nothing then). The acknowledgements held never exceed the broker's window: MQTT 5 only,
-    # where the broker keeps to our receive_maximum (batch_max is at most half of it); an MQTT
-    # 3.1.1 broker has a window of its own (Mosquitto: 20 messages) that we cannot see, so a
-    # 3.1.1 link keeps the short window.
-    batch_window_s: float = 0.005
-    busy_window_s: float = 0.05
-    busy_rate: float = 1000.0
-    batch_max: int = 500
-    connect_timeout_s: float = 10.0
-    tls: TlsOptions | None = None
-
-
-@dataclass
-class LinkStats:
-    connected: bool = False
-    # Every subscription of this connection acknowledged (SUBACK, each granted): only then does
-    # the broker route the filters' messages to us. A session that never existed queues nothing.
-    subscribed: bool = False
-    connects: int = 0
-    connection_losses: int = 0
-    messages_in: int = 0
-    last_error: str | None = None
-    batches_failed: int = 0  # on_batch raised: nothing acknowledged, reconnected for redelivery
-    last_batch_error: str | None = None
+log = logging.getLogger("drivers.mqtt")  # the name operators' logging settings know
 
 
 @dataclass
@@ -110,99 +44,6 @@ class _Session:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     # on_batch failed: what this session still delivers comes again after the reconnect
     batch_failed: bool = False
-
-
-READ_AHEAD = 65536
-_PUBACK = struct.Struct("!BBH")  # a PUBACK: fixed header, remaining length 2, packet id
-
-
-class _Client(paho.Client):
-    """paho's client with two shortcuts on the path every message takes (paho 2.2 internals, pinned,
-    checked by tests/test_mqtt_fast.py against paho's own code):
-
-    - a well-formed QoS 0/1 PUBLISH goes straight to `on_fast_message(topic, payload, qos,
-      retain, mid)`: no MQTTMessage, no topic-filter walk and no MQTT 5 Properties object per
-      message (their parsing was about a sixth of the gateway's CPU per message). Properties
-      are skipped, not read: the gateway uses none, and it never allows topic aliases, so a
-      PUBLISH always names its topic. Anything else (QoS 2, an empty or non-UTF-8 topic, a
-      malformed packet) takes paho's own path, with its errors.
-    - `ack_many` queues the PUBACKs of a batch as one write: one send() and one TCP segment
-      rather than one per message.
-    """
-
-    on_fast_message: Callable[[str, bytes, int, bool, int], None] | None = None
-    # Read ahead: paho asks the socket for 1 byte, 1 byte (or more), then the rest of each packet,
-    # three system calls a message; one recv of up to READ_AHEAD bytes serves many messages.
-    _rbuf: bytes = b""
-    _rpos: int = 0
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        buf, pos = self._rbuf, self._rpos
-        if pos >= len(buf):
-            buf = super()._sock_recv(READ_AHEAD)  # raises as paho's own does; b"" at the end
-            if not buf:
-                return buf
-            self._rbuf, pos = buf, 0
-        self._rpos = pos + bufsize
-        return buf[pos : pos + bufsize]
-
-    def buffered(self) -> bool:
-        """Bytes read from the socket that paho has not taken yet (poll cannot see them)."""
-        return self._rpos < len(self._rbuf)
-
-    def _sock_close(self) -> None:
-        self._rbuf, self._rpos = b"", 0  # what the old connection sent is not the new one's
-        super()._sock_close()
-
-    def _handle_publish(self) -> paho.MQTTErrorCode:
-        fast = self.on_fast_message
-        header = self._in_packet["command"]
-        qos = (header & 0x06) >> 1
-        if fast is None or qos == 2:
-            return super()._handle_publish()
-        packet = self._in_packet["packet"]
-        try:
-            end = 2 + ((packet[0] << 8) | packet[1])
-            if end > len(packet):
-                raise ValueError("topic longer than the packet")
-            topic = packet[2:end].decode("utf-8")
-            pos = end
-            mid = 0
-            if qos:
-                mid = (packet[pos] << 8) | packet[pos + 1]
-                pos += 2
-            if self._protocol == paho.MQTTv5:
-                length, shift = 0, 0  # the properties' length: a variable byte integer
-                while True:
-                    b = packet[pos]
-                    pos += 1
-                    length |= (b & 0x7F) << shift
-                    if not b & 0x80:
-                        break
-                    shift += 7
-                    if shift > 21:
-                        raise ValueError("properties length of more than 4 bytes")
-                pos += length
-                if pos > len(packet):
-                    raise ValueError("properties longer than the packet")
-            if not topic:
-                raise ValueError("no topic")
-            payload = bytes(memoryview(packet)[pos:])
-        except (IndexError, ValueError):  # UnicodeDecodeError is a ValueError
-            return super()._handle_publish()
-        with self._in_callback_mutex:
-            fast(topic, payload, qos, bool(header & 0x01), mid)
-        if qos == 1 and not self._manual_ack:
-            return self._send_puback(mid)
-        return paho.MQTT_ERR_SUCCESS
-
-    def ack_many(self, mids: Sequence[int]) -> None:
-        """Acknowledge QoS 1 messages (manual_ack) with one queued write of all their PUBACKs."""
-        if len(mids) == 1:
-            self.ack(mids[0], 1)
-        elif mids:
-            data = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
-            self._packet_queue(PUBACK, data, mids[-1], 1)
 
 
 class MqttLink:
@@ -233,11 +74,7 @@ class MqttLink:
         self._subscriptions = list(subscriptions)
         self._on_connect_cb = on_connect
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
         self._pending: list[Message] = []
-        self._poll = select.poll()  # the current socket's, registered when it opens
-        self._reader: Any = None  # the socket the loop watches for reading
-        self._paused = False  # its reader is off while a batch's window is open
         self._flush_scheduled = False
         self._flush_timer: asyncio.TimerHandle | asyncio.Handle | None = None
         # Busy: the last batch came at busy_rate or more; it gets the longer window (MQTT 5 only).
@@ -248,15 +85,16 @@ class MqttLink:
         self._sessions = 0
         self._subscribe_mid: int | None = None  # this connection's SUBSCRIBE, until its SUBACK
         self._task: asyncio.Task[None] | None = None
-        self._misc: asyncio.Task[None] | None = None
         self._failures_in_row = 0  # batches failed since the last one stored
         self._paho_error: str | None = None  # paho's last error log line while connecting
         self._client = self._make_client()
+        self._pump = SocketPump(self._client, options.receive_maximum, self._read_failed)
+        self._pump.hold = self._gathering
 
-    def _make_client(self) -> _Client:
+    def _make_client(self) -> FastClient:
         o = self.options
         v5 = o.protocol == "5"
-        client = _Client(
+        client = FastClient(
             CallbackAPIVersion.VERSION2,
             client_id=o.client_id,
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
@@ -286,17 +124,13 @@ class MqttLink:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_fast_message = self._on_fast_message
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_register_write
-        client.on_socket_unregister_write = self._on_unregister_write
         return client
 
     # -- public ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> MqttLink:
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._pump.attach(self._loop)
         self._task = asyncio.create_task(self._run(), name=f"mqtt {self.options.client_id}")
         return self
 
@@ -318,7 +152,7 @@ class MqttLink:
         self._task = None
         if self.stats.connected:
             self._client.disconnect()
-        self._drop_socket()
+        self._pump.drop()
         self.stats.connected = False
 
     def _ack(self, messages: Iterable[Message]) -> None:
@@ -372,7 +206,7 @@ class MqttLink:
             finally:
                 self._client.on_log = None
             self.stats.connected = self.stats.subscribed = False
-            self._drop_socket()
+            self._pump.drop()
             delay = full_jitter(attempt, self._rng, self.options.backoff_base_s, self.options.backoff_max_s)
             attempt += 1
             log.warning(
@@ -433,103 +267,19 @@ class MqttLink:
         if level == paho.MQTT_LOG_ERR:
             self._paho_error = text
 
-    def _drop_socket(self) -> None:
-        self._reader, self._paused = None, False
-        sock = self._client.socket()
-        if sock is not None and self._loop is not None:
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-        if self._misc:
-            self._misc.cancel()
-            self._misc = None
-        with contextlib.suppress(Exception):
-            self._client._sock_close()  # paho has no public "forget this socket"
+    def _read_failed(self, why: str) -> None:
+        if self._session and not self._session.lost.is_set():
+            self.stats.last_error = why
+
+    def _gathering(self) -> bool:
+        """A busy batch's window is open: the pump leaves the socket unread until it closes."""
+        return self._flush_scheduled and self._busy
 
     async def _published(self, info: paho.MQTTMessageInfo) -> None:
         while not info.is_published():
             await asyncio.sleep(0.01)
 
-    # -- paho callbacks (on the loop, or from the connect thread, hence _call) --------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        assert self._loop is not None
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-        else:
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client: paho.Client, _u: Any, sock: Any) -> None:
-        # Nagle holds a small packet (a PUBACK, a command) until the last one is acked: ~40 ms
-        # with delayed ACKs. A TLS or WebSocket wrapper may not take the option: then it waits.
-        with contextlib.suppress(OSError, AttributeError, ValueError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def opened() -> None:
-            assert self._loop is not None
-            self._poll = select.poll()
-            self._poll.register(sock, select.POLLIN)
-            self._reader, self._paused = sock, False
-            self._loop.add_reader(sock, self._read)
-            self._misc = self._loop.create_task(self._misc_loop())
-
-        self._call(opened)
-
-    def _read(self) -> None:
-        self._read_waiting()
-        if self._flush_scheduled and self._busy and self._reader is not None and self._loop is not None:
-            # A batch is gathering: leave the socket alone until its window closes, then read what
-            # came meanwhile in one go (_flush). At a steady rate that is one wake-up per window,
-            # not one per message; nothing waits longer than it would have anyway.
-            self._loop.remove_reader(self._reader)
-            self._paused = True
-
-    def _resume(self) -> None:
-        if self._paused and self._reader is not None and self._loop is not None:
-            self._paused = False
-            self._loop.add_reader(self._reader, self._read)
-
-    def _read_waiting(self) -> None:
-        # Read every packet already waiting, so that a burst becomes one batch (one commit, one
-        # loop iteration) rather than one per message. paho's loop_read reads a single incoming
-        # packet whatever max_packets says.
-        client = self._client
-        sock = client.socket()
-        pending = getattr(sock, "pending", None)  # TLS: decrypted bytes poll cannot see
-        poll = self._poll.poll  # registered once per socket: cheaper than a select() per packet
-        for _ in range(self.options.receive_maximum):
-            rc = client.loop_read()
-            if rc != paho.MQTT_ERR_SUCCESS:
-                if self._session and not self._session.lost.is_set():
-                    self.stats.last_error = f"read failed: {paho.error_string(rc)}"
-                return
-            if client.socket() is not sock:
-                return  # closed (or replaced) by what was read
-            if not client.buffered() and not (pending and pending()) and not poll(0):
-                return
-        if client.buffered() and self._loop is not None:
-            # Stopped at the limit with bytes already read ahead: the socket may have nothing more
-            # to wake the reader, so come back for them.
-            self._loop.call_soon(self._read)
-
-    def _on_socket_close(self, client: paho.Client, _u: Any, sock: Any) -> None:
-        def closed() -> None:
-            assert self._loop is not None
-            if self._reader is sock:
-                self._reader, self._paused = None, False
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-
-        self._call(closed)
-
-    def _on_register_write(self, client: paho.Client, _u: Any, sock: Any) -> None:
-        self._call(lambda: self._loop and self._loop.add_writer(sock, self._client.loop_write))
-
-    def _on_unregister_write(self, client: paho.Client, _u: Any, sock: Any) -> None:
-        self._call(lambda: self._loop and self._loop.remove_writer(sock))
-
-    async def _misc_loop(self) -> None:
-        while self._client.loop_misc() == paho.MQTT_ERR_SUCCESS:
-            await asyncio.sleep(1)
+    # -- paho callbacks (on the loop, or from the connect thread, hence the pump's call) ----
 
     def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any = None) -> None:
         code = reason.value if hasattr(reason, "value") else int(reason)
@@ -547,7 +297,7 @@ class MqttLink:
                     self.stats.last_error = None
                 session.connack.set_result(code)
 
-        self._call(done)
+        self._pump.call(done)
 
     def _on_disconnect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any = None) -> None:
         session = self._session
@@ -565,7 +315,7 @@ class MqttLink:
                 session.connack.set_exception(ConnectionError(f"connection closed: {why}"))
             session.lost.set()
 
-        self._call(lost)
+        self._pump.call(lost)
 
     def _on_subscribe(self, client: paho.Client, _u: Any, mid: int, codes: Any, _p: Any = None) -> None:
         def acked() -> None:
@@ -578,7 +328,7 @@ class MqttLink:
                 self.stats.last_error = f"the broker refused subscriptions: {', '.join(refused)}"
                 log.error("mqtt %s: %s", self.options.client_id, self.stats.last_error)
 
-        self._call(acked)
+        self._pump.call(acked)
 
     def _on_message(self, client: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._on_fast_message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid)
@@ -603,8 +353,9 @@ class MqttLink:
 
     def _flush(self) -> None:
         self._flush_timer = None
-        if self._paused and self._reader is not None and len(self._pending) < self._batch_max:
-            self._read_waiting()  # what arrived while the window was open joins this batch
+        pump = self._pump
+        if pump.paused and pump.reader is not None and len(self._pending) < self._batch_max:
+            pump.read_waiting()  # what arrived while the window was open joins this batch
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
         o = self.options
@@ -613,13 +364,13 @@ class MqttLink:
         try:
             self._hand_over(batch)
         finally:
-            if self._busy and len(batch) < self._batch_max and self._paused and self._reader and self._loop:
+            if self._busy and len(batch) < self._batch_max and pump.paused and pump.reader and self._loop:
                 # Steady traffic: the next window's messages are read when it closes, without a
                 # wake-up for the first of them. A full batch reads on at once (a backlog waits).
                 self._flush_scheduled = True
                 self._flush_timer = self._loop.call_later(o.busy_window_s, self._flush)
             else:
-                self._resume()
+                pump.resume()
 
     def _hand_over(self, batch: list[Message]) -> None:
         if not batch:
