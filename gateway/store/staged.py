@@ -1,16 +1,18 @@
-"""The records' repositories: staged writes on a connection of their own to the state database.
+"""The records' repositories: writes staged per batch, on a connection of their own to the state database.
 
 The records (ratings and work orders: gateway/store/repos/ratings.py; punches:
-gateway/store/records.py) are repositories like the Journal's (a name, their migrations, run by
-the Journal with the others), but each works on a connection of its own (`connect`), used from
-the loop thread like the Journal's. Why its own: it commits per batch, not per call, and with
-`synchronous=NORMAL`: a store stages what a batch brings and writes it in one transaction after
-the batch (`Staged`), and in WAL mode a commit survives the process being killed, so only a power
-cut can lose the last ones; a commit per rating or punch then costs microseconds, not an fsync
-(a backlog of 100,000 punches, or a load test's 40 % of 差评, must not stall the hub's batch). On
-the Journal's connection (synchronous=FULL, one transaction per call) every batch would pay an
-fsync. Each change stays one short transaction that never spans a call, so the two connections
-never wait for each other.
+gateway/store/records.py) are repositories like the Journal's: a name and their migrations, which
+the Journal runs with the others. A store stages what the hub's batch brings and writes it in one
+transaction once per batch (`Staged.flush`: before the batch is acknowledged, or on the loop's
+next turn), never one per rating or punch.
+
+Why a connection of their own (`connect`), used from the loop thread like the Journal's:
+`synchronous` is a setting of the connection, and the records commit with NORMAL while the
+Journal's rows (alerts, commands, the audit) commit with FULL. In WAL mode a NORMAL commit
+survives the process being killed, and only a power cut can lose the last ones; such a commit
+costs microseconds, not an fsync (a backlog of 100,000 punches, or a load test's 40 % of 差评,
+must not stall the hub's batch). Each transaction is short and never spans a call, so the two
+connections never wait for each other.
 """
 
 from __future__ import annotations
