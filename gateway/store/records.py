@@ -1,379 +1,44 @@
-"""The hall's records in the state database: ratings, work orders and punches.
+"""The hall's records in the state database: punches here; ratings and work orders in
+gateway/store/repos/ratings.py; the staged pattern they share, on a connection of their own, in
+gateway/store/staged.py (all three still importable from here).
 
-Their tables are one migration of gateway/store/journal.py. These stores open their own connection
-to the same file (`connect`), used from the loop thread like the Journal's, each change one short
-transaction that never spans a call, so the two never wait for each other. It commits with
-`synchronous=NORMAL`: in WAL mode a commit survives the process being killed, and only a power
-cut can lose the last ones; a commit per rating or punch then costs microseconds, not an fsync
-(a backlog of 100,000 punches, or a load test's 40 % of 差评, must not stall the hub's batch).
-Uniqueness is the database's: a rating key, an event id, a punch's device, seq and time are unique
-keys, so a resend, a replayed backlog or a restart never counts anything twice.
+Uniqueness is the database's: a punch's device, seq and time are its key, so a resend, a replayed
+backlog or a restart never counts anything twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import sqlite3
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.domain.attendance import Punch
-from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
-from gateway.domain.workorders import DUE, WorkOrder
-from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
-from gateway.store.writes import Unwritable
+from gateway.store.repos.ratings import RatingStore, rating_of
+from gateway.store.staged import Staged, attach, connect
 
-log = logging.getLogger(__name__)
-
-GROUP_COLUMNS = {"window": "window", "staff": "staff", "item": "item", "zone": "zone", "day": "day"}
-IN_CHUNK = 500  # parameters of one `IN (...)` lookup (SQLite allows far more; this keeps each statement small)
-RATING_COLUMNS = "id, key, rated, device, seq, ts_ns, day, case_id, window, staff, item, zone, ticket, score, reasons"
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection of our own to the state database (the Journal has migrated it)."""
-    return connect_wal(SqliteFile.of(path, "state database"), synchronous="NORMAL", busy_timeout_ms=1000)
-
-
-def _rating_row(r: Rating) -> tuple[Any, ...]:
-    return (
-        r.key,
-        int(r.rated),
-        r.device,
-        r.seq,
-        r.ts_ns,
-        r.day,
-        r.case_id,
-        r.window,
-        r.staff,
-        r.item,
-        r.zone,
-        r.ticket,
-        r.score,
-        ",".join(r.reasons),
-    )
-
-
-def rating_of(row: Sequence[Any]) -> Rating:
-    _id, key, rated, device, seq, ts, day, case, window, staff, item, zone, ticket, score, reasons = row
-    return Rating(
-        key, bool(rated), device, seq, ts, day, case, window, staff, item, zone, ticket, score,
-        tuple(x for x in reasons.split(",") if x),
-    )  # fmt: skip
-
-
-class Staged:
-    """Writes held for one transaction: the caller flushes after its batch (the projections schedule
-    `flush` on the event loop right after the hub's batch; reads flush first)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.scheduled = False
-
-    def pending(self) -> bool:
-        raise NotImplementedError
-
-    def write(self, c: sqlite3.Connection) -> None:
-        raise NotImplementedError
-
-    def clear(self) -> None:
-        raise NotImplementedError
-
-    def flush_soon(self) -> None:
-        """Flush after the caller's batch: on the event loop's next turn (at once without a loop)."""
-        if self.scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self.scheduled = True
-        loop.call_soon(self.flush_logged)
-
-    def flush_logged(self) -> None:
-        try:
-            self.flush()
-        except Unwritable:
-            pass  # kept staged, retried every half second; the file's Writes logged and counts it
-        except Exception:
-            # Kept staged: the next flush (the next batch, a read, the shutdown) tries again.
-            log.exception("%s: records not written to the state database yet", type(self).__name__)
-
-    def flush_for_read(self) -> None:
-        """A read sees what was staged, once it is written. While the state database cannot be
-        written the read answers from what is (the staged rows follow when it can again): counts
-        a moment behind, rather than no answer and no alerts."""
-        with contextlib.suppress(Unwritable):
-            self.flush()
-
-    def flush(self) -> None:
-        self.scheduled = False
-        if not self.pending():
-            return
-        with transaction(self.conn) as c:
-            self.write(c)
-        self.clear()
-
-
-S = TypeVar("S", bound=Staged)
-
-
-def attach(path: str | Path, make: Callable[[sqlite3.Connection], S]) -> tuple[S, Callable[[], None]]:
-    """A store on a connection of its own, and the close that flushes what the last batch staged."""
-    conn = connect(path)
-    store = make(conn)
-    assert isinstance(conn, Connection) and conn.file is not None
-    pending = conn.file.writes.pending
-    pending.append(store.flush)  # what it holds staged is retried while the file cannot be written
-
-    def close() -> None:
-        pending.remove(store.flush)
-        try:
-            store.flush()
-        finally:
-            conn.close()
-
-    return store, close
-
-
-class RatingStore(Staged):
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(conn)
-        self._events: dict[str, Rating] = {}  # new event ids
-        self._best: dict[str, Rating] = {}  # key -> the rating that counts, where it changed
-        self._orders: dict[str, WorkOrder] = {}  # rating key -> new order
-
-    def pending(self) -> bool:
-        return bool(self._events or self._orders)
-
-    def clear(self) -> None:
-        self._events.clear()
-        self._best.clear()
-        self._orders.clear()
-
-    def add(self, r: Rating) -> str:
-        """'new', 'resend' (this event again), 'duplicate' (another rating of a rated case) or
-        'replaced' (another rating of a rated case, earlier than the one counted: it counts now)."""
-        return self.add_many([r])[0]
-
-    def add_many(self, ratings: Sequence[Rating]) -> list[str]:
-        """`add` for a batch, in order, with two lookups in the database for all of it (not two
-        per rating: at a few thousand ratings a second those queries were most of the cost)."""
-        if not ratings:
-            return []
-        seen = self._known(
-            "SELECT event FROM rating_events WHERE event IN ({})", {r.event_id for r in ratings} - self._events.keys()
-        )
-        stored = {
-            row[1]: rating_of(row)
-            for row in self._rows(
-                f"SELECT {RATING_COLUMNS} FROM ratings WHERE key IN ({{}})",
-                {r.key for r in ratings} - self._best.keys(),
-            )
-        }
-        out = []
-        for r in ratings:
-            if r.event_id in self._events or r.event_id in seen:
-                out.append("resend")
-                continue
-            self._events[r.event_id] = r
-            have = self._best.get(r.key) or stored.get(r.key)
-            if have is None:
-                self._best[r.key] = r
-                out.append("new")
-            elif first(have, r) is r:
-                self._best[r.key] = r
-                out.append("replaced")
-            else:
-                out.append("duplicate")
-        return out
-
-    def _rows(self, sql: str, keys: set[str]) -> list[tuple[Any, ...]]:
-        """Rows whose key is one of `keys`: `sql` has one `IN ({})`, filled a chunk at a time."""
-        out: list[tuple[Any, ...]] = []
-        items = list(keys)
-        for i in range(0, len(items), IN_CHUNK):
-            chunk = items[i : i + IN_CHUNK]
-            out += self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
-        return out
-
-    def _known(self, sql: str, keys: set[str]) -> set[str]:
-        return {row[0] for row in self._rows(sql, keys)}
-
-    def write(self, c: sqlite3.Connection) -> None:
-        c.executemany(
-            "INSERT OR IGNORE INTO rating_events (event, key, ts_ns) VALUES (?, ?, ?)",
-            [(r.event_id, r.key, r.ts_ns) for r in self._events.values()],
-        )
-        # The earliest rating of a key counts, whatever order they are written in.
-        c.executemany(
-            "INSERT INTO ratings (key, rated, device, seq, ts_ns, day, case_id, window, staff, item, zone, "
-            "ticket, score, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
-            "SET rated = excluded.rated, device = excluded.device, seq = excluded.seq, ts_ns = excluded.ts_ns, "
-            "day = excluded.day, case_id = excluded.case_id, window = excluded.window, staff = excluded.staff, "
-            "item = excluded.item, zone = excluded.zone, ticket = excluded.ticket, score = excluded.score, "
-            "reasons = excluded.reasons WHERE (excluded.ts_ns, excluded.device, coalesce(excluded.seq, 0)) "
-            "< (ratings.ts_ns, ratings.device, coalesce(ratings.seq, 0))",
-            [_rating_row(r) for r in self._best.values()],
-        )
-        for o in self._orders.values():
-            cur = c.execute(
-                "INSERT OR IGNORE INTO workorders (rating_key, case_id, window, staff, item, score, reasons, "
-                "device, rated_ns, opened_ns, deadline_ns, state, updated_ns, callback_note, rectification, "
-                "appeal_reason, close_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _order_row(o),
-            )
-            if cur.rowcount:
-                c.execute(
-                    "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "
-                    "VALUES (?, ?, 'open', 'gateway', NULL, 'open', ?)",
-                    (cur.lastrowid, o.opened_ns, f"差评 {o.score} at {o.window}"),
-                )
-
-    def summary(
-        self, start_ns: int, end_ns: int, by: str | None, window: str | None = None
-    ) -> tuple[dict[str, Figures], int]:
-        """Figures per group over [start, end), and the duplicates seen in it."""
-        self.flush_for_read()
-        group = GROUP_COLUMNS[by] if by else "''"
-        where, args = "ts_ns >= ? AND ts_ns < ?", [start_ns, end_ns]
-        if window is not None:
-            where += " AND window = ?"
-            args.append(window)
-        per_score = ", ".join(f"sum(score = {s})" for s in SCORES)
-        bad = ", ".join(str(s) for s in BAD)
-        out: dict[str, Figures] = {}
-        # One pass over the period: the reasons of the 差评 come along, joined (they hold no commas).
-        for g, rated, unrated, no_case, total, reasons, *counts in self.conn.execute(
-            f"SELECT {group}, sum(rated), sum(1 - rated), sum(rated AND case_id = ''), coalesce(sum(score), 0), "
-            f"group_concat(CASE WHEN rated AND score IN ({bad}) AND reasons != '' THEN reasons END), "
-            f"{per_score} FROM ratings WHERE {where} GROUP BY 1",
-            args,
-        ):
-            f = out[g] = Figures(rated=rated, unrated=unrated, score_sum=total, no_case_id=no_case)
-            f.scores = {s: n or 0 for s, n in zip(SCORES, counts, strict=True)}
-            if reasons:
-                f.bad_reasons.update(reasons.split(","))
-        events = self.conn.execute(
-            "SELECT count(*) FROM rating_events WHERE ts_ns >= ? AND ts_ns < ?", (start_ns, end_ns)
-        ).fetchone()[0]
-        counted = sum(f.rated + f.unrated for f in out.values()) if window is None else events
-        return out, max(0, events - counted)
-
-    def ratings(
-        self,
-        *,
-        start_ns: int,
-        end_ns: int,
-        window: str | None = None,
-        score: int | None = None,
-        limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[tuple[int, Rating]]:
-        """Newest first, paged with before_id: (id, rating)."""
-        self.flush_for_read()
-        sql = f"SELECT {RATING_COLUMNS} FROM ratings WHERE ts_ns >= ? AND ts_ns < ?"
-        args: list[Any] = [start_ns, end_ns]
-        for column, value in (("window", window), ("score", score)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                args.append(value)
-        if before_id is not None:
-            sql += " AND id < ?"
-            args.append(before_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        return [(row[0], rating_of(row)) for row in self.conn.execute(sql, args)]
-
-    def bad_by_window(self, start_ns: int, end_ns: int) -> dict[str, int]:
-        self.flush_for_read()
-        bad = ", ".join(str(s) for s in BAD)
-        return dict(
-            self.conn.execute(
-                f"SELECT window, count(*) FROM ratings WHERE ts_ns >= ? AND ts_ns < ? AND rated = 1 "
-                f"AND score IN ({bad}) GROUP BY window",
-                (start_ns, end_ns),
-            ).fetchall()
-        )
-
-    # -- work orders -------------------------------------------------------------------------
-
-    def open_order(self, o: WorkOrder) -> bool:
-        """Stage a new order for a 差评; False when its rating already has one."""
-        if (
-            o.rating_key in self._orders
-            or self.conn.execute("SELECT 1 FROM workorders WHERE rating_key = ?", (o.rating_key,)).fetchone()
-        ):
-            return False
-        self._orders[o.rating_key] = o
-        return True
-
-    def order(self, order_id: int) -> WorkOrder | None:
-        self.flush_for_read()
-        row = self.conn.execute("SELECT * FROM workorders WHERE id = ?", (order_id,)).fetchone()
-        return _order(row) if row else None
-
-    def orders(
-        self, *, state: str | None = None, overdue_at: int | None = None, limit: int = 100, before_id: int | None = None
-    ) -> list[WorkOrder]:
-        self.flush_for_read()
-        sql, args = "SELECT * FROM workorders WHERE 1=1", []
-        if state is not None:
-            sql += " AND state = ?"
-            args.append(state)
-        if overdue_at is not None:
-            sql += f" AND state IN ({', '.join('?' * len(DUE))}) AND deadline_ns <= ?"
-            args += [*DUE, overdue_at]
-        if before_id is not None:
-            sql += " AND id < ?"
-            args.append(before_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        return [_order(r) for r in self.conn.execute(sql, args)]
-
-    def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
-        self.flush()
-        with transaction(self.conn) as c:
-            c.execute(
-                "UPDATE workorders SET state = ?, updated_ns = ?, callback_note = ?, rectification = ?, "
-                "appeal_reason = ?, close_note = ? WHERE id = ?",
-                (o.state, o.updated_ns, o.callback_note, o.rectification, o.appeal_reason, o.close_note, o.id),
-            )
-            c.execute(
-                "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (o.id, o.updated_ns, action, who, from_state, o.state, note),
-            )
-
-    def log(self, order_id: int) -> list[tuple[int, str, str, str | None, str, str]]:
-        """(at_ns, action, who, from, to, note), oldest first."""
-        self.flush_for_read()
-        return self.conn.execute(
-            "SELECT at_ns, action, who, from_state, to_state, note FROM workorder_log WHERE workorder = ? ORDER BY id",
-            (order_id,),
-        ).fetchall()
-
-
-def _order_row(o: WorkOrder) -> tuple[Any, ...]:
-    """Every column but the id, in table order."""
-    return (
-        o.rating_key, o.case_id, o.window, o.staff, o.item, o.score, ",".join(o.reasons), o.device, o.rated_ns,
-        o.opened_ns, o.deadline_ns, o.state, o.updated_ns, o.callback_note, o.rectification, o.appeal_reason,
-        o.close_note,
-    )  # fmt: skip
-
-
-def _order(row: Sequence[Any]) -> WorkOrder:
-    values = list(row)
-    values[7] = tuple(x for x in values[7].split(",") if x)
-    return WorkOrder(*values)
+__all__ = ["PunchStore", "RatingStore", "Staged", "attach", "connect", "rating_of"]
 
 
 class PunchStore(Staged):
+    name = "punches"
+    migrations = (
+        """
+        CREATE TABLE punches (            -- attendance punches, one row per device, seq and time
+            device TEXT NOT NULL,
+            seq INTEGER NOT NULL,         -- -1 when the device sends none
+            ts_ns INTEGER NOT NULL,       -- the machine's time
+            day TEXT NOT NULL,            -- the hall's local date of ts_ns
+            staff TEXT NOT NULL,
+            method TEXT NOT NULL,
+            direction TEXT NOT NULL,      -- in, out, unknown (as punched)
+            flag TEXT,                    -- past, future: an impossible date (clock reset), left out of the figures
+            received_ns INTEGER NOT NULL,
+            PRIMARY KEY (device, seq, ts_ns)
+        ) WITHOUT ROWID;
+        CREATE INDEX punches_day_staff ON punches (day, staff, ts_ns);
+        CREATE INDEX punches_flag ON punches (flag) WHERE flag IS NOT NULL;
+        """,
+    )
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
         self._rows: dict[tuple[str, int, int], tuple[Any, ...]] = {}

@@ -1,0 +1,1 @@
+"""The state database's repositories, one module per feature (gateway/store/repository.py)."""

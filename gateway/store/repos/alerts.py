@@ -1,0 +1,76 @@
+"""Alert rows as the engine last saw them (gateway/alerts/): one row per alert, its whole life."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.store.repository import Repository
+
+
+class Alerts(Repository):
+    name = "alerts"
+    migrations = (
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            key TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            device TEXT,
+            state TEXT NOT NULL,          -- open, acknowledged, resolved, closed
+            opened_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            manual INTEGER NOT NULL,
+            occurrences INTEGER NOT NULL,
+            clear_since_ns INTEGER,
+            acked_by TEXT,
+            acked_ns INTEGER,
+            note TEXT,
+            ended_ns INTEGER
+        );
+        CREATE INDEX alerts_state ON alerts (state, id);
+        """,
+    )
+
+    @staticmethod
+    def save_in(c: sqlite3.Connection, alerts: Sequence[Any]) -> None:
+        """Alert rows as they are now, in the caller's transaction (with their deliveries: Journal)."""
+        c.executemany(
+            "INSERT OR REPLACE INTO alerts (id, rule, key, severity, summary, device, state, opened_ns, "
+            "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.rule,
+                    a.key,
+                    a.severity,
+                    a.summary,
+                    a.device,
+                    a.state,
+                    a.opened_ns,
+                    a.updated_ns,
+                    int(a.manual),
+                    a.occurrences,
+                    a.clear_since_ns,
+                    a.acked_by,
+                    a.acked_ns,
+                    a.note,
+                    a.ended_ns,
+                )
+                for a in alerts
+            ],
+        )
+
+    def alert_rows(self, *, active: bool | None = None, limit: int = 500) -> list[tuple[Any, ...]]:
+        """Alert rows, newest first (columns in table order)."""
+        sql = "SELECT * FROM alerts"
+        if active is not None:
+            sql += " WHERE state IN ('open', 'acknowledged')" if active else " WHERE state IN ('resolved', 'closed')"
+        return self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    def max_alert_id(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
