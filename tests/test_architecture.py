@@ -25,10 +25,6 @@ KNOWN_CYCLES: set[frozenset[str]] = set()
 # Files outside gateway/kinds/ that still name a kind (issue 20 moves what they hold for a kind
 # into its package).
 KIND_NAMED_OUTSIDE = {
-    "gateway/api/app.py",
-    "gateway/api/routes/attendance.py",
-    "gateway/api/routes/lockboxes.py",
-    "gateway/api/routes/occupancy.py",
     "gateway/commands/compliance.py",
     "gateway/commands/openings.py",
     "gateway/commands/pickup.py",

@@ -1,20 +1,24 @@
 """A new device kind needs a kind module, a profile and a simulator: no edit to the hub, the API
-or the health module. Tried with a temperature and humidity sensor over real Modbus TCP, next to
-an MQTT rating pad on a real Mosquitto; the new kind's projection raises on every event, and the
-link keeps acknowledging while the other projections keep running."""
+(its routes come in with it) or the health module. Tried with a temperature and humidity sensor
+over real Modbus TCP, next to an MQTT rating pad on a real Mosquitto; the new kind's projection
+raises on every event, and the link keeps acknowledging while the other projections keep running."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 from pymodbus.constants import ExcCodes
 
 from firmware_sim.modbus_bus import ModbusBus
+from gateway.api.app import kind_routers
+from gateway.api.deps import RoleDep, ViewDep
 from gateway.config.load import load_config
 from gateway.domain.canonical import READING, Event, Priority
 from gateway.domain.conditions import Condition
@@ -98,6 +102,16 @@ def humid(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     return [Problem("humid", f"humidity {h} %")] if isinstance(h, float) and h > 80 else []
 
 
+# The kind's own route, found through `Kind.router` like the built-in kinds' (gateway/kinds/*/api.py).
+ROUTER = APIRouter(tags=["climate"])
+
+
+@ROUTER.get("/climate/warm", summary="Sensors over 25 °C")
+async def warm(view: ViewDep, _: RoleDep) -> dict[str, float]:
+    comfort = view.projection("comfort")
+    return dict(comfort.warm) if comfort is not None else {}
+
+
 CLIMATE = Kind(
     name="climate_sensor",
     description="temperature and humidity sensor",
@@ -106,6 +120,7 @@ CLIMATE = Kind(
     info=frozenset({"temperature_c", "humidity_pct"}),
     rules=(humid,),
     projections=(Poisoned, Comfort),
+    router="tests.test_new_kind:ROUTER",
 )
 
 PROFILE = """name: acme-climate
@@ -186,9 +201,25 @@ async def _run(cfg: Any, modbus_port: int, mosquitto: Mosquitto) -> None:
         unit.registers[0] = 262
         alert = await until(lambda: _alert(http, "too_warm"), what="the too_warm alert")
         assert (alert["device"], alert["summary"]) == ("th-1", "th-1: 26.2 °C")
+        assert (await http.get("/api/v1/climate/warm")).json() == {"th-1": 26.2}
+        assert "/api/v1/climate/warm" in (await http.get("/openapi.json")).json()["paths"]
         batch = gw.view.outbox.peek(100_000)
         assert any(line.startswith("comfort,device=th-1 warm=true") for line in batch.lines)
 
 
 async def _alert(http: httpx.AsyncClient, rule: str) -> dict[str, Any] | None:
     return next((a for a in (await http.get("/api/v1/alerts")).json() if a["rule"] == rule), None)
+
+
+def test_a_kinds_router_must_name_an_api_router() -> None:
+    """Refused when registered if it is no 'module:attribute'; when the API is built if the
+    attribute is not a router (a typo would otherwise leave the kind's routes out unseen)."""
+    with pytest.raises(ValueError, match=r"router 'tests.test_new_kind.ROUTER' is not 'module:attribute'"):
+        register(replace(CLIMATE, router="tests.test_new_kind.ROUTER"))
+    assert CLIMATE.name not in KINDS
+    register(replace(CLIMATE, router="tests.test_new_kind:CLIMATE"))
+    try:
+        with pytest.raises(TypeError, match=r"kind climate_sensor: tests.test_new_kind:CLIMATE is not a FastAPI"):
+            kind_routers()
+    finally:
+        del KINDS[CLIMATE.name]

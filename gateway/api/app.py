@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from importlib.resources import files
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
@@ -17,21 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import (
-    alerts,
-    attendance,
-    audit,
-    devices,
-    lockboxes,
-    lockers,
-    me,
-    occupancy,
-    quarantine,
-    ratings,
-    system,
-    workorders,
-)
+from gateway.api.routes import alerts, audit, devices, me, quarantine, system
 from gateway.commands.audit import Caller
+from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
 from gateway.view import View
 
@@ -69,19 +58,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     app.state.callers = callers if callers is not None else {t: Caller(r, r) for t, r in tokens.items()}
     handlers.install(app)
     app.include_router(system.router)
-    for router in (
-        devices.router,
-        occupancy.router,
-        quarantine.router,
-        alerts.router,
-        ratings.router,
-        workorders.router,
-        attendance.router,
-        lockboxes.router,
-        lockers.router,
-        audit.router,
-        me.router,
-    ):
+    for router in (devices.router, quarantine.router, alerts.router, audit.router, me.router, *kind_routers()):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
     _docs(app)
@@ -96,6 +73,22 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
+
+
+def kind_routers() -> list[APIRouter]:
+    """The routes of every registered kind, in the registry's order (`Kind.router`), whether or not
+    this hall has a device of it: every hall's API has the same paths and the same OpenAPI document,
+    and a route answers itself when its kind is absent (404 or 409 with the error's code)."""
+    routers = []
+    for kind in KINDS.values():
+        if kind.router is None:
+            continue
+        module, _, name = kind.router.partition(":")
+        router = getattr(importlib.import_module(module), name)
+        if not isinstance(router, APIRouter):
+            raise TypeError(f"kind {kind.name}: {kind.router} is not a FastAPI APIRouter")
+        routers.append(router)
+    return routers
 
 
 def _docs(app: FastAPI) -> None:

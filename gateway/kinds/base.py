@@ -3,6 +3,7 @@ provide, its health rules and its projections. One package per kind; `gateway/ki
 lists them.
 
 A kind imports nothing of the transports: it is data and pure functions over canonical events.
+Its HTTP routes live in its package too (`api.py`), but only the API imports them (`Kind.router`).
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ class Kind:
     alarm: Alarm | None = None
     projections: tuple[ProjectionFactory, ...] = ()
     settings: Settings | None = None
+    # Its HTTP routes: "module:attribute" of a FastAPI APIRouter (its package's `api.py`), which the
+    # API includes for every registered kind. Named, not imported: the routes import the read model,
+    # which imports the configuration, which imports the registry and so this package (a cycle);
+    # and the kind itself stays free of FastAPI.
+    router: str | None = None
     # A kiosk token (`api.tokens[].locker`) may be bound to a device of this kind.
     kiosk: bool = False
 

@@ -1,10 +1,11 @@
 """The device kinds this gateway knows, listed explicitly (Telegraf's registry.go, in Python).
 
-A new kind is a package in gateway/kinds/ with a `KIND`, a profile in configs/profiles/ and a
-simulator; the hub, the API and the health module do not change. `register()` adds one at run time
-(tests, or a deployment's own kinds) before the configuration is loaded; a kind with settings of its
-own must be registered before `gateway.config.hall` is first imported (the hall model is composed
-then, and load_config refuses to run without a registered kind's section).
+A new kind is a package in gateway/kinds/ with a `KIND` (its HTTP routes, if any, in its `api.py`),
+a profile in configs/profiles/ and a simulator; the hub, the API and the health module do not change.
+`register()` adds one at run time (tests, or a deployment's own kinds) before the configuration is
+loaded; a kind with settings of its own must be registered before `gateway.config.hall` is first
+imported (the hall model is composed then, and load_config refuses to run without a registered kind's
+section).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def register(kind: Kind) -> Kind:
     unknown = kind.params - set(KIND_PARAMS)
     if unknown:
         raise ValueError(f"kind {kind.name}: unknown parameters {sorted(unknown)}; known: {KIND_PARAMS}")
+    if kind.router is not None and ":" not in kind.router:
+        raise ValueError(f"kind {kind.name}: router {kind.router!r} is not 'module:attribute'")
     taken = {k.settings.key: k.name for k in KINDS.values() if k.settings and k.name != kind.name}
     if kind.settings and kind.settings.key in taken:
         raise ValueError(f"kind {kind.name}: settings key {kind.settings.key!r} is {taken[kind.settings.key]}'s")

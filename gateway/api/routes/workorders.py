@@ -1,150 +1,16 @@
-"""差评 rectification work orders (整改工单): read by anyone, moved on by the duty manager or a manager."""
+"""The body of a work order's step (the routes are in the rating pad's package, `workorders_api.py`).
+
+It stays here because OpenAPI names it by this module: two request bodies are called NoteIn (this
+and an alert's), so each schema's name is its module path, `gateway__api__routes__workorders__NoteIn`,
+and moving the model would rename a schema that clients generated from the document use.
+"""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, Any, Literal
-
-from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
-from gateway.api.errors import ApiError
-from gateway.api.routes.period import INT64_MAX, RowId
-from gateway.domain.workorders import TransitionError, WorkOrder
-from gateway.view import View
-
-router = APIRouter(tags=["ratings"])
-
-State = Literal["open", "called_back", "rectified", "appealed", "closed"]
-Action = Literal["callback", "rectify", "appeal", "close"]
-HANDLERS = ("duty_manager", "manager")
-
-
-class LogOut(BaseModel):
-    at: str | None
-    action: str
-    who: str
-    from_state: str | None
-    to_state: str
-    note: str
-
-
-class WorkOrderOut(BaseModel):
-    id: int
-    state: State
-    overdue: bool
-    case_id: str
-    window: str
-    staff_id: str
-    item: str
-    score: int
-    reasons: list[str]
-    device: str
-    rated_at: str | None
-    opened_at: str | None
-    deadline: str | None
-    updated_at: str | None
-    callback_note: str | None
-    rectification: str | None
-    appeal_reason: str | None
-    close_note: str | None
-    log: list[LogOut] | None = None
+from gateway.api.deps import NoteText
 
 
 class NoteIn(BaseModel):
     note: NoteText = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
-
-
-def _orders(view: View) -> Any:
-    p = view.projection("ratings")
-    if p is None or p.store is None:
-        raise ApiError(404, "no_rating_pads", "this hall has no rating pads configured")
-    return p
-
-
-def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "state": o.state,
-        "overdue": o.overdue(now_ns),
-        "case_id": o.case_id,
-        "window": o.window,
-        "staff_id": o.staff,
-        "item": o.item,
-        "score": o.score,
-        "reasons": list(o.reasons),
-        "device": o.device,
-        "rated_at": iso(view, o.rated_ns),
-        "opened_at": iso(view, o.opened_ns),
-        "deadline": iso(view, o.deadline_ns),
-        "updated_at": iso(view, o.updated_ns),
-        "callback_note": o.callback_note,
-        "rectification": o.rectification,
-        "appeal_reason": o.appeal_reason,
-        "close_note": o.close_note,
-        "log": None
-        if log is None
-        else [
-            {"at": iso(view, at), "action": a, "who": who, "from_state": f, "to_state": t, "note": n}
-            for at, a, who, f, t, n in log
-        ],
-    }
-
-
-@router.get(
-    "/workorders",
-    responses={404: {"description": "this hall has no rating pads"}},
-    response_model=list[WorkOrderOut],
-    summary="差评 work orders, newest first, paged",
-)
-async def workorders(
-    view: ViewDep,
-    _: RoleDep,
-    state: State | None = None,
-    overdue: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
-) -> list[dict[str, Any]]:
-    now = time.time_ns()
-    orders = _orders(view).store.orders(
-        state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
-    )
-    return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
-
-
-@router.get(
-    "/workorders/{order_id}",
-    responses={404: {"description": "no such work order, or this hall has no rating pads"}},
-    response_model=WorkOrderOut,
-    summary="One work order with its audit trail",
-)
-async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any]:
-    store = _orders(view).store
-    o = store.order(order_id)
-    if o is None:
-        raise ApiError(404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them")
-    return _out(view, o, time.time_ns(), store.log(order_id))
-
-
-@router.post(
-    "/workorders/{order_id}/{action}",
-    responses={
-        404: {"description": "no such work order, or this hall has no rating pads"},
-        409: {"description": "`bad_transition`: the order is not in a state this step leaves"},
-    },
-    response_model=WorkOrderOut,
-    summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
-)
-async def act(
-    order_id: RowId, action: Action, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
-) -> dict[str, Any]:
-    p = _orders(view)
-    now = time.time_ns()
-    try:
-        o = p.act(order_id, action, who.actor, body.note, now)  # the holder, not the shared role
-    except TransitionError as e:
-        raise ApiError(409, "bad_transition", str(e)) from None
-    if o is None:
-        raise ApiError(404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them")
-    return _out(view, o, now, p.store.log(order_id))

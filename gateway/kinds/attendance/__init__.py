@@ -167,4 +167,5 @@ KIND = Kind(
     rules=(low_battery,),
     projections=(AttendanceProjection,),
     settings=SETTINGS,
+    router="gateway.kinds.attendance.api:router",
 )

@@ -122,4 +122,5 @@ KIND = Kind(
     alarm=alarm,
     projections=(slot_book,),
     settings=SETTINGS,
+    router="gateway.kinds.lockbox.api:router",
 )

@@ -256,4 +256,5 @@ KIND = Kind(
     rules=(sensor_problems,),
     projections=(OccupancyProjection,),
     settings=SETTINGS,
+    router="gateway.kinds.people_counter.api:router",
 )

@@ -45,5 +45,6 @@ KIND = Kind(
     rules=(board_problems, jammed, doors_left_open),
     fold=fold,
     settings=SETTINGS,
+    router="gateway.kinds.pickup_locker.api:router",
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
 )

@@ -197,4 +197,5 @@ KIND = Kind(
     without={RATED: ("score", UNRATED)},
     rules=(low_battery,),
     projections=(RatingsProjection,),
+    router="gateway.kinds.rating_pad.api:router",
 )
