@@ -26,8 +26,10 @@ from gateway.config.hall import HallConfig
 from gateway.domain.canonical import Event
 from gateway.domain.ratings import from_fields, summarize
 from gateway.kinds.attendance import AttendanceProjection
+from gateway.kinds.rating_pad.store import RatingStore, rating_of
+from gateway.kinds.registry import stores
 from gateway.store.journal import Journal
-from gateway.store.records import RatingStore, connect, rating_of
+from gateway.store.staged import connect
 
 TZ = ZoneInfo("Asia/Shanghai")
 NS = 10**9
@@ -60,7 +62,7 @@ def _summary_runs(n: int, runs: int) -> tuple[list[float], list[float]]:
     rng = random.Random(1)
     with tempfile.TemporaryDirectory(prefix="bench-ratings-") as tmp:
         path = Path(tmp) / "state.sqlite"
-        Journal(path).close()
+        Journal(path, stores=stores()).close()
         conn = connect(path)
         store = RatingStore(conn)
         rs = _ratings(n, rng)
@@ -118,7 +120,7 @@ def _punch_runs(n: int, runs: int) -> tuple[list[float], list[float]]:
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-punches-") as tmp:
             path = Path(tmp) / "state.sqlite"
-            journal = Journal(path)
+            journal = Journal(path, stores=stores())
             devices = {"att-1": SimpleNamespace(id="att-1", kind="attendance", config=SimpleNamespace(zone=None))}
             p = AttendanceProjection(cfg, devices)  # type: ignore[arg-type]
             close = p.attach(journal)

@@ -39,10 +39,10 @@ from gateway.health import HealthBook
 from gateway.ingest.hub import Hub
 from gateway.ingest.links import alerts_topic, make_sink, mqtt_options, status_topic
 from gateway.ingest.workers import IngestWorkers
-from gateway.kinds.base import Projection
+from gateway.kinds.base import KeepsRecords, Projection
 from gateway.kinds.people_counter import OccupancyProjection
 from gateway.kinds.people_counter.resets import reset_counters
-from gateway.kinds.registry import KINDS
+from gateway.kinds.registry import KINDS, stores
 from gateway.redact import redact_url
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
@@ -112,7 +112,9 @@ def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
             "(a full disk shows as 'disk I/O error' or 'database or disk is full')"
         ) from None
     try:
-        journal = Journal(cfg.store.state_file)
+        # Every registered kind's stores, not only the hall's kinds': their tables are there the
+        # day a device of another kind is added, migrated like the gateway's own.
+        journal = Journal(cfg.store.state_file, stores=stores())
     except (sqlite3.Error, OSError, JournalError) as e:
         outbox.close()
         raise StartupError(
@@ -167,10 +169,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         )
         projections = _projections(cfg, devices)
         for p in projections:
-            # Projections that keep records of their own (ratings, punches) use the state database.
-            attach = getattr(p, "attach", None)
-            if attach is not None:
-                stack.callback(_stop(f"projection {p.name}", attach(journal)))
+            # Projections that keep records in their kind's stores (ratings, punches) open them.
+            if isinstance(p, KeepsRecords):
+                stack.callback(_stop(f"projection {p.name}", p.attach(journal)))
         lines: dict[str, ModbusLine] = {}
         desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
         pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None

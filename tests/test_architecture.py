@@ -29,8 +29,6 @@ KIND_NAMED_OUTSIDE = {
     "gateway/commands/openings.py",
     "gateway/commands/pickup.py",
     "gateway/runtime.py",
-    "gateway/store/journal.py",
-    "gateway/store/records.py",
     "gateway/view.py",
 }
 

@@ -15,8 +15,10 @@ from gateway.domain import health as domain
 from gateway.domain.canonical import HEARTBEAT, STATUS, Event
 from gateway.domain.ratings import Ledger
 from gateway.health import HealthBook
+from gateway.kinds.rating_pad.store import RatingStore
+from gateway.kinds.registry import stores
 from gateway.store.journal import Journal
-from gateway.store.records import RatingStore, connect
+from gateway.store.staged import connect
 from tests.test_records import events
 
 
@@ -28,7 +30,7 @@ def test_ratings_added_a_batch_at_a_time_count_like_the_reference(evs, times, ba
     want = [ledger.add(e) for e in upload]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.sqlite"
-        Journal(path).close()
+        Journal(path, stores=stores()).close()
         conn = connect(path)
         store = RatingStore(conn)
         got: list[str] = []

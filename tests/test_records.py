@@ -22,8 +22,10 @@ from gateway.domain.canonical import Event
 from gateway.domain.ratings import Ledger, Rating, rating_key
 from gateway.kinds.attendance import AttendanceProjection
 from gateway.kinds.rating_pad import RatingsProjection
+from gateway.kinds.rating_pad.store import RatingStore
+from gateway.kinds.registry import stores
 from gateway.store.journal import Journal
-from gateway.store.records import RatingStore, connect
+from gateway.store.staged import connect
 
 NS = 10**9
 
@@ -61,7 +63,7 @@ def test_the_database_counts_like_the_reference_in_any_order(evs, rnd, times, ba
     rnd.shuffle(upload)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.sqlite"
-        Journal(path).close()
+        Journal(path, stores=stores()).close()
         conn = connect(path)
         store = RatingStore(conn)
         for i, e in enumerate(upload):
@@ -81,7 +83,7 @@ def _hall(tmp: Path, **extra: Any) -> tuple[HallConfig, dict[str, Any], Journal]
         "rp-1": SimpleNamespace(id="rp-1", kind="rating_pad", config=SimpleNamespace(zone="z", window="W01")),
         "att-1": SimpleNamespace(id="att-1", kind="attendance", config=SimpleNamespace(zone=None, window=None)),
     }
-    return cfg, devices, Journal(tmp / "state.sqlite")
+    return cfg, devices, Journal(tmp / "state.sqlite", stores=stores())
 
 
 def test_bad_rating_alert_once_and_overdue_on_the_hall_calendar(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from drivers.mqtt.options import Message
 from gateway.devices import load_hall
 from gateway.health import HealthBook
 from gateway.ingest.hub import Hub
-from gateway.kinds.registry import KINDS
+from gateway.kinds.registry import KINDS, stores
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 
@@ -46,7 +46,7 @@ devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
 """)
     cfg, devices = load_hall(hall)
-    journal = Journal(cfg.store.state_file)
+    journal = Journal(cfg.store.state_file, stores=stores())
     outbox = Outbox(cfg.store.path)
     projections = [factory(cfg, devices) for factory in KINDS["rating_pad"].projections]
     closes = [p.attach(journal) for p in projections if hasattr(p, "attach")]

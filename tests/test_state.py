@@ -11,10 +11,11 @@ import pytest
 
 from firmware_sim.hall import HallSimulator
 from gateway.config.load import load_config
+from gateway.kinds.registry import stores
 from gateway.runtime import StartupError, start_gateway
 from gateway.store.journal import MIGRATIONS, Journal, JournalError, Quarantined
-from gateway.store.records import connect
 from gateway.store.sqlite import transaction
+from gateway.store.staged import connect
 from gateway.store.wal import WAL_LIMIT_BYTES
 from tests.servers import free_port
 from tests.waits import until
@@ -22,7 +23,7 @@ from tests.waits import until
 
 def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    j = Journal(path)
+    j = Journal(path, stores=stores())
     assert j.version == len(MIGRATIONS)
     j.add_transitions([("d1", 1, "ok", ""), ("d1", 2, "offline", "gone")])
     j.quarantine([Quarantined(3, "d1", "hall/x/rating/d1/event", "not_json", "payload is not JSON", b"x" * 10_000)])
@@ -41,7 +42,7 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path: Path) -> No
 def test_a_corrupt_state_database_is_set_aside(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    j = Journal(path)
+    j = Journal(path, stores=stores())
     assert j.set_aside is not None and j.set_aside.read_bytes().startswith(b"this is not")
     assert j.version == len(MIGRATIONS)
     j.close()
@@ -106,7 +107,7 @@ def test_the_state_database_wal_is_bounded_for_every_connection_that_writes_it(t
     writes through either keep the WAL under WAL_LIMIT_BYTES plus one transaction (with SQLite's
     own autocheckpoint off, only that bound checkpoints)."""
     path = tmp_path / "state.sqlite"
-    j = Journal(path)
+    j = Journal(path, stores=stores())
     records = connect(path)
     assert records.file is j.file  # type: ignore[attr-defined]
     wal = path.with_name(path.name + "-wal")

@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
+from gateway.kinds.attendance.store import PunchStore
+from gateway.kinds.rating_pad.store import RatingStore
+from gateway.kinds.registry import stores
 from gateway.store.journal import Journal, JournalError
-from gateway.store.records import PunchStore, RatingStore, connect
 from gateway.store.repos.health import HealthHistory
 from gateway.store.repository import Repository
+from gateway.store.staged import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LEGACY_TABLES = {
@@ -106,7 +109,7 @@ def test_a_file_at_user_version_5_keeps_its_rows_and_gains_the_later_steps(tmp_p
 
 
 def test_a_new_file_has_the_schema_the_single_version_code_made(tmp_path: Path) -> None:
-    Journal(tmp_path / "state.sqlite").close()
+    Journal(tmp_path / "state.sqlite", stores=stores()).close()
     assert schema(tmp_path / "state.sqlite") == schema(FIXTURES / "state-v7.sqlite")
     assert user_version(tmp_path / "state.sqlite") == 7
 

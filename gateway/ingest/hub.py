@@ -31,11 +31,11 @@ from gateway.domain.recent import Recent
 from gateway.health import HealthBook
 from gateway.ingest.decode import Decoded, Ingress, reason_of
 from gateway.ingest.poll_lines import reading_line
-from gateway.kinds.base import Projection
+from gateway.kinds.base import KeepsRecords, Projection
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
-from gateway.store.records import Staged
+from gateway.store.staged import Staged
 from gateway.store.writes import Unwritable
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,8 @@ class Hub:
 
     def _staged(self) -> Iterator[Staged]:
         for p in self.projections:
-            store = getattr(p, "store", None)
-            if isinstance(store, Staged):
-                yield store
+            if isinstance(p, KeepsRecords) and p.store is not None:
+                yield p.store
 
     def _note(self, d: Decoded, now: int) -> None:
         for q in d.bad:

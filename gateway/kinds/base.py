@@ -1,9 +1,10 @@
 """What a device kind is: its configuration parameters and settings, the signals its profile must
-provide, its health rules and its projections. One package per kind; `gateway/kinds/registry.py`
-lists them.
+provide, its health rules, its projections and the stores they keep in the state database. One
+package per kind; `gateway/kinds/registry.py` lists them.
 
-A kind imports nothing of the transports: it is data and pure functions over canonical events.
-Its HTTP routes live in its package too (`api.py`), but only the API imports them (`Kind.router`).
+A kind imports nothing of the transports: it is data and pure functions over canonical events,
+and repositories (gateway/store/repository.py) for the records it keeps. Its HTTP routes live in
+its package too (`api.py`), but only the API imports them (`Kind.router`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from gateway.domain.canonical import Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
+from gateway.store.repository import Repository
+from gateway.store.staged import Staged
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).
 KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
@@ -45,6 +49,25 @@ class Projection(Protocol):
     def state(self) -> dict[str, Any] | None: ...
 
     def restore(self, state: dict[str, Any]) -> None: ...
+
+
+class StateDatabase(Protocol):
+    """What a projection sees of the open state database (gateway/store/journal.py's Journal)."""
+
+    path: Path
+
+
+@runtime_checkable
+class KeepsRecords(Protocol):
+    """A projection that keeps records in its kind's `stores`: once the state database is open (and
+    every registered kind's stores migrated in it), the runtime attaches it, and calls the close it
+    returns at shutdown, which writes what the last batch staged. The hub commits what its `store`
+    staged before a batch is acknowledged (gateway/ingest/hub.py)."""
+
+    @property
+    def store(self) -> Staged | None: ...  # None until attached
+
+    def attach(self, journal: StateDatabase) -> Callable[[], None]: ...
 
 
 # What a kind sees of the hall and its devices: the configuration and the compiled devices provide
@@ -161,6 +184,9 @@ class Kind:
     fold: Fold | None = None
     alarm: Alarm | None = None
     projections: tuple[ProjectionFactory, ...] = ()
+    # The kind's own tables in the state database: repositories with their migrations, which the
+    # runtime has the Journal migrate for every registered kind (its projections open them: KeepsRecords).
+    stores: tuple[type[Repository], ...] = ()
     settings: Settings | None = None
     # Its HTTP routes: "module:attribute" of a FastAPI APIRouter (its package's `api.py`), which the
     # API includes for every registered kind. Named, not imported: the routes import the read model,

@@ -15,6 +15,7 @@ from dataclasses import replace
 from gateway.kinds import attendance, lockbox, people_counter, pickup_locker, rating_pad
 from gateway.kinds.base import KIND_PARAMS, Kind
 from gateway.kinds.rating_pad import settings as rating_pad_settings
+from gateway.store.repository import Repository
 
 KINDS: dict[str, Kind] = {}
 
@@ -30,6 +31,13 @@ def register(kind: Kind) -> Kind:
         raise ValueError(f"kind {kind.name}: settings key {kind.settings.key!r} is {taken[kind.settings.key]}'s")
     KINDS[kind.name] = kind
     return kind
+
+
+def stores() -> list[type[Repository]]:
+    """Every registered kind's stores, for the Journal to migrate: all of them, not only those of
+    the kinds the hall has now, so a hall that adds a device of a kind later finds its tables made
+    (and migrated) like every other's."""
+    return [store for kind in KINDS.values() for store in kind.stores]
 
 
 # The rating pad's package is being reworked on another branch: its settings join its KIND here

@@ -4,11 +4,15 @@ The outbox forgets what it delivered; this file keeps the hall's state, one repo
 feature (gateway/store/repos/), each with its own migrations (gateway/store/repository.py):
 health transitions per device, the projections' state, the quarantine of messages that could not
 be decoded, alerts and their deliveries, commands by Idempotency-Key and their audit trail,
-pickup items and the gateway's secret key, zone occupancy minutes; and the records' tables
-(ratings and work orders, punches), whose stores write on connections of their own
-(gateway/store/staged.py says why). The Journal owns the file's one connection of its own,
-migrates the repositories it is handed (REPOSITORIES and a caller's `stores`) and exposes them as
-`journal.repos`; its methods of old forward to them, so that callers keep working unchanged.
+pickup items and the gateway's secret key, zone occupancy minutes. The Journal owns the file's
+one connection of its own, migrates the repositories it is handed (REPOSITORIES and a caller's
+`stores`) and exposes them as `journal.repos`; its methods of old forward to them, so that callers
+keep working unchanged.
+
+The device kinds' own tables (a kind's `stores`: records such as ratings and punches, written on
+connections of their own, gateway/store/staged.py says why) are the caller's `stores`: the runtime
+hands every registered kind's (gateway/kinds/registry.py's `stores()`). A file opened without them
+does not get their tables, and its PRAGMA user_version stays below 7 until it does (repository.py).
 
 Synchronous calls from the event loop thread, like the outbox: each is one short transaction.
 """
@@ -23,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.store.records import PunchStore, RatingStore
 from gateway.store.repos.alerts import Alerts
 from gateway.store.repos.audit import Audit
 from gateway.store.repos.commands import Commands
@@ -56,17 +59,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Every repository of the state database, in the order they migrate. The records' stores are
-# here too: their tables are made with the others, their stores attach later on connections of
-# their own (the kinds that use them: gateway/kinds/rating_pad, gateway/kinds/attendance).
+# The gateway's own repositories of the state database, in the order they migrate (the kinds'
+# stores follow them, as the caller hands them).
 REPOSITORIES: tuple[type[Repository], ...] = (
     HealthHistory,
     ProjectionState,
     Quarantine,
     Alerts,
     Deliveries,
-    RatingStore,
-    PunchStore,
     Commands,
     Audit,
     PickupItems,
@@ -82,7 +82,7 @@ JournalError = SchemaError  # the name gateway/runtime.py and the tests catch
 
 @dataclass(frozen=True, slots=True)
 class Repositories:
-    """The Journal's repositories on its connection (the records' stores have their own)."""
+    """The Journal's repositories on its connection (the kinds' stores open connections of their own)."""
 
     health: HealthHistory
     state: ProjectionState
@@ -104,12 +104,12 @@ class Journal:
         clock: Callable[[], int] = time.time_ns,
         stores: Sequence[type[Repository]] = (),
     ) -> None:
-        """`stores`: repositories beyond REPOSITORIES to migrate in this file (a device kind's)."""
+        """`stores`: repositories beyond REPOSITORIES to migrate in this file (the device kinds')."""
         self.path = Path(path)
         self._clock = clock
         self._registered = (*REPOSITORIES, *stores)
         self.set_aside: Path | None = None
-        # Shared with the records' connections (gateway/store/staged.py): one WAL bound, and one
+        # Shared with the kinds' stores' connections (gateway/store/staged.py): one WAL bound, and one
         # answer to "can the state database be written", which /readyz gives.
         self.file = SqliteFile.of(self.path, "state database")
         try:

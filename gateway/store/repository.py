@@ -2,8 +2,8 @@
 
 A repository is a feature's tables: a `name`, its `migrations` (ordered SQL steps, never edited
 once released: a change is a new step) and methods over a connection. `migrate` is handed the
-list of repositories explicitly (nothing is found by scanning): the Journal's own, and later the
-stores a device kind declares. Each repository's version is a row of `schema_versions`, so a
+list of repositories explicitly (nothing is found by scanning): the Journal's own, and the
+stores the device kinds declare (`Kind.stores`). Each repository's version is a row of `schema_versions`, so a
 feature adds a step without renumbering anyone else's, and a file written by a newer gateway is
 refused naming the repository that is newer.
 

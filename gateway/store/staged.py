@@ -1,8 +1,9 @@
 """The records' repositories: writes staged per batch, on a connection of their own to the state database.
 
-The records (ratings and work orders: gateway/store/repos/ratings.py; punches:
-gateway/store/records.py) are repositories like the Journal's: a name and their migrations, which
-the Journal runs with the others. A store stages what the hub's batch brings and writes it in one
+The records (ratings and work orders, punches) are the stores of the device kinds that keep them
+(`Kind.stores`, in each kind's package): repositories like the Journal's, a name and their
+migrations, which the Journal runs with its own (the runtime hands it every registered kind's).
+A store stages what the hub's batch brings and writes it in one
 transaction once per batch (`Staged.flush`: before the batch is acknowledged, or on the loop's
 next turn), never one per rating or punch.
 

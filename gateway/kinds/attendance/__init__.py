@@ -20,12 +20,12 @@ from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
+from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import PunchStore, attach
+from gateway.store.staged import attach
 
 if TYPE_CHECKING:
-    from gateway.kinds.base import DeviceView
-    from gateway.store.journal import Journal
+    from gateway.kinds.base import DeviceView, StateDatabase
 
 PUNCH = "punch"
 KIND_NAME = "attendance"
@@ -49,7 +49,7 @@ class AttendanceProjection:
         self._watching: tuple[str, int] | None = None  # (day, since): when this gateway began watching the posts
         self._began: int | None = None  # this process's first look
 
-    def attach(self, journal: Journal) -> Callable[[], None]:
+    def attach(self, journal: StateDatabase) -> Callable[[], None]:
         self.store, close = attach(journal.path, PunchStore)
         return close
 
@@ -166,6 +166,7 @@ KIND = Kind(
     required={PUNCH: frozenset({"staff_id"})},  # a punch of nobody counts for no one
     rules=(low_battery,),
     projections=(AttendanceProjection,),
+    stores=(PunchStore,),
     settings=SETTINGS,
     router="gateway.kinds.attendance.api:router",
 )

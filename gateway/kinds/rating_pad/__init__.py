@@ -25,12 +25,13 @@ from gateway.domain.conditions import Condition
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, low_battery
-from gateway.store.records import RatingStore, attach
+from gateway.kinds.rating_pad.store import RatingStore
+from gateway.store.staged import attach
 
 if TYPE_CHECKING:
     from gateway.kinds.base import DeviceView as DeviceEntry
+    from gateway.kinds.base import StateDatabase
     from gateway.kinds.rating_pad.settings import RatingsContext as HallConfig
-    from gateway.store.journal import Journal
 
 RATED, UNRATED = "rated", "unrated"
 KIND_NAME = "rating_pad"
@@ -74,7 +75,7 @@ class RatingsProjection:
         self._pending: list[tuple[Rating, int]] = []  # this batch's ratings, with the batch's time
         self._day: tuple[int, int, str] = (0, 0, "")  # the last local day seen: [start, end) ns, ISO
 
-    def attach(self, journal: Journal) -> Callable[[], None]:
+    def attach(self, journal: StateDatabase) -> Callable[[], None]:
         self.store, close = attach(journal.path, RatingStore)
         return close
 
@@ -198,4 +199,5 @@ KIND = Kind(
     rules=(low_battery,),
     projections=(RatingsProjection,),
     router="gateway.kinds.rating_pad.api:router",
+    stores=(RatingStore,),
 )

@@ -1,6 +1,5 @@
-"""The hall's records in the state database: punches here; ratings and work orders in
-gateway/store/repos/ratings.py; the staged pattern they share, on a connection of their own, in
-gateway/store/staged.py (all three still importable from here).
+"""The attendance machines' punches in the state database: the kind's store (`KIND.stores`), on a
+connection of its own, staged per batch (gateway/store/staged.py says why).
 
 Uniqueness is the database's: a punch's device, seq and time are its key, so a resend, a replayed
 backlog or a restart never counts anything twice.
@@ -12,10 +11,7 @@ import sqlite3
 from typing import Any
 
 from gateway.domain.attendance import Punch
-from gateway.store.repos.ratings import RatingStore, rating_of
-from gateway.store.staged import Staged, attach, connect
-
-__all__ = ["PunchStore", "RatingStore", "Staged", "attach", "connect", "rating_of"]
+from gateway.store.staged import Staged
 
 
 class PunchStore(Staged):

@@ -1,4 +1,5 @@
-"""Ratings (the one that counts per case, every distinct event) and the 差评 work orders they open.
+"""Ratings (the one that counts per case, every distinct event) and the 差评 work orders they open:
+the rating pad's store (`KIND.stores`) in the state database.
 
 Uniqueness is the database's: a rating key and an event id are unique keys, so a resend, a
 replayed backlog or a restart never counts anything twice. A store on a connection of its own,
