@@ -24,6 +24,10 @@ class Options:
     records: int | None = None  # None: each benchmark's own default size
     runs: int = 3
     batch_size: int = 5000
+    minutes: float = 60.0  # bench soak: how long
+    rate: float = 1450.0  # bench soak: msg/s
+    mix: str = "ratings"  # bench soak: ratings (distinct case ids) | mixed (heartbeats and events)
+    hall: str = "pads"  # bench soak: pads (8 rating pads) | demo (configs/demo-hall.yaml, no Modbus)
 
 
 @dataclass

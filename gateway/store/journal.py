@@ -219,6 +219,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pickup_items ADD COLUMN reminded_ns INTEGER;  -- the applicant was reminded of the expiry
     """,
+    """
+    -- an open alert only a person closes, looked up when the book keeps it no longer in memory
+    CREATE INDEX alerts_rule_key ON alerts (rule, key) WHERE state IN ('open', 'acknowledged');
+    """,
 )
 
 HEALTH_HISTORY_PER_DEVICE = 200
@@ -386,6 +390,21 @@ class Journal:
         if active is not None:
             sql += " WHERE state IN ('open', 'acknowledged')" if active else " WHERE state IN ('resolved', 'closed')"
         return self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    def alert_row(self, alert_id: int) -> tuple[Any, ...] | None:
+        return self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+
+    def active_alert_row(self, rule: str, key: str) -> tuple[Any, ...] | None:
+        return self._conn.execute(
+            "SELECT * FROM alerts WHERE rule = ? AND key = ? AND state IN ('open', 'acknowledged')", (rule, key)
+        ).fetchone()
+
+    def active_alerts_by_severity(self) -> dict[str, int]:
+        return dict(
+            self._conn.execute(
+                "SELECT severity, count(*) FROM alerts WHERE state IN ('open', 'acknowledged') GROUP BY severity"
+            ).fetchall()
+        )
 
     def max_alert_id(self) -> int:
         return self._conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
