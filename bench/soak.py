@@ -29,7 +29,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +39,7 @@ import paho.mqtt.client as paho
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import Options, PeakRSS, Row, servers
+from bench.common import Options, PacedTraffic, PeakRSS, Row, servers
 from bench.ingest import RECEIVE_MAXIMUM, _scrape
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto
 
@@ -94,24 +93,18 @@ def _now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
-class Traffic(threading.Thread):
+class Traffic(PacedTraffic):
     """RATE msg/s over the pads until stopped: ratings with distinct case ids, or the mixed hall."""
 
     def __init__(self, broker: Mosquitto, pads: list[tuple[str, str]], rate: float, mix: str) -> None:
-        super().__init__(daemon=True)
-        self.pads, self.rate, self.mix = pads, rate, mix
-        self.sent = self.acked = 0
-        self.stop_flag = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-soak-pub")
-        self.client.max_inflight_messages_set(RECEIVE_MAXIMUM)
-        self.client.max_queued_messages_set(0)
-        self.client.on_publish = self._on_publish
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-soak-pub")
+        client.max_inflight_messages_set(RECEIVE_MAXIMUM)
+        client.max_queued_messages_set(0)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        super().__init__(client, rate)
+        self.pads, self.mix = pads, mix
         self.seqs = [0] * len(pads)
-
-    def _on_publish(self, *_args: object) -> None:
-        self.acked += 1  # paho's network thread; only it writes this
 
     def message(self, i: int) -> tuple[str, bytes, int]:
         """The i-th message: (topic, payload, qos)."""
@@ -136,22 +129,6 @@ class Traffic(threading.Thread):
                 "reasons": ["slow"] if score <= 2 else [],
             }
         return topic, json.dumps(body, ensure_ascii=False).encode(), 1
-
-    def run(self) -> None:
-        start = time.perf_counter()
-        while not self.stop_flag.is_set():
-            due = int((time.perf_counter() - start) * self.rate) + 1
-            while self.sent < due:
-                topic, payload, qos = self.message(self.sent)
-                self.client.publish(topic, payload, qos=qos)
-                self.sent += 1
-            time.sleep(0.002)
-
-    def close(self) -> None:
-        self.stop_flag.set()
-        self.join()
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @dataclass
