@@ -1,4 +1,7 @@
-"""python -m bench [NAME ...] [--json PATH] [--records N] [--runs R] [--batch-size B]"""
+"""python -m bench [NAME ...] [--json PATH] [--records N] [--runs R] [--batch-size B]
+
+soak only: [--minutes M] [--rate R] [--mix ratings|mixed] [--hall pads|demo]
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "counters": "bench.counters",  # 1,000 Modbus people counters at 1 s: CPU and sample age
     "workers": "bench.workers",  # ingest with 2 worker processes against the gateway alone
     "screens": "bench.screens",  # the wall screen of a 500-device hall: cold load to first data drawn
+    "soak": "bench.soak",  # RSS and CPU per minute at a fixed rate for --minutes, and their slopes
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"
@@ -65,12 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=int, help="size (default: each benchmark's own: ingest 100,000, drain 1,000,000)")
     ap.add_argument("--runs", type=int, default=Options.runs)
     ap.add_argument("--batch-size", type=int, default=Options.batch_size)
+    ap.add_argument("--minutes", type=float, default=Options.minutes, help="soak: how long")
+    ap.add_argument("--rate", type=float, default=Options.rate, help="soak: msg/s")
+    ap.add_argument("--mix", choices=("ratings", "mixed"), default=Options.mix, help="soak: what is sent")
+    ap.add_argument(
+        "--hall", choices=("pads", "demo"), default=Options.hall, help="soak: 8 rating pads or the demo hall"
+    )
     args = ap.parse_args(argv)
     names = args.names or DEFAULT
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         ap.error(f"unknown benchmark(s) {unknown}; known: {sorted(REGISTRY)}")
-    opts = Options(records=args.records, runs=args.runs, batch_size=args.batch_size)
+    opts = Options(
+        records=args.records,
+        runs=args.runs,
+        batch_size=args.batch_size,
+        minutes=args.minutes,
+        rate=args.rate,
+        mix=args.mix,
+        hall=args.hall,
+    )
     rows: list[Row] = []
     failed: dict[str, str] = {}
     for name in names:

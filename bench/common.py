@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import psutil
 
 from gateway.domain.canonical import Event
@@ -24,6 +25,10 @@ class Options:
     records: int | None = None  # None: each benchmark's own default size
     runs: int = 3
     batch_size: int = 5000
+    minutes: float = 60.0  # bench soak: how long
+    rate: float = 1450.0  # bench soak: msg/s
+    mix: str = "ratings"  # bench soak: ratings (distinct case ids) | mixed (heartbeats and events)
+    hall: str = "pads"  # bench soak: pads (8 rating pads) | demo (configs/demo-hall.yaml, no Modbus)
 
 
 @dataclass
@@ -82,6 +87,36 @@ def servers(prefix: str) -> Iterator[tuple[Path, Mosquitto, InfluxDB]]:
                 influx.stop()
         finally:
             broker.stop()
+
+
+class PacedTraffic(threading.Thread):
+    """`rate` msg/s from `client` (connected, its loop started) until `close`, on time however late a
+    tick is; `message(i)` makes the i-th: (topic, payload, qos)."""
+
+    def __init__(self, client: paho.Client, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.client, self.rate = client, rate
+        self.sent = 0
+        self.stop_flag = threading.Event()
+
+    def message(self, i: int) -> tuple[str, bytes | str, int]:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        while not self.stop_flag.is_set():
+            due = int((time.perf_counter() - start) * self.rate) + 1
+            while self.sent < due:
+                topic, payload, qos = self.message(self.sent)
+                self.client.publish(topic, payload, qos=qos)
+                self.sent += 1
+            time.sleep(0.002)
+
+    def close(self) -> None:
+        self.stop_flag.set()
+        self.join()
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def median(values: list[float]) -> float:

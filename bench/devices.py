@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import paho.mqtt.client as paho
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import Options, Row, median
+from bench.common import Options, PacedTraffic, Row, median
 from bench.rawhttp import KeepAlive
 from tests.load import score
 from tests.servers import Mosquitto, free_port
@@ -82,39 +81,23 @@ def _statuses(broker: Mosquitto) -> None:
     c.loop_stop()
 
 
-class Paced(threading.Thread):
+class Paced(PacedTraffic):
     """Rating events at RATE msg/s over all the pads until stopped."""
 
     def __init__(self, broker: Mosquitto) -> None:
-        super().__init__(daemon=True)
-        self.client = _client(broker, "bench-pads")
-        self.stop_flag = threading.Event()
-        self.sent = 0
+        super().__init__(_client(broker, "bench-pads"), RATE)
 
-    def run(self) -> None:
-        start = time.perf_counter()
-        while not self.stop_flag.is_set():
-            due = int((time.perf_counter() - start) * RATE)
-            while self.sent < due:
-                i = self.sent
-                ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{i % 1000:03d}+00:00"
-                body = {
-                    "seq": i // DEVICES,
-                    "ts": ts,
-                    "type": "rated",
-                    "window": "W001",
-                    "score": score(i),
-                    "case_id": f"bench-{i}",
-                }
-                self.client.publish(f"hall/{SITE}/rating/rp-{i % DEVICES:05d}/event", json.dumps(body), qos=1)
-                self.sent += 1
-            time.sleep(0.002)
-
-    def close(self) -> None:
-        self.stop_flag.set()
-        self.join()
-        self.client.disconnect()
-        self.client.loop_stop()
+    def message(self, i: int) -> tuple[str, str, int]:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{i % 1000:03d}+00:00"
+        body = {
+            "seq": i // DEVICES,
+            "ts": ts,
+            "type": "rated",
+            "window": "W001",
+            "score": score(i),
+            "case_id": f"bench-{i}",
+        }
+        return f"hall/{SITE}/rating/rp-{i % DEVICES:05d}/event", json.dumps(body), 1
 
 
 def _devices(http: KeepAlive) -> list[float]:

@@ -106,10 +106,9 @@ class GatewayCollector:
         for name, n in v.projection_errors().items():
             proj.add_metric([name], n)
         yield proj
-        alerts = v.alerts.active()
         active = GaugeMetricFamily("hallgate_alerts_active", "open and acknowledged alerts", labels=["severity"])
-        for severity in ("info", "warning", "critical"):
-            active.add_metric([severity], sum(a.severity == severity for a in alerts))
+        for severity, n in v.alerts.active_counts().items():
+            active.add_metric([severity], n)
         yield active
         yield CounterMetricFamily(
             "hallgate_alert_evaluation_seconds",

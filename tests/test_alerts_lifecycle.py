@@ -81,3 +81,17 @@ def test_quiet_hours_span_midnight_in_the_halls_zone() -> None:
     ]
     assert in_quiet_hours(at(13, 0), time(12, 0), time(13, 30), "Asia/Shanghai")
     assert not in_quiet_hours(at(13, 0), time(12, 0), time(13, 30), "UTC")  # 05:00 there
+
+
+def test_alerts_only_a_person_closes_are_kept_in_memory_up_to_the_limit_and_counted_all() -> None:
+    """A year of 差评 nobody closed: memory holds the newest `manual_limit`, the counts hold all."""
+    book = Book(clear_after_ns=0, manual_limit=50)
+    offline = book.evaluate([OFFLINE], 0)
+    for i in range(5000):
+        book.raise_(Condition("bad_rating", f"case {i}", "critical", f"差评 {i}", "rp-1", manual=True), i)
+    assert len(book.active) == 50 + len(offline)
+    assert book.counts == {"critical": 5001}
+    assert ("bad_rating", "case 4999") in book.active and ("bad_rating", "case 4949") not in book.active
+    assert ("device_offline", "rp-w07") in book.active  # a condition's alert is never put out of memory
+    closed = book.close(book.active[("bad_rating", "case 4999")].id, "duty_manager", "回访完成", 6000)
+    assert closed is not None and book.counts["critical"] == 5000

@@ -3,6 +3,7 @@ database, each change queued for delivery (MQTT, webhook) in the same transactio
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 UNSAVED_DELIVERIES_MAX = 10_000  # alert deliveries held in memory while the state database cannot be written
+ACTIVE_LOADED = 20_000  # active alerts read at start (the book keeps the conditions' and the newest others)
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
@@ -64,10 +66,12 @@ class AlertDesk:
         self.book = Book(clear_after_ns=int(cfg.clear_after_s * 1e9))
         # what the log last said of each active alert: it says transitions, not each occurrence
         self._logged: dict[int, tuple[str, str]] = {}
-        for row in journal.alert_rows(active=True):
+        # Oldest first, so that the book keeps the newest of those only a person closes.
+        for row in reversed(journal.alert_rows(active=True, limit=ACTIVE_LOADED)):
             a = _alert(row)
             self.book.put(a)
             self._logged[a.id] = (a.state, a.severity)
+        self.book.counts.update(journal.active_alerts_by_severity())
         self.book.next_id = journal.max_alert_id() + 1
         self.held_back = 0  # deliveries not made in quiet hours
         self._gateway: list[Condition] = []  # the gateway's own conditions at the last tick
@@ -96,6 +100,7 @@ class AlertDesk:
     def raise_condition(self, c: Condition, now_ns: int) -> None:
         """Something that happened (not a state that holds): opens an alert or counts once more."""
         c = replace(c, severity=self.cfg.severity.get(c.rule) or c.severity)
+        self._recall(c)
         self._changed([self.book.raise_(c, now_ns)], now_ns)
 
     def resolve(self, rule: str, key: str, now_ns: int, since_ns: int = 0) -> None:
@@ -112,19 +117,38 @@ class AlertDesk:
         started = perf_counter()
         self._gateway = gateway
         holding = device_conditions(self.health.devices.values(), self.started_ns, now_ns, self.cfg.severity)
+        for c in gateway:
+            self._recall(c)
         changed = self.book.evaluate(holding + gateway, now_ns)
         if changed:
             self._changed(changed, now_ns)
         self.evaluation_s += perf_counter() - started
         return changed
 
+    def _recall(self, c: Condition) -> None:
+        """An open alert of this incident that the book no longer keeps in memory, back into it (so
+        that its condition coming again is one more occurrence, not a second alert)."""
+        if not c.manual or (c.rule, c.key) in self.book.active:
+            return
+        row = self.journal.active_alert_row(c.rule, c.key)
+        if row is not None:
+            self.book.put(_alert(row))
+
+    def _recall_id(self, alert_id: int) -> None:
+        if self.book.find(alert_id) is None:
+            a = self.find(alert_id)
+            if a is not None and a.active:
+                self.book.put(a)
+
     def ack(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        self._recall_id(alert_id)
         a = self.book.ack(alert_id, who, note, now_ns)
         if a is not None:
             self._changed([a], now_ns)
         return a
 
     def close(self, alert_id: int, who: str, note: str, now_ns: int) -> Alert | None:
+        self._recall_id(alert_id)
         a = self.book.close(alert_id, who, note, now_ns)
         if a is not None:
             self._changed([a], now_ns)
@@ -182,7 +206,17 @@ class AlertDesk:
     # -- reading -------------------------------------------------------------------------------
 
     def active(self) -> list[Alert]:
-        return sorted(self.book.active.values(), key=lambda a: a.id, reverse=True)
+        """Newest first; with those the book keeps only in the state database (ACTIVE_LOADED at most)."""
+        kept = self.book.active.values()
+        if sum(self.book.counts.values()) > len(kept):
+            ids = {a.id for a in kept}
+            rows = self.journal.alert_rows(active=True, limit=ACTIVE_LOADED)
+            kept = [*kept, *(a for r in rows if (a := _alert(r)).id not in ids)]
+        return sorted(kept, key=lambda a: a.id, reverse=True)
+
+    def active_counts(self) -> dict[str, int]:
+        """Every active alert, by severity (without reading them)."""
+        return {s: self.book.counts[s] for s in SEVERITY_RANK}
 
     def recent(self, limit: int = 200) -> list[Alert]:
         return [_alert(r) for r in self.journal.alert_rows(active=False, limit=limit)]
@@ -191,15 +225,19 @@ class AlertDesk:
         a = self.book.find(alert_id)
         if a is not None:
             return a
-        return next((x for x in self.recent(1000) if x.id == alert_id), None)
+        row = self.journal.alert_row(alert_id)
+        return None if row is None else _alert(row)
 
     def summary(self) -> dict[str, Any]:
-        active = self.active()
+        # The newest 100 are in memory: the book keeps the newest MANUAL_KEPT (> 100) of those it
+        # may keep only in the database.
+        newest = heapq.nlargest(100, self.book.active.values(), key=lambda a: a.id)
+        counts = self.active_counts()
         return {
             "type": "summary",
-            "active": len(active),
-            "by_severity": {s: sum(a.severity == s for a in active) for s in SEVERITY_RANK},
-            "alerts": [asdict(a) for a in active[:100]],
+            "active": sum(counts.values()),
+            "by_severity": counts,
+            "alerts": [asdict(a) for a in newest],
         }
 
     # -- Projection protocol -------------------------------------------------------------------

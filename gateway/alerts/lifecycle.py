@@ -4,11 +4,17 @@ A rule reports conditions: (rule, key) names one incident (e.g. `device_offline`
 `jammed_lock` of `lb-1f/slot 3`). While a condition holds its alert stays open (acknowledging it
 does not close it); when the condition has been clear for `clear_after_ns` it resolves, so a
 flapping link is one alert, not fifty. Alerts opened by an event that no condition can clear
-(a forced-open door) stay open until a person closes them.
+(a forced-open door, a 差评) stay open until a person closes them.
+
+Those can pile up (a hall's 差评 of a year, none closed yet): the book keeps the newest
+`manual_limit` of them in memory, and the older ones only in the state database, still open
+(the engine recalls one when a person acts on it, or when its condition comes again); `counts`
+are the active alerts by severity, those kept only in the database included.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -18,6 +24,7 @@ from gateway.domain.conditions import Condition, Severity
 State = Literal["open", "acknowledged", "resolved", "closed"]
 ACTIVE: tuple[State, ...] = ("open", "acknowledged")
 CLEAR_AFTER_NS = 30 * 10**9
+MANUAL_KEPT = 1000  # alerts only a person closes, kept in memory (the newest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,29 +53,50 @@ class Alert:
 
 @dataclass
 class Book:
-    """The active alerts by (rule, key); `next_id` comes from the state database."""
+    """The active alerts by (rule, key), those only a person closes the newest `manual_limit` of
+    them (see the module doc); `next_id` and, at start, `counts` come from the state database."""
 
     active: dict[tuple[str, str], Alert] = field(default_factory=dict)
     next_id: int = 1
     clear_after_ns: int = CLEAR_AFTER_NS
+    manual_limit: int = MANUAL_KEPT
+    counts: Counter[str] = field(default_factory=Counter)  # every active alert, by severity
     # the active alerts a condition resolves (not those a person closes): the ones to scan each tick
     _auto: set[tuple[str, str]] = field(default_factory=set)
+    _manual: dict[tuple[str, str], None] = field(default_factory=dict)  # in memory, oldest first
 
     def _new(self, c: Condition, now_ns: int) -> Alert:
         a = Alert(self.next_id, c.rule, c.key, c.severity, c.summary, c.device, "open", now_ns, now_ns, c.manual)
         self.next_id += 1
+        self.counts[a.severity] += 1
         self.put(a)
         return a
 
     def put(self, a: Alert) -> None:
-        """An active alert (new, or restored from the state database)."""
-        self.active[(a.rule, a.key)] = a
+        """An active alert into memory (new, or recalled from the state database: already counted)."""
+        k = (a.rule, a.key)
+        self.active[k] = a
         if not a.manual:
-            self._auto.add((a.rule, a.key))
+            self._auto.add(k)
+            return
+        self._manual.pop(k, None)
+        self._manual[k] = None
+        while len(self._manual) > self.manual_limit:
+            oldest = next(iter(self._manual))
+            del self._manual[oldest]
+            del self.active[oldest]  # still open, and counted: the state database has it
 
     def _drop(self, k: tuple[str, str]) -> None:
-        del self.active[k]
+        a = self.active.pop(k)
+        self.counts[a.severity] -= 1
         self._auto.discard(k)
+        self._manual.pop(k, None)
+
+    def _set(self, k: tuple[str, str], a: Alert) -> None:
+        """An alert in memory changed (its severity may have)."""
+        self.counts[self.active[k].severity] -= 1
+        self.counts[a.severity] += 1
+        self.active[k] = a
 
     def raise_(self, c: Condition, now_ns: int) -> Alert:
         """An event-born condition (it happened again): opens an alert or counts one more occurrence."""
@@ -76,7 +104,7 @@ class Book:
         if a is None:
             return self._new(c, now_ns)
         a = replace(a, occurrences=a.occurrences + 1, summary=c.summary, updated_ns=now_ns, clear_since_ns=None)
-        self.active[(c.rule, c.key)] = a
+        self.put(a)  # the newest again among those a person closes
         return a
 
     def evaluate(self, holding: Iterable[Condition], now_ns: int) -> list[Alert]:
@@ -90,7 +118,7 @@ class Book:
                 changed.append(self._new(c, now_ns))
             elif a.summary != c.summary or a.severity != c.severity:
                 a = replace(a, clear_since_ns=None, summary=c.summary, severity=c.severity, updated_ns=now_ns)
-                self.active[k] = a
+                self._set(k, a)
                 changed.append(a)
             elif a.clear_since_ns is not None:
                 # Back within the clear period: the same incident goes on (not news for anyone).

@@ -209,6 +209,15 @@ class Journal:
     def alert_rows(self, *, active: bool | None = None, limit: int = 500) -> list[tuple[Any, ...]]:
         return self.repos.alerts.alert_rows(active=active, limit=limit)
 
+    def alert_row(self, alert_id: int) -> tuple[Any, ...] | None:
+        return self.repos.alerts.alert_row(alert_id)
+
+    def active_alert_row(self, rule: str, key: str) -> tuple[Any, ...] | None:
+        return self.repos.alerts.active_alert_row(rule, key)
+
+    def active_alerts_by_severity(self) -> dict[str, int]:
+        return self.repos.alerts.active_alerts_by_severity()
+
     def max_alert_id(self) -> int:
         return self.repos.alerts.max_alert_id()
 

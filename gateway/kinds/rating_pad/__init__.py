@@ -69,8 +69,9 @@ class RatingsProjection:
         self.windows = {d.id: d.config.window or "" for d in devices.values() if d.kind == KIND_NAME}
         self.store: RatingStore | None = None
         self.counts: Counter[str] = Counter()  # new, resend, duplicate, replaced, orders
-        self._bad_today: tuple[str, int, dict[str, int]] | None = None  # (day, version, per window)
-        self._version = 0
+        # (day, 差评 per window): read once a day, then counted up as they come (reading them every
+        # tick read the whole day's ratings, a cost growing all day long)
+        self._bad_today: tuple[str, Counter[str]] | None = None
         self._new_bad: list[Condition] = []  # 差评 not yet reported to the alert lifecycle
         self._pending: list[tuple[Rating, int]] = []  # this batch's ratings, with the batch's time
         self._day: tuple[int, int, str] = (0, 0, "")  # the last local day seen: [start, end) ns, ISO
@@ -125,10 +126,17 @@ class RatingsProjection:
         self.store.flush_soon()
         for (r, now_ns), outcome in zip(pending, outcomes, strict=True):
             self.counts[outcome] += 1
-            if outcome in ("new", "replaced") and r.bad:
-                self._version += 1
-                if self._open_order(r, now_ns) and len(self._new_bad) < NEW_BAD_LIMIT:
-                    self._new_bad.append(bad_rating(r))
+            if outcome == "replaced":
+                self._bad_today = None  # the one it replaced may have been a 差评: read them again
+            elif outcome == "new" and r.bad and self._bad_today is not None and self._bad_today[0] == r.day:
+                self._bad_today[1][r.window] += 1
+            if (
+                outcome in ("new", "replaced")
+                and r.bad
+                and self._open_order(r, now_ns)
+                and len(self._new_bad) < NEW_BAD_LIMIT
+            ):
+                self._new_bad.append(bad_rating(r))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None
@@ -169,10 +177,10 @@ class RatingsProjection:
             for o in self.store.orders(overdue_at=now_ns, limit=1000)
         ]
         today = self.local_day(now_ns).isoformat()
-        if self._bad_today is None or self._bad_today[:2] != (today, self._version):
+        if self._bad_today is None or self._bad_today[0] != today:
             start, end = self.day_bounds(self.local_day(now_ns))
-            self._bad_today = (today, self._version, self.store.bad_by_window(start, end))
-        for window, n in sorted(self._bad_today[2].items()):
+            self._bad_today = (today, Counter(self.store.bad_by_window(start, end)))
+        for window, n in sorted(self._bad_today[1].items()):
             if n >= self.window_limit:
                 out.append(
                     Condition(

@@ -18,8 +18,13 @@ from gateway.store.sqlite import transaction
 from gateway.store.staged import Staged
 
 GROUP_COLUMNS = {"window": "window", "staff": "staff", "item": "item", "zone": "zone", "day": "day"}
-IN_CHUNK = 500  # parameters of one `IN (...)` lookup (SQLite allows far more; this keeps each statement small)
+IN_CHUNK = 512  # parameters of one `IN (...)` lookup (SQLite allows far more; this keeps each statement small)
 RATING_COLUMNS = "id, key, rated, device, seq, ts_ns, day, case_id, window, staff, item, zone, ticket, score, reasons"
+
+
+def in_size(n: int) -> int:
+    """The `IN (...)` size for `n` keys (1 <= n <= IN_CHUNK): the next power of two."""
+    return 1 << (n - 1).bit_length()
 
 
 def _rating_row(r: Rating) -> tuple[Any, ...]:
@@ -170,6 +175,10 @@ class RatingStore(Staged):
         items = list(keys)
         for i in range(0, len(items), IN_CHUNK):
             chunk = items[i : i + IN_CHUNK]
+            # Padded to a power of two with its last key (a repeat changes nothing in an IN): a
+            # few statement texts, not one per batch size. Each text is a prepared statement the
+            # connection caches (128 of them), some tens of KiB each at a few hundred parameters.
+            chunk += chunk[-1:] * (in_size(len(chunk)) - len(chunk))
             out += self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
         return out
 

@@ -33,6 +33,10 @@ class Alerts(Repository):
         );
         CREATE INDEX alerts_state ON alerts (state, id);
         """,
+        """
+        -- an open alert only a person closes, looked up when the book keeps it no longer in memory
+        CREATE INDEX alerts_rule_key ON alerts (rule, key) WHERE state IN ('open', 'acknowledged');
+        """,
     )
 
     @staticmethod
@@ -71,6 +75,21 @@ class Alerts(Repository):
         if active is not None:
             sql += " WHERE state IN ('open', 'acknowledged')" if active else " WHERE state IN ('resolved', 'closed')"
         return self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    def alert_row(self, alert_id: int) -> tuple[Any, ...] | None:
+        return self.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+
+    def active_alert_row(self, rule: str, key: str) -> tuple[Any, ...] | None:
+        return self.conn.execute(
+            "SELECT * FROM alerts WHERE rule = ? AND key = ? AND state IN ('open', 'acknowledged')", (rule, key)
+        ).fetchone()
+
+    def active_alerts_by_severity(self) -> dict[str, int]:
+        return dict(
+            self.conn.execute(
+                "SELECT severity, count(*) FROM alerts WHERE state IN ('open', 'acknowledged') GROUP BY severity"
+            ).fetchall()
+        )
 
     def max_alert_id(self) -> int:
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
