@@ -255,6 +255,30 @@ class QuarantineRow:
     payload: bytes
 
 
+def insert_audit(c: sqlite3.Connection, a: dict[str, Any]) -> int:
+    """One audit row, inside the caller's transaction; its id."""
+    cur = c.execute(
+        "INSERT INTO audit (at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, "
+        "command_id, amends, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, "
+        ":outcome, :error, :latency_ms, :command_id, :amends, :exported)",
+        {"exported": 0, "amends": None, **a},
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def insert_commands(
+    c: sqlite3.Connection, rows: Sequence[tuple[str, str, str, str, dict[str, Any], int, int | None]]
+) -> None:
+    """(key, id, fingerprint, device, request, created_ns, sent_ns) command rows, inside the
+    caller's transaction."""
+    c.executemany(
+        "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(k, i, f, d, json.dumps(r, ensure_ascii=False), n, s) for k, i, f, d, r, n, s in rows],
+    )
+
+
 class JournalError(RuntimeError):
     pass
 
@@ -302,6 +326,11 @@ class Journal:
             conn.close()
             raise
         return conn
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the repositories of the rooms that keep their tables here (gateway/commands/ledger.py)."""
+        return self._conn
 
     @property
     def version(self) -> int:
@@ -498,14 +527,11 @@ class Journal:
         args.append(limit)
         return [QuarantineRow(*r) for r in self._conn.execute(sql, args)]
 
-    # -- commands, audit, pickup items (gateway/commands/) -------------------------------------------
+    # -- commands, audit, pickup items (gateway/commands/; the desk's own rows: its ledger.py) ------
 
     def command(self, key: str) -> tuple[Any, ...] | None:
         """(key, id, fingerprint, device, request, created_ns, sent_ns, status, outcome) or None."""
         return self._conn.execute("SELECT * FROM commands WHERE key = ?", (key,)).fetchone()
-
-    def pending_commands(self) -> list[tuple[Any, ...]]:
-        return self._conn.execute("SELECT * FROM commands WHERE status IS NULL ORDER BY created_ns").fetchall()
 
     def begin_command(
         self,
@@ -517,104 +543,17 @@ class Journal:
         now_ns: int,
         sent_ns: int | None = None,
     ) -> None:
+        """A command row as the desk writes it before sending (its ledger batches them)."""
         with transaction(self._conn) as c:
-            c.execute(
-                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, cmd_id, fingerprint, device, json.dumps(request, ensure_ascii=False), now_ns, sent_ns),
-            )
-
-    def begin_commands(self, rows: Sequence[tuple[str, str, str, str, dict[str, Any], int, int | None]]) -> None:
-        """(key, id, fingerprint, device, request, created_ns, sent_ns) rows in one transaction."""
-        with transaction(self._conn) as c:
-            c.executemany(
-                "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, sent_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(k, i, f, d, json.dumps(r, ensure_ascii=False), n, s) for k, i, f, d, r, n, s in rows],
-            )
+            insert_commands(c, [(key, cmd_id, fingerprint, device, request, now_ns, sent_ns)])
 
     def command_sent(self, key: str, now_ns: int) -> None:
         with transaction(self._conn) as c:
             c.execute("UPDATE commands SET sent_ns = ? WHERE key = ? AND sent_ns IS NULL", (now_ns, key))
 
-    def finish_commands(self, items: Sequence[dict[str, Any]], exported: bool) -> list[dict[str, Any]]:
-        """Commands' outcomes in one transaction: each one's audit row, and its outcome under its
-        key (built from the audit row's id by `item["outcome"](id)`; the command row is made if it
-        was never sent). Items: key, id, fingerprint, device, request, created_ns, status, audit,
-        outcome. The outcomes, in order."""
-        bodies = []
-        with transaction(self._conn) as c:
-            for it in items:
-                audit_id = self._audit(c, {**it["audit"], "exported": int(exported)})
-                body = it["outcome"](audit_id)
-                c.execute(
-                    "INSERT INTO commands (key, id, fingerprint, device, request, created_ns, status, outcome) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET status = excluded.status, outcome = excluded.outcome",
-                    (
-                        it["key"],
-                        it["id"],
-                        it["fingerprint"],
-                        it["device"],
-                        json.dumps(it["request"], ensure_ascii=False),
-                        it["created_ns"],
-                        it["status"],
-                        json.dumps(body, ensure_ascii=False),
-                    ),
-                )
-                bodies.append(body)
-        return bodies
-
     def add_audit(self, audit: dict[str, Any]) -> int:
         with transaction(self._conn) as c:
-            return self._audit(c, audit)
-
-    @staticmethod
-    def _audit(c: sqlite3.Connection, a: dict[str, Any]) -> int:
-        cur = c.execute(
-            "INSERT INTO audit (at_ns, device, part, action, actor, role, reason, outcome, error, latency_ms, "
-            "command_id, amends, exported) VALUES (:at_ns, :device, :part, :action, :actor, :role, :reason, "
-            ":outcome, :error, :latency_ms, :command_id, :amends, :exported)",
-            {"exported": 0, "amends": None, **a},
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
-
-    def amend_audit(self, command_id: str, outcome: str, error: str | None, at_ns: int) -> dict[str, Any] | None:
-        """A late answer to a command that timed out: a new audit row (`amends` names the timed-out
-        row; that row is never changed), its latency from when the command was written. None when
-        no timed-out row of that command waits for an amendment (unknown, answered, or amended)."""
-        # A read first: most acks nobody waits for are repeats, and they cost no write transaction.
-        row = self._conn.execute(
-            "SELECT a.id, a.device, a.part, a.action, a.actor, a.role, a.reason, k.created_ns FROM audit a "
-            "LEFT JOIN commands k ON k.id = a.command_id WHERE a.command_id = ? AND a.outcome = 'timeout' "
-            "AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.amends = a.id) ORDER BY a.id DESC LIMIT 1",
-            (command_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        amends, device, part, action, actor, role, reason, created_ns = row
-        latency = None if created_ns is None else round((at_ns - created_ns) / 1e6, 2)
-        a = {
-            "at_ns": at_ns,
-            "device": device,
-            "part": part,
-            "action": action,
-            "actor": actor,
-            "role": role,
-            "reason": reason,
-            "outcome": outcome,
-            "error": error,
-            "latency_ms": latency,
-            "command_id": command_id,
-            "amends": amends,
-        }
-        with transaction(self._conn) as c:  # the unique index on `amends`: one amendment a row
-            return {**a, "id": self._audit(c, a)}
-
-    def audit_exported(self, ids: Sequence[int]) -> None:
-        with transaction(self._conn) as c:
-            c.executemany("UPDATE audit SET exported = 1 WHERE id = ?", [(i,) for i in ids])
+            return insert_audit(c, audit)
 
     def unexported_audit(self, limit: int = 500) -> list[dict[str, Any]]:
         return self._audit_rows("WHERE exported = 0 ORDER BY id LIMIT ?", [limit])
@@ -653,15 +592,6 @@ class Journal:
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
-
-    def purge_commands(self, audit_before_ns: int, keys_before_ns: int) -> tuple[int, int]:
-        """Forget audit rows (already exported) and finished commands older than the given times."""
-        with transaction(self._conn) as c:
-            audit = c.execute("DELETE FROM audit WHERE at_ns < ? AND exported = 1", (audit_before_ns,)).rowcount
-            keys = c.execute(
-                "DELETE FROM commands WHERE created_ns < ? AND status IS NOT NULL", (keys_before_ns,)
-            ).rowcount
-        return audit, keys
 
     def secret_key(self, name: str, make: Any) -> bytes:
         """The gateway's secret `name`, made by `make()` the first time (kept in this database)."""
