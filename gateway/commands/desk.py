@@ -16,7 +16,6 @@ command; what rides on the desk (riders.py: pickup lockers, the watch of door op
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -30,7 +29,7 @@ from gateway.commands.late import AlertPort, LateAnswers
 from gateway.commands.ledger import CommandLedger
 from gateway.commands.request import AUDIT_OUTCOME, HTTP_STATUS, Check, Outcome, Refused, Request
 from gateway.commands.riders import Riders
-from gateway.commands.senders import Attempt, Sender
+from gateway.commands.senders import Attempt, Sender, cancel_all
 from gateway.config import HallConfig
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import ACK, STATUS, Event
@@ -370,11 +369,7 @@ class CommandDesk:
 
     async def aclose(self) -> None:
         """Stop commands in flight; their rows stay pending and the next start settles them."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         for sender in self.senders.values():
             await sender.aclose()  # the read-backs shared by a board's commands
 

@@ -7,9 +7,11 @@ rest (keys, the ledger, the audit) to itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from drivers.profiles.commands import Confirmation
 from gateway.commands.request import Check, Request
@@ -70,3 +72,13 @@ class Sender(Protocol):
         """Ask the device for its state where the transport can (not audited, not awaited)."""
 
     async def aclose(self) -> None: ...
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and wait until each has ended (what each raised is theirs to log)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -5,7 +5,6 @@ share each read-back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from drivers.modbus import ModbusFailure, ModbusLine
 from drivers.profiles.commands import Confirmation, encode_modbus_command
 from drivers.profiles.model import ModbusProfile
 from gateway.commands.request import Request
-from gateway.commands.senders import Attempt, Heard, Verdict
+from gateway.commands.senders import Attempt, Heard, Verdict, cancel_all
 from gateway.devices import DeviceEntry
 from gateway.domain.canonical import Event
 
@@ -129,11 +128,7 @@ class ModbusSender:
         return None  # its poller reads it anyway
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
 
 
 def _profile(d: DeviceEntry) -> ModbusProfile:
