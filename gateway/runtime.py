@@ -32,6 +32,9 @@ from gateway.commands import Caller, CommandDesk
 from gateway.commands.compliance import PhoneCompliance
 from gateway.commands.openings import watch_openings
 from gateway.commands.pickup import PickupDesk
+from gateway.commands.riders import Rider
+from gateway.commands.senders.modbus import ModbusSender
+from gateway.commands.senders.mqtt import MqttSender
 from gateway.config.base import secret
 from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
@@ -173,10 +176,13 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             if isinstance(p, KeepsRecords):
                 stack.callback(_stop(f"projection {p.name}", p.attach(journal)))
         lines: dict[str, ModbusLine] = {}
-        desk = CommandDesk(cfg, devices, journal, outbox, health, lines)
+        commands_mqtt = MqttSender(cfg.site)  # its link is attached once the MQTT link is up
+        # A command's timeout raises an alert, its late answer resolves it.
+        desk = CommandDesk(
+            cfg, devices, journal, outbox, health, {"mqtt": commands_mqtt, "modbus": ModbusSender(lines)}, alerts
+        )
         pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
         watch_openings(desk)
-        desk.late.alerts = alerts  # a command's timeout raises an alert, its late answer resolves it
         hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
@@ -204,7 +210,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         view.commands, view.pickup = desk, pickup
         by_name = {p.name: p for p in projections}
         view.compliance = PhoneCompliance(cfg, by_name.get("attendance"), by_name.get("lockbox_slots"))  # type: ignore[arg-type]
-        desk.conditions_from.append(view.compliance.conditions)
+        desk.riders.add(Rider("compliance", conditions=view.compliance.conditions))
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
@@ -229,7 +235,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             view.mqtt_stats = lambda: mqtt.stats if mqtt else None
             shutdown = json.dumps({"state": "offline", "reason": "shutdown"}).encode()
             stack.push_async_callback(_astop("the MQTT link", lambda: mqtt.close(shutdown, status_topic(cfg))))
-            desk.attach_mqtt(mqtt, lambda: mqtt is not None and mqtt.stats.connected)
+            commands_mqtt.attach(mqtt, lambda: mqtt is not None and mqtt.stats.connected)
         # Commands in flight stop before the links they use; their rows stay pending for the next start.
         stack.push_async_callback(_astop("the commands in flight", desk.aclose))
 

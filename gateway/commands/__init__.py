@@ -1,5 +1,6 @@
 """The one way down: every command to a device passes here (role, idempotency key, timeout,
-confirmation by the device, audit record). See desk.py; pickup lockers in pickup.py."""
+confirmation by the device, audit record). See desk.py (the policy), senders/ (one per
+transport), ledger.py (its rows in the state database); pickup lockers in pickup.py."""
 
 from gateway.commands.audit import Caller
 from gateway.commands.desk import CommandDesk, Outcome, Refused

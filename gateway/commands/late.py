@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drivers.profiles.commands import Confirmation
+from gateway.commands.ledger import CommandLedger
 from gateway.domain.canonical import READING, Event
 from gateway.domain.conditions import Condition
 from gateway.store.journal import Journal
@@ -64,13 +65,15 @@ class LateAnswers:
         export: Callable[[list[dict[str, Any]]], None],
         clock: Callable[[], int],
         stats: dict[str, int],
+        released: Callable[[str, str, int], None] | None = None,
+        alerts: AlertPort | None = None,
     ) -> None:
-        self.journal = journal
+        self.ledger = CommandLedger(journal)
         self.export = export  # audit rows to the outbox (kept unexported and retried when it is full)
         self.clock = clock
         self.stats = stats
-        self.alerts: AlertPort | None = None
-        self.on_released: list[Callable[[str, str, int], None]] = []  # (device, part, now): opened late
+        self.alerts = alerts
+        self.released = released  # (device, part, now): a slot opened late
         self._settling: dict[str, list[Answer]] = {}  # timed out, audit row not committed yet
         self._watches: OrderedDict[str, _Watch] = OrderedDict()  # command id -> its read-back
         stats.setdefault("late_amended", 0)
@@ -128,7 +131,7 @@ class LateAnswers:
     def _amend(self, cmd_id: str, a: Answer) -> bool:
         outcome = "opened_late" if a.ok else "failed_late"
         error = None if a.ok else (a.error or "refused")
-        row = self.journal.amend_audit(cmd_id, outcome, error, a.at_ns)
+        row = self.ledger.amend_audit(cmd_id, outcome, error, a.at_ns)
         if row is None:
             return False  # not a timed-out command (a repeat of an answered one), or amended already
         self.stats["late_amended"] += 1
@@ -149,7 +152,6 @@ class LateAnswers:
             self.alerts.resolve(UNANSWERED, f"{device}/{part}", a.at_ns, since)
             if a.ok:
                 self.alerts.resolve("opened_without_command", f"{device}/{part}", a.at_ns, since)
-        if a.ok:
-            for released in self.on_released:
-                released(device, part, a.at_ns)
+        if a.ok and self.released is not None:
+            self.released(device, part, a.at_ns)
         return True

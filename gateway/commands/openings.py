@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from gateway.commands.desk import CommandDesk
+from gateway.commands.riders import Rider
 from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
@@ -67,7 +68,7 @@ def watch_openings(desk: CommandDesk) -> OpeningWatch | None:
         return None
     w = desk.cfg.working_hours
     watch = OpeningWatch(Schedule.of(w.days, w.start, w.end, w.holidays, w.workdays), desk.cfg.timezone, lockboxes)
-    desk.hooks.append(watch.on_event)
-    desk.on_released.append(watch.released_part)
-    desk.conditions_from.append(watch.conditions)
+    desk.riders.add(
+        Rider("openings", on_event=watch.on_event, released=watch.released_part, conditions=watch.conditions)
+    )
     return watch

@@ -27,6 +27,7 @@ from drivers.profiles.model import ModbusProfile
 from gateway.commands.audit import Caller, iso_time
 from gateway.commands.desk import CommandDesk, Outcome, Refused, Request
 from gateway.commands.notify import PickupNotifier
+from gateway.commands.riders import Rider
 from gateway.domain.canonical import READING, Event
 from gateway.domain.conditions import Condition
 from gateway.domain.lockout import Lockout
@@ -63,13 +64,14 @@ class PickupDesk:
         self.notifiers: list[Notifier] = [log_notifier]
         # The webhook for applicants (lockers.notify): its queue is drained by the runtime's sender.
         self.notifier = PickupNotifier(self.cfg, self.journal) if self.cfg.lockers.notify else None
+        tick: Callable[[int], None] | None = None
         if self.notifier is not None:
             self.notifiers.append(self.notifier.issued)
             notifier = self.notifier
-            desk.tickers.append(lambda now: notifier.remind(list(self.active.values()), now))
-        desk.hooks.append(self.on_event)
-        desk.conditions_from.append(self.conditions)
-        desk.state_parts["lockout"] = (self.lockout.state, self.lockout.restore)
+            tick = lambda now: notifier.remind(list(self.active.values()), now)  # noqa: E731
+        # Its lockout is kept through a restart under the rider's name.
+        state = (self.lockout.state, self.lockout.restore)
+        desk.riders.add(Rider("lockout", on_event=self.on_event, conditions=self.conditions, tick=tick, state=state))
 
     def code_hash(self, code: str) -> bytes:
         return hmac.new(self._key, code.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
