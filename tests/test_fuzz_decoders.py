@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from drivers.profiles.loader import load_profile
 from drivers.profiles.modbus_map import compile_plan
-from drivers.profiles.model import FieldSpec, ModbusProfile, MqttProfile
+from drivers.profiles.model import ModbusProfile, MqttProfile
 from drivers.profiles.mqtt_json import DecodeError, MqttDecoder
+from drivers.profiles.specs import FieldSpec
 from drivers.profiles.values import INFLUX_TYPES
 from gateway.config.load import DEFAULT_PROFILES_DIR
 from gateway.domain.canonical import Event

@@ -13,16 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from drivers.profiles.errors import CommandError, DecodeError
-from drivers.profiles.model import (
-    PLACEHOLDER,
-    AckSpec,
-    Condition,
-    FieldSpec,
-    ModbusCommand,
-    ModbusProfile,
-    MqttCommand,
-    MqttProfile,
-)
+from drivers.profiles.modbus_model import Condition, ModbusCommand, ModbusProfile
+from drivers.profiles.mqtt_model import AckSpec, MqttCommand, MqttProfile
+from drivers.profiles.specs import PLACEHOLDER, FieldSpec
 from drivers.profiles.values import check_text, compile_value, value_key
 
 MAX_ID = 64  # device-protocols.md: a command id is 1-64 characters

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.profiles.model import WORDS, ModbusProfile, Signal
+from drivers.profiles.modbus_model import WORDS, ModbusProfile, Signal
 
 # Modbus limits per request: registers for function codes 3/4, bits for 1/2.
 MAX_REGISTERS = 125

@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from drivers.profiles.errors import DecodeError
-from drivers.profiles.model import Channel, FieldSpec, Liveness, MqttProfile, TimeSpec
+from drivers.profiles.mqtt_model import Channel, MqttProfile
+from drivers.profiles.specs import FieldSpec, Liveness, TimeSpec
 from drivers.profiles.timefmt import TimeParser, parse_iso8601_ns, time_parser
 from drivers.profiles.values import ABSENT, Convert, compile_value
 from gateway.domain.canonical import Event

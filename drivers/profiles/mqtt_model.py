@@ -1,0 +1,176 @@
+"""The MQTT JSON profile: its channels, topics and commands, and the checks that tie them together."""
+
+from __future__ import annotations
+
+import string
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from drivers.profiles.absent import check_params
+from drivers.profiles.specs import (
+    PLACEHOLDER,
+    FieldSpec,
+    KindName,
+    Limits,
+    Liveness,
+    ProfileModel,
+    Scalar,
+    TimeSpec,
+    fields_short_forms,
+)
+
+
+class Channel(ProfileModel):
+    """One MQTT channel (a topic level or a payload field value): which canonical event(s) it carries."""
+
+    event: str | None = None  # a fixed canonical event name ...
+    type_field: str | None = None  # ... or the payload field that names the event
+    # vendor type -> canonical event name (unlisted types are rejected)
+    types: dict[str, str] = Field(default_factory=dict)
+    # canonical name -> typed spec (`name: int` is the short form)
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=list)  # canonical fields that must be present
+    # How this channel's events are timed: `device` (its timestamp field, required) or `arrival`
+    # (the gateway's receive time: for devices without a clock).
+    time: Literal["device", "arrival"] = "device"
+    timestamp: TimeSpec | None = None  # overrides the profile's timestamp for this channel
+    # The device's MQTT will (and clean-shutdown) payload: a message holding these values may lack
+    # a time, because the broker sends it on the device's behalf. E.g. {state: offline}.
+    will: dict[str, Scalar] | None = None
+
+    _short = field_validator("fields", mode="before")(fields_short_forms)
+
+    @model_validator(mode="after")
+    def _event_or_type(self) -> Channel:
+        if (self.event is None) == (self.type_field is None):
+            raise ValueError("a channel has either `event` or `type_field` with `types`")
+        if self.type_field is not None and not self.types:
+            raise ValueError("`type_field` needs `types` (vendor type -> canonical event)")
+        unknown = [f for f in self.required if f not in self.fields]
+        if unknown:
+            raise ValueError(f"required fields {unknown} are not in fields")
+        return self
+
+
+class AckSpec(ProfileModel):
+    """The device's answer to a command: on which channel, and how it is matched and read."""
+
+    channel: str = "ack"
+    # Canonical fields of the ack channel's decoded event (not vendor paths: the hub sees events).
+    id_field: str = "id"  # repeats the command id
+    ok_field: str = "ok"  # bool
+    error_field: str | None = "error"
+    timeout_s: float = Field(10.0, gt=0)
+
+
+def _placeholders(template: Any) -> set[str]:
+    """Names of the `"{name}"` values in a payload template (whole values only, so types survive)."""
+    found: set[str] = set()
+    if isinstance(template, dict):
+        for v in template.values():
+            found |= _placeholders(v)
+    elif isinstance(template, list):
+        for v in template:
+            found |= _placeholders(v)
+    elif isinstance(template, str):
+        m = PLACEHOLDER.match(template)
+        if m:
+            found.add(m.group(1))
+        elif "{" in template:
+            raise ValueError(f'{template!r}: a placeholder is a whole value, like "{{slot}}"')
+    return found
+
+
+class MqttCommand(ProfileModel):
+    """A JSON command: a payload template with typed parameters, and the ack that answers it."""
+
+    channel: str = "cmd"
+    params: dict[str, FieldSpec] = Field(default_factory=dict)
+    payload: dict[str, Any]  # "{param}" values become the typed parameter, "{id}" the command id
+    ack: AckSpec | None = AckSpec()
+
+    _short = field_validator("params", mode="before")(fields_short_forms)
+
+    @model_validator(mode="after")
+    def _template(self) -> MqttCommand:
+        check_params(self.params)
+        used = _placeholders(self.payload)
+        unknown = used - set(self.params) - {"id"}
+        if unknown:
+            raise ValueError(f"payload uses {sorted(unknown)}, which are not params")
+        unused = set(self.params) - used
+        if unused:
+            raise ValueError(f"params {sorted(unused)} are not used in the payload")
+        if self.ack is not None and "id" not in used:
+            raise ValueError('an acknowledged command carries its id: add id: "{id}" to the payload')
+        return self
+
+
+DEFAULT_TOPIC = "hall/{site}/{topic_kind}/{device}/{channel}"
+_TOPIC_FIELDS = {"site", "topic_kind", "device", "channel"}
+
+
+def _topic_fields(template: str) -> set[str]:
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    if not names <= _TOPIC_FIELDS:
+        raise ValueError(
+            f"{template!r}: unknown placeholders {sorted(names - _TOPIC_FIELDS)} "
+            f"(use {', '.join(sorted(_TOPIC_FIELDS))})"
+        )
+    if any(c in template for c in "#+"):
+        raise ValueError(f"{template!r}: wildcards are not allowed in a device's topic")
+    return names
+
+
+class MqttProfile(ProfileModel):
+    name: str
+    kind: KindName
+    protocol: Literal["mqtt"]
+    vendor: str = ""
+    topic_kind: str  # the {topic_kind} level of the vendor's topics
+    topic: str = DEFAULT_TOPIC  # where the device publishes
+    channel_field: str | None = None  # the payload field naming the channel (one topic for all)
+    command_topic: str | None = None  # where commands go; default: `topic` with {channel} = the command's
+    timestamp: TimeSpec = TimeSpec()
+    seq_field: str | None = "seq"
+    limits: Limits = Limits()
+    liveness: Liveness = Liveness()
+    channels: dict[str, Channel]
+    commands: dict[str, MqttCommand] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _topics(self) -> MqttProfile:
+        names = _topic_fields(self.topic)
+        if "device" not in names:
+            raise ValueError(f"topic {self.topic!r} must contain {{device}}")
+        if self.channel_field is None and "channel" not in names:
+            raise ValueError(f"topic {self.topic!r} needs {{channel}}, or set channel_field")
+        if self.channel_field is not None and "channel" in names:
+            raise ValueError("with channel_field the payload names the channel: remove {channel} from topic")
+        if self.command_topic is not None:
+            cmd_names = _topic_fields(self.command_topic)
+            if "device" not in cmd_names:
+                raise ValueError(f"command_topic {self.command_topic!r} must contain {{device}}")
+        elif self.commands and "channel" not in names:
+            raise ValueError("commands need a command_topic when the payload names the channel")
+        for op, cmd in self.commands.items():
+            if cmd.ack is None:
+                continue
+            ack_channel = self.channels.get(cmd.ack.channel)
+            if ack_channel is None:
+                raise ValueError(f"commands.{op}.ack.channel {cmd.ack.channel!r} is not a channel")
+            # The ack is matched on the decoded (canonical) event, so its fields must be decoded.
+            for f in (cmd.ack.id_field, cmd.ack.ok_field, cmd.ack.error_field):
+                if f is not None and f not in ack_channel.fields:
+                    raise ValueError(f"commands.{op}.ack: {f!r} is not a field of channel {cmd.ack.channel}")
+        return self
+
+    def topic_base(self, site: str, device: str) -> str:
+        """The device's topic without its last `/{channel}` level (what the hub appends channels to).
+
+        A profile whose channel is not the last level (or is in the payload) has no such base: use
+        `MqttDecoder.topics` instead; this then returns the whole topic without its channel level.
+        """
+        template = self.topic.removesuffix("/{channel}")
+        return template.replace("{channel}", "+").format(site=site, topic_kind=self.topic_kind, device=device)
