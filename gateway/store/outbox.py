@@ -9,7 +9,8 @@
   and logs what it dropped. An incoming record never evicts a more important one: new telemetry
   is refused before an old event is dropped, and AUDIT is never dropped at all. An AUDIT record
   that does not fit makes the whole append fail with OutboxFull and store nothing, so the
-  command path can refuse a command it cannot audit.
+  command path can refuse a command it cannot audit. (What to drop is planned in eviction.py,
+  pure; the warning about it is worded in drops.py.)
 - Batches leave in priority-then-age order: after an outage the audit trail and the events
   (差评, openings) reach the district first and the telemetry backlog follows. Order does not
   matter to InfluxDB (points are idempotent by timestamp), the drain writes far faster than
@@ -26,17 +27,19 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from gateway.domain.canonical import Priority
+from gateway.store.drops import DropLog
+from gateway.store.eviction import plan_eviction
 from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
 from gateway.store.wal import Checkpointer
 
 log = logging.getLogger(__name__)
 
 CLASSES = tuple(Priority)  # AUDIT, EVENT, TELEMETRY: most important first
-DROP_ORDER = tuple(sorted(Priority, reverse=True))  # TELEMETRY, EVENT, AUDIT
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -80,14 +83,6 @@ class OutboxStats:
     audit_full: bool  # the last AUDIT append did not fit: commands cannot be audited
 
 
-@dataclass(slots=True)
-class _Drops:
-    """Drops since the last warning, so a long overflow logs a summary, not a line per record."""
-
-    by_class: dict[Priority, int] = field(default_factory=dict)
-    last_log: float = float("-inf")
-
-
 def _sqlite_ok(path: Path) -> str | None:
     """None when the file is a sound SQLite database, else what is wrong with it."""
     try:
@@ -119,8 +114,7 @@ class Outbox:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._clock = clock
-        self._warn_interval_s = warn_interval_s
-        self._drops = _Drops()
+        self._drops = DropLog(log, max_bytes, clock, warn_interval_s)
         self._listeners: list[Callable[[], None]] = []
         self._audit_full = False
         self.set_aside: Path | None = None  # where a corrupt file was moved at start
@@ -200,7 +194,7 @@ class Outbox:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
-        self._log_drops(force=True)
+        self._drops.flush(self._counters, force=True)
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._conn.close()
@@ -232,10 +226,11 @@ class Outbox:
         refused = dict.fromkeys(CLASSES, 0)
         keep = []
         with transaction(self._conn) as conn:
+            next_rows = partial(_next_rows, conn)
             for row in rows:
                 prio, size = Priority(row[0]), row[2]
                 free = self.max_bytes - sum(nbytes.values())
-                if size > free and not self._plan_eviction(conn, prio, size - free, count, nbytes, evict_upto):
+                if size > free and not plan_eviction(prio, size - free, count, nbytes, evict_upto, next_rows):
                     if prio is Priority.AUDIT:
                         self._audit_full = True
                         raise OutboxFull(
@@ -261,7 +256,7 @@ class Outbox:
             self._audit_full = False
         self._count, self._bytes = count, nbytes
         if any(dropped.values()):
-            self._note_drops(dropped)
+            self._drops.note(dropped, self._counters)
         if keep:
             self._since_nudge += sum(row[2] for row in keep)
             if self._since_nudge > 1 << 18 and self._checkpointer is not None:
@@ -269,53 +264,6 @@ class Outbox:
                 self._checkpointer.nudge()
             for callback in self._listeners:
                 callback()
-
-    def _plan_eviction(
-        self,
-        conn: sqlite3.Connection,
-        incoming: Priority,
-        need: int,
-        count: dict[Priority, int],
-        nbytes: dict[Priority, int],
-        evict_upto: dict[Priority, int],
-    ) -> bool:
-        """Choose the oldest records of classes no more important than `incoming` to free `need` bytes.
-
-        When that is possible, updates count/nbytes/evict_upto in place and returns True;
-        otherwise changes nothing (a record that will be refused anyway evicts nobody).
-        Deletion happens later, in the same transaction, as one range delete per class.
-        """
-        freed = 0
-        plan_count, plan_bytes, plan_upto = dict(count), dict(nbytes), dict(evict_upto)
-        for prio in DROP_ORDER:
-            # Never a more important class than the incoming record, and never AUDIT.
-            if prio < incoming or prio is Priority.AUDIT or freed >= need:
-                break
-            after = plan_upto.get(prio, 0)
-            while freed < need and plan_count[prio] > 0:
-                chunk = conn.execute(
-                    "SELECT id, size FROM records WHERE prio = ? AND id > ? ORDER BY id LIMIT 512",
-                    (int(prio), after),
-                ).fetchall()
-                if not chunk:
-                    # The rest of this class is what this very append is adding; it is not
-                    # in the table yet and is never evicted by its own batch.
-                    break
-                for rid, size in chunk:
-                    freed += size
-                    plan_count[prio] -= 1
-                    plan_bytes[prio] -= size
-                    after = rid
-                    if freed >= need:
-                        break
-            if after:
-                plan_upto[prio] = after
-        if freed < need:
-            return False
-        count.update(plan_count)
-        nbytes.update(plan_bytes)
-        evict_upto.update(plan_upto)
-        return True
 
     def probe(self) -> None:
         """A small write of its own: raises while the file cannot be written (a full disk), so a
@@ -335,28 +283,6 @@ class Outbox:
         )
         for name, n in deltas.items():
             self._counters[name] = self._counters.get(name, 0) + n
-
-    def _note_drops(self, dropped: dict[Priority, int]) -> None:
-        for prio, n in dropped.items():
-            if n:
-                self._drops.by_class[prio] = self._drops.by_class.get(prio, 0) + n
-        self._log_drops(force=False)
-
-    def _log_drops(self, force: bool) -> None:
-        pending = {p: n for p, n in self._drops.by_class.items() if n}
-        now = self._clock()
-        if not pending or (not force and now - self._drops.last_log < self._warn_interval_s):
-            return
-        what = ", ".join(f"{n} {p.name.lower()}" for p, n in sorted(pending.items(), reverse=True))
-        totals = ", ".join(f"{p.name.lower()} {self._counters.get(f'dropped_{p.name.lower()}', 0)}" for p in CLASSES)
-        log.warning(
-            "outbox full (%d bytes): dropped %s records (oldest of the least important class "
-            "first, or refused new ones); total dropped since creation: %s",
-            self.max_bytes,
-            what,
-            totals,
-        )
-        self._drops = _Drops(last_log=now)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -425,7 +351,7 @@ class Outbox:
         return sum(self._bytes.values())
 
     def stats(self) -> OutboxStats:
-        self._log_drops(force=False)
+        self._drops.flush(self._counters, force=False)
         row = self._conn.execute("SELECT at_ms FROM records ORDER BY id LIMIT 1").fetchone()
         age = None if row is None else max(0.0, self._clock() - row[0] / 1000)
         c = self._counters
@@ -445,6 +371,14 @@ class Outbox:
 
 def _by_prio(row: tuple[int, int, int, str]) -> int:
     return row[0]
+
+
+def _next_rows(conn: sqlite3.Connection, prio: Priority, after: int) -> list[tuple[int, int]]:
+    """The eviction planner's view of the table: a class's next records after an id, oldest first."""
+    return conn.execute(
+        "SELECT id, size FROM records WHERE prio = ? AND id > ? ORDER BY id LIMIT 512",
+        (int(prio), after),
+    ).fetchall()
 
 
 def _runs(ids: Sequence[int]) -> Iterator[tuple[int, int]]:
