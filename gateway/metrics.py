@@ -18,6 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from gateway.kinds import registry as kinds
 from gateway.view import View
 
 
@@ -172,13 +173,8 @@ class GatewayCollector:
         yield fail
         yield rtt
 
-        zone = GaugeMetricFamily("hallgate_zone_occupancy_people", "people in the zone", labels=["zone"])
-        capacity = GaugeMetricFamily("hallgate_zone_capacity_people", "the zone's configured capacity", labels=["zone"])
-        for z in v.zones():
-            zone.add_metric([z.zone], z.occupancy)
-            capacity.add_metric([z.zone], z.capacity)
-        yield zone
-        yield capacity
+        for kind_metrics in kinds.metrics():  # each kind's own families (gateway/kinds/<kind>/)
+            yield from kind_metrics(v)
 
         o = v.outbox_stats()
         yield GaugeMetricFamily("hallgate_outbox_records", "records waiting in the outbox", value=o.depth_records)

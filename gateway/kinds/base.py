@@ -9,11 +9,11 @@ its package too (`api.py`), but only the API imports them (`Kind.router`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -22,6 +22,9 @@ from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
 from gateway.store.repository import Repository
 from gateway.store.staged import Staged
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 # Device fields of the configuration that only some kinds take (the rest are common to all).
 KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
@@ -139,6 +142,9 @@ ProjectionFactory = Callable[[Any, Mapping[str, DeviceView]], Projection]
 Rule = Callable[[Mapping[str, Any], int], list[Problem]]  # (info, now_ns) -> problems
 Fold = Callable[[dict[str, Any], Event], None]  # folds a device's event into its info
 Alarm = Callable[[Event], Condition | None]  # an event that opens an alert only a person closes
+# The read model (gateway/view.py's View) -> the kind's metric families, at scrape time. The kind's
+# module declares what it reads of the read model as a Protocol, so the kind imports no view.
+Metrics = Callable[[Any], Iterable["Metric"]]
 
 
 Problems = list[tuple[str, str]]  # (field path, message), as the configuration reports them
@@ -188,6 +194,9 @@ class Kind:
     # runtime has the Journal migrate for every registered kind (its projections open them: KeepsRecords).
     stores: tuple[type[Repository], ...] = ()
     settings: Settings | None = None
+    # Its families on /metrics (gateway/metrics.py yields every registered kind's, whether or not the
+    # hall has a device of it, so a scrape's families do not depend on the hall's devices).
+    metrics: Metrics | None = None
     # Its HTTP routes: "module:attribute" of a FastAPI APIRouter (its package's `api.py`), which the
     # API includes for every registered kind. Named, not imported: the routes import the read model,
     # which imports the configuration, which imports the registry and so this package (a cycle);

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.kinds import attendance, lockbox, people_counter, pickup_locker, rating_pad
-from gateway.kinds.base import KIND_PARAMS, Kind
+from gateway.kinds.base import KIND_PARAMS, Kind, Metrics
 from gateway.kinds.rating_pad import settings as rating_pad_settings
 from gateway.store.repository import Repository
 
@@ -38,6 +38,11 @@ def stores() -> list[type[Repository]]:
     the kinds the hall has now, so a hall that adds a device of a kind later finds its tables made
     (and migrated) like every other's."""
     return [store for kind in KINDS.values() for store in kind.stores]
+
+
+def metrics() -> list[Metrics]:
+    """Every registered kind's metric families, in the order the kinds were registered."""
+    return [kind.metrics for kind in KINDS.values() if kind.metrics is not None]
 
 
 # The rating pad's package is being reworked on another branch: its settings join its KIND here

@@ -21,6 +21,7 @@ from gateway.domain.occupancy import (
     reset_due,
 )
 from gateway.kinds.base import DeviceView, Kind, Record
+from gateway.kinds.people_counter.metrics import metrics
 from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.store.points import make_line
 
@@ -256,5 +257,6 @@ KIND = Kind(
     rules=(sensor_problems,),
     projections=(OccupancyProjection,),
     settings=SETTINGS,
+    metrics=metrics,
     router="gateway.kinds.people_counter.api:router",
 )
