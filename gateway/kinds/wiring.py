@@ -9,18 +9,17 @@ its riders to the desk itself and returns the rest as `Parts`, which the runtime
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.commands.desk import CommandDesk
 from gateway.config.hall import HallConfig
 from gateway.kinds.lookup import Projections
 from gateway.kinds.registry import KINDS
 from gateway.store.journal import Journal
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Webhook:
 
     target: str
     hook: Any  # its settings: url, token_env, timeout_s
-    wake: Any  # asyncio.Event: set when a row is queued
+    wake: asyncio.Event  # set when a row is queued
 
 
 @dataclass
