@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from drivers.modbus import LineSettings, ModbusLine, Polled, poll_line
+from drivers.modbus import ModbusLine
 from drivers.mqtt.link import MqttLink
 from gateway.alerts.delivery import TargetStats, deliver, mqtt_sender, webhook_sender
 from gateway.alerts.engine import AlertDesk
@@ -29,23 +29,21 @@ from gateway.alerts.rules import GatewayWatch
 from gateway.api.app import WeakTokens, create_app
 from gateway.api.server import ListenError, make_server
 from gateway.commands import Caller, CommandDesk
-from gateway.commands.compliance import PhoneCompliance
-from gateway.commands.openings import watch_openings
-from gateway.commands.pickup import PickupDesk
-from gateway.commands.riders import Rider
 from gateway.commands.senders.modbus import ModbusSender
 from gateway.commands.senders.mqtt import MqttSender
 from gateway.config.base import secret
 from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
+from gateway.features import FEATURES
 from gateway.health import HealthBook
 from gateway.ingest.hub import Hub
 from gateway.ingest.links import alerts_topic, make_sink, mqtt_options, status_topic
+from gateway.ingest.pollers import spawn_pollers
 from gateway.ingest.workers import IngestWorkers
 from gateway.kinds.base import KeepsRecords, Projection
-from gateway.kinds.people_counter import OccupancyProjection
-from gateway.kinds.people_counter.resets import reset_counters
+from gateway.kinds.lookup import Projections
 from gateway.kinds.registry import KINDS, stores
+from gateway.kinds.wiring import Running, build, kind_builders
 from gateway.redact import redact_url
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
@@ -58,7 +56,6 @@ log = logging.getLogger(__name__)
 
 STATE_SAVE_S = 5.0
 STATE_RETRY_S = 0.5
-HISTORY_WAITING_MAX = 100_000  # zone minutes held in memory while the state database cannot be written
 
 
 class StartupError(Exception):
@@ -76,12 +73,7 @@ class Gateway:
 
 
 def _tokens(cfg: HallConfig) -> dict[str, str]:
-    out = {}
-    for t in cfg.api.tokens:
-        value = secret(t.env)
-        if value:
-            out[value] = t.role
-    return out
+    return {value: t.role for t in cfg.api.tokens if (value := secret(t.env))}
 
 
 def _callers(cfg: HallConfig) -> dict[str, Caller]:
@@ -181,16 +173,18 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         desk = CommandDesk(
             cfg, devices, journal, outbox, health, {"mqtt": commands_mqtt, "modbus": ModbusSender(lines)}, alerts
         )
-        pickup = PickupDesk(desk) if any(d.kind == "pickup_locker" for d in devices.values()) else None
-        watch_openings(desk)
+        # What the hall's kinds and the cross-kind features add: riders on the desk (before the hub
+        # restores their state), supervised tasks, savers, what the routes read.
+        running = Running(cfg, desk, journal, Projections(projections))
+        parts = build(running, [*kind_builders(d.kind for d in devices.values()), *FEATURES])
         hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts, desk], journal)
         hub.restore(journal)
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
-        save_history = _history_saver(cfg, hub, journal)
         # Last things before the stores close: what the pollers handed over, and the zones' state.
-        stack.callback(_stop("saving state", lambda: (hub.flush(), journal.save_states(hub.states()), save_history())))
+        saving = lambda: (hub.flush(), journal.save_states(hub.states()), [s() for s in parts.savers])  # noqa: E731
+        stack.callback(_stop("saving state", saving))
         stack.callback(_stop("the Modbus lines", lambda: [line.close() for line in lines.values()]))
         supervisor = Supervisor()
         stats = DrainStats()
@@ -207,10 +201,8 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_name=sink.name if sink else None,
             sink_url=redact_url(cfg.influx.url),
         )
-        view.commands, view.pickup = desk, pickup
-        by_name = {p.name: p for p in projections}
-        view.compliance = PhoneCompliance(cfg, by_name.get("attendance"), by_name.get("lockbox_slots"))  # type: ignore[arg-type]
-        desk.riders.add(Rider("compliance", conditions=view.compliance.conditions))
+        view.commands = desk
+        view.serves = {type(p): p for p in parts.serves}
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
@@ -258,7 +250,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     stats=stats,
                 ),
             )
-        _spawn_pollers(supervisor, devices, lines, hub)
+        spawn_pollers(supervisor, devices, lines, hub)
+        for name, task in parts.tasks.items():
+            supervisor.spawn(name, task)
         watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
@@ -301,14 +295,15 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             )
         if cfg.alerts.webhook is not None:
             _spawn_webhook(stack, supervisor, journal, "webhook", cfg.alerts.webhook, wakes["webhook"], view)
-        if pickup is not None and pickup.notifier is not None and cfg.lockers.notify is not None:
-            # Pickup codes for applicants: the alerts' durable queue and sender, target "pickup".
-            view.delivery["pickup"] = TargetStats()
-            _spawn_webhook(stack, supervisor, journal, "pickup", cfg.lockers.notify, pickup.notifier.wake, view)
+        for hook in parts.webhooks:
+            # E.g. pickup codes for applicants: the alerts' durable queue and sender, its own target.
+            view.delivery[hook.target] = TargetStats()
+            _spawn_webhook(stack, supervisor, journal, hook.target, hook.hook, hook.wake, view)
 
         def save_state() -> None:
             _despite_state(lambda: journal.save_states(hub.states()))
-            _despite_state(save_history)
+            for saver in parts.savers:
+                _despite_state(saver)
 
         supervisor.spawn("state", lambda: _every(STATE_SAVE_S, save_state))
 
@@ -319,37 +314,6 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         # full passes, which otherwise stall the event loop for a second at a time.
         gc.freeze()
         yield gw
-
-
-def _spawn_pollers(
-    supervisor: Supervisor, devices: dict[str, DeviceEntry], lines: dict[str, ModbusLine], hub: Hub
-) -> None:
-    """One client (and lock) and one poller per physical line, its devices' phases spread."""
-    polled = [d for d in devices.values() if d.plan is not None and d.config.modbus is not None]
-    phases = poll_phases([(d.id, d.config.modbus.bus, d.config.poll_interval_s) for d in polled])  # type: ignore[union-attr]
-    on_line: dict[str, list[DeviceEntry]] = {}
-    for d in polled:
-        m = d.config.modbus
-        assert m is not None
-        on_line.setdefault(m.bus, []).append(d)
-        if m.bus not in lines:
-            lines[m.bus] = ModbusLine(
-                LineSettings(
-                    host=m.host,
-                    port=m.port,
-                    serial=m.serial,
-                    baudrate=m.baudrate,
-                    framer=m.framer,
-                    timeout_s=m.timeout_s,
-                )
-            )
-    for bus, members in on_line.items():
-        supervisor.spawn(f"poll {bus}", _poller(lines[bus], members, hub, phases))
-    # Zones whose nightly reset writes their counters' reset register: through the command desk.
-    occupancy = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
-    desk = next((p for p in hub.projections if isinstance(p, CommandDesk)), None)
-    if occupancy is not None and desk is not None and occupancy.resets_counters:
-        supervisor.spawn("counter resets", lambda: reset_counters(occupancy, desk))
 
 
 def _spawn_webhook(
@@ -366,56 +330,6 @@ def _spawn_webhook(
     stack.push_async_callback(_astop(f"the {target} webhook client", client.aclose))
     send = webhook_sender(client, hook.url, secret(hook.token_env))
     supervisor.spawn(f"{target} deliveries", lambda: deliver(target, journal, send, wake, view.delivery[target]))
-
-
-def _history_saver(cfg: HallConfig, hub: Hub, journal: Journal) -> Callable[[], None]:
-    """Moves the zones' finished minutes into the gateway's own history table."""
-    proj = next((p for p in hub.projections if isinstance(p, OccupancyProjection)), None)
-    keep_ns = cfg.occupancy.history_days * 86400 * 10**9
-
-    waiting: list[tuple[str, int, int, int, int, int]] = []  # minutes a full state disk refused
-
-    def save() -> None:
-        if proj is None:
-            return
-        waiting.extend((b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in proj.take_history())
-        try:
-            journal.save_occupancy_minutes(waiting, keep_ns)
-        except Unwritable:
-            del waiting[:-HISTORY_WAITING_MAX]  # kept for the next save; a long outage keeps the newest
-            return
-        waiting.clear()
-
-    return save
-
-
-def poll_phases(polled: list[tuple[str, str, float]]) -> dict[str, float]:
-    """When each polled device (id, line, period) first polls: spread evenly over its period
-    within its line (one request at a time goes on a line), and the lines offset from each
-    other, so a thousand counters do not all fire in the same instant every second."""
-    lines: dict[str, list[tuple[str, float]]] = {}
-    for device, line, period in polled:
-        lines.setdefault(line, []).append((device, period))
-    out = {}
-    for n, members in enumerate(lines.values()):
-        for k, (device, period) in enumerate(members):
-            out[device] = period * ((k + n / len(lines)) / len(members))
-    return out
-
-
-def _poller(
-    line: ModbusLine, members: list[DeviceEntry], hub: Hub, phases: dict[str, float]
-) -> Callable[[], Awaitable[None]]:
-    def run() -> Awaitable[None]:
-        # Made afresh at each (re)start: every device starts again from its phase, no failures.
-        polled = []
-        for d in members:
-            m, plan = d.config.modbus, d.plan
-            assert m is not None and plan is not None
-            polled.append(Polled(m.unit, plan, d.config.poll_interval_s, hub.on_poll(d.id), phases[d.id]))
-        return poll_line(line, polled)
-
-    return run
 
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from drivers.modbus import LineStats, ModbusLine
 from drivers.mqtt.options import LinkStats
@@ -25,19 +25,19 @@ from gateway.domain.occupancy import HALL, Bucket, ZoneCount
 from gateway.health import RTT_BUCKETS_S, HealthBook
 from gateway.ingest.hub import Hub, Unknown
 from gateway.ingest.workers import worker_problems
-from gateway.kinds.people_counter import OccupancyProjection
+from gateway.kinds.lookup import Projections
+from gateway.kinds.reads import Zones
+from gateway.readiness import Readiness, ago, broker_readiness, sink_readiness, state_readiness
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
-from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Writes
 from gateway.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
     from gateway.commands import CommandDesk
-    from gateway.commands.compliance import PhoneCompliance
-    from gateway.commands.pickup import PickupDesk
 
 SNAPSHOT_MAX_AGE_S = 0.25
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +83,6 @@ class ZoneSnapshot:
     suspect: tuple[str, ...] = ()  # "<counter>: <why>" for each counter whose counts are in doubt
 
 
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    ready: bool
-    problems: list[str]
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass
 class View:
     cfg: HallConfig
@@ -107,8 +100,9 @@ class View:
     workers: dict[int, Any] = field(default_factory=dict)  # gateway.ingest.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
     commands: CommandDesk | None = None  # the one way down (gateway/commands/)
-    pickup: PickupDesk | None = None
-    compliance: PhoneCompliance | None = None  # staff clocked in whose phone is not in their slot
+    # What the kinds and features serve to their routes (a pickup desk, the phone compliance), by
+    # type: gateway/kinds/wiring.py's Parts.serves.
+    serves: dict[type, object] = field(default_factory=dict)
 
     _snapshots: dict[Any, tuple[float, Any]] = field(default_factory=dict)
     _rows: dict[str, tuple[tuple[Any, ...], DeviceSnapshot, bytes]] = field(default_factory=dict)
@@ -250,18 +244,21 @@ class View:
     ) -> list[QuarantineRow]:
         return self.journal.quarantined(device=device, limit=limit, before_id=before_id)
 
-    def lockbox_slots(self, device_id: str) -> dict[str, dict[str, Any]] | None:
-        """Slot number -> door, locked, phone, since_ns (from events and snapshots)."""
-        book = next((p for p in self.hub.projections if p.name == "lockbox_slots"), None)
-        slots: dict[str, dict[str, dict[str, Any]]] = getattr(book, "slots", {})
-        return slots.get(device_id)
+    def served(self, cls: type[T]) -> T | None:
+        """What a kind or feature serves of this type, or None when the hall has none."""
+        return cast("T | None", self.serves.get(cls))
+
+    @property
+    def projections(self) -> Projections:
+        """The hub's projections by class or by the read API they provide (gateway/kinds/lookup.py)."""
+        return Projections(self.hub.projections)
 
     # -- zones ----------------------------------------------------------------------------------
 
     @property
-    def occupancy(self) -> OccupancyProjection | None:
+    def occupancy(self) -> Zones | None:
         """The zones' projection (None in a hall without counters)."""
-        return next((p for p in self.hub.projections if isinstance(p, OccupancyProjection)), None)
+        return self.projections.reads(Zones)
 
     def zone_ids(self) -> list[str]:
         return [z.id for z in self.cfg.zones] + [HALL]
@@ -300,7 +297,7 @@ class View:
         return out
 
     def projection(self, name: str) -> Any:
-        """A projection by name (ratings, attendance), or None when the hall's kinds have none."""
+        """A projection by name (`Projection.name`), or None when the hall's kinds have none."""
         return next((p for p in self.hub.projections if p.name == name), None)
 
     def zone_minutes(self, zone: str, start_ns: int, end_ns: int) -> list[Bucket]:
@@ -360,17 +357,8 @@ class View:
         detail: dict[str, Any] = {}
         stats = self.mqtt_stats()
         if stats is not None:
-            detail["broker"] = {
-                "connected": stats.connected,
-                "subscribed": stats.subscribed,
-                "last_error": stats.last_error,
-            }
-            if not stats.connected:
-                problems.append(
-                    f"broker {self.cfg.broker.host}:{self.cfg.broker.port} not connected: {stats.last_error}"
-                )
-            elif not stats.subscribed:
-                problems.append(f"broker {self.cfg.broker.host}:{self.cfg.broker.port}: subscriptions not acknowledged")
+            detail["broker"], problem = broker_readiness(stats, f"{self.cfg.broker.host}:{self.cfg.broker.port}")
+            problems += [problem] if problem else []
         detail["outbox"] = asdict(self.outbox.stats())
         if self.workers:
             detail["workers"] = {str(i): w.status for i, w in self.workers.items()}
@@ -379,52 +367,19 @@ class View:
             detail["outbox"]["set_aside"] = self.outbox.set_aside.name
         if self.hub.store_error is not None:
             since, what = self.hub.store_error
-            problems.append(f"outbox cannot store records since {_ago(since)}: {what}")
+            problems.append(f"outbox cannot store records since {ago(since)}: {what}")
         if self.journal.set_aside is not None:
             detail["state_set_aside"] = self.journal.set_aside.name
         detail["state"], problem = state_readiness(self.journal.file.writes)
         if problem:
             problems.append(problem)
         if self.sink_name is not None:
-            d = self.drain
-            detail["sink"] = {
-                "name": self.sink_name,
-                "healthy": d.healthy,
-                "delivered_total": d.delivered_total,
-                "delivered_per_s": round(d.rate(time.monotonic()), 1),
-                "rejected_total": d.rejected_total,
-                "errors": dict(d.errors_by_type),
-                "last_error": d.last_error,
-            }
-            # Before the first write the sink has not been tried: that is not an outage.
-            if not d.healthy and d.last_error is not None:
-                problems.append(f"store {self.sink_url} not reachable: {d.last_error}")
+            detail["sink"], problem = sink_readiness(self.drain, self.sink_name, self.sink_url)
+            problems += [problem] if problem else []
         detail["parts"] = {
             p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts, "last_error": p.last_error}
             for p in self.supervisor.parts.values()
         }
         for p in self.supervisor.down():
-            problems.append(f"{p.name} is down since {_ago(p.since_ns)}: {p.last_error}")
+            problems.append(f"{p.name} is down since {ago(p.since_ns)}: {p.last_error}")
         return Readiness(not problems, problems, detail)
-
-
-def _ago(ts_ns: int) -> str:
-    return f"{max(0, (time.time_ns() - ts_ns) // 10**9)} s ago"
-
-
-def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:
-    """The state database in /readyz: its detail, and the problem while it cannot be written."""
-    detail: dict[str, Any] = {"writable": not w.down, "failed_writes_total": w.failures_total}
-    if w.down_since_ns is None:
-        return detail, None
-    detail |= {
-        "code": UNWRITABLE_CODE,
-        "message": UNWRITABLE_MESSAGE,
-        "since_ns": w.down_since_ns,
-        "failures": w.failures,
-        "last_error": w.last_error,
-    }
-    return detail, (
-        f"{w.what} cannot be written since {_ago(w.down_since_ns)} ({w.failures} failed writes: {w.last_error}); "
-        "free space on its disk or check the storage: writes are retried every half second"
-    )

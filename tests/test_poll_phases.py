@@ -14,7 +14,7 @@ from drivers.profiles.modbus_map import compile_plan
 from firmware_sim.kinds.people_counter import PeopleCounter
 from firmware_sim.modbus_bus import ModbusBus
 from gateway.config.load import DEFAULT_PROFILES_DIR
-from gateway.runtime import poll_phases
+from gateway.ingest.pollers import poll_phases
 from tests.servers import free_port
 from tests.waits import until
 

@@ -1,7 +1,7 @@
-"""What rides on the desk: the pickup desk, the watch of unexplained door openings, the phone compliance.
-Each registers once, with the parts it has; the desk calls them in the order they registered
-(the hub's events, a confirmed unlock, its alert conditions, each second's tick, the state kept
-through a restart)."""
+"""What rides on the desk: what kinds and features add to it (gateway/kinds/wiring.py), e.g. a
+pickup desk, a watch of unexplained door openings, the phone compliance. Each registers once,
+with the parts it has; the desk calls them in the order they registered (the hub's events, a
+confirmed unlock, its alert conditions, each second's tick, the state kept through a restart)."""
 
 from __future__ import annotations
 

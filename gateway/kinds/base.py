@@ -204,6 +204,13 @@ class Kind:
     router: str | None = None
     # A kiosk token (`api.tokens[].locker`) may be bound to a device of this kind.
     kiosk: bool = False
+    # Read APIs (protocols of gateway/kinds/reads.py) -> the class of its projection that provides
+    # each: how a cross-kind feature or the read model finds it without naming the kind.
+    provides: Mapping[type, type] = field(default_factory=dict)
+    # What it adds to a running gateway of a hall that has one: "module:attribute" of a function
+    # (gateway.kinds.wiring.Running) -> Parts (riders on the command desk, supervised tasks, state
+    # savers, what its routes read). Named, not imported, for the same reason as `router`.
+    runs: str | None = None
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

@@ -24,8 +24,9 @@ def register(kind: Kind) -> Kind:
     unknown = kind.params - set(KIND_PARAMS)
     if unknown:
         raise ValueError(f"kind {kind.name}: unknown parameters {sorted(unknown)}; known: {KIND_PARAMS}")
-    if kind.router is not None and ":" not in kind.router:
-        raise ValueError(f"kind {kind.name}: router {kind.router!r} is not 'module:attribute'")
+    for what, ref in (("router", kind.router), ("runs", kind.runs)):
+        if ref is not None and ":" not in ref:
+            raise ValueError(f"kind {kind.name}: {what} {ref!r} is not 'module:attribute'")
     taken = {k.settings.key: k.name for k in KINDS.values() if k.settings and k.name != kind.name}
     if kind.settings and kind.settings.key in taken:
         raise ValueError(f"kind {kind.name}: settings key {kind.settings.key!r} is {taken[kind.settings.key]}'s")

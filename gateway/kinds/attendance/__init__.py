@@ -15,13 +15,25 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from gateway.domain.attendance import DailyRecord, Day, PostState, Punch, clock_reset, daily, day_bounds, post_state
+from gateway.domain.attendance import (
+    DailyRecord,
+    Day,
+    PostState,
+    Punch,
+    clock_reset,
+    daily,
+    day_bounds,
+    effective,
+    inside,
+    post_state,
+)
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
+from gateway.kinds.reads import Presence
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -96,6 +108,23 @@ class AttendanceProjection:
             self._day = today.isoformat()
         return today, self._today
 
+    def present(self, now_ns: int) -> dict[str, int]:
+        """Staff clocked in now -> since when (their current spell today): `reads.Presence`."""
+        if self.store is None:
+            return {}
+        # The cache of today's punches (reloaded when the day turns): no query per call.
+        _, punches = self._load(now_ns)
+        out = {}
+        for staff, ps in punches.items():
+            spells = inside(effective(ps, self.cfg.touch_s), now_ns)
+            if spells and spells[-1][1] == now_ns:
+                out[staff] = spells[-1][0]
+        return out
+
+    def working_now(self, now_ns: int) -> bool:
+        day = self.working_day(self.local_day(now_ns))
+        return day is not None and day.working(now_ns)
+
     def post_states(self, now_ns: int) -> list[PostState]:
         if self.store is None:
             return []
@@ -169,4 +198,5 @@ KIND = Kind(
     stores=(PunchStore,),
     settings=SETTINGS,
     router="gateway.kinds.attendance.api:router",
+    provides={Presence: AttendanceProjection},
 )

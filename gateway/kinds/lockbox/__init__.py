@@ -10,6 +10,7 @@ from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.base import DeviceView, Kind, KindContext, Record, doors_left_open, jammed, low_battery, set_part
 from gateway.kinds.lockbox.settings import SETTINGS
+from gateway.kinds.reads import Slots
 
 
 def fold(info: dict[str, Any], e: Event) -> None:
@@ -46,6 +47,10 @@ class SlotBook:
     def __init__(self, devices: set[str]) -> None:
         self.devices = devices
         self.slots: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in devices}  # device -> slot -> state
+
+    def slot(self, device: str, slot: int) -> Mapping[str, Any]:
+        """`reads.Slots`: the slot's state, empty when the cabinet has not reported it."""
+        return self.slots.get(device, {}).get(str(slot), {})
 
     def _slot(self, device: str, slot: int, ts_ns: int) -> dict[str, Any]:
         s = self.slots[device].setdefault(str(slot), {"door": None, "locked": None, "phone": None})
@@ -123,4 +128,6 @@ KIND = Kind(
     projections=(slot_book,),
     settings=SETTINGS,
     router="gateway.kinds.lockbox.api:router",
+    provides={Slots: SlotBook},
+    runs="gateway.kinds.lockbox.openings:run",
 )

@@ -14,6 +14,8 @@ from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk
 from gateway.commands import Refused
 from gateway.commands.audit import Denied, authorise_slot_unlock
 from gateway.commands.desk import Request
+from gateway.features.compliance import PhoneCompliance
+from gateway.kinds.lockbox import SlotBook
 
 router = APIRouter(tags=["commands"])
 
@@ -31,7 +33,8 @@ async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     d = view.devices.get(device)
     if d is None or d.kind != "lockbox":
         raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
-    known = view.lockbox_slots(device) or {}
+    book = view.projections.of(SlotBook)
+    known = (book.slots.get(device) if book is not None else None) or {}
     return [
         {
             "slot": int(n),
@@ -62,7 +65,7 @@ class ComplianceOut(BaseModel):
 async def compliance(
     view: ViewDep, _: str = require("duty_manager", "manager"), missing: bool = False
 ) -> list[dict[str, Any]]:
-    c = view.compliance
+    c = view.served(PhoneCompliance)
     if c is None or view.projection("attendance") is None:
         raise ApiError(409, "no_attendance", "this hall has no attendance machine: nobody is known to be in")
     if not c.slot_of:

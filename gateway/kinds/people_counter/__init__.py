@@ -23,6 +23,7 @@ from gateway.domain.occupancy import (
 from gateway.kinds.base import DeviceView, Kind, Record
 from gateway.kinds.people_counter.metrics import metrics
 from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
+from gateway.kinds.reads import Zones
 from gateway.store.points import make_line
 
 MEASUREMENT = "occupancy"
@@ -58,7 +59,7 @@ class OccupancyProjection:
     in the state database, so a restart carries on from the last saved baseline. It derives one
     `occupancy` point per zone per minute (written when the minute is over, i.e. with the first
     sample of the next one), and an `occupancy_reset` point per nightly reset. Finished minutes
-    also wait in `history_pending` for the gateway's own history table (runtime saves them).
+    also wait in `history_pending` for the gateway's own history table (running.py saves them).
 
     Counter health comes from the readings themselves: the sensor's status register, and how
     long ago the counter's newest sample was taken (a counter that stops answering sends nothing
@@ -259,4 +260,6 @@ KIND = Kind(
     settings=SETTINGS,
     metrics=metrics,
     router="gateway.kinds.people_counter.api:router",
+    provides={Zones: OccupancyProjection},
+    runs="gateway.kinds.people_counter.running:run",
 )

@@ -46,5 +46,6 @@ KIND = Kind(
     fold=fold,
     settings=SETTINGS,
     router="gateway.kinds.pickup_locker.api:router",
+    runs="gateway.kinds.pickup_locker.desk:run",
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
 )

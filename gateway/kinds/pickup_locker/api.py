@@ -13,7 +13,7 @@ from gateway.api.deps import CallerDep, Text, ViewDep, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, CommandErrorOut, answer, refused
 from gateway.commands import Refused
-from gateway.commands.pickup import PickupDesk
+from gateway.kinds.pickup_locker.desk import PickupDesk
 from gateway.view import View
 
 router = APIRouter(tags=["commands"])
@@ -58,9 +58,10 @@ class ItemOut(BaseModel):
 
 
 def _pickup(view: View) -> PickupDesk:
-    if view.pickup is None:
+    pickup = view.served(PickupDesk)
+    if pickup is None:
         raise ApiError(503, "commands_unavailable", "this gateway runs without its command desk")
-    return view.pickup
+    return pickup
 
 
 @router.post(

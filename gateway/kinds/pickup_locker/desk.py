@@ -31,6 +31,7 @@ from gateway.commands.riders import Rider
 from gateway.domain.canonical import READING, Event
 from gateway.domain.conditions import Condition
 from gateway.domain.lockout import Lockout
+from gateway.kinds.wiring import Parts, Running, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +275,14 @@ def _locked(until: int, now: int) -> Refused:
         f"too many wrong codes at this locker: try again in {wait} s",
         {"Retry-After": str(wait)},
     )
+
+
+def run(running: Running) -> Parts:
+    """`Kind.runs`: the pickup desk (its rider on the command desk) for the routes, and the
+    applicants' webhook (`lockers.notify`), drained like the alerts' under target "pickup"."""
+    pickup = PickupDesk(running.desk)
+    parts = Parts(serves=[pickup])
+    notify = running.cfg.lockers.notify
+    if pickup.notifier is not None and notify is not None:
+        parts.webhooks.append(Webhook("pickup", notify, pickup.notifier.wake))
+    return parts

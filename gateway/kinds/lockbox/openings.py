@@ -16,6 +16,7 @@ from gateway.commands.riders import Rider
 from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.kinds.wiring import Parts, Running
 
 RELEASE_WINDOW_NS = 15 * 10**9  # the lock releases for 5 s; the door may open at its very end, events lag
 HOLD_NS = 5 * 10**9  # reported for a few ticks; the alert then stays until a person closes it
@@ -72,3 +73,9 @@ def watch_openings(desk: CommandDesk) -> OpeningWatch | None:
         Rider("openings", on_event=watch.on_event, released=watch.released_part, conditions=watch.conditions)
     )
     return watch
+
+
+def run(running: Running) -> Parts:
+    """`Kind.runs`: the watch rides on the command desk, nothing else to start."""
+    watch_openings(running.desk)
+    return Parts()

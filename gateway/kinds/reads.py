@@ -1,0 +1,45 @@
+"""Read APIs a kind's projection may provide to the rest of the gateway (`Kind.provides`): what a
+cross-kind feature or the read model asks for by type, so that it names no kind. A kind declares
+which of its projections implements one (`provides={Presence: AttendanceProjection}`); the hub's
+projections are then found through `gateway.kinds.lookup.Projections.reads(Presence)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from gateway.domain.occupancy import Bucket, Occupancy
+
+
+class Presence(Protocol):
+    """Who is in: staff clocked in now, from the day's punches."""
+
+    def present(self, now_ns: int) -> dict[str, int]:
+        """Staff clocked in now -> since when (their current spell today); empty until its store is open."""
+        ...
+
+    def working_now(self, now_ns: int) -> bool:
+        """Whether `now_ns` is working time (a working day, inside its hours)."""
+        ...
+
+
+class Slots(Protocol):
+    """Each slot's last known state (door, locked, phone, phone_since_ns, since_ns) by device."""
+
+    def slot(self, device: str, slot: int) -> Mapping[str, Any]:
+        """The slot's state; empty when the cabinet has not reported it."""
+        ...
+
+
+class Zones(Protocol):
+    """The zones' figures from the hall's counters, and the minutes the history table has not got yet."""
+
+    occupancy: Occupancy
+    history_pending: list[Bucket]
+    listeners: list[Callable[[], None]]  # called whenever a zone's figures or flags change
+
+    def suspect(self, zone: str, now_ns: int) -> list[str]: ...
+
+    def open_buckets(self) -> list[Bucket]: ...
+
+    def take_history(self) -> list[Bucket]: ...
