@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.commands.audit import Caller, Denied, authorise_slot_unlock
+from gateway.commands.audit import Caller
 from gateway.domain.calendar import Schedule
 from gateway.domain.lockout import Lockout
+from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock
 
 SH = ZoneInfo("Asia/Shanghai")
 WEEK = Schedule.of(["mon", "tue", "wed", "thu", "fri"], time(9), time(17))

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Priority
 from gateway.store.points import make_line
 
@@ -19,23 +18,6 @@ class Caller:
     role: str
     actor: str
     locker: str | None = None
-
-
-class Denied(Exception):
-    """A role that may not do this now; the message says who may."""
-
-
-def authorise_slot_unlock(caller: Caller, reason: str, schedule: Schedule, zone: str, now_ns: int) -> None:
-    """Phone lockboxes: in working hours only a duty manager may open a slot, and must say why;
-    outside them staff may too (product.md: phones stay locked away while staff serve)."""
-    local = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(zone))
-    if schedule.working(local):
-        if caller.role != "duty_manager":
-            raise Denied(f"in working hours only a duty_manager may unlock a slot (role {caller.role})")
-        if not reason.strip():
-            raise Denied("in working hours an unlock needs a reason")
-    elif caller.role not in ("staff", "duty_manager"):
-        raise Denied(f"role {caller.role} may not unlock a slot; staff (outside working hours) or duty_manager may")
 
 
 def audit_row(

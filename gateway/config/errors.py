@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway.kinds.base import KIND_PARAMS
+from gateway.kinds.registry import device_params
 
 if TYPE_CHECKING:
     from gateway.config.hall import HallConfig
@@ -42,7 +42,7 @@ def problem(err: Mapping[str, Any], raw: Any) -> tuple[str, str]:
     path, hint = _path(err["loc"], raw), _hint(err)
     # A device's kind check names the field first ("zone: a ... takes no zone"): put it in the path.
     head, sep, rest = hint.partition(": ")
-    if sep and head in KIND_PARAMS and err["loc"][:1] == ("devices",) and len(err["loc"]) == 2:
+    if sep and head in device_params() and err["loc"][:1] == ("devices",) and len(err["loc"]) == 2:
         return f"{path}.{head}", rest
     return path, hint
 

@@ -26,8 +26,20 @@ from gateway.store.staged import Staged
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
-# Device fields of the configuration that only some kinds take (the rest are common to all).
-KIND_PARAMS = ("zone", "from_zone", "window", "slots", "doors")
+
+@dataclass(frozen=True)
+class Param:
+    """A device parameter of the hall file (`devices[].<name>`) that only some kinds take: its
+    type and its constraints (a pydantic `Field`), declared by the kind that brings it
+    (`Kind.device_params`); the configuration composes the device model from every registered
+    kind's (gateway/config/devices.py)."""
+
+    type: Any
+    field: Any = None  # pydantic Field(None, ...) with the constraints; None: any value of the type
+
+
+# Where a device stands (a people counter: the zone its IN leads into): any kind may take it.
+COMMON_PARAMS: Mapping[str, Param] = {"zone": Param(str)}
 
 LOW_BATTERY_PERCENT = 20
 
@@ -174,8 +186,11 @@ class Settings:
 class Kind:
     name: str
     description: str
-    params: frozenset[str] = frozenset()  # which of KIND_PARAMS this kind takes
+    params: frozenset[str] = (
+        frozenset()
+    )  # which device parameters this kind takes (COMMON_PARAMS, its own, another kind's)
     required_params: frozenset[str] = frozenset()
+    device_params: Mapping[str, Param] = field(default_factory=dict)  # the parameters it brings
     # canonical event -> fields a profile of this kind must be able to provide for it
     signals: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # What an event may lack (a field a profile leaves out: not sent, null, or a vendor's "no

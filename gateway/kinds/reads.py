@@ -24,10 +24,17 @@ class Presence(Protocol):
 
 
 class Slots(Protocol):
-    """Each slot's last known state (door, locked, phone, phone_since_ns, since_ns) by device."""
+    """Each slot's last known state (door, locked, phone, phone_since_ns, since_ns) by device, and
+    whose phone goes in which slot."""
+
+    grace_min: float | None  # in working time, a phone out of its slot this long after clocking in: an alert
 
     def slot(self, device: str, slot: int) -> Mapping[str, Any]:
         """The slot's state; empty when the cabinet has not reported it."""
+        ...
+
+    def owners(self) -> Mapping[str, tuple[str, int]]:
+        """Staff id -> (device, slot) of their phone."""
         ...
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.kinds import attendance, lockbox, people_counter, pickup_locker, rating_pad
-from gateway.kinds.base import KIND_PARAMS, Kind, Metrics
+from gateway.kinds.base import COMMON_PARAMS, Kind, Metrics, Param
 from gateway.kinds.rating_pad import settings as rating_pad_settings
 from gateway.store.repository import Repository
 
@@ -21,9 +21,16 @@ KINDS: dict[str, Kind] = {}
 
 
 def register(kind: Kind) -> Kind:
-    unknown = kind.params - set(KIND_PARAMS)
+    known = {**device_params(), **kind.device_params}
+    unknown = kind.params - set(known)
     if unknown:
-        raise ValueError(f"kind {kind.name}: unknown parameters {sorted(unknown)}; known: {KIND_PARAMS}")
+        raise ValueError(f"kind {kind.name}: unknown parameters {sorted(unknown)}; known: {sorted(known)}")
+    # One definition per parameter: a kind may declare one another kind brought only as the same Param.
+    for name, param in kind.device_params.items():
+        defined = [(k.name, k.device_params[name]) for k in KINDS.values() if name in k.device_params]
+        owner = "common" if name in COMMON_PARAMS else next((n for n, p in defined if p is not param), None)
+        if owner is not None:
+            raise ValueError(f"kind {kind.name}: parameter {name!r} is {owner}'s already: take it, do not declare it")
     for what, ref in (("router", kind.router), ("runs", kind.runs)):
         if ref is not None and ":" not in ref:
             raise ValueError(f"kind {kind.name}: {what} {ref!r} is not 'module:attribute'")
@@ -32,6 +39,16 @@ def register(kind: Kind) -> Kind:
         raise ValueError(f"kind {kind.name}: settings key {kind.settings.key!r} is {taken[kind.settings.key]}'s")
     KINDS[kind.name] = kind
     return kind
+
+
+def device_params() -> dict[str, Param]:
+    """Every device parameter a registered kind brings, and the common ones, in registry order:
+    what the hall file's devices may carry beside their id, kind, profile and link."""
+    out = dict(COMMON_PARAMS)
+    for kind in KINDS.values():
+        for name, param in kind.device_params.items():
+            out.setdefault(name, param)
+    return out
 
 
 def stores() -> list[type[Repository]]:

@@ -2,8 +2,8 @@
 
 Who is in comes from whichever projection provides `Presence` (today's punches, in/out spells as
 the 空岗 check reads them); each slot's phone from the one that provides `Slots` (events and
-snapshots); the map from staff to slot from the configuration (`phones.lockboxes`). A phone out
-of its slot longer than `phones.grace_min` after its owner clocked in, in working time, is a
+snapshots), with the map from staff to slot and the grace period (`Slots.owners`, `grace_min`). A
+phone out of its slot longer than the grace period after its owner clocked in, in working time, is a
 `phone_not_in_slot` alert that clears when the phone goes back or the person clocks out. A phone
 the cabinet has not reported yet (`phone: null`) is not alerted: unknown is not out.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.commands.riders import Rider
-from gateway.config.hall import HallConfig
 from gateway.domain.conditions import Condition
 from gateway.kinds.reads import Presence, Slots
 from gateway.kinds.wiring import Parts, Running
@@ -38,11 +37,12 @@ class Compliance:
 
 
 class PhoneCompliance:
-    def __init__(self, cfg: HallConfig, presence: Presence | None, slots: Slots | None) -> None:
+    def __init__(self, presence: Presence | None, slots: Slots | None) -> None:
         self.presence = presence
         self.slots = slots
-        self.grace_ns = int(cfg.phones.grace_min * 60e9) if cfg.phones.grace_min else None
-        self.slot_of = {staff: (m.device, slot) for m in cfg.phones.lockboxes for staff, slot in m.slots.items()}
+        grace_min = slots.grace_min if slots is not None else None
+        self.grace_ns = int(grace_min * 60e9) if grace_min else None
+        self.slot_of = dict(slots.owners()) if slots is not None else {}
 
     def rows(self, now_ns: int) -> list[Compliance]:
         out = []
@@ -78,6 +78,6 @@ class PhoneCompliance:
 def run(running: Running) -> Parts:
     """Built in every hall (its route answers 409 when nobody can be known to be in, or nobody has a slot)."""
     p = running.projections
-    compliance = PhoneCompliance(running.cfg, p.reads(Presence), p.reads(Slots))
+    compliance = PhoneCompliance(p.reads(Presence), p.reads(Slots))
     running.desk.riders.add(Rider("compliance", conditions=compliance.conditions))
     return Parts(serves=[compliance])

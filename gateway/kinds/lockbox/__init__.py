@@ -6,10 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
-from gateway.kinds.base import DeviceView, Kind, KindContext, Record, doors_left_open, jammed, low_battery, set_part
-from gateway.kinds.lockbox.settings import SETTINGS
+from gateway.kinds.base import DeviceView, Kind, Param, Record, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.lockbox.settings import SETTINGS, LockboxContext
 from gateway.kinds.reads import Slots
 
 
@@ -44,9 +46,17 @@ class SlotBook:
 
     name = "lockbox_slots"
 
-    def __init__(self, devices: set[str]) -> None:
+    def __init__(
+        self, devices: set[str], owners: Mapping[str, tuple[str, int]] | None = None, grace_min: float | None = None
+    ) -> None:
         self.devices = devices
         self.slots: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in devices}  # device -> slot -> state
+        self._owners = dict(owners or {})
+        self.grace_min = grace_min
+
+    def owners(self) -> Mapping[str, tuple[str, int]]:
+        """`reads.Slots`: whose phone goes in which slot (the hall file's `phones.lockboxes`)."""
+        return self._owners
 
     def slot(self, device: str, slot: int) -> Mapping[str, Any]:
         """`reads.Slots`: the slot's state, empty when the cabinet has not reported it."""
@@ -111,14 +121,16 @@ def _phone(s: dict[str, Any], phone: Any, ts_ns: int) -> None:
     s["phone"] = phone
 
 
-def slot_book(cfg: KindContext, devices: Mapping[str, DeviceView]) -> SlotBook:
-    return SlotBook({d.id for d in devices.values() if d.kind == "lockbox"})
+def slot_book(cfg: LockboxContext, devices: Mapping[str, DeviceView]) -> SlotBook:
+    owners = {staff: (m.device, slot) for m in cfg.phones.lockboxes for staff, slot in m.slots.items()}
+    return SlotBook({d.id for d in devices.values() if d.kind == "lockbox"}, owners, cfg.phones.grace_min)
 
 
 KIND = Kind(
     name="lockbox",
     description="phone lockbox (手机存放箱)",
     params=frozenset({"slots", "zone"}),
+    device_params={"slots": Param(int, Field(None, ge=1, le=48))},  # slots in the cabinet
     signals={"door_open": frozenset({"slot"}), "door_closed": frozenset({"slot"})},
     # A door or phone event says nothing without its slot.
     required={e: frozenset({"slot"}) for e in ("door_open", "door_closed", "forced_open", "phone_in", "phone_out")},

@@ -12,10 +12,10 @@ from gateway.api.deps import CallerDep, RoleDep, Text, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk_of, need_key, refused
 from gateway.commands import Refused
-from gateway.commands.audit import Denied, authorise_slot_unlock
 from gateway.commands.desk import Request
 from gateway.features.compliance import PhoneCompliance
 from gateway.kinds.lockbox import SlotBook
+from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock
 
 router = APIRouter(tags=["commands"])
 

@@ -4,11 +4,12 @@ view and its alert), checked against the hall's lockboxes and their slots."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from pydantic import Field
 
 from gateway.config.base import Model
-from gateway.kinds.base import DeviceParams, Problems, Settings
+from gateway.kinds.base import DeviceParams, KindContext, Problems, Settings
 
 KEY = "phones"
 KIND_NAME = "lockbox"
@@ -29,6 +30,12 @@ class Phones(Model):
     grace_min: float | None = Field(
         None, gt=0, description="in working time, a phone out of its slot this long after clocking in: an alert"
     )
+
+
+class LockboxContext(KindContext, Protocol):
+    """The hall as the lockboxes' projection reads it."""
+
+    phones: Phones
 
 
 def phone_problems(phones: Phones, devices: Sequence[DeviceParams]) -> Problems:

@@ -20,7 +20,7 @@ from gateway.domain.occupancy import (
     ZoneCount,
     reset_due,
 )
-from gateway.kinds.base import DeviceView, Kind, Record
+from gateway.kinds.base import DeviceView, Kind, Param, Record
 from gateway.kinds.people_counter.metrics import metrics
 from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.kinds.reads import Zones
@@ -252,6 +252,7 @@ KIND = Kind(
     name="people_counter",
     description="foot-traffic counter (客流计数器)",
     params=frozenset({"zone", "from_zone"}),
+    device_params={"from_zone": Param(str)},  # between two zones: where IN comes from
     required_params=frozenset({"zone"}),
     signals={READING: frozenset({"in_total", "out_total"})},
     info=frozenset({"sensor", "fw_version", "uptime_s"}),

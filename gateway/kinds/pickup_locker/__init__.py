@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from gateway.domain.canonical import READING, Event
 from gateway.domain.health import Problem
-from gateway.kinds.base import Kind, doors_left_open, jammed
+from gateway.kinds.base import Kind, Param, doors_left_open, jammed
 from gateway.kinds.pickup_locker.settings import SETTINGS
 
 
@@ -40,6 +42,7 @@ KIND = Kind(
     name="pickup_locker",
     description="pickup locker lock-control board (取件柜锁控板)",
     params=frozenset({"doors", "zone"}),
+    device_params={"doors": Param(int, Field(None, ge=1, le=192))},  # doors in the bank
     signals={READING: frozenset({"door_open"})},
     info=frozenset({"board_status", "lock_fault", "fw_version", "uptime_s", "temperature_c"}),
     rules=(board_problems, jammed, doors_left_open),

@@ -24,7 +24,7 @@ from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
-from gateway.kinds.base import Kind, low_battery
+from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.store.staged import attach
 
@@ -200,6 +200,7 @@ KIND = Kind(
     name=KIND_NAME,
     description="window rating pad (评价器)",
     params=frozenset({"window", "zone"}),
+    device_params={"window": Param(str)},  # the window the pad rates
     signals={RATED: frozenset({"score"}), UNRATED: frozenset()},
     # A pad that sends "no score" (a vendor's 0, profile `absent: [0]`) asked and got no rating:
     # an unrated visit, which the rating rate (评价率) counts.

@@ -1,0 +1,26 @@
+"""Who may open a phone slot, and when: in working hours only a duty manager, with a reason; outside
+them staff too (product.md: phones stay locked away while staff serve)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gateway.commands.audit import Caller
+from gateway.domain.calendar import Schedule
+
+
+class Denied(Exception):
+    """A role that may not do this now; the message says who may."""
+
+
+def authorise_slot_unlock(caller: Caller, reason: str, schedule: Schedule, zone: str, now_ns: int) -> None:
+    """Refuses (Denied, saying who may) a caller this rule does not let open a slot now."""
+    local = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(zone))
+    if schedule.working(local):
+        if caller.role != "duty_manager":
+            raise Denied(f"in working hours only a duty_manager may unlock a slot (role {caller.role})")
+        if not reason.strip():
+            raise Denied("in working hours an unlock needs a reason")
+    elif caller.role not in ("staff", "duty_manager"):
+        raise Denied(f"role {caller.role} may not unlock a slot; staff (outside working hours) or duty_manager may")
