@@ -75,9 +75,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_full_disk_is_reported_and_nothing_acknowledged_is_lost(
-    small_disk: Path, mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path
-) -> None:
+def _disk_hall(tmp_path: Path, small_disk: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> Path:
+    """A hall of one rating pad whose outbox is on the small disk (its state database is not)."""
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
 site: disk
@@ -87,6 +86,13 @@ store: {{path: {small_disk}/outbox.sqlite, state_path: {tmp_path}/state.sqlite, 
 influx: {{api: v1, url: "{influxdb.url}", database: hallgate}}
 devices: [{{id: rp-w07, kind: rating_pad, profile: ref-rating-pad, window: W07}}]
 """)
+    return hall
+
+
+def test_full_disk_is_reported_and_nothing_acknowledged_is_lost(
+    small_disk: Path, mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: Path
+) -> None:
+    hall = _disk_hall(tmp_path, small_disk, mosquitto, influxdb)
     asyncio.run(_full_disk(hall, small_disk, mosquitto, influxdb))
 
 
@@ -119,15 +125,7 @@ def test_the_outbox_takes_batches_again_soon_after_space_returns_not_after_the_b
     the outbox's probe ends that wait once space is back, so what was refused is stored and
     acknowledged within seconds, far inside the backoff."""
     monkeypatch.setattr("drivers.mqtt.link.full_jitter", lambda *_: LONG_BACKOFF_S)
-    hall = tmp_path / "hall.yaml"
-    hall.write_text(f"""
-site: disk
-api: {{port: {free_port()}}}
-broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
-store: {{path: {small_disk}/outbox.sqlite, state_path: {tmp_path}/state.sqlite, flush_interval_s: 0.2}}
-influx: {{api: v1, url: "{influxdb.url}", database: hallgate}}
-devices: [{{id: rp-w07, kind: rating_pad, profile: ref-rating-pad, window: W07}}]
-""")
+    hall = _disk_hall(tmp_path, small_disk, mosquitto, influxdb)
     asyncio.run(_space_returns(hall, small_disk, mosquitto))
 
 
