@@ -78,7 +78,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
 def kind_routers() -> list[APIRouter]:
     """The routes of every registered kind, in the registry's order (`Kind.router`), whether or not
     this hall has a device of it: every hall's API has the same paths and the same OpenAPI document,
-    and a route of a kind the hall lacks says so itself (e.g. 404 `no_rating_pads`)."""
+    and a route of a kind the hall lacks says so itself (a 404 with its own code)."""
     routers = []
     for kind in KINDS.values():
         if kind.router is None:
