@@ -203,3 +203,21 @@ def test_no_kind_is_named_outside_its_package() -> None:
     named = kind_named_outside()
     assert named - KIND_NAMED_OUTSIDE == set(), "these files name a kind: move what they do into gateway/kinds/"
     assert KIND_NAMED_OUTSIDE - named == set(), "these files no longer name a kind: remove them from the list"
+
+
+def kind_literals(text: str) -> set[str]:
+    """The kinds a page's text names as a string ("lockbox", 'lockbox', `lockbox`, id="lockbox")."""
+    quoted = re.compile(r"""["'`](""" + "|".join(map(re.escape, KINDS)) + r""")["'`]""")
+    return set(quoted.findall(text))
+
+
+def test_the_pages_name_no_kind() -> None:
+    """The built-in pages learn the kinds from GET /api/v1/kinds (label, page fragments): a page
+    that picks devices by a kind's name breaks for a kind added as a package alone."""
+    some = next(iter(KINDS))
+    assert kind_literals(f"d.kind === \"{some}\" || id='{some}'") == {some}  # the check sees a literal
+    assert kind_literals(f'"{some}s" "/api/v1/{some}/x"') == set()  # and only whole names
+    pages = sorted(p for p in (ROOT / "dashboards" / "web").iterdir() if p.suffix in (".html", ".js"))
+    assert {"hallgate.js", "staff.html", "tech.html"} <= {p.name for p in pages}
+    named = {p.name: sorted(kind_literals(p.read_text(encoding="utf-8"))) for p in pages}
+    assert {name: kinds for name, kinds in named.items() if kinds} == {}

@@ -24,6 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR, DEMO_CONFIG
 from tests.demo_support import Demo, running_demo
 from tests.waits import until
@@ -148,6 +149,9 @@ def test_every_page_loads_for_its_role_without_console_errors(hall: Demo, tmp_pa
         assert not visible(driver, '[data-may="GET /api/v1/attendance/daily"]')
         open_page(driver, demo, "/web/tech.html", "technician", "#devices tr")
         assert visible(driver, '[data-may="GET /api/v1/quarantine"]')
+        # A device's kind as a person reads it (GET /api/v1/kinds), its code beside it.
+        rows = driver.find_element(By.ID, "devices").text
+        assert all(f"{k.label} {k.name}" in rows for k in KINDS.values()), rows
         # English on request, kept for the next page
         driver.find_element(By.ID, "lang").click()
         wait(lambda: driver.find_element(By.CSS_SELECTOR, 'nav a[data-page="wall"]').text == "Hall overview")

@@ -35,7 +35,7 @@ const HG = (() => {
     occ_history: ["客流历史", "Occupancy history"], start: ["开始", "Start"], end: ["结束", "End"], step: ["粒度", "Step"],
     show: ["查询", "Show"], ratings_by: ["评价统计", "Ratings by"], staff_id: ["工号", "Staff"], mean: ["平均分", "Mean"],
     workorders: ["差评整改工单", "Work orders (差评 rectification)"], deadline: ["期限", "Deadline"], overdue: ["已超期", "overdue"],
-    case: ["办件号", "Case"], score: ["评分", "Score"], attendance: ["考勤（按日）", "Attendance by day"], date: ["日期", "Date"],
+    case: ["办件号", "Case"], score: ["评分", "Score"], attendance_daily: ["考勤（按日）", "Attendance by day"], date: ["日期", "Date"],
     first_in: ["首次签到", "First in"], last_out: ["最后签退", "Last out"], late: ["迟到", "late"], early_leave: ["早退", "left early"],
     missing: ["缺卡", "missing"], punches: ["打卡次数", "Punches"], audit: ["操作审计", "Audit"], actor: ["操作人", "Actor"],
     action: ["操作", "Action"], outcome: ["结果", "Outcome"], device: ["设备", "Device"], source: ["来源", "source"],
@@ -114,6 +114,17 @@ const HG = (() => {
   // Idempotency keys without crypto.randomUUID, which browsers offer only on https or localhost.
   const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 
+  // The registered kinds (GET /api/v1/kinds): what to call each and what it adds to which page.
+  // The pages name no kind: a kind added as a package reaches them through this list alone.
+  let kindList = null;
+  const kinds = async () => (kindList ??= await api("/api/v1/kinds"));
+  const kindOf = (code) => (kindList || []).find((k) => k.name === code);
+  // A kind as a person reads it: its Chinese label, with the machine code beside it.
+  const kindText = (code) => { const k = kindOf(code); return k && k.label !== code ? `${k.label} (${code})` : String(code ?? ""); };
+  const kindHtml = (code) => { const k = kindOf(code); return k && k.label !== code ? `${esc(k.label)} <small class="muted">${esc(code)}</small>` : esc(code); };
+  // The kinds whose devices get `fragment` on `page` ({"staff": "slots"}: the slot grid on the staff page).
+  const kindsWith = (page, fragment) => new Set((kindList || []).filter((k) => k.pages[page] === fragment).map((k) => k.name));
+
   let me = null, tickClock = () => {};
   const may = (method, path) => !!me && me.may.includes(`${method} ${path}`);
 
@@ -129,7 +140,8 @@ const HG = (() => {
     if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
   }
 
-  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/lockboxes/{device}/slots", manager: "/api/v1/occupancy/history" };
+  // The staff page draws what the kinds declare for it (GET /api/v1/kinds), so it needs that list.
+  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/kinds", manager: "/api/v1/occupancy/history" };
   const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
   function header(page) {
     const h = document.createElement("header");
@@ -288,5 +300,6 @@ const HG = (() => {
   }
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
-  return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate, get me() { return me; } };
+  return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
+    kinds, kindText, kindHtml, kindsWith, get me() { return me; } };
 })();

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, audit, devices, me, quarantine, system
+from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, system
 from gateway.commands.audit import Caller
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -58,7 +58,15 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     app.state.callers = callers if callers is not None else {t: Caller(r, r) for t, r in tokens.items()}
     handlers.install(app)
     app.include_router(system.router)
-    for router in (devices.router, quarantine.router, alerts.router, audit.router, me.router, *kind_routers()):
+    for router in (
+        devices.router,
+        quarantine.router,
+        alerts.router,
+        audit.router,
+        me.router,
+        kinds.router,
+        *kind_routers(),
+    ):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
     _docs(app)

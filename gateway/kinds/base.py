@@ -226,6 +226,12 @@ class Kind:
     # (gateway.kinds.wiring.Running) -> Parts (riders on the command desk, supervised tasks, state
     # savers, what its routes read). Named, not imported, for the same reason as `router`.
     runs: str | None = None
+    # What a person reads for it (Chinese first): the pages show it, with `name` beside it.
+    label: str = ""
+    # What it adds to the built-in pages (dashboards/web/), served by GET /api/v1/kinds: page ->
+    # fragment, e.g. {"staff": "slots"}: its devices get the slot grid (and its picker) on the
+    # staff page. The pages know fragments, never kinds.
+    pages: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

@@ -190,6 +190,7 @@ class AttendanceProjection:
 KIND = Kind(
     name=KIND_NAME,
     description="attendance machine (考勤机)",
+    label="考勤机",
     params=frozenset({"zone"}),
     signals={PUNCH: frozenset({"staff_id"})},
     required={PUNCH: frozenset({"staff_id"})},  # a punch of nobody counts for no one

@@ -129,6 +129,8 @@ def slot_book(cfg: LockboxContext, devices: Mapping[str, DeviceView]) -> SlotBoo
 KIND = Kind(
     name="lockbox",
     description="phone lockbox (手机存放箱)",
+    label="手机存放箱",
+    pages={"staff": "slots"},
     params=frozenset({"slots", "zone"}),
     device_params={"slots": Param(int, Field(None, ge=1, le=48))},  # slots in the cabinet
     signals={"door_open": frozenset({"slot"}), "door_closed": frozenset({"slot"})},

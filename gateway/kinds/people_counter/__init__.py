@@ -251,6 +251,7 @@ def _zone_state(z: ZoneCount) -> dict[str, Any]:
 KIND = Kind(
     name="people_counter",
     description="foot-traffic counter (客流计数器)",
+    label="客流计数器",
     params=frozenset({"zone", "from_zone"}),
     device_params={"from_zone": Param(str)},  # between two zones: where IN comes from
     required_params=frozenset({"zone"}),

@@ -41,6 +41,8 @@ def fold(info: dict[str, Any], e: Event) -> None:
 KIND = Kind(
     name="pickup_locker",
     description="pickup locker lock-control board (取件柜锁控板)",
+    label="取件柜",
+    pages={"staff": "doors"},
     params=frozenset({"doors", "zone"}),
     device_params={"doors": Param(int, Field(None, ge=1, le=192))},  # doors in the bank
     signals={READING: frozenset({"door_open"})},

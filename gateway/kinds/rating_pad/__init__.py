@@ -199,6 +199,7 @@ class RatingsProjection:
 KIND = Kind(
     name=KIND_NAME,
     description="window rating pad (评价器)",
+    label="评价器",
     params=frozenset({"window", "zone"}),
     device_params={"window": Param(str)},  # the window the pad rates
     signals={RATED: frozenset({"score"}), UNRATED: frozenset()},
