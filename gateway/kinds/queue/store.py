@@ -52,7 +52,7 @@ class VisitStore(Staged):
         CREATE TABLE visits (             -- queue visits (排队叫号), one row per ticket, day and generation
             day TEXT NOT NULL,            -- the hall's local date of the visit's first event
             ticket TEXT NOT NULL,
-            generation INTEGER NOT NULL,  -- 0; 1, 2... when the server issued the ticket again that day
+            generation INTEGER NOT NULL,  -- 0, then 1, 2... when the server issued the ticket again that day
             line TEXT NOT NULL,           -- the line it was issued in
             at_ns INTEGER,                -- issued (or first seen) at
             ended INTEGER NOT NULL,       -- 1 once served, no-show (a transfer waits again)
