@@ -159,8 +159,8 @@ async def visits(
     line: str | None = None,
     window: str | None = None,
 ) -> list[dict[str, Any]]:
+    a, b = period(view, start, end, date, time.time_ns())  # a bad period is 422 whether or not the hall has one
     p = queue_of(view)
-    a, b = period(view, start, end, date, time.time_ns())
     return [
         _visit(view, g, v)
         for g, v in p.visits(a, b)
@@ -187,8 +187,8 @@ async def summary(
         raise ApiError(
             403, "forbidden", "查看人员的数字需要值班长或管理员权限 (role viewer may not see figures by staff)"
         )
+    a, b = period(view, start, end, date, time.time_ns())  # a bad period is 422 whether or not the hall has one
     p = queue_of(view)
-    a, b = period(view, start, end, date, time.time_ns())
     visits = [v for _, v in p.visits(a, b)]
     total = summarise(visits, "day", p.hour_of)
     t = Figures()

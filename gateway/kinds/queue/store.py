@@ -49,7 +49,7 @@ class VisitStore(Staged):
     name = "queue_visits"
     migrations = (
         """
-        CREATE TABLE visits (             -- queue visits (排队叫号), one row per ticket, day and generation
+        CREATE TABLE queue_visits (           -- queue visits (排队叫号), one row per ticket, day and generation
             day TEXT NOT NULL,            -- the hall's local date of the visit's first event
             ticket TEXT NOT NULL,
             generation INTEGER NOT NULL,  -- 0, then 1, 2... when the server issued the ticket again that day
@@ -59,7 +59,7 @@ class VisitStore(Staged):
             body TEXT NOT NULL,           -- the visit: transactions and the ids of the events applied
             PRIMARY KEY (day, ticket, generation)
         ) WITHOUT ROWID;
-        CREATE INDEX visits_at ON visits (at_ns);
+        CREATE INDEX queue_visits_at ON queue_visits (at_ns);
         """,
     )
 
@@ -75,7 +75,7 @@ class VisitStore(Staged):
 
     def write(self, c: sqlite3.Connection) -> None:
         c.executemany(
-            "INSERT OR REPLACE INTO visits (day, ticket, generation, line, at_ns, ended, body) "
+            "INSERT OR REPLACE INTO queue_visits (day, ticket, generation, line, at_ns, ended, body) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             list(self._rows.values()),
         )
@@ -90,7 +90,7 @@ class VisitStore(Staged):
         return [
             load(day, ticket, body)
             for (body,) in self.conn.execute(
-                "SELECT body FROM visits WHERE day = ? AND ticket = ? ORDER BY generation", (day, ticket)
+                "SELECT body FROM queue_visits WHERE day = ? AND ticket = ? ORDER BY generation", (day, ticket)
             )
         ]
 
@@ -100,7 +100,7 @@ class VisitStore(Staged):
         return [
             (g, load(day, ticket, body))
             for ticket, g, body in self.conn.execute(
-                "SELECT ticket, generation, body FROM visits WHERE day = ? ORDER BY ticket, generation", (day,)
+                "SELECT ticket, generation, body FROM queue_visits WHERE day = ? ORDER BY ticket, generation", (day,)
             )
         ]
 
@@ -110,7 +110,7 @@ class VisitStore(Staged):
         return [
             (g, load(day, ticket, body))
             for day, ticket, g, body in self.conn.execute(
-                "SELECT day, ticket, generation, body FROM visits WHERE at_ns >= ? AND at_ns < ? "
+                "SELECT day, ticket, generation, body FROM queue_visits WHERE at_ns >= ? AND at_ns < ? "
                 "ORDER BY at_ns, ticket, generation",
                 (start_ns, end_ns),
             )
