@@ -41,13 +41,18 @@ def hour_of(ts_ns: int) -> str:
 
 
 def visits_from(events: list[dict[str, Any]]) -> list[Visit]:
-    """The visits, built from the events as published (a second issue of a ticket: another visit)."""
+    """The visits, built from the events as published (a second issue of a ticket: another visit;
+    the same event again, by seq, time and type: once)."""
     done: list[Visit] = []
     now: dict[tuple[str, str], Visit] = {}
+    seen: set[str] = set()
     for e in events:
         ts = parse_iso8601_ns(e["ts"])
         day = datetime.fromtimestamp(ts / 1e9, TZ).date().isoformat()
         eid = event_id("q-1", e["seq"], ts, e["type"])
+        if eid in seen:  # a replayed range: the same event again
+            continue
+        seen.add(eid)
         key = (day, e["ticket"])
         fields = {k: v for k, v in e.items() if k not in ("seq", "ts", "type")}
         if reissued(now.get(key), e["type"], eid):
@@ -69,9 +74,7 @@ def answered(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {g["key"]: {k: g[k] for k in keys} for g in groups}
 
 
-def test_a_small_day_summarised_by_the_gateway_equals_the_events_a_subscriber_saw(
-    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def hall_file(tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> Path:
     for role, token in TOKENS.items():
         monkeypatch.setenv(f"HALLGATE_TOKEN_{role.upper()}", token)
     hall = tmp_path / "hall.yaml"
@@ -88,6 +91,23 @@ store: {{path: {tmp_path}/outbox.sqlite}}
 devices:
   - {{id: q-1, kind: queue, profile: ref-queue}}
 """)
+    return hall
+
+
+def simulator(mosquitto: Mosquitto, tickets: int, speed: Any) -> HallSimulator:
+    sim = {"windows": 4, "tickets": tickets, "speed": speed, "date": DAY}
+    return HallSimulator(
+        {"site": SITE, "devices": [{"id": "q-1", "kind": "queue", "sim": sim}]},
+        mqtt=MqttSettings(port=mosquitto.port),
+        rate_per_min=2.0,
+        state_dir=None,
+    )
+
+
+def test_a_small_day_summarised_by_the_gateway_equals_the_events_a_subscriber_saw(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hall = hall_file(tmp_path, mosquitto, monkeypatch)
     with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
         asyncio.run(_day(hall, mosquitto, watch))
 
@@ -95,17 +115,7 @@ devices:
 async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
     cfg = load_config(hall)
     base = f"http://127.0.0.1:{cfg.api.port}"
-    sim = HallSimulator(
-        {
-            "site": SITE,
-            "devices": [
-                {"id": "q-1", "kind": "queue", "sim": {"windows": 4, "tickets": 120, "speed": "full", "date": DAY}}
-            ],
-        },
-        mqtt=MqttSettings(port=mosquitto.port),
-        rate_per_min=2.0,
-        state_dir=None,
-    )
+    sim = simulator(mosquitto, 120, "full")
     q: QueueSystem = sim.device("q-1")
     viewer = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
     duty = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKENS['duty_manager']}"})
@@ -152,3 +162,63 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
         ]
         r = await viewer.get("/api/v1/queue/summary", params={**PERIOD, "by": "nobody"})
         assert r.status_code == 422
+
+
+def test_a_replayed_range_counts_once_and_a_duplicated_day_makes_second_visits(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hall = hall_file(tmp_path, mosquitto, monkeypatch)
+    with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
+        asyncio.run(_faults(hall, mosquitto, watch))
+
+
+async def _faults(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
+    cfg = load_config(hall)
+    sim = simulator(mosquitto, 200, 0.001)  # a day that does not move: the backlog fault plays it
+    q: QueueSystem = sim.device("q-1")
+    duty = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{cfg.api.port}", headers={"Authorization": f"Bearer {TOKENS['duty_manager']}"}
+    )
+    async with duty, start_gateway(cfg), sim:
+        await sim.wait_online()
+        sim.inject("backlog:device=q-1,events=100")
+        await q.wait_sent()
+        sim.inject("offline:device=q-1")
+        await watch.wait(on(f"{BASE}/status", state="offline"))
+        sim.inject("backlog:device=q-1,events=10,repeat=40")  # 40 sent again
+        sim.inject("clear:device=q-1")
+        await watch.wait(on(f"{BASE}/event"), count=150)
+        await q.wait_sent()
+        assert sim.inject({"fault": "duplicated_day", "device": "q-1"}) == ["q-1"]
+        await watch.wait(on(f"{BASE}/status", state="online"), count=3)
+        sim.inject("backlog:device=q-1,events=100")
+        await q.wait_sent()
+        await watch.wait(on(f"{BASE}/event"), count=250)
+        events = [ln.json for ln in watch.matching(on(f"{BASE}/event"))]
+        visits = visits_from(events)
+        assert len({(e["seq"], e["ts"]) for e in events}) == 210 < len(events)  # the replayed range is there
+        assert len(visits) > len({v.ticket for v in visits})  # and tickets issued twice
+
+        async def kept() -> list[dict[str, Any]] | None:
+            r = await duty.get("/api/v1/queue/visits", params=PERIOD)
+            return r.json() if len(r.json()) == len(visits) else None
+
+        got = await until(kept, timeout=30, what="every visit kept")
+        assert sorted((v["ticket"], v["generation"]) for v in got) == sorted(
+            (v.ticket, g) for v, g in generations(visits)
+        )
+        calls = {(v["ticket"], v["generation"]): sum(t["calls"] for t in v["transactions"]) for v in got}
+        assert calls == {(v.ticket, g): sum(t.calls for t in v.transactions) for v, g in generations(visits)}
+        r = await duty.get("/api/v1/queue/summary", params={**PERIOD, "by": "line"})
+        assert answered(r.json()["groups"]) == figures(summarise(visits, "line", hour_of))
+
+
+def generations(visits: list[Visit]) -> list[tuple[Visit, int]]:
+    """Each visit with its generation: the how-manyth visit of its day and ticket, by issue time."""
+    ordered = sorted(visits, key=lambda v: (v.day, v.ticket, v.transactions[0].queued_ns or 0))
+    out, count = [], {}
+    for v in ordered:
+        n = count.get((v.day, v.ticket), 0)
+        count[(v.day, v.ticket)] = n + 1
+        out.append((v, n))
+    return out
