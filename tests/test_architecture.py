@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from collections.abc import Iterator
 from functools import cache
@@ -195,7 +196,10 @@ def names_a_kind(source: str, kinds: set[str]) -> bool:
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.NAME and tok.string in kinds:
             return True
-        if tok.type == tokenize.STRING and tok.string.strip("\"'") in kinds:
+        literal = (
+            re.fullmatch(r"""[rRbBuU]*("{3}|'{3}|"|')(\w+)\1""", tok.string) if tok.type == tokenize.STRING else None
+        )
+        if literal and literal.group(2) in kinds:
             return True
     return False
 
@@ -216,6 +220,7 @@ def test_a_kind_named_in_code_is_found_and_in_prose_is_not() -> None:
     assert names_a_kind('if kind == "queue":\n    pass\n', kinds)
     assert names_a_kind("from gateway.kinds import lockbox\n", kinds)
     assert names_a_kind("x = lockbox.KIND\n", kinds)
+    assert names_a_kind("x = ['lockbox', r\"queue\"]\n", kinds)
     assert not names_a_kind('"""The durable queue."""\n# queue it again\nx = f"not a queue event"\n', kinds)
 
 
