@@ -46,7 +46,7 @@ TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
 def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None) -> None:
     """`body(gateway, client, tokens)` against a real gateway with a token per role: with no
     devices, or with `broker`, one device of each kind a route looks up (a lockbox `lb`, a pickup
-    locker `lk`, a rating pad, an attendance machine; a phone slot), so that those routes get past
+    locker `lk`, a rating pad, an attendance machine, a queue system; a phone slot), so that those routes get past
     "this hall has no such device" to what they check next."""
     tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
     path = tmp_path / "hall.yaml"
@@ -61,6 +61,7 @@ devices:
       modbus: {{host: 127.0.0.1, port: {free_port()}, unit: 1}}}}
   - {{id: rp, kind: rating_pad, profile: ref-rating-pad, window: W01}}
   - {{id: att, kind: attendance, profile: ref-attendance}}
+  - {{id: q, kind: queue, profile: ref-queue}}
 """
     path.write_text(text)
     env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}

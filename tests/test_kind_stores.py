@@ -41,12 +41,12 @@ def visit_counter() -> Iterator[Kind]:
 
 def test_the_kinds_stores_are_theirs_and_the_projections_that_use_them_say_so() -> None:
     owned = {s.name: kind.name for kind in KINDS.values() for s in kind.stores}
-    assert owned == {"ratings": "rating_pad", "punches": "attendance"}
+    assert owned == {"ratings": "rating_pad", "punches": "attendance", "queue_visits": "queue"}
     assert not {r.name for r in REPOSITORIES} & owned.keys()  # the Journal's own list names none of them
     hall = HallConfig.model_validate({"site": "t", "timezone": "Asia/Shanghai"})
     projections = [factory(hall, {}) for kind in KINDS.values() for factory in kind.projections]
     keeps = {p.name for p in projections if isinstance(p, KeepsRecords)}
-    assert keeps == {"ratings", "attendance"} and len(projections) > len(keeps)
+    assert keeps == {"ratings", "attendance", "queue"} and len(projections) > len(keeps)
 
 
 def test_every_registered_kinds_stores_are_migrated_when_the_gateway_starts(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.kinds import attendance, lockbox, people_counter, pickup_locker, rating_pad
+from gateway.kinds import attendance, lockbox, people_counter, pickup_locker, queue, rating_pad
 from gateway.kinds.base import COMMON_PARAMS, Kind, Metrics, Param
 from gateway.kinds.rating_pad import settings as rating_pad_settings
 from gateway.store.repository import Repository
@@ -71,5 +71,6 @@ for _kind in (
     attendance.KIND,
     replace(rating_pad.KIND, settings=rating_pad_settings.SETTINGS),
     people_counter.KIND,
+    queue.KIND,
 ):
     register(_kind)

@@ -1,0 +1,96 @@
+"""The queue kind's projection over a real state database: resends count once, a ticket issued
+again the same day is a new generation, the visits outlive a restart, and the lines now set the
+server's snapshot beside the events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from gateway.domain.canonical import Event
+from gateway.kinds.queue import QueueProjection
+from gateway.kinds.queue.store import VisitStore
+from gateway.store.journal import Journal
+
+S = 10**9
+T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
+
+
+def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
+    cfg = SimpleNamespace(timezone="Asia/Shanghai")
+    devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
+    p = QueueProjection(cfg, devices)  # type: ignore[arg-type]
+    journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])
+    close = p.attach(journal)
+
+    def shut() -> None:
+        close()
+        journal.close()
+
+    return p, shut
+
+
+def ev(seq: int, t: int, type_: str, ticket: str = "A001", **fields: Any) -> Event:
+    return Event("q-1", type_, T0 + t * S, {"ticket": ticket, **fields}, seq)
+
+
+def life(seq: int, t: int, ticket: str = "A001") -> list[Event]:
+    return [
+        ev(seq, t, "issued", ticket, line="A", item="营业执照设立登记", source="walk_in"),
+        ev(seq + 1, t + 300, "called", ticket, window="W01", staff_id="S1"),
+        ev(seq + 2, t + 320, "started", ticket, window="W01", staff_id="S1"),
+        ev(seq + 3, t + 920, "finished", ticket, window="W01", staff_id="S1", case_id="C-1", result="done"),
+    ]
+
+
+def test_a_resend_counts_once_and_a_reissued_ticket_is_a_new_generation(tmp_path: Path) -> None:
+    p, shut = projection(tmp_path)
+    for e in [*life(1, 0), *life(1, 0)[:2], *life(100, 3600)]:  # a replayed range, then A001 again
+        p.apply(e, e.ts_ns)
+    p.store.flush()  # type: ignore[union-attr]
+    got = p.visits(T0 - 3600 * S, T0 + 86400 * S)
+    assert [(g, v.ticket) for g, v in got] == [(0, "A001"), (1, "A001")]
+    assert [v.current.waiting_ns for _, v in got] == [300 * S, 300 * S]
+    assert [v.current.calls for _, v in got] == [1, 1]  # the resent call counted once
+    assert p.counts["resend"] == 2 and p.counts["reissued"] == 1
+    shut()
+    # after a restart: the visits are there, and a late resend of the first generation still counts once
+    p, shut = projection(tmp_path)
+    p.apply(life(1, 0)[1], T0)
+    p.apply(ev(50, 500, "no_show", "B001", window="W02"), T0)  # a ticket never seen issued
+    p.store.flush()  # type: ignore[union-attr]
+    got = p.visits(T0 - 3600 * S, T0 + 86400 * S)
+    assert [(g, v.ticket, v.current.calls) for g, v in got] == [(0, "A001", 1), (0, "B001", 0), (1, "A001", 1)]
+    assert got[1][1].unissued and p.counts["resend"] == 1
+    shut()
+
+
+def test_the_lines_now_say_where_the_snapshot_and_the_events_disagree(tmp_path: Path) -> None:
+    p, shut = projection(tmp_path)
+    now = T0 + 2000 * S
+    for e in life(1, 0):  # served: handling 600 s
+        p.apply(e, now)
+    p.apply(ev(10, 1000, "issued", "A002", line="A"), now)
+    p.apply(ev(11, 1400, "issued", "A003", line="A"), now)
+    p.apply(ev(12, 1500, "issued", "B001", line="B"), now)
+    lines = [
+        {"line": "A", "name": "商事登记", "waiting": 2, "open_windows": ["W01", "W02"]},
+        {"line": "B", "name": "社保医保", "waiting": 3, "open_windows": ["W03"]},
+    ]
+    p.apply(Event("q-1", "queue_snapshot", T0 + 1900 * S, {"lines": json.dumps(lines)}), now)
+    p.apply(Event("q-1", "queue_snapshot", T0 + 1800 * S, {"lines": "[]"}), now)  # older: ignored
+    a, b = p.lines(now)
+    assert (a.line, a.name, a.waiting, a.open_windows, a.events_waiting, a.agrees) == (
+        "A",
+        "商事登记",
+        2,
+        ("W01", "W02"),
+        2,
+        True,
+    )
+    assert a.longest_wait_s == 1000.0  # A002, waiting since 1000 s
+    assert a.expected_wait_s == 600.0  # ceil(2 waiting / 2 windows) x the median handling (600 s)
+    assert (b.waiting, b.events_waiting, b.agrees, b.expected_wait_s) == (3, 1, False, None)  # none handled in B
+    shut()
