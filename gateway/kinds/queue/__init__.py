@@ -107,6 +107,7 @@ class QueueProjection:
 KIND = Kind(
     name=KIND_NAME,
     description="queue system (排队叫号系统)",
+    label="排队叫号",
     signals={
         "issued": frozenset({"ticket", "line", "item", "source"}),
         "called": frozenset({"ticket", "window", "staff_id"}),
