@@ -24,7 +24,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.store.repository import Repository
 from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
@@ -90,6 +90,26 @@ class Staged(Repository):
         with transaction(self.conn) as c:
             self.write(c)
         self.clear()
+
+
+class StagedRows(Staged):
+    """Rows staged by their key (a later row of the same key replaces the earlier one) and written
+    with one statement, `INSERT`, in the flush's transaction."""
+
+    INSERT: str = ""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._rows: dict[Any, tuple[Any, ...]] = {}
+
+    def pending(self) -> bool:
+        return bool(self._rows)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def write(self, c: sqlite3.Connection) -> None:
+        c.executemany(self.INSERT, list(self._rows.values()))
 
 
 S = TypeVar("S", bound=Staged)

@@ -7,14 +7,11 @@ backlog or a restart never counts anything twice.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from gateway.domain.attendance import Punch
-from gateway.store.staged import Staged
+from gateway.store.staged import StagedRows
 
 
-class PunchStore(Staged):
+class PunchStore(StagedRows):
     name = "punches"
     migrations = (
         """
@@ -35,22 +32,10 @@ class PunchStore(Staged):
         """,
     )
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(conn)
-        self._rows: dict[tuple[str, int, int], tuple[Any, ...]] = {}
-
-    def pending(self) -> bool:
-        return bool(self._rows)
-
-    def clear(self) -> None:
-        self._rows.clear()
-
-    def write(self, c: sqlite3.Connection) -> None:
-        c.executemany(
-            "INSERT OR IGNORE INTO punches (device, seq, ts_ns, day, staff, method, direction, flag, received_ns) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            list(self._rows.values()),
-        )
+    INSERT = (
+        "INSERT OR IGNORE INTO punches (device, seq, ts_ns, day, staff, method, direction, flag, received_ns) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
 
     def add(self, p: Punch, day: str, flag: str | None, now_ns: int) -> bool:
         """False when this punch (device, seq, time) is already stored."""

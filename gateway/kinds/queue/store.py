@@ -10,12 +10,10 @@ its events arrive: a resend finds its id among them and changes nothing.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict
-from typing import Any
 
 from gateway.domain.queue import Transaction, Visit
-from gateway.store.staged import Staged
+from gateway.store.staged import StagedRows
 
 Key = tuple[str, str, int]  # (day, ticket, generation)
 
@@ -45,7 +43,7 @@ def _at(visit: Visit) -> int | None:
     return tx.queued_ns if tx.queued_ns is not None else tx.first_called_ns or tx.started_ns or tx.ended_ns
 
 
-class VisitStore(Staged):
+class VisitStore(StagedRows):
     name = "queue_visits"
     migrations = (
         """
@@ -63,22 +61,10 @@ class VisitStore(Staged):
         """,
     )
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(conn)
-        self._rows: dict[Key, tuple[Any, ...]] = {}
-
-    def pending(self) -> bool:
-        return bool(self._rows)
-
-    def clear(self) -> None:
-        self._rows.clear()
-
-    def write(self, c: sqlite3.Connection) -> None:
-        c.executemany(
-            "INSERT OR REPLACE INTO queue_visits (day, ticket, generation, line, at_ns, ended, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            list(self._rows.values()),
-        )
+    INSERT = (
+        "INSERT OR REPLACE INTO queue_visits (day, ticket, generation, line, at_ns, ended, body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
 
     def put(self, generation: int, visit: Visit) -> None:
         key = (visit.day, visit.ticket, generation)
