@@ -151,11 +151,6 @@ class Journal:
         return conn
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """For the repositories of the rooms that keep their tables here (gateway/commands/ledger.py)."""
-        return self._conn
-
-    @property
     def version(self) -> int:
         """PRAGMA user_version: len(MIGRATIONS) for good (each repository has its own: `versions`)."""
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
