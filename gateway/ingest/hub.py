@@ -31,7 +31,7 @@ from gateway.domain.recent import Recent
 from gateway.health import HealthBook
 from gateway.ingest.decode import Decoded, Ingress, reason_of
 from gateway.ingest.poll_lines import reading_line
-from gateway.kinds.base import KeepsRecords, Projection
+from gateway.kinds.base import AfterBatch, HasConditions, KeepsRecords, Projection
 from gateway.store.journal import Journal
 from gateway.store.outbox import Outbox
 from gateway.store.points import to_line
@@ -260,11 +260,10 @@ class Hub:
                 if out:
                     derived += out
         for p in self.projections:
-            after = getattr(p, "after_batch", None)
-            if after is None:
+            if not isinstance(p, AfterBatch):
                 continue
             try:
-                after(now)
+                p.after_batch(now)
             except Unwritable:
                 self.stats["state_unwritable"] += 1
             except Exception:
@@ -283,11 +282,10 @@ class Hub:
         """What the projections say holds now, for the alert lifecycle."""
         out: list[Condition] = []
         for p in self.projections:
-            fn = getattr(p, "conditions", None)
-            if fn is None:
+            if not isinstance(p, HasConditions):
                 continue
             try:
-                out += fn(now_ns)
+                out += p.conditions(now_ns)
             except Unwritable:
                 self.stats["state_unwritable"] += 1
             except Exception:

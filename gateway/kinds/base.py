@@ -52,9 +52,7 @@ class Projection(Protocol):
 
     `apply` may return records it derives (e.g. a zone's occupancy series): the hub commits them
     right after the batch. `state()`/`restore()` carry what must outlive a restart through the
-    state database. A projection may also have `conditions(now_ns) -> list[Condition]`: what
-    holds now for the alert lifecycle (a zone over capacity, a post left empty), and
-    `after_batch(now_ns)`, called once after each batch has been applied.
+    state database. A projection may also be `HasConditions` and `AfterBatch` (below).
     """
 
     name: str
@@ -64,6 +62,22 @@ class Projection(Protocol):
     def state(self) -> dict[str, Any] | None: ...
 
     def restore(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class HasConditions(Protocol):
+    """A projection with something to say to the alert lifecycle: what holds now (a zone over
+    capacity, a post left empty), asked every second (gateway/ingest/hub.py's `conditions`)."""
+
+    def conditions(self, now_ns: int) -> list[Condition]: ...
+
+
+@runtime_checkable
+class AfterBatch(Protocol):
+    """A projection called once after each batch has been applied (e.g. to look up and stage the
+    batch's records together rather than one event at a time)."""
+
+    def after_batch(self, now_ns: int) -> None: ...
 
 
 class StateDatabase(Protocol):
