@@ -5,12 +5,14 @@ server's snapshot beside the events."""
 from __future__ import annotations
 
 import json
+from datetime import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from gateway.domain.canonical import Event
 from gateway.kinds.queue import QueueProjection
+from gateway.kinds.queue.settings import QueueSettings
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.journal import Journal
 
@@ -19,7 +21,10 @@ T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
 
 
 def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
-    cfg = SimpleNamespace(timezone="Asia/Shanghai")
+    hours = SimpleNamespace(
+        days=["mon", "tue", "wed", "thu", "fri"], start=time(9), end=time(17), holidays=[], workdays=[]
+    )
+    cfg = SimpleNamespace(timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
     devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
     p = QueueProjection(cfg, devices)  # type: ignore[arg-type]
     journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])

@@ -5,6 +5,7 @@ visits in the state database (gateway/kinds/queue/store.py): a resend (the same 
 once, and a ticket issued again the same day (the server restarted its numbering) is a new
 generation, another visit. The retained snapshot says how the lines stand now; the projection
 keeps the latest per device and sets it beside what the events say (gateway/kinds/queue/live.py).
+Its conditions are a line's long wait and an idle window (gateway/kinds/queue/alerts.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Event
+from gateway.domain.conditions import Condition
 from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
-from gateway.kinds.base import Kind, KindContext
+from gateway.kinds.base import Kind
+from gateway.kinds.queue.alerts import opening_ns, queue_conditions, windows_today
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
+from gateway.kinds.queue.settings import SETTINGS, QueueContext
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.staged import attach
 
@@ -33,13 +38,19 @@ CACHE_MAX = 20_000  # tickets held in memory (a big hall's day is a few thousand
 class QueueProjection:
     name = "queue"
 
-    def __init__(self, cfg: KindContext, devices: Mapping[str, DeviceView]) -> None:
+    def __init__(self, cfg: QueueContext, devices: Mapping[str, DeviceView]) -> None:
         self.zone = ZoneInfo(cfg.timezone)
+        wh = cfg.working_hours
+        self.schedule = Schedule.of(wh.days, wh.start, wh.end, wh.holidays, wh.workdays)
+        self.settings = cfg.queue
         self.servers = {d.id for d in devices.values() if d.kind == KIND_NAME}
         self.store: VisitStore | None = None
         self.counts: Counter[str] = Counter()  # applied, resend, reissued, bad_snapshot
         self._visits: dict[tuple[str, str], list[Visit]] = {}  # (day, ticket) -> its generations
         self.snapshots: dict[str, tuple[int, list[SnapshotLine]]] = {}  # device -> (ts, lines)
+        # today's visits by (ticket, generation), read once a day and kept as events come: the
+        # conditions are asked every second, and a day's visits read and parsed each time would not do
+        self._today: tuple[str, dict[tuple[str, int], Visit]] | None = None
 
     def attach(self, journal: StateDatabase) -> Callable[[], None]:
         self.store, close = attach(journal.path, VisitStore)
@@ -84,6 +95,8 @@ class QueueProjection:
         self.counts["applied"] += 1
         self.store.put(len(gens) - 1, gens[-1])
         self.store.flush_soon()
+        if self._today is not None and self._today[0] == day:
+            self._today[1][(ticket, len(gens) - 1)] = gens[-1]
 
     def visits(self, start_ns: int, end_ns: int) -> list[tuple[int, Visit]]:
         assert self.store is not None
@@ -94,8 +107,20 @@ class QueueProjection:
         assert self.store is not None
         snapshot = [line for _, lines in self.snapshots.values() for line in lines]
         ts = max((t for t, _ in self.snapshots.values()), default=None)
-        today = [v for _, v in self.store.day(self.day_of(now_ns))]
-        return lines_now(snapshot, ts, today, now_ns)
+        return lines_now(snapshot, ts, self.today(now_ns), now_ns)
+
+    def today(self, now_ns: int) -> list[Visit]:
+        assert self.store is not None
+        day = self.day_of(now_ns)
+        if self._today is None or self._today[0] != day:
+            self._today = (day, {(v.ticket, g): v for g, v in self.store.day(day)})
+        return list(self._today[1].values())
+
+    def conditions(self, now_ns: int) -> list[Condition]:
+        opened = opening_ns(self.schedule, self.zone, now_ns)
+        if self.store is None or opened is None:
+            return []
+        return queue_conditions(self.lines(now_ns), windows_today(self.today(now_ns)), now_ns, opened, self.settings)
 
     def state(self) -> dict[str, Any] | None:
         return None  # visits are in the state database as they come; the snapshot is retained
@@ -121,5 +146,6 @@ KIND = Kind(
     required={**{name: frozenset({"ticket"}) for name in EVENTS}, SNAPSHOT: frozenset({"lines"})},
     projections=(QueueProjection,),
     stores=(VisitStore,),
+    settings=SETTINGS,
     router="gateway.kinds.queue.api:router",
 )
