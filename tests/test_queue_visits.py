@@ -19,7 +19,7 @@ T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
 
 
 def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
-    cfg = SimpleNamespace(timezone="Asia/Shanghai")
+    cfg = SimpleNamespace(site="q-hall", timezone="Asia/Shanghai")
     devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
     p = QueueProjection(cfg, devices)  # type: ignore[arg-type]
     journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])
