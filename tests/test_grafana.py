@@ -31,6 +31,8 @@ DB = "hallgate"
 # projection writes a zone's minute as that minute goes on; the test writes the last half hour's
 # minutes with the projection's own line function instead of waiting for the clock.
 MEASUREMENTS = ("device_status", "heartbeat", "rating_pad_event", "people_counter")
+# Dashboards whose queries a test of their own runs, with the numbers they must answer.
+OWN_TEST = {"hallgate-queue": "tests/test_grafana_queue.py"}
 
 
 def hall_yaml(tmp_path: Path, mosquitto: Mosquitto, influx: InfluxDB) -> Path:
@@ -114,7 +116,13 @@ def test_the_dashboards_are_provisioned_from_the_files() -> None:
     assert (source["type"], source["uid"], source["jsonData"]["dbName"]) == ("influxdb", "hallgate-influx", DB)
     assert yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "hallgate.yaml").read_text())["providers"]
     titles = {b["title"] for b in dashboards()}
-    assert {"大厅总览 Hall overview", "客流 Crowd flow", "设备健康 Device health", "评价 Ratings"} <= titles
+    assert {
+        "大厅总览 Hall overview",
+        "客流 Crowd flow",
+        "设备健康 Device health",
+        "评价 Ratings",
+        "排队叫号 Queue",
+    } <= titles
     for board in dashboards():
         for p in panels(board):
             assert p["datasource"]["uid"] == "hallgate-influx", (board["title"], p["title"])
@@ -129,6 +137,8 @@ def test_every_panel_query_answers_its_columns(
     asyncio.run(fill(mosquitto, influxdb, tmp_path))
     checked = 0
     for board in dashboards():
+        if board["uid"] in OWN_TEST:
+            continue
         for var in board.get("templating", {}).get("list", []):
             if var.get("type") == "query":
                 res = influxdb.query(concrete(var["query"]), db=DB)["results"][0]

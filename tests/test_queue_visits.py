@@ -24,7 +24,7 @@ def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
     hours = SimpleNamespace(
         days=["mon", "tue", "wed", "thu", "fri"], start=time(9), end=time(17), holidays=[], workdays=[]
     )
-    cfg = SimpleNamespace(timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
+    cfg = SimpleNamespace(site="q-hall", timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
     devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
     p = QueueProjection(cfg, devices)  # type: ignore[arg-type]
     journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])

@@ -6,6 +6,8 @@ once, and a ticket issued again the same day (the server restarted its numbering
 generation, another visit. The retained snapshot says how the lines stand now; the projection
 keeps the latest per device and sets it beside what the events say (gateway/kinds/queue/live.py).
 Its conditions are a line's long wait and an idle window (gateway/kinds/queue/alerts.py).
+From what it applies it derives the series Grafana reads (`queue_line`, `queue_wait`,
+`queue_handling`: gateway/kinds/queue/series.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
 from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
-from gateway.kinds.base import Kind
+from gateway.kinds.base import Kind, Record
 from gateway.kinds.queue.alerts import opening_ns, queue_conditions, windows_today
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
+from gateway.kinds.queue.series import snapshot_records, visit_records
 from gateway.kinds.queue.settings import SETTINGS, QueueContext
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.staged import attach
@@ -40,6 +43,7 @@ class QueueProjection:
 
     def __init__(self, cfg: QueueContext, devices: Mapping[str, DeviceView]) -> None:
         self.zone = ZoneInfo(cfg.timezone)
+        self.site = cfg.site
         wh = cfg.working_hours
         self.schedule = Schedule.of(wh.days, wh.start, wh.end, wh.holidays, wh.workdays)
         self.settings = cfg.queue
@@ -62,18 +66,21 @@ class QueueProjection:
     def hour_of(self, ts_ns: int) -> str:
         return f"{datetime.fromtimestamp(ts_ns / 1e9, self.zone).hour:02d}"
 
-    def apply(self, event: Event, now_ns: int) -> None:
+    def apply(self, event: Event, now_ns: int) -> list[Record] | None:
         if event.device not in self.servers or self.store is None:
-            return
+            return None
         if event.name == SNAPSHOT:
             lines = parse_lines(event.fields.get("lines"))
+            kept = self.snapshots.get(event.device, (-1, []))[0]
             if lines is None:
                 self.counts["bad_snapshot"] += 1
-            elif event.ts_ns >= self.snapshots.get(event.device, (-1, []))[0]:
+                return None
+            if event.ts_ns >= kept:
                 self.snapshots[event.device] = (event.ts_ns, lines)
-            return
+            # The same snapshot again (retained, after a reconnect) derives nothing new.
+            return None if event.ts_ns == kept else snapshot_records(self.site, lines, event.ts_ns)
         if event.name not in EVENTS:
-            return
+            return None
         ticket = str(event.fields.get("ticket") or "")
         day = self.day_of(event.ts_ns)
         eid = event_id(event.device, event.seq, event.ts_ns, event.name)
@@ -85,11 +92,12 @@ class QueueProjection:
             gens = self._visits[key] = self.store.generations(day, ticket)
         if any(eid in v.seen for v in gens):
             self.counts["resend"] += 1
-            return
+            return None
         last = gens[-1] if gens else None
         if last is None or reissued(last, event.name, eid):
             self.counts["reissued"] += last is not None
             gens.append(apply(None, event.name, event.fields, event.ts_ns, day, eid))
+            last = None  # a new visit: everything it knows is new
         else:
             gens[-1] = apply(last, event.name, event.fields, event.ts_ns, day, eid)
         self.counts["applied"] += 1
@@ -97,6 +105,7 @@ class QueueProjection:
         self.store.flush_soon()
         if self._today is not None and self._today[0] == day:
             self._today[1][(ticket, len(gens) - 1)] = gens[-1]
+        return visit_records(self.site, last, gens[-1])
 
     def visits(self, start_ns: int, end_ns: int) -> list[tuple[int, Visit]]:
         assert self.store is not None
