@@ -18,6 +18,7 @@ from gateway.kinds.queue import QueueProjection
 from gateway.kinds.queue.series import point_ts
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.journal import Journal
+from tests.test_queue_visits import context
 
 S = 10**9
 T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
@@ -25,7 +26,7 @@ T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Iterator[QueueProjection]:
-    cfg = SimpleNamespace(site="hall 7", timezone="Asia/Shanghai")
+    cfg = context("hall 7")
     p = QueueProjection(cfg, {"q-1": SimpleNamespace(id="q-1", kind="queue")})  # type: ignore[arg-type]
     journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])
     close = p.attach(journal)

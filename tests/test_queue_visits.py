@@ -20,11 +20,16 @@ S = 10**9
 T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
 
 
-def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
+def context(site: str = "q-hall") -> SimpleNamespace:
+    """The hall as the queue projection reads it (QueueContext): weekdays 09:00-17:00, default settings."""
     hours = SimpleNamespace(
         days=["mon", "tue", "wed", "thu", "fri"], start=time(9), end=time(17), holidays=[], workdays=[]
     )
-    cfg = SimpleNamespace(site="q-hall", timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
+    return SimpleNamespace(site=site, timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
+
+
+def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:
+    cfg = context()
     devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
     p = QueueProjection(cfg, devices)  # type: ignore[arg-type]
     journal = Journal(tmp_path / "state.sqlite", stores=[VisitStore])
