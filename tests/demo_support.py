@@ -16,7 +16,7 @@ import httpx
 from tests.servers import free_port
 
 ROLES = {"technician", "staff", "duty_manager", "manager", "admin", "viewer"}
-KINDS = {"rating_pad", "lockbox", "attendance", "pickup_locker", "people_counter"}
+KINDS = {"rating_pad", "lockbox", "attendance", "pickup_locker", "people_counter", "queue"}
 
 
 class Demo:

@@ -34,8 +34,9 @@ def test_demo_hall_is_valid_and_has_every_kind() -> None:
         "attendance",
         "rating_pad",
         "people_counter",
+        "queue",
     }
-    assert len(devices) >= 30 and len(cfg.zones) >= 2
+    assert len(devices) == 31 and len(cfg.zones) >= 2
 
 
 def test_toaster_is_rejected_naming_file_and_field(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_demo_command_starts_and_stops_cleanly(tmp_path: Path) -> None:
     with running_demo(_hallgate(), tmp_path) as demo:
         assert set(demo.tokens) == ROLES
         ds = demo.wait_all_kinds_online()
-        assert {d["kind"] for d in ds if d["online"]} == KINDS and len(ds) >= 30
+        assert {d["kind"] for d in ds if d["online"]} == KINDS and len(ds) == 31
         zones = httpx.get(f"{demo.base}/api/v1/occupancy", headers=demo.headers).json()
         assert len(zones) >= 2
         assert httpx.get(f"{demo.base}/docs").status_code == 200

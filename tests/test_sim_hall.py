@@ -47,12 +47,22 @@ def test_firmware_sim_never_imports_gateway_or_drivers() -> None:
 
 def test_demo_hall_config_groups_modbus_lines() -> None:
     config = load_hall(DEMO)
-    assert config.site == "demo-hall" and len(config.devices) == 30
+    assert config.site == "demo-hall" and len(config.devices) == 31
     sim = HallSimulator(DEMO)
     lines = {(b.port, b.framer): sorted(b.units) for b in sim.buses}
     assert lines == {(15020, "socket"): [1, 2], (15021, "socket"): [1], (15022, "rtu"): [1, 2, 3]}
     assert sim.device("rp-w07").topic == "hall/demo-hall/rating/rp-w07"
     assert sim.device("rp-w07").window == "W07" and sim.device("lb-2f").client_id == "lockbox-lb-2f"
+
+
+def test_the_demo_queue_drives_every_rating_pad_and_they_rate_nothing_else() -> None:
+    sim = HallSimulator(DEMO, state_dir=None)
+    queue = sim.device("qs-hall")
+    pads = {f"W{n:02d}": sim.device(f"rp-w{n:02d}") for n in range(1, 21)}
+    assert queue.config.windows == tuple(pads) and queue.pads() == pads  # what its run() does first
+    for pad in pads.values():
+        pad.spontaneous()  # what a free pad does rate_per_min times a minute: a made-up rating
+        assert (pad.driven_by, pad.backlog) == ("qs-hall", 0)
 
 
 def test_config_errors_name_the_field(tmp_path: Path) -> None:
@@ -80,8 +90,9 @@ def test_demo_hall_runs_on_mqtt_311_and_stops_cleanly(mosquitto: Mosquitto) -> N
         )
         async with sim:
             await sim.wait_online(10)
-            online = await watch.wait(on("/status", state="online"), count=24)  # 20 pads, 2 lockboxes, 2 att.
-            assert len({ln.topic for ln in online}) == 24
+            # 20 pads, 2 lockboxes, 2 attendance machines, the queue system
+            online = await watch.wait(on("/status", state="online"), count=25)
+            assert len({ln.topic for ln in online}) == 25
             client = AsyncModbusTcpClient("127.0.0.1", port=base + 2, framer=FramerType.RTU, timeout=2, retries=0)
             await client.connect()
             rr = await client.read_input_registers(0, count=8, device_id=3)

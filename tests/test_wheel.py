@@ -62,12 +62,12 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
     assert venv in demo_config.parents and demo_config.is_file()
 
     out = _run(venv / "bin" / "hallgate", "check-config", demo_config, cwd=elsewhere, env=env)
-    assert "ok: site demo-hall" in out and "30 devices" in out, out
+    assert "ok: site demo-hall" in out and "31 devices" in out, out
 
     with running_demo(venv / "bin" / "hallgate", elsewhere, env) as demo:
         assert httpx.get(f"{demo.base}/healthz").json() == {"status": "ok"}
         ds = demo.wait_all_kinds_online()
-        assert len(ds) == 30 and {d["kind"] for d in ds if d["online"]} == KINDS
+        assert len(ds) == 31 and {d["kind"] for d in ds if d["online"]} == KINDS
         assert "hallgate" in httpx.get(f"{demo.base}/").text  # the dashboard, from the wheel
         assert httpx.get(f"{demo.base}/docs-assets/swagger-ui.css").status_code == 200
         rc, rest = demo.stop()
