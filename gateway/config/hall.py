@@ -72,6 +72,15 @@ class Post(Model):
     b: str | None = Field(None, description="the B post (cover) staff id")
 
 
+class Person(Model):
+    """A member of staff as the screens name them (the staff registry): the devices send the id."""
+
+    id: str = Field(min_length=1, description="the staff id the attendance machines and rating pads send")
+    name: str = Field(min_length=1, max_length=32)
+    department: str = ""
+    window: str | None = None
+
+
 class Hall(Model):
     """The hall-wide parts and sections; the hall configuration adds every kind's own section."""
 
@@ -88,6 +97,7 @@ class Hall(Model):
     health: Health = Health()
     alerts: Alerts = Alerts()
     posts: list[Post] = Field(default_factory=list)
+    staff: list[Person] = Field(default_factory=list)
     commands: Commands = Commands()
 
     @field_validator("timezone")

@@ -1,4 +1,5 @@
-"""差评 rectification work orders (整改工单): read by anyone, moved on by the duty manager or a manager."""
+"""差评 rectification work orders (整改工单): read by anyone (the wall without who, where and which case),
+moved on by the duty manager or a manager."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, PublicRoleDep, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.api.routes.workorders import NoteIn
@@ -36,13 +37,13 @@ class WorkOrderOut(BaseModel):
     id: int
     state: State
     overdue: bool
-    case_id: str
-    window: str
-    staff_id: str
+    case_id: str | None  # these four are null for the wall's `viewer`: a citizen sees no who or which case
+    window: str | None
+    staff_id: str | None
     item: str
     score: int
     reasons: list[str]
-    device: str
+    device: str | None
     rated_at: str | None
     opened_at: str | None
     deadline: str | None
@@ -52,6 +53,11 @@ class WorkOrderOut(BaseModel):
     appeal_reason: str | None
     close_note: str | None
     log: list[LogOut] | None = None
+
+
+# What the wall's `viewer` does not see of an order: who, where, which case, and the notes (which
+# may name anyone). It sees what the 差评 was about and how far its handling has come.
+PRIVATE = ("case_id", "window", "staff_id", "device", "callback_note", "rectification", "appeal_reason", "close_note")
 
 
 def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) -> dict[str, Any]:
@@ -91,7 +97,7 @@ def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) ->
 )
 async def workorders(
     view: ViewDep,
-    _: RoleDep,
+    role: PublicRoleDep,
     state: State | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -101,7 +107,10 @@ async def workorders(
     orders = ratings_of(view).store.orders(
         state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
     )
-    return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
+    out = [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
+    if role == "viewer":
+        out = [{**o, **dict.fromkeys(PRIVATE)} for o in out]
+    return out
 
 
 @router.get(
