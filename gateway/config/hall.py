@@ -118,6 +118,15 @@ class Hall(Model):
             raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
         return v
 
+    @field_validator("staff")
+    @classmethod
+    def _one_entry_per_person(cls, v: list[Person]) -> list[Person]:
+        ids = [p.id for p in v]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"staff id {', '.join(twice)} listed more than once: give each person one entry")
+        return v
+
     @model_validator(mode="after")
     def _kinds_checks(self) -> Hall:
         # What a kind checks across the hall (e.g. its reset times against the working hours).
