@@ -75,7 +75,7 @@ class Post(Model):
 class Person(Model):
     """A member of staff as the screens name them (the staff registry): the devices send the id."""
 
-    id: str = Field(min_length=1, description="the staff id the attendance machines and rating pads send")
+    id: str = Field(min_length=1, description="the staff id as the devices send it")
     name: str = Field(min_length=1, max_length=32)
     department: str = ""
     window: str | None = None
