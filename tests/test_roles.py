@@ -49,7 +49,8 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/ratings/summary", "by=staff"): READERS,
     ("GET", "/api/v1/ratings/summary", "window=W01"): READERS,
     ("GET", "/api/v1/ratings", ""): READERS,
-    ("GET", "/api/v1/workorders", ""): PUBLIC,  # the viewer's without who, where and which case
+    ("GET", "/api/v1/ratings/bad", ""): PUBLIC,  # 差评 and their handling, without who, where, which case
+    ("GET", "/api/v1/workorders", ""): READERS,
     ("GET", "/api/v1/workorders/{order_id}", ""): READERS,
     ("POST", "/api/v1/workorders/{order_id}/{action}", ""): MANAGERS,
     ("GET", "/api/v1/attendance/posts", ""): PUBLIC,  # the viewer's with masked names, no staff ids

@@ -1,5 +1,5 @@
-"""差评 rectification work orders (整改工单): read by anyone (the wall without who, where and which case),
-moved on by the duty manager or a manager."""
+"""差评 rectification work orders (整改工单): read by any role but the wall's, moved on by the duty
+manager or a manager; and the 差评 with their handling as the public wall shows them."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ class WorkOrderOut(BaseModel):
     id: int
     state: State
     overdue: bool
-    case_id: str | None  # these four are null for the wall's `viewer`: a citizen sees no who or which case
-    window: str | None
-    staff_id: str | None
+    case_id: str
+    window: str
+    staff_id: str
     item: str
     score: int
     reasons: list[str]
-    device: str | None
+    device: str
     rated_at: str | None
     opened_at: str | None
     deadline: str | None
@@ -55,9 +55,18 @@ class WorkOrderOut(BaseModel):
     log: list[LogOut] | None = None
 
 
-# What the wall's `viewer` does not see of an order: who, where, which case, and the notes (which
-# may name anyone). It sees what the 差评 was about and how far its handling has come.
-PRIVATE = ("case_id", "window", "staff_id", "device", "callback_note", "rectification", "appeal_reason", "close_note")
+class PublicBadOut(BaseModel):
+    """A 差评 as the public wall shows it: what it was about and how far its handling has come; not
+    who, where or which case, and no notes (they may name anyone)."""
+
+    state: State
+    overdue: bool
+    item: str
+    score: int
+    reasons: list[str]
+    rated_at: str | None
+    deadline: str | None
+    updated_at: str | None
 
 
 def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) -> dict[str, Any]:
@@ -97,7 +106,7 @@ def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) ->
 )
 async def workorders(
     view: ViewDep,
-    role: PublicRoleDep,
+    _: RoleDep,
     state: State | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -107,10 +116,33 @@ async def workorders(
     orders = ratings_of(view).store.orders(
         state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
     )
-    out = [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
-    if role == "viewer":
-        out = [{**o, **dict.fromkeys(PRIVATE)} for o in out]
-    return out
+    return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
+
+
+@router.get(
+    "/ratings/bad",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[PublicBadOut],
+    summary="差评 and their handling, newest first, without who, where or which case (the public wall's)",
+)
+async def bad_ratings(
+    view: ViewDep, _: PublicRoleDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[dict[str, Any]]:
+    now = time.time_ns()
+    orders = ratings_of(view).store.orders(state=None, overdue_at=None, limit=limit, before_id=None)
+    return [
+        {
+            "state": o.state,
+            "overdue": o.overdue(now),
+            "item": o.item,
+            "score": o.score,
+            "reasons": list(o.reasons),
+            "rated_at": iso(view, o.rated_ns),
+            "deadline": iso(view, o.deadline_ns),
+            "updated_at": iso(view, o.updated_ns),
+        }
+        for o in orders
+    ]
 
 
 @router.get(
