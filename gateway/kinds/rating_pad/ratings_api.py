@@ -67,7 +67,10 @@ def ratings_of(view: View) -> Any:
 
 @router.get(
     "/ratings/summary",
-    responses={404: {"description": "this hall has no rating pads"}},
+    responses={
+        403: {"description": "a kiosk token; or the wall's `viewer` asking by window or staff, or for one window"},
+        404: {"description": "this hall has no rating pads"},
+    },
     response_model=SummaryOut,
     summary="Rating figures for a period, by group",
 )
