@@ -41,6 +41,7 @@ def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monk
 
 ROLES = ("technician", "staff", "duty_manager", "manager", "admin", "viewer")
 TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
+KIOSK_TOKEN = "hostile-kiosk-token-0123456789"  # the pickup locker `lk`'s (with a broker only)
 
 
 def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None) -> None:
@@ -52,6 +53,7 @@ def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, brok
     path = tmp_path / "hall.yaml"
     text = f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
     if broker is not None:
+        text = text.replace("tokens: [", "tokens: [{role: kiosk, env: HOSTILE_KIOSK, locker: lk}, ")
         # Nothing answers for these devices: a route that reaches one finds it offline.
         text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
 phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
@@ -65,6 +67,8 @@ devices:
 """
     path.write_text(text)
     env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
+    if broker is not None:
+        env["HOSTILE_KIOSK"] = KIOSK_TOKEN
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     cfg = load_config(path, env)
@@ -396,7 +400,7 @@ def test_an_error_never_echoes_kilobytes_of_what_was_sent(tmp_path: Path, monkey
     """A 404 quotes the id it did not find: a 15 KB id comes back as at most a kilobyte of detail."""
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
-        r = await http.get(f"/api/v1/devices/{'x' * 15_000}", headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
+        r = await http.get(f"/api/v1/devices/{'x' * 15_000}", headers={"Authorization": f"Bearer {TOKENS['staff']}"})
         assert r.status_code == 404, r.text
         assert len(r.json()["detail"]) <= 1000, len(r.text)
 

@@ -181,8 +181,11 @@ const HG = (() => {
     catch (e) { if (e.status === 401) { showLogin(e.detail); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
     $("#role").textContent = me.role;
     // A token that may not read what this page shows (a locker's kiosk token) gets the login box
-    // and a word, not a page of failing requests and a false "gateway unreachable" sign.
-    if (!may("GET", NEEDS[page])) { showLogin(t("not_allowed")); return; }
+    // and a word, not a page of failing requests and a false "gateway unreachable" sign. The
+    // wall's token (`viewer`, a link on a PC in the public hall) opens the wall only.
+    if (!may("GET", NEEDS[page]) || (me.role === "viewer" && page !== "wall")) { showLogin(t("not_allowed")); return; }
+    // The wall in public mode: nothing to click through to, no role or buttons (issue 22).
+    if (me.role === "viewer") { document.body.classList.add("public"); document.querySelectorAll("header nav, #role, #lang, #logout").forEach((el) => el.remove()); }
     hallZone = me.hall.timezone;
     skewMs = Date.parse(me.hall.now) - Date.now();
     $("#clock").title = me.hall.timezone;
@@ -275,8 +278,8 @@ const HG = (() => {
 
   // --- charts: plain SVG ---
   // Draw at the container's pixel width (callers pass it) so the text keeps its size.
-  function barChart(labels, series, { height = 220, width = 640, lineSeries = null } = {}) {
-    const pad = { l: 36, r: 8, t: 10, b: 22 };
+  function barChart(labels, series, { height = 220, width = 640, lineSeries = null, pad: margins = {} } = {}) {
+    const pad = { l: 36, r: 8, t: 10, b: 22, ...margins }; // larger type (the wall's) needs larger margins
     const all = series.flatMap((s) => s.values).concat(lineSeries ? lineSeries.values : []);
     const max = Math.max(1, ...all.map((v) => v || 0));
     const w = width - pad.l - pad.r, h = height - pad.t - pad.b, n = Math.max(1, labels.length);

@@ -132,17 +132,35 @@ async def caller_role(who: CallerDep) -> str:
     return who.role
 
 
-RoleDep = Annotated[str, Depends(caller_role)]
+AnyRoleDep = Annotated[str, Depends(caller_role)]
+
+# The wall screen's token (`viewer`) sits in a link on a PC in the public hall: it reads only what
+# a citizen may see. Every other role that reads (a kiosk reads nothing):
+READERS = ("technician", "staff", "duty_manager", "manager", "admin")
 
 
 def require(*roles: str):  # type: ignore[no-untyped-def]
-    async def check(role: RoleDep) -> str:
+    async def check(role: AnyRoleDep) -> str:
         if role not in roles:
             raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
         return role
 
     check.required_roles = roles  # type: ignore[attr-defined]  # read by app.py to document the 403
     return Depends(check)
+
+
+# A read of the hall's own data: any role but the wall's `viewer` (and a kiosk). The default, so a
+# new route is closed to the public wall until someone decides it shows only public figures.
+RoleDep = Annotated[str, require(*READERS)]
+# A read of public figures (people per zone, queue lines, the hall's rating figures): the wall's
+# `viewer` too. A route taking it must show the viewer no staff id, name or case number.
+PublicRoleDep = Annotated[str, Depends(caller_role)]
+
+
+def refuse_viewer(role: str, what: str) -> None:
+    """A public route's part that is not public (figures per person or per window): 403 for the wall."""
+    if role == "viewer":
+        raise ApiError(403, "forbidden", f"role viewer may not see {what}; needs one of: {', '.join(READERS)}")
 
 
 def dependants(dependant: Dependant) -> Iterator[Dependant]:

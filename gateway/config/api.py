@@ -40,8 +40,15 @@ class Token(Model):
         return self.name or self.env
 
 
+class Wall(Model):
+    """What the wall screen's `viewer` token is shown of people."""
+
+    mask_names: bool = Field(True, description="names as 王* (the family name, the rest masked); false: in full")
+
+
 class Api(Model):
     # Never empty: "" would bind every interface (the API) or name no host (the broker).
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
     tokens: list[Token] = Field(default_factory=list)
+    wall: Wall = Wall()

@@ -72,6 +72,15 @@ class Post(Model):
     b: str | None = Field(None, description="the B post (cover) staff id")
 
 
+class Person(Model):
+    """A member of staff as the screens name them (the staff registry): the devices send the id."""
+
+    id: str = Field(min_length=1, description="the staff id as the devices send it")
+    name: str = Field(min_length=1, max_length=32)
+    department: str = ""
+    window: str | None = None
+
+
 class Hall(Model):
     """The hall-wide parts and sections; the hall configuration adds every kind's own section."""
 
@@ -88,6 +97,7 @@ class Hall(Model):
     health: Health = Health()
     alerts: Alerts = Alerts()
     posts: list[Post] = Field(default_factory=list)
+    staff: list[Person] = Field(default_factory=list)
     commands: Commands = Commands()
 
     @field_validator("timezone")
@@ -106,6 +116,15 @@ class Hall(Model):
         twice = sorted({w for w in windows if windows.count(w) > 1})
         if twice:
             raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
+        return v
+
+    @field_validator("staff")
+    @classmethod
+    def _one_entry_per_person(cls, v: list[Person]) -> list[Person]:
+        ids = [p.id for p in v]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"staff id {', '.join(twice)} listed more than once: give each person one entry")
         return v
 
     @model_validator(mode="after")

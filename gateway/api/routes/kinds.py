@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from gateway.api.deps import RoleDep
+from gateway.api.deps import PublicRoleDep
 from gateway.kinds.registry import KINDS
 
 router = APIRouter(tags=["system"])
@@ -23,7 +23,7 @@ class KindOut(BaseModel):
 @router.get(
     "/kinds", response_model=list[KindOut], summary="Every registered device kind and what it adds to the pages"
 )
-async def kinds(_: RoleDep) -> list[KindOut]:
+async def kinds(_: PublicRoleDep) -> list[KindOut]:
     # Every registered kind, whether or not the hall has a device of it (as the API's routes).
     return [
         KindOut(name=k.name, label=k.label or k.name, description=k.description, pages=dict(k.pages))

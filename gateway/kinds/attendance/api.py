@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import PublicRoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import IsoDate, in_years
+from gateway.domain.names import public_name
 from gateway.view import View
 
 router = APIRouter(tags=["attendance"])
@@ -21,9 +22,10 @@ router = APIRouter(tags=["attendance"])
 
 class PostOut(BaseModel):
     window: str
-    a: str
+    a: str | None  # staff ids: null for the wall's `viewer`
     b: str | None
     on_post: str | None
+    name: str | None  # who is on post, from the staff registry (`staff`); for `viewer` masked (api.wall)
     since: str | None  # on it since, or empty since
     covered_by_b: bool
     empty: bool
@@ -62,15 +64,19 @@ def _attendance(view: View) -> Any:
     response_model=list[PostOut],
     summary="Each window post: who is on it, since when",
 )
-async def posts(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+async def posts(view: ViewDep, role: PublicRoleDep) -> list[dict[str, Any]]:
     p = _attendance(view)
     now = time.time_ns()
+    names = {person.id: person.name for person in view.cfg.staff}
+    public = role == "viewer"  # the wall in the public hall: a name (masked), never a staff id
+    mask = public and view.cfg.api.wall.mask_names
     return [
         {
             "window": s.window,
-            "a": s.a,
-            "b": s.b,
-            "on_post": s.on_post,
+            "a": None if public else s.a,
+            "b": None if public else s.b,
+            "on_post": None if public else s.on_post,
+            "name": public_name(s.on_post, names, mask),
             "since": iso(view, s.since_ns),
             "covered_by_b": s.covered,
             "empty": s.on_post is None,

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -14,10 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from gateway.api.deps import RoleDep, ViewDep, iso
+from gateway.api.deps import PublicRoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
+from gateway.domain.occupancy_agreement import agreement, counters_of
 from gateway.kinds.people_counter.history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
 from gateway.view import View, ZoneSnapshot
 
@@ -35,6 +37,24 @@ class DriftOut(BaseModel):
     residual_clamped: int | None
 
 
+class WhyOut(BaseModel):
+    code: str  # clamped, hall_clamped, reset_apart, no_counter, counter_suspect
+    zone: str  # zone id(s), or "*" for the hall
+    people: int  # how much of the difference it explains (0: a figure in doubt)
+    counters: list[str]
+    detail: str
+
+
+class AgreementOut(BaseModel):
+    """The hall's figure against the sum of the zones' (gateway/domain/occupancy_agreement.py)."""
+
+    hall: int
+    zones_sum: int
+    difference: int  # zones_sum - hall
+    unexplained: int  # of the difference, what no reason explains (0 when every figure counts from one reset)
+    reasons: list[WhyOut]
+
+
 class ZoneOut(BaseModel):
     zone: str
     name: str
@@ -50,10 +70,33 @@ class ZoneOut(BaseModel):
     suspect: bool
     suspect_reasons: list[str]
     updated_at: str | None
+    counters: list[str]  # the counters whose flows make this figure (the hall: the doorways to the outside)
+    agreement: AgreementOut | None = None  # the hall only
+
+
+def agreement_out(view: View, now_ns: int) -> dict[str, Any] | None:
+    proj = view.occupancy
+    if proj is None:
+        return None
+    occ = proj.occupancy
+    a = agreement(list(occ.zones.values()), occ.hall, occ.doorways, now_ns)
+    reasons = [{**asdict(w), "counters": list(w.counters)} for w in a.reasons]
+    return {
+        "hall": a.hall,
+        "zones_sum": a.zones_sum,
+        "difference": a.difference,
+        "unexplained": a.unexplained,
+        "reasons": reasons,
+    }
 
 
 def zone_out(view: View, z: ZoneSnapshot) -> dict[str, Any]:
+    proj = view.occupancy
+    counters = counters_of(z.zone, proj.occupancy.doorways) if proj is not None else []
+    extra = {"agreement": agreement_out(view, time.time_ns())} if z.zone == HALL else {}
     return {
+        "counters": counters,
+        **extra,
         "zone": z.zone,
         "name": z.name,
         "scope": "hall" if z.zone == HALL else "zone",
@@ -84,7 +127,7 @@ def zone_out(view: View, z: ZoneSnapshot) -> dict[str, Any]:
     "says how far below 0 it would have gone. `suspect` is true while a counter on the zone's boundary "
     "reports a fault (lens blocked, tampered, too dark) or has sent no sample for a while.",
 )
-async def occupancy(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+async def occupancy(view: ViewDep, _: PublicRoleDep) -> list[dict[str, Any]]:
     return [zone_out(view, z) for z in view.zones() if z.zone != HALL]
 
 
@@ -95,7 +138,7 @@ async def occupancy(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     description="The same figures as a zone's, for the doorways with no `from_zone` (zone id '*'); its "
     "capacity is `occupancy.hall_capacity`, by default the sum of the zones' capacities.",
 )
-async def hall(view: ViewDep, _: RoleDep) -> dict[str, Any]:
+async def hall(view: ViewDep, _: PublicRoleDep) -> dict[str, Any]:
     return next(zone_out(view, z) for z in view.zones() if z.zone == HALL)
 
 
@@ -127,7 +170,7 @@ class HistoryOut(BaseModel):
 )
 async def history(
     view: ViewDep,
-    _: RoleDep,
+    _: PublicRoleDep,
     zone: Annotated[str, Query(description="a zone id, or '*' for the whole hall")] = HALL,
     start: Annotated[IsoDateTime | None, Query(description="default: 24 hours before end")] = None,
     end: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
@@ -184,7 +227,7 @@ async def history(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `occupancy` events"}},
 )
-async def stream(view: ViewDep, _: RoleDep, request: Request) -> StreamingResponse:
+async def stream(view: ViewDep, _: PublicRoleDep, request: Request) -> StreamingResponse:
     return StreamingResponse(
         _events(view),
         media_type="text/event-stream",

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.api.deps import RoleDep, ViewDep, iso, require
+from gateway.api.deps import PublicRoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import ISO_PATTERN, IsoDate, period
 from gateway.domain.queue import Figures, Visit, summarise
@@ -98,7 +98,7 @@ def _s(ns: int | None) -> float | None:
 
 
 @router.get("/queue", responses={404: {"description": NO_QUEUE}}, response_model=list[LineOut], summary="Each line now")
-async def lines(view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+async def lines(view: ViewDep, _: PublicRoleDep) -> list[dict[str, Any]]:
     p = queue_of(view)
     return [
         {
@@ -177,7 +177,7 @@ async def visits(
 )
 async def summary(
     view: ViewDep,
-    role: RoleDep,
+    role: PublicRoleDep,
     by: By | None = None,
     start: Start = None,
     end: End = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.api.deps import RoleDep, ViewDep, iso
+from gateway.api.deps import PublicRoleDep, RoleDep, ViewDep, iso, refuse_viewer
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, ISO_PATTERN, IsoDate, period
 from gateway.domain.ratings import Figures
@@ -17,6 +17,7 @@ from gateway.view import View
 router = APIRouter(tags=["ratings"])
 
 By = Literal["window", "staff", "item", "zone", "day"]
+PRIVATE_GROUPS = ("window", "staff")
 
 
 class FiguresOut(BaseModel):
@@ -66,13 +67,16 @@ def ratings_of(view: View) -> Any:
 
 @router.get(
     "/ratings/summary",
-    responses={404: {"description": "this hall has no rating pads"}},
+    responses={
+        403: {"description": "a kiosk token; or the wall's `viewer` asking by window or staff, or for one window"},
+        404: {"description": "this hall has no rating pads"},
+    },
     response_model=SummaryOut,
     summary="Rating figures for a period, by group",
 )
 async def summary(
     view: ViewDep,
-    _: RoleDep,
+    role: PublicRoleDep,
     by: By | None = None,
     start: Annotated[
         str | None, Query(pattern=ISO_PATTERN, description="date or time (hall time); default: today")
@@ -81,6 +85,9 @@ async def summary(
     date: Annotated[IsoDate | None, Query(description="one day (instead of start/end)")] = None,
     window: str | None = None,
 ) -> dict[str, Any]:
+    # The wall shows the hall's figures (by zone, item or day); per window or person they name a clerk.
+    if by in PRIVATE_GROUPS or window is not None:
+        refuse_viewer(role, "rating figures per window or per person")
     p = ratings_of(view)
     a, b = period(view, start, end, date, time.time_ns())
     groups, duplicates = p.store.summary(a, b, by, window)

@@ -1,4 +1,5 @@
-"""差评 rectification work orders (整改工单): read by anyone, moved on by the duty manager or a manager."""
+"""差评 rectification work orders (整改工单): read by any role but the wall's, moved on by the duty
+manager or a manager; and the 差评 with their handling as the public wall shows them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.api.deps import CallerDep, RoleDep, ViewDep, iso, require
+from gateway.api.deps import CallerDep, PublicRoleDep, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.api.routes.workorders import NoteIn
@@ -52,6 +53,20 @@ class WorkOrderOut(BaseModel):
     appeal_reason: str | None
     close_note: str | None
     log: list[LogOut] | None = None
+
+
+class PublicBadOut(BaseModel):
+    """A 差评 as the public wall shows it: what it was about and how far its handling has come; not
+    who, where or which case, and no notes (they may name anyone)."""
+
+    state: State
+    overdue: bool
+    item: str
+    score: int
+    reasons: list[str]
+    rated_at: str | None
+    deadline: str | None
+    updated_at: str | None
 
 
 def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) -> dict[str, Any]:
@@ -102,6 +117,32 @@ async def workorders(
         state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
     )
     return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
+
+
+@router.get(
+    "/ratings/bad",
+    responses={404: {"description": "this hall has no rating pads"}},
+    response_model=list[PublicBadOut],
+    summary="差评 and their handling, newest first, without who, where or which case (the public wall's)",
+)
+async def bad_ratings(
+    view: ViewDep, _: PublicRoleDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[dict[str, Any]]:
+    now = time.time_ns()
+    orders = ratings_of(view).store.orders(state=None, overdue_at=None, limit=limit, before_id=None)
+    return [
+        {
+            "state": o.state,
+            "overdue": o.overdue(now),
+            "item": o.item,
+            "score": o.score,
+            "reasons": list(o.reasons),
+            "rated_at": iso(view, o.rated_ns),
+            "deadline": iso(view, o.deadline_ns),
+            "updated_at": iso(view, o.updated_ns),
+        }
+        for o in orders
+    ]
 
 
 @router.get(
