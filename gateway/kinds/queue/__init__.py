@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.domain.canonical import Event
-from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
+from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued, served_of
+from gateway.domain.rated_visits import Served
 from gateway.kinds.base import Kind, KindContext
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
 from gateway.kinds.queue.store import VisitStore
+from gateway.kinds.reads import Visits
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -89,6 +91,12 @@ class QueueProjection:
         assert self.store is not None
         return self.store.between(start_ns, end_ns)
 
+    def served(self, start_ns: int, end_ns: int) -> list[Served]:
+        """The served visits that began in [start, end) (`Visits`: what the ratings' 评价率 counts against)."""
+        if self.store is None:
+            return []
+        return [s for g, v in self.store.between(start_ns, end_ns) if (s := served_of(g, v)) is not None]
+
     def lines(self, now_ns: int) -> list[LineNow]:
         """Every line now: the snapshots' (all the hall's queue servers) beside today's events."""
         assert self.store is not None
@@ -122,4 +130,5 @@ KIND = Kind(
     projections=(QueueProjection,),
     stores=(VisitStore,),
     router="gateway.kinds.queue.api:router",
+    provides={Visits: QueueProjection},
 )

@@ -270,6 +270,12 @@ class RatingStore(Staged):
         args.append(limit)
         return [(row[0], rating_of(row)) for row in self.conn.execute(sql, args)]
 
+    def between(self, start_ns: int, end_ns: int) -> list[Rating]:
+        """Every rating that counts (and expired prompt) in [start, end)."""
+        self.flush_for_read()
+        sql = f"SELECT {RATING_COLUMNS} FROM ratings WHERE ts_ns >= ? AND ts_ns < ?"
+        return [rating_of(row) for row in self.conn.execute(sql, (start_ns, end_ns))]
+
     def bad_by_window(self, start_ns: int, end_ns: int) -> dict[str, int]:
         self.flush_for_read()
         bad = ", ".join(str(s) for s in BAD)
