@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from gateway.domain.rated_visits import Served, VisitIndex, join, ratings_by_line, visit_rates
+from gateway.domain.rated_visits import RatingRef, Served, VisitIndex, join, ratings_by_line, visit_rates
 from gateway.domain.ratings import Rating, rating_key
 
 DAY = "2026-12-07"
@@ -78,14 +78,17 @@ def test_the_rating_rate_counts_visits_rated_over_visits_served_in_any_order() -
     ]
     for order in itertools.permutations(ratings, len(ratings)):
         joined = join(reversed(served), order)
-        total = visit_rates(served, joined, None, {}).pop("").out()
-        assert total == {"served": 5, "rated": 3, "unrated": 1, "not_asked": 1, "rating_rate": 0.6}
-    by_line = {k: f.out() for k, f in visit_rates(served, joined, "line", {}).items()}
-    assert {k: (f["served"], f["rated"], f["rating_rate"]) for k, f in by_line.items()} == {
+        total, _ = visit_rates(served, joined, None, {})
+        assert total.out() == {"served": 5, "rated": 3, "unrated": 1, "not_asked": 1, "rating_rate": 0.6}
+    _, by_line = visit_rates(served, joined, "line", {})
+    assert {k: (f.served, f.rated, f.out()["rating_rate"]) for k, f in by_line.items()} == {
         "A": (2, 2, 1.0),
         "B": (3, 1, round(1 / 3, 4)),
     }
-    zones = {k: f.served for k, f in visit_rates(served, joined, "zone", {"W01": "east", "W02": "west"}).items()}
-    assert zones == {"east": 2, "west": 2, "": 1}  # W03 has no pad, so no zone
+    _, zones = visit_rates(served, joined, "zone", {"W01": "east", "W02": "west"})
+    assert {k: f.served for k, f in zones.items()} == {"east": 2, "west": 2, "": 1}  # W03 has no pad, so no zone
     lines = {k: (f.rated, f.unrated) for k, f in ratings_by_line(ratings, joined).items()}
     assert lines == {"A": (2, 0), "B": (1, 2), "": (1, 0)}
+    # The join reads only what names a visit: the store's light rows name the same visits.
+    refs = [RatingRef(r.key, int(r.rated), r.ts_ns, r.day, r.case_id, r.window, r.ticket) for r in ratings]
+    assert join(served, refs) == joined

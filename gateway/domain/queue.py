@@ -25,8 +25,6 @@ from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any
 
-from gateway.domain.rated_visits import Served
-
 EVENTS = ("issued", "called", "started", "finished", "transferred", "no_show")
 RESULTS = ("done", "pending_materials", "rejected")
 OUTCOMES = (*RESULTS, "no_show", "transferred")
@@ -242,11 +240,3 @@ def summarise(visits: Iterable[Visit], by: str, hour_of: Any) -> dict[str, Figur
             if (h := tx.handling_ns) is not None:
                 f.handling.append(h)
     return out
-
-
-def served_of(generation: int, visit: Visit) -> Served | None:
-    """The visit as the ratings read it (`Served`), when it was served; None otherwise."""
-    tx = visit.current
-    if not tx.served or tx.ended_ns is None:
-        return None
-    return Served(visit.day, visit.ticket, generation, tx.ended_ns, tx.window, tx.staff, tx.item, tx.line, tx.case_id)

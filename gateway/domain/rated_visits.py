@@ -17,19 +17,19 @@ it; `unrated` when only expired prompts (`unrated` events) name it; otherwise no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from gateway.domain.ratings import Figures, Rating
 
 VISIT_GROUPS = ("window", "staff", "item", "line", "zone", "day")
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
+class Served(NamedTuple):
     """A served visit as the other kinds read it: its served transaction's window, staff, item and
-    line (a transferred ticket is served in the line it was transferred to)."""
+    line (a transferred ticket is served in the line it was transferred to). A tuple: a month of a
+    large hall is 100,000 of them, made, hashed and compared at C speed."""
 
     day: str  # the hall's local date of the visit
     ticket: str
@@ -41,9 +41,36 @@ class Served:
     line: str
     case_id: str
 
+
+class Names(Protocol):
+    """What of a rating (or an expired prompt) names its visit: a `Rating`, or a `RatingRef`."""
+
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.day, self.ticket, self.generation)
+    def key(self) -> str: ...
+    @property
+    def rated(self) -> bool | int: ...
+    @property
+    def ts_ns(self) -> int: ...
+    @property
+    def day(self) -> str: ...
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def window(self) -> str: ...
+    @property
+    def ticket(self) -> str: ...
+
+
+class RatingRef(NamedTuple):
+    """Only the fields of a rating that the join reads (the rating store's rows, not whole ratings)."""
+
+    key: str
+    rated: int
+    ts_ns: int
+    day: str
+    case_id: str
+    window: str
+    ticket: str
 
 
 class VisitIndex:
@@ -52,12 +79,12 @@ class VisitIndex:
     def __init__(self, visits: Iterable[Served]) -> None:
         self.by_case: dict[str, Served] = {}
         self.by_ticket: dict[tuple[str, str, str], list[Served]] = {}
-        for v in sorted(visits, key=lambda v: (v.ended_ns, v.key)):
-            if v.case_id:
-                self.by_case.setdefault(v.case_id, v)
+        for v in visits:
+            if v.case_id and ((have := self.by_case.get(v.case_id)) is None or v < have):
+                self.by_case[v.case_id] = v  # of two visits of one case (there should be none), one, always the same
             self.by_ticket.setdefault((v.day, v.window, v.ticket), []).append(v)
 
-    def find(self, r: Rating) -> Served | None:
+    def find(self, r: Names) -> Served | None:
         if r.case_id and (v := self.by_case.get(r.case_id)) is not None:
             return v
         if not r.ticket:
@@ -69,7 +96,7 @@ class VisitIndex:
         ]
         if not candidates:
             return None
-        return min(candidates, key=lambda v: (v.ended_ns > r.ts_ns, abs(r.ts_ns - v.ended_ns)))
+        return min(candidates, key=lambda v: (v.ended_ns > r.ts_ns, abs(r.ts_ns - v.ended_ns), v))
 
 
 def visit_group(v: Served, by: str, zone_of: Mapping[str, str]) -> str:
@@ -99,43 +126,43 @@ class VisitRates:
 
 @dataclass
 class Joined:
-    """The ratings matched to the visits: per visit, whether rated or only asked."""
+    """The ratings matched to the visits: which visits are rated, which only asked."""
 
-    rated: set[tuple[str, str, int]]
-    asked: set[tuple[str, str, int]]  # named by an `unrated` (an expired prompt)
+    rated: set[Served]
+    asked: set[Served]  # named by an `unrated` (an expired prompt)
     visit_of: dict[str, Served]  # rating key -> its visit
 
 
-def join(visits: Iterable[Served], ratings: Iterable[Rating]) -> Joined:
+def join(visits: Iterable[Served], ratings: Iterable[Names]) -> Joined:
     index = VisitIndex(visits)
-    rated: set[tuple[str, str, int]] = set()
-    asked: set[tuple[str, str, int]] = set()
+    rated: set[Served] = set()
+    asked: set[Served] = set()
     visit_of: dict[str, Served] = {}
     for r in ratings:
         v = index.find(r)
         if v is None:
             continue
         visit_of[r.key] = v
-        (rated if r.rated else asked).add(v.key)
+        (rated if r.rated else asked).add(v)
     return Joined(rated, asked, visit_of)
 
 
 def visit_rates(
     served: Iterable[Served], joined: Joined, by: str | None, zone_of: Mapping[str, str]
-) -> dict[str, VisitRates]:
-    """评价率 per group (`by` one of VISIT_GROUPS, or one group "" for all) of the visits `served`."""
+) -> tuple[VisitRates, dict[str, VisitRates]]:
+    """评价率 of the visits `served`, in total and per group (`by` one of VISIT_GROUPS; None: none)."""
     if by is not None and by not in VISIT_GROUPS:
         raise ValueError(f"by: one of {', '.join(VISIT_GROUPS)}, not {by!r}")
-    group: Callable[[Served], str] = (lambda v: visit_group(v, by, zone_of)) if by else (lambda v: "")
-    out: dict[str, VisitRates] = {}
+    total = VisitRates()
+    groups: dict[str, VisitRates] = {}
     for v in served:
-        f = out.setdefault(group(v), VisitRates())
-        f.served += 1
-        if v.key in joined.rated:
-            f.rated += 1
-        elif v.key in joined.asked:
-            f.unrated += 1
-    return out
+        rated = v in joined.rated
+        unrated = not rated and v in joined.asked
+        for f in (total, groups.setdefault(visit_group(v, by, zone_of), VisitRates())) if by else (total,):
+            f.served += 1
+            f.rated += rated
+            f.unrated += unrated
+    return total, groups
 
 
 def ratings_by_line(ratings: Iterable[Rating], joined: Joined) -> dict[str, Figures]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.domain.canonical import Event
-from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued, served_of
+from gateway.domain.queue import EVENTS, RESULTS, Visit, apply, event_id, reissued
 from gateway.domain.rated_visits import Served
 from gateway.kinds.base import Kind, KindContext
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
@@ -95,7 +95,7 @@ class QueueProjection:
         """The served visits that began in [start, end) (`Visits`: what the ratings' 评价率 counts against)."""
         if self.store is None:
             return []
-        return [s for g, v in self.store.between(start_ns, end_ns) if (s := served_of(g, v)) is not None]
+        return [Served(*row) for row in self.store.served(start_ns, end_ns, RESULTS)]
 
     def lines(self, now_ns: int) -> list[LineNow]:
         """Every line now: the snapshots' (all the hall's queue servers) beside today's events."""

@@ -18,11 +18,12 @@ from gateway.domain.ratings import Figures
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.kinds.reads import Visits
 
-# A rating comes minutes after its visit began (and a pad's clock may be off): the visits that
-# began up to a day before the period, and the ratings up to a day either side, are looked at
-# to find each one's match, while only the period's own are counted. (A period's bounds leave
-# months of room in an int64 of ns, gateway/api/routes/period.py: a day either side fits.)
-MARGIN_NS = 86_400 * 10**9
+# A rating comes minutes after its visit's `finished`, and a visit is served within hours of its
+# ticket (a pad's clock may be off too): the visits that began up to half a day before the period,
+# and the ratings up to half a day either side, are looked at to find each one's match, while only
+# the period's own are counted. (A period's bounds leave months of room in an int64 of ns,
+# gateway/api/routes/period.py: half a day either side fits.)
+MARGIN_NS = 12 * 3600 * 10**9
 
 NO_VISITS = {
     "code": "no_visits",
@@ -51,12 +52,13 @@ def against_visits(
     before, after = start_ns - MARGIN_NS, end_ns + MARGIN_NS
     period = visits.served(start_ns, end_ns)
     served = [v for v in period if window is None or v.window == window]
-    ratings = store.between(before, after)
-    joined = join([*visits.served(before, start_ns), *period], ratings)
-    own = [r for r in ratings if start_ns <= r.ts_ns < end_ns and (window is None or r.window == window)]
+    refs = store.refs(before, after)
+    joined = join([*visits.served(before, start_ns), *period], refs)
+    own = [r for r in refs if start_ns <= r.ts_ns < end_ns and (window is None or r.window == window)]
+    total, groups = visit_rates(served, joined, by, zone_of)
     return AgainstVisits(
-        total=visit_rates(served, joined, None, zone_of).get("", VisitRates()),
-        groups=visit_rates(served, joined, by, zone_of) if by else {},
+        total=total,
+        groups=groups,
         without_visit=sum(1 for r in own if r.rated and r.key not in joined.visit_of),
-        by_line=ratings_by_line(own, joined) if by == "line" else {},
+        by_line=ratings_by_line(store.between(start_ns, end_ns, window), joined) if by == "line" else {},
     )
