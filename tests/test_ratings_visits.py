@@ -244,6 +244,8 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
         s = await until(lambda: settled(want, len(pads)), timeout=30, what="every visit and rating kept")
         assert s["visits_missing"] is None
         assert bare(s["visits"]["total"]) == want["total"]
+        queue = (await http.get("/api/v1/queue/summary", params=PERIOD)).json()["total"]
+        assert queue["served"] == want["total"]["served"]  # the denominator is the queue summary's `served`
         assert s["visits"]["ratings_without_visit"] == want["without_visit"]
         for by in ("line", "item", "window"):
             got = (await summary(by=by))["visits"]["groups"]
