@@ -254,3 +254,23 @@ def test_the_pages_name_no_kind() -> None:
     assert {"hallgate.js", "staff.html", "tech.html"} <= {p.name for p in pages}
     named = {p.name: sorted(kind_literals(p.read_text(encoding="utf-8"))) for p in pages}
     assert {name: kinds for name, kinds in named.items() if kinds} == {}
+
+
+def kind_package(module: str) -> str | None:
+    """The kind whose package a module lies in (gateway.kinds.<kind>...), if any."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["gateway", "kinds"] and parts[2] in KINDS else None
+
+
+def test_a_kind_package_imports_no_other_kind() -> None:
+    """A kind reads another's projection through a read API (gateway/kinds/reads.py, `Kind.provides`),
+    never by importing its package: the rating pads' 评价率 asks for `Visits`, whoever provides them."""
+    assert kind_package("gateway.kinds.queue.store") == "queue" and kind_package("gateway.kinds.reads") is None
+    crossing = [
+        f"{m} -> {d}"
+        for m, deps in graph().items()
+        if (k := kind_package(m))
+        for d in deps
+        if (other := kind_package(d)) and other != k
+    ]
+    assert crossing == []

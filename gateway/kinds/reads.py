@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from gateway.domain.occupancy import Bucket, Occupancy
+from gateway.domain.rated_visits import Served
 
 
 class Presence(Protocol):
@@ -50,3 +51,13 @@ class Zones(Protocol):
     def open_buckets(self) -> list[Bucket]: ...
 
     def take_history(self) -> list[Bucket]: ...
+
+
+class Visits(Protocol):
+    """The hall's served visits (tickets called, handled and finished), for what is counted against
+    them: a rating names its visit (gateway/domain/rated_visits.py), 评价率 = rated / served."""
+
+    def served(self, start_ns: int, end_ns: int) -> list[Served]:
+        """The visits that began in [start, end) and were served, as the provider's own summary
+        counts them (its `served`); empty until its store is open."""
+        ...

@@ -21,13 +21,15 @@ from zoneinfo import ZoneInfo
 from gateway.domain.calendar import Schedule
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
-from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
+from gateway.domain.queue import EVENTS, RESULTS, Visit, apply, event_id, reissued
+from gateway.domain.rated_visits import Served
 from gateway.kinds.base import Kind, Record
 from gateway.kinds.queue.alerts import opening_ns, queue_conditions, windows_today
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
 from gateway.kinds.queue.series import snapshot_records, visit_records
 from gateway.kinds.queue.settings import SETTINGS, QueueContext
 from gateway.kinds.queue.store import VisitStore
+from gateway.kinds.reads import Visits
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -111,6 +113,12 @@ class QueueProjection:
         assert self.store is not None
         return self.store.between(start_ns, end_ns)
 
+    def served(self, start_ns: int, end_ns: int) -> list[Served]:
+        """The served visits that began in [start, end) (`Visits`: what the ratings' 评价率 counts against)."""
+        if self.store is None:
+            return []
+        return [Served(*row) for row in self.store.served(start_ns, end_ns, RESULTS)]
+
     def lines(self, now_ns: int) -> list[LineNow]:
         """Every line now: the snapshots' (all the hall's queue servers) beside today's events."""
         assert self.store is not None
@@ -157,4 +165,5 @@ KIND = Kind(
     stores=(VisitStore,),
     settings=SETTINGS,
     router="gateway.kinds.queue.api:router",
+    provides={Visits: QueueProjection},
 )

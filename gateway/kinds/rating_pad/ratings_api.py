@@ -12,11 +12,13 @@ from gateway.api.deps import PublicRoleDep, RoleDep, ViewDep, iso, refuse_viewer
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, ISO_PATTERN, IsoDate, period
 from gateway.domain.ratings import Figures
+from gateway.kinds.rating_pad.visit_rates import NO_VISITS, against_visits
+from gateway.kinds.reads import Visits
 from gateway.view import View
 
 router = APIRouter(tags=["ratings"])
 
-By = Literal["window", "staff", "item", "zone", "day"]
+By = Literal["window", "staff", "item", "zone", "day", "line"]  # line: of the visit a rating names
 PRIVATE_GROUPS = ("window", "staff")
 
 
@@ -33,6 +35,26 @@ class FiguresOut(BaseModel):
     no_case_id: int
 
 
+class VisitRatesOut(BaseModel):
+    key: str | None = None
+    served: int  # visits served (finished) that began in the period
+    rated: int  # of them, named by a rating
+    unrated: int  # named only by expired prompts
+    not_asked: int
+    rating_rate: float | None  # 评价率: rated / served
+
+
+class VisitsOut(BaseModel):
+    total: VisitRatesOut
+    groups: list[VisitRatesOut]  # by the visit's own window, staff, item, line, day (zone: of its window's pad)
+    ratings_without_visit: int  # the period's ratings that name no served visit (yet)
+
+
+class MissingOut(BaseModel):
+    code: str
+    message: str
+
+
 class SummaryOut(BaseModel):
     start: str | None
     end: str | None
@@ -40,6 +62,8 @@ class SummaryOut(BaseModel):
     total: FiguresOut
     groups: list[FiguresOut]
     duplicates: int | None  # other ratings of cases already rated, left out (without a window filter)
+    visits: VisitsOut | None  # 评价率 against the served visits; None when the hall has no source of them
+    visits_missing: MissingOut | None  # why `visits` is None
 
 
 class RatingOut(BaseModel):
@@ -69,7 +93,7 @@ def ratings_of(view: View) -> Any:
     "/ratings/summary",
     responses={
         403: {"description": "a kiosk token; or the wall's `viewer` asking by window or staff, or for one window"},
-        404: {"description": "this hall has no rating pads"},
+        404: {"description": "this hall has no rating pads, or (`no_visits`, by=line) no source of visits"},
     },
     response_model=SummaryOut,
     summary="Rating figures for a period, by group",
@@ -90,7 +114,16 @@ async def summary(
         refuse_viewer(role, "rating figures per window or per person")
     p = ratings_of(view)
     a, b = period(view, start, end, date, time.time_ns())
-    groups, duplicates = p.store.summary(a, b, by, window)
+    visits = view.projections.reads(Visits)
+    if by == "line" and visits is None:
+        raise ApiError(404, "no_visits", NO_VISITS["message"])
+    joined = None
+    if visits is not None:
+        zone_of = {w: p.zones[d] for d, w in p.windows.items()}
+        joined = against_visits(p.store, visits, a, b, by, window, zone_of)
+    groups, duplicates = p.store.summary(a, b, None if by == "line" else by, window)
+    if joined is not None and by == "line":
+        groups = joined.by_line
     total = Figures()
     for f in groups.values():
         total.rated += f.rated
@@ -107,6 +140,14 @@ async def summary(
         "total": total.out(),
         "groups": [{"key": k, **f.out()} for k, f in sorted(groups.items())] if by else [],
         "duplicates": duplicates if window is None else None,
+        "visits": None
+        if joined is None
+        else {
+            "total": joined.total.out(),
+            "groups": [{"key": k, **f.out()} for k, f in sorted(joined.groups.items())],
+            "ratings_without_visit": joined.without_visit,
+        },
+        "visits_missing": NO_VISITS if joined is None else None,
     }
 
 

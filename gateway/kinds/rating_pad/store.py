@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.domain.rated_visits import RatingRef
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
 from gateway.domain.workorders import DUE, WorkOrder
 from gateway.store.sqlite import transaction
@@ -269,6 +270,21 @@ class RatingStore(Staged):
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [(row[0], rating_of(row)) for row in self.conn.execute(sql, args)]
+
+    def between(self, start_ns: int, end_ns: int, window: str | None = None) -> list[Rating]:
+        """Every rating that counts (and expired prompt) in [start, end), of one window or all."""
+        self.flush_for_read()
+        sql, args = f"SELECT {RATING_COLUMNS} FROM ratings WHERE ts_ns >= ? AND ts_ns < ?", [start_ns, end_ns]
+        if window is not None:
+            sql += " AND window = ?"
+            args.append(window)
+        return [rating_of(row) for row in self.conn.execute(sql, args)]
+
+    def refs(self, start_ns: int, end_ns: int) -> list[RatingRef]:
+        """What of each rating in [start, end) names its visit (a month's ratings, as tuples)."""
+        self.flush_for_read()
+        sql = "SELECT key, rated, ts_ns, day, case_id, window, ticket FROM ratings WHERE ts_ns >= ? AND ts_ns < ?"
+        return list(map(RatingRef._make, self.conn.execute(sql, (start_ns, end_ns))))
 
     def bad_by_window(self, start_ns: int, end_ns: int) -> dict[str, int]:
         self.flush_for_read()
