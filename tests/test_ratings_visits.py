@@ -25,7 +25,7 @@ from tests.sim_support import MqttWatcher
 from tests.waits import until
 
 SITE = "qr-hall"
-TOKEN = "ratings-visits-viewer-token-0123456789"
+TOKEN = "ratings-visits-manager-token-012345678"
 DAY = "2026-12-07"
 PERIOD = {"start": DAY, "end": "2026-12-08"}
 PADS = {"rp-w01": ("W01", "east"), "rp-w02": ("W02", "east"), "rp-w03": ("W03", "west")}  # W04 has none
@@ -37,7 +37,7 @@ def at(clock: str) -> str:
 
 
 def hall_file(tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch, queue: bool) -> Path:
-    monkeypatch.setenv("HALLGATE_TOKEN_VIEWER", TOKEN)
+    monkeypatch.setenv("HALLGATE_TOKEN_MANAGER", TOKEN)
     pads = "\n".join(
         f"  - {{id: {d}, kind: rating_pad, profile: ref-rating-pad, window: {w}, zone: {z}}}"
         for d, (w, z) in PADS.items()
@@ -49,7 +49,7 @@ site: {SITE}
 timezone: Asia/Shanghai
 api:
   port: {free_port()}
-  tokens: [{{role: viewer, env: HALLGATE_TOKEN_VIEWER}}]
+  tokens: [{{role: manager, env: HALLGATE_TOKEN_MANAGER}}]
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
 store: {{path: {tmp_path}/outbox.sqlite}}
 zones: [{{id: east, capacity: 100}}, {{id: west, capacity: 100}}]
