@@ -9,6 +9,7 @@ exception that no longer holds fails too, so each list only shrinks.
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import re
 import tokenize
@@ -254,3 +255,44 @@ def test_the_pages_name_no_kind() -> None:
     assert {"hallgate.js", "staff.html", "tech.html"} <= {p.name for p in pages}
     named = {p.name: sorted(kind_literals(p.read_text(encoding="utf-8"))) for p in pages}
     assert {name: kinds for name, kinds in named.items() if kinds} == {}
+
+
+PAGE_NAMES = {"wall", "tech", "staff", "manager"}  # hallgate.js's PAGES
+
+
+def test_every_page_fragment_a_kind_declares_is_a_script_in_its_package() -> None:
+    """A kind brings its fragments (Kind.pages) in its own package: the script the pages load, and
+    the routes it calls, each a route of the kind's own router that the fragment names."""
+    bad = []
+    for kind in KINDS.values():
+        home = ROOT / "gateway" / "kinds" / kind.name
+        for page, f in kind.pages.items():
+            where = f"{kind.name} {page}: {f.name}"
+            if page not in PAGE_NAMES:
+                bad.append(f"{where}: no page {page!r}")
+            if f.script.suffix != ".js" or not f.script.is_file() or not f.script.resolve().is_relative_to(home):
+                bad.append(f"{where}: {f.script} is no script file in {home.relative_to(ROOT)}")
+            if not set(f.needs) <= set(f.routes):
+                bad.append(f"{where}: needs {sorted(set(f.needs) - set(f.routes))}, which are not among its routes")
+            unknown = set(f.routes.values()) - kind_routes(kind.name)
+            if unknown:
+                bad.append(f"{where}: {sorted(unknown)} are not routes of its kind")
+    assert bad == []
+    assert any(k.pages for k in KINDS.values())  # the check has something to check
+
+
+def kind_routes(name: str) -> set[str]:
+    """A kind's routes as GET /api/v1/me's `may` spells them: "GET /api/v1/lockboxes/{device}/slots"."""
+    from fastapi import APIRouter
+    from fastapi.routing import APIRoute
+
+    if KINDS[name].router is None:
+        return set()
+    module, _, attribute = KINDS[name].router.partition(":")  # type: ignore[union-attr]
+    router: APIRouter = getattr(importlib.import_module(module), attribute)
+    return {
+        f"{method} /api/v1{route.path}"
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }

@@ -19,6 +19,7 @@ from gateway.domain.canonical import Event
 from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
 from gateway.kinds.base import Kind, KindContext
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
+from gateway.kinds.queue.pages import PAGES
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.staged import attach
 
@@ -108,6 +109,7 @@ KIND = Kind(
     name=KIND_NAME,
     description="queue system (排队叫号系统)",
     label="排队叫号",
+    pages=PAGES,
     signals={
         "issued": frozenset({"ticket", "line", "item", "source"}),
         "called": frozenset({"ticket", "window", "staff_id"}),
