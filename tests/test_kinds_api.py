@@ -88,7 +88,8 @@ def test_each_fragment_is_served_from_its_kind_and_nothing_else_is(
                         continue
                     r = await http.get(url)
                     assert r.status_code == 200 and r.text == path.read_text(encoding="utf-8"), url
-                    assert r.headers["content-type"].startswith("text/javascript" if url.endswith(".js") else "text/css")
+                    kind_of_file = "text/javascript" if url.endswith(".js") else "text/css"
+                    assert r.headers["content-type"].startswith(kind_of_file), url
                     served += 1
         assert served >= 3
         some = next(k for k in listed if k["fragments"])
