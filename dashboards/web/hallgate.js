@@ -268,6 +268,7 @@ const HG = (() => {
       runs.push(run({ kind: k.name, label: k.label, root, call, path, may: mayRoute, devices }));
     }
     await Promise.all(runs);
+    document.documentElement.dataset.fragments = String(runs.length); // loaded and run: tests wait for it
   }
 
   // "Rendered": every part a page draws from its first data is drawn. The page says so with a
