@@ -200,6 +200,7 @@ def test_the_wall_and_the_manager_page_show_the_queue_as_the_api_gives_it(mosqui
                 "return document.querySelector('#queue-lines').getBoundingClientRect().bottom"
             )
             assert bottom <= 1080
+            driver.save_screenshot(str(tmp_path / "wall-with-a-queue-1920x1080.png"))
             assert errors(driver) == []
 
             open_page(driver, hall, "/web/manager.html", "manager")
@@ -233,6 +234,8 @@ def test_the_wall_and_the_manager_page_show_the_queue_as_the_api_gives_it(mosqui
             assert [r[0] for r in rows] == ["W01", "W02", "W03"] and rows[0][3] == "1"  # W01 missed A003
             heads = driver.find_element(By.CSS_SELECTOR, "#queue-day thead").text
             assert "平均等候" in heads and "平均办理" in heads
+            driver.execute_script("document.getElementById('queue-day').scrollIntoView()")
+            driver.save_screenshot(str(tmp_path / "manager-with-a-queue-1920x1080.png"))
             assert errors(driver) == []
 
 

@@ -247,25 +247,36 @@ const HG = (() => {
   });
   const loaded = new Map(); // script url -> its run(ctx), registered by the script itself
   function fragment(run) { loaded.set(document.currentScript.src, run); }
+  // One kind's fragment in its box: its script loaded, then run with what it may use. Its own error
+  // boundary: a fragment that fails says so in its box, and the page and the others go on.
+  const mayCall = (f, name) => !!f.routes[name] && may(...f.routes[name].split(" "));
+  async function runFragment(k, f, root) {
+    // The fragment calls its routes by its own names for them: "GET /api/v1/x/{id}" filled from params.
+    const path = (name, params = {}) => f.routes[name].split(" ")[1].replace(/\{(\w+)\}/g, (_, p) => encodeURIComponent(params[p]));
+    const call = (name, params, { query, ...opts } = {}) =>
+      api(path(name, params) + (query ? `?${new URLSearchParams(query)}` : ""), { ...opts, method: f.routes[name].split(" ")[0] });
+    const devices = async () => (await api(`/api/v1/devices?kind=${encodeURIComponent(k.name)}`)).map((d) => d.id).sort();
+    try {
+      await script(f.script);
+      const run = loaded.get(new URL(f.script, location.href).href);
+      if (!run) throw new Error(`${f.script}: no HG.fragment(...) in it`);
+      await run({ kind: k.name, label: k.label, root, call, path, may: (name) => mayCall(f, name), devices });
+    } catch (e) {
+      console.warn(e);
+      root.insertAdjacentHTML("beforeend", `<section class="card"><p class="error">${esc(kindText(k.name))}: ${esc(e.message)}</p></section>`);
+    }
+  }
   async function fragments(page, where) {
     const runs = [];
     for (const k of await kinds()) {
       const f = k.fragments[page];
-      const mayRoute = (name) => !!f.routes[name] && may(...f.routes[name].split(" "));
-      if (!f || !k.devices || !f.needs.every(mayRoute)) continue;
+      if (!f || !k.devices || !f.needs.every((name) => mayCall(f, name))) continue;
       if (f.style) document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${esc(f.style)}">`);
-      await script(f.script);
-      const run = loaded.get(new URL(f.script, location.href).href);
-      const root = document.createElement("div");
+      const root = document.createElement("div"); // in the registry's order, whichever script comes first
       Object.assign(root.dataset, { fragment: f.name, kind: k.name });
       root.className = "fragment";
       where.append(root);
-      // The fragment calls its routes by its own names for them: "GET /api/v1/x/{id}" filled from params.
-      const path = (name, params = {}) => f.routes[name].split(" ")[1].replace(/\{(\w+)\}/g, (_, p) => encodeURIComponent(params[p]));
-      const call = (name, params, { query, ...opts } = {}) =>
-        api(path(name, params) + (query ? `?${new URLSearchParams(query)}` : ""), { ...opts, method: f.routes[name].split(" ")[0] });
-      const devices = async () => (await api(`/api/v1/devices?kind=${encodeURIComponent(k.name)}`)).map((d) => d.id).sort();
-      runs.push(run({ kind: k.name, label: k.label, root, call, path, may: mayRoute, devices }));
+      runs.push(runFragment(k, f, root));
     }
     await Promise.all(runs);
     document.documentElement.dataset.fragments = String(runs.length); // loaded and run: tests wait for it

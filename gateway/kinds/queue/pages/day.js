@@ -18,9 +18,10 @@ HG.fragment(async (ctx) => {
     try {
       const [hours, windows] = await Promise.all([ctx.call("summary", {}, { query: { date, by: "hour" } }), ctx.call("summary", {}, { query: { date, by: "window" } })]);
       $("#queue-error").textContent = "";
-      // Every hour from the first ticket's to the last's: an hour without tickets is a gap, not skipped.
+      // The service day (08-18, wider if tickets came earlier or later), every hour of it: an hour
+      // without tickets is a gap, not skipped, and one busy hour is one bar of the day, not the width.
       const got = new Map(hours.groups.filter((g) => g.key).map((g) => [Number(g.key), g]));
-      const span = got.size ? [Math.min(...got.keys()), Math.max(...got.keys())] : [0, -1];
+      const span = [Math.min(8, ...got.keys()), Math.max(18, ...got.keys())];
       const groups = Array.from({ length: span[1] - span[0] + 1 }, (_, i) => got.get(span[0] + i) || { key: String(span[0] + i).padStart(2, "0"), issued: 0, served: 0 });
       const of = (f) => groups.map((g) => g[f]);
       $("#queue-chart").innerHTML = HG.barChart(groups.map((g) => `${g.key}:00`), [
