@@ -239,12 +239,15 @@ const HG = (() => {
   // What the kinds bring to a page (GET /api/v1/kinds: `fragments`): each kind the hall has a
   // device of gets its fragment's script, from its package, run into a box of its own in `where`,
   // if this token may call every route the fragment needs. A script file, not inline code.
-  const script = (src) => new Promise((ok, fail) => {
-    if ([...document.scripts].some((s) => s.src === new URL(src, location.href).href)) { ok(); return; }
-    const el = document.createElement("script");
-    el.src = src; el.onload = ok; el.onerror = () => fail(new Error(`${src} did not load`));
-    document.head.append(el);
-  });
+  const scripts = new Map(); // url -> its load, once however often it is asked for
+  const script = (src) => {
+    if (!scripts.has(src)) scripts.set(src, new Promise((ok, fail) => {
+      const el = document.createElement("script");
+      el.src = src; el.onload = ok; el.onerror = () => fail(new Error(`${src} did not load`));
+      document.head.append(el);
+    }));
+    return scripts.get(src);
+  };
   const loaded = new Map(); // script url -> its run(ctx), registered by the script itself
   function fragment(run) { loaded.set(document.currentScript.src, run); }
   // One kind's fragment in its box: its script loaded, then run with what it may use. Its own error
