@@ -143,8 +143,9 @@ const HG = (() => {
     if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
   }
 
-  // The staff page draws what the kinds declare for it (GET /api/v1/kinds), so it needs that list.
-  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/kinds", manager: "/api/v1/occupancy/history" };
+  // What a token must be able to read to use a page. The wall, staff and manager pages draw what the
+  // kinds bring them (GET /api/v1/kinds), so they need that list (and name no kind's route here).
+  const NEEDS = { wall: "/api/v1/kinds", tech: "/api/v1/devices", staff: "/api/v1/kinds", manager: "/api/v1/kinds" };
   const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
   function header(page) {
     const h = document.createElement("header");
