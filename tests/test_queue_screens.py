@@ -96,9 +96,9 @@ def publish(hall: Hall, channel: str, payload: dict[str, Any], retain: bool = Fa
     )
 
 
-def a_morning(hall: Hall) -> int:
+def a_morning(hall: Hall) -> tuple[str, int]:
     """Today's tickets, within the last ten minutes of today (hall time): served, waiting, missed.
-    Returns how many tickets were issued."""
+    Returns the day and how many tickets were issued."""
     now = datetime.now(TZ)
     start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=1, microsecond=0))
     steps = [
@@ -127,7 +127,7 @@ def a_morning(hall: Hall) -> int:
         ts = (start + gap * seq).isoformat(timespec="milliseconds")
         publish(hall, "event", {"seq": seq, "ts": ts, "ticket": ticket, "type": kind_of_event, **fields})
     publish(hall, "snapshot", {"ts": now.isoformat(timespec="milliseconds"), **SNAPSHOT}, retain=True)
-    return sum(1 for _, e, _ in steps if e == "issued")
+    return now.date().isoformat(), sum(1 for _, e, _ in steps if e == "issued")
 
 
 def open_page(driver: webdriver.Chrome, hall: Hall, path: str, role: str) -> None:
@@ -168,8 +168,10 @@ def minutes(s: float | None) -> str:
 def test_the_wall_and_the_manager_page_show_the_queue_as_the_api_gives_it(mosquitto: Mosquitto, tmp_path: Path) -> None:
     hall = Hall(tmp_path, mosquitto, QUEUE)
     with hall.running():
-        issued = a_morning(hall)
-        wait_for(lambda: hall.get("/api/v1/queue/summary")["total"]["issued"] == issued, what="every ticket kept")
+        day, issued = a_morning(hall)
+        wait_for(
+            lambda: hall.get("/api/v1/queue/summary", date=day)["total"]["issued"] == issued, what="every ticket kept"
+        )
         lines = wait_for(lambda: (ls := hall.get("/api/v1/queue")) and all(x["waiting"] is not None for x in ls) and ls)
         # the morning as published: three wait in A, one in B, and a ticket taken now has a wait to expect
         assert [(x["line"], x["waiting"], x["events_waiting"]) for x in lines] == [("A", 3, 3), ("B", 1, 1)]
