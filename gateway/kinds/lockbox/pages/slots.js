@@ -7,7 +7,7 @@ HG.fragment(async (ctx) => {
   ctx.root.innerHTML = `<section class="card"><h2 data-t="lockboxes"></h2>
     <div class="row"><select id="slots-device"></select> <span class="muted" id="slots-state"></span></div>
     <div class="cells" id="slots"></div>
-    <form class="row" id="unlock-form" hidden style="margin-top:.8rem">
+    <form class="row" id="unlock-form" hidden>
       <b><span data-t="slot"></span> <span id="unlock-slot"></span></b>
       <input id="unlock-reason" data-tp="unlock_reason" size="30" maxlength="500">
       <button class="act" id="unlock-btn" data-t="unlock"></button></form>

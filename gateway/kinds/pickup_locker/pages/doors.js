@@ -9,7 +9,7 @@ HG.fragment(async (ctx) => {
   ctx.root.innerHTML = `<section class="card"><h2 data-t="lockers"></h2>
     <div class="row"><select id="doors-device"></select></div>
     <div class="cells" id="doors"></div>
-    <form class="row" id="deposit-form" hidden style="margin-top:.8rem">
+    <form class="row" id="deposit-form" hidden>
       <b><span data-t="door"></span> <span id="deposit-door"></span></b>
       <input id="deposit-item" data-tp="item" required maxlength="200"><input id="deposit-applicant" data-tp="applicant" required maxlength="200">
       <button class="act" id="deposit-btn" data-t="deposit"></button></form>
