@@ -9,6 +9,7 @@ exception that no longer holds fails too, so each list only shrinks.
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import re
 import tokenize
@@ -274,3 +275,69 @@ def test_a_kind_package_imports_no_other_kind() -> None:
         if (other := kind_package(d)) and other != k
     ]
     assert crossing == []
+
+
+PAGE_NAMES = {"wall", "tech", "staff", "manager"}  # hallgate.js's PAGES
+
+
+def test_every_page_fragment_a_kind_declares_is_a_script_in_its_package() -> None:
+    """A kind brings its fragments (Kind.pages) in its own package: the script the pages load, and
+    the routes it calls, each a route of the kind's own router that the fragment names."""
+    bad = []
+    for kind in KINDS.values():
+        home = ROOT / "gateway" / "kinds" / kind.name
+        for page, f in kind.pages.items():
+            where = f"{kind.name} {page}: {f.name}"
+            if page not in PAGE_NAMES:
+                bad.append(f"{where}: no page {page!r}")
+            if f.script.suffix != ".js" or not f.script.is_file() or not f.script.resolve().is_relative_to(home):
+                bad.append(f"{where}: {f.script} is no script file in {home.relative_to(ROOT)}")
+            if not set(f.needs) <= set(f.routes):
+                bad.append(f"{where}: needs {sorted(set(f.needs) - set(f.routes))}, which are not among its routes")
+            unknown = set(f.routes.values()) - kind_routes(kind.name)
+            if unknown:
+                bad.append(f"{where}: {sorted(unknown)} are not routes of its kind")
+    assert bad == []
+    assert any(k.pages for k in KINDS.values())  # the check has something to check
+
+
+def kind_routes(name: str) -> set[str]:
+    """A kind's routes as GET /api/v1/me's `may` spells them: "GET /api/v1/lockboxes/{device}/slots"."""
+    from fastapi import FastAPI
+
+    from gateway.api.deps import api_routes
+
+    if KINDS[name].router is None:
+        return set()
+    module, _, attribute = KINDS[name].router.partition(":")  # type: ignore[union-attr]
+    app = FastAPI()
+    app.include_router(getattr(importlib.import_module(module), attribute), prefix="/api/v1")
+    return {f"{method} {path}" for path, methods, _ in api_routes(app) for method in methods}
+
+
+# Pages that still call a kind's routes by path (issue 20: each card moves into its kind's package
+# as a fragment, as the slot and door grids and the queue's screens did): page -> those paths.
+KIND_ROUTES_IN_PAGES = {
+    "index.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings"},
+    "manager.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
+}
+
+
+def kind_route_roots() -> set[str]:
+    """The first part of every kind's route ("/api/v1/lockboxes"), which no other route starts with."""
+    return {"/".join(r.split(" ")[1].split("/")[:4]) for k in KINDS for r in kind_routes(k)}
+
+
+def test_the_pages_call_no_kind_route_by_path() -> None:
+    """A kind's routes are called by its fragments (its package), which the pages load: a page that
+    calls one by path does not follow the kind (a hall without it, a kind added as a package)."""
+    roots = kind_route_roots()
+    assert {"/api/v1/lockboxes", "/api/v1/queue"} <= roots  # the check knows the kinds' routes
+    assert "/api/v1/devices" not in roots and "/api/v1/kinds" not in roots  # and only theirs
+    named = {}
+    for page in sorted((ROOT / "dashboards" / "web").glob("*.*")):
+        text = page.read_text(encoding="utf-8")
+        found = {root for root in roots if re.search(re.escape(root) + r"(?![\w-])", text)}
+        if found:
+            named[page.name] = found
+    assert named == KIND_ROUTES_IN_PAGES, "move the card into its kind's package (a fragment), then shrink the list"

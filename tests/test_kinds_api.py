@@ -15,8 +15,10 @@ from gateway.kinds.registry import KINDS, register
 from gateway.runtime import Gateway
 from tests.test_api_surface import MANAGER, STAFF, VIEWER, run
 
-# A kind the pages have never heard of, that asks for the slot grid on the staff page.
-SHELF = Kind(name="key_shelf", description="key shelf (钥匙架)", label="钥匙架", pages={"staff": "slots"})
+# A kind the pages have never heard of, that brings a slot grid to the staff page (the reference
+# cabinet's script: its own would do the same).
+SLOTS = next(k.pages["staff"] for k in KINDS.values() if "staff" in k.pages and k.pages["staff"].name == "slots")
+SHELF = Kind(name="key_shelf", description="key shelf (钥匙架)", label="钥匙架", pages={"staff": SLOTS})
 
 
 @pytest.fixture
@@ -45,15 +47,60 @@ def test_the_kinds_come_from_the_registry_for_every_role(
                 "name": "key_shelf",
                 "label": "钥匙架",
                 "description": "key shelf (钥匙架)",
+                "devices": 0,
                 "pages": {"staff": "slots"},
+                "fragments": {
+                    "staff": {
+                        "name": "slots",
+                        "script": "/web/fragments/key_shelf/slots.js",
+                        "style": None,
+                        "routes": dict(SLOTS.routes),
+                        "needs": list(SLOTS.needs),
+                    }
+                },
             }
             assert {n: k["label"] for n, k in got.items()} == {n: k.label for n, k in KINDS.items()}
             staff = {n: k["pages"]["staff"] for n, k in got.items() if "staff" in k["pages"]}
-            assert staff == {n: k.pages["staff"] for n, k in KINDS.items() if "staff" in k.pages}
+            assert staff == {n: k.pages["staff"].name for n, k in KINDS.items() if "staff" in k.pages}
             assert set(staff.values()) == {"slots", "doors"}  # the staff page's two fragments
         refused = await http.get("/api/v1/kinds")
         assert refused.status_code == 401 and refused.json()["error"] == "unauthenticated", refused.text
         spec = (await http.get("/openapi.json")).json()
         assert {"401", "403", "422"} <= set(spec["paths"]["/api/v1/kinds"]["get"]["responses"])
+
+    run(tmp_path, monkeypatch, body)
+
+
+def test_each_fragment_is_served_from_its_kind_and_nothing_else_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /web/fragments/<kind>/<name>.js gives the script the kind's package holds (and its .css,
+    if it has one), without a token like the pages' own files; a name no kind declares is a 404."""
+
+    async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
+        listed = (await http.get("/api/v1/kinds", headers={"Authorization": f"Bearer {VIEWER}"})).json()
+        served = 0
+        for k in listed:
+            for page, f in k["fragments"].items():
+                declared = KINDS[k["name"]].pages[page]
+                for url, path in ((f["script"], declared.script), (f["style"], declared.style)):
+                    if url is None:
+                        continue
+                    r = await http.get(url)
+                    assert r.status_code == 200 and r.text == path.read_text(encoding="utf-8"), url
+                    kind_of_file = "text/javascript" if url.endswith(".js") else "text/css"
+                    assert r.headers["content-type"].startswith(kind_of_file), url
+                    served += 1
+        assert served >= 3
+        some = next(k for k in listed if k["fragments"])
+        page, f = next(iter(some["fragments"].items()))
+        for url in (
+            f"/web/fragments/{some['name']}/nothing.js",
+            f"/web/fragments/no_such_kind/{f['name']}.js",
+            f["script"].replace(".js", ".py"),
+            f["script"].replace(".js", ".css") if f["style"] is None else f["script"].replace(".js", ".html"),
+        ):
+            r = await http.get(url)
+            assert r.status_code == 404 and r.json()["error"] == "not_found", url
 
     run(tmp_path, monkeypatch, body)

@@ -70,5 +70,12 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
         assert len(ds) == 31 and {d["kind"] for d in ds if d["online"]} == KINDS
         assert "hallgate" in httpx.get(f"{demo.base}/").text  # the dashboard, from the wheel
         assert httpx.get(f"{demo.base}/docs-assets/swagger-ui.css").status_code == 200
+        # the kinds' page fragments, from their packages in the wheel
+        fragments = [
+            f
+            for k in httpx.get(f"{demo.base}/api/v1/kinds", headers=demo.headers).json()
+            for f in k["fragments"].values()
+        ]
+        assert fragments and all(httpx.get(f"{demo.base}{f['script']}").status_code == 200 for f in fragments)
         rc, rest = demo.stop()
     assert rc == 0 and "hallgate: stopped" in rest and "Traceback" not in rest, rest

@@ -50,6 +50,11 @@ const HG = (() => {
     by_window: ["按窗口", "by window"], by_staff: ["按人员", "by staff"], by_item: ["按事项", "by item"], by_zone: ["按区域", "by zone"], by_day: ["按日", "by day"],
     windows_sorted: ["{n} 个窗口 · 好评率低的在前", "{n} windows · lowest good rate first"],
     yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
+    queue_now: ["排队等候", "Queues now"], queue_all: ["共", "In all"], queue_waiting: ["当前等候", "Waiting"], people: ["人", "people"],
+    queue_expected: ["预计等候", "Expected wait"], queue_day: ["取号与办结（按取号时段）", "Tickets issued and served (by hour taken)"],
+    queue_tickets: ["号数", "Tickets"], queue_issued: ["取号", "issued"], queue_served: ["办结", "served"], queue_no_shows: ["过号", "no-shows"],
+    queue_wait_mean: ["平均等候（分钟）", "Mean wait (min)"], queue_wait_p90: ["90% 等候（分钟）", "90% wait (min)"],
+    queue_handle_mean: ["平均办理（分钟）", "Mean handling (min)"], queue_handle_p90: ["90% 办理（分钟）", "90% handling (min)"],
   };
   const params = new URLSearchParams(location.search);
   let lang = params.get("lang") || localStorage.getItem("hallgate-lang") || "zh";
@@ -122,8 +127,6 @@ const HG = (() => {
   // A kind as a person reads it: its Chinese label, with the machine code beside it.
   const kindText = (code) => { const k = kindOf(code); return k && k.label !== code ? `${k.label} (${code})` : String(code ?? ""); };
   const kindHtml = (code) => { const k = kindOf(code); return k && k.label !== code ? `${esc(k.label)} <small class="muted">${esc(code)}</small>` : esc(code); };
-  // The kinds whose devices get `fragment` on `page` ({"staff": "slots"}: the slot grid on the staff page).
-  const kindsWith = (page, fragment) => new Set((kindList || []).filter((k) => k.pages[page] === fragment).map((k) => k.name));
 
   let me = null, tickClock = () => {};
   const may = (method, path) => !!me && me.may.includes(`${method} ${path}`);
@@ -140,8 +143,9 @@ const HG = (() => {
     if (b) b.textContent = t(state === "down" ? "down_banner" : "stale_banner");
   }
 
-  // The staff page draws what the kinds declare for it (GET /api/v1/kinds), so it needs that list.
-  const NEEDS = { wall: "/api/v1/occupancy/stream", tech: "/api/v1/devices", staff: "/api/v1/kinds", manager: "/api/v1/occupancy/history" };
+  // What a token must be able to read to use a page. The wall, staff and manager pages draw what the
+  // kinds bring them (GET /api/v1/kinds), so they need that list (and name no kind's route here).
+  const NEEDS = { wall: "/api/v1/kinds", tech: "/api/v1/devices", staff: "/api/v1/kinds", manager: "/api/v1/kinds" };
   const PAGES = [["wall", "/"], ["tech", "/web/tech.html"], ["staff", "/web/staff.html"], ["manager", "/web/manager.html"]];
   function header(page) {
     const h = document.createElement("header");
@@ -236,6 +240,55 @@ const HG = (() => {
     run();
   }
 
+  // What the kinds bring to a page (GET /api/v1/kinds: `fragments`): each kind the hall has a
+  // device of gets its fragment's script, from its package, run into a box of its own in `where`,
+  // if this token may call every route the fragment needs. A script file, not inline code.
+  const scripts = new Map(); // url -> its load, once however often it is asked for
+  const script = (src) => {
+    if (!scripts.has(src)) scripts.set(src, new Promise((ok, fail) => {
+      const el = document.createElement("script");
+      el.src = src; el.onload = ok; el.onerror = () => fail(new Error(`${src} did not load`));
+      document.head.append(el);
+    }));
+    return scripts.get(src);
+  };
+  const loaded = new Map(); // script url -> its run(ctx), registered by the script itself
+  function fragment(run) { loaded.set(document.currentScript.src, run); }
+  // One kind's fragment in its box: its script loaded, then run with what it may use. Its own error
+  // boundary: a fragment that fails says so in its box, and the page and the others go on.
+  const mayCall = (f, name) => !!f.routes[name] && may(...f.routes[name].split(" "));
+  async function runFragment(k, f, root) {
+    // The fragment calls its routes by its own names for them: "GET /api/v1/x/{id}" filled from params.
+    const path = (name, params = {}) => f.routes[name].split(" ")[1].replace(/\{(\w+)\}/g, (_, p) => encodeURIComponent(params[p]));
+    const call = (name, params, { query, ...opts } = {}) =>
+      api(path(name, params) + (query ? `?${new URLSearchParams(query)}` : ""), { ...opts, method: f.routes[name].split(" ")[0] });
+    const devices = async () => (await api(`/api/v1/devices?kind=${encodeURIComponent(k.name)}`)).map((d) => d.id).sort();
+    try {
+      await script(f.script);
+      const run = loaded.get(new URL(f.script, location.href).href);
+      if (!run) throw new Error(`${f.script}: no HG.fragment(...) in it`);
+      await run({ kind: k.name, label: k.label, root, call, path, may: (name) => mayCall(f, name), devices });
+    } catch (e) {
+      console.warn(e);
+      root.insertAdjacentHTML("beforeend", `<section class="card"><p class="error">${esc(kindText(k.name))}: ${esc(e.message)}</p></section>`);
+    }
+  }
+  async function fragments(page, where) {
+    const runs = [];
+    for (const k of await kinds()) {
+      const f = k.fragments[page];
+      if (!f || !k.devices || !f.needs.every((name) => mayCall(f, name))) continue;
+      if (f.style) document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${esc(f.style)}">`);
+      const root = document.createElement("div"); // in the registry's order, whichever script comes first
+      Object.assign(root.dataset, { fragment: f.name, kind: k.name });
+      root.className = "fragment";
+      where.append(root);
+      runs.push(runFragment(k, f, root));
+    }
+    await Promise.all(runs);
+    document.documentElement.dataset.fragments = String(runs.length); // loaded and run: tests wait for it
+  }
+
   // "Rendered": every part a page draws from its first data is drawn. The page says so with a
   // Performance API mark and <html data-rendered>, which tests and bench/screens.py wait for.
   let pending = null;
@@ -304,5 +357,5 @@ const HG = (() => {
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
   return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
-    kinds, kindText, kindHtml, kindsWith, get me() { return me; } };
+    kinds, kindText, kindHtml, fragment, fragments, script, get me() { return me; } };
 })();

@@ -75,7 +75,9 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     async def dashboard() -> FileResponse:
         return FileResponse(DASHBOARD_DIR / "index.html")
 
-    # The pages' scripts, styles and vendored libraries (no CDN: a hall often has no internet).
+    # The pages' scripts, styles and vendored libraries (no CDN: a hall often has no internet), and
+    # the kinds' fragments of them (before the mount, which would answer their paths first).
+    app.include_router(kinds.files)
     app.mount("/web", StaticFiles(directory=str(DASHBOARD_DIR)), name="web")
 
     app.add_middleware(HeadAsGet)

@@ -197,6 +197,26 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Fragment:
+    """A part of a built-in page that a kind brings: a script in its package (`pages/<name>.js`,
+    with `pages/<name>.css` beside it if it has one), served at /web/fragments/<kind>/<name>.js.
+    The page runs it (`HG.fragment(...)`) in a hall that has a device of the kind, for a token that
+    may call every route it `needs`. The routes it calls are declared here, by a name of its own,
+    so the page's code names no kind's route: the script asks `ctx.call("slots", {device})`."""
+
+    name: str
+    script: Path
+    # its name for a route -> "METHOD /api/v1/path/{param}" (as GET /api/v1/me's `may` spells it)
+    routes: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()  # of `routes`: without one of these the token does not get the fragment
+
+    @property
+    def style(self) -> Path | None:
+        css = self.script.with_suffix(".css")
+        return css if css.is_file() else None
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str
     description: str
@@ -242,10 +262,10 @@ class Kind:
     runs: str | None = None
     # What a person reads for it (Chinese first): the pages show it, with `name` beside it.
     label: str = ""
-    # What it adds to the built-in pages (dashboards/web/), served by GET /api/v1/kinds: page ->
-    # fragment, e.g. {"staff": "slots"}: its devices get the slot grid (and its picker) on the
-    # staff page. The pages know fragments, never kinds.
-    pages: Mapping[str, str] = field(default_factory=dict)
+    # What it adds to the built-in pages (dashboards/web/): page -> its fragment there, e.g.
+    # {"staff": Fragment("slots", ...)}: the slot grid of its devices on the staff page. GET
+    # /api/v1/kinds lists them and the pages load them: the pages know fragments, never kinds.
+    pages: Mapping[str, Fragment] = field(default_factory=dict)
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

@@ -11,6 +11,7 @@ from pydantic import Field
 from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.base import DeviceView, Kind, Param, Record, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.lockbox.pages import PAGES
 from gateway.kinds.lockbox.settings import SETTINGS, LockboxContext
 from gateway.kinds.reads import Slots
 
@@ -130,7 +131,7 @@ KIND = Kind(
     name="lockbox",
     description="phone lockbox (手机存放箱)",
     label="手机存放箱",
-    pages={"staff": "slots"},
+    pages=PAGES,
     params=frozenset({"slots", "zone"}),
     device_params={"slots": Param(int, Field(None, ge=1, le=48))},  # slots in the cabinet
     signals={"door_open": frozenset({"slot"}), "door_closed": frozenset({"slot"})},

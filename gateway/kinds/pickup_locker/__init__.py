@@ -10,6 +10,7 @@ from pydantic import Field
 from gateway.domain.canonical import READING, Event
 from gateway.domain.health import Problem
 from gateway.kinds.base import Kind, Param, doors_left_open, jammed
+from gateway.kinds.pickup_locker.pages import PAGES
 from gateway.kinds.pickup_locker.settings import SETTINGS
 
 
@@ -42,7 +43,7 @@ KIND = Kind(
     name="pickup_locker",
     description="pickup locker lock-control board (取件柜锁控板)",
     label="取件柜",
-    pages={"staff": "doors"},
+    pages=PAGES,
     params=frozenset({"doors", "zone"}),
     device_params={"doors": Param(int, Field(None, ge=1, le=192))},  # doors in the bank
     signals={READING: frozenset({"door_open"})},

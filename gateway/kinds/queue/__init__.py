@@ -26,6 +26,7 @@ from gateway.domain.rated_visits import Served
 from gateway.kinds.base import Kind, Record
 from gateway.kinds.queue.alerts import opening_ns, queue_conditions, windows_today
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
+from gateway.kinds.queue.pages import PAGES
 from gateway.kinds.queue.series import snapshot_records, visit_records
 from gateway.kinds.queue.settings import SETTINGS, QueueContext
 from gateway.kinds.queue.store import VisitStore
@@ -150,6 +151,7 @@ KIND = Kind(
     name=KIND_NAME,
     description="queue system (排队叫号系统)",
     label="排队叫号",
+    pages=PAGES,
     signals={
         "issued": frozenset({"ticket", "line", "item", "source"}),
         "called": frozenset({"ticket", "window", "staff_id"}),
