@@ -62,6 +62,8 @@ def _hint(err: Mapping[str, Any]) -> str:
         return "unknown field: remove it or check its spelling (see README, Configuration)"
     if kind == "literal_error":
         return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
+    if kind in ("time_parsing", "time_type"):
+        return f'{err.get("input")!r} is not a time of day: write HH:MM, e.g. "09:00"'
     if kind == "missing":
         return "required field is missing: add it"
     if kind == "string_pattern_mismatch":

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.canonical import Event
 from gateway.domain.queue import EVENTS, Visit, apply, event_id, reissued
 from gateway.kinds.base import Kind, KindContext
+from gateway.kinds.queue import words
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.staged import attach
@@ -122,4 +123,6 @@ KIND = Kind(
     projections=(QueueProjection,),
     stores=(VisitStore,),
     router="gateway.kinds.queue.api:router",
+    errors=words.ERRORS,
+    labels=words.LABELS,
 )
