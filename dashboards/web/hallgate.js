@@ -9,7 +9,8 @@ const HG = (() => {
   let lang = params.get("lang") || localStorage.getItem("hallgate-lang") || "zh";
   const t = (k) => (WORDS[k] ? WORDS[k][lang === "en" ? 1 : 0] : k);
   // A value the API returns (a state, a role, a severity) as a person reads it: its catalogue label.
-  const label = (group, value) => (CATALOGUE.labels[group] || {})[value] ?? value;
+  // (The catalogue's labels are Chinese; in English the code is the word.)
+  const label = (group, value) => (lang === "en" ? value : (CATALOGUE.labels[group] || {})[value] ?? value);
   const $ = (sel, root = document) => root.querySelector(sel);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(0)}%`);
@@ -139,7 +140,8 @@ const HG = (() => {
     if (!token()) { showLogin(); return; }
     try { me = await api("/api/v1/me"); }
     catch (e) { if (e.status === 401) { showLogin(e.message); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
-    $("#role").textContent = me.role;
+    $("#role").textContent = label("role", me.role);
+    $("#role").title = me.role;
     // A token that may not read what this page shows (a locker's kiosk token) gets the login box
     // and a word, not a page of failing requests and a false "gateway unreachable" sign.
     if (!may("GET", NEEDS[page])) { showLogin(t("not_allowed")); return; }

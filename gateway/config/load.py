@@ -138,14 +138,15 @@ def load_config(
     try:
         cfg = HallConfig.model_validate(raw)
     except ValidationError as e:
-        nodes = tree(text)
+        nodes, lines = tree(text), {}
         for err in e.errors():
             where, hint = problem(err, raw)
             # A field the file does not hold came from the environment: say which variable set it.
             source = _from_env(tuple(err["loc"]), overrides)
             if source is None:
-                line = line_of(nodes, err["loc"])
-                problems.append((where, f"{hint} (line {line})" if line else hint))
+                problems.append((where, hint))
+                if (line := line_of(nodes, err["loc"])) is not None:
+                    lines[where] = line
                 continue
             name, target = source
             if len(err["loc"]) < len(target):  # what holds the target is not what the path expects
@@ -153,7 +154,7 @@ def load_config(
             problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
-        raise ConfigError(file, problems, partial, index) from None
+        raise ConfigError(file, problems, partial, index, lines) from None
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
     problems += reference_problems(cfg)
