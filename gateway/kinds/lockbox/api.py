@@ -115,7 +115,7 @@ async def unlock(
         authorise_slot_unlock(who, req.reason, view.schedule, view.timezone, time.time_ns())
     except Denied as e:
         desk.deny(req, str(e))
-        raise ApiError(403, "forbidden", str(e), case=e.case, **e.params) from None
+        raise ApiError(403, "forbidden", str(e), case=e.case, slot=slot, **e.params) from None
     try:
         return answer(await desk.run(req, key))
     except Refused as e:

@@ -11,12 +11,12 @@ ERRORS: dict[str, Entry] = {
     "bad_slot": Entry("手机柜没有这个格口[（{part}）]", "请检查格口号"),
     # Who may open a phone slot, and when (policy.py)
     "forbidden/unlock_in_hours": Entry(
-        "工作时间内只有值班长可以开启手机格口[（当前角色：{role}）]",
+        "工作时间内只有值班长可以开启手机格口[ {slot}][（当前角色：{role}）]",
         "请联系值班长开启；下班时间（[{free}]）本人可以开启",
     ),
-    "forbidden/unlock_reason": Entry("工作时间内开启手机格口需要填写原因", "请填写开锁原因后重试"),
+    "forbidden/unlock_reason": Entry("工作时间内开启手机格口[ {slot} ]需要填写原因", "请填写开锁原因后重试"),
     "forbidden/unlock_role": Entry(
-        "[{role}]不能开启手机格口",
+        "[{role}]不能开启手机格口[ {slot}]",
         "下班时间窗口工作人员可以开启本人的格口；任何时间值班长都可以开启",
     ),
 }
