@@ -52,10 +52,11 @@ const HG = (() => {
   }
   const token = () => sessionStorage.getItem("hallgate-token") || "";
 
-  // An error as a person reads it: the API's Chinese message and next step, the code beside it.
+  // An error as a person reads it: the API's Chinese message and next step, the code beside it
+  // (in English, the API's English detail).
   class ApiError extends Error {
     constructor(status, code, detail, message, next) {
-      super(message ? `${message}${next ? `。${next}` : ""}（${code}）` : `${status} ${code}: ${detail}`);
+      super(message && lang !== "en" ? `${message}${next ? `。${next}` : ""}（${code}）` : `${status} ${code}: ${detail}`);
       Object.assign(this, { status, code, detail, next });
     }
   }
