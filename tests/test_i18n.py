@@ -12,6 +12,7 @@ from typing import Any, get_args
 import httpx
 import pytest
 
+from drivers.profiles.errors import REASONS
 from gateway.alerts.lifecycle import State as AlertState
 from gateway.alerts.rules import DEFAULT_SEVERITY
 from gateway.api.routes.alerts import Filter
@@ -161,6 +162,7 @@ def test_every_value_the_api_returns_has_a_label() -> None:
         "queue_event": set(queue.EVENTS),
         "queue_result": set(queue.RESULTS),
         "queue_source": set(queue.SOURCES),
+        "quarantine": set(REASONS),
     }
     missing = {group: values - set(table.get(group, {})) for group, values in wanted.items()}
     assert {g: v for g, v in missing.items() if v} == {}

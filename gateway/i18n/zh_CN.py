@@ -117,6 +117,22 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
     },
+    # Why a message was quarantined (GET /api/v1/quarantine `reason`, drivers/profiles/errors.py).
+    "quarantine": {
+        "not_json": "不是 JSON",
+        "too_large": "消息过大",
+        "too_deep": "嵌套过深",
+        "bad_text": "文字无效",
+        "bad_type": "字段类型不对",
+        "out_of_range": "数值超出范围",
+        "unknown_value": "未知的取值",
+        "missing_field": "缺少字段",
+        "unknown_type": "未知的事件类型",
+        "unknown_channel": "未知的通道",
+        "bad_time": "时间无效",
+        "bad_seq": "序号无效",
+        "internal": "网关内部错误",
+    },
     "outcome": {
         "confirmed": "已确认",
         "failed": "失败",
