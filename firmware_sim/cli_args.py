@@ -13,16 +13,16 @@ from firmware_sim.common import default_state_root
 from firmware_sim.kinds.registry import KINDS
 
 EPILOG = """examples:
-  python -m firmware_sim device rating_pad --id rp-w07 --window W07 --broker 127.0.0.1:1883 --heartbeat-s 5
-  python -m firmware_sim device lockbox --id lb-1f --slots 24 --mqtt-protocol 3.1.1
-  python -m firmware_sim device people_counter --id pc-1 --port 15021 --unit 1
-  python -m firmware_sim device pickup_locker --id locker-a1 --port 15020 --framer rtu
-  python -m firmware_sim device people_counter --id pc-2 --serial /dev/pts/3 --baudrate 9600 --unit 2
-  python -m firmware_sim hall -c configs/demo-hall.yaml --rate 6
-  python -m firmware_sim district --sites 30 --modbus-port-base 16000 --write-configs district/
-  python -m firmware_sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
-  python -m firmware_sim scenario -f firmware_sim/templates/day.yaml --speed 120
-  python -m firmware_sim queue --full-speed --windows 30 --tickets 3000 --pads
+  hallgate sim device rating_pad --id rp-w07 --window W07 --broker 127.0.0.1:1883 --heartbeat-s 5
+  hallgate sim device lockbox --id lb-1f --slots 24 --mqtt-protocol 3.1.1
+  hallgate sim device people_counter --id pc-1 --port 15021 --unit 1
+  hallgate sim device pickup_locker --id locker-a1 --port 15020 --framer rtu
+  hallgate sim device people_counter --id pc-2 --serial /dev/pts/3 --baudrate 9600 --unit 2
+  hallgate sim hall -c configs/demo-hall.yaml --rate 6
+  hallgate sim district --sites 30 --modbus-port-base 16000 --write-configs district/
+  hallgate sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
+  hallgate sim scenario -f firmware_sim/templates/day.yaml --speed 120
+  hallgate sim queue --full-speed --windows 30 --tickets 3000 --pads
 
 MQTT devices publish to hall/{site}/{rating|lockbox|attendance|queue}/{id}/{status,heartbeat,event|punch,ack}
 and take commands on .../cmd. Modbus devices serve the register maps of device-protocols.md.
@@ -147,7 +147,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m firmware_sim",
+        prog="hallgate sim",  # also `python -m firmware_sim`: the same command line
         description="Simulated firmware of hall devices (rating pads, phone lockboxes, attendance machines "
         "over MQTT; pickup-locker boards and people counters over Modbus).",
         epilog=EPILOG,
@@ -159,28 +159,29 @@ def build_parser() -> argparse.ArgumentParser:
         "device",
         help="run one device",
         description="Run one simulated device.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     dev.add_argument("kind", choices=KINDS, help="device kind")
     dev.add_argument("--id", required=True, type=DEVICE_ID, help="device id (MQTT client id becomes {wirekind}-{id})")
-    dev.add_argument("--site", default="demo-hall", type=SITE, help="site in the MQTT topics")
+    dev.add_argument("--site", default="demo-hall", type=SITE, help="site in the MQTT topics (default demo-hall)")
     dev.add_argument("--window", help="rating pad: the window it stands at, e.g. W07")
     dev.add_argument("--slots", type=int, help="lockbox: number of slots (12-48, default 24)")
-    dev.add_argument("--host", default="127.0.0.1", help="Modbus devices: address to listen on")
-    dev.add_argument("--port", type=_port, default=15020, help="Modbus devices: TCP port to listen on")
-    dev.add_argument("--unit", type=int, default=1, help="Modbus devices: unit id")
+    dev.add_argument("--host", default="127.0.0.1", help="Modbus devices: address to listen on (default 127.0.0.1)")
+    dev.add_argument("--port", type=_port, default=15020, help="Modbus devices: TCP port to listen on (default 15020)")
+    dev.add_argument("--unit", type=int, default=1, help="Modbus devices: unit id (default 1)")
     dev.add_argument(
         "--framer",
         choices=("socket", "rtu"),
         default="socket",
-        help="Modbus devices: socket = Modbus TCP, rtu = RTU frames over TCP (serial server)",
+        help="Modbus devices: socket = Modbus TCP, rtu = RTU frames over TCP (serial server) (default socket)",
     )
     dev.add_argument(
         "--serial",
         metavar="PATH",
         help="Modbus devices: serve RTU on this serial port instead of TCP (e.g. one end of a socat pty pair)",
     )
-    dev.add_argument("--baudrate", type=int, default=9600, help="Modbus devices on --serial: baud rate (8N1)")
+    dev.add_argument(
+        "--baudrate", type=int, default=9600, help="Modbus devices on --serial: baud rate, 8N1 (default 9600)"
+    )
     _common(dev)
 
     hall = sub.add_parser(

@@ -15,9 +15,9 @@ from firmware_sim.hall_file import HallConfigError
 from firmware_sim.kinds.queue import QueueSystem
 
 EXAMPLES = """示例 (examples):
-  python -m firmware_sim queue --full-speed --windows 30 --tickets 3000 --date 2026-12-07 --pads
-  python -m firmware_sim queue --speed 60 --site demo-hall --id q-1 --broker 127.0.0.1:1883
-  python -m firmware_sim queue --full-speed --fault duplicated_day:device=q-1
+  hallgate sim queue --full-speed --windows 30 --tickets 3000 --date 2026-12-07 --pads
+  hallgate sim queue --speed 60 --site demo-hall --id q-1 --broker 127.0.0.1:1883
+  hallgate sim queue --full-speed --fault duplicated_day:device=q-1
 
 事件发布到 hall/{site}/queue/{id}/event (issued, called, started, finished, transferred, no_show),
 保留快照 (retained snapshot) 发布到 hall/{site}/queue/{id}/snapshot。带 --pads 时每个窗口一个评价器,

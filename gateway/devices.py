@@ -131,12 +131,12 @@ def load_hall(
     try:
         cfg = load_config(path, environ, require_secrets)
         problems: list[tuple[str, str]] = []
-        index = None
+        index, lines = None, {}
     except ConfigError as e:
         if e.partial is None:
             raise
-        cfg, problems, index = e.partial, list(e.problems), e.device_index
+        cfg, problems, index, lines = e.partial, list(e.problems), e.device_index, e.lines
     entries, more = build_registry(cfg, index)
     if problems or more:
-        raise ConfigError(str(path), problems + more)
+        raise ConfigError(str(path), problems + more, lines=lines)
     return cfg, entries

@@ -99,7 +99,7 @@ def test_openapi_declares_bearer_auth_and_the_error_answers(tmp_path: Path, monk
         spec = (await http.get("/openapi.json")).json()
         schemes = spec["components"]["securitySchemes"]
         assert [s["scheme"] for s in schemes.values()] == ["bearer"]
-        assert spec["components"]["schemas"]["ErrorOut"]["required"] == ["error", "detail"]
+        assert spec["components"]["schemas"]["ErrorOut"]["required"] == ["error", "message", "detail"]
         error_ref = {"$ref": "#/components/schemas/ErrorOut"}
 
         def responses(path: str) -> dict[str, Any]:
@@ -123,7 +123,12 @@ def test_unknown_query_parameters_are_refused(tmp_path: Path, monkeypatch: pytes
         for path in ("/healthz", "/readyz", "/metrics", "/api/v1/devices", "/api/v1/occupancy", "/"):
             r = await http.get(path, params={"zon": "consult"}, headers=AUTH)
             assert r.status_code == 422, path
-            assert r.json() == {"error": "invalid_request", "detail": "unknown query parameter 'zon'"}
+            assert r.json() == {
+                "error": "invalid_request",
+                "message": "请求内容有误：没有查询参数 zon",
+                "next": "请按接口文档（/docs）修改后重试",
+                "detail": "unknown query parameter 'zon'",
+            }
         assert (await http.get("/api/v1/devices", headers=AUTH)).status_code == 200
 
     run(tmp_path, monkeypatch, body)

@@ -176,12 +176,16 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         r = await api.unlock(5, "k-jam")
         assert (r.status_code, r.json()["error"]) == (409, "jammed"), r.text
         assert r.json()["audit"]["outcome"] == "failed"
+        assert r.json()["message"] == "格口 5 的锁未能打开（锁卡住）" and "运维" in r.json()["next"], r.text
         await until(lambda: api.alert("jammed_lock", "lb-1/slot 5"), what="jammed alert")
 
         # Who may: in working hours not staff (audited), not without a reason; never a manager or
         # a kiosk; no key, no command.
         r = await api.unlock(6, "k-s", who="STAFF")
         assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "duty_manager" in r.json()["detail"]
+        # In Chinese: which slot, who asked, who may, and when staff may open their own.
+        assert r.json()["message"] == "工作时间内只有值班长可以开启手机格口 6（当前角色：窗口工作人员）", r.text
+        assert r.json()["next"] == "请联系值班长开启；下班时间（23:59 后）本人可以开启", r.text  # the hall's end
         r = await api.unlock(6, "k-r", reason=" ")
         assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "reason" in r.json()["detail"]
         r = await api.unlock(6, "k-m", who="MANAGER")

@@ -165,3 +165,21 @@ def test_run_reports_a_store_it_cannot_open_in_one_clear_line(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
     assert "store.state_path: cannot open the state database" in result.stderr
     assert "newer than this gateway knows" in result.stderr
+
+
+def test_a_time_error_names_the_form_and_the_line(tmp_path: Path) -> None:
+    """`hallgate check-config` on a time that is not one: the form it takes (HH:MM) and the line
+    of the file, as well as the field path."""
+    path = write(
+        tmp_path,
+        "site: s1\nworking_hours:\n  days: [mon]\n  start: nine\n  end: 17:00\ndevices: []\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    err = result.stderr
+    assert f"""{path}: working_hours.start: 'nine' is not a time of day: write HH:MM, e.g. "09:00" (line 4)""" in err
+    # 17:00 unquoted is YAML's base-60 number 1020: the same form named, on its own line.
+    assert """working_hours.end: 1020 is a number, not a time of day: write HH:MM quoted""" in err
+    assert err.count("(line 5)") == 1, err

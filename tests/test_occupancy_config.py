@@ -32,7 +32,7 @@ def test_defaults_and_per_zone_reset(tmp_path: Path) -> None:
     [
         (
             "occupancy: {reset_at: 3:00}\n",
-            r'occupancy.reset_at: 180 is a number, not a time of day: write it quoted, e.g. "03:00"',
+            r'occupancy.reset_at: 180 is a number, not a time of day: write HH:MM quoted, e.g. "03:00" \(line 3\)',
         ),
         (
             'occupancy: {reset_at: "10:00"}\n',

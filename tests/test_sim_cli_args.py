@@ -4,6 +4,8 @@ is an argparse error naming the option and what it takes, never a traceback or a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from firmware_sim.cli import main
@@ -32,3 +34,22 @@ def test_bad_arguments_are_named_before_anything_starts(
     err = capsys.readouterr().err
     assert message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["device", "--help"], ["hall", "--help"], ["queue", "--help"]])
+def test_help_names_the_command_people_type_and_each_default_once(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hallgate sim --help` said `python -m firmware_sim`, and the device options said
+    "(default 24) (default: None)": argparse's own default beside the one the text gives."""
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: hallgate sim"), out
+    assert "python -m firmware_sim" not in out
+    assert "(default: None)" not in out
+    flat = " ".join(out.split())  # argparse wraps the help text: one line to search
+    assert not re.search(r"\(default[^()]*\) \(default", flat), flat
+    if args[0] == "device":
+        assert "12-48, default 24)" in flat and "(default 15020)" in flat

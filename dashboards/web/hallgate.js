@@ -1,64 +1,16 @@
 // hallgate pages: token, language, the API, role checks, small SVG charts. No build step, no CDN.
 "use strict";
 const HG = (() => {
-  const WORDS = {
-    // key: [中文, English]
-    wall: ["大厅总览", "Hall overview"], tech: ["设备运维", "Technician"], staff: ["窗口/值班", "Staff & duty"],
-    manager: ["管理", "Manager"], lang: ["English", "中文"], logout: ["退出", "Log out"],
-    token: ["令牌", "Token"], login: ["登录", "Log in"], login_hint: ["输入本大厅的 API 令牌（演示程序会打印）", "Type this hall's API token (the demo prints them)"],
-    live: ["实时", "Live"], stale: ["数据未更新", "Not updating"], down: ["无法连接网关", "Gateway unreachable"],
-    stale_banner: ["数据已停止更新：显示的是最后收到的数据", "Data has stopped updating: showing the last figures received"],
-    down_banner: ["无法连接网关：显示的是最后收到的数据", "Cannot reach the gateway: showing the last figures received"],
-    zones: ["各区域人数 / 容量", "Zones: people / capacity"], hall: ["全厅", "Whole hall"], capacity: ["容量", "capacity"],
-    flow_today: ["今日客流（每小时进入）", "Today's flow (entered per hour)"], entered: ["进入", "entered"], left: ["离开", "left"],
-    occupancy: ["人数", "occupancy"], ratings_today: ["今日评价", "Today's ratings"], rating_rate: ["评价率", "Rated"],
-    good_rate: ["好评率", "Good"], bad_rate: ["差评率", "Bad"], window: ["窗口", "Window"], rated: ["已评", "Rated"],
-    latest_bad: ["最新差评", "Latest bad ratings"], posts: ["岗位", "Posts"], empty_post: ["空岗", "Empty post"],
-    on_post: ["在岗", "on post"], vacant: ["无人", "vacant"], alerts_open: ["未处理告警", "Open alerts"], none: ["无", "none"],
-    devices: ["设备", "Devices"], kind: ["类型", "Kind"], health: ["状态", "Health"], zone: ["区域", "Zone"],
-    search: ["搜索", "Search"], all: ["全部", "all"], link: ["链路", "Link"], detail: ["详情", "Detail"],
-    last_seen: ["最后上报", "Last seen"], since: ["自", "Since"], history: ["状态历史", "Health history"],
-    counters: ["错误计数", "Error counters"], info: ["设备信息", "Device info"], last_error: ["最近错误", "Last error"],
-    alerts: ["告警", "Alerts"], ack: ["确认", "Acknowledge"], close: ["关闭", "Close"], note: ["备注", "Note"],
-    severity: ["级别", "Severity"], state: ["状态", "State"], summary: ["内容", "Summary"], opened: ["开始", "Opened"],
-    quarantine: ["隔离消息", "Quarantined messages"], reason: ["原因", "Reason"], topic: ["主题", "Topic"], at: ["时间", "Time"],
-    unknown_devices: ["未配置的设备", "Unknown devices"], messages: ["消息数", "Messages"],
-    unknown_channels: ["未知通道（配置文件未定义）", "Unknown channels (not in its profile)"],
-    lockboxes: ["手机柜", "Lockboxes"], slot: ["格口", "Slot"], unlock: ["开锁", "Unlock"], unlock_reason: ["开锁原因", "Reason for the unlock"],
-    door_open: ["门开", "open"], door_closed: ["门关", "closed"], door_unknown: ["未知", "unknown"], phone: ["有手机", "phone"],
-    unlocked_ok: ["柜门已确认打开", "The cabinet confirmed the unlock"], failed: ["失败", "Failed"], sending: ["正在发送…", "Sending…"],
-    lockers: ["取件柜", "Pickup lockers"], door: ["柜门", "Door"], deposit: ["存件", "Deposit"], item: ["物品", "Item"],
-    applicant: ["取件人", "Applicant"], pickup_code: ["取件码", "Pickup code"], expires: ["到期", "Expires"],
-    code_once: ["取件码只显示一次，请交给取件人", "The code is shown once: hand it to the applicant"],
-    near_expiry: ["即将到期 / 已过期的物品", "Items near or past expiry"], free: ["空闲", "free"], waiting: ["待取", "waiting"],
-    expired: ["已过期", "expired"], deposited_by: ["存件人", "Deposited by"],
-    occ_history: ["客流历史", "Occupancy history"], start: ["开始", "Start"], end: ["结束", "End"], step: ["粒度", "Step"],
-    show: ["查询", "Show"], ratings_by: ["评价统计", "Ratings by"], staff_id: ["工号", "Staff"], mean: ["平均分", "Mean"],
-    workorders: ["差评整改工单", "Work orders (差评 rectification)"], deadline: ["期限", "Deadline"], overdue: ["已超期", "overdue"],
-    case: ["办件号", "Case"], score: ["评分", "Score"], attendance_daily: ["考勤（按日）", "Attendance by day"], date: ["日期", "Date"],
-    first_in: ["首次签到", "First in"], last_out: ["最后签退", "Last out"], late: ["迟到", "late"], early_leave: ["早退", "left early"],
-    missing: ["缺卡", "missing"], punches: ["打卡次数", "Punches"], audit: ["操作审计", "Audit"], actor: ["操作人", "Actor"],
-    action: ["操作", "Action"], outcome: ["结果", "Outcome"], device: ["设备", "Device"], source: ["来源", "source"],
-    callback: ["回访", "Call back"], rectify: ["整改", "Rectify"], appeal: ["申诉", "Appeal"], not_allowed: ["此令牌无权查看", "This token may not view this"],
-    cancel: ["取消", "Cancel"], confirm: ["确定", "Confirm"], note_required: ["请填写备注", "A note is required"],
-    ack_title: ["确认告警", "Acknowledge the alert"], close_title: ["关闭告警", "Close the alert"],
-    ack_hint: ["告警在其条件消除前保持显示。", "The alert stays until its condition clears."],
-    close_hint: ["仅用于无法自动消除的告警（如被强行打开的门）。", "Only for alerts no condition can clear (a forced-open door)."],
-    wo_hint: ["工单 #", "Work order #"], note_ph: ["例如：已电话联系，已安排整改", "e.g. called the citizen back, rectification planned"],
-    phone_in: ["有手机", "phone"], unlocked: ["未锁", "unlocked"],
-    per_hour: ["按小时", "per hour"], per_day: ["按天", "per day"], per_minute: ["按分钟", "per minute"],
-    by_window: ["按窗口", "by window"], by_staff: ["按人员", "by staff"], by_item: ["按事项", "by item"], by_zone: ["按区域", "by zone"], by_day: ["按日", "by day"],
-    windows_sorted: ["{n} 个窗口 · 好评率低的在前", "{n} windows · lowest good rate first"],
-    yes: ["是", "yes"], no: ["否", "no"], minutes: ["分钟", "min"], refresh: ["刷新", "Refresh"], back: ["返回", "Back"],
-    queue_now: ["排队等候", "Queues now"], queue_all: ["共", "In all"], queue_waiting: ["当前等候", "Waiting"], people: ["人", "people"],
-    queue_expected: ["预计等候", "Expected wait"], queue_day: ["取号与办结（按取号时段）", "Tickets issued and served (by hour taken)"],
-    queue_tickets: ["号数", "Tickets"], queue_issued: ["取号", "issued"], queue_served: ["办结", "served"], queue_no_shows: ["过号", "no-shows"],
-    queue_wait_mean: ["平均等候（分钟）", "Mean wait (min)"], queue_wait_p90: ["90% 等候（分钟）", "90% wait (min)"],
-    queue_handle_mean: ["平均办理（分钟）", "Mean handling (min)"], queue_handle_p90: ["90% 办理（分钟）", "90% handling (min)"],
-  };
+  // The words come from the gateway's catalogue (gateway/i18n/, served as /web/words.js, loaded
+  // before this file): one table for the pages and the API, not a copy here.
+  const CATALOGUE = window.HG_WORDS || { pages: {}, labels: {}, errors: {} };
+  const WORDS = CATALOGUE.pages; // key: [中文, English]
   const params = new URLSearchParams(location.search);
   let lang = params.get("lang") || localStorage.getItem("hallgate-lang") || "zh";
   const t = (k) => (WORDS[k] ? WORDS[k][lang === "en" ? 1 : 0] : k);
+  // A value the API returns (a state, a role, a severity) as a person reads it: its catalogue label.
+  // (The catalogue's labels are Chinese; in English the code is the word.)
+  const label = (group, value) => (lang === "en" ? value : (CATALOGUE.labels[group] || {})[value] ?? value);
   const $ = (sel, root = document) => root.querySelector(sel);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(0)}%`);
@@ -100,8 +52,13 @@ const HG = (() => {
   }
   const token = () => sessionStorage.getItem("hallgate-token") || "";
 
+  // An error as a person reads it: the API's Chinese message and next step, the code beside it
+  // (in English, the API's English detail).
   class ApiError extends Error {
-    constructor(status, code, detail) { super(`${status} ${code}: ${detail}`); this.status = status; this.code = code; this.detail = detail; }
+    constructor(status, code, detail, message, next) {
+      super(message && lang !== "en" ? `${message}${next ? `。${next}` : ""}（${code}）` : `${status} ${code}: ${detail}`);
+      Object.assign(this, { status, code, detail, next });
+    }
   }
   async function api(path, opts = {}) {
     const headers = { Authorization: `Bearer ${token()}`, ...(opts.headers || {}) };
@@ -109,11 +66,11 @@ const HG = (() => {
     if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(opts.body); }
     let r;
     try { r = await fetch(path, { method: opts.method || "GET", headers, body, signal: opts.signal }); }
-    catch (e) { setLink("down"); throw new ApiError(0, "unreachable", e.message); }
+    catch (e) { setLink("down"); throw new ApiError(0, "unreachable", e.message, t("down")); }
     const text = await r.text();
     let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { data = { error: "bad_response", detail: text.slice(0, 200) }; }
-    if (!r.ok) { if (r.status >= 500 && r.status !== 503 && r.status !== 504) setLink("down"); throw new ApiError(r.status, data?.error, data?.detail); }
+    try { data = text ? JSON.parse(text) : null; } catch { data = { error: "bad_response", detail: text.slice(0, 200), message: t("bad_response") }; }
+    if (!r.ok) { if (r.status >= 500 && r.status !== 503 && r.status !== 504) setLink("down"); throw new ApiError(r.status, data?.error, data?.detail, data?.message, data?.next); }
     return data;
   }
   // Idempotency keys without crypto.randomUUID, which browsers offer only on https or localhost.
@@ -182,8 +139,9 @@ const HG = (() => {
     translate();
     if (!token()) { showLogin(); return; }
     try { me = await api("/api/v1/me"); }
-    catch (e) { if (e.status === 401) { showLogin(e.detail); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
-    $("#role").textContent = me.role;
+    catch (e) { if (e.status === 401) { showLogin(e.message); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
+    $("#role").textContent = label("role", me.role);
+    $("#role").title = me.role;
     // A token that may not read what this page shows (a locker's kiosk token) gets the login box
     // and a word, not a page of failing requests and a false "gateway unreachable" sign. The
     // wall's token (`viewer`, a link on a PC in the public hall) opens the wall only.
@@ -356,6 +314,6 @@ const HG = (() => {
   }
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
-  return { t, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
+  return { t, label, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
     kinds, kindText, kindHtml, fragment, fragments, script, get me() { return me; } };
 })();

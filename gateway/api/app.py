@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, system
+from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, system, words
 from gateway.commands.audit import Caller
+from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
 from gateway.view import View
@@ -65,6 +66,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
         audit.router,
         me.router,
         kinds.router,
+        words.router,
         *kind_routers(),
     ):
         app.include_router(router, prefix="/api/v1")
@@ -75,6 +77,8 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     async def dashboard() -> FileResponse:
         return FileResponse(DASHBOARD_DIR / "index.html")
 
+    # The catalogue's words for the pages, before the files: one table, not a copy in a script.
+    app.add_api_route("/web/words.js", words.words_js, include_in_schema=False)
     # The pages' scripts, styles and vendored libraries (no CDN: a hall often has no internet), and
     # the kinds' fragments of them (before the mount, which would answer their paths first).
     app.include_router(kinds.files)
@@ -161,9 +165,14 @@ def document_errors(app: FastAPI) -> None:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
         content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        summaries = labels().get("route", {})
         for path, methods, route in api_routes(app):
             for method in methods:
-                responses = spec["paths"][path][method.lower()]["responses"]
+                op = spec["paths"][path][method.lower()]
+                # Chinese first, the English beside it (gateway/i18n/: the route's label).
+                zh = summaries.get(f"{method} {path}")
+                op["summary"] = f"{zh} / {op.get('summary', '')}" if zh else op.get("summary", "")
+                responses = op["responses"]
                 for status, when in route_errors(route).items():
                     declared = responses.get(status, {}).get("description") if status != "422" else None
                     responses[status] = {"description": declared or when, "content": content}

@@ -128,7 +128,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
 async def caller_role(who: CallerDep) -> str:
     # A kiosk token sits in a public keypad: it opens its own locker's pickup route and nothing else.
     if who.role == "kiosk":
-        raise ApiError(403, "forbidden", "a kiosk token may only call its locker's pickup route")
+        raise ApiError(403, "forbidden", "a kiosk token may only call its locker's pickup route", case="kiosk")
     return who.role
 
 
@@ -142,7 +142,13 @@ READERS = ("technician", "staff", "duty_manager", "manager", "admin")
 def require(*roles: str):  # type: ignore[no-untyped-def]
     async def check(role: AnyRoleDep) -> str:
         if role not in roles:
-            raise ApiError(403, "forbidden", f"role {role} may not do this; needs one of: {', '.join(roles)}")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {role} may not do this; needs one of: {', '.join(roles)}",
+                role=role,
+                roles=roles,
+            )
         return role
 
     check.required_roles = roles  # type: ignore[attr-defined]  # read by app.py to document the 403
@@ -232,10 +238,15 @@ async def reject_unknown_query(request: Request) -> None:
     declared, lists = known
     for name in request.query_params:
         if name not in declared:
-            raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}")
+            raise ApiError(422, "invalid_request", f"unknown query parameter {name!r}", field=f"没有查询参数 {name}")
         # `?zone=a&zone=b` would silently answer for b alone: a single value is given once.
         if name not in lists and len(given := request.query_params.getlist(name)) > 1:
-            raise ApiError(422, "invalid_request", f"query parameter {name!r} given {len(given)} times: give it once")
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"query parameter {name!r} given {len(given)} times: give it once",
+                field=f"查询参数 {name} 给了 {len(given)} 次，只能给一次",
+            )
 
 
 @cache

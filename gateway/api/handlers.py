@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.api.deps import caller, caller_of, dependants
 from gateway.api.errors import ApiError, body
+from gateway.i18n.catalogue import invalid_fields
 from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Unwritable
 
 log = logging.getLogger("gateway.api.errors")
@@ -43,7 +44,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-        return JSONResponse(body(e.code, e.detail), status_code=e.status, headers=headers)
+        return JSONResponse(body(e.code, e.detail, e.params), status_code=e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
@@ -55,7 +56,9 @@ def install(app: FastAPI) -> None:
                 status_code=400,
             )
         detail = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        return JSONResponse(body("invalid_request", detail), status_code=422)
+        return JSONResponse(
+            body("invalid_request", detail, {"field": invalid_fields(list(e.errors()))}), status_code=422
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException) -> JSONResponse:
@@ -63,10 +66,12 @@ def install(app: FastAPI) -> None:
             if (refused := _unauthenticated(request)) is not None:
                 return refused
             # FastAPI's answer to a body that is not UTF-8: the same 422 as any other bad JSON.
-            return JSONResponse(body("invalid_request", "body: not JSON text in UTF-8"), status_code=422)
+            said = {"field": "请求内容不是 UTF-8 编码的 JSON"}
+            return JSONResponse(body("invalid_request", "body: not JSON text in UTF-8", said), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
+        said = {"path": request.url.path, "allow": (e.headers or {}).get("Allow")}
         # Keep the exception's headers: a 405 must say which methods the path takes (`Allow`).
-        return JSONResponse(body(code, str(e.detail)), status_code=e.status_code, headers=e.headers)
+        return JSONResponse(body(code, str(e.detail), said), status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(Unwritable)
     async def unwritable(_: Request, e: Unwritable) -> JSONResponse:

@@ -24,6 +24,8 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gateway.i18n.catalogue import explain
+
 log = logging.getLogger(__name__)
 
 
@@ -38,8 +40,8 @@ def too_large_head_answer() -> bytes:
     body = json.dumps(
         {
             "error": "headers_too_large",
+            **explain("headers_too_large", {"limit": MAX_HEAD_BYTES}),
             "detail": f"the request line and headers are larger than the API takes ({MAX_HEAD_BYTES} bytes)",
-            "message": f"请求头过大（超过 {MAX_HEAD_BYTES} 字节）：请减少或缩短请求头后重试",
         },
         ensure_ascii=False,
     ).encode()

@@ -146,7 +146,7 @@ class CommandDesk:
         try:  # the profile's own check of the parameters, before anything is kept or sent
             sender.check(d, req)
         except CommandError as e:
-            raise Refused(422, "bad_parameter", f"{req.device}: {e}") from None
+            raise Refused(422, "bad_parameter", f"{req.device}: {e}", device=req.device) from None
         part = (req.device, req.part)
         if part in self._busy:
             return await self._finish_now(

@@ -24,11 +24,15 @@ AUDIT_OUTCOME = {"confirmed": "confirmed", "failed": "failed", "timeout": "timeo
 
 
 class Refused(Exception):
-    """A command not run (or a request not valid); becomes `ApiError(status, code, detail)`."""
+    """A command not run (or a request not valid); becomes the API's error body (`params`: the
+    specifics its Chinese message names, as ApiError's)."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None, **params: Any
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.headers = status, code, detail, dict(headers or {})
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)

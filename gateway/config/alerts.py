@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import time
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from gateway.config.base import Model, Webhook
+from gateway.config.base import Model, Webhook, clock_time
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -18,6 +18,7 @@ class QuietHours(Model):
     start: time
     end: time
     min_severity: Severity = "critical"
+    _clock = field_validator("start", "end", mode="before")(clock_time)  # an unquoted 22:00 is a number
 
 
 class Health(Model):

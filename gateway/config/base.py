@@ -24,7 +24,7 @@ def clock_time(v: Any) -> Any:
     # YAML 1.1 reads an unquoted 3:00 as the number 180 (base 60), which pydantic would take
     # as 00:03:00: refuse numbers rather than reset at the wrong time.
     if isinstance(v, int | float) and not isinstance(v, bool):
-        raise ValueError(f'{v!r} is a number, not a time of day: write it quoted, e.g. "03:00"')
+        raise ValueError(f'{v!r} is a number, not a time of day: write HH:MM quoted, e.g. "03:00"')
     return v
 
 

@@ -25,17 +25,23 @@ class ConfigError(Exception):
         problems: list[tuple[str, str]],
         partial: HallConfig | None = None,
         device_index: list[int] | None = None,
+        lines: Mapping[str, int] | None = None,
     ) -> None:
         self.file = file
         self.problems = problems
+        self.lines = dict(lines or {})  # field path -> its line in the file, where the file has it
         self.partial = partial
         self.device_index = device_index
         super().__init__(self.render())
 
     def render(self) -> str:
         lines = [f"{self.file}: {len(self.problems)} error(s)"]
-        lines += [f"  {self.file}: {path}: {msg}" for path, msg in self.problems]
+        lines += [f"  {self.file}: {path}: {msg}{self._at(path)}" for path, msg in self.problems]
         return "\n".join(lines)
+
+    def _at(self, path: str) -> str:
+        line = self.lines.get(path)
+        return f" (line {line})" if line is not None else ""
 
 
 def problem(err: Mapping[str, Any], raw: Any) -> tuple[str, str]:
@@ -62,6 +68,8 @@ def _hint(err: Mapping[str, Any]) -> str:
         return "unknown field: remove it or check its spelling (see README, Configuration)"
     if kind == "literal_error":
         return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
+    if kind in ("time_parsing", "time_type"):
+        return f'{err.get("input")!r} is not a time of day: write HH:MM, e.g. "09:00"'
     if kind == "missing":
         return "required field is missing: add it"
     if kind == "string_pattern_mismatch":

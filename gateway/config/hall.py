@@ -48,6 +48,8 @@ class WorkingHours(Model):
     )
     start: time = time(9, 0)
     end: time = time(17, 0)
+    # An unquoted 17:00 is YAML's number 1020, which pydantic would take as 00:17:00.
+    _clock = field_validator("start", "end", mode="before")(clock_time)
     holidays: list[date] = Field([], description="public holidays: no work even on a working weekday")
     workdays: list[date] = Field([], description="extra working days (调休), e.g. a Saturday worked for a holiday")
 

@@ -19,6 +19,7 @@ from gateway.config.base import ENV_PREFIX
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError, problem
 from gateway.config.hall import HallConfig, Zone, sections
+from gateway.config.lines import line_of, tree
 from gateway.config.references import reference_problems
 from gateway.config.secrets import missing_secrets, secret_names_in
 from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
@@ -119,7 +120,8 @@ def load_config(
     if late:  # a programming error, not the file's: say so rather than refuse the section as unknown
         raise RuntimeError(f"kind settings {late} registered after gateway.config.hall was imported: register first")
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
     except FileNotFoundError:
         raise ConfigError(file, [("(file)", "no such file: check the path")]) from None
     except UnicodeDecodeError as e:
@@ -136,12 +138,15 @@ def load_config(
     try:
         cfg = HallConfig.model_validate(raw)
     except ValidationError as e:
+        nodes, lines = tree(text), {}
         for err in e.errors():
             where, hint = problem(err, raw)
             # A field the file does not hold came from the environment: say which variable set it.
             source = _from_env(tuple(err["loc"]), overrides)
             if source is None:
                 problems.append((where, hint))
+                if (line := line_of(nodes, err["loc"])) is not None:
+                    lines[where] = line
                 continue
             name, target = source
             if len(err["loc"]) < len(target):  # what holds the target is not what the path expects
@@ -149,7 +154,7 @@ def load_config(
             problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
-        raise ConfigError(file, problems, partial, index) from None
+        raise ConfigError(file, problems, partial, index, lines) from None
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
     problems += reference_problems(cfg)

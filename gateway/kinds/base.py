@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from gateway.domain.canonical import Event, Priority
 from gateway.domain.conditions import Condition
 from gateway.domain.health import Problem
+from gateway.i18n.entry import Entry
 from gateway.store.repository import Repository
 from gateway.store.staged import Staged
 
@@ -266,6 +267,12 @@ class Kind:
     # {"staff": Fragment("slots", ...)}: the slot grid of its devices on the staff page. GET
     # /api/v1/kinds lists them and the pages load them: the pages know fragments, never kinds.
     pages: Mapping[str, Fragment] = field(default_factory=dict)
+    # Its words in the catalogue (gateway/i18n/catalogue.py), from its package's words.py: its
+    # error codes (code, or `code/case`) -> Entry, and its values (states, reasons) by group -> label.
+    errors: Mapping[str, Entry] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The words its page fragments show (`HG.t(key)`): key -> (中文, English), beside the pages' own.
+    page_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""

@@ -84,14 +84,15 @@ async def list_alerts(
 def _act(view: View, alert_id: int, action: str, actor: str, note: str) -> dict[str, Any]:
     a = view.alerts.find(alert_id)
     if a is None:
-        raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them")
+        raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them", alert=alert_id)
     if not a.active:
-        raise ApiError(409, "alert_ended", f"alert {alert_id} is already {a.state}")
+        raise ApiError(409, "alert_ended", f"alert {alert_id} is already {a.state}", state=a.state)
     if action == "close" and not a.manual:
         raise ApiError(
             409,
             "resolves_itself",
             f"alert {alert_id} ({a.rule}) resolves by itself when its condition clears; acknowledge it instead",
+            rule=a.rule,
         )
     fn = view.alerts.ack if action == "ack" else view.alerts.close
     done = fn(alert_id, actor, note, time.time_ns())

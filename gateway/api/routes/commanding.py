@@ -7,8 +7,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.api.errors import ApiError
+from gateway.api.errors import ApiError, body
 from gateway.commands import CommandDesk, Outcome, Refused
+from gateway.i18n.catalogue import part_text
 from gateway.view import View
 
 
@@ -33,6 +34,8 @@ class CommandErrorOut(BaseModel):
     """A command that did not do what was asked: why, and its audit record."""
 
     error: str
+    message: str  # 中文 (gateway/i18n/): what happened, with the device and part
+    next: str | None = None  # what to do next, where there is something to do
     detail: str
     audit: AuditOut | None = None
 
@@ -58,10 +61,17 @@ def need_key(key: str | None) -> str:
 
 
 def refused(e: Refused) -> JSONResponse:
-    return JSONResponse({"error": e.code, "detail": e.detail}, status_code=e.status, headers=e.headers or None)
+    return JSONResponse(body(e.code, e.detail, e.params), status_code=e.status, headers=e.headers or None)
 
 
 def answer(outcome: Outcome, extra: dict[str, Any] | None = None) -> Any:
     if outcome.ok:
         return {**outcome.body, **extra} if extra else outcome.body
-    return JSONResponse(outcome.body, status_code=outcome.status)
+    # The outcome as kept (a repeated key gets it again) in the one error body, its message
+    # naming the device and the part from its audit record.
+    audit = outcome.body.get("audit") or {}
+    part = audit.get("part") or ""
+    word, _, number = part.partition(" ")  # `door 5`: {door} is 5 too
+    said = {"device": audit.get("device"), "part": part_text(part), **({word: number} if number else {})}
+    error = body(outcome.body["error"], outcome.body["detail"], said)
+    return JSONResponse({**outcome.body, **error}, status_code=outcome.status)

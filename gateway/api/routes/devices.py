@@ -126,7 +126,12 @@ async def unknown_devices(view: ViewDep, _: RoleDep, response: Response) -> list
 async def get_device(device_id: str, view: ViewDep, _: RoleDep) -> dict[str, Any]:
     d = view.device_detail(device_id)
     if d is None:
-        raise ApiError(404, "unknown_device", f"no device {device_id!r} in this hall; GET /api/v1/devices lists them")
+        raise ApiError(
+            404,
+            "unknown_device",
+            f"no device {device_id!r} in this hall; GET /api/v1/devices lists them",
+            device=device_id,
+        )
     return _summary(view, d.device) | {
         "profile": d.device.profile,
         "link": d.link,

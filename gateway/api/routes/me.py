@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from gateway.api.deps import CallerDep, ViewDep, api_routes, caller_role, dependants, iso
+from gateway.api.deps import CallerDep, ViewDep, api_routes, caller, caller_role, dependants, iso
 
 router = APIRouter(tags=["system"])
 
@@ -38,6 +38,9 @@ async def me(request: Request, who: CallerDep, view: ViewDep) -> MeOut:
             continue
         calls = [d.call for d in dependants(route.dependant)]
         roles = {r for c in calls for r in getattr(c, "required_roles", ())}
+        if caller not in calls:  # a public route (the catalogue of words): anyone may
+            may += [f"{m} {path}" for m in sorted(methods)]
+            continue
         # A route taking any token without the role check is the kiosk's (pickup, which checks
         # the kiosk's locker itself), or this one.
         kiosk_only = caller_role not in calls and route.endpoint is not me

@@ -42,7 +42,9 @@ FIRST_YEAR, LAST_YEAR = 1678, 2261
 def in_years(day: date, name: str) -> date:
     """`day` if an int64 of nanoseconds holds all of it, else a 422 naming the parameter."""
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ApiError(422, "invalid_request", f"{name}: {day} is outside the years 1678-2261")
+        raise ApiError(
+            422, "invalid_request", f"{name}: {day} is outside the years 1678-2261", field=f"{name} 超出 1678–2261 年"
+        )
     return day
 
 
@@ -51,7 +53,12 @@ def epoch_ns(t: datetime, zone: str, name: str) -> int:
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(zone))
     if not FIRST_YEAR <= t.year <= LAST_YEAR:
-        raise ApiError(422, "invalid_request", f"{name}: {t.isoformat()} is outside the years 1678-2261")
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{name}: {t.isoformat()} is outside the years 1678-2261",
+            field=f"{name} 超出 1678–2261 年",
+        )
     return int(t.timestamp() * 1e9)
 
 
@@ -60,7 +67,12 @@ def moment(view: View, text: str, name: str) -> int:
     try:
         t = datetime.combine(date.fromisoformat(text), time(0)) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(422, "invalid_request", f"{name}: {text!r} is not a date (2026-11-23) or a time") from None
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{name}: {text!r} is not a date (2026-11-23) or a time",
+            field=f"{name} 应为日期（如 2026-11-23）或时间",
+        ) from None
     return epoch_ns(t, view.timezone, name)
 
 
@@ -69,7 +81,9 @@ def period(view: View, start: str | None, end: str | None, day: date | None, now
     zone = ZoneInfo(view.timezone)
     if day is not None:
         if start or end:
-            raise ApiError(422, "invalid_request", "give either date or start/end, not both")
+            raise ApiError(
+                422, "invalid_request", "give either date or start/end, not both", field="date 与 start/end 只能给其一"
+            )
         # The day's end is the next midnight, past the last year for 2261-12-31 (yet an int64
         # still holds it): not checked as a time the caller wrote.
         midnight = datetime.combine(in_years(day, "date"), time(0), zone)
@@ -81,5 +95,5 @@ def period(view: View, start: str | None, end: str | None, day: date | None, now
     a = moment(view, start, "start")
     b = moment(view, end, "end") if end else max(now_ns, a)
     if b < a:
-        raise ApiError(422, "invalid_request", "end is before start")
+        raise ApiError(422, "invalid_request", "end is before start", field="end 早于 start")
     return a, b

@@ -30,6 +30,7 @@ from gateway.domain.attendance import (
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.kinds.attendance import words
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
@@ -200,4 +201,6 @@ KIND = Kind(
     settings=SETTINGS,
     router="gateway.kinds.attendance.api:router",
     provides={Presence: AttendanceProjection},
+    errors=words.ERRORS,
+    labels=words.LABELS,
 )

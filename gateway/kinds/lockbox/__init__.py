@@ -11,6 +11,7 @@ from pydantic import Field
 from gateway.domain.canonical import ACK, Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.base import DeviceView, Kind, Param, Record, doors_left_open, jammed, low_battery, set_part
+from gateway.kinds.lockbox import words
 from gateway.kinds.lockbox.pages import PAGES
 from gateway.kinds.lockbox.settings import SETTINGS, LockboxContext
 from gateway.kinds.reads import Slots
@@ -145,4 +146,6 @@ KIND = Kind(
     router="gateway.kinds.lockbox.api:router",
     provides={Slots: SlotBook},
     runs="gateway.kinds.lockbox.openings:run",
+    errors=words.ERRORS,
+    labels=words.LABELS,
 )

@@ -32,7 +32,7 @@ class SlotOut(BaseModel):
 async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
     d = view.devices.get(device)
     if d is None or d.kind != "lockbox":
-        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
+        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall", device=device)
     book = view.projections.of(SlotBook)
     known = (book.slots.get(device) if book is not None else None) or {}
     return [
@@ -108,14 +108,14 @@ async def unlock(
     desk = desk_of(view)
     d = view.devices.get(device)
     if d is None or d.kind != "lockbox":
-        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall")
+        raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall", device=device)
     key = need_key(idempotency_key)
     req = Request("unlock", device, "unlock", {"slot": slot}, f"slot {slot}", who, body.reason.strip())
     try:
         authorise_slot_unlock(who, req.reason, view.schedule, view.timezone, time.time_ns())
     except Denied as e:
         desk.deny(req, str(e))
-        raise ApiError(403, "forbidden", str(e)) from None
+        raise ApiError(403, "forbidden", str(e), case=e.case, slot=slot, **e.params) from None
     try:
         return answer(await desk.run(req, key))
     except Refused as e:

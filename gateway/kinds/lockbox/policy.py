@@ -11,7 +11,12 @@ from gateway.domain.calendar import Schedule
 
 
 class Denied(Exception):
-    """A role that may not do this now; the message says who may."""
+    """A role that may not do this now; the message says who may. `case` and `params`: the
+    catalogue's words for it (words.py `forbidden/<case>`) and their specifics."""
+
+    def __init__(self, detail: str, case: str, **params: str) -> None:
+        super().__init__(detail)
+        self.case, self.params = case, params
 
 
 def authorise_slot_unlock(caller: Caller, reason: str, schedule: Schedule, zone: str, now_ns: int) -> None:
@@ -19,8 +24,18 @@ def authorise_slot_unlock(caller: Caller, reason: str, schedule: Schedule, zone:
     local = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(zone))
     if schedule.working(local):
         if caller.role != "duty_manager":
-            raise Denied(f"in working hours only a duty_manager may unlock a slot (role {caller.role})")
+            free = f"{schedule.end:%H:%M} 后"  # when staff may open their own slot
+            raise Denied(
+                f"in working hours only a duty_manager may unlock a slot (role {caller.role})",
+                "unlock_in_hours",
+                role=caller.role,
+                free=free,
+            )
         if not reason.strip():
-            raise Denied("in working hours an unlock needs a reason")
+            raise Denied("in working hours an unlock needs a reason", "unlock_reason")
     elif caller.role not in ("staff", "duty_manager"):
-        raise Denied(f"role {caller.role} may not unlock a slot; staff (outside working hours) or duty_manager may")
+        raise Denied(
+            f"role {caller.role} may not unlock a slot; staff (outside working hours) or duty_manager may",
+            "unlock_role",
+            role=caller.role,
+        )

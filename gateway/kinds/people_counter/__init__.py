@@ -21,6 +21,7 @@ from gateway.domain.occupancy import (
     reset_due,
 )
 from gateway.kinds.base import DeviceView, Kind, Param, Record
+from gateway.kinds.people_counter import words
 from gateway.kinds.people_counter.metrics import metrics
 from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.kinds.reads import Zones
@@ -264,4 +265,5 @@ KIND = Kind(
     router="gateway.kinds.people_counter.api:router",
     provides={Zones: OccupancyProjection},
     runs="gateway.kinds.people_counter.running:run",
+    labels=words.LABELS,
 )

@@ -178,13 +178,24 @@ async def history(
 ) -> dict[str, Any]:
     tz = view.timezone
     if zone not in view.zone_ids():
-        raise ApiError(422, "invalid_request", f"unknown zone {zone!r}: use one of {', '.join(view.zone_ids())}")
+        zones = ", ".join(view.zone_ids())
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"unknown zone {zone!r}: use one of {zones}",
+            field=f"没有区域 {zone}（可选：{zones}）",
+        )
     end_ns = epoch_ns(end, tz, "end") if end else time.time_ns()
     start_ns = epoch_ns(start, tz, "start") if start else end_ns - int(timedelta(hours=24).total_seconds() * 1e9)
     if start_ns >= end_ns:
-        raise ApiError(422, "invalid_request", "start must be before end")
+        raise ApiError(422, "invalid_request", "start must be before end", field="start 应早于 end")
     if (end_ns - start_ns) // STEP_NS[step] > MAX_POINTS:
-        raise ApiError(422, "invalid_request", f"more than {MAX_POINTS} steps: choose a larger step or a shorter range")
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"more than {MAX_POINTS} steps: choose a larger step or a shorter range",
+            field=f"超过 {MAX_POINTS} 个点：请选更大的粒度或更短的时间段",
+        )
     # Whole steps: the first one starts where its step starts.
     start_ns = step_start(start_ns, step, tz)
     source, note = "gateway", None

@@ -10,6 +10,7 @@ from pydantic import Field
 from gateway.domain.canonical import READING, Event
 from gateway.domain.health import Problem
 from gateway.kinds.base import Kind, Param, doors_left_open, jammed
+from gateway.kinds.pickup_locker import words
 from gateway.kinds.pickup_locker.pages import PAGES
 from gateway.kinds.pickup_locker.settings import SETTINGS
 
@@ -54,4 +55,6 @@ KIND = Kind(
     router="gateway.kinds.pickup_locker.api:router",
     runs="gateway.kinds.pickup_locker.desk:run",
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
+    errors=words.ERRORS,
+    labels=words.LABELS,
 )

@@ -100,7 +100,9 @@ async def deposit(
 )
 async def pickup(locker: str, body: PickupIn, view: ViewDep, who: CallerDep, idempotency_key: KeyHeader = None) -> Any:
     if who.role != "kiosk" or who.locker != locker:
-        raise ApiError(403, "forbidden", f"only the kiosk of {locker} may pick up from it")
+        raise ApiError(
+            403, "forbidden", f"only the kiosk of {locker} may pick up from it", case="other_locker", locker=locker
+        )
     try:
         outcome, item = await _pickup(view).pickup(who, locker, body.code.strip(), idempotency_key or uuid.uuid4().hex)
     except Refused as e:

@@ -80,7 +80,7 @@ class PickupDesk:
     def _locker(self, locker: str) -> Any:
         d = self.desk.devices.get(locker)
         if d is None or d.kind != "pickup_locker":
-            raise Refused(404, "unknown_locker", f"no pickup locker {locker!r} in this hall")
+            raise Refused(404, "unknown_locker", f"no pickup locker {locker!r} in this hall", locker=locker)
         return d
 
     def _index(self, locker: str, door: int) -> int:
@@ -92,7 +92,7 @@ class PickupDesk:
         base = getattr(cmd, "index_base", 0)
         doors = d.config.doors
         if doors is not None and not base <= door < base + doors:
-            raise Refused(404, "unknown_door", f"{locker} has doors {base}-{base + doors - 1}, not {door}")
+            raise Refused(404, "unknown_door", f"{locker} has doors {base}-{base + doors - 1}, not {door}", door=door)
         return door - base
 
     # -- deposit --------------------------------------------------------------------------------
@@ -106,10 +106,12 @@ class PickupDesk:
         def free(values: dict[str, Any]) -> Refused | None:
             # Checked for a new command only (a repeated key gets its first outcome instead).
             if any(i["locker"] == locker and i["door"] == door for i in self.active.values()):
-                return Refused(409, "door_occupied", f"{locker} door {door} holds an item not yet collected")
+                return Refused(409, "door_occupied", f"{locker} door {door} holds an item not yet collected", door=door)
             items = values.get("item_present")
             if isinstance(items, list) and index < len(items) and items[index]:
-                return Refused(409, "door_not_empty", f"the item sensor of {locker} door {door} sees something")
+                return Refused(
+                    409, "door_not_empty", f"the item sensor of {locker} door {door} sees something", door=door
+                )
             return None
 
         req = Request("deposit", locker, "unlock", {"door": door}, f"door {door}", caller, f"{item} for {applicant}")
@@ -139,7 +141,7 @@ class PickupDesk:
                 item_id = self.journal.add_pickup_item({**row, "code_hash": self.code_hash(code)})
             except sqlite3.IntegrityError as e:
                 if "locker" in str(e):
-                    raise Refused(409, "door_occupied", f"{locker} door {door} holds an item") from None
+                    raise Refused(409, "door_occupied", f"{locker} door {door} holds an item", door=door) from None
                 continue
             break
         else:
@@ -185,7 +187,7 @@ class PickupDesk:
             if until is not None:
                 raise _locked(until, now)
             left = self.lockout.remaining(locker, now)
-            raise Refused(403, "wrong_code", f"this code opens no door of {locker}; {left} tries left")
+            raise Refused(403, "wrong_code", f"this code opens no door of {locker}; {left} tries left", left=left)
         if match["expires_ns"] <= now:
             raise Refused(410, "code_expired", "this code has expired: ask the hall's staff for the item")
         door = match["door"]
@@ -274,6 +276,7 @@ def _locked(until: int, now: int) -> Refused:
         "locked_out",
         f"too many wrong codes at this locker: try again in {wait} s",
         {"Retry-After": str(wait)},
+        wait=wait,
     )
 
 

@@ -24,6 +24,7 @@ from gateway.domain.conditions import Condition
 from gateway.domain.queue import EVENTS, RESULTS, Visit, apply, event_id, reissued
 from gateway.domain.rated_visits import Served
 from gateway.kinds.base import Kind, Record
+from gateway.kinds.queue import words
 from gateway.kinds.queue.alerts import opening_ns, queue_conditions, windows_today
 from gateway.kinds.queue.live import LineNow, SnapshotLine, lines_now, parse_lines
 from gateway.kinds.queue.pages import PAGES
@@ -168,4 +169,7 @@ KIND = Kind(
     settings=SETTINGS,
     router="gateway.kinds.queue.api:router",
     provides={Visits: QueueProjection},
+    errors=words.ERRORS,
+    labels=words.LABELS,
+    page_words=words.PAGE_WORDS,
 )

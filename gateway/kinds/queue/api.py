@@ -185,7 +185,11 @@ async def summary(
 ) -> dict[str, Any]:
     if by == "staff" and role == "viewer":
         raise ApiError(
-            403, "forbidden", "查看人员的数字需要值班长或管理员权限 (role viewer may not see figures by staff)"
+            403,
+            "forbidden",
+            "查看人员的数字需要值班长或管理员权限 (role viewer may not see figures by staff)",
+            case="queue_staff",
+            role=role,
         )
     a, b = period(view, start, end, date, time.time_ns())  # a bad period is 422 whether or not the hall has one
     p = queue_of(view)

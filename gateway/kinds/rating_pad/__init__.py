@@ -25,6 +25,7 @@ from gateway.domain.conditions import Condition
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, Param, low_battery
+from gateway.kinds.rating_pad import words
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.store.staged import attach
 
@@ -210,4 +211,6 @@ KIND = Kind(
     projections=(RatingsProjection,),
     router="gateway.kinds.rating_pad.api:router",
     stores=(RatingStore,),
+    errors=words.ERRORS,
+    labels=words.LABELS,
 )

@@ -14,6 +14,7 @@ from gateway.api.errors import ApiError
 from gateway.api.routes.period import INT64_MAX, RowId
 from gateway.api.routes.workorders import NoteIn
 from gateway.domain.workorders import TransitionError, WorkOrder
+from gateway.i18n.catalogue import label
 from gateway.kinds.rating_pad.ratings_api import ratings_of
 from gateway.view import View
 
@@ -155,7 +156,9 @@ async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any
     store = ratings_of(view).store
     o = store.order(order_id)
     if o is None:
-        raise ApiError(404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them")
+        raise ApiError(
+            404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them", order=order_id
+        )
     return _out(view, o, time.time_ns(), store.log(order_id))
 
 
@@ -176,7 +179,11 @@ async def act(
     try:
         o = p.act(order_id, action, who.actor, body.note, now)  # the holder, not the shared role
     except TransitionError as e:
-        raise ApiError(409, "bad_transition", str(e)) from None
+        raise ApiError(
+            409, "bad_transition", str(e), order=order_id, action=label("workorder_action", action)
+        ) from None
     if o is None:
-        raise ApiError(404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them")
+        raise ApiError(
+            404, "unknown_workorder", f"no work order {order_id}; GET /api/v1/workorders lists them", order=order_id
+        )
     return _out(view, o, now, p.store.log(order_id))

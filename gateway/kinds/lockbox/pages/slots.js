@@ -42,7 +42,7 @@ HG.fragment(async (ctx) => {
       const r = await ctx.call("unlock", { device, slot }, { body: { reason: $("#unlock-reason").value }, headers: { "Idempotency-Key": HG.newKey() } });
       $("#unlock-outcome").innerHTML = `<p class="notice" id="unlock-ok">${t("unlocked_ok")}: ${esc(device)} #${esc(slot)} · ${esc(r.outcome)} · ${esc(r.actor)} · ${esc(dt(r.at))}${r.latency_ms != null ? ` · ${Math.round(r.latency_ms)} ms` : ""}</p>`;
     } catch (err) {
-      $("#unlock-outcome").innerHTML = `<p class="notice fail" id="unlock-fail">${t("failed")}: ${esc(err.code)} ${esc(err.detail)}</p>`;
+      $("#unlock-outcome").innerHTML = `<p class="notice fail" id="unlock-fail">${t("failed")}: ${esc(err.message)}</p>`;
     }
     $("#unlock-btn").disabled = false;
     await slots();

@@ -63,7 +63,7 @@ HG.fragment(async (ctx) => {
         <div class="muted">${t("code_once")}</div></div><div class="qr" id="pickup-qr" data-qr="${esc(r.qr)}">${qrSvg(r.qr)}</div></div>`;
       $("#deposit-item").value = ""; $("#deposit-applicant").value = "";
     } catch (err) {
-      $("#deposit-outcome").innerHTML = `<p class="notice fail" id="deposit-fail">${t("failed")}: ${esc(err.code)} ${esc(err.detail)}</p>`;
+      $("#deposit-outcome").innerHTML = `<p class="notice fail" id="deposit-fail">${t("failed")}: ${esc(err.message)}</p>`;
     }
     $("#deposit-btn").disabled = false;
     await doors();

@@ -1,0 +1,181 @@
+"""The gateway's own words in Chinese: its error codes (what happened, what to do next) and the
+labels of the values its API returns (states, severities, alert kinds, roles). A kind's own codes
+and values are in its package's `words.py` (collected by gateway/i18n/catalogue.py).
+
+A template's `[...]` part names the error's specifics (`{slot}`, `{role}`); it is left out when
+the error does not carry them (gateway/i18n/entry.py)."""
+
+from __future__ import annotations
+
+from gateway.i18n.entry import Entry
+
+ADMIN = "请联系本厅系统管理员"
+
+ERRORS: dict[str, Entry] = {
+    # who is calling
+    "unauthenticated": Entry("未登录：请求没有带令牌", "请先登录，或在请求头中加上 Authorization: Bearer <令牌>"),
+    "bad_token": Entry("令牌无效：本厅没有配置这个令牌", f"请检查令牌是否输入完整；令牌由系统管理员配置，{ADMIN}"),
+    "forbidden": Entry(
+        "无权执行此操作[：当前角色为{role}]",
+        "[需要以下角色之一：{roles}；]请由有权限的人员操作，或联系管理员调整角色",
+    ),
+    "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
+    # what was sent
+    "invalid_request": Entry(
+        "请求内容有误[：{field}]",
+        "请按接口文档（/docs）修改后重试",
+    ),
+    "idempotency_key_required": Entry(
+        "命令缺少 Idempotency-Key 请求头", "请为每个命令生成一个唯一的键（如 UUID）放在 Idempotency-Key 请求头中"
+    ),
+    "idempotency_key_reused": Entry("这个 Idempotency-Key 已用于另一个请求", "请为新的命令使用新的 Idempotency-Key"),
+    "not_found": Entry("没有这个地址[：{path}]", "请在 /docs 查看可用的接口"),
+    "method_not_allowed": Entry("此地址不支持该请求方法[（允许：{allow}）]", "请使用 Allow 响应头列出的方法"),
+    "too_large": Entry("请求内容过大[（超过 {limit} 字节）]", "请缩小请求内容后重试"),
+    "headers_too_large": Entry("请求头过大[（超过 {limit} 字节）]", "请减少或缩短请求头后重试"),
+    "http_error": Entry("请求无法处理", "请按接口文档（/docs）检查请求"),
+    # the gateway itself
+    "internal": Entry("网关内部错误，详情已记入网关日志", f"请稍后重试；如果反复出现，{ADMIN}并提供发生时间"),
+    "state_db_unwritable": Entry(
+        "网关无法写入状态数据库，本次操作未执行",
+        f"请{ADMIN.removeprefix('请')}检查网关所在磁盘（空间、权限）；/readyz 显示同样的状态",
+    ),
+    "commands_unavailable": Entry("本网关未启用命令功能，无法下发命令", ADMIN),
+    "audit_unavailable": Entry("审计记录暂时无法保存，命令未发送", "请稍后重试；网关恢复向数据库发送记录后即可执行"),
+    # what the API looks up
+    "unknown_device": Entry("本厅没有这个设备[：{device}]", "请在设备列表中选择设备"),
+    "unknown_alert": Entry("没有这条告警[：#{alert}]", "请刷新告警列表"),
+    "alert_ended": Entry("这条告警已经[{state}]结束，无需处理", "请刷新告警列表"),
+    "resolves_itself": Entry(
+        "这条告警[（{rule}）]会在条件消除后自动结束，不能手动关闭",
+        "请先“确认”告警，并排除其原因（设备恢复后告警自动结束）",
+    ),
+    # a command on its way to a device
+    "bad_parameter": Entry("命令参数不符合设备配置[：{device}]", "请检查格口/柜门号是否在设备范围内"),
+    "busy": Entry("[{part} ]正在执行另一个命令", "请等上一个命令完成后重试"),
+    "device_offline": Entry(
+        "设备[ {device} ]离线，命令未发送", "请在“设备运维”页面查看设备状态，或联系运维人员检查设备电源和网络"
+    ),
+    "broker_unavailable": Entry("消息服务器不可用，命令未发送", f"请稍后重试；如果持续出现，{ADMIN}检查 MQTT 服务"),
+    "no_answer": Entry("设备[ {device} ]未应答", "请在“设备运维”页面查看设备状态后重试；命令结果见操作审计"),
+    "already_open": Entry("[{part} ]已经是打开的，未发送命令", None),
+    "jammed": Entry("[{part} 的]锁未能打开（锁卡住）", "请联系运维人员检修该锁；告警页面会显示此故障"),
+    "refused": Entry("设备拒绝了命令[（{part}）]", "请在操作审计中查看原因，或联系运维人员"),
+    "failed": Entry("命令执行失败[（{part}）]", "请在操作审计中查看原因，或联系运维人员"),
+    "timeout": Entry(
+        "设备未在规定时间内确认命令[（{part}）]", "请查看操作审计：设备稍后应答时结果会补记；确认后再决定是否重试"
+    ),
+    "offline": Entry("设备[ {device} ]离线，命令未发送", "请在“设备运维”页面查看设备状态"),
+    "unavailable": Entry("命令无法发送", "请稍后重试"),
+}
+
+# What a code means when the catalogue has no entry for it (a device's own error text).
+UNKNOWN = Entry("请求未能完成[（{code}）]", "请查看说明（detail）或联系系统管理员")
+
+LABELS: dict[str, dict[str, str]] = {
+    "role": {
+        "technician": "运维人员",
+        "staff": "窗口工作人员",
+        "duty_manager": "值班长",
+        "manager": "管理人员",
+        "admin": "系统管理员",
+        "viewer": "查看者",
+        "kiosk": "取件机",
+    },
+    "severity": {"info": "提示", "warning": "警告", "critical": "严重"},
+    "health": {"ok": "正常", "degraded": "异常", "offline": "离线"},
+    "alert_state": {"open": "未处理", "acknowledged": "已确认", "resolved": "已恢复", "closed": "已关闭"},
+    "alert": {
+        "device_offline": "设备离线",
+        "store_unwritable": "状态数据库无法写入",
+        "outbox_dropping": "待发数据被丢弃",
+        "sink_down": "数据库连接中断",
+        "clock_drift": "设备时钟偏差",
+        "jammed_lock": "锁卡住",
+        "door_left_open": "门长时间未关",
+        "low_battery": "电量低",
+        "flapping": "频繁上下线",
+        "slow": "响应慢",
+        "weak_signal": "信号弱",
+        "phone_not_in_slot": "手机未入柜",
+        "opened_without_command": "无命令开门",
+    },
+    # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
+    "route": {
+        "GET /healthz": "存活检查",
+        "GET /readyz": "就绪检查：消息服务器和存储可用、各部分在运行",
+        "GET /metrics": "Prometheus 监控指标",
+        "GET /api/v1/alerts": "告警列表：未结束的在前，其后是最近结束的",
+        "POST /api/v1/alerts/{alert_id}/ack": "确认告警（附备注）",
+        "POST /api/v1/alerts/{alert_id}/close": "关闭无法自动消除的告警（如柜门被强行打开），附备注",
+        "GET /api/v1/audit": "操作审计：每条命令及其结果，最新的在前",
+        "GET /api/v1/devices": "设备列表及其状态，可筛选",
+        "GET /api/v1/devices/unknown": "未配置的设备：在本厅主题下上报但不在配置中",
+        "GET /api/v1/devices/{device_id}": "单台设备：状态历史和错误计数",
+        "GET /api/v1/kinds": "已注册的设备类型及其在页面上的内容",
+        "GET /api/v1/me": "当前令牌的角色和可调用的接口",
+        "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
+        "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
+    },
+    # Why a message was quarantined (GET /api/v1/quarantine `reason`, drivers/profiles/errors.py).
+    "quarantine": {
+        "not_json": "不是 JSON",
+        "too_large": "消息过大",
+        "too_deep": "嵌套过深",
+        "bad_text": "文字无效",
+        "bad_type": "字段类型不对",
+        "out_of_range": "数值超出范围",
+        "unknown_value": "未知的取值",
+        "missing_field": "缺少字段",
+        "unknown_type": "未知的事件类型",
+        "unknown_channel": "未知的通道",
+        "bad_time": "时间无效",
+        "bad_seq": "序号无效",
+        "internal": "网关内部错误",
+    },
+    "outcome": {
+        "confirmed": "已确认",
+        "failed": "失败",
+        "timeout": "超时",
+        "refused": "未执行",
+        "denied": "无权限",
+        "opened_late": "超时后已打开",
+        "failed_late": "超时后失败",
+    },
+}
+
+# What is wrong with a field, by pydantic's error type (FastAPI's 422): `{name}` from the error's ctx.
+PROBLEMS: dict[str, str] = {
+    "missing": "必须填写",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "string_type": "应为文字",
+    "less_than_equal": "不能大于 {le}",
+    "less_than": "应小于 {lt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "date_parsing": "应为日期（如 2026-11-23）",
+    "date_type": "应为日期（如 2026-11-23）",
+    "date_from_datetime_parsing": "应为日期（如 2026-11-23）",
+    "date_from_datetime_inexact": "应为日期，不带时刻（如 2026-11-23）",
+    "datetime_parsing": "应为时间（如 2026-11-23T09:00）",
+    "datetime_type": "应为时间（如 2026-11-23T09:00）",
+    "datetime_from_date_parsing": "应为时间（如 2026-11-23T09:00）",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "不是有效的 JSON",
+    "dict_type": "应为 JSON 对象",
+    "model_attributes_type": "应为 JSON 对象",
+    "list_type": "应为列表",
+    "extra_forbidden": "不是可接受的字段",
+    "value_error": "取值无效",
+}
+PROBLEM_UNKNOWN = "取值无效"

@@ -1,0 +1,16 @@
+"""This kind's words in the catalogue (gateway/i18n/catalogue.py): its error codes and its values."""
+
+from __future__ import annotations
+
+from gateway.i18n.entry import Entry
+
+ERRORS: dict[str, Entry] = {
+    "no_attendance_machines": Entry("本厅未配置考勤机", "请联系系统管理员在配置文件中添加考勤机"),
+}
+LABELS: dict[str, dict[str, str]] = {
+    "alert": {"post_empty": "空岗"},
+    "route": {
+        "GET /api/v1/attendance/posts": "各窗口岗位：谁在岗、从何时起",
+        "GET /api/v1/attendance/daily": "按人员：首次签到、最后签退、迟到、早退、缺卡",
+    },
+}

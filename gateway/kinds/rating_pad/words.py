@@ -1,0 +1,39 @@
+"""This kind's words in the catalogue (gateway/i18n/catalogue.py): its error codes and its values."""
+
+from __future__ import annotations
+
+from gateway.i18n.entry import Entry
+
+ERRORS: dict[str, Entry] = {
+    "no_rating_pads": Entry("本厅未配置评价器", "请联系系统管理员在配置文件中添加评价器"),
+    "unknown_workorder": Entry("没有这张工单[：#{order}]", "请刷新工单列表"),
+    "bad_transition": Entry(
+        "工单[#{order}]当前不能执行这一步[（{action}）]",
+        "工单按 待处理 → 已回访 → 已整改/已申诉 → 已关闭 的顺序处理；请刷新工单查看当前状态",
+    ),
+}
+LABELS: dict[str, dict[str, str]] = {
+    "workorder_state": {
+        "open": "待处理",
+        "called_back": "已回访",
+        "rectified": "已整改",
+        "appealed": "已申诉",
+        "closed": "已关闭",
+    },
+    "workorder_action": {"callback": "回访", "rectify": "整改", "appeal": "申诉", "close": "关闭"},
+    "bad_reason": {
+        "attitude": "服务态度",
+        "slow": "办理慢",
+        "unclear": "告知不清",
+        "rejected": "未予办理",
+        "other": "其他",
+    },
+    "route": {
+        "GET /api/v1/ratings/summary": "一段时间内的评价统计，按分组",
+        "GET /api/v1/ratings": "评价和超时未评记录，最新的在前，分页",
+        "GET /api/v1/workorders": "差评整改工单，最新的在前，分页",
+        "GET /api/v1/workorders/{order_id}": "单张工单及其处理记录",
+        "POST /api/v1/workorders/{order_id}/{action}": "推进工单：回访、整改、申诉或关闭，附备注",
+    },
+    "alert": {"bad_rating": "差评", "bad_ratings_window": "窗口差评偏多", "workorder_overdue": "工单超期"},
+}
