@@ -6,6 +6,10 @@ from gateway.i18n.entry import Entry
 
 ERRORS: dict[str, Entry] = {
     "no_rating_pads": Entry("本厅未配置评价器", "请联系系统管理员在配置文件中添加评价器"),
+    "no_visits": Entry(
+        "本厅未接入排队叫号系统，无法按办件计算评价率或按队列分组",
+        "请按窗口、事项或日期查看；接入排队叫号系统后可按队列查看",
+    ),
     "unknown_workorder": Entry("没有这张工单[：#{order}]", "请刷新工单列表"),
     "bad_transition": Entry(
         "工单[#{order}]当前不能执行这一步[（{action}）]",
@@ -30,6 +34,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "route": {
         "GET /api/v1/ratings/summary": "一段时间内的评价统计，按分组",
+        "GET /api/v1/ratings/bad": "差评及其整改状态，最新的在前（大厅公示用，不含人员、窗口和办件号）",
         "GET /api/v1/ratings": "评价和超时未评记录，最新的在前，分页",
         "GET /api/v1/workorders": "差评整改工单，最新的在前，分页",
         "GET /api/v1/workorders/{order_id}": "单张工单及其处理记录",
