@@ -104,3 +104,22 @@ def test_the_lines_now_say_where_the_snapshot_and_the_events_disagree(tmp_path: 
     assert a.expected_wait_s == 600.0  # ceil(2 waiting / 2 windows) x the median handling (600 s)
     assert (b.waiting, b.events_waiting, b.agrees, b.expected_wait_s) == (3, 1, False, None)  # none handled in B
     shut()
+
+
+def test_a_flood_of_tickets_keeps_the_days_visits_in_memory_bounded(tmp_path: Path, monkeypatch: Any) -> None:
+    """Invented tickets past the bound: memory keeps the newest half, ended visits let go first,
+    and the store keeps every one."""
+    monkeypatch.setattr("gateway.kinds.queue.CACHE_MAX", 10)
+    p, shut = projection(tmp_path)
+    now = T0 + 7200 * S
+    assert p.today(now) == []  # today's visits read once, then kept as events come
+    for e in life(1, 0, "A001"):  # one visit that ended, the first to be let go
+        p.apply(e, now)
+    for n in range(2, 26):
+        p.apply(ev(100 + n, n, "issued", f"B{n:03d}", line="B"), now)
+    kept = p.today(now)
+    assert 5 <= len(kept) <= 10 and p.counts["today_shed"] == 25 - len(kept)
+    assert "A001" not in {v.ticket for v in kept} and "B025" in {v.ticket for v in kept}
+    p.store.flush()  # type: ignore[union-attr]
+    assert len(p.visits(T0 - 3600 * S, T0 + 86400 * S)) == 25
+    shut()

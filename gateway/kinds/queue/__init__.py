@@ -12,6 +12,7 @@ From what it applies it derives the series Grafana reads (`queue_line`, `queue_w
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,9 +38,16 @@ from gateway.store.staged import attach
 if TYPE_CHECKING:
     from gateway.kinds.base import DeviceView, StateDatabase
 
+log = logging.getLogger(__name__)
+
 KIND_NAME = "queue"
 SNAPSHOT = "queue_snapshot"
 CACHE_MAX = 20_000  # tickets held in memory (a big hall's day is a few thousand)
+
+
+def _last_ns(v: Visit) -> int:
+    tx = v.current
+    return tx.ended_ns or tx.last_called_ns or tx.queued_ns or 0
 
 
 class QueueProjection:
@@ -109,6 +117,8 @@ class QueueProjection:
         self.store.flush_soon()
         if self._today is not None and self._today[0] == day:
             self._today[1][(ticket, len(gens) - 1)] = gens[-1]
+            if len(self._today[1]) > CACHE_MAX:
+                self._shed_today()
         return visit_records(self.site, last, gens[-1])
 
     def visits(self, start_ns: int, end_ns: int) -> list[tuple[int, Visit]]:
@@ -134,6 +144,18 @@ class QueueProjection:
         if self._today is None or self._today[0] != day:
             self._today = (day, {(v.ticket, g): v for g, v in self.store.day(day)})
         return list(self._today[1].values())
+
+    def _shed_today(self) -> None:
+        """Past CACHE_MAX visits in a day (six of the largest halls' days: a flood of invented
+        tickets), keep the newest half in memory, ended visits let go first; the store keeps them
+        all, so only the live figures and alerts see fewer (counted in `today_shed`)."""
+        assert self._today is not None
+        visits = self._today[1]
+        order = sorted(visits, key=lambda k: (not visits[k].ended, _last_ns(visits[k])))
+        for key in order[: len(visits) - CACHE_MAX // 2]:
+            del visits[key]
+        self.counts["today_shed"] += len(order) - len(visits)
+        log.warning("queue: %d visits today, more than %d: the oldest let go from memory", len(order), CACHE_MAX)
 
     def conditions(self, now_ns: int) -> list[Condition]:
         opened = opening_ns(self.schedule, self.zone, now_ns)
