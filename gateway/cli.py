@@ -12,7 +12,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from gateway import lean, logformat
+from gateway import allocator, lean, logformat
 from gateway.config.errors import ConfigError
 from gateway.config.secrets import missing_secrets
 
@@ -147,6 +147,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     lean.skip_unused_imports()  # before anything imports httpx or FastAPI
+    allocator.tune_malloc()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim"]:
         from firmware_sim.cli import main as sim_main
