@@ -67,7 +67,12 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
         lb.put_phone(3)
         for staff in ("S0001", "S0002", "S0009"):  # S0009 has no slot: not listed
             att.punch(staff, direction="in")
-        rows = await until(lambda: _when(view(), lambda v: len(v) == 2 and v[0]["phone_in"]), what="both listed")
+        # Both listed once the cabinet has reported both slots (its snapshot, asked for when it came
+        # online, and the phone put in slot 3 arrive in either order).
+        rows = await until(
+            lambda: _when(view(), lambda v: len(v) == 2 and v[0]["phone_in"] and v[1]["phone_in"] is not None),
+            what="both listed",
+        )
         assert [(r["staff"], r["device"], r["slot"], r["phone_in"]) for r in rows] == [
             ("S0001", "lb-1", 3, True),
             ("S0002", "lb-1", 4, False),
