@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.demo_support import Demo, running_demo
 from tests.waits import wait_for
@@ -75,6 +76,12 @@ def test_the_demo_queue_moves_and_its_day_has_served_visits_with_waiting_times(t
         for r in ratings:
             assert r["case_id"] and not r["no_case_id"], r
             assert visits[r["case_id"]] == (r["window"], r["ticket"]), r
+
+        # 评价率 as a manager reads it: rated visits over the day's served visits, not per pad event.
+        figures = get(demo, "/api/v1/ratings/summary", date=day)["visits"]
+        assert figures is not None and figures["total"]["served"] > 0, figures
+        total = figures["total"]
+        assert total["rating_rate"] == pytest.approx(total["rated"] / total["served"], abs=1e-4), total
         rc, rest = demo.stop()
     assert rc == 0, rest
     assert "Traceback" not in rest
