@@ -116,6 +116,37 @@ def test_a_day_already_read_is_read_again_once_a_late_event_changed_it(tmp_path:
     shut()
 
 
+def test_a_days_figures_are_kept_in_the_state_database_until_its_visits_change(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    p, shut = projection(path)
+    events = days_of_events(3)
+    late = [e for e in events if e.name == "finished" and e.ts_ns < at(FIRST + timedelta(days=1))][-1]
+    for e in events:
+        if e is not late:
+            p.apply(e, e.ts_ns)
+    assert p.store is not None
+    a, b = at(FIRST), at(FIRST + timedelta(days=3))
+    first = p.store.figures(a, b, "line")
+    shut()
+
+    def kept() -> list[tuple[str, str]]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT day, group_by FROM queue_day_figures ORDER BY day, group_by").fetchall()
+
+    days = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
+    assert kept() == [(d, "line") for d in days]
+    with sqlite3.connect(path) as conn:  # what is kept is what is read after a restart
+        conn.execute("DELETE FROM queue_transactions WHERE day = ?", (days[1],))
+    p, shut = projection(path)
+    assert p.store is not None
+    assert p.store.figures(a, b, "line") == first
+    p.apply(late, late.ts_ns)  # the first day changes: its kept figures go
+    p.store.flush()
+    assert kept() == [(days[1], "line"), (days[2], "line")]
+    check(p, at(FIRST), at(FIRST + timedelta(days=1)))  # read from its rows again, the late finish counted
+    shut()
+
+
 class OldVisits(Repository):
     """The queue's store as it was before its table of transactions (its first step only)."""
 

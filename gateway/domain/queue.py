@@ -170,9 +170,6 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-QUANTILES = (50, 90)  # the median and p90
-
-
 def rank(n: int, q: int) -> tuple[int, int, int]:
     """Where the q-th percentile of n sorted values lies: between ranks lo and hi (0 = the
     smallest), `frac` hundredths of the way (the interpolation `percentile` does)."""

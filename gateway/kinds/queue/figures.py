@@ -4,12 +4,15 @@ A month's summary of a large hall reads 90,000 transactions; read and grouped at
 that took seconds on the development machine (bench/README.md, "The queue"). A day's figures per
 group are kept instead (`DayFigures`): the counts and the day's waiting and handling times sorted,
 which combine exactly into any run of days (counts add up, sorted runs merge, and the median and
-p90 are then read at their ranks). The days at either end of a period, which may be cut by its
-start or end, are worked out from their rows each time.
+p90 are then read at their ranks). The store keeps them in memory and in the state database
+(`pack`: 8 bytes a time) until one of the day's visits changes. The days at either end of a
+period, which may be cut by its start or end, are worked out from their rows each time.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,6 +76,40 @@ def parts(rows: Iterable[Sequence[Any]], by: str | None) -> DayFigures:
             sum(w),
             sum(h),
         )
+    return out
+
+
+def pack(figures: DayFigures) -> bytes:
+    """A day's figures as kept in the state database (queue_day_figures): a JSON head (each group's
+    key, counts and lengths), then the sorted times as little-endian int64."""
+    head, runs = [], []
+    for key, p in figures.items():
+        counts = [p.tickets, p.issued, p.appointments, p.served, p.no_shows, p.transfers, p.unissued]
+        head.append([key, counts, p.waiting_total, p.handling_total, len(p.waiting), len(p.handling)])
+        runs += [array("q", p.waiting), array("q", p.handling)]
+    text = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
+    if sys.byteorder == "big":
+        for run in runs:
+            run.byteswap()
+    return len(text).to_bytes(4, "little") + text + b"".join(run.tobytes() for run in runs)
+
+
+def unpack(blob: bytes) -> DayFigures:
+    n = int.from_bytes(blob[:4], "little")
+    at = 4 + n
+    out: DayFigures = {}
+    for key, counts, waiting_total, handling_total, nw, nh in json.loads(blob[4:at]):
+        runs = []
+        for length in (nw, nh):
+            run = array("q")
+            run.frombytes(blob[at : at + 8 * length])
+            if sys.byteorder == "big":
+                run.byteswap()
+            runs.append(run)
+            at += 8 * length
+        tickets, issued, appointments, served, no_shows, transfers, unissued = counts
+        out[key] = Part(tickets, issued, appointments, served, no_shows, transfers, unissued, *runs,
+                        waiting_total=waiting_total, handling_total=handling_total)  # fmt: skip
     return out
 
 

@@ -9,12 +9,15 @@ its events arrive: a resend finds its id among them and changes nothing.
 Beside it, one row per transaction in `queue_transactions` with what the summary groups and counts
 (its line, window, staff, item and hour, its outcome, its waiting and handling times), written in
 the same transaction as the visit: the summary reads those narrow rows, a day at a time, and keeps
-each whole day's figures until its visits change (gateway/kinds/queue/figures.py), instead of
-reading and decoding every visit's body at each request (seconds for a month of a large hall).
+each whole day's figures (`queue_day_figures`, and in memory) until its visits change
+(gateway/kinds/queue/figures.py), instead of reading and decoding every visit's body at each
+request (seconds for a month of a large hall). A state file whose visits were kept before these
+tables has their rows worked out from the visits once, when the store is first attached (`rebuild`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from gateway.domain.queue import Transaction, Visit
-from gateway.kinds.queue.figures import COLUMNS, KEY_AT, DayFigures, combine, parts
+from gateway.kinds.queue.figures import COLUMNS, KEY_AT, DayFigures, combine, pack, parts, unpack
 from gateway.store.sqlite import transaction
 from gateway.store.staged import StagedRows
 
@@ -136,6 +139,12 @@ class VisitStore(StagedRows):
         CREATE INDEX queue_transactions_visit ON queue_transactions (day, ticket, generation);
         -- the visits kept before this table: their rows are worked out from their bodies (rebuild)
         CREATE TABLE queue_transactions_rebuild (pending INTEGER NOT NULL);
+        CREATE TABLE queue_day_figures (      -- a whole day's summary per group, until its visits change
+            day TEXT NOT NULL,
+            group_by TEXT NOT NULL,       -- line, window, staff, item, hour, or '' (the day in total)
+            figures BLOB NOT NULL,        -- gateway/kinds/queue/figures.py's pack
+            PRIMARY KEY (day, group_by)
+        ) WITHOUT ROWID;
         INSERT INTO queue_transactions_rebuild SELECT 1 WHERE EXISTS (SELECT 1 FROM queue_visits)
         """,
     )
@@ -178,9 +187,11 @@ class VisitStore(StagedRows):
             transactions += transaction_rows(key, at, visit, self.hour_of)
         super().write(c)
         keys = list(self._rows)
-        for day in {k[0] for k in keys}:  # its kept figures are no longer true
+        days = sorted({k[0] for k in keys})
+        for day in days:  # its kept figures are no longer true
             for by in (None, *KEY_AT):
                 self._days.pop((day, by), None)
+        c.executemany("DELETE FROM queue_day_figures WHERE day = ?", [(d,) for d in days])
         c.executemany("DELETE FROM queue_transactions WHERE day = ? AND ticket = ? AND generation = ?", keys)
         c.executemany(f"INSERT INTO queue_transactions VALUES ({', '.join('?' * 16)})", transactions)
 
@@ -255,12 +266,22 @@ class VisitStore(StagedRows):
         return combine(figures)
 
     def _day(self, day: str, by: str | None) -> DayFigures:
-        """A whole day's figures by `by`: kept (the newest DAYS_KEPT) until the day's visits change."""
+        """A whole day's figures by `by`: kept in memory (the newest DAYS_KEPT) and in the state
+        database until the day's visits change (`write` forgets them), else read from its rows."""
         key = (day, by)
         got = self._days.pop(key, None)
         if got is None:
-            rows = self.conn.execute(f"SELECT {COLUMNS} FROM queue_transactions WHERE day = ?", (day,))
-            got = parts(rows, by)
+            kept = self.conn.execute(
+                "SELECT figures FROM queue_day_figures WHERE day = ? AND group_by = ?", (day, by or "")
+            ).fetchone()
+            if kept is not None:
+                got = unpack(kept[0])
+            else:
+                rows = self.conn.execute(f"SELECT {COLUMNS} FROM queue_transactions WHERE day = ?", (day,))
+                got = parts(rows, by)
+                # not kept while the file cannot be written (read from the rows again next time)
+                with contextlib.suppress(sqlite3.Error), transaction(self.conn) as c:
+                    c.execute("INSERT OR REPLACE INTO queue_day_figures VALUES (?, ?, ?)", (day, by or "", pack(got)))
         self._days[key] = got  # the most recently used last
         while len(self._days) > DAYS_KEPT:
             del self._days[next(iter(self._days))]
