@@ -256,7 +256,11 @@ class VisitStore(StagedRows):
             cut.append(first)
         if self.day_of(end_ns) == last.isoformat() and last not in cut:
             cut.append(last)
-        figures = [self._day(d.isoformat(), by) for d in days if d not in cut]
+        new: list[tuple[str, str, bytes]] = []  # days read from their rows, kept in one transaction
+        figures = [self._day(d.isoformat(), by, new) for d in days if d not in cut]
+        if new:  # not kept while the file cannot be written (read from the rows again next time)
+            with contextlib.suppress(sqlite3.Error), transaction(self.conn) as c:
+                c.executemany("INSERT OR REPLACE INTO queue_day_figures VALUES (?, ?, ?)", new)
         if cut:
             rows = self.conn.execute(
                 f"SELECT {COLUMNS} FROM queue_transactions WHERE day IN (?, ?) AND at_ns >= ? AND at_ns < ?",
@@ -265,9 +269,10 @@ class VisitStore(StagedRows):
             figures.append(parts(rows, by))
         return combine(figures)
 
-    def _day(self, day: str, by: str | None) -> DayFigures:
+    def _day(self, day: str, by: str | None, new: list[tuple[str, str, bytes]]) -> DayFigures:
         """A whole day's figures by `by`: kept in memory (the newest DAYS_KEPT) and in the state
-        database until the day's visits change (`write` forgets them), else read from its rows."""
+        database until the day's visits change (`write` forgets them), else read from its rows
+        (and added to `new`, to be kept)."""
         key = (day, by)
         got = self._days.pop(key, None)
         if got is None:
@@ -279,9 +284,7 @@ class VisitStore(StagedRows):
             else:
                 rows = self.conn.execute(f"SELECT {COLUMNS} FROM queue_transactions WHERE day = ?", (day,))
                 got = parts(rows, by)
-                # not kept while the file cannot be written (read from the rows again next time)
-                with contextlib.suppress(sqlite3.Error), transaction(self.conn) as c:
-                    c.execute("INSERT OR REPLACE INTO queue_day_figures VALUES (?, ?, ?)", (day, by or "", pack(got)))
+                new.append((day, by or "", pack(got)))
         self._days[key] = got  # the most recently used last
         while len(self._days) > DAYS_KEPT:
             del self._days[next(iter(self._days))]
