@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "workers": "bench.workers",  # ingest with 2 worker processes against the gateway alone
     "screens": "bench.screens",  # the wall screen of a 500-device hall: cold load to first data drawn
     "soak": "bench.soak",  # RSS and CPU per minute at a fixed rate for --minutes, and their slopes
+    "queue": "bench.queue",  # 100,000 queue visits: projection rate, ingest through the broker, a month's summary
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -69,14 +69,16 @@ class QueueProjection:
         self._today: tuple[str, dict[tuple[str, int], Visit]] | None = None
 
     def attach(self, journal: StateDatabase) -> Callable[[], None]:
-        self.store, close = attach(journal.path, VisitStore)
+        self.store, close = attach(journal.path, lambda conn: VisitStore(conn, self.hour_of, self.day_of))
+        self.store.rebuild()
         return close
 
+    # whole seconds, floored: ts_ns / 1e9 would round a time just before midnight into the next day
     def day_of(self, ts_ns: int) -> str:
-        return datetime.fromtimestamp(ts_ns / 1e9, self.zone).date().isoformat()
+        return datetime.fromtimestamp(ts_ns // 1_000_000_000, self.zone).date().isoformat()
 
     def hour_of(self, ts_ns: int) -> str:
-        return f"{datetime.fromtimestamp(ts_ns / 1e9, self.zone).hour:02d}"
+        return f"{datetime.fromtimestamp(ts_ns // 1_000_000_000, self.zone).hour:02d}"
 
     def apply(self, event: Event, now_ns: int) -> list[Record] | None:
         if event.device not in self.servers or self.store is None:

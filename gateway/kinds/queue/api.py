@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from gateway.api.deps import PublicRoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import ISO_PATTERN, IsoDate, period
-from gateway.domain.queue import Figures, Visit, summarise
+from gateway.domain.queue import Figures, Visit
 from gateway.view import View
 
 router = APIRouter(tags=["queue"])
@@ -193,19 +193,12 @@ async def summary(
         )
     a, b = period(view, start, end, date, time.time_ns())  # a bad period is 422 whether or not the hall has one
     p = queue_of(view)
-    visits = [v for _, v in p.visits(a, b)]
-    total = summarise(visits, "day", p.hour_of)
-    t = Figures()
-    for f in total.values():
-        for name in ("tickets", "issued", "appointments", "served", "no_shows", "transfers", "unissued"):
-            setattr(t, name, getattr(t, name) + getattr(f, name))
-        t.waiting += f.waiting
-        t.handling += f.handling
-    groups = summarise(visits, by, p.hour_of) if by else {}
+    total = p.store.figures(a, b, None).get(None) or Figures().out()
+    groups = p.store.figures(a, b, by) if by else {}
     return {
         "start": iso(view, a),
         "end": iso(view, b),
         "by": by,
-        "total": t.out(),
-        "groups": [{"key": k, **f.out()} for k, f in sorted(groups.items())],
+        "total": total,
+        "groups": [{"key": k, **f} for k, f in sorted(groups.items())],
     }
