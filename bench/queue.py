@@ -40,6 +40,7 @@ from firmware_sim.kinds.queue_day import DEFAULT_LINES, DayConfig, default_serve
 from gateway.domain.canonical import Event
 from gateway.domain.queue import summarise
 from gateway.kinds.queue import QueueProjection
+from gateway.kinds.queue.settings import standalone
 from gateway.kinds.registry import stores
 from gateway.store.journal import Journal
 from gateway.store.staged import connect
@@ -97,7 +98,7 @@ def month_ns() -> tuple[int, int]:
 def projection(path: Path) -> tuple[QueueProjection, Any, Journal]:
     journal = Journal(path, stores=stores())
     devices = {DEVICE: SimpleNamespace(id=DEVICE, kind="queue")}
-    p = QueueProjection(SimpleNamespace(timezone="Asia/Shanghai"), devices)  # type: ignore[arg-type]
+    p = QueueProjection(standalone(), devices)  # type: ignore[arg-type]
     return p, p.attach(journal), journal  # type: ignore[arg-type]
 
 

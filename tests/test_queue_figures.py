@@ -16,6 +16,7 @@ from firmware_sim.kinds.queue_day import DEFAULT_LINES, DayConfig, default_serve
 from gateway.domain.canonical import Event
 from gateway.domain.queue import Figures, summarise
 from gateway.kinds.queue import QueueProjection
+from gateway.kinds.queue.settings import standalone
 from gateway.kinds.queue.store import VisitStore, dump
 from gateway.store.journal import Journal
 from gateway.store.repository import Repository
@@ -45,7 +46,7 @@ def days_of_events(days: int, tickets: int = 150) -> list[Event]:
 
 def projection(path: Path, stores: list[type[Repository]] | None = None) -> tuple[QueueProjection, Any]:
     devices = {"q-1": SimpleNamespace(id="q-1", kind="queue")}
-    p = QueueProjection(SimpleNamespace(timezone="Asia/Shanghai"), devices)  # type: ignore[arg-type]
+    p = QueueProjection(standalone(), devices)  # type: ignore[arg-type]
     journal = Journal(path, stores=stores or [VisitStore])
     close = p.attach(journal)
 

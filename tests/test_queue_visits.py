@@ -5,14 +5,13 @@ server's snapshot beside the events."""
 from __future__ import annotations
 
 import json
-from datetime import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from gateway.domain.canonical import Event
 from gateway.kinds.queue import QueueProjection
-from gateway.kinds.queue.settings import QueueSettings
+from gateway.kinds.queue.settings import standalone
 from gateway.kinds.queue.store import VisitStore
 from gateway.store.journal import Journal
 
@@ -21,11 +20,7 @@ T0 = 1_796_000_400 * S  # 2026-11-30 09:00 +08:00 (hall time)
 
 
 def context(site: str = "q-hall") -> SimpleNamespace:
-    """The hall as the queue projection reads it (QueueContext): weekdays 09:00-17:00, default settings."""
-    hours = SimpleNamespace(
-        days=["mon", "tue", "wed", "thu", "fri"], start=time(9), end=time(17), holidays=[], workdays=[]
-    )
-    return SimpleNamespace(site=site, timezone="Asia/Shanghai", working_hours=hours, queue=QueueSettings())
+    return standalone(site)  # type: ignore[no-any-return]
 
 
 def projection(tmp_path: Path) -> tuple[QueueProjection, Any]:

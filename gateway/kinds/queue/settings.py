@@ -3,6 +3,8 @@ queue server's (its snapshot and its tickets name them), so a line named here ne
 
 from __future__ import annotations
 
+from datetime import time
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from pydantic import Field, field_validator
@@ -59,6 +61,15 @@ class QueueContext(KindContext, Protocol):
     """The hall as the queue projection reads it."""
 
     queue: QueueSettings
+
+
+def standalone(site: str = "bench", timezone: str = "Asia/Shanghai") -> Any:
+    """A QueueContext without a hall file, for what runs the projection on its own (the bench, the
+    projection's unit tests): weekdays 09:00-17:00, the default settings."""
+    hours = SimpleNamespace(
+        days=["mon", "tue", "wed", "thu", "fri"], start=time(9), end=time(17), holidays=[], workdays=[]
+    )
+    return SimpleNamespace(site=site, timezone=timezone, working_hours=hours, queue=QueueSettings())
 
 
 SETTINGS = Settings(KEY, QueueSettings)
