@@ -154,7 +154,7 @@ def test_the_wall_rating_rate_is_per_visit_with_a_queue_and_per_prompt_without(
         with chromium(1920, 1080) as driver:
             open_wall(driver, pads, "viewer")
             assert set(shown(driver)[0]) == {"rating_pad"} and visible_cards(driver) == CARDS["rating_pad"]
-            assert wall_rate(driver) == ("50%", "按评价器提示次数计")
+            assert wall_rate(driver) == ("50%", "按邀评计")
             assert console_errors(driver) == []
     # With one: three visits served this morning, one of them (C-1) rated; of the prompts, all were.
     (tmp_path / "both").mkdir()
@@ -171,5 +171,5 @@ def test_the_wall_rating_rate_is_per_visit_with_a_queue_and_per_prompt_without(
         with chromium(1920, 1080) as driver:
             open_wall(driver, both, "viewer")
             assert set(shown(driver)[0]) == {"rating_pad", "queue"}
-            assert wall_rate(driver) == ("33%", "按办结的办件计")
+            assert wall_rate(driver) == ("33%", "按办件计")
             assert console_errors(driver) == []

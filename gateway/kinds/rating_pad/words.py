@@ -45,8 +45,10 @@ LABELS: dict[str, dict[str, str]] = {
 # What its wall fragment (pages/rated_today.js) shows: key -> (中文, English).
 PAGE_WORDS: dict[str, tuple[str, str]] = {
     "rating_service_item": ("办理事项", "Service"),
-    "rating_basis_visits": ("按办结的办件计", "of the visits served"),
-    "rating_basis_prompts": ("按评价器提示次数计", "of the pads' prompts"),
+    # what 评价率 is counted against: the visits served (a queue system counts them), else the pads'
+    # invitations to rate (邀评); short, for one line under the figure in a third of a card
+    "rating_basis_visits": ("按办件计", "of visits served"),
+    "rating_basis_prompts": ("按邀评计", "of prompts"),
     "rating_bad_handling": ("差评处理", "Bad ratings: handling"),
     "rating_overdue_n": ("{n} 件超期", "{n} overdue"),
     # 差评 handling, as the public reads a work order's state
