@@ -30,6 +30,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from bench.common import Options, Row, median
+from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
 from tests.servers import Mosquitto, free_port
 
@@ -160,8 +161,10 @@ def cold_static(base: str) -> float:
 
 
 def page_bytes() -> tuple[int, int]:
-    """(the pages' own HTML, JS and CSS; the same with the vendored libraries) in bytes."""
+    """(the pages' own HTML, JS and CSS, with the kinds' fragments of them; the same with the vendored
+    libraries) in bytes."""
     own = sum(p.stat().st_size for p in DASHBOARD_DIR.glob("*") if p.suffix in (".html", ".js", ".css"))
+    own += sum(p.stat().st_size for k in KINDS.values() for f in k.pages.values() for p in (f.script, f.style) if p)
     vendored = sum(p.stat().st_size for p in (DASHBOARD_DIR / "vendor").glob("*.js"))
     return own, own + vendored
 

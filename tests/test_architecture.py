@@ -277,6 +277,56 @@ def test_a_kind_package_imports_no_other_kind() -> None:
     assert crossing == []
 
 
+def by_name(source: str, kinds: set[str], projections: set[str]) -> list[str]:
+    """Where code looks another kind up by its name: a string literal that is one of `kinds`
+    (`d.kind == "attendance"`), or a projection asked for by a kind's or a projection's name
+    (`view.projection("ratings")`). Prose is not code: a comment may say which kind provides a read."""
+    found = [
+        f"line {tok.start[0]}: {tok.string}"
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.STRING
+        and (m := re.fullmatch(r"""[rRbBuU]*("{3}|'{3}|"|')(\w+)\1""", tok.string))
+        and m.group(2) in kinds
+    ]
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None))
+            == "projection"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in kinds | projections
+        ):
+            found.append(f"line {node.lineno}: projection({node.args[0].value!r})")
+    return found
+
+
+def projection_names(kind: str) -> set[str]:
+    """Its projections' names (`projection("ratings")` is the rating pads')."""
+    return {getattr(p, "name", "") for p in KINDS[kind].projections}
+
+
+def test_a_kind_looks_up_no_other_kind_by_name() -> None:
+    """A kind reads what another provides through a read API (`Kind.provides`,
+    `view.projections.reads(Presence)`), never by the other's name: the lockbox's phone compliance
+    once asked `view.projection("attendance")`, which a kind providing presence otherwise misses."""
+    kinds, projections = {"attendance"}, {"ratings"}
+    assert by_name('if view.projection("attendance") is None:\n    pass\n', kinds, projections)
+    assert by_name("p = projection('ratings')\n", kinds, projections)
+    assert by_name('ok = d.kind == "attendance"\n', kinds, projections)
+    assert not by_name('# from the attendance machines\nx = ["attendance_daily", "ratings"]\n', kinds, projections)
+    bad = []
+    for kind in KINDS:
+        home = ROOT / "gateway" / "kinds" / kind
+        mine = {kind} | projection_names(kind)
+        kinds = set(KINDS) - mine
+        projections = set().union(*(projection_names(k) for k in KINDS if k != kind)) - mine
+        for path in sorted(home.rglob("*.py")) if home.is_dir() else []:
+            text = path.read_text(encoding="utf-8")
+            bad += [f"{path.relative_to(ROOT)} {hit}" for hit in by_name(text, kinds, projections)]
+    assert bad == [], "read it through gateway/kinds/reads.py (Kind.provides), not by the other kind's name"
+
+
 PAGE_NAMES = {"wall", "tech", "staff", "manager"}  # hallgate.js's PAGES
 
 
@@ -318,7 +368,6 @@ def kind_routes(name: str) -> set[str]:
 # Pages that still call a kind's routes by path (issue 20: each card moves into its kind's package
 # as a fragment, as the slot and door grids and the queue's screens did): page -> those paths.
 KIND_ROUTES_IN_PAGES = {
-    "index.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
     "manager.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
 }
 

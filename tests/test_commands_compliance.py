@@ -17,8 +17,9 @@ from tests.test_commands import ALWAYS, TOKENS, Api, _sim
 from tests.waits import until
 
 
-def _hall(tmp_path: Path, mosquitto: Mosquitto, phones: str) -> Path:
+def _hall(tmp_path: Path, mosquitto: Mosquitto, phones: str, attendance: bool = True) -> Path:
     path = tmp_path / "hall.yaml"
+    machine = "\n  - {id: att-1, kind: attendance, profile: ref-attendance}" if attendance else ""
     path.write_text(f"""
 site: phones
 working_hours: {ALWAYS}
@@ -34,8 +35,7 @@ alerts: {{clear_after_s: 0.5}}
 attendance: {{lunch: null}}
 phones: {phones}
 devices:
-  - {{id: lb-1, kind: lockbox, profile: ref-lockbox, slots: 12, sim: {{phones_in_ratio: 0}}}}
-  - {{id: att-1, kind: attendance, profile: ref-attendance}}
+  - {{id: lb-1, kind: lockbox, profile: ref-lockbox, slots: 12, sim: {{phones_in_ratio: 0}}}}{machine}
 """)
     return path
 
@@ -95,6 +95,23 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
         att.punch("S0001", direction="out")
         await until(lambda: _when(view(), lambda v: [r["staff"] for r in v] == ["S0002"]), what="S0001 out")
         await api.http.aclose()
+
+
+def test_compliance_without_an_attendance_machine_says_nobody_is_known_to_be_in(
+    tmp_path: Path, mosquitto: Mosquitto, tokens: None
+) -> None:
+    """Who is in comes from whichever kind provides `Presence` (gateway/kinds/reads.py): in a hall
+    without one the view is a 409 `no_attendance`, not an empty list that reads as "all phones in"."""
+    cfg = load_config(_hall(tmp_path, mosquitto, "{lockboxes: [{device: lb-1, slots: {S0001: 3}}]}", False))
+
+    async def run() -> None:
+        async with start_gateway(cfg):
+            api = Api(cfg)
+            r = await api.call("DUTY", "GET", "/lockboxes/compliance")
+            assert (r.status_code, r.json()["error"]) == (409, "no_attendance"), r.text
+            await api.http.aclose()
+
+    asyncio.run(run())
 
 
 async def _when(rows: Any, ok: Any) -> Any:

@@ -43,7 +43,7 @@ SNAPSHOT = {
 class Hall:
     """`hallgate run` on a hall file of the given devices, as a child process."""
 
-    def __init__(self, folder: Path, mosquitto: Mosquitto, devices: str) -> None:
+    def __init__(self, folder: Path, mosquitto: Mosquitto, devices: str, extra: str = "") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.mqtt_port = mosquitto.port
@@ -53,7 +53,7 @@ class Hall:
             f"api:\n  port: {self.port}\n  tokens:\n"
             "    - {role: viewer, env: HALLGATE_TOKEN_VIEWER}\n    - {role: manager, env: HALLGATE_TOKEN_MANAGER}\n"
             f"broker: {{host: 127.0.0.1, port: {mosquitto.port}}}\nstore: {{path: {folder}/outbox.sqlite}}\n"
-            f"devices:\n{devices}\n",
+            f"{extra}\ndevices:\n{devices}\n",
             encoding="utf-8",
         )
         self.log = folder / "gateway.log"
@@ -250,10 +250,10 @@ def test_a_hall_without_a_queue_shows_none_of_it(mosquitto: Mosquitto, tmp_path:
         with chromium(1920, 1080) as driver:
             for path, role in (("/", "viewer"), ("/web/manager.html", "manager")):
                 open_page(driver, hall, path, role)
-                assert driver.find_element(By.TAG_NAME, "html").get_attribute("data-fragments") == "0"
-                assert not driver.find_elements(By.CSS_SELECTOR, "[data-fragment], #queue-card, #queue-day")
+                # the other kinds' fragments (the pad's ratings on the wall), none of the queue's
+                assert not driver.find_elements(By.CSS_SELECTOR, '[data-kind="queue"], #queue-card, #queue-day')
                 body = driver.find_element(By.TAG_NAME, "body").text
                 assert "排队等候" not in body and "取号" not in body, path
                 assert errors(driver) == []
                 scripts = driver.execute_script("return [...document.scripts].map((s) => s.src)")
-                assert not [s for s in scripts if "/web/fragments/" in s], path
+                assert not [s for s in scripts if "/web/fragments/queue/" in s], path

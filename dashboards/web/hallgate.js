@@ -250,7 +250,8 @@ const HG = (() => {
   // "Rendered": every part a page draws from its first data is drawn. The page says so with a
   // Performance API mark and <html data-rendered>, which tests and bench/screens.py wait for.
   let pending = null;
-  function expect(parts) { pending = new Set(parts); }
+  // A page says what it draws, then each fragment what it draws, as it starts: one set until all are.
+  function expect(parts) { pending = new Set([...(pending || []), ...parts]); }
   function drawn(part) {
     if (!pending || !pending.delete(part) || pending.size) return;
     pending = null;

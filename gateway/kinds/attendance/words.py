@@ -14,3 +14,10 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/attendance/daily": "按人员：首次签到、最后签退、迟到、早退、缺卡",
     },
 }
+# What its wall fragment (pages/posts.js) shows: key -> (中文, English).
+PAGE_WORDS: dict[str, tuple[str, str]] = {
+    "posts_legend": (
+        "无人：暂时无人在岗 · 空岗：工作时间无人超过规定时长",
+        "vacant: nobody there now · empty post: nobody for longer than allowed in working time",
+    ),
+}

@@ -16,6 +16,7 @@ from gateway.commands.desk import Request
 from gateway.features.compliance import PhoneCompliance
 from gateway.kinds.lockbox import SlotBook
 from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock
+from gateway.kinds.reads import Presence
 
 router = APIRouter(tags=["commands"])
 
@@ -66,7 +67,8 @@ async def compliance(
     view: ViewDep, _: str = require("duty_manager", "manager"), missing: bool = False
 ) -> list[dict[str, Any]]:
     c = view.served(PhoneCompliance)
-    if c is None or view.projection("attendance") is None:
+    # Who is in comes from whichever kind provides `Presence` (the attendance machines' punches).
+    if c is None or view.projections.reads(Presence) is None:
         raise ApiError(409, "no_attendance", "this hall has no attendance machine: nobody is known to be in")
     if not c.slot_of:
         raise ApiError(409, "no_slots", "no staff has a lockbox slot: add phones.lockboxes to the configuration")

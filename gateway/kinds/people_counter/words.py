@@ -17,3 +17,23 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/occupancy/stream": "人数实时变化（Server-Sent Events）",
     },
 }
+# What its wall fragment (pages/zones.js) shows: key -> (中文, English); {z} a zone, {n} people.
+PAGE_WORDS: dict[str, tuple[str, str]] = {
+    "occ_zones_sum": ("各区合计", "zones together"),
+    "occ_from": ("来自计数器", "from counters"),
+    "occ_why_clamped": (
+        "{z}：记到的离开多于进入，人数按 0 计，多计 {n} 人",
+        "{z}: more counted leaving than entering; shown as 0, {n} added",
+    ),
+    "occ_why_hall_clamped": (
+        "全厅：记到的离开多于进入，人数按 0 计，多计 {n} 人",
+        "Hall: more counted leaving than entering; shown as 0, {n} added",
+    ),
+    "occ_why_reset_apart": ("{z}：与全厅不在同一时间清零（{n} 人）", "{z}: reset at another time than the hall ({n})"),
+    "occ_why_no_counter": ("{z}：没有计数器，人数未计入", "{z}: no counter, its people are not counted"),
+    "occ_why_counter_suspect": (
+        "{z}：计数器离线或故障，人数可能不准",
+        "{z}: a counter offline or faulty, figures in doubt",
+    ),
+    "occ_unexplained": ("另有 {n} 人差异原因不明", "{n} more differ for no known reason"),
+}

@@ -42,3 +42,19 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "alert": {"bad_rating": "差评", "bad_ratings_window": "窗口差评偏多", "workorder_overdue": "工单超期"},
 }
+# What its wall fragment (pages/rated_today.js) shows: key -> (中文, English).
+PAGE_WORDS: dict[str, tuple[str, str]] = {
+    "rating_service_item": ("办理事项", "Service"),
+    # what 评价率 is counted against: the visits served (a queue system counts them), else the pads'
+    # invitations to rate (邀评); short, for one line under the figure in a third of a card
+    "rating_basis_visits": ("按办件计", "of visits served"),
+    "rating_basis_prompts": ("按邀评计", "of prompts"),
+    "rating_bad_handling": ("差评处理", "Bad ratings: handling"),
+    "rating_overdue_n": ("{n} 件超期", "{n} overdue"),
+    # 差评 handling, as the public reads a work order's state
+    "rating_handling_open": ("已派单", "dispatched"),
+    "rating_handling_called_back": ("已回访 · 整改中", "called back, rectifying"),
+    "rating_handling_rectified": ("已整改", "rectified"),
+    "rating_handling_appealed": ("申诉中", "appealed"),
+    "rating_handling_closed": ("已办结", "closed"),
+}
