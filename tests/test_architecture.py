@@ -319,7 +319,6 @@ def kind_routes(name: str) -> set[str]:
 # as a fragment, as the slot and door grids and the queue's screens did): page -> those paths.
 KIND_ROUTES_IN_PAGES = {
     "index.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
-    "manager.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
 }
 
 

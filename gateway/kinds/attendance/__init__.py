@@ -31,6 +31,7 @@ from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
 from gateway.kinds.attendance import words
+from gateway.kinds.attendance.pages import PAGES
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
@@ -203,4 +204,5 @@ KIND = Kind(
     provides={Presence: AttendanceProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
+    pages=PAGES,
 )

@@ -23,6 +23,7 @@ from gateway.domain.occupancy import (
 from gateway.kinds.base import DeviceView, Kind, Param, Record
 from gateway.kinds.people_counter import words
 from gateway.kinds.people_counter.metrics import metrics
+from gateway.kinds.people_counter.pages import PAGES
 from gateway.kinds.people_counter.settings import SETTINGS, OccupancyContext, zone_reset_at
 from gateway.kinds.reads import Zones
 from gateway.store.points import make_line
@@ -266,4 +267,5 @@ KIND = Kind(
     provides={Zones: OccupancyProjection},
     runs="gateway.kinds.people_counter.running:run",
     labels=words.LABELS,
+    pages=PAGES,
 )

@@ -26,6 +26,7 @@ from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad import words
+from gateway.kinds.rating_pad.pages import PAGES
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.store.staged import attach
 
@@ -213,4 +214,6 @@ KIND = Kind(
     stores=(RatingStore,),
     errors=words.ERRORS,
     labels=words.LABELS,
+    pages=PAGES,
+    page_words=words.PAGE_WORDS,
 )

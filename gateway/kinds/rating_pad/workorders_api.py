@@ -110,12 +110,13 @@ async def workorders(
     _: RoleDep,
     state: State | None = None,
     overdue: bool | None = None,
+    window: Annotated[str | None, Query(max_length=64, description="one window's orders")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
     now = time.time_ns()
     orders = ratings_of(view).store.orders(
-        state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
+        state=state, overdue_at=now if overdue else None, window=window, limit=limit, before_id=before_id
     )
     return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
 
