@@ -72,7 +72,9 @@ def pick_range(driver: webdriver.Chrome, card: str, which: str) -> None:
 
 
 def range_of(driver: webdriver.Chrome, start: str, end: str) -> tuple[str, str]:
-    return tuple(script(driver, f"return [document.querySelector('{start}').value, document.querySelector('{end}').value]"))
+    return tuple(
+        script(driver, f"return [document.querySelector('{start}').value, document.querySelector('{end}').value]")
+    )
 
 
 def expected_ranges(today: date) -> dict[str, tuple[str, str]]:
