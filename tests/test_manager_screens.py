@@ -225,6 +225,16 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             assert driver.find_element(By.ID, "attendance-days").text == "无"
             driver.save_screenshot(str(tmp_path / "manager-1920x1080.png"))
             assert console_errors(driver) == []
+        with chromium(375, 812) as driver:  # a phone: no card wider than the screen
+            open_page(driver, hall, "/web/manager.html", "manager")
+            wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#workorders tr[data-id]"), what="the orders")
+            wide = script(
+                driver,
+                "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 375"
+                " && !e.closest('.scroll')).map((e) => `${e.tagName}#${e.id}.${e.className}`)",
+            )
+            assert wide == [] and script(driver, "return document.documentElement.scrollWidth") <= 375, wide
+            driver.save_screenshot(str(tmp_path / "manager-375x812.png"))
 
 
 def test_a_hall_without_the_kinds_shows_none_of_their_cards(mosquitto: Mosquitto, tmp_path: Path) -> None:

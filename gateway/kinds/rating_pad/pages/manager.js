@@ -108,7 +108,7 @@ HG.fragment(async (ctx) => {
       <td>${coded("workorder_state", w.state)}</td>
       <td class="${w.overdue ? "bad" : ""}">${dt(w.deadline)}${w.overdue ? ` ${t("overdue")}` : ""}</td><td>${esc(w.window)}</td><td>${esc(w.staff_id)}</td>
       <td class="bad">${w.score}</td><td>${reasons(w.reasons)}</td><td>${esc(w.case_id)}</td>
-      <td><button type="button" data-log="${w.id}">${t("wo_history")}</button> ${act ? (NEXT[w.state] || []).map((a) => `<button class="act" data-order="${w.id}" data-action="${a}">${t(a)}</button>`).join(" ") : ""}</td></tr>`).join("")
+      <td><a href="#" data-log="${w.id}">${t("wo_history")}</a> ${act ? (NEXT[w.state] || []).map((a) => `<button class="act" data-order="${w.id}" data-action="${a}">${t(a)}</button>`).join(" ") : ""}</td></tr>`).join("")
       || `<tr><td class="muted" colspan="9">${t("none")}</td></tr>`;
     // the histories open before the refresh stay open
     await Promise.all([...opened].map((id) => $(`#workorders tr[data-id="${id}"]`)).filter(Boolean).map((tr) => history(tr, true)));
@@ -125,8 +125,8 @@ HG.fragment(async (ctx) => {
   }
   $("#wo-form").onsubmit = (e) => { e.preventDefault(); workorders().catch((err) => { $("#wo-error").textContent = err.message; }); };
   $("#workorders").onclick = async (e) => {
-    const log = e.target.closest("button[data-log]");
-    if (log) { history(log.closest("tr")).catch((err) => { $("#wo-error").textContent = err.message; }); return; }
+    const log = e.target.closest("a[data-log]");
+    if (log) { e.preventDefault(); history(log.closest("tr")).catch((err) => { $("#wo-error").textContent = err.message; }); return; }
     const b = e.target.closest("button[data-order]"); if (!b) return;
     const { order, action } = b.dataset;
     const done = await HG.dialog({ title: `${t(action)} · ${t("wo_hint")}${order}`, text: b.closest("tr").dataset.what, noteRequired: true },
