@@ -7,6 +7,8 @@ the figures shown as numbers. A hall without those kinds shows none of their car
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,14 @@ def rate(hall: Hall, device: str, seq: int, score: int, reasons: list[str] | Non
     paho.mqtt.publish.single(
         f"hall/{SITE}/rating/{device}/event", json.dumps(event), qos=1, hostname="127.0.0.1", port=hall.mqtt_port
     )
+
+
+def export(hall: Hall, path: str) -> bytes:
+    r = httpx.get(
+        f"{hall.base}{path}", params={"format": "xlsx"}, headers={"Authorization": f"Bearer {TOKENS['manager']}"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].endswith("spreadsheetml.sheet"), r.text
+    return r.content
 
 
 def script(driver: webdriver.Chrome, js: str, *args: Any) -> Any:
@@ -214,6 +224,13 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             assert shown_orders(overdue=True) == []  # the deadline is 15 working days away
             assert driver.find_element(By.ID, "workorders").text == "无"
             shown_orders(window="W01")
+            # the export writes the orders as filtered: W01's only, its state in Chinese
+            script(driver, "document.querySelector('#wo-export [data-format=\"csv\"]').click()")
+            (orders_csv,) = wait_for(lambda: list(downloads.glob("*.csv")), what="the CSV saved")
+            written = list(csv.reader(io.StringIO(orders_csv.read_text(encoding="utf-8-sig"))))
+            assert written[0][:3] == ["工单号", "状态", "已超期"] and len(written) == 2
+            number, state, _, _, window, _, _, reasons, *_ = written[1]
+            assert (number, state, window, reasons) == (str(w01["id"]), "已回访", "W01", "服务态度")
             script(driver, f"document.querySelector('#workorders [data-log=\"{w01['id']}\"]').click()")
             of_w01 = f'tr[data-log-of="{w01["id"]}"] tbody tr'
             log = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, of_w01), what="the history")
@@ -225,6 +242,12 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             assert driver.find_element(By.ID, "attendance-days").text == "无"
             driver.save_screenshot(str(tmp_path / "manager-1920x1080.png"))
             assert console_errors(driver) == []
+        # the other exports, asked for directly: the history's hours and a day's attendance, as numbers
+        history = openpyxl.load_workbook(io.BytesIO(export(hall, "/api/v1/occupancy/history/export"))).active
+        assert [c.value for c in history[1]] == ["时段开始", "进入", "离开", "人数"]
+        assert history.title == "客流历史_全厅"
+        day = openpyxl.load_workbook(io.BytesIO(export(hall, "/api/v1/attendance/daily/export"))).active
+        assert [c.value for c in day[1]][:3] == ["工号", "首次签到", "最后签退"] and day.max_row == 1  # nobody punched
         with chromium(375, 812) as driver:  # a phone: no card wider than the screen
             open_page(driver, hall, "/web/manager.html", "manager")
             wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#workorders tr[data-id]"), what="the orders")

@@ -55,6 +55,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/ratings/summary/export", "by=window"): READERS,
     ("GET", "/api/v1/ratings/bad", ""): PUBLIC,  # 差评 and their handling, without who, where, which case
     ("GET", "/api/v1/workorders", ""): READERS,
+    ("GET", "/api/v1/workorders/export", ""): READERS,
     ("GET", "/api/v1/workorders/{order_id}", ""): READERS,
     ("POST", "/api/v1/workorders/{order_id}/{action}", ""): MANAGERS,
     ("GET", "/api/v1/attendance/posts", ""): PUBLIC,  # the viewer's with masked names, no staff ids

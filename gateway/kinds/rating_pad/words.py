@@ -38,6 +38,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/ratings/bad": "差评及其整改状态，最新的在前（大厅公示用，不含人员、窗口和办件号）",
         "GET /api/v1/ratings": "评价和超时未评记录，最新的在前，分页",
         "GET /api/v1/workorders": "差评整改工单，最新的在前，分页",
+        "GET /api/v1/workorders/export": "差评整改工单（按状态、窗口、超期筛选）导出为 CSV 或 XLSX 文件",
         "GET /api/v1/workorders/{order_id}": "单张工单及其处理记录",
         "POST /api/v1/workorders/{order_id}/{action}": "推进工单：回访、整改、申诉或关闭，附备注",
     },

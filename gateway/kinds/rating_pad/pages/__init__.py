@@ -19,6 +19,7 @@ PAGES = {
             "export": "GET /api/v1/ratings/summary/export",
             "ratings": "GET /api/v1/ratings",
             "orders": "GET /api/v1/workorders",
+            "orders_export": "GET /api/v1/workorders/export",
             "order": "GET /api/v1/workorders/{order_id}",
             "act": "POST /api/v1/workorders/{order_id}/{action}",
         },

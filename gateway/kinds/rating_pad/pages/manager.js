@@ -30,7 +30,8 @@ HG.fragment(async (ctx) => {
       <label><input type="checkbox" id="wo-overdue"> <span data-t="wo_overdue_only"></span></label><button class="act" data-t="show"></button></form>
     <p class="error" id="wo-error"></p>
     <div class="scroll"><table><thead><tr><th>#</th><th data-t="state"></th><th data-t="deadline"></th><th data-t="window"></th><th data-t="staff_id"></th>
-      <th data-t="score"></th><th data-t="reason"></th><th data-t="case"></th><th></th></tr></thead><tbody id="workorders"></tbody></table></div></section>`;
+      <th data-t="score"></th><th data-t="reason"></th><th data-t="case"></th><th></th></tr></thead><tbody id="workorders"></tbody></table></div>
+    <p class="row" id="wo-export"><button type="button" data-format="csv" data-t="export_csv"></button><button type="button" data-format="xlsx" data-t="export_xlsx"></button></p></section>`;
   HG.translate(ctx.root);
 
   // --- the figures ---
@@ -83,17 +84,23 @@ HG.fragment(async (ctx) => {
   form.onsubmit = (e) => { e.preventDefault(); ratings(); };
   $("#ratings").onclick = (e) => { const tr = e.target.closest("tr.pick"); if (tr && shown) drill(shown.by, tr.dataset.key).catch((err) => { $("#rat-error").textContent = err.message; }); };
   $("#rat-drill-close").onclick = (e) => { e.preventDefault(); $("#rat-drill").hidden = true; };
-  $("#rat-export").hidden = !ctx.may("export");
-  $("#rat-export").onclick = async (e) => {
-    const b = e.target.closest("button[data-format]");
-    if (!b || !shown) return;
-    try { ctx.root.dataset.exported = await HG.download(`${ctx.path("export")}?${new URLSearchParams({ ...shown, format: b.dataset.format })}`); }
-    catch (err) { $("#rat-error").textContent = err.message; }
-  };
+  // An export button writes what its table shows: the query it was drawn from.
+  function exporter(box, route, query, error) {
+    $(box).hidden = !ctx.may(route);
+    $(box).onclick = async (e) => {
+      const b = e.target.closest("button[data-format]");
+      if (!b || !query()) return;
+      try { ctx.root.dataset.exported = await HG.download(`${ctx.path(route)}?${new URLSearchParams({ ...query(), format: b.dataset.format })}`); }
+      catch (err) { $(error).textContent = err.message; }
+    };
+  }
+  exporter("#rat-export", "export", () => shown, "#rat-error");
 
   // --- the work orders ---
   $("#wo-card").hidden = !ctx.may("orders");
   const windows = new Set();
+  let shownOrders = null;
+  exporter("#wo-export", "orders_export", () => shownOrders && { ...shownOrders, limit: "1000" }, "#wo-error");
   const act = ctx.may("act");
   async function workorders() {
     const query = { limit: "200" };
@@ -101,6 +108,7 @@ HG.fragment(async (ctx) => {
     if ($("#wo-window").value.trim()) query.window = $("#wo-window").value.trim();
     if ($("#wo-overdue").checked) query.overdue = "true";
     const ws = await ctx.call("orders", {}, { query });
+    shownOrders = query;
     $("#wo-error").textContent = "";
     ws.forEach((w) => windows.add(w.window));
     $("#wo-windows").innerHTML = [...windows].sort().map((w) => `<option value="${esc(w)}">`).join("");
