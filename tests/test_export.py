@@ -1,5 +1,6 @@
 """The manager page's exports (gateway/api/export.py): an XLSX that Excel sums and sorts (numbers,
-percentages and times as such, read back with openpyxl) and a CSV Excel opens as UTF-8."""
+percentages and times as such, read back with openpyxl) and a CSV Excel opens as UTF-8; and the
+hall's 好评率 thresholds the page colours by."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import io
 from datetime import datetime
 
 import openpyxl
+import pytest
+from pydantic import ValidationError
 
 from gateway.api.export import Column, local_time, to_csv, to_xlsx
+from gateway.kinds.rating_pad.settings import Ratings
 
 COLUMNS = (Column("窗口"), Column("已评", "int"), Column("好评率", "percent"), Column("平均分", "float"))
 COLUMNS += (Column("时段开始", "datetime"),)
@@ -38,3 +42,10 @@ def test_a_csv_starts_with_a_bom_and_writes_what_the_page_shows() -> None:
         ["W01", "12", "50.0%", "3.25", "2026-12-06 09:00"],
         ["W02", "3", "", "", ""],
     ]
+
+
+def test_the_halls_good_rate_thresholds_are_in_order() -> None:
+    """The pages colour 好评率 by them: a red line above the green one would leave no green at all."""
+    assert Ratings().good_rate_ok > Ratings().good_rate_low > 0.5  # 50 % is not green, nor amber
+    with pytest.raises(ValidationError, match="good_rate_low must not be above good_rate_ok"):
+        Ratings(good_rate_ok=0.8, good_rate_low=0.9)
