@@ -60,9 +60,11 @@ def rate(hall: Hall, device: str, seq: int, score: int, reasons: list[str] | Non
     )
 
 
-def export(hall: Hall, path: str) -> bytes:
+def export(hall: Hall, path: str, **params: str) -> bytes:
     r = httpx.get(
-        f"{hall.base}{path}", params={"format": "xlsx"}, headers={"Authorization": f"Bearer {TOKENS['manager']}"}
+        f"{hall.base}{path}",
+        params={**params, "format": "xlsx"},
+        headers={"Authorization": f"Bearer {TOKENS['manager']}"},
     )
     assert r.status_code == 200 and r.headers["content-type"].endswith("spreadsheetml.sheet"), r.text
     return r.content
@@ -243,9 +245,15 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             driver.save_screenshot(str(tmp_path / "manager-1920x1080.png"))
             assert console_errors(driver) == []
         # the other exports, asked for directly: the history's hours and a day's attendance, as numbers
-        history = openpyxl.load_workbook(io.BytesIO(export(hall, "/api/v1/occupancy/history/export"))).active
+        day_of = {"start": f"{today}T00:00", "end": f"{today}T23:59"}
+        xlsx = export(hall, "/api/v1/occupancy/history/export", **day_of)
+        history = openpyxl.load_workbook(io.BytesIO(xlsx)).active
         assert [c.value for c in history[1]] == ["时段开始", "进入", "离开", "人数"]
         assert history.title == "客流历史_全厅"
+        # every hour of today so far, as the chart: no one was counted (the counter answers nothing)
+        hours = list(history.iter_rows(min_row=2, values_only=True))
+        assert len(hours) in (datetime.now(TZ).hour + 1, datetime.now(TZ).hour + 2)
+        assert hours[0][0] == datetime.combine(today, datetime.min.time()) and hours[0][1:] == (0, 0, None)
         day = openpyxl.load_workbook(io.BytesIO(export(hall, "/api/v1/attendance/daily/export"))).active
         assert [c.value for c in day[1]][:3] == ["工号", "首次签到", "最后签退"] and day.max_row == 1  # nobody punched
         with chromium(375, 812) as driver:  # a phone: no card wider than the screen

@@ -21,7 +21,16 @@ from gateway.api.export import XLSX, Column, Format, export, local_time
 from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
 from gateway.domain.occupancy_agreement import agreement, counters_of
-from gateway.kinds.people_counter.history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
+from gateway.kinds.people_counter.history import (
+    MAX_POINTS,
+    HistoryError,
+    Point,
+    Step,
+    every_step,
+    from_influx,
+    roll_up,
+    step_start,
+)
 from gateway.view import View, ZoneSnapshot
 
 log = logging.getLogger(__name__)
@@ -199,12 +208,14 @@ async def history_export(
     step: Step = "hour",
     format: Format = "csv",
 ) -> Response:
-    h = await history_of(view, zone, start, end, step)
+    h = await history_of(view, zone, start, end, step, gaps=True)
     rows = [[local_time(p["start"]), p["entered"], p["left"], p["occupancy"]] for p in h["points"]]
     return export(f"客流历史_{'全厅' if zone == HALL else zone}", format, EXPORT_COLUMNS, rows)
 
 
-async def history_of(view: View, zone: str, start: datetime | None, end: datetime | None, step: Step) -> dict[str, Any]:
+async def history_of(
+    view: View, zone: str, start: datetime | None, end: datetime | None, step: Step, gaps: bool = False
+) -> dict[str, Any]:
     tz = view.timezone
     if zone not in view.zone_ids():
         zones = ", ".join(view.zone_ids())
@@ -238,6 +249,8 @@ async def history_of(view: View, zone: str, start: datetime | None, end: datetim
             note = f"InfluxDB could not answer ({e}); from the gateway's own history"
     if points is None:
         points = roll_up(view.zone_minutes(zone, start_ns, end_ns), step, tz)
+    if gaps:  # every step up to now, as the page's chart draws them
+        points = every_step(points, start_ns, min(end_ns, time.time_ns()), step, tz)
     return {
         "zone": zone,
         "step": step,
