@@ -367,9 +367,7 @@ def kind_routes(name: str) -> set[str]:
 
 # Pages that still call a kind's routes by path (issue 20: each card moves into its kind's package
 # as a fragment, as the slot and door grids and the queue's screens did): page -> those paths.
-KIND_ROUTES_IN_PAGES = {
-    "manager.html": {"/api/v1/attendance", "/api/v1/occupancy", "/api/v1/ratings", "/api/v1/workorders"},
-}
+KIND_ROUTES_IN_PAGES = {}
 
 
 def kind_route_roots() -> set[str]:

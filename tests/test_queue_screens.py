@@ -250,7 +250,7 @@ def test_a_hall_without_a_queue_shows_none_of_it(mosquitto: Mosquitto, tmp_path:
         with chromium(1920, 1080) as driver:
             for path, role in (("/", "viewer"), ("/web/manager.html", "manager")):
                 open_page(driver, hall, path, role)
-                # the other kinds' fragments (the pad's ratings on the wall), none of the queue's
+                # the pad's own fragments (its ratings on the wall and the manager page) may be there; the queue's not
                 assert not driver.find_elements(By.CSS_SELECTOR, '[data-kind="queue"], #queue-card, #queue-day')
                 body = driver.find_element(By.TAG_NAME, "body").text
                 assert "排队等候" not in body and "取号" not in body, path

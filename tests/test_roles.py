@@ -37,6 +37,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/occupancy", ""): PUBLIC,
     ("GET", "/api/v1/occupancy/hall", ""): PUBLIC,
     ("GET", "/api/v1/occupancy/history", ""): PUBLIC,
+    ("GET", "/api/v1/occupancy/history/export", ""): READERS,  # the manager page's 导出
     ("GET", "/api/v1/occupancy/stream", ""): PUBLIC,
     ("GET", "/api/v1/queue", ""): PUBLIC,
     ("GET", "/api/v1/queue/summary", ""): PUBLIC,
@@ -50,12 +51,16 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/ratings/summary", "by=staff"): READERS,
     ("GET", "/api/v1/ratings/summary", "window=W01"): READERS,
     ("GET", "/api/v1/ratings", ""): READERS,
+    ("GET", "/api/v1/ratings/summary/export", ""): READERS,
+    ("GET", "/api/v1/ratings/summary/export", "by=window"): READERS,
     ("GET", "/api/v1/ratings/bad", ""): PUBLIC,  # 差评 and their handling, without who, where, which case
     ("GET", "/api/v1/workorders", ""): READERS,
+    ("GET", "/api/v1/workorders/export", ""): READERS,
     ("GET", "/api/v1/workorders/{order_id}", ""): READERS,
     ("POST", "/api/v1/workorders/{order_id}/{action}", ""): MANAGERS,
     ("GET", "/api/v1/attendance/posts", ""): PUBLIC,  # the viewer's with masked names, no staff ids
     ("GET", "/api/v1/attendance/daily", ""): MANAGERS,
+    ("GET", "/api/v1/attendance/daily/export", ""): MANAGERS,
     ("GET", "/api/v1/alerts", ""): READERS,
     ("POST", "/api/v1/alerts/{alert_id}/ack", ""): frozenset({"technician", *MANAGERS}),
     ("POST", "/api/v1/alerts/{alert_id}/close", ""): frozenset({"technician", *MANAGERS}),

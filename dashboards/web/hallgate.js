@@ -43,6 +43,30 @@ const HG = (() => {
     }
     return out;
   }
+  // Quick ranges (今天/本周/本月/上月) of the hall's days, as [start, end] dates, both included.
+  const RANGES = ["today", "this_week", "this_month", "last_month"];
+  function range(which) {
+    const d = today(), day = Date.parse(`${d}T00:00:00Z`), iso = (ms) => new Date(ms).toISOString().slice(0, 10);
+    if (which === "this_week") return [iso(day - ((new Date(day).getUTCDay() + 6) % 7) * 86400000), d]; // from Monday
+    if (which === "this_month") return [`${d.slice(0, 8)}01`, d];
+    if (which === "last_month") { const first = Date.parse(`${d.slice(0, 8)}01T00:00:00Z`); return [iso(first - 86400000).slice(0, 8) + "01", iso(first - 86400000)]; }
+    return [d, d];
+  }
+  // Its buttons for a pair of date inputs: a click sets both and runs `then`.
+  function quickRanges(startInput, endInput, then) {
+    const box = document.createElement("span");
+    box.className = "quick";
+    box.innerHTML = RANGES.map((r) => `<button type="button" data-range="${r}">${t(r)}</button>`).join("");
+    box.onclick = (e) => { const b = e.target.closest("[data-range]"); if (b) { [startInput.value, endInput.value] = range(b.dataset.range); then(); } };
+    return box;
+  }
+  // What is wrong with a range of dates, in words (empty when nothing): both given, in order, not too long.
+  function rangeError(start, end, maxDays) {
+    if (!start || !end) return t("range_empty");
+    if (end < start) return t("range_reversed");
+    const days = (Date.parse(end) - Date.parse(start)) / 86400000 + 1;
+    return days > maxDays ? t("range_too_long").replace("{n}", maxDays) : "";
+  }
   const clockText = () => zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(hallNow());
 
   // The token: from the link's fragment (never sent to the server), else this tab's session.
@@ -72,6 +96,17 @@ const HG = (() => {
     try { data = text ? JSON.parse(text) : null; } catch { data = { error: "bad_response", detail: text.slice(0, 200), message: t("bad_response") }; }
     if (!r.ok) { if (r.status >= 500 && r.status !== 503 && r.status !== 504) setLink("down"); throw new ApiError(r.status, data?.error, data?.detail, data?.message, data?.next); }
     return data;
+  }
+  // A file the API writes (an export): fetched with the token (a link cannot send it), then saved
+  // under the name the API gives it.
+  async function download(path) {
+    const r = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+    if (!r.ok) { const d = await r.json().catch(() => ({})); throw new ApiError(r.status, d.error, d.detail, d.message, d.next); }
+    const name = decodeURIComponent((r.headers.get("Content-Disposition") || "").split("filename*=UTF-8''")[1] || "export");
+    const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await r.blob()), download: name });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    return name;
   }
   // Idempotency keys without crypto.randomUUID, which browsers offer only on https or localhost.
   const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -316,5 +351,5 @@ const HG = (() => {
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
   return { t, label, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
-    kinds, kindText, kindHtml, fragment, fragments, script, get me() { return me; } };
+    kinds, kindText, kindHtml, fragment, fragments, script, range, quickRanges, rangeError, download, get me() { return me; } };
 })();

@@ -158,4 +158,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "minutes": ("分钟", "min"),
     "refresh": ("刷新", "Refresh"),
     "back": ("返回", "Back"),
+    "today": ("今天", "Today"),
+    "this_week": ("本周", "This week"),
+    "this_month": ("本月", "This month"),
+    "last_month": ("上月", "Last month"),
+    "range_empty": ("请选择开始和结束日期", "Choose a start and an end date"),
+    "range_reversed": ("结束日期早于开始日期，请重新选择", "The end date is before the start date"),
+    "range_too_long": ("时间段太长：最多 {n} 天，请缩短时间段", "Too long a range: at most {n} days"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 Excel", "Export XLSX"),
 }

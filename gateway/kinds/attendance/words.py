@@ -9,9 +9,17 @@ ERRORS: dict[str, Entry] = {
 }
 LABELS: dict[str, dict[str, str]] = {
     "alert": {"post_empty": "空岗"},
+    # GET /api/v1/attendance/daily's `missing` (gateway/domain/attendance.py)
+    "missing_punch": {
+        "in": "缺签到",
+        "out": "缺签退",
+        "out between two ins": "两次签到之间缺签退",
+        "in between two outs": "两次签退之间缺签到",
+    },
     "route": {
         "GET /api/v1/attendance/posts": "各窗口岗位：谁在岗、从何时起",
         "GET /api/v1/attendance/daily": "按人员：首次签到、最后签退、迟到、早退、缺卡",
+        "GET /api/v1/attendance/daily/export": "一天的考勤（按人员）导出为 CSV 或 XLSX 文件",
     },
 }
 # What its wall fragment (pages/posts.js) shows: key -> (中文, English).

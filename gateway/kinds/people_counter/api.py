@@ -8,19 +8,29 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from gateway.api.deps import PublicRoleDep, ViewDep, iso
+from gateway.api.deps import PublicRoleDep, RoleDep, ViewDep, iso
 from gateway.api.errors import ApiError
+from gateway.api.export import XLSX, Column, Format, export, local_time
 from gateway.api.routes.period import IsoDateTime, epoch_ns
 from gateway.domain.occupancy import HALL
 from gateway.domain.occupancy_agreement import agreement, counters_of
-from gateway.kinds.people_counter.history import MAX_POINTS, HistoryError, Point, Step, from_influx, roll_up, step_start
+from gateway.kinds.people_counter.history import (
+    MAX_POINTS,
+    HistoryError,
+    Point,
+    Step,
+    every_step,
+    from_influx,
+    roll_up,
+    step_start,
+)
 from gateway.view import View, ZoneSnapshot
 
 log = logging.getLogger(__name__)
@@ -28,6 +38,10 @@ router = APIRouter(tags=["occupancy"])
 
 KEEPALIVE_S = 15.0  # a comment line now and then, so proxies keep an idle stream open
 STEP_NS = {"minute": 60 * 10**9, "hour": 3600 * 10**9, "day": 86400 * 10**9}
+EXPORT_COLUMNS = (Column("时段开始", "datetime"), Column("进入", "int"), Column("离开", "int"), Column("人数", "int"))
+ZoneQuery = Annotated[str, Query(description="a zone id, or '*' for the whole hall")]
+StartQuery = Annotated[IsoDateTime | None, Query(description="default: 24 hours before end")]
+EndQuery = Annotated[IsoDateTime | None, Query(description="default: now")]
 
 
 class DriftOut(BaseModel):
@@ -171,10 +185,36 @@ class HistoryOut(BaseModel):
 async def history(
     view: ViewDep,
     _: PublicRoleDep,
-    zone: Annotated[str, Query(description="a zone id, or '*' for the whole hall")] = HALL,
-    start: Annotated[IsoDateTime | None, Query(description="default: 24 hours before end")] = None,
-    end: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
+    zone: ZoneQuery = HALL,
+    start: StartQuery = None,
+    end: EndQuery = None,
     step: Step = "hour",
+) -> dict[str, Any]:
+    return await history_of(view, zone, start, end, step)
+
+
+@router.get(
+    "/occupancy/history/export",
+    summary="The occupancy history as a file: CSV or XLSX (the manager page's 导出)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "one row per step"}},
+)
+async def history_export(
+    view: ViewDep,
+    _: RoleDep,
+    zone: ZoneQuery = HALL,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    step: Step = "hour",
+    format: Format = "csv",
+) -> Response:
+    h = await history_of(view, zone, start, end, step, gaps=True)
+    rows = [[local_time(p["start"]), p["entered"], p["left"], p["occupancy"]] for p in h["points"]]
+    return export(f"客流历史_{'全厅' if zone == HALL else zone}", format, EXPORT_COLUMNS, rows)
+
+
+async def history_of(
+    view: View, zone: str, start: datetime | None, end: datetime | None, step: Step, gaps: bool = False
 ) -> dict[str, Any]:
     tz = view.timezone
     if zone not in view.zone_ids():
@@ -209,6 +249,8 @@ async def history(
             note = f"InfluxDB could not answer ({e}); from the gateway's own history"
     if points is None:
         points = roll_up(view.zone_minutes(zone, start_ns, end_ns), step, tz)
+    if gaps:  # every step up to now, as the page's chart draws them
+        points = every_step(points, start_ns, min(end_ns, time.time_ns()), step, tz)
     return {
         "zone": zone,
         "step": step,

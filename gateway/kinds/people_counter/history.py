@@ -7,7 +7,7 @@ Hours and days are the hall's own (its time zone): a day starts at local midnigh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,21 @@ def roll_up(minutes: list[Bucket], step: Step, tz: str) -> list[Point]:
         entered, left = (p.entered, p.left) if p else (0, 0)
         out[key] = Point(key, entered + b.entered, left + b.left, b.occupancy, b.clamped)
     return list(out.values())
+
+
+def every_step(points: list[Point], start_ns: int, end_ns: int, step: Step, tz: str) -> list[Point]:
+    """Each step of [start, end) with its point, or an empty one (no one counted, occupancy
+    unknown) where there is none: the steps the manager page's chart shows, gaps as gaps."""
+    got = {p.start_ns: p for p in points}
+    out = []
+    ns = step_start(start_ns, step, tz)
+    while ns < end_ns:
+        out.append(got.get(ns) or Point(ns, 0, 0, None, None))
+        if step == "day":  # the next local midnight: 23 or 25 hours on a clock change
+            ns = int((datetime.fromtimestamp(ns / 1e9, ZoneInfo(tz)) + timedelta(days=1)).timestamp()) * 10**9
+        else:
+            ns += MINUTE_NS * (60 if step == "hour" else 1)
+    return out
 
 
 def _literal(text: str) -> str:

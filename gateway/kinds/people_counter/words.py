@@ -15,6 +15,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/occupancy/hall": "全厅当前人数（按出入口的净流量）",
         "GET /api/v1/occupancy/history": "区域（或全厅）每分钟、每小时或每天的进出和人数",
         "GET /api/v1/occupancy/stream": "人数实时变化（Server-Sent Events）",
+        "GET /api/v1/occupancy/history/export": "客流历史导出为 CSV 或 XLSX 文件",
     },
 }
 # What its wall fragment (pages/zones.js) shows: key -> (中文, English); {z} a zone, {n} people.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.kinds.rating_pad import ratings_api, workorders_api
+from gateway.kinds.rating_pad import exports, ratings_api, workorders_api
 
 router = APIRouter()
+router.include_router(exports.router)
 router.include_router(ratings_api.router)
 router.include_router(workorders_api.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -55,6 +56,14 @@ class MissingOut(BaseModel):
     message: str
 
 
+class ThresholdsOut(BaseModel):
+    """The hall's 好评率 colours (`ratings.good_rate_ok` / `good_rate_low`): green at or above ok,
+    red below low, amber between."""
+
+    good_rate_ok: float
+    good_rate_low: float
+
+
 class SummaryOut(BaseModel):
     start: str | None
     end: str | None
@@ -64,6 +73,7 @@ class SummaryOut(BaseModel):
     duplicates: int | None  # other ratings of cases already rated, left out (without a window filter)
     visits: VisitsOut | None  # 评价率 against the served visits; None when the hall has no source of them
     visits_missing: MissingOut | None  # why `visits` is None
+    thresholds: ThresholdsOut
 
 
 class RatingOut(BaseModel):
@@ -109,6 +119,12 @@ async def summary(
     date: Annotated[IsoDate | None, Query(description="one day (instead of start/end)")] = None,
     window: str | None = None,
 ) -> dict[str, Any]:
+    return summary_of(view, role, by, start, end, date, window)
+
+
+def summary_of(
+    view: View, role: str, by: By | None, start: str | None, end: str | None, date: Date | None, window: str | None
+) -> dict[str, Any]:
     # The wall shows the hall's figures (by zone, item or day); per window or person they name a clerk.
     if by in PRIVATE_GROUPS or window is not None:
         refuse_viewer(role, "rating figures per window or per person")
@@ -148,6 +164,7 @@ async def summary(
             "ratings_without_visit": joined.without_visit,
         },
         "visits_missing": NO_VISITS if joined is None else None,
+        "thresholds": {"good_rate_ok": view.cfg.ratings.good_rate_ok, "good_rate_low": view.cfg.ratings.good_rate_low},
     }
 
 

@@ -315,13 +315,22 @@ class RatingStore(Staged):
         return _order(row) if row else None
 
     def orders(
-        self, *, state: str | None = None, overdue_at: int | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        *,
+        state: str | None = None,
+        overdue_at: int | None = None,
+        window: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[WorkOrder]:
         self.flush_for_read()
         sql, args = "SELECT * FROM workorders WHERE 1=1", []
         if state is not None:
             sql += " AND state = ?"
             args.append(state)
+        if window is not None:
+            sql += " AND window = ?"
+            args.append(window)
         if overdue_at is not None:
             sql += f" AND state IN ({', '.join('?' * len(DUE))}) AND deadline_ns <= ?"
             args += [*DUE, overdue_at]

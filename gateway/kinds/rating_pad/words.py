@@ -24,7 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
         "appealed": "已申诉",
         "closed": "已关闭",
     },
-    "workorder_action": {"callback": "回访", "rectify": "整改", "appeal": "申诉", "close": "关闭"},
+    "workorder_action": {"open": "开单", "callback": "回访", "rectify": "整改", "appeal": "申诉", "close": "关闭"},
     "bad_reason": {
         "attitude": "服务态度",
         "slow": "办理慢",
@@ -34,15 +34,17 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "route": {
         "GET /api/v1/ratings/summary": "一段时间内的评价统计，按分组",
+        "GET /api/v1/ratings/summary/export": "评价统计导出为 CSV 或 XLSX 文件",
         "GET /api/v1/ratings/bad": "差评及其整改状态，最新的在前（大厅公示用，不含人员、窗口和办件号）",
         "GET /api/v1/ratings": "评价和超时未评记录，最新的在前，分页",
         "GET /api/v1/workorders": "差评整改工单，最新的在前，分页",
+        "GET /api/v1/workorders/export": "差评整改工单（按状态、窗口、超期筛选）导出为 CSV 或 XLSX 文件",
         "GET /api/v1/workorders/{order_id}": "单张工单及其处理记录",
         "POST /api/v1/workorders/{order_id}/{action}": "推进工单：回访、整改、申诉或关闭，附备注",
     },
     "alert": {"bad_rating": "差评", "bad_ratings_window": "窗口差评偏多", "workorder_overdue": "工单超期"},
 }
-# What its wall fragment (pages/rated_today.js) shows: key -> (中文, English).
+# What its page fragments (pages/rated_today.js on the wall, pages/manager.js) show: key -> (中文, English).
 PAGE_WORDS: dict[str, tuple[str, str]] = {
     "rating_service_item": ("办理事项", "Service"),
     # what 评价率 is counted against: the visits served (a queue system counts them), else the pads'
@@ -57,4 +59,12 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
     "rating_handling_rectified": ("已整改", "rectified"),
     "rating_handling_appealed": ("申诉中", "appealed"),
     "rating_handling_closed": ("已办结", "closed"),
+    "wo_all_states": ("全部状态", "Any state"),
+    "wo_window_ph": ("窗口号", "Window"),
+    "wo_overdue_only": ("只看超期", "Overdue only"),
+    "wo_history": ("处理记录", "History"),
+    "good_thresholds": (
+        "好评率：≥ {ok} 绿色，< {low} 红色，其间黄色",
+        "Good rate: ≥ {ok} green, < {low} red, amber between",
+    ),
 }

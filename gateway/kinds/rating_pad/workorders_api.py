@@ -23,6 +23,7 @@ router = APIRouter(tags=["ratings"])
 State = Literal["open", "called_back", "rectified", "appealed", "closed"]
 Action = Literal["callback", "rectify", "appeal", "close"]
 HANDLERS = ("duty_manager", "manager")
+WindowQuery = Annotated[str | None, Query(max_length=64, description="one window's orders")]
 
 
 class LogOut(BaseModel):
@@ -110,12 +111,19 @@ async def workorders(
     _: RoleDep,
     state: State | None = None,
     overdue: bool | None = None,
+    window: WindowQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="page: ids below this")] = None,
 ) -> list[dict[str, Any]]:
+    return orders_of(view, state, overdue, window, limit, before_id)
+
+
+def orders_of(
+    view: View, state: State | None, overdue: bool | None, window: str | None, limit: int, before_id: int | None
+) -> list[dict[str, Any]]:
     now = time.time_ns()
     orders = ratings_of(view).store.orders(
-        state=state, overdue_at=now if overdue else None, limit=limit, before_id=before_id
+        state=state, overdue_at=now if overdue else None, window=window, limit=limit, before_id=before_id
     )
     return [_out(view, o, now) for o in orders if overdue is not False or not o.overdue(now)]
 
