@@ -245,8 +245,9 @@ def test_a_hall_without_a_queue_shows_none_of_it(mosquitto: Mosquitto, tmp_path:
     hall = Hall(tmp_path, mosquitto, PAD)
     with hall.running():
         kinds = hall.get("/api/v1/kinds")
-        queue_pages = [k for k in kinds if {"wall", "manager"} <= set(k["fragments"])]
-        assert queue_pages and all(k["devices"] == 0 for k in queue_pages)  # registered, not in this hall
+        queue = [k for k in kinds if k["name"] == "queue"]
+        # registered, with its wall and manager fragments, and not in this hall
+        assert queue and {"wall", "manager"} <= set(queue[0]["fragments"]) and queue[0]["devices"] == 0
         with chromium(1920, 1080) as driver:
             for path, role in (("/", "viewer"), ("/web/manager.html", "manager")):
                 open_page(driver, hall, path, role)
