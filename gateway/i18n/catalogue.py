@@ -50,6 +50,30 @@ def page_words(central: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, s
     return out
 
 
+def summaries() -> dict[str, Entry]:
+    """What each health problem, offline reason and alert rule says: zh_CN.SUMMARIES with every
+    kind's (`Kind.summaries`)."""
+    out = dict(zh_CN.SUMMARIES)
+    for kind in KINDS.values():
+        for code, entry in kind.summaries.items():
+            if out.get(code, entry) != entry:
+                raise ValueError(f"kind {kind.name}: summary {code!r} has another entry already")
+            out[code] = entry
+    return out
+
+
+def say(code: str, params: Mapping[str, Any], english: str) -> str:
+    """A problem, offline reason or alert (gateway/domain/health.py `Say`) in Chinese, from its
+    template with its specifics (a part by its label: `格口 3`); the English where none is known."""
+    entry = summaries().get(code)
+    if entry is None:
+        return english
+    values = dict(params)
+    if isinstance(values.get("part"), str):
+        values["part"] = part_text(values["part"])
+    return fill(entry.message, _shown(values))
+
+
 def label(group: str, value: str, table: Mapping[str, Mapping[str, str]] | None = None) -> str:
     return (table or labels()).get(group, {}).get(value, value)
 

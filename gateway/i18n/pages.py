@@ -158,4 +158,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "minutes": ("分钟", "min"),
     "refresh": ("刷新", "Refresh"),
     "back": ("返回", "Back"),
+    # the technician's page (dashboards/web/tech.js)
+    "why_offline": ("离线原因", "Why it is offline"),
+    "diagnosis": ("当前状况", "Its state now"),
+    "link_state": ("链路状态", "Link"),
+    "never": ("从未", "never"),
+    "now": ("现在", "now"),
+    "closed_by": ("由以下人员在差评工单中处理：", "Closed in its work order by: "),
 }

@@ -174,6 +174,7 @@ class AttendanceProjection:
                         f"window {s.window}",
                         "warning",
                         f"空岗: window {s.window} has nobody on it for {s.current_absence_s / 60:.0f} min ({staff})",
+                        params={"window": s.window, "minutes": f"{s.current_absence_s / 60:.0f}", "staff": staff},
                     )
                 )
         return out
@@ -203,4 +204,5 @@ KIND = Kind(
     provides={Presence: AttendanceProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
+    summaries=words.SUMMARIES,
 )

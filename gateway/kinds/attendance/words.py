@@ -14,3 +14,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/attendance/daily": "按人员：首次签到、最后签退、迟到、早退、缺卡",
     },
 }
+# What its alerts say (Condition.rule -> template; Kind.summaries).
+SUMMARIES: dict[str, Entry] = {
+    "post_empty": Entry("空岗：窗口[ {window} ][已 {minutes} 分钟]无人在岗[（{staff}）]"),
+}
