@@ -161,6 +161,7 @@ WORDS: dict[str, tuple[str, str]] = {
     # the technician's page (dashboards/web/tech.js)
     "why_offline": ("离线原因", "Why it is offline"),
     "diagnosis": ("当前状况", "Its state now"),
+    "state_since": ("此状态始于", "In this state since"),
     "link_state": ("链路状态", "Link"),
     "never": ("从未", "never"),
     "now": ("现在", "now"),
