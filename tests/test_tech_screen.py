@@ -38,12 +38,17 @@ for (let n = walk.nextNode(); n; n = walk.nextNode()) {
   if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true }) || !el.getClientRects().length) continue;
   out.push(n.textContent.trim());
 }
-for (const s of document.querySelectorAll("select")) if (s.checkVisibility() && s.selectedOptions[0]) out.push(s.selectedOptions[0].textContent);
+for (const s of document.querySelectorAll("select")) {
+  if (s.checkVisibility() && s.selectedOptions[0]) out.push(s.selectedOptions[0].textContent);
+}
 return out;
 """
 BUTTONS = """
 return [...document.querySelectorAll("button")].filter((b) => b.checkVisibility() && b.getClientRects().length)
-  .map((b) => { const r = b.getBoundingClientRect(); return [b.id || b.textContent.trim(), r.left, r.right, r.width]; });
+  .map((b) => {
+    const r = b.getBoundingClientRect();
+    return [b.id || b.textContent.trim(), r.left, r.right, r.width];
+  });
 """
 
 
@@ -75,8 +80,9 @@ def test_the_rule_finds_a_code_in_text_and_not_where_it_is_marked_as_one(hall: D
     with chromium(800, 600) as driver:
         driver.get(f"{hall.base}/web/tech.html")
         driver.execute_script(
-            "document.body.innerHTML = '<p>设备 offline 了</p><p><code>open</code> <small class=\"code\">critical</small>"
-            "<span title=\"degraded\">异常</span></p><select><option>正常</option><option>ok</option></select>'"
+            "document.body.innerHTML = '<p>设备 offline 了</p><p><code>open</code>"
+            ' <small class="code">critical</small><span title="degraded">异常</span></p>'
+            "<select><option>正常</option><option>ok</option></select>'"
         )
         assert codes_shown(driver, codes) == [("offline", "设备 offline 了")]
 
@@ -94,7 +100,8 @@ def test_the_tech_page_shows_labels_not_codes_and_every_button_on_screen(hall: D
     for width, height in SIZES:
         with chromium(width, height) as driver:
             # The page with a device's diagnosis open, as a technician who picked it.
-            open_page(driver, demo, f"/web/tech.html?device={device}", "technician", f'#alerts tr[data-alert="{bad["id"]}"]')
+            row_css = f'#alerts tr[data-alert="{bad["id"]}"]'
+            open_page(driver, demo, f"/web/tech.html?device={device}", "technician", row_css)
             wait(lambda: driver.find_elements("css selector", "html[data-rendered] table.diagnosis"), what="drawn")
             driver.save_screenshot(str(tmp_path / f"tech-{width}x{height}.png"))
             # Alerts come before the device list.
@@ -104,8 +111,9 @@ def test_the_tech_page_shows_labels_not_codes_and_every_button_on_screen(hall: D
             )
             assert order, "the alerts are not above the devices"
             # The 差评 alert: acknowledge, but no 关闭; it says who closes it and where.
-            row = driver.find_element("css selector", f'#alerts tr[data-alert="{bad["id"]}"]')
-            assert row.find_elements("css selector", "[data-ack]") and not row.find_elements("css selector", "[data-close]")
+            row = driver.find_element("css selector", row_css)
+            assert row.find_elements("css selector", "[data-ack]")
+            assert not row.find_elements("css selector", "[data-close]")
             assert "差评工单" in row.text and "值班长" in row.text, row.text
             # The diagnosis: why, since when, last seen, last error, the link's state by its label.
             diagnosis = driver.find_element("css selector", "table.diagnosis").text
