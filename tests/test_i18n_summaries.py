@@ -32,6 +32,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 ASCII_WORD = re.compile(r"[A-Za-z_]{3,}")
 # Rules whose words are made where the condition is made, from the device's health (gateway/alerts/rules.py).
 DEVICE_RULES = {"device_offline", "device_problem"}
+MADE_BY = ("Condition", "Problem", "Offline")  # what a rule, a health problem or an offline reason is made as
 
 
 def _constants(tree: ast.Module) -> dict[str, str]:
@@ -44,8 +45,8 @@ def _constants(tree: ast.Module) -> dict[str, str]:
 
 
 def raised() -> tuple[dict[str, list[str]], list[str]]:
-    """Every Condition rule and Problem code in gateway/ -> where; and the Condition calls that give
-    no `params` (outside gateway/alerts/rules.py, which words a device's conditions itself)."""
+    """Every Condition rule, Problem code and Offline reason in gateway/ -> where; and the Condition
+    calls that give no `params` (outside gateway/alerts/rules.py, which words a device's conditions itself)."""
     found: dict[str, list[str]] = {}
     without: list[str] = []
     for path in sorted((ROOT / "gateway").rglob("*.py")):
@@ -53,7 +54,7 @@ def raised() -> tuple[dict[str, list[str]], list[str]]:
         names = _constants(tree)
         where = str(path.relative_to(ROOT))
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Condition", "Problem")):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in MADE_BY):
                 continue
             first = node.args[0] if node.args else None
             if isinstance(first, ast.Attribute) and first.attr == "code":

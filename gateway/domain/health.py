@@ -44,6 +44,17 @@ class Problem:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Offline:
+    """Why a device went offline (not an alert rule of its own: its `device_offline` alert says it):
+    `code` one of the catalogue's offline reasons (silent, no_answer, ...), `text` the English."""
+
+    code: str
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    part: None = None
+
+
 # (code, specifics, the English) -> what a person reads: the catalogue's template for the code.
 Say = Callable[[str, Mapping[str, Any], str], str]
 
@@ -52,8 +63,8 @@ def english(_: str, __: Mapping[str, Any], text: str) -> str:
     return text
 
 
-def words(h: DeviceHealth, p: Problem) -> str:
-    """A problem as `h` says it."""
+def words(h: DeviceHealth, p: Problem | Offline) -> str:
+    """A problem or an offline reason as `h` says it."""
     return h.say(p.code, {"part": p.part, **p.params}, p.text)
 
 
@@ -123,7 +134,7 @@ def common_problems(h: DeviceHealth, now_ns: int) -> list[Problem]:
     return out
 
 
-def evaluate(h: DeviceHealth, now_ns: int, offline: Problem | None = None) -> Transition | None:
+def evaluate(h: DeviceHealth, now_ns: int, offline: Offline | None = None) -> Transition | None:
     """Recompute state and detail (time-based rules too); returns the change, if any. `offline`:
     why it went offline now (its code one of the catalogue's offline reasons)."""
     if not h.online:
@@ -164,7 +175,7 @@ def observe(h: DeviceHealth, event: Event, now_ns: int) -> Transition | None:
                 h.info[key] = event.fields[key]
         h.online = online
         reason = event.fields.get("reason")
-        said = Problem(
+        said = Offline(
             "said_offline", f"device said offline{f' ({reason})' if reason else ''}", params={"reason": reason}
         )
         return evaluate(h, now_ns, None if online else said)
@@ -191,7 +202,7 @@ def poll_failed(h: DeviceHealth, error: str, now_ns: int) -> Transition | None:
     if h.failures_in_row >= POLL_FAILURES_OFFLINE:
         h.online = False
         polls = h.failures_in_row
-        why = Problem("no_answer", f"no answer to {polls} polls: {error}", params={"polls": polls, "error": error})
+        why = Offline("no_answer", f"no answer to {polls} polls: {error}", params={"polls": polls, "error": error})
         return evaluate(h, now_ns, why)
     return None
 
@@ -209,7 +220,7 @@ def tick(h: DeviceHealth, now_ns: int) -> Transition | None:
         if silent_ns > h.heartbeat_timeout_ns:
             h.online = False
             seconds = silent_ns // 10**9
-            return evaluate(h, now_ns, Problem("silent", f"nothing heard for {seconds} s", params={"seconds": seconds}))
+            return evaluate(h, now_ns, Offline("silent", f"nothing heard for {seconds} s", params={"seconds": seconds}))
     return evaluate(h, now_ns) if h.online else None
 
 
