@@ -48,8 +48,8 @@ async function devices() {
   const counts = { ok: 0, degraded: 0, offline: 0 };
   list.forEach((d) => counts[d.health]++);
   $("#device-summary").innerHTML = `${shown.length} · ${HEALTH.map((h) => `<span class="${h}" title="${h}">${esc(HG.label("health", h))} ${counts[h]}</span>`).join(" · ")}`;
-  $("#devices").innerHTML = shown.map((d) => `<tr class="pick" data-id="${esc(d.id)}" data-health="${esc(d.health)}"><td>${esc(d.id)}</td><td>${HG.kindHtml(d.kind)}</td>
-    <td>${esc(d.zone || d.window || "")}</td><td>${lab("health", d.health, d.health)}</td><td>${why(d)}</td><td class="muted">${dt(d.last_seen)}</td></tr>`).join("");
+  $("#devices").innerHTML = shown.map((d) => `<tr class="pick" data-id="${esc(d.id)}" data-health="${esc(d.health)}"><td>${esc(d.id)}</td>
+    <td>${lab("health", d.health, d.health)}</td><td>${HG.kindHtml(d.kind)}</td><td>${esc(d.zone || d.window || "")}</td><td>${why(d)}</td><td class="muted">${dt(d.last_seen)}</td></tr>`).join("");
 }
 
 // A table of name -> value (info, counters): the names are the device's or the gateway's own codes.
@@ -125,11 +125,11 @@ async function quarantine() {
   if (!may("GET", "/api/v1/quarantine")) return;
   const qs = await api("/api/v1/quarantine?limit=50");
   $("#quarantine").innerHTML = qs.map((q) => `<tr><td class="muted">${dt(q.at)}</td><td>${esc(q.device || "")}</td><td>${lab("quarantine", q.reason)}</td>
-    <td><code>${esc(q.detail)}</code><br><code>${esc(q.payload.slice(0, 120))}</code></td><td><code>${esc(q.topic)}</code></td></tr>`).join("") || `<tr><td class="muted">${t("none")}</td></tr>`;
+    <td><code>${esc(q.detail)}</code><br><code>${esc(q.payload.slice(0, 120))}</code></td><td><code>${esc(q.topic)}</code></td></tr>`).join("") || `<tr><td class="muted" colspan="5">${t("none")}</td></tr>`;
 }
 async function unknown() {
   const us = await api("/api/v1/devices/unknown");
-  $("#unknown").innerHTML = us.map((u) => `<tr><td><code>${esc(u.topic)}</code></td><td>${u.messages}</td><td class="muted">${dt(u.last_seen)}</td></tr>`).join("") || `<tr><td class="muted">${t("none")}</td></tr>`;
+  $("#unknown").innerHTML = us.map((u) => `<tr><td><code>${esc(u.topic)}</code></td><td>${u.messages}</td><td class="muted">${dt(u.last_seen)}</td></tr>`).join("") || `<tr><td class="muted" colspan="3">${t("none")}</td></tr>`;
 }
 
 HG.start("tech", async () => {
