@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.domain import health
 from gateway.domain.canonical import HEARTBEAT, READING, STATUS, Event
 from gateway.domain.health import DeviceHealth, Transition
+from gateway.i18n.catalogue import say
 from gateway.kinds.base import Rule, jammed, low_battery
 from gateway.kinds.registry import KINDS
 from gateway.store.journal import Journal
@@ -68,6 +69,7 @@ class HealthBook:
                 fold=KINDS[d.kind].fold,
                 heartbeat_timeout_ns=_silence_limit(d),
                 drift_limit_s=drift_limit_s,
+                say=say,  # the catalogue's words for its problems and offline reasons
             )
             for d in devices.values()
         }

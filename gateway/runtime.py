@@ -36,6 +36,7 @@ from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
 from gateway.features import FEATURES
 from gateway.health import HealthBook
+from gateway.i18n.catalogue import say
 from gateway.ingest.hub import Hub
 from gateway.ingest.links import alerts_topic, make_sink, mqtt_options, status_topic
 from gateway.ingest.pollers import spawn_pollers
@@ -253,7 +254,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         spawn_pollers(supervisor, devices, lines, hub)
         for name, task in parts.tasks.items():
             supervisor.spawn(name, task)
-        watch = GatewayWatch(cfg.alerts.severity)
+        watch = GatewayWatch(cfg.alerts.severity, say=say)
 
         def tick() -> None:
             # Each step on its own: a state database that cannot be written (logged once and

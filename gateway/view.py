@@ -206,14 +206,19 @@ class View:
 
     def _link(self, device_id: str) -> dict[str, Any]:
         d = self.devices[device_id]
+        # `state` (labels' `link_state`): what a technician checks first when a device is offline.
         if d.topic is not None:
             stats = self.mqtt_stats()
-            return {"topic": d.topic, "broker_connected": bool(stats and stats.connected)}
+            up = bool(stats and stats.connected)
+            return {"state": "up" if up else "down", "topic": d.topic, "broker_connected": up}
         m = d.config.modbus
         assert m is not None
         line = self.lines.get(m.bus)
         s: LineStats | None = line.stats if line else None
+        failures = self._health.devices[device_id].failures_in_row
         return {
+            "state": "no_answer" if failures else "up",
+            "failures_in_row": failures,
             "line": m.bus,
             "unit": m.unit,
             "framer": m.framer,

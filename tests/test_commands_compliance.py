@@ -84,7 +84,7 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
 
         # Past the grace period in working time: an alert, gone when the phone goes in.
         alert = await until(lambda: api.alert("phone_not_in_slot", "staff S0002"), what="the phone alert")
-        assert "lb-1 slot 4" in alert["summary"]
+        assert "lb-1 格口 4" in alert["summary"], alert["summary"]
         assert await api.alert("phone_not_in_slot", "staff S0001") is None
         lb.put_phone(4)
         await until(lambda: _when(view(missing=True), lambda v: v == []), what="every phone in")

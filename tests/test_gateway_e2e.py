@@ -116,7 +116,7 @@ async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: P
                 return d if not d["online"] else None
 
             d = await until(rp1_offline, what="rp-w01 offline after its crash")
-            assert (d["health"], d["detail"]) == ("offline", "device said offline")
+            assert (d["health"], d["detail"]) == ("offline", "设备报告离线")  # the catalogue's words
             assert (await devices())["rp-w02"]["online"]
 
             # A dead Modbus device goes offline and does not stall the counters.
@@ -127,7 +127,7 @@ async def _hall_end_to_end(mosquitto: Mosquitto, influxdb: InfluxDB, tmp_path: P
                 return d if d["health"] == "offline" else None
 
             d = await until(locker_offline, what="locker offline after its server stopped")
-            assert d["detail"].startswith("no answer to 3 polls")
+            assert d["detail"].startswith("连续 3 次轮询无应答"), d["detail"]
             # pc-door polls every 0.2 s on a line of its own: 5 more readings take about 1 s. A
             # poller stalled behind the dead locker's 1 s timeouts would need 5 s or more.
             before = (await http.get("/api/v1/devices/pc-door")).json()["counters"]["events"]

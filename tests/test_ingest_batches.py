@@ -65,7 +65,9 @@ def test_health_skips_only_evaluations_that_would_change_nothing(steps) -> None:
 
     device = SimpleNamespace(id="d", kind="rating_pad", protocol="mqtt", decoder=None)
     book = HealthBook({"d": device})  # type: ignore[dict-item]
-    reference = domain.DeviceHealth("d", "rating_pad", "mqtt", rules=KIND.problems, keep=KIND.info, fold=KIND.fold)
+    reference = domain.DeviceHealth(
+        "d", "rating_pad", "mqtt", rules=KIND.problems, keep=KIND.info, fold=KIND.fold, say=book.devices["d"].say
+    )
     reference.drift_limit_s = book.devices["d"].drift_limit_s
     reference.heartbeat_timeout_ns = book.devices["d"].heartbeat_timeout_ns
     now = 10**18

@@ -100,7 +100,7 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
 
             # The 差评: a work order at once, and an alert naming window, staff, item, score, reasons, case.
             alert = await until(lambda: _alert(tech, "bad_rating"), what="差评 alert")
-            for part in ("W01", bad["staff_id"], bad["item"], "差评 1", "attitude, slow", bad["case_id"]):
+            for part in ("W01", bad["staff_id"], bad["item"], "差评 1 分", "服务态度、办理慢", bad["case_id"]):
                 assert part in alert["summary"], alert["summary"]
             assert alert["closes_by_hand"] and alert["severity"] == "critical"
             orders = (await tech.get("/api/v1/workorders")).json()
@@ -111,7 +111,7 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
             for score in (2, 1, 2):
                 rate(w02, score)
             window_alert = await until(lambda: _alert(tech, "bad_ratings_window"), what="window alert")
-            assert "3 差评 at window W02" in window_alert["summary"]
+            assert "窗口 W02 今日差评已 3 条" in window_alert["summary"], window_alert["summary"]
             assert len((await tech.get("/api/v1/workorders")).json()) == 4
             listed = (await tech.get("/api/v1/ratings", params={"window": "W02", "score": 1})).json()
             assert [(r["window"], r["score"]) for r in listed] == [("W02", 1)]

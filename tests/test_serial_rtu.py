@@ -188,7 +188,7 @@ async def _gateway_over_serial(sim_yaml: Path, gw_yaml: Path) -> None:
         # Unit 2 loses power: only it goes offline; unit 1 keeps being polled on the same line.
         sim.buses[0].unplug(2)
         await until(lambda: not dev("pc-inner").online, what="pc-inner offline after it went silent")
-        assert dev("pc-inner").detail.startswith("no answer to 3 polls"), dev("pc-inner").detail
+        assert dev("pc-inner").detail.startswith("连续 3 次轮询无应答"), dev("pc-inner").detail
         assert dev("pc-door").online
         before = events("pc-door")
         await until(lambda: events("pc-door") >= before + 5, what="pc-door still polled")

@@ -19,6 +19,7 @@ from gateway.config.alerts import Alerts as AlertsConfig
 from gateway.domain.canonical import STATUS, Event
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
+from gateway.i18n.catalogue import say
 from gateway.kinds.base import Kind
 from gateway.store.journal import Journal
 from gateway.store.writes import Unwritable
@@ -39,6 +40,13 @@ def _alert(row: tuple[Any, ...]) -> Alert:
 def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:
     t = datetime.fromtimestamp(now_ns / 1e9, ZoneInfo(tz)).time()
     return start <= t < end if start <= end else t >= start or t < end
+
+
+def worded(c: Condition) -> Condition:
+    """A condition's summary in the catalogue's words (its rule's template), if it carries the specifics."""
+    if not c.params:
+        return c
+    return replace(c, summary=say(c.rule, {"device": c.device, **c.params}, c.summary))
 
 
 class AlertDesk:
@@ -99,7 +107,7 @@ class AlertDesk:
 
     def raise_condition(self, c: Condition, now_ns: int) -> None:
         """Something that happened (not a state that holds): opens an alert or counts once more."""
-        c = replace(c, severity=self.cfg.severity.get(c.rule) or c.severity)
+        c = replace(worded(c), severity=self.cfg.severity.get(c.rule) or c.severity)
         self._recall(c)
         self._changed([self.book.raise_(c, now_ns)], now_ns)
 
@@ -117,6 +125,7 @@ class AlertDesk:
         started = perf_counter()
         self._gateway = gateway
         holding = device_conditions(self.health.devices.values(), self.started_ns, now_ns, self.cfg.severity)
+        gateway = [worded(c) for c in gateway]
         for c in gateway:
             self._recall(c)
         changed = self.book.evaluate(holding + gateway, now_ns)

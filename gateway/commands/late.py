@@ -92,9 +92,9 @@ class LateAnswers:
         """The timed-out audit row is committed: raise its alert, then apply what came meanwhile."""
         held = self._settling.pop(cmd_id, [])
         if self.alerts is not None:
-            c = Condition(
-                UNANSWERED, f"{device}/{part}", "warning", f"{action}: {detail} (command {cmd_id})", device, True
-            )
+            text = f"{action}: {detail} (command {cmd_id})"
+            said = {"part": part, "action": action, "cmd_id": cmd_id}
+            c = Condition(UNANSWERED, f"{device}/{part}", "warning", text, device, True, said)
             self.alerts.raise_condition(c, self.clock())
         for a in held:
             self._amend(cmd_id, a)

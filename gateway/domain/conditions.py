@@ -3,8 +3,9 @@ share (gateway/alerts/lifecycle.py opens, acknowledges and resolves alerts from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -17,3 +18,6 @@ class Condition:
     summary: str
     device: str | None = None
     manual: bool = False  # only a person can close it (no condition clears it)
+    # The specifics of its catalogue template (Kind.summaries, zh_CN.SUMMARIES): with them the alert
+    # desk words `summary` (English, for the logs and tests) in Chinese; without, it stays as it is.
+    params: Mapping[str, Any] = field(default_factory=dict)

@@ -5,6 +5,9 @@ with their will; a device whose heartbeats stop is offline too. Modbus devices a
 their polls answer and offline after a few failures in a row. What makes an online device
 degraded is partly common to all (clock drift, weak signal, slow answers, flapping) and partly
 its kind's business (`rules` and `fold`, from gateway/kinds/): this module names no kind.
+
+Each reason has a code and its specifics beside its English text; `say` (the catalogue's, passed
+in by the running gateway) turns them into the words a person reads. By default: the English.
 """
 
 from __future__ import annotations
@@ -32,11 +35,37 @@ FLAP_LIMIT = 4  # going offline this often within the window is flapping
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Why an online device is degraded: `code` names the alert rule it raises (low_battery, ...),
-    `part` the slot or door it concerns, if any."""
+    `part` the slot or door it concerns, if any; `text` is the English (logs), `params` the
+    specifics a catalogue template fills in (`battery`)."""
 
     code: str
     text: str
     part: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Offline:
+    """Why a device went offline (not an alert rule of its own: its `device_offline` alert says it):
+    `code` one of the catalogue's offline reasons (silent, no_answer, ...), `text` the English."""
+
+    code: str
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    part: None = None
+
+
+# (code, specifics, the English) -> what a person reads: the catalogue's template for the code.
+Say = Callable[[str, Mapping[str, Any], str], str]
+
+
+def english(_: str, __: Mapping[str, Any], text: str) -> str:
+    return text
+
+
+def words(h: DeviceHealth, p: Problem | Offline) -> str:
+    """A problem or an offline reason as `h` says it."""
+    return h.say(p.code, {"part": p.part, **p.params}, p.text)
 
 
 Rules = Callable[[Mapping[str, Any], int], list[Problem]]
@@ -64,6 +93,7 @@ class DeviceHealth:
     fold: Fold | None = None
     heartbeat_timeout_ns: int | None = HEARTBEAT_TIMEOUT_NS  # None: it sends none, silence means nothing
     drift_limit_s: float = CLOCK_DRIFT_LIMIT_S
+    say: Say = english
     online: bool = False
     health: HealthState = "offline"
     detail: str = "never seen"
@@ -77,6 +107,10 @@ class DeviceHealth:
     history: deque[Transition] = field(default_factory=lambda: deque(maxlen=HISTORY))
     offline_at: deque[int] = field(default_factory=lambda: deque(maxlen=FLAP_LIMIT))
 
+    def __post_init__(self) -> None:
+        if self.detail == "never seen":
+            self.detail = self.say("never_seen", {}, self.detail)
+
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -86,28 +120,31 @@ def common_problems(h: DeviceHealth, now_ns: int) -> list[Problem]:
     out = []
     drift = _number(h.info.get("clock_drift_s"))
     if drift is not None and abs(drift) > h.drift_limit_s:
-        out.append(Problem("clock_drift", f"clock off by {drift:+.0f} s"))
+        out.append(Problem("clock_drift", f"clock off by {drift:+.0f} s", params={"drift": f"{drift:+.0f}"}))
     rssi = _number(h.info.get("rssi"))
     if rssi is not None and rssi < WEAK_RSSI_DBM:
-        out.append(Problem("weak_signal", f"weak signal ({rssi:g} dBm)"))
+        out.append(Problem("weak_signal", f"weak signal ({rssi:g} dBm)", params={"rssi": f"{rssi:g}"}))
     rtt = _number(h.info.get("poll_rtt_s"))
     if rtt is not None and rtt > SLOW_POLL_S:
-        out.append(Problem("slow", f"slow answers ({rtt * 1000:.0f} ms a poll)"))
+        out.append(Problem("slow", f"slow answers ({rtt * 1000:.0f} ms a poll)", params={"ms": f"{rtt * 1000:.0f}"}))
     if len(h.offline_at) == FLAP_LIMIT and now_ns - h.offline_at[0] <= FLAP_WINDOW_NS:
-        out.append(Problem("flapping", f"went offline {FLAP_LIMIT} times in {FLAP_WINDOW_NS // 60 // 10**9} min"))
+        minutes = FLAP_WINDOW_NS // 60 // 10**9
+        text = f"went offline {FLAP_LIMIT} times in {minutes} min"
+        out.append(Problem("flapping", text, params={"times": FLAP_LIMIT, "minutes": minutes}))
     return out
 
 
-def evaluate(h: DeviceHealth, now_ns: int, offline_detail: str | None = None) -> Transition | None:
-    """Recompute state and detail (time-based rules too); returns the change, if any."""
+def evaluate(h: DeviceHealth, now_ns: int, offline: Offline | None = None) -> Transition | None:
+    """Recompute state and detail (time-based rules too); returns the change, if any. `offline`:
+    why it went offline now (its code one of the catalogue's offline reasons)."""
     if not h.online:
         state: HealthState = "offline"
-        detail = offline_detail or h.detail
+        detail = words(h, offline) if offline else h.detail
         h.problems = []
     else:
         h.problems = common_problems(h, now_ns) + h.rules(h.info, now_ns)
         state = "degraded" if h.problems else "ok"
-        detail = "; ".join(p.text for p in h.problems)
+        detail = ("; " if h.say is english else "；").join(words(h, p) for p in h.problems)
     if state == h.health and detail == h.detail:
         return None
     if state != h.health:
@@ -138,7 +175,10 @@ def observe(h: DeviceHealth, event: Event, now_ns: int) -> Transition | None:
                 h.info[key] = event.fields[key]
         h.online = online
         reason = event.fields.get("reason")
-        return evaluate(h, now_ns, None if online else f"device said offline{f' ({reason})' if reason else ''}")
+        said = Offline(
+            "said_offline", f"device said offline{f' ({reason})' if reason else ''}", params={"reason": reason}
+        )
+        return evaluate(h, now_ns, None if online else said)
     if event.name == HEARTBEAT:
         _uptime(h, event.fields)
         h.info.update({k: v for k, v in event.fields.items() if k in HEARTBEAT_INFO})
@@ -161,7 +201,9 @@ def poll_failed(h: DeviceHealth, error: str, now_ns: int) -> Transition | None:
     h.last_error = error
     if h.failures_in_row >= POLL_FAILURES_OFFLINE:
         h.online = False
-        return evaluate(h, now_ns, f"no answer to {h.failures_in_row} polls: {error}")
+        polls = h.failures_in_row
+        why = Offline("no_answer", f"no answer to {polls} polls: {error}", params={"polls": polls, "error": error})
+        return evaluate(h, now_ns, why)
     return None
 
 
@@ -177,7 +219,8 @@ def tick(h: DeviceHealth, now_ns: int) -> Transition | None:
         silent_ns = now_ns - h.last_seen_ns
         if silent_ns > h.heartbeat_timeout_ns:
             h.online = False
-            return evaluate(h, now_ns, f"nothing heard for {silent_ns // 10**9} s")
+            seconds = silent_ns // 10**9
+            return evaluate(h, now_ns, Offline("silent", f"nothing heard for {seconds} s", params={"seconds": seconds}))
     return evaluate(h, now_ns) if h.online else None
 
 

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from gateway.i18n import zh_CN
 from gateway.i18n.entry import Entry, fill
+from gateway.kinds.base import Kind
 from gateway.kinds.registry import KINDS
+
+T = TypeVar("T")
 
 # Specifics whose values are codes themselves: shown by their label (a role by its Chinese name).
 VALUE_LABELS = {"role": "role", "roles": "role", "rule": "alert", "state": "alert_state"}
@@ -39,23 +42,59 @@ def labels() -> dict[str, dict[str, str]]:
     return out
 
 
-def page_words(central: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
-    """The pages' words (gateway/i18n/pages.py) with every kind's fragments' (`Kind.page_words`)."""
+def _with_kinds(central: Mapping[str, T], part: Callable[[Kind], Mapping[str, T]], what: str) -> dict[str, T]:
+    """A central table with every kind's part of it; a key two of them word differently is an error."""
     out = dict(central)
     for kind in KINDS.values():
-        for key, words in kind.page_words.items():
-            if out.get(key, words) != words:
-                raise ValueError(f"kind {kind.name}: page word {key!r} has other words already")
-            out[key] = words
+        for key, value in part(kind).items():
+            if out.get(key, value) != value:
+                raise ValueError(f"kind {kind.name}: {what} {key!r} has other words already")
+            out[key] = value
     return out
+
+
+def page_words(central: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The pages' words (gateway/i18n/pages.py) with every kind's fragments' (`Kind.page_words`)."""
+    return _with_kinds(central, lambda k: k.page_words, "page word")
+
+
+def summaries() -> dict[str, Entry]:
+    """What each health problem, offline reason and alert rule says: zh_CN.SUMMARIES with every
+    kind's (`Kind.summaries`)."""
+    return _with_kinds(zh_CN.SUMMARIES, lambda k: k.summaries, "summary")
+
+
+def say(code: str, params: Mapping[str, Any], english: str) -> str:
+    """A problem, offline reason or alert (gateway/domain/health.py `Say`) in Chinese, from its
+    template with its specifics (a part by its label: `格口 3`); the English where none is known."""
+    words, table = _said()
+    entry = words.get(code)
+    if entry is None:
+        return english
+    values = dict(params)
+    if isinstance(values.get("part"), str):
+        values["part"] = part_text(values["part"], table)
+    return fill(entry.message, _shown(values, table))
+
+
+# `say` words every device's problems on every tick: the merged tables once per set of kinds.
+_SAID: dict[tuple[int, ...], tuple[dict[str, Entry], dict[str, dict[str, str]]]] = {}
+
+
+def _said() -> tuple[dict[str, Entry], dict[str, dict[str, str]]]:
+    key = tuple(map(id, KINDS.values()))
+    if key not in _SAID:
+        _SAID.clear()
+        _SAID[key] = (summaries(), labels())
+    return _SAID[key]
 
 
 def label(group: str, value: str, table: Mapping[str, Mapping[str, str]] | None = None) -> str:
     return (table or labels()).get(group, {}).get(value, value)
 
 
-def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
-    table = labels()
+def _shown(params: Mapping[str, Any], table: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    table = table or labels()
     out: dict[str, Any] = {}
     for name, value in params.items():
         group = VALUE_LABELS.get(name)
@@ -101,10 +140,10 @@ def invalid_fields(problems: list[dict[str, Any]]) -> str:
     return "；".join(out)
 
 
-def part_text(part: str | None) -> str | None:
+def part_text(part: str | None, table: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
     """A command's part as the audit writes it (`slot 3`, `door 5`) as a person reads it (`格口 3`):
     the word's label is its kind's (`part` labels)."""
     if not part:
         return part
     word, _, rest = part.partition(" ")
-    return f"{label('part', word)} {rest}".strip()
+    return f"{label('part', word, table)} {rest}".strip()

@@ -167,4 +167,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "range_too_long": ("时间段太长：最多 {n} 天，请缩短时间段", "Too long a range: at most {n} days"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "export_xlsx": ("导出 Excel", "Export XLSX"),
+    # the technician's page (dashboards/web/tech.js)
+    "why_offline": ("离线原因", "Why it is offline"),
+    "diagnosis": ("当前状况", "Its state now"),
+    "state_since": ("此状态始于", "In this state since"),
+    "link_state": ("链路状态", "Link"),
+    "never": ("从未", "never"),
+    "now": ("现在", "now"),
+    "closed_by": ("由以下人员在差评工单中处理：", "Closed in its work order by: "),
 }

@@ -69,6 +69,32 @@ ERRORS: dict[str, Entry] = {
     "unavailable": Entry("命令无法发送", "请稍后重试"),
 }
 
+# What a device's health and the alerts say (Problem.code, Condition.rule, the offline reasons of
+# gateway/domain/health.py), each specific in `[...]`; the English stays in the logs and tests.
+SUMMARIES: dict[str, Entry] = {
+    # why a device is offline
+    "never_seen": Entry("启动后从未收到它的消息"),
+    "said_offline": Entry("设备报告离线[（{reason}）]"),
+    "silent": Entry("[已 {seconds} 秒]未收到任何消息（心跳中断）"),
+    "no_answer": Entry("连续[ {polls} 次]轮询无应答[：{error}]"),
+    # why an online device is degraded
+    "clock_drift": Entry("时钟偏差[ {drift} 秒]"),
+    "weak_signal": Entry("信号弱[（{rssi} dBm）]"),
+    "slow": Entry("响应慢[（每次轮询 {ms} 毫秒）]"),
+    "flapping": Entry("[{minutes} 分钟内]离线[ {times} 次]"),
+    "low_battery": Entry("电量低[（{battery}%）]"),
+    "door_left_open": Entry("[{part} ]未关闭[，已 {seconds} 秒]"),
+    "jammed_lock": Entry("[{part} ]锁卡住"),
+    # the alerts of devices and of the gateway itself (gateway/alerts/rules.py)
+    "device_offline": Entry("[{device} ]离线[：{reason}]"),
+    "device_problem": Entry("[{device}：][{problem}]"),
+    "outbox_dropping": Entry("待发数据已满，正在丢弃记录[（累计丢弃 {dropped} 条）]"),
+    "store_unwritable": Entry("待发数据无法写入状态数据库[：{error}]"),
+    "sink_down": Entry("InfluxDB 数据库[已 {seconds} 秒]无法连接[：{error}]"),
+    "phone_not_in_slot": Entry("[{staff} ]已签到，但手机未放入[ {device}][ {part}][（已 {minutes} 分钟）]"),
+    "command_unanswered": Entry("[{device} ][{part} 的]命令[“{action}”]未在规定时间内得到确认[（命令 {cmd_id}）]"),
+}
+
 # What a code means when the catalogue has no entry for it (a device's own error text).
 UNKNOWN = Entry("请求未能完成[（{code}）]", "请查看说明（detail）或联系系统管理员")
 
@@ -84,6 +110,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "severity": {"info": "提示", "warning": "警告", "critical": "严重"},
     "health": {"ok": "正常", "degraded": "异常", "offline": "离线"},
+    # A device's link (GET /api/v1/devices/{id} `link.state`): its broker connection or bus answers.
+    "link_state": {"up": "连通", "down": "消息服务器未连接", "no_answer": "轮询无应答"},
     "alert_state": {"open": "未处理", "acknowledged": "已确认", "resolved": "已恢复", "closed": "已关闭"},
     "alert": {
         "device_offline": "设备离线",
@@ -99,6 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
         "weak_signal": "信号弱",
         "phone_not_in_slot": "手机未入柜",
         "opened_without_command": "无命令开门",
+        "command_unanswered": "命令未确认",
     },
     # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
     "route": {

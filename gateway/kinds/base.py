@@ -273,6 +273,11 @@ class Kind:
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # The words its page fragments show (`HG.t(key)`): key -> (中文, English), beside the pages' own.
     page_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # What its health problems say (Problem.code -> Entry, its specifics in `[...]`), beside zh_CN.SUMMARIES.
+    summaries: Mapping[str, Entry] = field(default_factory=dict)
+    # Its alerts that belong to certain roles: rule -> the roles that may close one (a 差评 is the
+    # managers' to handle in its work order, not the technician's to close).
+    closed_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def problems(self, info: Mapping[str, Any], now_ns: int) -> list[Problem]:
         """Why an online device of this kind is degraded, from its latest info."""
@@ -286,18 +291,19 @@ def _number(value: Any) -> float | None:
 def low_battery(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     battery = _number(info.get("battery"))
     if battery is not None and battery < LOW_BATTERY_PERCENT:
-        return [Problem("low_battery", f"battery low ({battery:g} %)")]
+        return [Problem("low_battery", f"battery low ({battery:g} %)", params={"battery": f"{battery:g}"})]
     return []
 
 
 def doors_left_open(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     """`open_since` (part -> ns), kept by the kind's fold: open longer than the kind allows."""
     limit_ns = int(info.get("left_open_after_s", 120)) * 10**9
-    return [
-        Problem("door_left_open", f"{part} open for {(now_ns - since) // 10**9} s", part)
-        for part, since in sorted(info.get("open_since", {}).items())
-        if now_ns - since > limit_ns
-    ]
+    out = []
+    for part, since in sorted(info.get("open_since", {}).items()):
+        if now_ns - since > limit_ns:
+            seconds = (now_ns - since) // 10**9
+            out.append(Problem("door_left_open", f"{part} open for {seconds} s", part, {"seconds": seconds}))
+    return out
 
 
 def jammed(info: Mapping[str, Any], now_ns: int) -> list[Problem]:

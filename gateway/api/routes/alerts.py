@@ -10,7 +10,9 @@ from gateway.alerts.lifecycle import Alert
 from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId
+from gateway.commands.audit import Caller
 from gateway.domain.conditions import Severity
+from gateway.kinds.registry import KINDS
 from gateway.view import View
 
 router = APIRouter(tags=["alerts"])
@@ -31,6 +33,7 @@ class AlertOut(BaseModel):
     updated_at: str | None
     occurrences: int
     closes_by_hand: bool
+    closed_by: list[str] | None  # the roles that may close it, if not every handler (a 差评's: managers)
     acked_by: str | None
     acked_at: str | None
     note: str | None
@@ -39,6 +42,12 @@ class AlertOut(BaseModel):
 
 class NoteIn(BaseModel):
     note: NoteText = Field("", max_length=1000)
+
+
+def _closed_by(rule: str) -> list[str] | None:
+    """The roles a kind gives one of its alerts to (Kind.closed_by), if it does."""
+    roles = next((k.closed_by[rule] for k in KINDS.values() if rule in k.closed_by), None)
+    return list(roles) if roles is not None else None
 
 
 def _out(view: View, a: Alert) -> dict[str, Any]:
@@ -54,6 +63,7 @@ def _out(view: View, a: Alert) -> dict[str, Any]:
         "updated_at": iso(view, a.updated_ns),
         "occurrences": a.occurrences,
         "closes_by_hand": a.manual,
+        "closed_by": _closed_by(a.rule),
         "acked_by": a.acked_by,
         "acked_at": iso(view, a.acked_ns),
         "note": a.note,
@@ -81,7 +91,7 @@ async def list_alerts(
     return [_out(view, a) for a in out[:limit]]
 
 
-def _act(view: View, alert_id: int, action: str, actor: str, note: str) -> dict[str, Any]:
+def _act(view: View, alert_id: int, action: str, who: Caller, note: str) -> dict[str, Any]:
     a = view.alerts.find(alert_id)
     if a is None:
         raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them", alert=alert_id)
@@ -94,8 +104,18 @@ def _act(view: View, alert_id: int, action: str, actor: str, note: str) -> dict[
             f"alert {alert_id} ({a.rule}) resolves by itself when its condition clears; acknowledge it instead",
             rule=a.rule,
         )
+    closed_by = _closed_by(a.rule)
+    if action == "close" and closed_by is not None and who.role not in closed_by:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"alert {alert_id} ({a.rule}) is closed by one of: {', '.join(closed_by)} (its work order), not {who.role}",
+            case="managers_alert",
+            role=who.role,
+            roles=closed_by,
+        )
     fn = view.alerts.ack if action == "ack" else view.alerts.close
-    done = fn(alert_id, actor, note, time.time_ns())
+    done = fn(alert_id, who.actor, note, time.time_ns())
     assert done is not None
     return _out(view, done)
 
@@ -110,13 +130,14 @@ async def ack(
     alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
     # Who acknowledged is the token's holder as the audit names them, not the role several share.
-    return _act(view, alert_id, "ack", who.actor, body.note)
+    return _act(view, alert_id, "ack", who, body.note)
 
 
 @router.post(
     "/alerts/{alert_id}/close",
     responses={
-        409: {"description": "`alert_ended`, or `resolves_itself`: its condition clears it (acknowledge it instead)"}
+        403: {"description": "`forbidden`: the alert is another role's to close (a 差评's: its work order's managers)"},
+        409: {"description": "`alert_ended`, or `resolves_itself`: its condition clears it (acknowledge it instead)"},
     },
     response_model=AlertOut,
     summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
@@ -124,4 +145,4 @@ async def ack(
 async def close(
     alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
-    return _act(view, alert_id, "close", who.actor, body.note)
+    return _act(view, alert_id, "close", who, body.note)

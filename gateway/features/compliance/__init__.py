@@ -69,6 +69,11 @@ class PhoneCompliance:
                 f"{r.staff} clocked in but their phone is not in {r.device} slot {r.slot} "
                 f"({(now_ns - r.out_since_ns()) / 60e9:.0f} min)",
                 r.device,
+                params={
+                    "staff": r.staff,
+                    "part": f"slot {r.slot}",
+                    "minutes": f"{(now_ns - r.out_since_ns()) / 60e9:.0f}",
+                },
             )
             for r in self.rows(now_ns)
             if r.phone is False and now_ns - r.out_since_ns() > self.grace_ns

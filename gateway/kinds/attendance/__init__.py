@@ -175,6 +175,7 @@ class AttendanceProjection:
                         f"window {s.window}",
                         "warning",
                         f"空岗: window {s.window} has nobody on it for {s.current_absence_s / 60:.0f} min ({staff})",
+                        params={"window": s.window, "minutes": f"{s.current_absence_s / 60:.0f}", "staff": staff},
                     )
                 )
         return out
@@ -206,4 +207,5 @@ KIND = Kind(
     labels=words.LABELS,
     pages=PAGES,
     page_words=words.PAGE_WORDS,
+    summaries=words.SUMMARIES,
 )

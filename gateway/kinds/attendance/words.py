@@ -29,3 +29,7 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
         "vacant: nobody there now · empty post: nobody for longer than allowed in working time",
     ),
 }
+# What its alerts say (Condition.rule -> template; Kind.summaries).
+SUMMARIES: dict[str, Entry] = {
+    "post_empty": Entry("空岗：窗口[ {window} ][已 {minutes} 分钟]无人在岗[（{staff}）]"),
+}

@@ -37,9 +37,8 @@ def alarm(e: Event) -> Condition | None:
     if e.name != "forced_open":
         return None
     part = f"slot {e.fields.get('slot')}"
-    return Condition(
-        "forced_open", f"{e.device}/{part}", "critical", f"{e.device}: forced open ({part})", e.device, manual=True
-    )
+    summary = f"{e.device}: forced open ({part})"
+    return Condition("forced_open", f"{e.device}/{part}", "critical", summary, e.device, True, {"part": part})
 
 
 class SlotBook:
@@ -148,4 +147,5 @@ KIND = Kind(
     runs="gateway.kinds.lockbox.openings:run",
     errors=words.ERRORS,
     labels=words.LABELS,
+    summaries=words.SUMMARIES,
 )

@@ -51,6 +51,7 @@ class OpeningWatch:
             f"{e.device}: {part} opened in working hours without an approved unlock",
             e.device,
             manual=True,
+            params={"part": part},
         )
         self.unexplained[key] = (c, now_ns + HOLD_NS)
 

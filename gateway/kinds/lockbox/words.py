@@ -32,3 +32,8 @@ LABELS: dict[str, dict[str, str]] = {
         ),
     },
 }
+# What its alerts say (Condition.rule -> template; Kind.summaries).
+SUMMARIES: dict[str, Entry] = {
+    "forced_open": Entry("[{device} ][{part} ]被强行打开（锁着时门被打开）"),
+    "opened_without_command": Entry("[{device} ][{part} ]在工作时间内未经批准开锁就被打开"),
+}

@@ -34,7 +34,7 @@ RESET_MEASUREMENT = "occupancy_reset"
 
 def sensor_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     sensor = info.get("sensor")
-    return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}")]
+    return [] if sensor in (None, "ok", 0) else [Problem("sensor_fault", f"sensor: {sensor}", params={"fault": sensor})]
 
 
 def _wrap(d: DeviceView) -> int:
@@ -173,6 +173,7 @@ class OccupancyProjection:
         suspects = self.occupancy.suspects(now_ns)  # one pass over the counters, not one per zone
         for z in self.occupancy.all_zones():
             label = "the hall" if z.zone == HALL else f"zone {self.names.get(z.zone) or z.zone}"
+            where = "全厅" if z.zone == HALL else f"区域 {self.names.get(z.zone) or z.zone}"
             was = z.over
             if z.check_capacity(o.over_capacity_pct, o.clear_pct):
                 out.append(
@@ -181,6 +182,7 @@ class OccupancyProjection:
                         z.zone,
                         "warning",
                         f"{label} over capacity: {z.occupancy} of {z.capacity}",
+                        params={"zone": where, "occupancy": z.occupancy, "capacity": z.capacity},
                     )
                 )
             if was != z.over:
@@ -190,9 +192,9 @@ class OccupancyProjection:
                 self._suspect[z.zone] = why
                 self._changed()
             if why:
-                out.append(
-                    Condition("occupancy_suspect", z.zone, "warning", f"{label}: counts suspect ({'; '.join(why)})")
-                )
+                text = f"{label}: counts suspect ({'; '.join(why)})"
+                said = {"zone": where, "why": "；".join(why)}
+                out.append(Condition("occupancy_suspect", z.zone, "warning", text, params=said))
         return out
 
     # -- state ---------------------------------------------------------------------------------
@@ -269,4 +271,5 @@ KIND = Kind(
     labels=words.LABELS,
     pages=PAGES,
     page_words=words.PAGE_WORDS,
+    summaries=words.SUMMARIES,
 )

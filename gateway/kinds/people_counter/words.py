@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.i18n.entry import Entry
+
 LABELS: dict[str, dict[str, str]] = {
     "alert": {
         "zone_over_capacity": "区域人数超过容量",
@@ -37,4 +39,10 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
         "{z}: a counter offline or faulty, figures in doubt",
     ),
     "occ_unexplained": ("另有 {n} 人差异原因不明", "{n} more differ for no known reason"),
+}
+# What its health problems say (Problem.code; the device's fault text as the vendor sends it).
+SUMMARIES: dict[str, Entry] = {
+    "zone_over_capacity": Entry("[{zone} ]人数超出容量[：{occupancy} / {capacity} 人]"),
+    "occupancy_suspect": Entry("[{zone} ]的计数可疑[（{why}）]"),
+    "sensor_fault": Entry("传感器故障[：{fault}]"),
 }

@@ -20,7 +20,7 @@ def board_problems(info: Mapping[str, Any], now_ns: int) -> list[Problem]:
     if not flags:
         return []
     text = ", ".join(map(str, flags)) if isinstance(flags, list) else str(flags)
-    return [Problem("board_fault", f"board: {text}")]
+    return [Problem("board_fault", f"board: {text}", params={"fault": text})]
 
 
 def fold(info: dict[str, Any], e: Event) -> None:
@@ -57,4 +57,5 @@ KIND = Kind(
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
     errors=words.ERRORS,
     labels=words.LABELS,
+    summaries=words.SUMMARIES,
 )

@@ -235,6 +235,12 @@ class PickupDesk:
                 f"{i['locker']} door {i['door']}: {i['item']} for {i['applicant']} not collected by "
                 f"{iso_time(i['expires_ns'], self.cfg.timezone)}",
                 i["locker"],
+                params={
+                    "door": i["door"],
+                    "item": i["item"],
+                    "applicant": i["applicant"],
+                    "expires": iso_time(i["expires_ns"], self.cfg.timezone)[:16].replace("T", " "),
+                },
             )
             for i in self.active.values()
             if i["state"] == "waiting" and i["expires_ns"] <= now_ns

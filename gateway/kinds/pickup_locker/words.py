@@ -30,3 +30,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "alert": {"item_expired": "物品超期未取", "board_fault": "控制板故障"},
 }
+# What its health problems say (Problem.code; the device's fault text as the vendor sends it).
+SUMMARIES: dict[str, Entry] = {
+    "item_expired": Entry(
+        "[{device} ][{door} 号柜门的]物品[“{item}”][（取件人 {applicant}）]已过取件期限[ {expires}]，仍未取走"
+    ),
+    "board_fault": Entry("控制板故障[：{fault}]"),
+}

@@ -195,5 +195,6 @@ KIND = Kind(
     provides={Visits: QueueProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
+    summaries=words.SUMMARIES,
     page_words=words.PAGE_WORDS,
 )

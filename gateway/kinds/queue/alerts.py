@@ -110,6 +110,7 @@ def long_waits(lines: Iterable[LineNow], limit_s: Callable[[str], float], now_ns
                     f"line {line.line}",
                     "warning",
                     f"{_label(line)}最长等候 {waited_s // 60:.0f} 分钟，超过 {limit / 60:g} 分钟：请加开窗口或引导分流",
+                    params={"line": _label(line), "waited": f"{waited_s // 60:.0f}", "limit": f"{limit / 60:g}"},
                 )
             )
     return out
@@ -149,6 +150,12 @@ def idle_windows(
                 "warning",
                 f"窗口 {w} 已 {(now_ns - idle_from) // (60 * NS)} 分钟未叫号，{'、'.join(since)} 线有 {people} 人等候："
                 "请确认窗口是否有人在岗，或把等候的号调往其他窗口",
+                params={
+                    "window": w,
+                    "minutes": (now_ns - idle_from) // (60 * NS),
+                    "lines": "、".join(since),
+                    "people": people,
+                },
             )
         )
     return out

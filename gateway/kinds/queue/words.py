@@ -44,3 +44,11 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
     "queue_handle_mean": ("平均办理（分钟）", "Mean handling (min)"),
     "queue_handle_p90": ("90% 办理（分钟）", "90% handling (min)"),
 }
+# What its alerts say (Condition.rule -> template; Kind.summaries): the words alerts.py writes.
+SUMMARIES: dict[str, Entry] = {
+    "queue_long_wait": Entry("[{line}]最长等候[ {waited} 分钟]，超过[ {limit} 分钟]：请加开窗口或引导分流"),
+    "queue_window_idle": Entry(
+        "窗口[ {window} ]已[ {minutes} 分钟]未叫号，[{lines} 线有 {people} 人等候：]"
+        "请确认窗口是否有人在岗，或把等候的号调往其他窗口"
+    ),
+}

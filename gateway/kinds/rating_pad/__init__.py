@@ -54,7 +54,16 @@ def bad_rating(r: Rating) -> Condition:
     """A 差评 must reach the duty manager at once; it stays until a person closes it."""
     key = f"case {r.case_id}" if r.case_id else f"{r.device}#{r.seq}"
     fields = {"score": r.score, "window": r.window, "staff_id": r.staff, "item": r.item, "reasons": r.reasons}
-    return Condition("bad_rating", key, "critical", describe({**fields, "case_id": r.case_id}), r.device, manual=True)
+    said = {
+        "score": r.score,
+        "window": r.window,
+        "staff_id": r.staff,
+        "item": r.item,
+        "reasons": "、".join(words.LABELS["bad_reason"].get(x, x) for x in r.reasons),
+        "case_id": r.case_id,
+    }
+    text = describe({**fields, "case_id": r.case_id})
+    return Condition("bad_rating", key, "critical", text, r.device, manual=True, params=said)
 
 
 class RatingsProjection:
@@ -175,6 +184,12 @@ class RatingsProjection:
                 f"workorder {o.id}",
                 "warning",
                 f"work order {o.id} ({o.window}, case {o.case_id or '-'}) past its deadline, still {o.state}",
+                params={
+                    "order": o.id,
+                    "window": o.window,
+                    "case_id": o.case_id,
+                    "order_state": words.LABELS["workorder_state"].get(o.state, o.state),
+                },
             )
             for o in self.store.orders(overdue_at=now_ns, limit=1000)
         ]
@@ -186,7 +201,11 @@ class RatingsProjection:
             if n >= self.window_limit:
                 out.append(
                     Condition(
-                        "bad_ratings_window", f"{window} {today}", "warning", f"{n} 差评 at window {window} today"
+                        "bad_ratings_window",
+                        f"{window} {today}",
+                        "warning",
+                        f"{n} 差评 at window {window} today",
+                        params={"window": window, "n": n},
                     )
                 )
         return out
@@ -216,4 +235,6 @@ KIND = Kind(
     labels=words.LABELS,
     pages=PAGES,
     page_words=words.PAGE_WORDS,
+    summaries=words.SUMMARIES,
+    closed_by=words.CLOSED_BY,
 )

@@ -11,11 +11,17 @@ ERRORS: dict[str, Entry] = {
         "请按窗口、事项或日期查看；接入排队叫号系统后可按队列查看",
     ),
     "unknown_workorder": Entry("没有这张工单[：#{order}]", "请刷新工单列表"),
+    "forbidden/managers_alert": Entry(
+        "差评告警由值班长或管理人员在差评工单中处理[，{role}不能关闭]",
+        "请在“管理”页面的差评工单中回访、整改后关闭；运维人员可以“确认”告警",
+    ),
     "bad_transition": Entry(
         "工单[#{order}]当前不能执行这一步[（{action}）]",
         "工单按 待处理 → 已回访 → 已整改/已申诉 → 已关闭 的顺序处理；请刷新工单查看当前状态",
     ),
 }
+# A 差评's alert is closed by those who handle its work order (Kind.closed_by).
+CLOSED_BY: dict[str, tuple[str, ...]] = {"bad_rating": ("duty_manager", "manager")}
 LABELS: dict[str, dict[str, str]] = {
     "workorder_state": {
         "open": "待处理",
@@ -67,4 +73,14 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
         "好评率：≥ {ok} 绿色，< {low} 红色，其间黄色",
         "Good rate: ≥ {ok} green, < {low} red, amber between",
     ),
+}
+# What its alerts say (Condition.rule -> template; Kind.summaries).
+SUMMARIES: dict[str, Entry] = {
+    "bad_rating": Entry(
+        "差评[ {score} 分]：窗口[ {window}][，工号 {staff_id}][，事项 {item}][，原因 {reasons}][，办件号 {case_id}]"
+    ),
+    "workorder_overdue": Entry(
+        "差评工单[ #{order}][（窗口 {window}）][，办件号 {case_id}]已超过处理期限[，仍为“{order_state}”]"
+    ),
+    "bad_ratings_window": Entry("窗口[ {window} ]今日差评[已 {n} 条]"),
 }
