@@ -147,5 +147,6 @@ KIND = Kind(
     provides={Slots: SlotBook},
     runs="gateway.kinds.lockbox.openings:run",
     errors=words.ERRORS,
+    page_words=words.PAGE_WORDS,
     labels=words.LABELS,
 )

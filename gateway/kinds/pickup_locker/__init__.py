@@ -56,5 +56,6 @@ KIND = Kind(
     runs="gateway.kinds.pickup_locker.desk:run",
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
     errors=words.ERRORS,
+    page_words=words.PAGE_WORDS,
     labels=words.LABELS,
 )
