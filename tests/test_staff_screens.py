@@ -236,6 +236,19 @@ def test_a_jammed_slot_and_an_offline_cabinet_look_apart(hall: Hall) -> None:
         click(driver, '#slots [data-slot="4"]')
         assert driver.find_element(By.ID, "unlock-btn").get_attribute("disabled") is not None
         assert text(driver, "#unlock-why") == "格口卡住，无法开启：请联系运维人员检修"
+        # A jammed locker door (the board's bit 6: door 7, as the API numbers them), found by a deposit.
+        hall.fault({"fault": "jam", "device": "locker-1", "door": 6})
+        r = httpx.post(
+            f"{hall.base}/api/v1/lockers/locker-1/doors/7/deposit",
+            json={"item": "身份证", "applicant": "李四"},
+            headers={"Authorization": f"Bearer {hall.tokens['staff']}", "Idempotency-Key": "staff-jam-door-7"},
+        )
+        assert r.json()["error"] == "jammed", r.text
+        wait(lambda: attribute(driver, '#doors [data-door="7"]', "data-state") == "jammed", what="door 7 jammed")
+        assert "卡住" in text(driver, '#doors [data-door="7"]')
+        assert attribute(driver, '#doors [data-door="6"]', "data-state") == "free"
+        click(driver, '#doors [data-door="7"]')
+        assert text(driver, "#door-why") == "柜门 7：该柜门的锁卡住，不能存件：请选择其他柜门并联系运维人员"
         # The cabinet drops off the network: every cell greyed, its last report named, no unlock.
         hall.fault({"fault": "offline", "device": "lb-1"})
         try:
