@@ -18,7 +18,7 @@ from gateway.domain.calendar import Schedule
 from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock, unlock_rule
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto
-from tests.test_commands import ALWAYS, TOKENS, Api, _hall, _sim
+from tests.test_commands import ALWAYS, Api, _hall, _sim, tokens  # noqa: F401 (a fixture)
 from tests.waits import until
 
 ZONE = "Asia/Shanghai"
@@ -51,12 +51,6 @@ def test_the_rule_shown_is_the_rule_the_unlock_applies(
     except Denied:
         allowed = False
     assert allowed == may
-
-
-@pytest.fixture
-def tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, token in TOKENS.items():
-        monkeypatch.setenv(f"CMD_TOKEN_{name}", token)
 
 
 @pytest.mark.usefixtures("tokens")
