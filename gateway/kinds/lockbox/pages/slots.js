@@ -44,11 +44,10 @@ HG.fragment(async (ctx) => {
     if (chosen) form(bySlot.get(chosen));
   }
   // The form for the chosen slot: the button off with the reason when it may not open now, and the
-  // reason asked for (required, checked by the page in Chinese) when the rule needs one.
+  // reason required (checked by the page, in Chinese) when the rule needs one; optional otherwise.
   function form(s) {
     if (!s) return;
     $("#unlock-reason").required = s.reason_required;
-    $("#unlock-reason").hidden = !s.reason_required && s.may_unlock;
     $("#unlock-btn").disabled = sending || !s.may_unlock;
     $("#unlock-btn").title = s.may_unlock ? "" : s.why;
     const why = $("#unlock-why");
