@@ -181,7 +181,7 @@ def test_the_rule_is_shown_before_the_click_and_the_form_checks_in_chinese(hall:
         assert console_errors(driver) == []
 
 
-def test_a_deposit_ends_in_a_slip_and_a_taken_door_says_why(hall: Hall) -> None:
+def test_a_deposit_ends_in_a_slip_and_a_taken_door_says_why(hall: Hall, tmp_path: Path) -> None:
     with chromium(375, 812) as driver:  # on a phone: the slip fits it too
         open_page(driver, hall, "/web/staff.html", "staff", '#doors [data-free="1"]')
         door = attribute(driver, '#doors [data-free="1"]', "data-door")
@@ -203,6 +203,7 @@ def test_a_deposit_ends_in_a_slip_and_a_taken_door_says_why(hall: Hall) -> None:
         assert attribute(driver, "#pickup-qr", "data-qr").endswith(code)
         assert driver.find_element(By.ID, "slip-print").text == "打印取件凭条"
         assert driver.execute_script(BEYOND) == []
+        driver.save_screenshot(str(tmp_path / "slip-375x812.png"))  # for review
         # Printed, the page is the slip alone: the header and the grid are not on paper.
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
         shown = driver.execute_script(
@@ -220,7 +221,7 @@ def test_a_deposit_ends_in_a_slip_and_a_taken_door_says_why(hall: Hall) -> None:
         assert console_errors(driver) == []
 
 
-def test_a_jammed_slot_and_an_offline_cabinet_look_apart(hall: Hall) -> None:
+def test_a_jammed_slot_and_an_offline_cabinet_look_apart(hall: Hall, tmp_path: Path) -> None:
     # A jammed lock, found by an unlock the cabinet could not do.
     hall.fault({"fault": "jam", "device": "lb-1", "slot": 4})
     r = httpx.post(
@@ -255,6 +256,7 @@ def test_a_jammed_slot_and_an_offline_cabinet_look_apart(hall: Hall) -> None:
         assert attribute(driver, '#doors [data-door="6"]', "data-state") == "free"
         click(driver, '#doors [data-door="7"]')
         assert text(driver, "#door-why") == "柜门 7：该柜门的锁卡住，不能存件：请选择其他柜门并联系运维人员"
+        driver.save_screenshot(str(tmp_path / "jammed-1280x900.png"))  # for review
         # The cabinet drops off the network: every cell greyed, its last report named, no unlock.
         hall.fault({"fault": "offline", "device": "lb-1"})
         try:
@@ -270,6 +272,7 @@ def test_a_jammed_slot_and_an_offline_cabinet_look_apart(hall: Hall) -> None:
             click(driver, '#slots [data-slot="6"]')
             wait(lambda: text(driver, "#unlock-why") == "手机柜离线，无法开启：请联系运维人员", what="the reason")
             assert driver.find_element(By.ID, "unlock-btn").get_attribute("disabled") is not None
+            driver.save_screenshot(str(tmp_path / "offline-1280x900.png"))  # for review
         finally:
             hall.fault({"fault": "clear", "device": "lb-1"})
         wait(lambda: not shown(driver, "#cabinet-offline"), timeout=15, what="the cabinet back")

@@ -27,7 +27,7 @@ HG.fragment(async (ctx) => {
     const html = ss.map((s) => {
       const door = s.door === "open" ? "open" : s.door === "closed" ? "closed" : "unknown";
       const state = !d.online ? "offline" : s.jammed ? "jammed" : door;
-      const notes = [s.jammed && `<b class="bad">${t("slot_jammed")}</b>`, s.phone && t("phone_in"), s.locked === false && t("unlocked")];
+      const notes = [s.jammed && `<span class="bad">${t("slot_jammed")}</span>`, s.phone && t("phone_in"), s.locked === false && t("unlocked")];
       return `<div class="cell ${door} ${state === door ? "" : state} ${s.may_unlock ? "" : "shut"} ${String(s.slot) === chosen ? "sel" : ""}"
         data-slot="${s.slot}" data-door="${door}" data-state="${state}" data-may="${s.may_unlock ? 1 : 0}" title="${esc(s.why)}"><b>${s.slot}</b>
         <small>${d.online ? t(`door_${door}`) : t("cabinet_offline")}</small><small>${notes.filter(Boolean).join(" · ") || "&nbsp;"}</small></div>`;

@@ -41,7 +41,7 @@ HG.fragment(async (ctx) => {
       const cls = it ? (it.state === "expired" ? "expired" : "busy") : "free";
       const state = !d.online ? "offline" : stuck.has(n) ? "jammed" : cls;
       html += `<div class="cell ${cls} ${state === cls ? "" : state} ${String(n) === chosen ? "sel" : ""}" data-door="${n}" data-free="${it ? 0 : 1}" data-state="${state}"><b>${n}</b>
-        <small>${it ? esc(it.item) : t("free")}</small><small>${stuck.has(n) ? `<b class="bad">${t("door_jammed")}</b>` : it ? t(it.state) : ""}</small></div>`;
+        <small>${it ? esc(it.item) : t("free")}</small><small>${stuck.has(n) ? `<span class="bad">${t("door_jammed")}</span>` : it ? t(it.state) : ""}</small></div>`;
     }
     if (html !== shown) { shown = html; $("#doors").innerHTML = html; }
     const soon = Date.now() + DAY_MS;
@@ -73,6 +73,7 @@ HG.fragment(async (ctx) => {
         <button type="button" id="slip-new">${t("new_deposit")}</button></div></div>`;
       $("#slip-print").onclick = () => window.print();
       $("#slip-new").onclick = () => { $("#deposit-outcome").innerHTML = ""; };
+      $("#deposit-ok").scrollIntoView({ block: "nearest" }); // on a phone it lies below the grid
       $("#deposit-item").value = ""; $("#deposit-applicant").value = "";
       close();
     } catch (err) {
