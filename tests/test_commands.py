@@ -124,7 +124,7 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         await until(api.online, what="devices online")
 
         # The slots' state: from the snapshot the gateway asks for at start, then from events.
-        known = await until(lambda: _slots(api), what="the cabinet's snapshot")
+        known = await until(lambda: _slots(api, reported=True), what="the cabinet's snapshot")
         assert len(known) == 12 and all(s["door"] == "closed" and s["locked"] for s in known)
         assert [s["phone"] for s in known] == [lb.slots[n].phone for n in range(1, 13)]
 
@@ -326,10 +326,11 @@ async def _slot_door(api: Api, slot: int, door: str) -> bool:
     return any(s["slot"] == slot and s["door"] == door for s in await _slots(api))
 
 
-async def _slots(api: Api) -> list[dict[str, Any]]:
+async def _slots(api: Api, reported: bool = False) -> list[dict[str, Any]]:
+    """Every slot of the cabinet; with `reported`, none until the cabinet has reported them all."""
     r = await api.call("MANAGER", "GET", "/lockboxes/lb-1/slots")
     assert r.status_code == 200, r.text
-    return r.json()
+    return [] if reported and any(s["door"] is None for s in r.json()) else r.json()
 
 
 async def _settled(api: Api) -> httpx.Response | None:

@@ -32,7 +32,7 @@ from tests.waits import until
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 KIOSK_TOKEN = "kiosk-of-locker-a1-for-the-screens-test"
-SIZES = ((1920, 1080), (390, 844))
+SIZES = ((1920, 1080), (375, 812))
 # page, the role that uses it, an element that shows the page has drawn its data
 PAGES = (
     ("/", "viewer", "html[data-rendered]"),  # the wall screen runs on a read-only token
@@ -40,6 +40,21 @@ PAGES = (
     ("/web/staff.html", "duty_manager", "#doors .cell"),
     ("/web/manager.html", "manager", "#occ-chart svg"),
 )
+
+
+# What lies beyond the right edge of the screen, not inside a box that scrolls sideways on purpose.
+BEYOND = """
+const w = document.documentElement.clientWidth, out = [];
+const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+  if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
+for (const el of document.body.querySelectorAll('*')) {
+  const r = el.getBoundingClientRect();
+  if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+  if ((r.right > w + 0.5 || r.left < -0.5) && !scrolls(el))
+    out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} ${Math.round(r.left)}-${Math.round(r.right)}`);
+}
+return out;
+"""
 
 
 def wait(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -139,6 +154,8 @@ def test_every_page_loads_for_its_role_without_console_errors(hall: Demo, tmp_pa
                 assert console_errors(driver) == [], path
                 # no horizontal scrolling of the whole page, even on a phone
                 assert driver.execute_script("return document.documentElement.scrollWidth") <= width, path
+                # nor anything beyond the screen's edge (what scrolls sideways in its own box aside)
+                assert driver.execute_script(BEYOND) == [], path
                 # the hall's clock (Asia/Shanghai in the demo), whatever the browser's zone (UTC here)
                 shown = driver.find_element(By.ID, "clock").text
                 assert hall_time_near(shown, hall_zone(demo)), (path, shown)

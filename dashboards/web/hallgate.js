@@ -168,6 +168,29 @@ const HG = (() => {
       <button class="act">${t("login")}</button></form><p class="error">${esc(message || "")}</p></section>`;
     $("#login form").onsubmit = (e) => { e.preventDefault(); sessionStorage.setItem("hallgate-token", $("#token-input").value.trim()); location.reload(); };
   }
+  // Forms are checked by the page, in Chinese, never by the browser's own bubbles ("Please fill out
+  // this field."): every form gets novalidate (those a fragment draws later too), and a submit of
+  // one with an invalid field stops here, before the form's own handler, with the field named.
+  const checkWord = (v) => (v.valueMissing ? "check_missing" : v.tooLong ? "check_long"
+    : v.rangeUnderflow || v.rangeOverflow ? "check_range" : "check_bad");
+  function check(form) {
+    const bad = [...form.elements].filter((el) => el.willValidate && !el.checkValidity());
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    let out = $(".error.check", form);
+    if (!out && !bad.length) return true;
+    if (!out) { out = document.createElement("p"); out.className = "error check"; form.append(out); }
+    out.textContent = bad.map((el) => {
+      el.setAttribute("aria-invalid", "true");
+      const name = el.dataset.tp ? t(el.dataset.tp) : el.closest("label")?.textContent.trim() || el.placeholder || el.id;
+      return `${t(checkWord(el.validity))}${name}`;
+    }).join("；");
+    bad[0]?.focus();
+    return !bad.length;
+  }
+  const noBubbles = () => document.querySelectorAll("form:not([novalidate])").forEach((f) => { f.noValidate = true; });
+  new MutationObserver(noBubbles).observe(document.documentElement, { childList: true, subtree: true });
+  document.addEventListener("submit", (e) => { if (!check(e.target)) { e.preventDefault(); e.stopImmediatePropagation(); } }, true);
+
   // Start a page: header, words, who the token is; hide what its role may not use; then run it.
   async function start(page, run) {
     header(page);
@@ -351,5 +374,5 @@ const HG = (() => {
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
   return { t, label, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
-    kinds, kindText, kindHtml, fragment, fragments, script, range, quickRanges, rangeError, download, get me() { return me; } };
+    kinds, kindText, kindHtml, fragment, fragments, script, range, quickRanges, rangeError, download, check, get me() { return me; } };
 })();

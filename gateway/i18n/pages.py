@@ -133,6 +133,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "cancel": ("取消", "Cancel"),
     "confirm": ("确定", "Confirm"),
     "note_required": ("请填写备注", "A note is required"),
+    # a form's field the page refuses (HG.check), the field's name after it
+    "check_missing": ("请填写：", "Please fill in: "),
+    "check_long": ("太长：", "Too long: "),
+    "check_range": ("超出范围：", "Out of range: "),
+    "check_bad": ("格式不正确：", "Not a valid value: "),
     "ack_title": ("确认告警", "Acknowledge the alert"),
     "close_title": ("关闭告警", "Close the alert"),
     "ack_hint": ("告警在其条件消除前保持显示。", "The alert stays until its condition clears."),

@@ -146,6 +146,7 @@ KIND = Kind(
     provides={Slots: SlotBook},
     runs="gateway.kinds.lockbox.openings:run",
     errors=words.ERRORS,
+    page_words=words.PAGE_WORDS,
     labels=words.LABELS,
     summaries=words.SUMMARIES,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path
@@ -14,9 +15,11 @@ from gateway.api.routes.commanding import COMMAND_ERRORS, AuditOut, answer, desk
 from gateway.commands import Refused
 from gateway.commands.desk import Request
 from gateway.features.compliance import PhoneCompliance
+from gateway.i18n.catalogue import explain, label
 from gateway.kinds.lockbox import SlotBook
-from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock
+from gateway.kinds.lockbox.policy import Denied, UnlockRule, authorise_slot_unlock, unlock_rule
 from gateway.kinds.reads import Presence
+from gateway.view import View
 
 router = APIRouter(tags=["commands"])
 
@@ -27,25 +30,69 @@ class SlotOut(BaseModel):
     locked: bool | None
     phone: bool | None
     since: str | None
+    jammed: bool = Field(description="the lock did not release at the last try (lock_fault): it needs a technician")
+    may_unlock: bool = Field(description="the caller may unlock this slot now (the unlock route's own rule)")
+    reason_required: bool = Field(description="an unlock now needs a reason (working hours)")
+    rule: str = Field(description="why: free, with_reason, offline, jammed, or forbidden/<case> of the unlock's 403")
+    why: str = Field(description="the same in Chinese, with who may and when where it is a refusal")
 
 
-@router.get("/lockboxes/{device}/slots", response_model=list[SlotOut], summary="Each slot's door, lock and phone")
-async def slots(device: str, view: ViewDep, _: RoleDep) -> list[dict[str, Any]]:
+def slot_count(view: View, device: str, known: Mapping[str, Any]) -> int:
+    """Every slot of the cabinet: its `slots` in the hall file, else as far as it reported."""
+    configured = getattr(view.devices[device].config, "slots", None) or 0
+    return max([configured, *map(int, known)])
+
+
+@router.get(
+    "/lockboxes/{device}/slots",
+    response_model=list[SlotOut],
+    summary="Each slot's door, lock, phone and jam, and whether the caller may unlock it now (and why)",
+)
+async def slots(device: str, view: ViewDep, who: CallerDep, _: RoleDep) -> list[dict[str, Any]]:
     d = view.devices.get(device)
     if d is None or d.kind != "lockbox":
         raise ApiError(404, "unknown_lockbox", f"no lockbox {device!r} in this hall", device=device)
     book = view.projections.of(SlotBook)
     known = (book.slots.get(device) if book is not None else None) or {}
-    return [
-        {
-            "slot": int(n),
-            "door": s.get("door"),
-            "locked": s.get("locked"),
-            "phone": s.get("phone"),
-            "since": iso(view, s.get("since_ns")),
-        }
-        for n, s in sorted(known.items(), key=lambda kv: int(kv[0]))
-    ]
+    detail = view.device_detail(device)
+    online = detail is not None and detail.device.online
+    jammed = set(detail.info.get("jammed", ())) if detail is not None else set()
+    rule = unlock_rule(who, view.schedule, view.timezone, time.time_ns())
+    out = []
+    for n in range(1, slot_count(view, device, known) + 1):
+        s = known.get(str(n), {})
+        stuck = f"slot {n}" in jammed
+        code, why = rule_words(rule, online, stuck)
+        out.append(
+            {
+                "slot": n,
+                "door": s.get("door"),
+                "locked": s.get("locked"),
+                "phone": s.get("phone"),
+                "since": iso(view, s.get("since_ns")),
+                "jammed": stuck,
+                "may_unlock": code in ("free", "with_reason"),
+                "reason_required": rule.reason_required,
+                "rule": code,
+                "why": why,
+            }
+        )
+    return out
+
+
+def rule_words(rule: UnlockRule, online: bool, jammed: bool) -> tuple[str, str]:
+    """The slot's rule code and its Chinese words: the cabinet's state first (nothing opens an
+    offline cabinet or a jammed lock), then who may open it now."""
+    if not online:
+        code = "offline"
+    elif jammed:
+        code = "jammed"
+    elif rule.denied is not None:
+        said = explain("forbidden", {"case": rule.denied.case, **rule.denied.params})
+        return f"forbidden/{rule.denied.case}", "。".join(filter(None, (said["message"], said.get("next"))))
+    else:
+        code = "with_reason" if rule.reason_required else "free"
+    return code, label("unlock_rule", code)
 
 
 class ComplianceOut(BaseModel):

@@ -24,6 +24,13 @@ LABELS: dict[str, dict[str, str]] = {
     "alert": {"forced_open": "柜门被强行打开"},
     "door": {"open": "门开", "closed": "门关"},
     "part": {"slot": "格口"},
+    # GET .../slots `rule`: whether the caller may open the slot now, said before the click
+    "unlock_rule": {
+        "free": "下班时间，可以开启",
+        "with_reason": "工作时间，值班长可以开启，需填写开锁原因",
+        "offline": "手机柜离线，无法开启：请联系运维人员",
+        "jammed": "格口卡住，无法开启：请联系运维人员检修",
+    },
     "route": {
         "GET /api/v1/lockboxes/{device}/slots": "手机柜各格口：门、锁、是否有手机",
         "GET /api/v1/lockboxes/compliance": "在岗人员的手机是否入柜（?missing=true：只列未入柜的）",
@@ -36,4 +43,9 @@ LABELS: dict[str, dict[str, str]] = {
 SUMMARIES: dict[str, Entry] = {
     "forced_open": Entry("[{device} ][{part} ]被强行打开（锁着时门被打开）"),
     "opened_without_command": Entry("[{device} ][{part} ]在工作时间内未经批准开锁就被打开"),
+}
+# What its page fragment (pages/slots.js) shows: key -> (中文, English).
+PAGE_WORDS: dict[str, tuple[str, str]] = {
+    "cabinet_offline": ("离线", "offline"),
+    "slot_jammed": ("卡住", "jammed"),
 }

@@ -56,6 +56,7 @@ KIND = Kind(
     runs="gateway.kinds.pickup_locker.desk:run",
     kiosk=True,  # its own keypad or QR reader opens it with a kiosk token
     errors=words.ERRORS,
+    page_words=words.PAGE_WORDS,
     labels=words.LABELS,
     summaries=words.SUMMARIES,
 )

@@ -37,3 +37,21 @@ SUMMARIES: dict[str, Entry] = {
     ),
     "board_fault": Entry("控制板故障[：{fault}]"),
 }
+# What its page fragment (pages/doors.js) shows: key -> (中文, English).
+PAGE_WORDS: dict[str, tuple[str, str]] = {
+    "locker_offline": ("离线", "offline"),
+    "door_jammed": ("卡住", "jammed"),
+    "door_busy": ("该柜门已有物品待取，请选择空闲柜门", "This door holds an item not yet collected: pick a free door"),
+    "door_expired": (
+        "该柜门的物品已过期未取，请先取出处理，再选择空闲柜门",
+        "This door's item has expired: take it out first, or pick a free door",
+    ),
+    "locker_down": ("取件柜离线，暂时不能存件：请联系运维人员", "The locker is offline: no deposit until it is back"),
+    "door_stuck": (
+        "该柜门的锁卡住，不能存件：请选择其他柜门并联系运维人员",
+        "This door's lock is jammed: pick another door",
+    ),
+    "print_slip": ("打印取件凭条", "Print the pickup slip"),
+    "slip_title": ("取件凭条", "Pickup slip"),
+    "new_deposit": ("继续存件", "Another deposit"),
+}

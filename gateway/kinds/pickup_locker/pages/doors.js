@@ -1,13 +1,14 @@
 // The pickup locker's fragment of the staff page: a locker's door grid, a deposit at a free door
-// (the pickup code and its QR, shown once), and the items near or past expiry. Run by
-// HG.fragments (dashboards/web/hallgate.js).
+// (the pickup code and its QR, shown once, and a slip to print with them), and the items near or
+// past expiry. A door that cannot take a deposit (taken, jammed, the locker offline) says why when
+// clicked. Run by HG.fragments (dashboards/web/hallgate.js).
 "use strict";
 HG.fragment(async (ctx) => {
   const { t, $, esc, dt } = HG;
   const DAY_MS = 86400000;
   const DOORS = 24; // when the device's info does not say
   ctx.root.innerHTML = `<section class="card"><h2 data-t="lockers"></h2>
-    <div class="row"><select id="doors-device"></select></div>
+    <div class="row"><select id="doors-device"></select> <span class="muted" id="doors-state"></span></div>
     <div class="cells" id="doors"></div>
     <form class="row" id="deposit-form" hidden>
       <b><span data-t="door"></span> <span id="deposit-door"></span></b>
@@ -28,15 +29,19 @@ HG.fragment(async (ctx) => {
       const d = await HG.api(`/api/v1/devices/${encodeURIComponent(locker)}`);
       doorCount[locker] = Number(d.info?.doors || d.info?.door_count || 0) || DOORS;
     }
-    const items = await ctx.call("items", { locker });
+    // The board's health each time: offline, and its jammed doors ("door <bit>", the API's door - 1).
+    const [d, items] = await Promise.all([HG.api(`/api/v1/devices/${encodeURIComponent(locker)}`), ctx.call("items", { locker })]);
+    const stuck = new Set((d.info?.jammed || []).map((p) => Number(String(p).split(" ")[1]) + 1));
+    $("#doors-state").innerHTML = d.online ? "" : `<span class="bad" id="locker-offline">${esc(t("locker_offline"))}（${esc(t("last_seen"))} ${esc(dt(d.last_seen))}）</span>`;
     const live = new Map(items.filter((i) => i.state === "waiting" || i.state === "expired").map((i) => [i.door, i]));
     const chosen = $("#deposit-door").textContent;
     let html = "";
     for (let n = 1; n <= doorCount[locker]; n++) { // the API numbers doors from 1
       const it = live.get(n);
       const cls = it ? (it.state === "expired" ? "expired" : "busy") : "free";
-      html += `<div class="cell ${cls} ${String(n) === chosen ? "sel" : ""}" data-door="${n}" data-free="${it ? 0 : 1}"><b>${n}</b>
-        <small>${it ? esc(it.item) : t("free")}</small><small>${it ? t(it.state) : ""}</small></div>`;
+      const state = !d.online ? "offline" : stuck.has(n) ? "jammed" : cls;
+      html += `<div class="cell ${cls} ${state === cls ? "" : state} ${String(n) === chosen ? "sel" : ""}" data-door="${n}" data-free="${it ? 0 : 1}" data-state="${state}"><b>${n}</b>
+        <small>${it ? esc(it.item) : t("free")}</small><small>${stuck.has(n) ? `<span class="bad">${t("door_jammed")}</span>` : it ? t(it.state) : ""}</small></div>`;
     }
     if (html !== shown) { shown = html; $("#doors").innerHTML = html; }
     const soon = Date.now() + DAY_MS;
@@ -58,10 +63,19 @@ HG.fragment(async (ctx) => {
     try {
       const r = await ctx.call("deposit", { locker, door }, {
         body: { item: $("#deposit-item").value, applicant: $("#deposit-applicant").value }, headers: { "Idempotency-Key": HG.newKey() } });
-      $("#deposit-outcome").innerHTML = `<div class="notice row" id="deposit-ok"><div><div>${t("pickup_code")}</div>
-        <div class="code" id="pickup-code">${esc(r.pickup_code)}</div><div>${t("door")} ${esc(door)} · ${t("expires")} ${dt(r.expires_at)}</div>
-        <div class="muted">${t("code_once")}</div></div><div class="qr" id="pickup-qr" data-qr="${esc(r.qr)}">${qrSvg(r.qr)}</div></div>`;
+      // Done: the form closes and the slip (code, QR, expiry, door, item) can be printed for the applicant.
+      const item = $("#deposit-item").value, applicant = $("#deposit-applicant").value;
+      $("#deposit-outcome").innerHTML = `<div class="notice slip" id="deposit-ok"><h3>${t("slip_title")} · ${esc(HG.me?.hall?.name || "")}</h3>
+        <div class="row"><div><div>${t("pickup_code")}</div><div class="code" id="pickup-code">${esc(r.pickup_code)}</div>
+        <div id="slip-lines">${esc(locker)} · ${t("door")} ${esc(door)}<br>${t("item")}：${esc(item)}<br>${t("applicant")}：${esc(applicant)}<br>${t("expires")}：${dt(r.expires_at)}</div>
+        <div class="muted">${t("code_once")}</div></div><div class="qr" id="pickup-qr" data-qr="${esc(r.qr)}">${qrSvg(r.qr)}</div></div>
+        <div class="row no-print"><button type="button" class="act" id="slip-print">${t("print_slip")}</button>
+        <button type="button" id="slip-new">${t("new_deposit")}</button></div></div>`;
+      $("#slip-print").onclick = () => window.print();
+      $("#slip-new").onclick = () => { $("#deposit-outcome").innerHTML = ""; };
+      $("#deposit-ok").scrollIntoView({ block: "nearest" }); // on a phone it lies below the grid
       $("#deposit-item").value = ""; $("#deposit-applicant").value = "";
+      close();
     } catch (err) {
       $("#deposit-outcome").innerHTML = `<p class="notice fail" id="deposit-fail">${t("failed")}: ${esc(err.message)}</p>`;
     }
@@ -69,11 +83,22 @@ HG.fragment(async (ctx) => {
     await doors();
   }
 
+  function close() {
+    $("#deposit-form").hidden = true; $("#deposit-door").textContent = "";
+    document.querySelectorAll("#doors .cell.sel").forEach((x) => x.classList.remove("sel"));
+  }
+  // A door that cannot take a deposit says why instead of doing nothing.
+  const why = (c) => ({ offline: "locker_down", jammed: "door_stuck", busy: "door_busy", expired: "door_expired" })[c.dataset.state];
   const canDeposit = ctx.may("deposit");
   if (canDeposit) await HG.script("/web/vendor/qrcode-generator-2.0.4.js"); // the pickup code's QR
   $("#doors-device").onchange = () => { $("#deposit-form").hidden = true; $("#deposit-door").textContent = ""; doors(); };
   $("#doors").onclick = (e) => {
-    const c = e.target.closest("[data-door]"); if (!c || !canDeposit || c.dataset.free !== "1") return;
+    const c = e.target.closest("[data-door]"); if (!c || !canDeposit) return;
+    if (why(c)) {
+      close();
+      $("#deposit-outcome").innerHTML = `<p class="notice fail" id="door-why" data-door="${esc(c.dataset.door)}">${t("door")} ${esc(c.dataset.door)}：${esc(t(why(c)))}</p>`;
+      return;
+    }
     $("#deposit-door").textContent = c.dataset.door; $("#deposit-form").hidden = false; $("#deposit-outcome").innerHTML = "";
     document.querySelectorAll("#doors .cell").forEach((x) => x.classList.toggle("sel", x === c));
   };
