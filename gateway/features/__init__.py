@@ -5,7 +5,7 @@ kind's running parts (gateway/kinds/wiring.py)."""
 
 from __future__ import annotations
 
-from gateway.features import compliance
+from gateway.features import compliance, discipline
 from gateway.kinds.wiring import Builder
 
-FEATURES: tuple[Builder, ...] = (compliance.run,)
+FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run)
