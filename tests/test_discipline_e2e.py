@@ -116,7 +116,9 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
         r = await api.call("STAFF", "POST", f"/violations/{v['id']}/appeal", json={"note": "当时在帮群众查资料"})
         assert r.json()["state"] == "appealed", r.text
         r = await api.call("DUTY", "POST", f"/violations/{v['id']}/dismiss", json={"reason": "x"})
-        assert r.status_code == 409 and r.json()["error"] == "violation_state" and "违规记录" in r.json()["message"], r.text
+        assert r.status_code == 409 and r.json()["error"] == "violation_state" and "违规记录" in r.json()["message"], (
+            r.text
+        )
         r = await api.call(
             "MANAGER", "POST", f"/violations/{v['id']}/decide", json={"reason": "核实", "outcome": "upheld"}
         )

@@ -21,7 +21,7 @@ class StaffEntry:
     department: str
     window: str | None
     post: str | None  # A, B
-    device: str | None  # their phone's lockbox
+    device: str | None  # their phone's cabinet
     slot: int | None
 
 
@@ -36,7 +36,7 @@ def _posts(cfg: Any) -> dict[str, tuple[str, str]]:
 
 
 def _slots(cfg: Any) -> dict[str, tuple[str, int]]:
-    """Staff id -> (lockbox, slot) from the phones section, when the hall has one."""
+    """Staff id -> (cabinet, slot) from the phones section, when the hall has one."""
     phones = getattr(cfg, "phones", None)
     return {staff: (m.device, slot) for m in getattr(phones, "lockboxes", ()) for staff, slot in m.slots.items()}
 

@@ -3,7 +3,7 @@ merged into the hall file's `staff:` section (imported people replace their entr
 others stay), the rest of the file (comments included) left as it was.
 
 The first row names the columns, in Chinese or English (工号/id, 姓名/name, 科室/部门/department,
-窗口/window, 岗位/AB岗/post, 手机柜/lockbox, 格口/slot); a bad cell is reported with its row and
+窗口/window, 岗位/AB岗/post, 手机柜/cabinet, 格口/slot); a bad cell is reported with its row and
 column, in Chinese, and nothing is written while any is bad."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ COLUMNS = {
     "department": ("科室", "部门", "department", "dept"),
     "window": ("窗口", "window"),
     "post": ("岗位", "ab岗", "post"),
-    "lockbox": ("手机柜", "lockbox", "device"),
+    "cabinet": ("手机柜", "cabinet", "device"),
     "slot": ("格口", "slot"),
 }
 NEEDED = ("id", "name")
@@ -118,13 +118,13 @@ def _entry(c: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         e["post"] = post
     elif post:
         bad.append(("post", f"“{c['post']}”不是 A 或 B：请填 A（本岗）或 B（替岗）"))
-    if c["lockbox"] or c["slot"]:
-        if not c["lockbox"]:
-            bad.append(("lockbox", "给了格口但没有手机柜：请填写手机柜的设备编号"))
+    if c["cabinet"] or c["slot"]:
+        if not c["cabinet"]:
+            bad.append(("cabinet", "给了格口但没有手机柜：请填写手机柜的设备编号"))
         if not c["slot"].isdigit() or int(c["slot"]) < 1:
             bad.append(("slot", f"“{c['slot']}”不是格口号：请填 1 起的整数"))
         else:
-            e["phone"] = {"device": c["lockbox"], "slot": int(c["slot"])}
+            e["phone"] = {"device": c["cabinet"], "slot": int(c["slot"])}
     return e, bad
 
 

@@ -1,5 +1,5 @@
 """The discipline ledger (违规台账): violations found in what the devices saw. Pure: the clock,
-the day's attendance spells, the slots' phones and the approved unlocks come in; violations out.
+the day's clock-in spells, the slots' phones and the approved unlocks come in; violations out.
 
 Three kinds are detected:
 - `away` (离岗超时): a window post nobody is on, after someone had been on it, for longer than

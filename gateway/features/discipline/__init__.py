@@ -17,7 +17,7 @@ from gateway.kinds.wiring import Parts, Running
 
 
 def run(running: Running) -> Parts:
-    """Built in every hall (nothing is found without an attendance machine: its routes then list
+    """Built in every hall (nothing is found without a clock-in machine: its routes then list
     an empty ledger)."""
     p, repos = running.projections, running.journal.repos
     watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit)
