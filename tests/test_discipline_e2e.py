@@ -14,7 +14,8 @@ import pytest
 from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
-from tests.test_commands import ALWAYS, TOKENS, Api, _sim
+from tests.test_commands import ALWAYS, Api, _sim
+from tests.test_commands_compliance import tokens  # noqa: F401  (the fixture: the tokens in the environment)
 from tests.waits import until
 
 
@@ -31,7 +32,7 @@ api:
     - {{role: manager, env: CMD_TOKEN_MANAGER, name: li.manager}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
 store: {{path: {tmp_path}/outbox.sqlite}}
-attendance: {{lunch: null}}
+attendance: {{lunch: null, touch_s: 0}}  # the test clocks out within 2 s of clocking in
 posts:
   - {{window: W01, a: S0001}}
   - {{window: W02, a: S0002}}
@@ -45,7 +46,7 @@ discipline:
   unlock_covers_min: 30
   ready_grace_min: 0
   breaks: []
-  check_s: 0.2
+  check_s: 1
   strikes: {{count: 2}}
 devices:
   - {{id: lb-1, kind: lockbox, profile: ref-lockbox, slots: 12, sim: {{phones_in_ratio: 0}}}}
@@ -54,13 +55,8 @@ devices:
     return path
 
 
-@pytest.fixture
-def tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, token in TOKENS.items():
-        monkeypatch.setenv(f"CMD_TOKEN_{name}", token)
-
-
-def test_phone_and_away_detected_and_escalated(tmp_path: Path, mosquitto: Mosquitto, tokens: None) -> None:
+@pytest.mark.usefixtures("tokens")
+def test_phone_and_away_detected_and_escalated(tmp_path: Path, mosquitto: Mosquitto) -> None:
     asyncio.run(_run(_hall(tmp_path, mosquitto), mosquitto))
 
 
@@ -89,6 +85,9 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
         # S0001's phone out after an approved unlock; S0002's, later, without one.
         r = await api.unlock(3, "k-1", reason="家里有急事")
         assert r.status_code == 200, r.text
+        # The simulated cabinet may open the door and take the phone itself in the release window;
+        # once that is over, the phone is taken (if it still is in).
+        await until(lambda: not lb.slots[3].releasing, what="the release window over")
         lb.take_phone(3)
         await until(lambda: phone_out("S0001"), what="S0001's phone out")
         lb.take_phone(4)

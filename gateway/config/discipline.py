@@ -40,4 +40,4 @@ class Discipline(Model):
     ready_grace_min: float = Field(5, ge=0, description="nobody on a post this long after opening: 工作准备不到位")
     breaks: list[Break] = Field(default_factory=lambda: [Break(start=time(12, 0), end=time(13, 30))])
     strikes: Strikes = Strikes()
-    check_s: float = Field(10, gt=0, le=300, description="how often the devices' state is checked")
+    check_s: float = Field(10, ge=1, le=300, description="how often the devices' state is checked (on the 1 s tick)")

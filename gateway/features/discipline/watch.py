@@ -82,7 +82,9 @@ class Watch:
         spells = self.presence.spells(now_ns)
         out = d.unready(self.posts, spells, start, now_ns, self.limits) if now_ns < end else []
         out += d.away(self.posts, spells, periods, now_ns, self.limits)
-        out += d.phone(self.phones_out(now_ns), self.unlocks(start), periods, now_ns, self.limits, self.window_of)
+        phones = self.phones_out(now_ns)
+        if phones:  # the audit is read only when a phone is out
+            out += d.phone(phones, self.unlocks(start), periods, now_ns, self.limits, self.window_of)
         return out
 
     def phones_out(self, now_ns: int) -> list[d.PhoneOut]:
