@@ -177,6 +177,10 @@ def test_detected_once_and_steps_audited(ledger: Ledger) -> None:
     ]
     with pytest.raises(d.TransitionError):
         ledger.act(vid, "dismiss", ("zhao.duty", "duty_manager"), "late")
+    with pytest.raises(d.TransitionError) as e:  # a staff token appeals only for the person it names
+        ledger.act(vid, "appeal", ("A2", "staff"), "not mine")
+    assert e.value.code == "forbidden"
+    assert ledger.act(vid, "appeal", ("A1", "staff"), "I was called away")["state"] == "appealed"
 
 
 def test_three_confirmed_escalate_once_two_and_a_dismissed_do_not(ledger: Ledger) -> None:

@@ -27,7 +27,7 @@ working_hours: {ALWAYS}
 api:
   port: {free_port()}
   tokens:
-    - {{role: staff, env: CMD_TOKEN_STAFF, name: wang.staff}}
+    - {{role: staff, env: CMD_TOKEN_STAFF, name: S0002}}
     - {{role: duty_manager, env: CMD_TOKEN_DUTY, name: zhao.duty}}
     - {{role: manager, env: CMD_TOKEN_MANAGER, name: li.manager}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
@@ -112,6 +112,8 @@ async def _run(path: Path, mosquitto: Mosquitto) -> None:
         for vid in (v["id"], away["id"]):
             r = await api.call("DUTY", "POST", f"/violations/{vid}/confirm", json={"reason": "设备记录与监控一致"})
             assert r.status_code == 200 and r.json()["state"] == "confirmed", r.text
+        r = await api.call("STAFF", "POST", f"/violations/{away['id']}/appeal", json={"note": "不是我的"})
+        assert r.status_code == 403 and r.json()["message"] == "只能对本人的违规记录提出申诉", r.text  # S0001's
         r = await api.call("STAFF", "POST", f"/violations/{v['id']}/appeal", json={"note": "当时在帮群众查资料"})
         assert r.json()["state"] == "appealed", r.text
         r = await api.call("DUTY", "POST", f"/violations/{v['id']}/dismiss", json={"reason": "x"})

@@ -20,6 +20,9 @@ ERRORS: dict[str, Entry] = {
         "[需要以下角色之一：{roles}；]请由有权限的人员操作，或联系管理员调整角色",
     ),
     "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
+    "forbidden/appeal_own": Entry(
+        "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
+    ),
     # what was sent
     "invalid_request": Entry(
         "请求内容有误[：{field}]",

@@ -140,8 +140,9 @@ def _act(view: View, vid: int, action: str, who: Any, text: str, outcome: str | 
     except Unknown:
         raise ApiError(404, "unknown_violation", f"no violation {vid}", violation=vid) from None
     except d.TransitionError as e:
-        status = 403 if e.code == "forbidden" else 409
-        raise ApiError(status, e.code, str(e), violation=vid, action=label("violation_action", action)) from None
+        if e.code == "forbidden":
+            raise ApiError(403, "forbidden", str(e), case="appeal_own", violation=vid) from None
+        raise ApiError(409, e.code, str(e), violation=vid, action=label("violation_action", action)) from None
     return _out(view, v, _names(view))
 
 

@@ -51,6 +51,9 @@ class Ledger:
         v = self.repo.get(vid)
         if v is None:
             raise Unknown(vid)
+        if who[1] == "staff" and who[0] != v["staff"]:
+            # A staff token appeals for the person it names (its `name` is their staff id).
+            raise d.TransitionError("forbidden", f"{who[0]} may appeal only their own violations, not {v['staff']}'s")
         state = d.transition(v["state"], action, who[1], text, outcome)
         now = self.clock()
         if not self.repo.step(vid, state, v["state"], action, who, text.strip(), outcome, now):
