@@ -1,5 +1,5 @@
 """Cross-kind features: what joins the projections of several kinds (phones in their slots: who
-is clocked in, and each slot's phone). A feature names no kind: it finds what it reads through
+is clocked in, and each slot's phone; the discipline ledger, 违规台账). A feature names no kind: it finds what it reads through
 the read APIs the kinds provide (gateway/kinds/reads.py, `Kind.provides`), and is built like a
 kind's running parts (gateway/kinds/wiring.py)."""
 
