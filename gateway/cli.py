@@ -61,6 +61,41 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_import(args: argparse.Namespace) -> int:
+    """The staff registry from a sheet, merged into the hall file once the whole file validates."""
+    import tempfile
+    from pathlib import Path
+
+    from gateway.config import staff_import as si
+    from gateway.config.load import load_config
+
+    hall = Path(args.config)
+    try:
+        imported = si.parse(Path(args.file))
+    except si.ImportError_ as e:
+        print(e, file=sys.stderr)
+        return 1
+    except (OSError, ModuleNotFoundError) as e:
+        print(f"{args.file}：无法读取（{e}）", file=sys.stderr)
+        return 1
+    text = hall.read_text(encoding="utf-8")
+    entries = si.merged(si.existing_entries(text), imported)
+    new = si.replace_section(text, si.section(entries))
+    # Checked as the gateway would read it (unknown windows, a slot given twice...) before writing.
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=hall.parent, encoding="utf-8", delete=False) as f:
+        f.write(new)
+    try:
+        load_config(f.name, require_secrets=False)
+    except ConfigError as e:
+        print(f"导入后配置文件有错误，未写入 {hall}：\n{e.render()}", file=sys.stderr)
+        return 1
+    finally:
+        os.unlink(f.name)
+    hall.write_text(new, encoding="utf-8")
+    print(f"{hall}：已导入 {len(imported)} 人，staff 共 {len(entries)} 人")
+    return 0
+
+
 def cmd_broker_config(args: argparse.Namespace) -> int:
     from gateway.broker_config import (
         ACL_NAME,
@@ -175,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", help="folder to write hallgate.conf and hallgate.acl into (default: print them)")
     p.set_defaults(fn=cmd_broker_config)
+    p = sub.add_parser("staff", help="the staff registry (hallgate staff import FILE -c hall.yaml)")
+    staff = p.add_subparsers(dest="staff_command", required=True)
+    p = staff.add_parser("import", help="merge a CSV/XLSX staff sheet into the hall file's staff section")
+    p.add_argument("file", help="CSV or XLSX; first row: 工号, 姓名, 科室, 窗口, 岗位, 手机柜, 格口")
+    p.add_argument("-c", "--config", required=True, help="hall configuration (YAML) to merge into")
+    p.set_defaults(fn=cmd_staff_import)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")

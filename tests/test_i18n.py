@@ -18,7 +18,7 @@ from gateway.alerts.rules import DEFAULT_SEVERITY
 from gateway.api.routes.alerts import Filter
 from gateway.commands.request import AUDIT_OUTCOME, HTTP_STATUS
 from gateway.config.api import Role
-from gateway.domain import queue, workorders
+from gateway.domain import discipline, queue, workorders
 from gateway.domain.conditions import Severity
 from gateway.domain.health import HealthState
 from gateway.i18n import zh_CN
@@ -163,6 +163,10 @@ def test_every_value_the_api_returns_has_a_label() -> None:
         "queue_result": set(queue.RESULTS),
         "queue_source": set(queue.SOURCES),
         "quarantine": set(REASONS),
+        "violation_kind": set(discipline.KINDS),
+        "violation_state": set(discipline.STATES),
+        "violation_action": set(discipline.ACTIONS),
+        "violation_outcome": set(discipline.OUTCOMES),
     }
     missing = {group: values - set(table.get(group, {})) for group, values in wanted.items()}
     assert {g: v for g, v in missing.items() if v} == {}

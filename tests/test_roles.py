@@ -70,6 +70,12 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/devices/{device_id}", ""): READERS,
     ("GET", "/api/v1/quarantine", ""): frozenset({"technician", "admin"}),
     ("GET", "/api/v1/lockboxes/compliance", ""): MANAGERS,
+    ("GET", "/api/v1/violations", ""): MANAGERS,  # the named ledger
+    ("GET", "/api/v1/violations/strikes", ""): MANAGERS,
+    ("POST", "/api/v1/violations/{violation_id}/confirm", ""): MANAGERS,
+    ("POST", "/api/v1/violations/{violation_id}/dismiss", ""): MANAGERS,
+    ("POST", "/api/v1/violations/{violation_id}/appeal", ""): frozenset({"staff", *MANAGERS}),  # the person's
+    ("POST", "/api/v1/violations/{violation_id}/decide", ""): MANAGERS,
     ("GET", "/api/v1/lockboxes/{device}/slots", ""): READERS,
     ("POST", "/api/v1/lockboxes/{device}/slots/{slot}/unlock", ""): frozenset({"staff", "duty_manager"}),
     ("POST", "/api/v1/lockers/{locker}/doors/{door}/deposit", ""): frozenset({"staff", "duty_manager"}),

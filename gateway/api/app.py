@@ -20,6 +20,7 @@ from gateway.api.deps import api_routes, caller, caller_role, dependants, reject
 from gateway.api.errors import ErrorOut
 from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, system, words
 from gateway.commands.audit import Caller
+from gateway.features.discipline import api as discipline_api
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -67,6 +68,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
         me.router,
         kinds.router,
         words.router,
+        discipline_api.router,
         *kind_routers(),
     ):
         app.include_router(router, prefix="/api/v1")

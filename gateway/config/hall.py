@@ -16,6 +16,7 @@ from gateway.config.api import Api
 from gateway.config.base import Model, clock_time
 from gateway.config.broker import Broker, Ingest
 from gateway.config.devices import Device
+from gateway.config.discipline import Discipline
 from gateway.config.store import Influx, Store
 from gateway.kinds.base import Settings
 from gateway.kinds.registry import KINDS
@@ -74,6 +75,11 @@ class Post(Model):
     b: str | None = Field(None, description="the B post (cover) staff id")
 
 
+class PhoneSlot(Model):
+    device: str = Field(min_length=1)
+    slot: int = Field(ge=1)
+
+
 class Person(Model):
     """A member of staff as the screens name them (the staff registry): the devices send the id."""
 
@@ -81,6 +87,8 @@ class Person(Model):
     name: str = Field(min_length=1, max_length=32)
     department: str = ""
     window: str | None = None
+    post: Literal["A", "B"] | None = Field(None, description="A or B post of their window; default from posts[]")
+    phone: PhoneSlot | None = Field(None, description="their phone's slot; default from phones.lockboxes")
 
 
 class Hall(Model):
@@ -100,6 +108,7 @@ class Hall(Model):
     alerts: Alerts = Alerts()
     posts: list[Post] = Field(default_factory=list)
     staff: list[Person] = Field(default_factory=list)
+    discipline: Discipline = Discipline()
     commands: Commands = Commands()
 
     @field_validator("timezone")
@@ -118,15 +127,6 @@ class Hall(Model):
         twice = sorted({w for w in windows if windows.count(w) > 1})
         if twice:
             raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
-        return v
-
-    @field_validator("staff")
-    @classmethod
-    def _one_entry_per_person(cls, v: list[Person]) -> list[Person]:
-        ids = [p.id for p in v]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"staff id {', '.join(twice)} listed more than once: give each person one entry")
         return v
 
     @model_validator(mode="after")

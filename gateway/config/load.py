@@ -22,6 +22,7 @@ from gateway.config.hall import HallConfig, Zone, sections
 from gateway.config.lines import line_of, tree
 from gateway.config.references import reference_problems
 from gateway.config.secrets import missing_secrets, secret_names_in
+from gateway.config.staff import staff_problems
 from gateway.paths import PROFILES_DIR as DEFAULT_PROFILES_DIR
 
 
@@ -158,8 +159,14 @@ def load_config(
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
     problems += reference_problems(cfg)
+    lines: dict[str, int] = {}
+    nodes = tree(text)
+    for where, hint, loc in staff_problems(cfg):  # a registry's problems name their line
+        problems.append((where, hint))
+        if (line := line_of(nodes, loc)) is not None:
+            lines[where] = line
     if require_secrets:
         problems += missing_secrets(cfg, environ)
     if problems:
-        raise ConfigError(file, problems, cfg)
+        raise ConfigError(file, problems, cfg, lines=lines)
     return cfg

@@ -20,6 +20,9 @@ ERRORS: dict[str, Entry] = {
         "[需要以下角色之一：{roles}；]请由有权限的人员操作，或联系管理员调整角色",
     ),
     "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
+    "forbidden/appeal_own": Entry(
+        "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
+    ),
     # what was sent
     "invalid_request": Entry(
         "请求内容有误[：{field}]",
@@ -67,6 +70,15 @@ ERRORS: dict[str, Entry] = {
     ),
     "offline": Entry("设备[ {device} ]离线，命令未发送", "请在“设备运维”页面查看设备状态"),
     "unavailable": Entry("命令无法发送", "请稍后重试"),
+    # the discipline ledger (违规台账, gateway/features/discipline/)
+    "no_ledger": Entry("本网关未启用违规台账", ADMIN),
+    "unknown_violation": Entry("没有这条违规记录[：#{violation}]", "请刷新违规台账"),
+    "violation_state": Entry(
+        "违规记录[#{violation}]当前不能执行这一步[（{action}）]",
+        "违规记录按 待确认 → 已确认/已撤销 → 已申诉 → 已裁定 的顺序处理；请刷新查看当前状态",
+    ),
+    "reason_required": Entry("请填写理由[（{action}）]", "确认、撤销和裁定须写明理由，申诉须写明申诉说明"),
+    "outcome_required": Entry("裁定须选择结果", "请选择 维持（upheld）或 撤销（overturned）"),
 }
 
 # What a device's health and the alerts say (Problem.code, Condition.rule, the offline reasons of
@@ -128,7 +140,19 @@ LABELS: dict[str, dict[str, str]] = {
         "phone_not_in_slot": "手机未入柜",
         "opened_without_command": "无命令开门",
         "command_unanswered": "命令未确认",
+        "violation_strikes": "违规累计达到上限",
     },
+    # the discipline ledger (违规台账)
+    "violation_kind": {"unready": "工作准备不到位", "away": "工作时间离岗超时", "phone": "违规使用手机"},
+    "violation_state": {
+        "detected": "待确认",
+        "confirmed": "已确认",
+        "dismissed": "已撤销",
+        "appealed": "已申诉",
+        "decided": "已裁定",
+    },
+    "violation_action": {"confirm": "确认", "dismiss": "撤销", "appeal": "申诉", "decide": "裁定"},
+    "violation_outcome": {"upheld": "维持", "overturned": "撤销"},
     # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
     "route": {
         "GET /healthz": "存活检查",
@@ -145,6 +169,12 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/me": "当前令牌的角色和可调用的接口",
         "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
+        "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",
+        "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
+        "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
+        "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",
+        "POST /api/v1/violations/{violation_id}/appeal": "当事人对已确认的违规提出申诉，附说明",
+        "POST /api/v1/violations/{violation_id}/decide": "裁定申诉：维持或撤销，附理由",
     },
     # Why a message was quarantined (GET /api/v1/quarantine `reason`, drivers/profiles/errors.py).
     "quarantine": {

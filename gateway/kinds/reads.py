@@ -23,6 +23,10 @@ class Presence(Protocol):
         """Whether `now_ns` is working time (a working day, inside its hours)."""
         ...
 
+    def spells(self, now_ns: int) -> dict[str, list[tuple[int, int]]]:
+        """Each person who punched today -> their in spells (clock in, clock out or now), in order."""
+        ...
+
 
 class Slots(Protocol):
     """Each slot's last known state (door, locked, phone, phone_since_ns, since_ns) by device, and

@@ -43,6 +43,7 @@ from gateway.store.repos.quarantine import (
 )
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
+from gateway.store.repos.violations import Violations
 from gateway.store.repository import USER_VERSION_STEPS, Repository, SchemaError, migrate, versions
 from gateway.store.sqlite import SqliteFile, connect_wal, transaction
 
@@ -72,6 +73,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     PickupItems,
     Secrets,
     Occupancy,
+    Violations,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -94,6 +96,7 @@ class Repositories:
     pickup: PickupItems
     secrets: Secrets
     occupancy: Occupancy
+    violations: Violations
 
 
 class Journal:
@@ -139,6 +142,7 @@ class Journal:
             pickup=PickupItems(c, k),
             secrets=Secrets(c, k),
             occupancy=Occupancy(c, k),
+            violations=Violations(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

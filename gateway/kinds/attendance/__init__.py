@@ -123,6 +123,13 @@ class AttendanceProjection:
                 out[staff] = spells[-1][0]
         return out
 
+    def spells(self, now_ns: int) -> dict[str, list[tuple[int, int]]]:
+        """Today's in spells per person: `reads.Presence` (the discipline ledger's evidence)."""
+        if self.store is None:
+            return {}
+        _, punches = self._load(now_ns)
+        return {staff: inside(effective(ps, self.cfg.touch_s), now_ns) for staff, ps in punches.items()}
+
     def working_now(self, now_ns: int) -> bool:
         day = self.working_day(self.local_day(now_ns))
         return day is not None and day.working(now_ns)

@@ -1,0 +1,26 @@
+"""The discipline ledger (违规台账): violations the devices show, recorded with their evidence, and
+what people do with them (confirm or dismiss, appeal, decide), with the three strikes.
+
+A cross-kind feature: who is in and each slot's phone come through the read APIs
+(gateway/kinds/reads.py `Presence`, `Slots`), the approved unlocks from the command audit. The
+check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
+the routes in `api.py`.
+"""
+
+from __future__ import annotations
+
+from gateway.commands.riders import Rider
+from gateway.features.discipline.ledger import Ledger
+from gateway.features.discipline.watch import Watch
+from gateway.kinds.reads import Presence, Slots
+from gateway.kinds.wiring import Parts, Running
+
+
+def run(running: Running) -> Parts:
+    """Built in every hall (nothing is found without a clock-in machine: its routes then list
+    an empty ledger)."""
+    p, repos = running.projections, running.journal.repos
+    watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit)
+    ledger = Ledger(repos.violations, running.cfg.discipline.strikes, running.cfg.timezone, running.desk.clock)
+    running.desk.riders.add(Rider("discipline", tick=watch.tick, conditions=ledger.conditions))
+    return Parts(serves=[watch, ledger])

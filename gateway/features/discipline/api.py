@@ -1,0 +1,200 @@
+"""The discipline ledger's routes: the violations with their evidence, the steps people take on
+them, and the three strikes. Named ledgers are for the duty manager and managers (an appeal is
+the person's, through a staff token); the wall's viewer sees none of it."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import CallerDep, NoteText, ViewDep, iso, require
+from gateway.api.errors import ApiError
+from gateway.api.routes.period import RowId, moment
+from gateway.config.staff import registry
+from gateway.domain import discipline as d
+from gateway.features.discipline.ledger import Ledger, Unknown
+from gateway.i18n.catalogue import label
+from gateway.view import View
+
+router = APIRouter(tags=["discipline"])
+
+MANAGERS = ("duty_manager", "manager")
+State = Literal["detected", "confirmed", "dismissed", "appealed", "decided"]
+Kind = Literal["unready", "away", "phone"]
+
+
+class StepOut(BaseModel):
+    action: str
+    actor: str
+    role: str
+    text: str
+    outcome: str | None
+    at: str | None
+
+
+class ViolationOut(BaseModel):
+    id: int
+    kind: Kind
+    staff: str
+    name: str | None  # from the staff registry
+    department: str
+    window: str | None
+    at: str | None  # when it began
+    state: State
+    outcome: str | None  # a decision: upheld, overturned
+    counts: bool  # towards the three strikes
+    evidence: list[dict[str, Any]]  # the device events it came from (times in the hall's zone)
+    steps: list[StepOut] | None = None  # the single violation's audit trail
+
+
+class StrikeOut(BaseModel):
+    staff: str
+    name: str | None
+    period: str
+    count: int
+    limit: int
+    violations: list[int]
+    escalated_at: str | None
+
+
+class ReasonIn(BaseModel):
+    reason: NoteText = Field(min_length=1, max_length=2000, description="why (confirm, dismiss, decide)")
+
+
+class AppealIn(BaseModel):
+    note: NoteText = Field(min_length=1, max_length=2000, description="the person's appeal")
+
+
+class DecideIn(ReasonIn):
+    outcome: Literal["upheld", "overturned"]
+
+
+def ledger_of(view: View) -> Ledger:
+    led = view.served(Ledger)
+    if led is None:
+        raise ApiError(409, "no_ledger", "the discipline ledger is not running in this gateway")
+    return led
+
+
+def _names(view: View) -> dict[str, str]:
+    return {p.id: p.name for p in registry(view.cfg)}
+
+
+def _out(view: View, v: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    out = {
+        **{k: v[k] for k in ("id", "kind", "staff", "department", "window", "state", "outcome")},
+        "name": names.get(v["staff"]),
+        "at": iso(view, v["at_ns"]),
+        "counts": d.counts(v["state"], v["outcome"]),
+        "evidence": [{**e, "at": iso(view, e.get("ts_ns"))} for e in v["evidence"]],
+    }
+    if "steps" in v:
+        out["steps"] = [{**s, "at": iso(view, s.pop("at_ns"))} for s in v["steps"]]
+    return out
+
+
+@router.get("/violations", response_model=list[ViolationOut], summary="The discipline ledger, newest first")
+async def violations(
+    view: ViewDep,
+    _: str = require(*MANAGERS),
+    start: Annotated[str | None, Query(description="from this date or time (hall time)")] = None,
+    end: Annotated[str | None, Query(description="before this date or time")] = None,
+    state: State | None = None,
+    staff: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Kind | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    rows = ledger_of(view).repo.find(
+        start_ns=moment(view, start, "start") if start else None,
+        end_ns=moment(view, end, "end") if end else None,
+        state=state,
+        staff=staff,
+        department=department,
+        kind=kind,
+        limit=limit,
+    )
+    names = _names(view)
+    return [_out(view, v, names) for v in rows]
+
+
+@router.get(
+    "/violations/strikes",
+    response_model=list[StrikeOut],
+    summary="Each person's counted violations in the current period, and the escalations raised",
+)
+async def strikes(view: ViewDep, _: str = require(*MANAGERS)) -> list[dict[str, Any]]:
+    names = _names(view)
+    return [
+        {**s, "name": names.get(s["staff"]), "escalated_at": iso(view, s.pop("escalated_ns"))}
+        for s in ledger_of(view).strikes_now(time.time_ns())
+    ]
+
+
+def _act(view: View, vid: int, action: str, who: Any, text: str, outcome: str | None = None) -> dict[str, Any]:
+    try:
+        v = ledger_of(view).act(vid, action, (who.actor, who.role), text, outcome)
+    except Unknown:
+        raise ApiError(404, "unknown_violation", f"no violation {vid}", violation=vid) from None
+    except d.TransitionError as e:
+        if e.code == "forbidden":
+            raise ApiError(403, "forbidden", str(e), case="appeal_own", violation=vid) from None
+        raise ApiError(409, e.code, str(e), violation=vid, action=label("violation_action", action)) from None
+    return _out(view, v, _names(view))
+
+
+STEP_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`unknown_violation`"},
+    409: {"description": "`violation_state`: not in a state this step leaves"},
+}
+
+
+@router.post(
+    "/violations/{violation_id}/confirm",
+    response_model=ViolationOut,
+    responses=STEP_ERRORS,
+    summary="Confirm a detected violation, with a reason",
+)
+async def confirm(
+    violation_id: RowId, body: ReasonIn, view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)
+) -> dict[str, Any]:
+    return _act(view, violation_id, "confirm", who, body.reason)
+
+
+@router.post(
+    "/violations/{violation_id}/dismiss",
+    response_model=ViolationOut,
+    responses=STEP_ERRORS,
+    summary="Dismiss a detected violation, with a reason",
+)
+async def dismiss(
+    violation_id: RowId, body: ReasonIn, view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)
+) -> dict[str, Any]:
+    return _act(view, violation_id, "dismiss", who, body.reason)
+
+
+@router.post(
+    "/violations/{violation_id}/appeal",
+    response_model=ViolationOut,
+    responses=STEP_ERRORS,
+    summary="Appeal a confirmed violation (the person), with a note",
+)
+async def appeal(
+    violation_id: RowId, body: AppealIn, view: ViewDep, who: CallerDep, _: str = require("staff", *MANAGERS)
+) -> dict[str, Any]:
+    return _act(view, violation_id, "appeal", who, body.note)
+
+
+@router.post(
+    "/violations/{violation_id}/decide",
+    response_model=ViolationOut,
+    responses=STEP_ERRORS,
+    summary="Decide an appeal: upheld (it counts) or overturned, with a reason",
+)
+async def decide(
+    violation_id: RowId, body: DecideIn, view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)
+) -> dict[str, Any]:
+    return _act(view, violation_id, "decide", who, body.reason, body.outcome)
