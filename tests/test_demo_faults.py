@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.demo_support import Demo, running_demo
+from tests.servers import Mosquitto, free_port
 from tests.waits import wait_for
 
 HALLGATE = Path(sys.executable).parent / "hallgate"  # the installed console script
@@ -96,14 +97,12 @@ def test_a_tester_jams_a_lock_and_cuts_a_counter_in_the_demo_and_the_gateway_sho
     assert "Traceback" not in rest
 
 
-def test_the_fault_command_says_so_when_no_simulator_answers(tmp_path: Path) -> None:
-    from tests.servers import free_port
+def test_the_fault_command_says_so_when_no_simulator_answers(mosquitto: Mosquitto) -> None:
+    def run(port: int) -> subprocess.CompletedProcess[str]:
+        argv = [str(HALLGATE), "sim", "fault", "jam", "--device", "lb-1f", "--slot", "3", "--timeout", "1"]
+        return subprocess.run([*argv, "--broker", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
 
-    port = free_port()  # nothing listens there
-    done = subprocess.run(
-        [str(HALLGATE), "sim", "fault", "jam", "--device", "lb-1f", "--slot", "3", "--broker", f"127.0.0.1:{port}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 1 and "连不上代理 (broker_unreachable)" in done.stderr, done.stderr
+    silent = run(mosquitto.port)  # a broker, but no simulator listening on it
+    assert silent.returncode == 1 and "没有模拟器应答 (no_answer): 站点 demo-hall" in silent.stderr, silent.stderr
+    nothing = run(free_port())  # no broker at all
+    assert nothing.returncode == 1 and "连不上代理 (broker_unreachable)" in nothing.stderr, nothing.stderr
