@@ -85,7 +85,11 @@ def _fault_everywhere(halls: list[HallSimulator], spec: dict[str, Any], apply: b
         ids = {wanted} if isinstance(wanted, str) else set(wanted)
         missing = ids - {d for h in halls for d in h.devices}
         if missing:
-            raise FaultError(f"device: no device {sorted(missing)} in any simulated hall")
+            raise FaultError(
+                f"没有这台设备 (unknown_device): {', '.join(sorted(missing))}; "
+                f"现有的设备: {'; '.join(h.faults.by_kind() for h in halls)}",
+                "unknown_device",
+            )
         halls = [h for h in halls if ids & set(h.devices)]
     done: list[str] = []
     for hall in halls:
@@ -208,6 +212,11 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fault"]:  # a client of running simulators, with the fault's own --parameters
+        from firmware_sim import fault_cli
+
+        return fault_cli.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

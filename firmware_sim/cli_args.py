@@ -23,12 +23,14 @@ EPILOG = """examples:
   hallgate sim hall -c configs/demo-hall.yaml --fault jam:device=lb-1f,slot=3 --fault flaky:share=0.2,loss=0.5
   hallgate sim scenario -f firmware_sim/templates/day.yaml --speed 120
   hallgate sim queue --full-speed --windows 30 --tickets 3000 --pads
+  hallgate sim fault jam --device lb-1f --slot 3 --broker 127.0.0.1:1883
 
 MQTT devices publish to hall/{site}/{rating|lockbox|attendance|queue}/{id}/{status,heartbeat,event|punch,ack}
 and take commands on .../cmd. Modbus devices serve the register maps of device-protocols.md.
 Stop with Ctrl-C or SIGTERM: MQTT devices publish status offline (reason shutdown) before they
 disconnect. Faults at runtime: publish {"fault": ...} to sim/{site}/{device|all}/control (answers on
-sim/{site}/control/result); the faults are listed in firmware_sim/faults.py and the README.
+sim/{site}/control/result), or `hallgate sim fault --help`; the faults are listed in firmware_sim/faults.py
+and the README.
 """
 
 
@@ -153,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district,scenario,queue}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{device,hall,district,scenario,queue,fault}")
 
     dev = sub.add_parser(
         "device",
@@ -246,4 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(scenario)
     scenario.set_defaults(rate=0.0)  # the scenario drives the devices
     queue_cli.add_parser(sub, _common, DEVICE_ID, SITE)
+    # parsed by firmware_sim/fault_cli.py (cli.main hands it over); listed here for --help
+    sub.add_parser("fault", help="向运行中的模拟器 (hallgate demo 也是) 发一个故障, 如: jam --device lb-1f --slot 3")
     return parser

@@ -27,6 +27,12 @@ from firmware_sim.faults import FaultError, FaultInjector
 log = logging.getLogger("firmware_sim.control")
 
 
+def refusal(e: FaultError) -> dict[str, str]:
+    """The answer's `code` and Chinese `error` (a parameter's own check says what in English)."""
+    said = str(e)
+    return {"code": e.code, "error": f"故障参数不对 (bad_fault): {said}" if e.code == "bad_fault" else said}
+
+
 def control_topic(site: str, device: str = "all") -> str:
     return f"sim/{site}/{device}/control"
 
@@ -78,14 +84,16 @@ class ControlChannel:
         try:
             request = json.loads(payload)
             if not isinstance(request, dict):
-                raise FaultError('expected a JSON object like {"fault": "jam", "slot": 3}')
+                raise FaultError('应为 JSON 对象 (not_object), 例如 {"fault": "jam", "slot": 3}', "not_object")
             spec = dict(request)
             if device != "all":
                 spec["device"] = device
             ids = injector.apply(spec)
             result = {"ok": True, "fault": spec.get("fault"), "devices": ids, "request": request}
-        except (ValueError, FaultError) as e:
-            result = {"ok": False, "error": str(e), "request": request}
+        except FaultError as e:
+            result = {"ok": False, **refusal(e), "request": request}
+        except ValueError as e:  # not JSON
+            result = {"ok": False, "code": "bad_json", "error": f"不是 JSON (bad_json): {e}", "request": request}
         self.handled += 1
         log.info("control %s: %s", topic, result)
         await client.publish(result_topic(site), json.dumps(result, ensure_ascii=False), qos=1)
@@ -155,6 +163,8 @@ class HttpControl:
             if site not in self.injectors:
                 raise FaultError(f"site: {site!r} is not one of {sorted(self.injectors)[:10]}")
             ids = self.injectors[site].apply(spec)
-        except (ValueError, FaultError) as e:
-            return 400, {"ok": False, "error": str(e)}
+        except FaultError as e:
+            return 400, {"ok": False, **refusal(e)}
+        except ValueError as e:  # not JSON
+            return 400, {"ok": False, "code": "bad_json", "error": f"不是 JSON (bad_json): {e}"}
         return 200, {"ok": True, "fault": spec.get("fault"), "site": site, "devices": ids}

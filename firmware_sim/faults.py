@@ -116,6 +116,32 @@ class FaultInjector:
         more = f" +{len(items) - limit}" if len(items) > limit else ""
         return ", ".join(items[:limit]) + more
 
+    def by_kind(self) -> str:
+        """The devices by kind, for an error that lists what exists: `lockbox: lb-1f, lb-2f; ...`."""
+        kinds: dict[str, list[str]] = {}
+        for dev_id, device in self.devices.items():
+            kinds.setdefault(device_kind(device), []).append(dev_id)
+        return "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in kinds.items())
+
+    def faults_by_kind(self) -> str:
+        """The faults of each kind these devices are of: `lockbox: offline, ..., jam, door_open; ...`."""
+        kinds = {device_kind(d): d for d in self.devices.values()}
+        return "; ".join(f"{kind}: {', '.join(faults_of(d))}" for kind, d in kinds.items())
+
+    def known(self, spec: Mapping[str, Any]) -> None:
+        """Refuse a fault no simulator knows, listing those the named device (or each kind) has."""
+        name = spec.get("fault")
+        if name in FAULTS:
+            return
+        wanted = spec.get("device")
+        device = self.devices.get(wanted) if isinstance(wanted, str) else None
+        where = (
+            f"设备 {wanted} ({device_kind(device)}) 可用的故障: {', '.join(faults_of(device))}"
+            if device is not None
+            else f"可用的故障 (按设备类型): {self.faults_by_kind()}"
+        )
+        raise FaultError(f"没有这种故障 (unknown_fault): {name!r}; {where}", "unknown_fault")
+
     def targets(self, spec: Mapping[str, Any]) -> list[str]:
         name = spec.get("fault")
         kind = spec.get("kind")
@@ -126,7 +152,10 @@ class FaultInjector:
             ids = [wanted] if isinstance(wanted, str) else list(wanted)
             unknown = [i for i in ids if i not in self.devices]
             if unknown:
-                raise FaultError(f"device: no device {unknown} here; have {sorted(self.devices)[:20]}")
+                raise FaultError(
+                    f"没有这台设备 (unknown_device): {', '.join(map(str, unknown))}; 现有的设备: {self.by_kind()}",
+                    "unknown_device",
+                )
             return ids
         ids = [
             i for i, d in self.devices.items() if (kind is None or device_kind(d) == kind) and _supports(d, str(name))
@@ -143,14 +172,17 @@ class FaultInjector:
         """Validate a fault without applying it (the command line checks `--fault` before it
         starts anything); returns the devices it would apply to now."""
         name = spec.get("fault")
-        if name not in FAULTS:
-            raise FaultError(f"fault: {name!r} is not one of {', '.join(FAULTS)}")
+        self.known(spec)
         params = {k: v for k, v in spec.items() if k not in TARGET_KEYS}
         ids = self.targets(spec)
         for dev_id in ids:
             device = self.devices[dev_id]
             if not _supports(device, name):
-                raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
+                raise FaultError(
+                    f"设备 {dev_id} ({device_kind(device)}) 没有故障 {name} (fault_not_supported); "
+                    f"它可用的故障: {', '.join(faults_of(device))}",
+                    "fault_not_supported",
+                )
             own = kind_of(device).faults.get(name)
             if own is not None and own.check is not None:
                 own.check(device, params)
@@ -163,8 +195,7 @@ class FaultInjector:
     def apply(self, spec: Mapping[str, Any]) -> list[str]:
         """Apply one fault; returns the device ids it was applied to."""
         name = spec.get("fault")
-        if name not in FAULTS:
-            raise FaultError(f"fault: {name!r} is not one of {', '.join(FAULTS)}")
+        self.known(spec)
         for_s = spec.get("for_s")
         if for_s is not None and (not isinstance(for_s, int | float) or for_s <= 0):
             raise FaultError(f"for_s: must be a positive number of seconds, not {for_s!r}")
@@ -173,7 +204,11 @@ class FaultInjector:
         for dev_id in ids:
             device = self.devices[dev_id]
             if not _supports(device, name):
-                raise FaultError(f"fault {name}: a {device_kind(device)} ({dev_id}) has no such fault")
+                raise FaultError(
+                    f"设备 {dev_id} ({device_kind(device)}) 没有故障 {name} (fault_not_supported); "
+                    f"它可用的故障: {', '.join(faults_of(device))}",
+                    "fault_not_supported",
+                )
             _apply_one(device, name, params)
             if name == "clear":
                 self.active.pop(dev_id, None)
@@ -203,6 +238,11 @@ class FaultInjector:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+
+
+def faults_of(device: Device) -> list[str]:
+    """Every fault this device takes, in the order of FAULTS."""
+    return [name for name in FAULTS if _supports(device, name)]
 
 
 def _supports(device: Device, name: str) -> bool:

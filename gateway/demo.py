@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from amqtt.broker import Broker
 
+from firmware_sim.control import ControlChannel
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from gateway.config.api import ROLES
@@ -114,6 +115,24 @@ async def simulators(sim: HallSimulator, fixed_ports: bool) -> AsyncIterator[Hal
 
 
 @contextlib.asynccontextmanager
+async def control_channel(sim: HallSimulator, port: int) -> AsyncIterator[ControlChannel]:
+    """The simulators' fault control channel on the demo broker (as `hallgate sim hall` runs it):
+    `hallgate sim fault ...` or a JSON published to sim/{site}/{device|all}/control."""
+    channel = ControlChannel("127.0.0.1", port, {sim.site: sim.faults}, sim.mqtt.protocol)
+    task = asyncio.create_task(channel.run(), name="demo-sim-control")
+    try:
+        try:
+            await asyncio.wait_for(channel.connected.wait(), 10.0)
+        except TimeoutError:
+            raise StartupError(f"the demo's fault control channel did not reach its broker 127.0.0.1:{port}") from None
+        yield channel
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def run_demo(
     api_port: int,
     mqtt_port: int,
@@ -142,7 +161,12 @@ async def run_demo(
         sim = HallSimulator(
             hall, mqtt=MqttSettings(host="127.0.0.1", port=mqtt_port, protocol="3.1.1"), heartbeat_s=heartbeat_s
         )
-        async with embedded_broker(mqtt_port), simulators(sim, modbus_port_base is not None), start_gateway(cfg) as gw:
+        async with (
+            embedded_broker(mqtt_port),
+            simulators(sim, modbus_port_base is not None),
+            control_channel(sim, mqtt_port),
+            start_gateway(cfg) as gw,
+        ):
             # A kiosk token is a locker's, not a person's: under "kiosk:<locker>", apart from the roles.
             yield gw, tokens | {f"kiosk:{locker}": token for locker, token in kiosks.values()}
 
@@ -158,6 +182,12 @@ async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None 
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")
         lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
         print(f"  Modbus:    {', '.join(lines)} (simulated locker bank and counters)")
+        # The simulators' control channel, as `hallgate sim hall` has it: a tester jams a lock or
+        # cuts a counter and watches the screens (README "Two commands": every fault per kind).
+        where = f"--broker 127.0.0.1:{mqtt_port}"
+        print(f"  故障注入 (faults): hallgate sim fault jam --device lb-1f --slot 3 {where}")
+        print(f"                     hallgate sim fault offline --device pc-entrance {where}")
+        print(f"                     hallgate sim fault clear --device lb-1f {where}   (结束故障)")
         for role, token in tokens.items():
             if role.startswith("kiosk:"):
                 # The locker's keypad: POST /api/v1/lockers/<locker>/pickup with this token.

@@ -118,3 +118,25 @@ def test_a_flood_of_tickets_keeps_the_days_visits_in_memory_bounded(tmp_path: Pa
     p.store.flush()  # type: ignore[union-attr]
     assert len(p.visits(T0 - 3600 * S, T0 + 86400 * S)) == 25
     shut()
+
+
+def test_a_server_that_restarted_its_numbering_has_its_next_snapshot_taken_even_when_older(tmp_path: Path) -> None:
+    """The demo's server starts its day over (its clock back at the morning) and a reboot may reset
+    a clock: after a ticket issued again, the server's next snapshot is the lines now, not a stale one."""
+    p, shut = projection(tmp_path)
+    now = T0 + 9000 * S
+
+    def snapshot(t: int, waiting: int) -> None:
+        lines = [{"line": "A", "name": "商事登记", "waiting": waiting, "open_windows": ["W01"]}]
+        p.apply(Event("q-1", "queue_snapshot", T0 + t * S, {"lines": json.dumps(lines)}), now)
+
+    for e in life(1, 0):
+        p.apply(e, now)
+    snapshot(8000, 0)  # the end of the day
+    snapshot(100, 4)  # older, and no restart seen: ignored
+    assert [line.waiting for line in p.lines(now)] == [0]
+    p.apply(life(100, 50)[0], now)  # A001 issued again: the server restarted its numbering
+    snapshot(200, 3)  # older than the kept one, taken
+    snapshot(150, 9)  # older again, and no new restart: ignored
+    assert [(line.waiting, line.snapshot_ts_ns) for line in p.lines(now)] == [(3, T0 + 200 * S)]
+    shut()

@@ -169,9 +169,10 @@ def test_share_of_the_fleet_is_seeded() -> None:
     first, second = asyncio.run(scenario())
     assert first == second and len(first) == 3
     assert FaultInjector(sim.devices).targets({"fault": "jam"}) == ["lb-1", "lk-1"]
-    with pytest.raises(FaultError, match="garbage: a people_counter"):
+    with pytest.raises(FaultError, match="设备 pc-1 \\(people_counter\\) 没有故障 garbage"):
         asyncio.run(_apply(sim, {"fault": "garbage", "device": "pc-1"}))
-    with pytest.raises(FaultError, match="fault: 'melt' is not one of"):
+    melt = r"没有这种故障 \(unknown_fault\): 'melt'; 设备 pc-1 \(people_counter\) 可用的故障: offline, flaky"
+    with pytest.raises(FaultError, match=melt):
         parse_and_apply(sim, "melt:device=pc-1")
     assert parse_fault("flaky:share=0.2,loss=0.5") == {"fault": "flaky", "share": 0.2, "loss": 0.5}
     assert parse_fault('{"fault":"jam","device":"lb-1","slot":3}')["slot"] == 3
@@ -265,7 +266,8 @@ def test_http_control_for_a_hall_without_a_broker(capsys: pytest.CaptureFixture[
                     assert r.status_code == 200 and r.json()["devices"] == ["pc-http"], r.text
                     assert (await mbpoll(port, "-t", "3", "-r", "4")).values == {4: 1}
                     r = await client.post("/faults", json={"fault": "jam", "device": "pc-http", "door": 1})
-                    assert r.status_code == 400 and "a people_counter (pc-http) has no such fault" in r.json()["error"]
+                    assert r.status_code == 400 and r.json()["code"] == "fault_not_supported", r.text
+                    assert "设备 pc-http (people_counter) 没有故障 jam" in r.json()["error"]
                     r = await client.post("/faults", content=b"{not json")
                     assert r.status_code == 400 and r.json()["ok"] is False
                     r = await client.get("/faults")

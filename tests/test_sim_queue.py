@@ -4,6 +4,7 @@ full speed, the rating pads driven by its visits, its faults, its command line."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from firmware_sim.kinds.queue import QueueSystem
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto
 from tests.sim_support import TS_RE, Line, MqttWatcher, on, retained
+from tests.waits import until
 
 SITE = "q-hall"
 BASE = f"hall/{SITE}/queue/q-1"
@@ -150,6 +152,32 @@ def test_a_day_started_at_noon_publishes_from_noon_and_counts_the_morning_in_its
         first = next(ln.json for ln in lines if ln.topic.endswith("/snapshot"))  # at the connect
         morning = [e.fields for e in q.plan.events if e.t < 12 * 3600]
         assert {x["line"]: x["waiting"] for x in first["lines"]} == {x: waiting_from(morning)[x] for x in "ABCD"}
+
+    with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
+        asyncio.run(scenario(watch))
+
+
+def test_a_looping_server_starts_its_day_over_the_same_day_and_keeps_its_lines_alive(mosquitto: Mosquitto) -> None:
+    """The demo's server (`loop: true`): when the day is over it starts it over at once, the same
+    day, tickets from A001 again, seq going on; its snapshots move again from the morning."""
+
+    async def scenario(watch: MqttWatcher) -> None:
+        sim = hall(mosquitto, 3, 40, "full", loop=True)
+        q: QueueSystem = sim.device("q-1")
+        first_day = len(q.plan.events)
+        async with sim:
+            await asyncio.wait_for(q.day_done.wait(), 60)  # the first day (the full-speed outbox never empties)
+            await until(lambda: q.rounds >= 3, what="a third round")  # bounded by until's deadline
+            await watch.wait(on(f"{BASE}/event"), count=first_day + 1)
+        events = [ln.json for ln in watch.matching(on(f"{BASE}/event"))]
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(events))), "seq goes on over the rounds"
+        a001 = [i for i, e in enumerate(events) if e["type"] == "issued" and e["ticket"] == "A001"]
+        assert len(a001) >= 2 and a001[0] < first_day <= a001[1], "A001 again after the first day"
+        assert all(e["ts"].startswith("2026-12-07") for e in events)  # the same day (a date was given)
+        assert events[a001[1]]["ts"] < max(e["ts"] for e in events[:first_day]), "the day starts over in the morning"
+        snaps = [ln.json["ts"] for ln in watch.matching(on(f"{BASE}/snapshot"))]
+        assert any(b < a for a, b in itertools.pairwise(snaps)), "the snapshots begin again too"
 
     with MqttWatcher(mosquitto.port, f"{BASE}/#") as watch:
         asyncio.run(scenario(watch))

@@ -16,7 +16,13 @@ from firmware_sim.spec import DeviceSpec
 
 
 class FaultError(ValueError):
-    """A fault that cannot be applied; the message says which parameter and why."""
+    """A fault that cannot be applied; the message says which parameter and why. `code` is the
+    machine word beside it (the control channel answers it): unknown_fault, unknown_device,
+    fault_not_supported, or bad_fault for a bad parameter."""
+
+    def __init__(self, message: str, code: str = "bad_fault") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def number(params: Mapping[str, Any], key: str, default: float, lo: float, hi: float) -> float:

@@ -36,7 +36,8 @@ items with their median handling minutes; `windows` optional, by default the win
 by the lines' shares and the last one calls every line), `lunch_windows` (default every third
 window from W01) and `lunch` ("12:00-13:00"), `hours` ("09:00-17:00", the windows) and `issuing`
 ("08:30-16:30", the ticket machine), `appointment_share`, `no_show_share`, `late_share`,
-`transfer_share`, `speed`, `date` (YYYY-MM-DD, default today), `snapshot_s`, `start`.
+`transfer_share`, `speed`, `date` (YYYY-MM-DD, default today), `snapshot_s`, `start`, `loop` (true:
+the day over, the server starts it over at once; `day_done` is set after the first).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -165,6 +167,7 @@ class QueueSystem(MqttDevice):
         date: str | None = None,
         snapshot_s: float = 60.0,
         start: str | None = None,
+        loop: bool = False,
         hall: HallShare | None = None,
         seed: int | str = 0,
         **kwargs: Any,
@@ -202,13 +205,14 @@ class QueueSystem(MqttDevice):
             _clock(start, "start")
         self.start = start
         self.hall = hall
-        self.config = DayConfig(
+        self.loop, self.rounds, self._dated, self._seed = bool(loop), 1, date is not None, f"{seed}:{device_id}"
+        config = DayConfig(
             day=day,
             windows=names,
             serves=serves,
             lines=line_list,
             tickets=tickets,
-            seed=f"{seed}:{device_id}",
+            seed=self._seed,
             open_s=open_s,
             close_s=close_s,
             issue_from_s=issue_from,
@@ -221,18 +225,30 @@ class QueueSystem(MqttDevice):
             transfer_share=_share(transfer_share, "transfer_share"),
             case_ids=hall.case_numbers.next if hall is not None else None,
         )
-        self.plan = plan_day(self.config)
         self.snapshot_s = float(snapshot_s)
-        self.relabel = Relabeller()
-        self.waiting = Waiting(self.config, self.plan.ends_s)
-        self._pending: deque[PlanEvent] = deque(self.plan.events)
-        self._midnight = datetime(day.year, day.month, day.day, tzinfo=CST)
-        self._vnow = min(issue_from, self.plan.events[0].t if self.plan.events else issue_from)
+        self._set_day(config)
         self._pads: dict[str, Any] | None = None
         self.playing = False
         self.day_done = asyncio.Event()
         self.ratings = 0  # prompts sent to rating pads
         self.play_began = self.play_took = 0.0  # when the day started playing (monotonic), how long it took
+
+    def _set_day(self, config: DayConfig) -> None:
+        self.config, self.plan = config, plan_day(config)
+        self.relabel = Relabeller()
+        self.waiting = Waiting(config, self.plan.ends_s)
+        self._pending: deque[PlanEvent] = deque(self.plan.events)
+        self._midnight = datetime(config.day.year, config.day.month, config.day.day, tzinfo=CST)
+        first = self.plan.events[0].t if self.plan.events else config.issue_from_s
+        self._vnow = min(config.issue_from_s, first)
+
+    def _new_round(self) -> None:
+        """`loop`: the server starts its day over, as a restart the same day (tickets from A001
+        again, each a new generation for the gateway; other visits, new case ids); after midnight
+        with the new date (unless `date` was given)."""
+        self.rounds += 1
+        day = self.config.day if self._dated else datetime.now(CST).date()
+        self._set_day(replace(self.config, day=day, seed=f"{self._seed}:r{self.rounds}"))
 
     # ---- the virtual day's clock -----------------------------------------------------------
     def at(self, t: float) -> str:
@@ -338,6 +354,15 @@ class QueueSystem(MqttDevice):
 
     async def _play(self) -> None:
         await self.connected.wait()
+        while True:
+            await self._play_day()
+            self.day_done.set()  # the first day played (a looping server goes on)
+            if not self.loop:
+                return
+            self._new_round()
+            self.queue_snapshot()
+
+    async def _play_day(self) -> None:
         self.playing = True
         start = self._vnow
         began = self.play_began = time.monotonic()
@@ -357,7 +382,6 @@ class QueueSystem(MqttDevice):
         self.queue_snapshot()
         self.playing = False
         self.play_took = time.monotonic() - began
-        self.day_done.set()
 
     async def _until(self, t: float, start: float, began: float) -> None:
         """Wait until day time `t` (at `speed`), then make it the device's day time."""

@@ -64,6 +64,10 @@ class QueueProjection:
         self.counts: Counter[str] = Counter()  # applied, resend, reissued, bad_snapshot
         self._visits: dict[tuple[str, str], list[Visit]] = {}  # (day, ticket) -> its generations
         self.snapshots: dict[str, tuple[int, list[SnapshotLine]]] = {}  # device -> (ts, lines)
+        # servers that restarted their numbering since their last snapshot: their clock may have
+        # gone back too (a reboot that reset it, the demo's server starting its day over), so
+        # their next snapshot is taken even when older than the one kept
+        self.restarted: set[str] = set()
         # today's visits by (ticket, generation), read once a day and kept as events come: the
         # conditions are asked every second, and a day's visits read and parsed each time would not do
         self._today: tuple[str, dict[tuple[str, int], Visit]] | None = None
@@ -89,8 +93,9 @@ class QueueProjection:
             if lines is None:
                 self.counts["bad_snapshot"] += 1
                 return None
-            if event.ts_ns >= kept:
+            if event.ts_ns >= kept or event.device in self.restarted:
                 self.snapshots[event.device] = (event.ts_ns, lines)
+                self.restarted.discard(event.device)
             # The same snapshot again (retained, after a reconnect) derives nothing new.
             return None if event.ts_ns == kept else snapshot_records(self.site, lines, event.ts_ns)
         if event.name not in EVENTS:
@@ -110,6 +115,8 @@ class QueueProjection:
         last = gens[-1] if gens else None
         if last is None or reissued(last, event.name, eid):
             self.counts["reissued"] += last is not None
+            if last is not None:
+                self.restarted.add(event.device)
             gens.append(apply(None, event.name, event.fields, event.ts_ns, day, eid))
             last = None  # a new visit: everything it knows is new
         else:
