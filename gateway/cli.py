@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder to write hallgate.conf and hallgate.acl into (default: print them)")
     p.set_defaults(fn=cmd_broker_config)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
+    from gateway.signin.cli import register as register_user
+
+    register_user(sub)
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:

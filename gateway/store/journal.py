@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.store.repos.accounts import Accounts
 from gateway.store.repos.alerts import Alerts
 from gateway.store.repos.audit import Audit
 from gateway.store.repos.commands import Commands
@@ -72,6 +73,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     PickupItems,
     Secrets,
     Occupancy,
+    Accounts,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -94,6 +96,7 @@ class Repositories:
     pickup: PickupItems
     secrets: Secrets
     occupancy: Occupancy
+    accounts: Accounts
 
 
 class Journal:
@@ -139,6 +142,7 @@ class Journal:
             pickup=PickupItems(c, k),
             secrets=Secrets(c, k),
             occupancy=Occupancy(c, k),
+            accounts=Accounts(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:
