@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,12 +40,21 @@ def test_the_login_box_signs_a_person_in_and_out(
             assert gw.view.signin is not None
             accounts = gw.view.signin.repo
             with chromium(1920, 1080) as driver:
-
-                async def do(fn, *args):  # type: ignore[no-untyped-def]
+                # Every browser call off the event loop: the gateway serving the page runs on it,
+                # and a WebDriver call waits for a page load in progress.
+                async def do(fn: Any, *args: Any) -> Any:
                     return await asyncio.to_thread(fn, *args)
 
-                def text(css: str) -> str:
-                    return driver.execute_script("return document.querySelector(arguments[0])?.textContent || ''", css)
+                async def text(css: str) -> str:
+                    return await do(
+                        driver.execute_script, "return document.querySelector(arguments[0])?.textContent || ''", css
+                    )
+
+                async def shown(css: str) -> bool:
+                    return bool(await do(driver.find_elements, By.CSS_SELECTOR, css))
+
+                async def says(css: str, words: str) -> bool:
+                    return words in await text(css)
 
                 def submit(name: str, password: str) -> None:
                     for css, value in (("#user-input", name), ("#password-input", password)):
@@ -54,26 +64,26 @@ def test_the_login_box_signs_a_person_in_and_out(
                     driver.find_element(By.CSS_SELECTOR, "#signin button").click()
 
                 await do(driver.get, f"{base}/web/tech.html")
-                await until(lambda: driver.find_elements(By.CSS_SELECTOR, "#signin"), what="the login box")
-                assert text("#login .error") == ""  # nobody signed in yet: no error, just the box
+                await until(lambda: shown("#signin"), what="the login box")
+                assert await text("#login .error") == ""  # nobody signed in yet: no error, just the box
                 await do(submit, "", "")
-                await until(lambda: "请填写登录名和密码" in text("#login .error"), what="the page's own check")
+                await until(lambda: says("#login .error", "请填写登录名和密码"), what="the page's own check")
                 await do(submit, "li.tech", "wrong password")
-                await until(lambda: "登录名或密码不正确" in text("#login .error"), what="the gateway's refusal")
+                await until(lambda: says("#login .error", "登录名或密码不正确"), what="the gateway's refusal")
 
                 await do(submit, "li.tech", PASSWORD)
-                await until(lambda: driver.find_elements(By.CSS_SELECTOR, "#devices tr"), what="the page drawn")
-                assert text("#role") == "赵丽 · 运维人员"  # the person (tests/test_signin.py's add), the role
-                cookie = driver.get_cookie("hallgate_session")
+                await until(lambda: shown("#devices tr"), what="the page drawn")
+                assert await text("#role") == "赵丽 · 运维人员"  # the person (tests/test_signin.py's add), the role
+                cookie = await do(driver.get_cookie, "hallgate_session")
                 assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
                 assert accounts.sessions_of("li.tech") == 1
                 # The page's requests carry no token: the session cookie alone.
-                assert driver.execute_script("return sessionStorage.getItem('hallgate-token')") is None
+                assert await do(driver.execute_script, "return sessionStorage.getItem('hallgate-token')") is None
 
-                await do(driver.find_element(By.CSS_SELECTOR, "#logout").click)
-                await until(lambda: driver.find_elements(By.CSS_SELECTOR, "#signin"), what="the login box again")
+                await do(driver.execute_script, "document.querySelector('#logout').click()")
+                await until(lambda: shown("#signin"), what="the login box again")
                 assert accounts.sessions_of("li.tech") == 0
-                assert driver.get_cookie("hallgate_session") is None
+                assert await do(driver.get_cookie, "hallgate_session") is None
                 # The old session's token no longer opens anything.
                 async with httpx.AsyncClient(base_url=base) as http:
                     r = await http.get("/api/v1/me", headers={"Cookie": f"hallgate_session={cookie['value']}"})
