@@ -111,6 +111,11 @@ def test_a_person_signs_in_unlocks_as_themself_and_signs_out(
         assert (r.status_code, r.json()["error"]) == (401, "signin_failed"), r.text
         assert r.json()["message"] == "登录名或密码不正确" and "set-cookie" not in r.headers
 
+        # The password typed into the name's box: refused like any unknown name, and not logged.
+        r = await http.post("/api/v1/session", json={"username": PASSWORD, "password": "zhao.li"})
+        seen.append(r.text)
+        assert (r.status_code, r.json()["error"]) == (401, "signin_failed"), r.text
+
         r = await sign_in(PASSWORD)
         assert r.status_code == 200, r.text
         assert {k: r.json()[k] for k in ("username", "person", "role")} == {

@@ -11,6 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from gateway.signin import passwords
 from gateway.store.repos.accounts import AccountExists, Accounts
@@ -56,6 +57,7 @@ def _with_accounts(args: argparse.Namespace, fn: Callable[[argparse.Namespace, A
         print(e.render(), file=sys.stderr)
         return 1
     path = cfg.store.state_file
+    args.zone = ZoneInfo(cfg.timezone)  # times are shown in the hall's
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect_wal(SqliteFile.of(path, "state database", logs=False), synchronous="FULL", busy_timeout_ms=5000)
@@ -164,6 +166,6 @@ def _list(args: argparse.Namespace, accounts: Accounts) -> int:
     print("登录名\t姓名\t角色\t状态\t会话\t修改时间")
     for a in rows:
         state = "已停用" if a.disabled else "正常"
-        changed = datetime.fromtimestamp(a.changed_ns / 1e9).astimezone().isoformat(timespec="seconds")
+        changed = datetime.fromtimestamp(a.changed_ns / 1e9, args.zone).strftime("%Y-%m-%d %H:%M")
         print(f"{a.name}\t{a.display}\t{_role(a.role)}\t{state}\t{accounts.sessions_of(a.name)}\t{changed}")
     return 0

@@ -97,7 +97,9 @@ class SignInDesk:
         if account is None or not ok:
             self._locked(name, address, now)  # another request may have locked it meanwhile
             locks = [t for t in (self.names.failed(name, now), self.addresses.failed(address, now)) if t]
-            log.info("sign-in refused: name %r from %s (%s)", name, address, "locked out" if locks else "wrong")
+            # A name nobody has is not logged: it is often a password typed into the wrong box.
+            who = name if account is not None else "an unknown name"
+            log.info("sign-in refused: %s from %s (%s)", who, address, "locked out" if locks else "wrong password")
             if locks:
                 raise self._lockout(max(locks), now)
             raise Refused(401, "signin_failed", "wrong name or password")
