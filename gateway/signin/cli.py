@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     command("add", "add an account (asks for its password)", _add)
     command("passwd", "set an account's password (its sessions end)", _passwd)
-    command("disable", "disable an account (its sessions end at once)", _disable)
-    command("enable", "enable a disabled account", _enable)
+    command("disable", "disable an account (its sessions end at once)", _switch(True))
+    command("enable", "enable a disabled account", _switch(False))
     command("list", "list the accounts", _list, named=False)
 
 
@@ -140,20 +140,18 @@ def _passwd(args: argparse.Namespace, accounts: Accounts) -> int:
     return 0
 
 
-def _disable(args: argparse.Namespace, accounts: Accounts) -> int:
-    name = passwords.normal_name(args.name)
-    if not accounts.set_disabled(name, True):
-        return _no_such(name)
-    print(f"hallgate: 已停用账号 {name}，其登录会话已全部结束 (disabled)")
-    return 0
+def _switch(disabled: bool) -> Callable[[argparse.Namespace, Accounts], int]:
+    """`disable` (its sessions end at once) or `enable`."""
+    said = "已停用账号 {name}，其登录会话已全部结束 (disabled)" if disabled else "已启用账号 {name} (enabled)"
 
+    def switch(args: argparse.Namespace, accounts: Accounts) -> int:
+        name = passwords.normal_name(args.name)
+        if not accounts.set_disabled(name, disabled):
+            return _no_such(name)
+        print(f"hallgate: {said.format(name=name)}")
+        return 0
 
-def _enable(args: argparse.Namespace, accounts: Accounts) -> int:
-    name = passwords.normal_name(args.name)
-    if not accounts.set_disabled(name, False):
-        return _no_such(name)
-    print(f"hallgate: 已启用账号 {name} (enabled)")
-    return 0
+    return switch
 
 
 def _list(args: argparse.Namespace, accounts: Accounts) -> int:
