@@ -29,6 +29,7 @@ COOKIE = "hallgate_session"
 # A session's last request is written at most this often: the idle timeout is hours, so a minute
 # of slack costs nothing and spares the state database a write per request.
 TOUCH_EVERY_NS = 60 * NS_PER_S
+HASHES_AT_ONCE = 2
 
 
 class Refused(Exception):
@@ -64,6 +65,7 @@ class SignInDesk:
         window, lockout = int(settings.failure_window_minutes * minute), int(settings.lockout_minutes * minute)
         self.names = Throttle(settings.max_failures, window, lockout)
         self.addresses = Throttle(settings.max_failures_per_address, window, lockout)
+        self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
 
     def _locked(self, name: str, address: str, now: int) -> None:
         until = max(self.names.locked_until(name, now) or 0, self.addresses.locked_until(address, now) or 0)
@@ -87,12 +89,15 @@ class SignInDesk:
         name = passwords.normal_name(name)
         self._locked(name, address, self.clock())
         account = self.repo.account(name)
-        # The hash is checked off the event loop (tens of milliseconds of CPU, the GIL released),
-        # and checked for a name nobody has too, so the time of the answer tells nothing.
-        if account is None:
-            ok = await asyncio.to_thread(passwords.verify_nobody, password)
-        else:
-            ok = await asyncio.to_thread(passwords.verify, account.hash, password)
+        # The hash is checked off the event loop (tens of milliseconds of CPU and 64 MiB, the GIL
+        # released), and checked for a name nobody has too, so the time of the answer tells nothing.
+        # At most HASHES_AT_ONCE at a time: a burst of sign-ins (or guesses from many addresses)
+        # waits its turn rather than taking every core from the hall's devices.
+        async with self._hashing:
+            if account is None:
+                ok = await asyncio.to_thread(passwords.verify_nobody, password)
+            else:
+                ok = await asyncio.to_thread(passwords.verify, account.hash, password)
         now = self.clock()
         if account is None or not ok:
             self._locked(name, address, now)  # another request may have locked it meanwhile
