@@ -20,6 +20,11 @@ from tests.test_screens import chromium
 from tests.test_signin import PASSWORD, add
 from tests.waits import until
 
+# The visible elements of a selector that reach past the viewport's right edge (their ids or tags).
+OUTSIDE = """return [...document.querySelectorAll(arguments[0])]
+  .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().right > window.innerWidth)
+  .map((el) => el.id || el.tagName);"""
+
 
 @pytest.fixture(autouse=True)
 def tokens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,6 +71,13 @@ def test_the_login_box_signs_a_person_in_and_out(
                 await do(driver.get, f"{base}/web/tech.html")
                 await until(lambda: shown("#signin"), what="the login box")
                 assert await text("#login .error") == ""  # nobody signed in yet: no error, just the box
+                # On a phone (375 px) every field and button of the box is on the screen.
+                phone = {"width": 375, "height": 812, "deviceScaleFactor": 1, "mobile": True}
+                await do(driver.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride", phone)
+                outside = await do(driver.execute_script, OUTSIDE, "#login input, #login button, #login summary")
+                assert outside == [], outside
+                wide = {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False}
+                await do(driver.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride", wide)
                 await do(submit, "", "")
                 await until(lambda: says("#login .error", "请填写登录名和密码"), what="the page's own check")
                 await do(submit, "li.tech", "wrong password")
