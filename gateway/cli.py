@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-c", "--config", required=True, help="hall configuration (YAML) to merge into")
     p.set_defaults(fn=cmd_staff_import)
     sub.add_parser("sim", help="firmware simulators (hallgate sim --help)")
+    from gateway.signin.cli import register as register_user
+
+    register_user(sub)
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:

@@ -171,12 +171,25 @@ async def run_demo(
             yield gw, tokens | {f"kiosk:{locker}": token for locker, token in kiosks.values()}
 
 
+async def demo_account(gw: Gateway) -> str:
+    """A named account for the login box (gateway/signin/): demo.manager with a new password each run."""
+    from gateway.signin.passwords import hash_password
+
+    password = secrets.token_urlsafe(9)
+    hashed = await asyncio.to_thread(hash_password, password)
+    accounts = gw.view.journal.repos.accounts
+    if not accounts.set_hash("demo.manager", hashed):
+        accounts.add("demo.manager", "演示管理员", "manager", hashed)
+    return password
+
+
 async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None = None) -> None:
     async with run_demo(api_port, mqtt_port, modbus_port_base=modbus_port_base) as (gw, tokens):
         base = f"http://127.0.0.1:{api_port}"
         print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
         print(f"  dashboard: {base}/#token={tokens['manager']}")
         print(f"  wall:      {base}/#token={tokens['viewer']} (read-only token, for a screen in the hall)")
+        print(f"  sign in:   {base}/ as demo.manager, password {await demo_account(gw)} (a named account)")
         print(f"  API docs:  {base}/docs")
         print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")

@@ -46,6 +46,7 @@ from gateway.kinds.lookup import Projections
 from gateway.kinds.registry import KINDS, stores
 from gateway.kinds.wiring import Running, build, kind_builders
 from gateway.redact import redact_url
+from gateway.signin.desk import SignInDesk
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
@@ -203,6 +204,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             sink_url=redact_url(cfg.influx.url),
         )
         view.commands = desk
+        view.signin = SignInDesk(journal.repos.accounts, cfg.api.sessions, cfg.timezone)
         view.serves = {type(p): p for p in parts.serves}
         gw = Gateway(cfg, devices, view, hub)
         wakes = {t: asyncio.Event() for t in targets}
@@ -335,7 +337,8 @@ def _spawn_webhook(
 
 async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[str, str], cfg: HallConfig) -> None:
     try:
-        server, sock = make_server(create_app(view, tokens, _callers(cfg)), cfg.api.host, cfg.api.port)
+        app = create_app(view, tokens, _callers(cfg), view.signin)
+        server, sock = make_server(app, cfg.api.host, cfg.api.port)
     except (ListenError, WeakTokens) as e:
         raise StartupError(str(e)) from None
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")

@@ -35,6 +35,7 @@ from gateway.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
     from gateway.commands import CommandDesk
+    from gateway.signin.desk import SignInDesk
 
 SNAPSHOT_MAX_AGE_S = 0.25
 T = TypeVar("T")
@@ -100,6 +101,7 @@ class View:
     workers: dict[int, Any] = field(default_factory=dict)  # gateway.ingest.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
     commands: CommandDesk | None = None  # the one way down (gateway/commands/)
+    signin: SignInDesk | None = None  # sign-in with named accounts (gateway/signin/)
     # What the kinds and features serve to their routes (a pickup desk, the phone compliance), by
     # type: gateway/kinds/wiring.py's Parts.serves.
     serves: dict[type, object] = field(default_factory=dict)

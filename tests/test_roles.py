@@ -33,6 +33,8 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/metrics", ""): ANYONE,
     ("GET", "/api/v1/me", ""): ANYONE,
     ("GET", "/api/v1/words", ""): ANYONE,  # the catalogue: the sign-in box needs it before any token
+    ("POST", "/api/v1/session", ""): ANYONE,  # sign-in by name and password: before any token
+    ("DELETE", "/api/v1/session", ""): ANYONE,  # sign-out: ends the cookie's session, if any
     ("GET", "/api/v1/kinds", ""): PUBLIC,
     ("GET", "/api/v1/occupancy", ""): PUBLIC,
     ("GET", "/api/v1/occupancy/hall", ""): PUBLIC,

@@ -85,7 +85,8 @@ const HG = (() => {
     }
   }
   async function api(path, opts = {}) {
-    const headers = { Authorization: `Bearer ${token()}`, ...(opts.headers || {}) };
+    // A token (a machine's, or typed in) goes as a header; a signed-in person's session is its cookie.
+    const headers = { ...(token() ? { Authorization: `Bearer ${token()}` } : {}), ...(opts.headers || {}) };
     let body;
     if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(opts.body); }
     let r;
@@ -151,7 +152,11 @@ const HG = (() => {
     banner.className = "stale-banner";
     document.body.append(banner);
     $("#lang").onclick = () => { localStorage.setItem("hallgate-lang", lang === "en" ? "zh" : "en"); location.reload(); };
-    $("#logout").onclick = () => { sessionStorage.removeItem("hallgate-token"); location.reload(); };
+    $("#logout").onclick = async () => {
+      sessionStorage.removeItem("hallgate-token");
+      try { await api("/api/v1/session", { method: "DELETE" }); } catch { /* ended already: reload anyway */ }
+      location.reload();
+    };
     const tick = () => { if (hallZone) $("#clock").textContent = clockText(); };
     setInterval(tick, 1000);
     tickClock = tick;
@@ -161,12 +166,33 @@ const HG = (() => {
     root.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
     root.querySelectorAll("[data-tp]").forEach((el) => { el.placeholder = t(el.dataset.tp); });
   }
+  // Sign in: a person with a name and password (a session cookie), or a token (a machine, a wall
+  // link, the demo's) as the alternative. Checked here, in Chinese, not by the browser's own bubbles.
   function showLogin(message) {
     const main = $("main");
-    main.innerHTML = `<section class="card" id="login"><h2>${t("login")}</h2><p class="muted">${t("login_hint")}</p>
-      <form class="row"><input id="token-input" type="password" autocomplete="off" placeholder="${t("token")}" size="28">
-      <button class="act">${t("login")}</button></form><p class="error">${esc(message || "")}</p></section>`;
-    $("#login form").onsubmit = (e) => { e.preventDefault(); sessionStorage.setItem("hallgate-token", $("#token-input").value.trim()); location.reload(); };
+    main.innerHTML = `<section class="card" id="login"><h2>${t("login")}</h2>
+      <form id="signin" class="row" novalidate><input id="user-input" autocomplete="username" placeholder="${t("username")}" size="16">
+      <input id="password-input" type="password" autocomplete="current-password" placeholder="${t("password")}" size="16">
+      <button class="act">${t("login")}</button></form>
+      <details><summary>${t("login_token")}</summary><p class="muted">${t("login_hint")}</p>
+      <form id="token-form" class="row" novalidate><input id="token-input" type="password" autocomplete="off" placeholder="${t("token")}" size="28">
+      <button class="act">${t("login")}</button></form></details><p class="error">${esc(message || "")}</p></section>`;
+    const say = (text) => { $("#login .error").textContent = text; };
+    $("#signin").onsubmit = async (e) => {
+      e.preventDefault();
+      const username = $("#user-input").value.trim(), password = $("#password-input").value;
+      if (!username || !password) { say(t("login_missing")); return; }
+      try { await api("/api/v1/session", { method: "POST", body: { username, password } }); }
+      catch (err) { $("#password-input").value = ""; say(err.message); return; }
+      sessionStorage.removeItem("hallgate-token");
+      location.reload();
+    };
+    $("#token-form").onsubmit = (e) => {
+      e.preventDefault();
+      const value = $("#token-input").value.trim();
+      if (!value) { say(t("login_missing")); return; }
+      sessionStorage.setItem("hallgate-token", value); location.reload();
+    };
   }
   // Forms are checked by the page, in Chinese, never by the browser's own bubbles ("Please fill out
   // this field."): every form gets novalidate (those a fragment draws later too), and a submit of
@@ -195,10 +221,10 @@ const HG = (() => {
   async function start(page, run) {
     header(page);
     translate();
-    if (!token()) { showLogin(); return; }
+    // No token: perhaps a signed-in session (its cookie); /me says, else the login box.
     try { me = await api("/api/v1/me"); }
-    catch (e) { if (e.status === 401) { showLogin(e.message); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
-    $("#role").textContent = label("role", me.role);
+    catch (e) { if (e.status === 401) { showLogin(token() || e.code !== "unauthenticated" ? e.message : ""); return; } $("main").innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
+    $("#role").textContent = me.person ? `${me.person} · ${label("role", me.role)}` : label("role", me.role);
     $("#role").title = me.role;
     // A token that may not read what this page shows (a locker's kiosk token) gets the login box
     // and a word, not a page of failing requests and a false "gateway unreachable" sign. The
@@ -231,7 +257,7 @@ const HG = (() => {
     setInterval(() => { if (linkState !== "down" && Date.now() - last > staleAfterMs) setLink("stale"); }, 1000);
     const run = async () => {
       try {
-        const r = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+        const r = await fetch(path, { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
         if (!r.ok || !r.body) throw new Error(`stream: ${r.status}`);
         setLink("ok");
         const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();

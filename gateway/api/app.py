@@ -18,12 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, system, words
+from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, system, words
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
+from gateway.signin.desk import SignInDesk
 from gateway.view import View
 
 # Swagger UI and ReDoc from a package, not a CDN: a hall's network often has no internet.
@@ -41,9 +42,12 @@ class WeakTokens(ValueError):
     """Configured API tokens too short to resist guessing (the message names roles, never tokens)."""
 
 
-def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | None = None) -> FastAPI:
+def create_app(
+    view: View, tokens: dict[str, str], callers: dict[str, Caller] | None = None, signin: SignInDesk | None = None
+) -> FastAPI:
     """The API over the gateway's read model; `tokens`: token -> role; `callers`: token -> who
-    (actor name for the audit, a kiosk's locker; default: the role names the actor)."""
+    (actor name for the audit, a kiosk's locker; default: the role names the actor); `signin`:
+    sign-in with named accounts (without it, tokens only)."""
     problems = weak_tokens(tokens)
     if problems:
         raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
@@ -57,6 +61,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
     )
     app.state.view = view
     app.state.tokens = tokens
+    app.state.signin = signin
     app.state.callers = callers if callers is not None else {t: Caller(r, r) for t, r in tokens.items()}
     handlers.install(app)
     app.include_router(system.router)
@@ -66,6 +71,7 @@ def create_app(view: View, tokens: dict[str, str], callers: dict[str, Caller] | 
         alerts.router,
         audit.router,
         me.router,
+        session.router,
         kinds.router,
         words.router,
         discipline_api.router,

@@ -20,6 +20,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from gateway.api.errors import ApiError
 from gateway.commands.audit import Caller
 from gateway.config.api import MIN_TOKEN_CHARS
+from gateway.signin.desk import COOKIE as SESSION_COOKIE
+from gateway.signin.desk import Refused, SignInDesk
 from gateway.view import View
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
@@ -107,8 +109,11 @@ def caller_of(callers: Mapping[str, Caller], presented: str) -> Caller | None:
 async def caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    """Who calls, any role, kiosks included (only the pickup route takes a kiosk: see caller_role)."""
+    """Who calls, any role, kiosks included (only the pickup route takes a kiosk: see caller_role):
+    a configured token (`Authorization: Bearer`), else a signed-in person's session cookie."""
     if credentials is None:
+        if "authorization" not in request.headers and (session := request.cookies.get(SESSION_COOKIE)):
+            return session_caller(request, session)
         if "authorization" not in request.headers:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
         raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
@@ -123,6 +128,17 @@ async def caller(
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def session_caller(request: Request, token: str) -> Caller:
+    """The person a session cookie stands for, or 401 (ended, expired, account disabled)."""
+    desk: SignInDesk | None = getattr(request.app.state, "signin", None)
+    if desk is None:
+        raise ApiError(401, "session_ended", "this gateway has no sign-in with accounts")
+    try:
+        return desk.caller(token)
+    except Refused as e:
+        raise ApiError(e.status, e.code, e.detail, **e.params) from None
 
 
 async def caller_role(who: CallerDep) -> str:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from gateway.api.deps import caller, caller_of, dependants
+from gateway.api.deps import SESSION_COOKIE, caller, caller_of, dependants, session_caller
 from gateway.api.errors import ApiError, body
 from gateway.i18n.catalogue import invalid_fields
 from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Unwritable
@@ -23,6 +23,14 @@ def _unauthenticated(request: Request) -> JSONResponse | None:
     token learns nothing about what a route takes."""
     route = request.scope.get("route")
     if route is None or not any(d.call is caller for d in dependants(route.dependant)):
+        return None
+    if "authorization" not in request.headers and (session := request.cookies.get(SESSION_COOKIE)):
+        try:
+            session_caller(request, session)
+        except ApiError as e:
+            return JSONResponse(
+                body(e.code, e.detail, e.params), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     callers = getattr(request.app.state, "callers", None) or {}

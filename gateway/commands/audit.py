@@ -13,11 +13,13 @@ from gateway.store.points import make_line
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who calls: the token's role, the name the audit gives them, and a kiosk's locker."""
+    """Who calls: the token's role, the name the audit gives them, and a kiosk's locker; signed in
+    with an account (gateway/signin/): the account's name as `actor`, the person's as `person`."""
 
     role: str
     actor: str
     locker: str | None = None
+    person: str | None = None
 
 
 def audit_row(

@@ -46,9 +46,28 @@ class Wall(Model):
     mask_names: bool = Field(True, description="names as 王* (the family name, the rest masked); false: in full")
 
 
+class Sessions(Model):
+    """Sign-in with a named account (gateway/signin/): how long a session lasts, when failed
+    sign-ins lock a name or an address out."""
+
+    idle_hours: float = Field(8, gt=0, le=24 * 7, description="a session ends after this long without a request")
+    absolute_hours: float = Field(12, gt=0, le=24 * 30, description="and this long after sign-in, whatever happens")
+    max_failures: int = Field(5, ge=1, le=100, description="failed sign-ins of one name that lock it out")
+    max_failures_per_address: int = Field(
+        20, ge=1, le=10_000, description="failed sign-ins from one client address that lock it out"
+    )
+    failure_window_minutes: float = Field(15, gt=0, le=24 * 60, description="failures older than this are forgotten")
+    lockout_minutes: float = Field(15, gt=0, le=24 * 60, description="how long a lockout lasts")
+    secure_cookie: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="the cookie's Secure flag; auto: when the request came over TLS (or X-Forwarded-Proto: https)",
+    )
+
+
 class Api(Model):
     # Never empty: "" would bind every interface (the API) or name no host (the broker).
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=0, le=65535)
     tokens: list[Token] = Field(default_factory=list)
     wall: Wall = Wall()
+    sessions: Sessions = Sessions()

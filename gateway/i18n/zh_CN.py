@@ -23,6 +23,17 @@ ERRORS: dict[str, Entry] = {
     "forbidden/appeal_own": Entry(
         "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
     ),
+    # signing in with a named account (gateway/signin/)
+    "signin_failed": Entry("登录名或密码不正确", f"请检查后重试；连续输错多次会被暂时锁定。忘记密码{ADMIN}重设"),
+    "signin_locked": Entry(
+        "登录失败次数过多，已暂时锁定[，请于 {until}（约 {minutes} 分钟后）再试]",
+        f"请到时再试；忘记密码{ADMIN}重设",
+    ),
+    "account_disabled": Entry("账号[ {name} ]已停用", f"{ADMIN}启用账号"),
+    "session_ended": Entry("登录已失效（已退出，或账号已变更）", "请重新登录"),
+    "session_ended/idle": Entry("长时间未操作，登录已过期[（{hours} 小时）]", "请重新登录"),
+    "session_ended/absolute": Entry("登录时间已到上限，登录已过期[（{hours} 小时）]", "请重新登录"),
+    "signin_unavailable": Entry("本网关未启用账号登录", "请使用令牌登录，或联系系统管理员"),
     # what was sent
     "invalid_request": Entry(
         "请求内容有误[：{field}]",
@@ -166,7 +177,9 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/devices/unknown": "未配置的设备：在本厅主题下上报但不在配置中",
         "GET /api/v1/devices/{device_id}": "单台设备：状态历史和错误计数",
         "GET /api/v1/kinds": "已注册的设备类型及其在页面上的内容",
-        "GET /api/v1/me": "当前令牌的角色和可调用的接口",
+        "GET /api/v1/me": "当前登录的人（或令牌）、角色和可调用的接口",
+        "POST /api/v1/session": "用登录名和密码登录（会话保存在 Cookie 中）",
+        "DELETE /api/v1/session": "退出登录：会话立即结束",
         "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
         "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",

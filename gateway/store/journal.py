@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.store.repos.accounts import Accounts
 from gateway.store.repos.alerts import Alerts
 from gateway.store.repos.audit import Audit
 from gateway.store.repos.commands import Commands
@@ -74,6 +75,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Secrets,
     Occupancy,
     Violations,
+    Accounts,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -97,6 +99,7 @@ class Repositories:
     secrets: Secrets
     occupancy: Occupancy
     violations: Violations
+    accounts: Accounts
 
 
 class Journal:
@@ -143,6 +146,7 @@ class Journal:
             secrets=Secrets(c, k),
             occupancy=Occupancy(c, k),
             violations=Violations(c, k),
+            accounts=Accounts(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

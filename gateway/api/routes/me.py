@@ -24,7 +24,8 @@ class HallOut(BaseModel):
 
 class MeOut(BaseModel):
     role: str
-    actor: str
+    actor: str  # as the audit names the caller: a signed-in account's name, or the token's holder
+    person: str | None  # signed in with an account: the person's name (王芳); a token: none
     locker: str | None
     may: list[str]  # "METHOD /path/{param}" of every API route this role passes the role check of
     hall: HallOut
@@ -50,4 +51,4 @@ async def me(request: Request, who: CallerDep, view: ViewDep) -> MeOut:
             continue
         may += [f"{m} {path}" for m in sorted(methods)]
     hall = HallOut(site=view.site, name=view.title, timezone=view.timezone, now=iso(view, time.time_ns()) or "")
-    return MeOut(role=who.role, actor=who.actor, locker=who.locker, may=sorted(may), hall=hall)
+    return MeOut(role=who.role, actor=who.actor, person=who.person, locker=who.locker, may=sorted(may), hall=hall)
