@@ -96,7 +96,8 @@ async def _poison(mosquitto: Mosquitto, influxdb: InfluxDB, path: Path) -> None:
         finally:
             for p in publishers:
                 p.close()
-        got = await asyncio.to_thread(influxdb.wait_count, "hallgate", "rating_pad_event", 2 * VALID_PER_PAD, "seq", 60)
+        want = 2 * VALID_PER_PAD
+        got = await asyncio.to_thread(influxdb.wait_count, "hallgate", "rating_pad_event", want, "seq", 180)
         assert got == 2 * VALID_PER_PAD
         fields = influxdb.query('SHOW FIELD KEYS FROM "rating_pad_event"', db="hallgate")["results"][0]
         assert ["score", "integer"] in fields["series"][0]["values"]

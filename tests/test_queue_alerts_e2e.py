@@ -24,7 +24,7 @@ from tests.waits import until
 
 SITE = "q-alerts"
 TOPIC = f"hall/{SITE}/queue/q-1/event"
-TOKEN = "queue-alerts-viewer-token-0123456789"
+TOKEN = "queue-alerts-tech-token-01234567890"
 
 
 def noon_zone() -> str:
@@ -35,7 +35,7 @@ def noon_zone() -> str:
 
 
 def hall_file(tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HALLGATE_TOKEN_VIEWER", TOKEN)
+    monkeypatch.setenv("HALLGATE_TOKEN_TECH", TOKEN)
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"""
 site: {SITE}
@@ -45,7 +45,7 @@ queue: {{long_wait_min: 30, lines: {{A: {{long_wait_min: 20}}}}}}
 alerts: {{clear_after_s: 0.3}}
 api:
   port: {free_port()}
-  tokens: [{{role: viewer, env: HALLGATE_TOKEN_VIEWER}}]
+  tokens: [{{role: technician, env: HALLGATE_TOKEN_TECH}}]
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
 store: {{path: {tmp_path}/outbox.sqlite}}
 devices:
