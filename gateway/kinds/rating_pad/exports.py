@@ -70,7 +70,10 @@ def row(name: str, f: dict[str, Any]) -> list[Any]:
     "/ratings/summary/export",
     summary="Rating figures for a period, by group, as a file: CSV or XLSX (the manager page's 导出)",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the whole hall, then a row per group"}},
+    responses={
+        200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the whole hall, then a row per group"},
+        404: {"description": "this hall has no rating pads"},
+    },
 )
 async def summary_export(
     view: ViewDep,
@@ -93,7 +96,10 @@ async def summary_export(
     "/workorders/export",
     summary="差评 work orders, filtered as /workorders, as a file: CSV or XLSX (the manager page's 导出)",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "one row per order, newest first"}},
+    responses={
+        200: {"content": {"text/csv": {}, XLSX: {}}, "description": "one row per order, newest first"},
+        404: {"description": "this hall has no rating pads"},
+    },
 )
 async def workorders_export(
     view: ViewDep,
