@@ -53,7 +53,8 @@ def _send(make: Any) -> None:
 
 def test_dingtalk_takes_a_signed_markdown(robot: FakeRobot) -> None:
     _send(lambda c: dingtalk_sender(c, DingTalk(url=robot.dingtalk_url, secret_env="X"), SECRET, Pace(20)))
-    assert robot.taken == [{"msgtype": "markdown", "markdown": {"title": "违规通知", "text": json.loads(MESSAGE)["text"]}}]
+    text = json.loads(MESSAGE)["text"]
+    assert robot.taken == [{"msgtype": "markdown", "markdown": {"title": "违规通知", "text": text}}]
 
 
 def test_dingtalk_refuses_a_wrong_secret_with_310000(robot: FakeRobot) -> None:
@@ -123,6 +124,9 @@ devices:
     return path, port
 
 
+SEEDED = [("away", "S0001", "W01", "社保科"), ("phone", "S0002", "W02", "医保科"), ("phone", "S0001", "W01", "社保科")]
+
+
 def _seed(path: Path) -> list[int]:
     """Three violations detected today: two of 王小明 (社保科), one of 李红 (医保科)."""
     journal = Journal(load_config(path).store.state_file)
@@ -130,9 +134,7 @@ def _seed(path: Path) -> list[int]:
     rows = [
         {"key": f"k{i}", "kind": kind, "staff": staff, "window": window, "department": dept, "at_ns": now - i * 10**9,
          "evidence": []}
-        for i, (kind, staff, window, dept) in enumerate(
-            [("away", "S0001", "W01", "社保科"), ("phone", "S0002", "W02", "医保科"), ("phone", "S0001", "W01", "社保科")]
-        )
+        for i, (kind, staff, window, dept) in enumerate(SEEDED)
     ]  # fmt: skip
     ids = journal.repos.violations.add(rows, now)
     journal.close()
@@ -167,7 +169,8 @@ class Gateway:
         self.proc.wait()
 
     def call(self, method: str, path: str, role: str = "manager", **kw: Any) -> Any:
-        r = httpx.request(method, self.url + path, headers={"Authorization": f"Bearer {TOKENS[role]}"}, timeout=10, **kw)
+        auth = {"Authorization": f"Bearer {TOKENS[role]}"}
+        r = httpx.request(method, self.url + path, headers=auth, timeout=10, **kw)
         assert r.status_code == 200, r.text
         return r.json()
 

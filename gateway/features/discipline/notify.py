@@ -51,7 +51,9 @@ class Notices:
         body = words.confirmed(self._row(v), self.d.notify.feedback_days)
         return [(PREFIX + v["department"], json.dumps(body, ensure_ascii=False))]
 
-    def escalated(self, staff: str, period: str, limit: int, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    def escalated(
+        self, staff: str, period: str, limit: int, rows: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[str, str]]:
         dept = rows[-1]["department"] if rows else ""
         if dept not in self.d.departments:
             return []
