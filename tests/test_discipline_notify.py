@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
 
 from gateway.config.discipline import DingTalk, WeCom
 from gateway.config.load import load_config
@@ -28,6 +28,7 @@ from gateway.features.discipline.robots import Pace, RobotRefused, dingtalk_send
 from gateway.store.journal import Journal
 from tests.robots import FakeRobot
 from tests.servers import Mosquitto, free_port
+from tests.test_screens import chromium, console_errors
 from tests.waits import wait_for
 
 SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
@@ -178,15 +179,19 @@ class Gateway:
         return any(a["rule"] == "robot_failing" for a in self.call("GET", "/api/v1/alerts?state=active"))
 
 
+def _environ(monkeypatch: pytest.MonkeyPatch, wecom: FakeRobot) -> None:
+    env = {"NOTIFY_TOKEN_MANAGER": TOKENS["manager"], "NOTIFY_TOKEN_VIEWER": TOKENS["viewer"],
+           "NOTIFY_DING_SECRET": SECRET, "NOTIFY_WECOM_URL": wecom.wecom_url}  # fmt: skip
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+
 def test_each_department_told_once_across_a_sigkill(
     tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ding = FakeRobot(access_token="tok-social", secret=SECRET)
     wecom = FakeRobot(key=KEY)
-    env = {"NOTIFY_TOKEN_MANAGER": TOKENS["manager"], "NOTIFY_TOKEN_VIEWER": TOKENS["viewer"],
-           "NOTIFY_DING_SECRET": SECRET, "NOTIFY_WECOM_URL": wecom.wecom_url}  # fmt: skip
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+    _environ(monkeypatch, wecom)
     path, port = _hall(tmp_path, mosquitto, ding, wecom)
     v1, v2, v3 = _seed(path)
     gw = Gateway(path, port)
@@ -233,4 +238,38 @@ def test_each_department_told_once_across_a_sigkill(
             gw.kill()
         ding.close()
         wecom.close()
-        os.environ.pop("NOTIFY_WECOM_URL", None)
+
+
+def test_the_wall_shows_the_days_confirmed_violations_masked(
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ding, wecom = FakeRobot(access_token="tok-social", secret=SECRET), FakeRobot(key=KEY)
+    _environ(monkeypatch, wecom)
+    path, port = _hall(tmp_path, mosquitto, ding, wecom)
+    v1, v2, _ = _seed(path)  # the third stays detected: not on the wall
+    gw = Gateway(path, port)
+    try:
+        gw.start()
+        for v in (v1, v2):
+            gw.call("POST", f"/api/v1/violations/{v}/confirm", json={"reason": "录像核实"})
+        with chromium(1920, 1080) as driver:
+            driver.get(f"{gw.url}/#token={TOKENS['viewer']}")
+            wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "html[data-rendered]"), 30, "the wall drawn")
+            rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#exposure tr")]
+            assert len(rows) == 2 and any("王**" in r and "工作时间离岗超时" in r and "W01" in r for r in rows), rows
+            card = driver.find_element(By.ID, "exposure-card").text
+            assert "大厅公示" in card and "S000" not in card and "王小明" not in card
+            # read from across the hall: no text of the card under 24 px on the wall screen
+            sizes = driver.execute_script(
+                "return [...document.querySelectorAll('#exposure-card *')].filter((e) => [...e.childNodes]"
+                ".some((n) => n.nodeType === 3 && n.textContent.trim())).map((e) => [e.textContent.trim(),"
+                " parseFloat(getComputedStyle(e).fontSize)])"
+            )
+            assert sizes and [(t, px) for t, px in sizes if px < 24] == []
+            driver.save_screenshot(str(tmp_path / "wall-exposure-1920x1080.png"))
+            assert console_errors(driver) == []
+    finally:
+        if gw.proc is not None and gw.proc.poll() is None:
+            gw.kill()
+        ding.close()
+        wecom.close()

@@ -12,7 +12,7 @@ HG.fragment(async (ctx) => {
     const vs = await ctx.call("exposure");
     $("#exposure-count").textContent = vs.length;
     $("#exposure").innerHTML = vs.map((v) => `<tr><td>${hm(v.at)}</td><td><b>${esc(v.window || "—")}</b></td>
-      <td>${esc(HG.label("violation_kind", v.kind))}</td><td>${esc(v.department)}</td><td>${esc(v.name || "")}</td></tr>`).join("")
+      <td class="kind">${esc(HG.label("violation_kind", v.kind))}</td><td>${esc(v.department)}</td><td>${esc(v.name || "")}</td></tr>`).join("")
       || `<tr><td class="muted">${t("exposure_none")}</td></tr>`;
     HG.drawn("exposure");
   }
