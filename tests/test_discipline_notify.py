@@ -22,6 +22,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from gateway.config.discipline import DingTalk, WeCom
+from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.domain import discipline_notice
 from gateway.features.discipline.robots import Pace, RobotRefused, dingtalk_sender, wecom_sender
@@ -271,5 +272,20 @@ def test_the_wall_shows_the_days_confirmed_violations_masked(
     finally:
         if gw.proc is not None and gw.proc.poll() is None:
             gw.kill()
+        ding.close()
+        wecom.close()
+
+
+def test_a_robots_secret_must_be_set(tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    ding, wecom = FakeRobot(access_token="tok-social", secret=SECRET), FakeRobot(key=KEY)
+    try:
+        _environ(monkeypatch, wecom)
+        monkeypatch.delenv("NOTIFY_DING_SECRET")
+        path, _ = _hall(tmp_path, mosquitto, ding, wecom)
+        with pytest.raises(
+            ConfigError, match=r"discipline\.departments\.社保科\.dingtalk\.secret_env.*NOTIFY_DING_SECRET"
+        ):
+            load_config(path)
+    finally:
         ding.close()
         wecom.close()
