@@ -80,8 +80,8 @@ async def kinds(view: ViewDep, _: PublicRoleDep) -> list[KindOut]:
 )
 async def features(view: ViewDep, _: PublicRoleDep) -> list[FeatureOut]:
     # A feature is no kind (it has no devices) but brings fragments as one does: a list of its own,
-    # so /kinds stays the kinds. The ledger's only when it runs.
-    on = {"discipline": view.cfg.discipline.enabled}
+    # so /kinds stays the kinds. The ledger's only where it runs and has people (`staff[]`) to name.
+    on = {"discipline": view.cfg.discipline.enabled and bool(view.cfg.staff)}
     return [
         FeatureOut(name=n, label=label, fragments={page: _fragment(n, f) for page, f in pages.items()})
         for n, (label, pages) in FEATURE_PAGES.items()
