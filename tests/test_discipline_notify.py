@@ -176,8 +176,10 @@ class Gateway:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def robot_alert(self) -> bool:
-        return any(a["rule"] == "robot_failing" for a in self.call("GET", "/api/v1/alerts?state=active"))
+    def robot_alert(self) -> str | None:
+        """The summary of the open `robot_failing` alert, if one is open."""
+        alerts = self.call("GET", "/api/v1/alerts?state=active")
+        return next((a["summary"] for a in alerts if a["rule"] == "robot_failing"), None)
 
 
 def _environ(monkeypatch: pytest.MonkeyPatch, wecom: FakeRobot) -> None:
@@ -204,7 +206,8 @@ def test_each_department_told_once_across_a_sigkill(
         gw.call("POST", f"/api/v1/violations/{v2}/confirm", json={"reason": "录像核实"})
         wait_for(lambda: len(wecom.taken) == 1, 30, "医保科's notice taken while 社保科's robot refuses")
         assert f"#{v2}" in wecom.texts()[0] and "李红" in wecom.texts()[0] and "3 个工作日内" in wecom.texts()[0]
-        wait_for(lambda: len(ding.refused) >= 2 and gw.robot_alert(), 60, "社保科's robot retried, then alerted")
+        summary = wait_for(lambda: len(ding.refused) >= 2 and gw.robot_alert(), 60, "社保科's robot retried, alerted")
+        assert "社保科 的通知机器人已连续失败" in summary and "130101" in summary, summary
         assert set(ding.refused) == {130101} and ding.taken == []
 
         # The wall: today's confirmed violations, names masked, no staff id, for its viewer.

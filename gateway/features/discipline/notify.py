@@ -87,6 +87,7 @@ class Notices:
                         f"robot {dept}",
                         "warning",
                         f"the robot of {dept} failed {attempts} times: {error}; its notices wait in the queue",
+                        params={"department": dept, "attempts": attempts, "error": error},
                     )
                 )
         return out
