@@ -116,6 +116,7 @@ SUMMARIES: dict[str, Entry] = {
     "sink_down": Entry("InfluxDB 数据库[已 {seconds} 秒]无法连接[：{error}]"),
     "phone_not_in_slot": Entry("[{staff} ]已签到，但手机未放入[ {device}][ {part}][（已 {minutes} 分钟）]"),
     "command_unanswered": Entry("[{device} ][{part} 的]命令[“{action}”]未在规定时间内得到确认[（命令 {cmd_id}）]"),
+    "violation_strikes": Entry("[{staff} ]在[ {period} ]已确认违规[ {count} 次][（上限 {limit} 次）][：{listed}]"),
     "robot_failing": Entry("[{department} ]的通知机器人已连续失败[ {attempts} 次][：{error}]，通知在队列中等待重发"),
 }
 

@@ -13,6 +13,7 @@ from gateway.config.discipline import Strikes
 from gateway.domain import discipline as d
 from gateway.domain.conditions import Condition
 from gateway.features.discipline.notify import Notices
+from gateway.i18n.catalogue import label
 from gateway.store.repos.violations import Violations
 
 HOLD_NS = 5 * 10**9  # the escalation is reported this long; the alert then stays until a person closes it
@@ -94,7 +95,9 @@ class Ledger:
                 "warning",
                 f"{staff}: {len(rows)} confirmed violations in {period} (limit {self.strikes.count}): {listed}",
                 manual=True,
-            )
+                params={"staff": staff, "period": period, "count": len(rows), "limit": self.strikes.count,
+                        "listed": "、".join(f"#{r['id']} {label('violation_kind', r['kind'])}" for r in rows)},
+            )  # fmt: skip
             self.raised.append((c, now_ns + HOLD_NS))
         return eid
 
