@@ -301,7 +301,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         for hook in parts.webhooks:
             # E.g. pickup codes for applicants: the alerts' durable queue and sender, its own target.
             view.delivery[hook.target] = TargetStats()
-            _spawn_webhook(stack, supervisor, journal, hook.target, hook.hook, hook.wake, view)
+            _spawn_webhook(stack, supervisor, journal, hook.target, hook.hook, hook.wake, view, hook.send)
 
         def save_state() -> None:
             _despite_state(lambda: journal.save_states(hub.states()))
@@ -327,11 +327,12 @@ def _spawn_webhook(
     hook: Any,
     wake: asyncio.Event,
     view: View,
+    make_send: Any = None,
 ) -> None:
     """A webhook fed from the durable delivery queue's `target` rows, with a client of its own."""
     client = httpx.AsyncClient(timeout=hook.timeout_s)
     stack.push_async_callback(_astop(f"the {target} webhook client", client.aclose))
-    send = webhook_sender(client, hook.url, secret(hook.token_env))
+    send = make_send(client) if make_send else webhook_sender(client, hook.url, secret(hook.token_env))
     supervisor.spawn(f"{target} deliveries", lambda: deliver(target, journal, send, wake, view.delivery[target]))
 
 

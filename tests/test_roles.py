@@ -36,6 +36,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/v1/session", ""): ANYONE,  # sign-in by name and password: before any token
     ("DELETE", "/api/v1/session", ""): ANYONE,  # sign-out: ends the cookie's session, if any
     ("GET", "/api/v1/kinds", ""): PUBLIC,
+    ("GET", "/api/v1/features", ""): PUBLIC,
     ("GET", "/api/v1/occupancy", ""): PUBLIC,
     ("GET", "/api/v1/occupancy/hall", ""): PUBLIC,
     ("GET", "/api/v1/occupancy/history", ""): PUBLIC,
@@ -74,6 +75,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/lockboxes/compliance", ""): MANAGERS,
     ("GET", "/api/v1/violations", ""): MANAGERS,  # the named ledger
     ("GET", "/api/v1/violations/strikes", ""): MANAGERS,
+    ("GET", "/api/v1/violations/exposure", ""): PUBLIC,  # 大厅公示: names masked, no staff id
     ("POST", "/api/v1/violations/{violation_id}/confirm", ""): MANAGERS,
     ("POST", "/api/v1/violations/{violation_id}/dismiss", ""): MANAGERS,
     ("POST", "/api/v1/violations/{violation_id}/appeal", ""): frozenset({"staff", *MANAGERS}),  # the person's

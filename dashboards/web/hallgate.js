@@ -315,9 +315,12 @@ const HG = (() => {
       root.insertAdjacentHTML("beforeend", `<section class="card"><p class="error">${esc(kindText(k.name))}: ${esc(e.message)}</p></section>`);
     }
   }
+  // The features (the discipline ledger) bring fragments too, in every hall: as a kind with a device.
+  let featureList = null;
+  const features = async () => (featureList ??= (await api("/api/v1/features")).map((f) => ({ ...f, devices: 1 })));
   async function fragments(page, where) {
     const runs = [];
-    for (const k of await kinds()) {
+    for (const k of [...await kinds(), ...await features()]) {
       const f = k.fragments[page];
       if (!f || !k.devices || !f.needs.every((name) => mayCall(f, name))) continue;
       if (f.style) document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${esc(f.style)}">`);

@@ -21,6 +21,7 @@ from gateway.api.errors import ErrorOut
 from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, system, words
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
+from gateway.features.discipline import exposure as discipline_exposure
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -74,6 +75,7 @@ def create_app(
         session.router,
         kinds.router,
         words.router,
+        discipline_exposure.router,  # before the ledger's: /violations/exposure is no violation's id
         discipline_api.router,
         *kind_routers(),
     ):

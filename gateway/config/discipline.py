@@ -1,5 +1,6 @@
 """`discipline:` in the hall file: the limits of the violations the devices show (离岗超时,
-违规使用手机, 工作准备不到位), the breaks they do not count, and the three strikes."""
+违规使用手机, 工作准备不到位), the breaks they do not count, the three strikes, and each
+department's work-group robot (钉钉 or 企业微信) that is told of its people's violations."""
 
 from __future__ import annotations
 
@@ -32,6 +33,56 @@ class Strikes(Model):
     period: Literal["year", "quarter", "month"] = "year"  # the calendar year, quarter or month
 
 
+class DingTalk(Model):
+    """A 钉钉 custom robot with 加签: its webhook (with its access_token) and the secret's variable."""
+
+    url: str = Field(pattern=r"^https?://", description="https://oapi.dingtalk.com/robot/send?access_token=...")
+    secret_env: str = Field(description="the environment variable holding the robot's SEC... secret")
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class WeCom(Model):
+    """A 企业微信 group robot: its whole webhook URL (it carries the key) is the secret."""
+
+    url_env: str = Field(description="the environment variable holding https://qyapi.weixin.qq.com/...?key=...")
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class Robot(Model):
+    """A department's work-group robot: exactly one of the two."""
+
+    dingtalk: DingTalk | None = None
+    wecom: WeCom | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Robot:
+        if (self.dingtalk is None) == (self.wecom is None):
+            raise ValueError("give a department exactly one robot: dingtalk: {url, secret_env} or wecom: {url_env}")
+        return self
+
+    @property
+    def secret_env(self) -> str:
+        return self.dingtalk.secret_env if self.dingtalk else self.wecom.url_env  # type: ignore[union-attr]
+
+
+class Notify(Model):
+    """How departments are told: the time they get to answer, and when a robot that keeps failing
+    raises an alert."""
+
+    feedback_days: int = Field(3, ge=1, le=30, description="请于 N 个工作日内反馈整改情况")
+    alert_after: int = Field(5, ge=1, le=1000, description="a robot failing this many times in a row: an alert")
+    per_minute: int = Field(20, ge=1, le=20, description="messages a minute a robot takes (both allow 20)")
+
+
+def robot_secrets(departments: dict[str, Robot]) -> list[tuple[str, str]]:
+    """(dotted path, variable) of every department robot's secret (gateway/config/secrets.py)."""
+    out = []
+    for dept, r in departments.items():
+        side = "dingtalk" if r.dingtalk else "wecom"
+        out.append((f"discipline.departments.{dept}.{side}.{'secret_env' if r.dingtalk else 'url_env'}", r.secret_env))
+    return out
+
+
 class Discipline(Model):
     enabled: bool = True
     away_min: float = Field(15, gt=0, description="a post left empty this long in open time: 离岗超时")
@@ -41,3 +92,6 @@ class Discipline(Model):
     breaks: list[Break] = Field(default_factory=lambda: [Break(start=time(12, 0), end=time(13, 30))])
     strikes: Strikes = Strikes()
     check_s: float = Field(10, ge=1, le=300, description="how often the devices' state is checked (on the 1 s tick)")
+    # 科室名 -> its robot: each confirmed violation and escalation goes to the person's department
+    departments: dict[str, Robot] = Field(default_factory=dict)
+    notify: Notify = Notify()

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.config.api import MIN_TOKEN_CHARS
+from gateway.config.discipline import robot_secrets
 from gateway.config.hall import sections
 
 # The hall-wide ones (the API tokens' `env` are checked on their own, below); the kinds add theirs.
@@ -28,6 +29,12 @@ def secret_names_in(raw: dict[str, Any]) -> set[str]:
         for key in path.split("."):
             node = node.get(key) if isinstance(node, dict) else None
         names.add(node)
+    # The departments' robots (discipline.departments.<科室>.dingtalk.secret_env | .wecom.url_env).
+    depts = (raw.get("discipline") or {}).get("departments") if isinstance(raw.get("discipline"), dict) else None
+    for robot in depts.values() if isinstance(depts, dict) else ():
+        for side, key in (("dingtalk", "secret_env"), ("wecom", "url_env")):
+            node = robot.get(side) if isinstance(robot, dict) else None
+            names.add(node.get(key) if isinstance(node, dict) else None)
     return {n for n in names if isinstance(n, str)}
 
 
@@ -69,4 +76,7 @@ def missing_secrets(cfg: Any, environ: Mapping[str, str]) -> list[tuple[str, str
             node = getattr(node, key, None)
         if node and not environ.get(node):
             problems.append((path, f"environment variable {node} is not set: export it"))
+    for path, name in robot_secrets(cfg.discipline.departments):
+        if not environ.get(name):
+            problems.append((path, f"environment variable {name} is not set: export it"))
     return problems

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 WORDS: dict[str, tuple[str, str]] = {
     "wall": ("大厅总览", "Hall overview"),
+    "exposure": ("大厅公示 · 今日违规", "Today's confirmed violations"),
+    "exposure_none": ("今日无违规", "None today"),
     "tech": ("设备运维", "Technician"),
     "staff": ("窗口/值班", "Staff & duty"),
     "manager": ("管理", "Manager"),

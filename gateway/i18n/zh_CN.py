@@ -116,6 +116,8 @@ SUMMARIES: dict[str, Entry] = {
     "sink_down": Entry("InfluxDB 数据库[已 {seconds} 秒]无法连接[：{error}]"),
     "phone_not_in_slot": Entry("[{staff} ]已签到，但手机未放入[ {device}][ {part}][（已 {minutes} 分钟）]"),
     "command_unanswered": Entry("[{device} ][{part} 的]命令[“{action}”]未在规定时间内得到确认[（命令 {cmd_id}）]"),
+    "violation_strikes": Entry("[{staff} ]在[ {period} ]已确认违规[ {count} 次][（上限 {limit} 次）][：{listed}]"),
+    "robot_failing": Entry("[{department} ]的通知机器人已连续失败[ {attempts} 次][：{error}]，通知在队列中等待重发"),
 }
 
 # What a code means when the catalogue has no entry for it (a device's own error text).
@@ -152,6 +154,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opened_without_command": "无命令开门",
         "command_unanswered": "命令未确认",
         "violation_strikes": "违规累计达到上限",
+        "robot_failing": "科室通知机器人发送失败",
     },
     # the discipline ledger (违规台账)
     "violation_kind": {"unready": "工作准备不到位", "away": "工作时间离岗超时", "phone": "违规使用手机"},
@@ -177,12 +180,14 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/devices/unknown": "未配置的设备：在本厅主题下上报但不在配置中",
         "GET /api/v1/devices/{device_id}": "单台设备：状态历史和错误计数",
         "GET /api/v1/kinds": "已注册的设备类型及其在页面上的内容",
+        "GET /api/v1/features": "跨设备类型的功能（违规台账）及其在页面上的内容",
         "GET /api/v1/me": "当前登录的人（或令牌）、角色和可调用的接口",
         "POST /api/v1/session": "用登录名和密码登录（会话保存在 Cookie 中）",
         "DELETE /api/v1/session": "退出登录：会话立即结束",
         "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
         "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",
+        "GET /api/v1/violations/exposure": "大厅公示：今日已确认的违规（姓名按大屏规则遮挡，不含工号）",
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
         "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",

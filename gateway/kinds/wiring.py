@@ -37,6 +37,8 @@ class Webhook:
     target: str
     hook: Any  # its settings: url, token_env, timeout_s
     wake: asyncio.Event  # set when a row is queued
+    # its own sender, given the client the runtime opens (a robot's protocol); else a plain POST
+    send: Callable[[Any], Callable[[int, str], Awaitable[None]]] | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import PublicRoleDep, ViewDep
 from gateway.api.errors import ApiError
+from gateway.features import PAGES as FEATURE_PAGES
 from gateway.kinds.base import Fragment, Kind
 from gateway.kinds.registry import KINDS
 
@@ -37,8 +38,14 @@ class KindOut(BaseModel):
     fragments: dict[str, FragmentOut]  # page -> that fragment
 
 
-def _fragment(kind: Kind, f: Fragment) -> FragmentOut:
-    url = f"{FRAGMENTS_URL}/{kind.name}/{f.name}"
+class FeatureOut(BaseModel):
+    name: str  # gateway/features/<name>
+    label: str
+    fragments: dict[str, FragmentOut]  # page -> its fragment there (in every hall: no device needed)
+
+
+def _fragment(kind: Kind | str, f: Fragment) -> FragmentOut:
+    url = f"{FRAGMENTS_URL}/{kind if isinstance(kind, str) else kind.name}/{f.name}"
     return FragmentOut(
         name=f.name,
         script=f"{url}.js",
@@ -66,10 +73,28 @@ async def kinds(view: ViewDep, _: PublicRoleDep) -> list[KindOut]:
     ]
 
 
+@router.get(
+    "/features",
+    response_model=list[FeatureOut],
+    summary="The cross-kind features (the discipline ledger) and what they add to the pages",
+)
+async def features(view: ViewDep, _: PublicRoleDep) -> list[FeatureOut]:
+    # A feature is no kind (it has no devices) but brings fragments as one does: a list of its own,
+    # so /kinds stays the kinds. The ledger's only where it runs and has people (`staff[]`) to name.
+    on = {"discipline": view.cfg.discipline.enabled and bool(view.cfg.staff)}
+    return [
+        FeatureOut(name=n, label=label, fragments={page: _fragment(n, f) for page, f in pages.items()})
+        for n, (label, pages) in FEATURE_PAGES.items()
+        if on.get(n, True)
+    ]
+
+
 @files.get(FRAGMENTS_URL + "/{kind}/{name}.{ext}", include_in_schema=False)
 async def fragment_file(kind: str, name: str, ext: str) -> FileResponse:
-    """A kind's fragment script or stylesheet: only a file a registered kind declares (`Kind.pages`)."""
-    found = next((f for f in KINDS[kind].pages.values() if f.name == name), None) if kind in KINDS else None
+    """A fragment's script or stylesheet: only a file a registered kind (`Kind.pages`) or a
+    feature (gateway.features.PAGES) declares."""
+    pages = KINDS[kind].pages if kind in KINDS else FEATURE_PAGES[kind][1] if kind in FEATURE_PAGES else {}
+    found = next((f for f in pages.values() if f.name == name), None)
     path = None if found is None else found.script if ext == "js" else found.style if ext == "css" else None
     if path is None or not path.is_file():
         raise ApiError(404, "not_found", f"没有这个页面片段 (no fragment {kind}/{name}.{ext})")

@@ -4,13 +4,15 @@ what people do with them (confirm or dismiss, appeal, decide), with the three st
 A cross-kind feature: who is in and each slot's phone come through the read APIs
 (gateway/kinds/reads.py `Presence`, `Slots`), the approved unlocks from the command audit. The
 check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
-the routes in `api.py`.
+the routes in `api.py`, the day's exposure on the wall in `exposure.py`, the departments told
+through their robots in `notify.py` and `robots.py`.
 """
 
 from __future__ import annotations
 
 from gateway.commands.riders import Rider
 from gateway.features.discipline.ledger import Ledger
+from gateway.features.discipline.notify import Notices
 from gateway.features.discipline.watch import Watch
 from gateway.kinds.reads import Presence, Slots
 from gateway.kinds.wiring import Parts, Running
@@ -21,6 +23,9 @@ def run(running: Running) -> Parts:
     an empty ledger)."""
     p, repos = running.projections, running.journal.repos
     watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit)
-    ledger = Ledger(repos.violations, running.cfg.discipline.strikes, running.cfg.timezone, running.desk.clock)
+    notices = Notices(running.cfg, repos.deliveries)
+    strikes = running.cfg.discipline.strikes
+    ledger = Ledger(repos.violations, strikes, running.cfg.timezone, running.desk.clock, notices)
     running.desk.riders.add(Rider("discipline", tick=watch.tick, conditions=ledger.conditions))
-    return Parts(serves=[watch, ledger])
+    running.desk.riders.add(Rider("discipline robots", conditions=notices.conditions))
+    return Parts(serves=[watch, ledger], webhooks=notices.webhooks())

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from gateway.config.discipline import Strikes
 from gateway.domain import discipline as d
 from gateway.domain.conditions import Condition
+from gateway.features.discipline.notify import Notices
+from gateway.i18n.catalogue import label
 from gateway.store.repos.violations import Violations
 
 HOLD_NS = 5 * 10**9  # the escalation is reported this long; the alert then stays until a person closes it
@@ -38,8 +40,11 @@ def period_of(ts_ns: int, zone: ZoneInfo, period: str) -> tuple[str, datetime, d
 
 
 class Ledger:
-    def __init__(self, repo: Violations, strikes: Strikes, zone: str, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, repo: Violations, strikes: Strikes, zone: str, clock: Callable[[], int], notices: Notices | None = None
+    ) -> None:
         self.repo = repo
+        self.notices = notices  # the departments' robots (notify.py)
         self.strikes = strikes
         self.zone = ZoneInfo(zone)
         self.clock = clock
@@ -56,8 +61,12 @@ class Ledger:
             raise d.TransitionError("forbidden", f"{who[0]} may appeal only their own violations, not {v['staff']}'s")
         state = d.transition(v["state"], action, who[1], text, outcome)
         now = self.clock()
-        if not self.repo.step(vid, state, v["state"], action, who, text.strip(), outcome, now):
+        # A confirmation tells the person's department, in the step's own transaction.
+        sends = self.notices.confirmed(v) if self.notices and action == "confirm" else []
+        if not self.repo.step(vid, state, v["state"], action, who, text.strip(), outcome, now, sends):
             raise d.TransitionError("violation_state", "another step came first: reload the violation")
+        if self.notices:
+            self.notices.queued(sends)
         self.escalate(v["staff"], v["at_ns"], now)
         after = self.repo.get(vid)
         assert after is not None
@@ -74,8 +83,11 @@ class Ledger:
         if not d.strike(len(rows), self.strikes.count, self.repo.escalated(staff, period)):
             return None
         ids = [r["id"] for r in rows]
-        eid = self.repo.escalate(staff, period, ids, now_ns)
+        sends = self.notices.escalated(staff, period, self.strikes.count, rows) if self.notices else []
+        eid = self.repo.escalate(staff, period, ids, now_ns, sends)
         if eid is not None:
+            if self.notices:
+                self.notices.queued(sends)
             listed = ", ".join(f"#{r['id']} {r['kind']}" for r in rows)
             c = Condition(
                 "violation_strikes",
@@ -83,7 +95,9 @@ class Ledger:
                 "warning",
                 f"{staff}: {len(rows)} confirmed violations in {period} (limit {self.strikes.count}): {listed}",
                 manual=True,
-            )
+                params={"staff": staff, "period": period, "count": len(rows), "limit": self.strikes.count,
+                        "listed": "、".join(f"#{r['id']} {label('violation_kind', r['kind'])}" for r in rows)},
+            )  # fmt: skip
             self.raised.append((c, now_ns + HOLD_NS))
         return eid
 

@@ -50,3 +50,11 @@ class Deliveries(Repository):
 
     def pending_count(self, target: str) -> int:
         return self.conn.execute("SELECT count(*) FROM deliveries WHERE target = ?", (target,)).fetchone()[0]
+
+    def heads(self, prefix: str) -> list[tuple[str, int, str | None]]:
+        """Of each target starting `prefix`: its oldest row's (target, attempts, last error)."""
+        return self.conn.execute(
+            "SELECT target, attempts, last_error FROM deliveries WHERE id IN "
+            "(SELECT min(id) FROM deliveries WHERE target >= ? AND target < ? GROUP BY target)",
+            (prefix, prefix + "\U0010ffff"),
+        ).fetchall()

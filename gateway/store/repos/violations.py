@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.store.repos.deliveries import Deliveries
 from gateway.store.repository import Repository
 from gateway.store.sqlite import transaction
 
@@ -93,8 +94,9 @@ class Violations(Repository):
         return row
 
     def step(self, vid: int, state: str, before: str, action: str, who: tuple[str, str], text: str,
-             outcome: str | None, now_ns: int) -> bool:  # fmt: skip
-        """Move a violation from `before` to `state`, with the step that did it; False when it was
+             outcome: str | None, now_ns: int, notices: Sequence[tuple[str, str]] = ()) -> bool:  # fmt: skip
+        """Move a violation from `before` to `state`, with the step that did it and the (target,
+        JSON) `notices` it sends (queued for delivery in the same transaction); False when it was
         no longer in `before` (another person's step came first)."""
         with transaction(self.conn) as c:
             cur = c.execute(
@@ -109,6 +111,7 @@ class Violations(Repository):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (vid, action, who[0], who[1], text, outcome, now_ns),
             )
+            Deliveries.queue_in(c, notices, now_ns)
         return True
 
     def find(
@@ -149,15 +152,21 @@ class Violations(Repository):
 
     # -- three strikes -----------------------------------------------------------------------------
 
-    def escalate(self, staff: str, period: str, ids: Sequence[int], now_ns: int) -> int | None:
-        """The escalation of `staff` in `period`, once: its id, or None when it was raised already."""
+    def escalate(
+        self, staff: str, period: str, ids: Sequence[int], now_ns: int, notices: Sequence[tuple[str, str]] = ()
+    ) -> int | None:
+        """The escalation of `staff` in `period`, once, with its `notices` queued: its id, or None
+        when it was raised already."""
         with transaction(self.conn) as c:
             cur = c.execute(
                 "INSERT INTO escalations (staff, period, violations, at_ns) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (staff, period) DO NOTHING",
                 (staff, period, json.dumps(list(ids)), now_ns),
             )
-            return cur.lastrowid if cur.rowcount else None
+            if not cur.rowcount:
+                return None
+            Deliveries.queue_in(c, notices, now_ns)
+            return cur.lastrowid
 
     def escalated(self, staff: str, period: str) -> bool:
         q = "SELECT 1 FROM escalations WHERE staff = ? AND period = ?"
