@@ -4,13 +4,16 @@ what people do with them (confirm or dismiss, appeal, decide), with the three st
 A cross-kind feature: who is in and each slot's phone come through the read APIs
 (gateway/kinds/reads.py `Presence`, `Slots`), the approved unlocks from the command audit. The
 check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
-the routes in `api.py`.
+the routes in `api.py`. What people add (巡查: their records, photos, 整改通知单, the counts) is
+`rounds.py`, its routes `patrol_api.py`.
 """
 
 from __future__ import annotations
 
 from gateway.commands.riders import Rider
+from gateway.config.staff import registry
 from gateway.features.discipline.ledger import Ledger
+from gateway.features.discipline.rounds import Rounds
 from gateway.features.discipline.watch import Watch
 from gateway.kinds.reads import Presence, Slots
 from gateway.kinds.wiring import Parts, Running
@@ -23,4 +26,7 @@ def run(running: Running) -> Parts:
     watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit)
     ledger = Ledger(repos.violations, running.cfg.discipline.strikes, running.cfg.timezone, running.desk.clock)
     running.desk.riders.add(Rider("discipline", tick=watch.tick, conditions=ledger.conditions))
-    return Parts(serves=[watch, ledger])
+    photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
+    rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
+    running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
+    return Parts(serves=[watch, ledger, rounds])
