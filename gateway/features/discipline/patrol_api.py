@@ -24,7 +24,7 @@ from gateway.domain import patrol as p
 from gateway.features.discipline import photos
 from gateway.features.discipline.api import MANAGERS, ViolationOut, _names, _out, ledger_of
 from gateway.features.discipline.ledger import period_of
-from gateway.features.discipline.rounds import Refusal, Rounds
+from gateway.features.discipline.rounds import Rounds
 from gateway.i18n.catalogue import label
 from gateway.view import View
 
@@ -103,7 +103,7 @@ def rounds_of(view: View) -> Rounds:
 def _run(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
-    except Refusal as e:
+    except photos.Refused as e:
         raise ApiError(e.status, e.code, e.detail, **e.params) from None
 
 
@@ -135,8 +135,7 @@ async def add_photo(
     try:
         clean = await asyncio.to_thread(photos.clean, data)  # a full decode: off the event loop
     except photos.Refused as e:
-        status = 413 if e.code == "photo_too_large" else 415
-        raise ApiError(status, e.code, str(e), **e.params) from None
+        raise ApiError(e.status, e.code, e.detail, **e.params) from None
     meta = _run(rounds.add_photo, violation_id, clean, (who.actor, who.role))
     return {**{k: meta[k] for k in ("digest", "type", "bytes")}, "violation": violation_id, "by": meta["actor"],
             "at": iso(view, meta["at_ns"])}  # fmt: skip

@@ -26,11 +26,12 @@ MEDIA = {"jpeg": "image/jpeg", "png": "image/png"}
 
 
 class Refused(ValueError):
-    """Why a photo is refused: `code` for the catalogue (photo_too_large, photo_type, photo_not_image)."""
+    """A refusal of the people's side of the ledger (a photo here, a step in rounds.py): HTTP
+    status, catalogue code, English detail, the Chinese message's specifics."""
 
-    def __init__(self, code: str, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
+    def __init__(self, status: int, code: str, detail: str, **params: object) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.params = status, code, detail, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +42,21 @@ class Clean:
 
 
 def clean(data: bytes) -> Clean:
-    """The photo as it is stored; raises Refused."""
+    """The photo as it is stored; raises Refused (413 too big, 415 not a JPEG or PNG)."""
     if len(data) > p.PHOTO_MAX_BYTES:
-        raise Refused("photo_too_large", f"{len(data)} bytes, at most {p.PHOTO_MAX_BYTES}", limit=p.PHOTO_MAX_BYTES)
+        raise Refused(
+            413, "photo_too_large", f"{len(data)} bytes, at most {p.PHOTO_MAX_BYTES}", limit=p.PHOTO_MAX_BYTES
+        )
     kind, allowed = p.sniff(data[:16])
     if not allowed:
         if kind:
-            raise Refused("photo_type", f"a {kind} image: only JPEG and PNG", type=kind.upper())
-        raise Refused("photo_not_image", "neither JPEG nor PNG by its content")
+            raise Refused(415, "photo_type", f"a {kind} image: only JPEG and PNG", type=kind.upper())
+        raise Refused(415, "photo_not_image", "neither JPEG nor PNG by its content")
     try:
         with Image.open(io.BytesIO(data), formats=[FORMATS[kind]]) as img:
             w, h = img.size
             if w * h > p.PHOTO_MAX_PIXELS:
-                raise Refused("photo_not_image", f"{w}x{h} pixels, at most {p.PHOTO_MAX_PIXELS}")
+                raise Refused(415, "photo_not_image", f"{w}x{h} pixels, at most {p.PHOTO_MAX_PIXELS}")
             img.load()  # the whole decode: a truncated file fails here
             upright = ImageOps.exif_transpose(img)
             out = io.BytesIO()
@@ -65,7 +68,7 @@ def clean(data: bytes) -> Clean:
     except Refused:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise Refused("photo_not_image", f"not a readable {kind.upper()}: {e}") from None
+        raise Refused(415, "photo_not_image", f"not a readable {kind.upper()}: {e}") from None
     stored = out.getvalue()
     return Clean(kind, stored, hashlib.sha256(stored).hexdigest())
 

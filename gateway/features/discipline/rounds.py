@@ -18,19 +18,11 @@ from gateway.config.staff import StaffEntry
 from gateway.domain import discipline as d
 from gateway.domain import patrol as p
 from gateway.domain.conditions import Condition
-from gateway.features.discipline.photos import Clean, Shelf
+from gateway.features.discipline.photos import Clean, Refused, Shelf
 from gateway.store.repos.patrol import Patrol
 from gateway.store.repos.violations import Violations
 
 NS = 10**9
-
-
-class Refusal(Exception):
-    """A step that does not apply: status, catalogue code, English detail, the message's specifics."""
-
-    def __init__(self, status: int, code: str, detail: str, **params: Any) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.params = status, code, detail, params
 
 
 class Rounds:
@@ -50,14 +42,14 @@ class Rounds:
         confirms it); its id."""
         person = self.people.get(staff)
         if person is None:
-            raise Refusal(422, "unknown_staff", f"no staff {staff} in the registry", staff=staff)
+            raise Refused(422, "unknown_staff", f"no staff {staff} in the registry", staff=staff)
         code = p.kind_of(kind)
         if code is None:
-            raise Refusal(422, "unknown_violation_kind", f"kind {kind!r}: one of {', '.join(p.RECORDED)}", kind=kind)
+            raise Refused(422, "unknown_violation_kind", f"kind {kind!r}: one of {', '.join(p.RECORDED)}", kind=kind)
         now = self.clock()
         at = now if at_ns is None else at_ns
         if at > now + 60 * NS:
-            raise Refusal(422, "invalid_request", "at is in the future", field="at 晚于当前时间")
+            raise Refused(422, "invalid_request", "at is in the future", field="at 晚于当前时间")
         place = (where or "").strip() or None
         ev = {"event": "patrol", "by": who[0], "role": who[1], "note": note, "where": place, "ts_ns": at}
         row = {
@@ -77,7 +69,7 @@ class Rounds:
     def violation(self, vid: int) -> dict[str, Any]:
         v = self.violations.get(vid)
         if v is None:
-            raise Refusal(404, "unknown_violation", f"no violation {vid}", violation=vid)
+            raise Refused(404, "unknown_violation", f"no violation {vid}", violation=vid)
         return v
 
     # -- photos ------------------------------------------------------------------------------------
@@ -85,10 +77,10 @@ class Rounds:
     def add_photo(self, vid: int, photo: Clean, who: tuple[str, str]) -> dict[str, Any]:
         self.violation(vid)
         if self.repo.photo(vid) is not None:
-            raise Refusal(409, "photo_exists", f"violation {vid} has its photo already", violation=vid)
+            raise Refused(409, "photo_exists", f"violation {vid} has its photo already", violation=vid)
         self.shelf.put(photo)  # the file first: a ledger row never names a file that is not there
         if not self.repo.add_photo(vid, photo.digest, photo.kind, len(photo.data), who, self.clock()):
-            raise Refusal(409, "photo_exists", f"violation {vid} has its photo already", violation=vid)
+            raise Refused(409, "photo_exists", f"violation {vid} has its photo already", violation=vid)
         got = self.repo.photo(vid)
         assert got is not None
         return got
@@ -98,7 +90,7 @@ class Rounds:
         meta = self.repo.photo(vid)
         data = self.shelf.get(meta["digest"], meta["type"]) if meta else None
         if meta is None or data is None:
-            raise Refusal(404, "no_photo", f"violation {vid} has no photo (or its file is gone)", violation=vid)
+            raise Refused(404, "no_photo", f"violation {vid} has no photo (or its file is gone)", violation=vid)
         return meta, data
 
     # -- 整改通知单 ---------------------------------------------------------------------------------
@@ -106,19 +98,19 @@ class Rounds:
     def issue(self, vid: int, text: str, deadline_ns: int, who: tuple[str, str]) -> dict[str, Any]:
         v = self.violation(vid)
         if not d.counts(v["state"], v["outcome"]):
-            raise Refusal(409, "notice_state", f"violation {vid} is {v['state']}: only a confirmed one", violation=vid)
+            raise Refused(409, "notice_state", f"violation {vid} is {v['state']}: only a confirmed one", violation=vid)
         now = self.clock()
         if deadline_ns <= now:
-            raise Refusal(422, "invalid_request", "the deadline has passed", field="deadline 早于当前时间")
+            raise Refused(422, "invalid_request", "the deadline has passed", field="deadline 早于当前时间")
         nid = self.repo.issue(vid, v["staff"], text, deadline_ns, who, now)
         if nid is None:
-            raise Refusal(409, "notice_exists", f"violation {vid} has its notice already", violation=vid)
+            raise Refused(409, "notice_exists", f"violation {vid} has its notice already", violation=vid)
         return self.notice(nid)
 
     def notice(self, nid: int) -> dict[str, Any]:
         n = self.repo.notice(nid)
         if n is None:
-            raise Refusal(404, "unknown_notice", f"no notice {nid}", notice=nid)
+            raise Refused(404, "unknown_notice", f"no notice {nid}", notice=nid)
         return self.state_of(n)
 
     def state_of(self, n: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +119,9 @@ class Rounds:
     def acknowledge(self, nid: int, note: str, who: tuple[str, str]) -> dict[str, Any]:
         n = self.notice(nid)
         if not p.may_acknowledge(who[1], who[0], n["staff"]):
-            raise Refusal(403, "forbidden", f"only {n['staff']} signs notice {nid}", case="notice_own", notice=nid)
+            raise Refused(403, "forbidden", f"only {n['staff']} signs notice {nid}", case="notice_own", notice=nid)
         if not self.repo.acknowledge(nid, n["violation"], who, note, self.clock()):
-            raise Refusal(409, "notice_signed", f"notice {nid} is signed already", notice=nid)
+            raise Refused(409, "notice_signed", f"notice {nid} is signed already", notice=nid)
         return self.notice(nid)
 
     def conditions(self, _now_ns: int) -> list[Condition]:
