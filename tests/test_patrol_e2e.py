@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import io
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ api:
     - {{role: manager, env: CMD_TOKEN_MANAGER, name: li.manager}}
 broker: {{host: 127.0.0.1, port: {mosquitto.port}}}
 store: {{path: {tmp_path}/outbox.sqlite}}
+alerts: {{clear_after_s: 0}}  # a notice signed late resolves its alert at the next look
 staff:
   - {{id: S0001, name: 王小明, department: 社保科, window: W01}}
   - {{id: S0002, name: 李红, department: 医保科, window: W02}}
@@ -188,7 +190,8 @@ async def _run(path: Path, tmp_path: Path) -> None:
         assert "GIF" in (await api.photo(other["id"], _gif())).json()["message"]
         assert (await api.photo(other["id"], noisy)).status_code == 201  # the same photo whole is taken
 
-        # -- hostile uploads: bounded before they are read ------------------------------------------
+        # -- hostile uploads: bounded before they are read, in bounded memory -----------------------
+        tracemalloc.start()
         head = (
             f"POST /api/v1/violations/{phone['id']}/photo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
             f"{TOKENS['DUTY']}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {10**9}\r\n\r\n"
@@ -213,6 +216,15 @@ async def _run(path: Path, tmp_path: Path) -> None:
         assert (r.status_code, r.json()["error"]) == (400, "photo_form"), r.text
         r = await api.call("DUTY", "POST", f"/violations/{other['id']}/photo", data={"photo": "x"})
         assert (r.status_code, r.json()["error"]) == (415, "photo_form"), r.text  # not multipart at all
+        huge = _chunked(phone["id"], 20 * 2**20)  # 20 MB offered as one file, chunked
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()  # with the 20 MB request itself
+        status, answer = await _raw(api.port, huge, chunk=65536)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert (status, answer["error"]) == (413, "too_large"), answer
+        # The gateway (and this client) held a bounded part of it: the photo's bound and the parser's.
+        assert peak - before < 3 * PHOTO_BODY_MAX, peak - before
 
         # -- 整改通知单: from a confirmed violation, signed by its person only -----------------------
         deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
@@ -257,6 +269,9 @@ async def _run(path: Path, tmp_path: Path) -> None:
         assert await _alert(api, f"notice {signed['id']}") is None  # signed in time: never overdue
         states = {n["id"]: n["state"] for n in (await api.call("MANAGER", "GET", "/notices")).json()}
         assert states == {signed["id"]: "acknowledged", late["id"]: "overdue"}
+        r = await api.call("OTHER", "POST", f"/notices/{late['id']}/ack", json={"note": "迟签"})
+        assert (r.status_code, r.json()["state"]) == (200, "acknowledged"), r.text  # late, but signed
+        await until(lambda: _no_alert(api, f"notice {late['id']}"), what="the overdue alert resolved once signed")
 
         # -- the counts: confirmed only (a dismissed one and a detected one do not count) -----------
         extra = await api.record("S0002", "工作准备不到位", "开窗时未到岗")
@@ -280,6 +295,21 @@ async def _run(path: Path, tmp_path: Path) -> None:
         await api.http.aclose()
 
 
+def _chunked(vid: int, size: int) -> bytes:
+    """A raw HTTP request uploading `size` bytes of one file, chunked (no Content-Length)."""
+    part = b'--b\r\nContent-Disposition: form-data; name="photo"; filename="x.jpg"\r\n\r\n\xff\xd8\xff'
+    body = part + b"\0" * size
+    step = 65536
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step]) for i in range(0, len(body), step)
+    )
+    head = (
+        f"POST /api/v1/violations/{vid}/photo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKENS['DUTY']}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    return head + chunks + b"0\r\n\r\n"
+
+
 def _steps(gw: Any, vid: int) -> list[dict[str, Any]]:
     rounds = gw.view.served(Rounds)
     v = rounds.violations.get(vid)
@@ -291,6 +321,10 @@ async def _up(api: Http) -> bool:
         return (await api.call("MANAGER", "GET", "/violations")).status_code == 200
     except httpx.TransportError:
         return False
+
+
+async def _no_alert(api: Http, key: str) -> bool:
+    return await _alert(api, key) is None
 
 
 async def _alert(api: Http, key: str) -> dict[str, Any] | None:
