@@ -120,10 +120,20 @@ async def record(body: RecordIn, view: ViewDep, who: CallerDep, _: str = require
     return _out(view, v, _names(view))
 
 
+PHOTO_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`photo_form`: more than one file or field, or no file `photo`"},
+    404: {"description": "`unknown_violation`"},
+    409: {"description": "`photo_exists`: the violation has its photo"},
+    413: {"description": "`photo_too_large`: over 2 MB; `too_large`: a body over the upload's bound"},
+    415: {"description": "`photo_type`: an image but not JPEG or PNG; `photo_not_image`; `photo_form`: not multipart"},
+}
+
+
 @router.post(
     "/violations/{violation_id}/photo",
     response_model=PhotoOut,
     status_code=201,
+    responses=PHOTO_ERRORS,
     summary="Attach a photo (multipart field `photo`, JPEG or PNG by content, at most 2 MB; EXIF removed)",
 )
 async def add_photo(
