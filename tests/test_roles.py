@@ -80,6 +80,13 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/v1/violations/{violation_id}/dismiss", ""): MANAGERS,
     ("POST", "/api/v1/violations/{violation_id}/appeal", ""): frozenset({"staff", *MANAGERS}),  # the person's
     ("POST", "/api/v1/violations/{violation_id}/decide", ""): MANAGERS,
+    ("POST", "/api/v1/violations", ""): MANAGERS,  # a patrol's record (巡查: duty managers' accounts)
+    ("GET", "/api/v1/violations/summary", ""): MANAGERS,
+    ("POST", "/api/v1/violations/{violation_id}/photo", ""): MANAGERS,
+    ("GET", "/api/v1/violations/{violation_id}/photo", ""): MANAGERS,  # not the person's own either
+    ("POST", "/api/v1/violations/{violation_id}/notice", ""): MANAGERS,
+    ("GET", "/api/v1/notices", ""): frozenset({"staff", *MANAGERS}),  # staff: their own only
+    ("POST", "/api/v1/notices/{notice_id}/ack", ""): frozenset({"staff"}),  # the person signs, nobody for them
     ("GET", "/api/v1/lockboxes/{device}/slots", ""): READERS,
     ("POST", "/api/v1/lockboxes/{device}/slots/{slot}/unlock", ""): frozenset({"staff", "duty_manager"}),
     ("POST", "/api/v1/lockers/{locker}/doors/{door}/deposit", ""): frozenset({"staff", "duty_manager"}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from importlib.resources import files
 from typing import Any
 
@@ -22,6 +23,7 @@ from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, se
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
 from gateway.features.discipline import exposure as discipline_exposure
+from gateway.features.discipline import patrol_api
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -77,6 +79,7 @@ def create_app(
         words.router,
         discipline_exposure.router,  # before the ledger's: /violations/exposure is no violation's id
         discipline_api.router,
+        patrol_api.router,
         *kind_routers(),
     ):
         app.include_router(router, prefix="/api/v1")
@@ -95,7 +98,8 @@ def create_app(
     app.mount("/web", StaticFiles(directory=str(DASHBOARD_DIR)), name="web")
 
     app.add_middleware(HeadAsGet)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # A patrol photo's upload is the one body allowed past 64 KiB (bounded all the same).
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, wider=((patrol_api.PHOTO_PATH, patrol_api.PHOTO_BODY_MAX),))
     return app
 
 
@@ -234,17 +238,19 @@ class BodyLimit:
     raised while reading the body through).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, wider: tuple[tuple[re.Pattern[str], int], ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.wider = wider  # (path, its own limit): an upload route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for path, n in self.wider if path.match(scope["path"])), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await errors.too_large(self.max_bytes)(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await errors.too_large(limit)(scope, receive, send)
             return
         seen = 0
 
@@ -253,8 +259,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, errors.too_large_detail(self.max_bytes))
+                if seen > limit:
+                    raise HTTPException(413, errors.too_large_detail(limit))
             return message
 
         await self.app(scope, counted, send)

@@ -23,6 +23,9 @@ ERRORS: dict[str, Entry] = {
     "forbidden/appeal_own": Entry(
         "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
     ),
+    "forbidden/notice_own": Entry(
+        "只能由被通知人本人签收整改通知单", "请被通知人使用本人的令牌或账号（名称为本人工号）签收"
+    ),
     # signing in with a named account (gateway/signin/)
     "signin_failed": Entry("登录名或密码不正确", f"请检查后重试；连续输错多次会被暂时锁定。忘记密码{ADMIN}重设"),
     "signin_locked": Entry(
@@ -90,6 +93,25 @@ ERRORS: dict[str, Entry] = {
     ),
     "reason_required": Entry("请填写理由[（{action}）]", "确认、撤销和裁定须写明理由，申诉须写明申诉说明"),
     "outcome_required": Entry("裁定须选择结果", "请选择 维持（upheld）或 撤销（overturned）"),
+    # what patrol staff record (巡查): the record, its photo, the 整改通知单
+    "unknown_staff": Entry("人员名册中没有这个工号[：{staff}]", "请核对工号；人员名册在配置的 staff 中维护"),
+    "unknown_violation_kind": Entry(
+        "违规类型不对[：{kind}]", "请选择 工作准备不到位、工作时间离岗超时、串岗聊天、违规使用手机 或 其他"
+    ),
+    "photo_too_large": Entry("照片过大[（超过 {limit} 字节）]", "照片不能超过 2 MB，请压缩或降低分辨率后重新上传"),
+    "photo_type": Entry("不支持这种图片格式[（{type}）]", "只接受 JPEG 或 PNG 照片，请转换格式后重新上传"),
+    "photo_not_image": Entry(
+        "上传的文件不是可以打开的照片", "请上传完整的 JPEG 或 PNG 照片（文件可能已损坏或只传了一部分）"
+    ),
+    "photo_form": Entry("照片上传格式有误", "请以 multipart/form-data 上传一个名为 photo 的文件"),
+    "photo_exists": Entry("这条违规记录[#{violation}]已有照片", "每条记录只保存一张照片；如需更换请联系管理员"),
+    "no_photo": Entry("这条违规记录[#{violation}]没有照片", "请在违规台账中查看其他证据"),
+    "notice_state": Entry(
+        "违规记录[#{violation}]尚未确认，不能下发整改通知单", "请先确认这条违规记录（已撤销或申诉被撤销的不下发）"
+    ),
+    "notice_exists": Entry("违规记录[#{violation}]已下发过整改通知单", "请在整改通知单列表中查看"),
+    "unknown_notice": Entry("没有这张整改通知单[：#{notice}]", "请刷新整改通知单列表"),
+    "notice_signed": Entry("整改通知单[#{notice}]已签收", "无需重复签收"),
 }
 
 # What a device's health and the alerts say (Problem.code, Condition.rule, the offline reasons of
@@ -118,6 +140,7 @@ SUMMARIES: dict[str, Entry] = {
     "command_unanswered": Entry("[{device} ][{part} 的]命令[“{action}”]未在规定时间内得到确认[（命令 {cmd_id}）]"),
     "violation_strikes": Entry("[{staff} ]在[ {period} ]已确认违规[ {count} 次][（上限 {limit} 次）][：{listed}]"),
     "robot_failing": Entry("[{department} ]的通知机器人已连续失败[ {attempts} 次][：{error}]，通知在队列中等待重发"),
+    "notice_overdue": Entry("整改通知单[ #{notice}][（违规 #{violation}）]已过签收期限[，{staff} ]仍未签收"),
 }
 
 # What a code means when the catalogue has no entry for it (a device's own error text).
@@ -155,9 +178,16 @@ LABELS: dict[str, dict[str, str]] = {
         "command_unanswered": "命令未确认",
         "violation_strikes": "违规累计达到上限",
         "robot_failing": "科室通知机器人发送失败",
+        "notice_overdue": "整改通知单逾期未签收",
     },
     # the discipline ledger (违规台账)
-    "violation_kind": {"unready": "工作准备不到位", "away": "工作时间离岗超时", "phone": "违规使用手机"},
+    "violation_kind": {
+        "unready": "工作准备不到位",
+        "away": "工作时间离岗超时",
+        "phone": "违规使用手机",
+        "chat": "串岗聊天",
+        "other": "其他",
+    },
     "violation_state": {
         "detected": "待确认",
         "confirmed": "已确认",
@@ -166,6 +196,7 @@ LABELS: dict[str, dict[str, str]] = {
         "decided": "已裁定",
     },
     "violation_action": {"confirm": "确认", "dismiss": "撤销", "appeal": "申诉", "decide": "裁定"},
+    "notice_state": {"open": "待签收", "overdue": "逾期未签收", "acknowledged": "已签收"},
     "violation_outcome": {"upheld": "维持", "overturned": "撤销"},
     # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
     "route": {
@@ -193,6 +224,13 @@ LABELS: dict[str, dict[str, str]] = {
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/appeal": "当事人对已确认的违规提出申诉，附说明",
         "POST /api/v1/violations/{violation_id}/decide": "裁定申诉：维持或撤销，附理由",
+        "POST /api/v1/violations": "登记巡查发现的违规（待确认），可附照片",
+        "POST /api/v1/violations/{violation_id}/photo": "为违规记录上传一张照片（JPEG 或 PNG，不超过 2 MB，去除 EXIF）",
+        "GET /api/v1/violations/{violation_id}/photo": "查看违规记录的照片",
+        "GET /api/v1/violations/summary": "时段内已确认违规的数量：按科室、人员或类型",
+        "POST /api/v1/violations/{violation_id}/notice": "根据已确认的违规下发整改通知单，附签收期限",
+        "GET /api/v1/notices": "整改通知单，最新的在前（工作人员只看本人的）",
+        "POST /api/v1/notices/{notice_id}/ack": "被通知人本人签收整改通知单",
     },
     # Why a message was quarantined (GET /api/v1/quarantine `reason`, drivers/profiles/errors.py).
     "quarantine": {

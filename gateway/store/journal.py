@@ -34,6 +34,7 @@ from gateway.store.repos.commands import Commands
 from gateway.store.repos.deliveries import Deliveries
 from gateway.store.repos.health import HEALTH_HISTORY_PER_DEVICE, HealthHistory
 from gateway.store.repos.occupancy import Occupancy
+from gateway.store.repos.patrol import Patrol
 from gateway.store.repos.pickup import PickupItems
 from gateway.store.repos.quarantine import (
     QUARANTINE_PAYLOAD_BYTES,
@@ -76,6 +77,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Occupancy,
     Violations,
     Accounts,
+    Patrol,  # after Violations: its tables refer to violations
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -100,6 +102,7 @@ class Repositories:
     occupancy: Occupancy
     violations: Violations
     accounts: Accounts
+    patrol: Patrol
 
 
 class Journal:
@@ -147,6 +150,7 @@ class Journal:
             occupancy=Occupancy(c, k),
             violations=Violations(c, k),
             accounts=Accounts(c, k),
+            patrol=Patrol(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

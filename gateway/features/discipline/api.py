@@ -23,7 +23,7 @@ router = APIRouter(tags=["discipline"])
 
 MANAGERS = ("duty_manager", "manager")
 State = Literal["detected", "confirmed", "dismissed", "appealed", "decided"]
-Kind = Literal["unready", "away", "phone"]
+Kind = Literal["unready", "away", "phone", "chat", "other"]  # chat, other: recorded by people only
 
 
 class StepOut(BaseModel):

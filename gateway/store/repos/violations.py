@@ -71,10 +71,12 @@ class Violations(Repository):
                 if cur.rowcount:
                     assert cur.lastrowid is not None
                     added.append(cur.lastrowid)
+                    # A device's is detected by the gateway; a patrol's recorded by a person (`by`).
+                    actor, role = r.get("by") or ("gateway", "gateway")
                     c.execute(
                         "INSERT INTO violation_steps (violation, action, actor, role, text, at_ns) "
-                        "VALUES (?, 'detect', 'gateway', 'gateway', '', ?)",
-                        (cur.lastrowid, now_ns),
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (cur.lastrowid, "record" if r.get("by") else "detect", actor, role, r.get("note", ""), now_ns),
                     )
         return added
 
@@ -139,6 +141,12 @@ class Violations(Repository):
                 where.append(sql)
                 args.append(value)
         return self._rows(f"WHERE {' AND '.join(where)} ORDER BY at_ns DESC, id DESC LIMIT ?", [*args, limit])
+
+    def tally(self, start_ns: int, end_ns: int) -> list[tuple[str, str, str, str, str | None]]:
+        """(department, staff, kind, state, outcome) of each violation begun in [start, end): what
+        the counts need, without the evidence."""
+        q = "SELECT department, staff, kind, state, outcome FROM violations WHERE at_ns >= ? AND at_ns < ?"
+        return list(self.conn.execute(q, (start_ns, end_ns)))
 
     def _rows(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
         cur = self.conn.execute(f"SELECT {COLUMNS} FROM violations {tail}", args)
