@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import reportlab
 
 from gateway.features.reports.pdf import FontMissing, render_pdf
+from gateway.features.reports.pdf.cells import missing_note
 from gateway.features.reports.pdf.fonts import ENV, PACKAGE
 
 HALL = "青山区政务服务中心"
@@ -87,6 +88,7 @@ class Period:
     end: date
     days: int
     working_days: int
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass
@@ -97,7 +99,7 @@ class Report:
     sections: list[Section]
     previous: Period | None = None
     last_year: Period | None = None
-    created: datetime = datetime(2026, 12, 1, 8, 0)
+    created: datetime = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 in the hall
     by: str = "张伟"
 
 
@@ -120,9 +122,12 @@ def window_rows(n: int) -> list[list[object]]:
     rows: list[list[object]] = [[f"综合窗口{i:03d}", 7 * i, 0.9 + i / 10000, 10 + i / 10] for i in range(1, n + 1)]
     if n > 4:
         rows[4][2] = Missing("no_data", "本期无人评价")
+    for i in range(8, min(n, 12)):
+        rows[i][3] = NO_SOURCE
     return rows
 
 
+GOOD_PER_WINDOW = [0.95, 0.965, None, 0.99, 0.972, 0.981]  # ratios, as a percent column's
 DAILY = [35.0 + d for d in range(29)] + [None]
 
 
@@ -139,7 +144,12 @@ def report(rows: int = ROWS, charts: bool = True) -> Report:
         figures=FIGURES,
         charts=[
             Chart(
-                "good_per_window", "各窗口好评率", "bar", windows, {"好评率": [95.0, 96.5, None, 99.0, 97.2, 98.1]}, "%"
+                "good_per_window",
+                "各窗口好评率",
+                "bar",
+                windows,
+                {"好评率": [0.95, 0.965, None, 0.99, 0.972, 0.981]},
+                "%",
             ),
             Chart(
                 "per_day",
@@ -233,7 +243,7 @@ def test_a_long_table_runs_over_pages_with_its_heading_on_each(tmp_path: Path) -
         text = page_text(path, page)
         assert footer(page, total) in text.replace(" ", "")
         assert "统计周期 2026-11（2026-11-01 至 2026-11-30）" in text and HALL in text
-        numbers = [int(n) for n in re.findall(r"综合窗口(\d{3})", text)]
+        numbers = [int(n) for n in re.findall(r"^\s*综合窗口(\d{3})", text, re.M)]  # rows, not the note
         if numbers:
             head = re.sub(r"\s+", " ", text.split("综合窗口")[0])
             assert "窗口 办件量（件） 好评率（%） 平均办理时间（分钟）" in head, f"page {page} without the heading"
@@ -242,7 +252,12 @@ def test_a_long_table_runs_over_pages_with_its_heading_on_each(tmp_path: Path) -
     row = next(line for line in tool("pdftotext", "-layout", path, "-").splitlines() if "综合窗口007" in line)
     assert row.split() == ["综合窗口007", "49", "90.1", "10.7"], "numbers without units in a table's cells"
     row5 = next(line for line in tool("pdftotext", "-layout", path, "-").splitlines() if "综合窗口005" in line)
-    assert row5.split() == ["综合窗口005", "35", "本期无人评价", "10.5"], "a missing value says why, never 0"
+    assert row5.split() == ["综合窗口005", "35", "—", "10.5"], "a missing value is no 0"
+    note = (
+        "“—”无数值：本期无人评价（好评率：综合窗口005）；"
+        "本厅没有排队叫号系统（平均办理时间：综合窗口009、综合窗口010、综合窗口011 等 4 处）"
+    )
+    assert note in tool("pdftotext", "-raw", path, "-").replace("\n", ""), "and says why under the table"
 
 
 def test_numbers_are_right_aligned_in_their_columns(tmp_path: Path) -> None:
@@ -256,12 +271,13 @@ def test_numbers_are_right_aligned_in_their_columns(tmp_path: Path) -> None:
 
 
 def test_charts_carry_their_chinese_labels(tmp_path: Path) -> None:
-    text = tool("pdftotext", write(tmp_path, report()), "-")
-    bar = ["各窗口好评率", "单位：%", "1号窗", "95", "96.5", "99", "97.2", "6号窗"]  # values on the bars
+    path = write(tmp_path, report())
+    words = page_text(path, 1).split()
+    bar = ["各窗口好评率", "单位：%", "1号窗", "95", "96.5", "99", "97.2", "98.1", "6号窗"]  # values on the bars, in %
     line = ["每日取号与叫号", "单位：人次", "11-01", "11-03", "11-29", "取号数", "叫号数"]  # labels, legend
     for s in bar + line:
-        assert s in text, s
-    assert "11-02" not in text, "a month's days labelled every other day, so they do not touch"
+        assert s in words, s
+    assert "11-02" not in words, "a month's days labelled every other day, so they do not touch"
     without = tool("pdftotext", write(tmp_path, report(charts=False)), "-")
     assert "各窗口好评率" not in without and "1号窗" not in without
 
@@ -305,3 +321,10 @@ def test_the_environment_names_another_font(tmp_path: Path, monkeypatch: pytest.
         row[0].endswith("+WenQuanYiZenHei-0") or "+WenQuanYiZenHei-" in row[0]
         for row in fonts(write(tmp_path, report()))
     )
+
+
+def test_a_column_without_a_source_is_named_once_under_its_table() -> None:
+    no_pads = Missing("no_source", "本厅没有评价器")
+    t = Table("t", "窗口", COLUMNS, [["A窗", 1, no_pads, 2.0], ["B窗", 2, no_pads, Missing("no_data", "无数据")]])
+    assert missing_note(t) == "“—”无数值：本厅没有评价器（好评率）；无数据（平均办理时间：B窗）"
+    assert missing_note(Table("t", "窗口", COLUMNS, window_rows(3))) == ""

@@ -3,9 +3,10 @@ never a 0 for a value the hall cannot give (that cell says why)."""
 
 from __future__ import annotations
 
-from .shape import Cell, MissingLike
+from .shape import Cell, MissingLike, TableLike
 
-NONE = "—"  # no value and no reason given
+NONE = "—"  # no value: in a table, its reason is in the note under it
+PLACES = 3  # a reason names up to this many rows of a column, then counts the rest
 
 
 def is_missing(cell: Cell) -> bool:
@@ -59,3 +60,25 @@ def change(value: Cell, before: Cell, fmt: str) -> str:
     if before == 0:
         return NONE
     return f"{(value - before) / abs(before) * 100:+.1f} %"
+
+
+def missing_note(t: TableLike) -> str:
+    """Why a table's dashes have no value, each reason once with where it holds: a whole column
+    by its heading (本厅没有评价器（评价数、好评率）), else with the rows' first cells."""
+    where: dict[str, dict[str, list[str]]] = {}  # reason -> column -> rows
+    for i, row in enumerate(t.rows, start=1):
+        name = row[0] if row and isinstance(row[0], str) else f"第 {i} 行"
+        for column, cell in zip(t.columns, row, strict=True):
+            if is_missing(cell):
+                where.setdefault(reason(cell), {}).setdefault(column.label, []).append(name)
+    parts = []
+    for why, columns in where.items():
+        places = []
+        for label, rows in columns.items():
+            if len(rows) == len(t.rows):
+                places.append(label)
+                continue
+            more = f" 等 {len(rows)} 处" if len(rows) > PLACES else ""
+            places.append(f"{label}：{'、'.join(rows[:PLACES])}{more}")
+        parts.append(f"{why}（{'；'.join(places)}）")
+    return f"“{NONE}”无数值：" + "；".join(parts) if parts else ""

@@ -1,7 +1,8 @@
 """A report's chart as a reportlab drawing (bar or line), every label in the CJK font.
 
 The drawing's strings are text in the PDF, so `pdftotext` reads the title, the categories and the
-legend back; values are drawn as the chart gives them (its unit is written above the axis).
+legend back. Values are drawn as the chart gives them, except a chart in % whose values are ratios
+like a percent column's (0.953 is drawn as 95.3); the unit is written above the axis.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def drawing(chart: ChartLike, font: str, width: float) -> Drawing:
     plot.x, plot.y = 42, 30
     plot.width = width - plot.x - 8
     plot.height = HEIGHT - plot.y - (48 if len(names) > 1 else 30)
-    plot.data = [tuple(chart.series[n]) for n in names]
+    scale = 100.0 if chart.unit == "%" else 1.0
+    plot.data = [tuple(None if v is None else v * scale for v in chart.series[n]) for n in names]
     _axes(plot, chart, font)
     d.add(plot)
     d.add(String(0, HEIGHT - 12, chart.title, fontName=font, fontSize=10))
@@ -82,7 +84,7 @@ def _axes(plot: VerticalBarChart | HorizontalLineChart, chart: ChartLike, font: 
     for labels in (plot.categoryAxis.labels, plot.valueAxis.labels):
         labels.fontName, labels.fontSize = font, LABEL_SIZE
     plot.valueAxis.labelTextFormat = _value
-    values = [v for s in chart.series.values() for v in s if v is not None]
+    values = [v for s in plot.data for v in s if v is not None]
     plot.valueAxis.valueMin = min(0.0, *values) if values else 0.0
     if not values or max(values) <= plot.valueAxis.valueMin:
         plot.valueAxis.valueMax = plot.valueAxis.valueMin + 1  # an all-zero chart still has an axis

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -17,7 +18,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer
 from reportlab.platypus.flowables import Flowable
 
-from . import charts, fonts, tables
+from . import cells, charts, fonts, tables
 from .shape import PeriodLike, ReportLike, SectionLike
 
 MARGIN_X = 18 * mm
@@ -58,6 +59,11 @@ def _span(p: PeriodLike) -> str:
 
 def _day(d: date) -> str:
     return d.isoformat()
+
+
+def _local(t: datetime, p: PeriodLike) -> datetime:
+    """The hall's wall-clock time of an aware datetime (a naive one is taken as already local)."""
+    return t.astimezone(ZoneInfo(p.timezone)) if t.tzinfo else t
 
 
 def _header(report: ReportLike, font: str) -> Any:
@@ -115,7 +121,8 @@ def _story(report: ReportLike, font: str, width: float) -> list[Flowable]:
     against.append(f"去年同期 {_span(report.last_year)}" if report.last_year else "")
     if any(against):
         lines.append("对比：" + "；".join(a for a in against if a))
-    lines.append(f"生成时间：{report.created:%Y-%m-%d %H:%M}" + (f"　生成人：{report.by}" if report.by else ""))
+    made = _local(report.created, p)
+    lines.append(f"生成时间：{made:%Y-%m-%d %H:%M}" + (f"　生成人：{report.by}" if report.by else ""))
     story: list[Flowable] = [Paragraph(esc(report.title), h1), *(Paragraph(esc(line), body) for line in lines)]
     story.append(Spacer(1, 4 * mm))
     for section in report.sections:
@@ -137,7 +144,6 @@ def _section(
     for chart in s.charts:
         out += [Spacer(1, 3 * mm), charts.drawing(chart, st.font, width)]
     for t in s.tables:
-        out += [Paragraph(esc(t.title), h3), tables.data_table(t, width, st)]
-        if t.note:
-            out.append(Paragraph(esc(t.note), note))
+        out += [Paragraph(esc(t.title), h3), tables.data_table(t, width, st.font)]
+        out += [Paragraph(esc(n), note) for n in (cells.missing_note(t), t.note) if n]
     return out

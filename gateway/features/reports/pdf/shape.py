@@ -63,7 +63,8 @@ class FigureLike(Protocol):
 
 
 class ChartLike(Protocol):
-    """Values are drawn as given: a chart of a percentage carries 95.3, not 0.953."""
+    """Values are drawn as given, but for a chart in % (`unit == "%"`): ratios, as a percent
+    column's cells (0.953 is drawn as 95.3)."""
 
     @property
     def title(self) -> str: ...
@@ -101,6 +102,8 @@ class PeriodLike(Protocol):
     def days(self) -> int: ...
     @property
     def working_days(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...  # the hall's, e.g. "Asia/Shanghai"
 
 
 class ReportLike(Protocol):

@@ -50,6 +50,8 @@ def _grid(
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, RULE),
         ("LINEBELOW", (0, -1), (-1, -1), 0.8, RULE),
         ("LINEBELOW", (0, 1), (-1, -2), 0.25, RULE),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
     ]
@@ -66,14 +68,20 @@ def _widths(numeric: Sequence[bool], width: float) -> list[float]:
 
 def _cell(cell: Cell, column: ColumnLike, st: Styles) -> object:
     if cells.is_missing(cell):
-        return Paragraph(escape(cells.reason(cell)), st.missing)
+        return cells.NONE  # the reason is in the note under the table, once
     text = cells.number(cell, column.format)
     if column.format == "text" or isinstance(cell, str):
         return Paragraph(escape(text), st.text)
     return text  # a plain string: right-aligned by the column's ALIGN, cheap for long tables
 
 
-def data_table(t: TableLike, width: float, st: Styles) -> Table:
+def size_for(columns: int) -> float:
+    """Smaller type for a wide table, so that a heading wraps at most into a few lines."""
+    return 8.5 if columns <= 7 else 7.5 if columns <= 10 else 6.5
+
+
+def data_table(t: TableLike, width: float, font: str) -> Table:
+    st = Styles(font, size_for(len(t.columns)))
     numeric = [c.format != "text" for c in t.columns]
     head: list[object] = []
     for c, n in zip(t.columns, numeric, strict=True):
