@@ -95,6 +95,7 @@ district:
     username: {UP_USER}
     password_file: {folder}/district.pw
     max_queued_messages: 1000
+    up: [alerts, status, devices, "hall/{SITE}/rating/#"]  # the pad's command topic too: out only
     tls: {{ca_file: {pki.ca}, cert_file: {pki.client_cert}, key_file: {pki.client_key}}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}}
@@ -210,7 +211,8 @@ def test_a_command_published_at_the_district_does_not_come_down(pair: Pair) -> N
     spy.subscribe(f"hall/{SITE}/bridge/state")
     assert spy.got == [], "the district ACL let the site's user read"
     # A message up after the command: once it is at the district, the bridge has passed the
-    # point where a command coming down would have been delivered.
+    # point where a command coming down would have been delivered. (A third wall: the bridge has
+    # no user at the site, so the site ACL drops what it would bring down: seen with `both`.)
     gw = Client(pair.site.port, "hallgate-a", "hallgate-a")
     gw.publish(ALERTS, b'{"marker":1}')
     wait_for(lambda: (ALERTS, b'{"marker":1}') in sub.got, timeout=30, what="the marker at the district")
@@ -237,3 +239,37 @@ def test_what_the_site_publishes_while_the_district_is_down_arrives_after(pair: 
 
     wait_for(lambda: arrived() == sent, timeout=120, what="the 200 queued alerts, in order")
     sub.close()
+
+
+def test_mistakes_in_district_broker_are_named_by_file_and_field(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    hall = hall_yaml(tmp_path, pki, free_port())
+    text = hall.read_text()
+    cases = {
+        "cert without key": (
+            f"key_file: {pki.client_key}}}",
+            "}",
+            "district.broker.tls",
+            "cert_file and key_file go together",
+        ),
+        "two passwords": (
+            f"password_file: {tmp_path}/district.pw",
+            f"password_file: {tmp_path}/district.pw\n    password_env: UP_PW",
+            "district.broker",
+            "exactly one of password_env and password_file",
+        ),
+        "another site's topic": (
+            '"hall/{SITE}/rating/#"'.replace("{SITE}", SITE),
+            "hall/hall-b/rating/#",
+            "up[3]",
+            "not under hall/hall-a/",
+        ),
+        "no password file": (f"{tmp_path}/district.pw", f"{tmp_path}/missing.pw", "password_file", "cannot read"),
+    }
+    for name, (old, new, where, what) in cases.items():
+        assert old in text, name
+        hall.write_text(text.replace(old, new))
+        made = broker_config(hall, out=tmp_path / name.replace(" ", "-"))
+        assert made.returncode == 1, name
+        assert str(hall) in made.stderr or "broker_config_invalid" in made.stderr, made.stderr
+        assert where in made.stderr and what in made.stderr, (name, made.stderr)
