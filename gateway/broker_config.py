@@ -181,10 +181,10 @@ def password_commands(halls: Sequence[Hall]) -> list[str]:
     return [f"mosquitto_passwd {'-c ' if i == 0 else ''}{PASSWORD_PATH} {n}" for i, n in enumerate(names)]
 
 
-def bridge_section(halls: Sequence[Hall]) -> list[str]:
-    """The bridge to the district broker: not made yet (the district's own issue); its lines go
-    at the end of the configuration, where `render_conf` leaves a place for them."""
-    return ["# Bridge to the district broker: not configured yet (`hallgate broker-config` will add it here)."]
+def queue_limit(halls: Sequence[Hall]) -> int:
+    """Messages kept per client while it is away: a bridge to the district needs a long cut's worth."""
+    limits = [h.cfg.district.broker.max_queued_messages for h in halls if h.cfg.district.broker is not None]
+    return max([10000, *limits])
 
 
 def render_conf(halls: Sequence[Hall]) -> str:
@@ -225,12 +225,13 @@ def render_conf(halls: Sequence[Hall]) -> str:
         "# /var/lib/mosquitto/ and logs to /var/log/mosquitto/: setting persistence_location or the log",
         '# file again here would stop Mosquitto from starting ("Duplicate ... value").',
         "autosave_interval 60",
-        "max_queued_messages 10000",
+        "# Per client, the bridge to the district too (district.broker.max_queued_messages).",
+        f"max_queued_messages {queue_limit(halls)}",
         "max_inflight_messages 100",
         "# A payload of up to 64 KiB (the profiles' default max_bytes) and its topic and headers.",
         "max_packet_size 70000",
         "connection_messages true",
         "",
-        *bridge_section(halls),
+        "# The bridge to the district broker, if district.broker is set: hallgate-bridge.conf.",
     ]
     return "\n".join(lines) + "\n"

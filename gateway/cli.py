@@ -97,6 +97,7 @@ def cmd_staff_import(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
+    from gateway.broker_bridge import BRIDGE_NAME, bridge_files
     from gateway.broker_config import (
         ACL_NAME,
         CONF_NAME,
@@ -114,6 +115,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
             cfg, devices = load_hall(path, require_secrets=False)
             halls.append(Hall(cfg, devices))
         files = {CONF_NAME: render_conf(halls), ACL_NAME: render_acl(halls)}
+        # The bridge's password only into a file; printed, a placeholder.
+        files |= bridge_files([h.cfg for h in halls], secrets=args.out is not None)
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
         return 1
@@ -132,9 +135,18 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
+        if name == BRIDGE_NAME:
+            (out / name).chmod(0o600)
     users = password_commands(halls)
     print(f"hallgate: 已写入 (written) {out / CONF_NAME} (-> /etc/mosquitto/conf.d/)")
     print(f"hallgate: 已写入 (written) {out / ACL_NAME} (-> /etc/mosquitto/)")
+    for name in sorted(files.keys() - {CONF_NAME, ACL_NAME}):
+        where = (
+            "/etc/mosquitto/conf.d/, 含密码 (holds the password)"
+            if name == BRIDGE_NAME
+            else "区级代理 ACL (the district broker's ACL)"
+        )
+        print(f"hallgate: 已写入 (written) {out / name} (-> {where})")
     print(f"hallgate: {len(users)} 个代理用户 (broker users); 密码文件 (password file), each asks for its password:")
     for line in users:
         print(f"  {line}")

@@ -95,14 +95,16 @@ def broker(tmp_path: Path) -> Iterator[tuple[ExampleMosquitto, Path, Path]]:
 class Client:
     """A paho MQTT 5 client that records what it receives, its connects and its disconnects."""
 
-    def __init__(self, port: int, user: str, client_id: str, will: str | None = None) -> None:
+    def __init__(
+        self, port: int, user: str, client_id: str, will: str | None = None, secret: str | None = None
+    ) -> None:
         self.got: list[tuple[str, bytes]] = []
         self.connects = 0
         self.disconnects: list[Any] = []
         self.subacks: list[list[Any]] = []
         self._connected = threading.Event()
         self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-        self.c.username_pw_set(user, password(user))
+        self.c.username_pw_set(user, secret or password(user))
         if will:
             self.c.will_set(will, json.dumps({"state": "offline"}), qos=1, retain=False)
         self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload))

@@ -99,7 +99,8 @@ class ExampleMosquitto(_Process):
     """Debian's Mosquitto as installed (its own /etc/mosquitto/mosquitto.conf, which includes
     conf.d/) with configs/mosquitto/ added as README "Deploying" says; every path moved into
     `folder`, a loopback port, run as this user (the packaged service runs it as `mosquitto`).
-    `source`: the folder of hallgate.conf and hallgate.acl (`hallgate broker-config --out`)."""
+    `source`: the folder of hallgate.conf and hallgate.acl (`hallgate broker-config --out`), and
+    hallgate-bridge.conf when it made one."""
 
     def __init__(self, folder: Path, users: dict[str, str], source: Path = CONFIGS_DIR / "mosquitto") -> None:
         super().__init__(folder, "mosquitto")
@@ -119,6 +120,8 @@ class ExampleMosquitto(_Process):
             text.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
         )
         shutil.copy(source / "hallgate.acl", folder)
+        if (source / "hallgate-bridge.conf").exists():  # made when the hall has district.broker
+            shutil.copy(source / "hallgate-bridge.conf", folder / "conf.d")
         passwd = require_binary("mosquitto_passwd")
         for i, (user, password) in enumerate(users.items()):
             create = ["-c"] if i == 0 else []  # as the config's comment says: -c for the first user only
