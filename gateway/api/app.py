@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, system, words
+from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, staff, system, words
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
 from gateway.i18n.catalogue import labels
@@ -74,6 +74,7 @@ def create_app(
         session.router,
         kinds.router,
         words.router,
+        staff.router,
         discipline_api.router,
         *kind_routers(),
     ):
