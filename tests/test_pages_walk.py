@@ -1,10 +1,11 @@
 """Every page in a real headless Chromium against the demo hall (every kind, the queue too), as each
 role that uses it, at a wall's or desk's 1920x1080 and a phone's 375x812 (issue 22's "done when"):
-no catalogue code as a word of visible text, nothing outside the viewport, and on the wall no text
-under 24 px (tests/page_rules.py). A viewer's token gets 403 on every route the manager page reads
-that is not public. The screenshots go to `HALLGATE_SCREENSHOTS` (default the test's tmp_path) for
-review: `<page>-<role>-<w>x<h>.png`, and `<page>.png` of the page's first role at 1920x1080 (the
-README's, made with `HALLGATE_SCREENSHOTS=docs/screens`)."""
+no catalogue code as a word of visible text, nothing outside the viewport, on the wall no text
+under 24 px (tests/page_rules.py), no person by 工号 alone (the staff registry's name with it).
+A viewer's token gets 403 on what the manager page reads but public figures. The screenshots go
+to `HALLGATE_SCREENSHOTS` (default the test's tmp_path) for review: `<page>-<role>-<w>x<h>.png`,
+and `<page>.png` of the page's first role at 1920x1080 (the README's, made with
+`HALLGATE_SCREENSHOTS=docs/screens`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from gateway.paths import DEMO_CONFIG
 from tests.demo_support import Demo
-from tests.page_rules import catalogue_codes, codes_shown, outside_viewport, small_texts
+from tests.page_rules import VISIBLE_TEXT, catalogue_codes, codes_shown, outside_viewport, small_texts
 from tests.test_screens import a_bad_rating, chromium, console_errors, demo_hall, open_page, wait
 
 SIZES = ((1920, 1080), (375, 812))
@@ -48,9 +52,20 @@ def shots_dir(tmp_path: Path) -> Path:
     return out
 
 
+def registry() -> dict[str, str]:
+    hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    return {p["id"]: p["name"] for p in hall["staff"]}
+
+
+def ids_without_names(driver: webdriver.Chrome, names: dict[str, str]) -> list[str]:
+    """Visible texts naming a person by 工号 alone (the 工号 beside a name, in <code>, is not read)."""
+    texts: list[str] = driver.execute_script(VISIBLE_TEXT)
+    return [t for t in texts for i in STAFF_ID.findall(t) if names.get(i, i) not in t]
+
+
 def test_every_page_as_each_of_its_roles_at_both_sizes_keeps_the_rules(hall: Demo, tmp_path: Path) -> None:
     shots = shots_dir(tmp_path)
-    codes = catalogue_codes()
+    codes, names = catalogue_codes(), registry()
     broken: list[str] = []
     for width, height in SIZES:
         with chromium(width, height) as driver:
@@ -67,6 +82,8 @@ def test_every_page_as_each_of_its_roles_at_both_sizes_keeps_the_rules(hall: Dem
                         broken.append(f"{where}: outside the viewport {beyond[:10]}")
                     if page == "wall" and (small := small_texts(driver)):
                         broken.append(f"{where}: text under 24 px {small[:10]}")
+                    if bare := ids_without_names(driver, names):
+                        broken.append(f"{where}: a 工号 without the person's name {bare[:5]}")
                     if errors := console_errors(driver):
                         broken.append(f"{where}: console errors {errors}")
     print(f"screenshots: {shots}")
