@@ -20,7 +20,7 @@ from selenium import webdriver
 from gateway.i18n.catalogue import errors, labels
 
 NOT_SHOWN = ("route",)  # the catalogue's groups that are no value a page shows (routes' summaries)
-WORD = re.compile(r"[A-Za-z0-9_.-]+")  # a device id (qs-hall) is one word, not a code `hall`
+WORD = re.compile(r"[A-Za-z0-9_./:-]+")  # a device id (qs-hall), a topic (hall/demo-hall/...) is one word
 WALL_MIN_PX = 24.0
 
 # Every visible text on the page, but for the codes marked as codes.

@@ -57,6 +57,11 @@ def registry() -> dict[str, str]:
     return {p["id"]: p["name"] for p in hall["staff"]}
 
 
+def zone_ids() -> set[str]:
+    """The hall's zone ids (consult, windows, self): codes too, shown by the zone's name."""
+    return {z["id"] for z in yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))["zones"]}
+
+
 def ids_without_names(driver: webdriver.Chrome, names: dict[str, str]) -> list[str]:
     """Visible texts naming a person by 工号 alone (the 工号 beside a name, in <code>, is not read)."""
     texts: list[str] = driver.execute_script(VISIBLE_TEXT)
@@ -65,7 +70,7 @@ def ids_without_names(driver: webdriver.Chrome, names: dict[str, str]) -> list[s
 
 def test_every_page_as_each_of_its_roles_at_both_sizes_keeps_the_rules(hall: Demo, tmp_path: Path) -> None:
     shots = shots_dir(tmp_path)
-    codes, names = catalogue_codes(), registry()
+    codes, names = catalogue_codes() | zone_ids(), registry()
     broken: list[str] = []
     for width, height in SIZES:
         with chromium(width, height) as driver:
@@ -116,3 +121,16 @@ def test_a_viewer_is_refused_what_the_manager_page_reads_but_public_figures(hall
     assert {"/api/v1/workorders", "/api/v1/audit"} <= refused, (refused, list(public))
     leaks = {url: STAFF_ID.findall(text)[:3] for url, text in public.items() if STAFF_ID.search(text)}
     assert leaks == {}, leaks
+
+
+def test_the_readme_shows_one_screenshot_per_page_each_under_300_kb() -> None:
+    """The Screens section shows each page's `docs/screens/<page>.png` (the walker's, committed),
+    each small enough for a repository and a README (under 300 KB)."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    screens = readme.split("\n## Screens\n", 1)[1].split("\n## ", 1)[0]
+    for page, _, _ in PAGES:
+        shot = root / "docs" / "screens" / f"{page}.png"
+        assert f"](docs/screens/{page}.png)" in screens, page
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+        assert shot.stat().st_size < 300_000, (shot, shot.stat().st_size)
