@@ -134,3 +134,16 @@ def test_the_readme_shows_one_screenshot_per_page_each_under_300_kb() -> None:
         assert f"](docs/screens/{page}.png)" in screens, page
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
         assert shot.stat().st_size < 300_000, (shot, shot.stat().st_size)
+
+
+def test_the_registry_the_pages_name_people_from_is_masked_for_the_viewer(hall: Demo) -> None:
+    """GET /api/v1/staff: a manager reads each person with their 工号; the wall's viewer reads the
+    names masked (王*) and no 工号, cabinet or slot."""
+    names = registry()
+    full = httpx.get(f"{hall.base}/api/v1/staff", headers=hall.headers).json()
+    assert {p["id"]: p["name"] for p in full} == names
+    viewer = {"Authorization": f"Bearer {hall.tokens['viewer']}"}
+    public = httpx.get(f"{hall.base}/api/v1/staff", headers=viewer).json()
+    assert len(public) == len(names) and not STAFF_ID.search(str(public)), public[:3]
+    assert all(p["id"] is None and p["device"] is None and p["slot"] is None for p in public)
+    assert [p["name"] for p in public] == [n[0] + "*" * (len(n) - 1) for n in names.values()]
