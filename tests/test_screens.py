@@ -27,6 +27,7 @@ from selenium.webdriver.common.by import By
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR, DEMO_CONFIG
 from tests.demo_support import Demo, running_demo
+from tests.page_rules import BEYOND
 from tests.waits import until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,21 +41,6 @@ PAGES = (
     ("/web/staff.html", "duty_manager", "#doors .cell"),
     ("/web/manager.html", "manager", "#occ-chart svg"),
 )
-
-
-# What lies beyond the right edge of the screen, not inside a box that scrolls sideways on purpose.
-BEYOND = """
-const w = document.documentElement.clientWidth, out = [];
-const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
-  if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
-for (const el of document.body.querySelectorAll('*')) {
-  const r = el.getBoundingClientRect();
-  if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
-  if ((r.right > w + 0.5 || r.left < -0.5) && !scrolls(el))
-    out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} ${Math.round(r.left)}-${Math.round(r.right)}`);
-}
-return out;
-"""
 
 
 def wait(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -75,7 +61,8 @@ def demo_hall(tmp_path: Path) -> Iterator[Demo]:
         f"gateway.demo.DEMO_CONFIG = Path({str(config)!r})\nfrom gateway.cli import main\nsys.exit(main())\n"
     )
     launcher.chmod(0o755)
-    env = dict(os.environ, HALLGATE_TOKEN_KIOSK=KIOSK_TOKEN)
+    # HALLGATE_SCREENSHOTS is the tests' (where screenshots go), not a setting of the hall's file.
+    env = {k: v for k, v in os.environ.items() if k != "HALLGATE_SCREENSHOTS"} | {"HALLGATE_TOKEN_KIOSK": KIOSK_TOKEN}
     with running_demo(launcher, tmp_path, env) as demo:
         demo.wait_all_kinds_online()
         yield demo

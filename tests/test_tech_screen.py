@@ -3,68 +3,22 @@ screen's 1920x1080 and a phone's 375x812: alerts above the devices, every state 
 label, a 差评 alert without a 关闭 button (the managers close it in its work order), a device's
 diagnosis (why, since when, last seen, last error, link state), and no button off the screen.
 
-The rule for "no code in visible text": a visible text node may not hold, as a whole word, an ASCII
-value of the catalogue's labelled groups below (`ok`, `offline`, `open`, `critical`, `low_battery`,
-...). A code is fine where it is marked as one: inside `<code>` (the small muted code beside its
-label) or an element of class `code`, or in a `title` attribute (not text). Text of a closed
-<select>'s other options is not shown and not read; the selected option's is."""
+The rule for "no code in visible text" is tests/page_rules.py's, checked here against itself."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from selenium import webdriver
 
-from gateway.i18n.catalogue import labels
 from tests.demo_support import Demo
+from tests.page_rules import buttons_off_screen, catalogue_codes, codes_shown
 from tests.test_screens import a_bad_rating, chromium, console_errors, demo_hall, open_page, wait
 
 SIZES = ((1920, 1080), (375, 812))
-GROUPS = ("health", "alert_state", "severity", "alert", "link_state", "quarantine", "role")
-WORD = re.compile(r"[A-Za-z_]+")
-
-# Every visible text on the page, but for the codes marked as codes; and every visible button's box.
-VISIBLE_TEXT = """
-const out = [];
-const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-  const el = n.parentElement;
-  if (!el || !n.textContent.trim() || el.closest("code, .code, script, style, option, title")) continue;
-  if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true }) || !el.getClientRects().length) continue;
-  out.push(n.textContent.trim());
-}
-for (const s of document.querySelectorAll("select")) {
-  if (s.checkVisibility() && s.selectedOptions[0]) out.push(s.selectedOptions[0].textContent);
-}
-return out;
-"""
-BUTTONS = """
-return [...document.querySelectorAll("button")].filter((b) => b.checkVisibility() && b.getClientRects().length)
-  .map((b) => {
-    const r = b.getBoundingClientRect();
-    return [b.id || b.textContent.trim(), r.left, r.right, r.width];
-  });
-"""
-
-
-def catalogue_codes() -> set[str]:
-    """The ASCII values of the labelled groups (those a page must show by their label)."""
-    table = labels()
-    return {value for group in GROUPS for value in table.get(group, {}) if re.fullmatch(r"[A-Za-z_]+", value)}
-
-
-def codes_shown(driver: webdriver.Chrome, codes: set[str]) -> list[tuple[str, str]]:
-    texts: list[str] = driver.execute_script(VISIBLE_TEXT)
-    return [(word, text) for text in texts for word in WORD.findall(text) if word in codes]
-
-
-def buttons_off_screen(driver: webdriver.Chrome, width: int) -> list[Any]:
-    return [b for b in driver.execute_script(BUTTONS) if b[1] < 0 or b[2] > width or b[3] <= 0]
 
 
 @pytest.fixture(scope="module")

@@ -13,35 +13,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from gateway.paths import DEMO_CONFIG
 from tests.demo_support import Demo
+from tests.page_rules import WALL_MIN_PX, visible_texts
 from tests.test_screens import a_bad_rating, chromium, console_errors, demo_hall, open_page, wait
 
 STAFF_ID = re.compile(r"S\d{4}")  # the demo's staff ids
 CASE = "320111-2026-9900077"  # a 差评's case number, made by the test
-MIN_PX = 24.0
-
-# Every text node the wall shows (inside the viewport, rendered, not transparent): its text, the
-# computed font size of its element, and where it is.
-VISIBLE_TEXTS = """
-const out = [];
-const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-  const text = n.textContent.trim();
-  if (!text) continue;
-  const el = n.parentElement;
-  const range = document.createRange(); range.selectNodeContents(n);
-  const r = range.getBoundingClientRect();
-  if (!r.width || !r.height || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) continue;
-  const style = getComputedStyle(el);
-  if (style.visibility !== "visible" || Number(style.opacity) === 0) continue;
-  out.push([text, parseFloat(style.fontSize), el.tagName, Math.round(r.top), Math.round(r.left)]);
-}
-return out;
-"""
+MIN_PX = WALL_MIN_PX
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +30,6 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with demo_hall(tmp_path_factory.mktemp("wall")) as demo:
         a_bad_rating(demo, CASE)  # a 差评 with a case number and a work order the wall must not name
         yield demo
-
-
-def visible_texts(driver: webdriver.Chrome) -> list[list[Any]]:
-    return driver.execute_script(VISIBLE_TEXTS)
 
 
 def registry() -> dict[str, str]:

@@ -11,6 +11,10 @@ const HG = (() => {
   // A value the API returns (a state, a role, a severity) as a person reads it: its catalogue label.
   // (The catalogue's labels are Chinese; in English the code is the word.)
   const label = (group, value) => (lang === "en" ? value : (CATALOGUE.labels[group] || {})[value] ?? value);
+  // A code beside its words, small and marked as a code (<code>): what a person reads, what to quote.
+  const beside = (code) => ` <code class="tag muted">${esc(code)}</code>`;
+  // A value as HTML: its label with the code beside it (the code alone when it has no label).
+  const coded = (group, value) => (label(group, value) === value ? esc(value) : `${esc(label(group, value))}${beside(value)}`);
   const $ = (sel, root = document) => root.querySelector(sel);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(0)}%`);
@@ -119,7 +123,13 @@ const HG = (() => {
   const kindOf = (code) => (kindList || []).find((k) => k.name === code);
   // A kind as a person reads it: its Chinese label, with the machine code beside it.
   const kindText = (code) => { const k = kindOf(code); return k && k.label !== code ? `${k.label} (${code})` : String(code ?? ""); };
-  const kindHtml = (code) => { const k = kindOf(code); return k && k.label !== code ? `${esc(k.label)} <small class="muted">${esc(code)}</small>` : esc(code); };
+  const kindHtml = (code) => { const k = kindOf(code); return k && k.label !== code ? `${esc(k.label)}${beside(code)}` : esc(code); };
+
+  // A person as the pages name them: the staff registry's name (GET /api/v1/staff, loaded at the
+  // start), the 工号 small beside it; a staff id the registry does not know, as it is.
+  let staffNames = new Map();
+  const person = (id) => { const n = staffNames.get(id); return n ? `${esc(n)}${beside(id)}` : esc(id ?? "–"); };
+  const personText = (id) => { const n = staffNames.get(id); return n ? `${n} (${id})` : String(id ?? "–"); };
 
   let me = null, tickClock = () => {};
   const may = (method, path) => !!me && me.may.includes(`${method} ${path}`);
@@ -239,6 +249,9 @@ const HG = (() => {
     $("#title").textContent = me.hall.name;
     document.title = `${t(page)} · ${me.hall.name}`;
     document.querySelectorAll("[data-may]").forEach((el) => { const [m, p] = el.dataset.may.split(" "); if (!may(m, p)) el.hidden = true; });
+    if (me.role !== "viewer" && may("GET", "/api/v1/staff")) {
+      try { staffNames = new Map((await api("/api/v1/staff")).map((p) => [p.id, p.name])); } catch (e) { console.warn(e.message); }
+    }
     await run(me);
   }
   // Run fn now and every `ms`, marking the link down while it fails and live once it works again.
@@ -403,5 +416,5 @@ const HG = (() => {
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }
 
   return { t, label, $, esc, pct, hm, dt, today, hallNow, steps, expect, drawn, dialog, api, ApiError, newKey, may, start, every, stream, setLink, barChart, legend, translate,
-    kinds, kindText, kindHtml, fragment, fragments, script, range, quickRanges, rangeError, download, check, get me() { return me; } };
+    kinds, kindText, kindHtml, fragment, fragments, script, range, quickRanges, rangeError, download, check, person, personText, coded, beside, get me() { return me; } };
 })();

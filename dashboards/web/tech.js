@@ -37,19 +37,20 @@ async function devices() {
   if (!all.length) {
     all = await api("/api/v1/devices");
     options("#f-kind", [...new Set(all.map((d) => d.kind))].sort(), "kind", HG.kindText);
-    options("#f-zone", [...new Set(all.map((d) => d.zone).filter(Boolean))].sort(), "zone");
+    const zoneNames = new Map(all.map((d) => [d.zone, d.zone_name]));
+    options("#f-zone", [...zoneNames.keys()].filter(Boolean).sort(), "zone", (z) => `${zoneNames.get(z) || z} (${z})`);
     options("#f-health", HEALTH, "health", (v) => labText("health", v));
   }
   const list = await api(`/api/v1/devices?${query()}`);
   const text = $("#f-text").value.trim().toLowerCase();
-  const shown = list.filter((d) => !text || [d.id, HG.kindText(d.kind), d.zone, d.window, d.detail].join(" ").toLowerCase().includes(text));
+  const shown = list.filter((d) => !text || [d.id, HG.kindText(d.kind), d.zone, d.zone_name, d.window, d.detail].join(" ").toLowerCase().includes(text));
   const order = { offline: 0, degraded: 1, ok: 2 };
   shown.sort((a, b) => order[a.health] - order[b.health] || a.id.localeCompare(b.id));
   const counts = { ok: 0, degraded: 0, offline: 0 };
   list.forEach((d) => counts[d.health]++);
   $("#device-summary").innerHTML = `${shown.length} · ${HEALTH.map((h) => `<span class="${h}" title="${h}">${esc(HG.label("health", h))} ${counts[h]}</span>`).join(" · ")}`;
   $("#devices").innerHTML = shown.map((d) => `<tr class="pick" data-id="${esc(d.id)}" data-health="${esc(d.health)}"><td>${esc(d.id)}</td>
-    <td>${lab("health", d.health, d.health)}</td><td>${HG.kindHtml(d.kind)}</td><td>${esc(d.zone || d.window || "")}</td><td>${why(d)}</td><td class="muted">${dt(d.last_seen)}</td></tr>`).join("");
+    <td>${lab("health", d.health, d.health)}</td><td>${HG.kindHtml(d.kind)}</td><td>${d.zone ? `${esc(d.zone_name || d.zone)}${HG.beside(d.zone)}` : esc(d.window || "")}</td><td>${why(d)}</td><td class="muted">${dt(d.last_seen)}</td></tr>`).join("");
 }
 
 // A table of name -> value (info, counters): the names are the device's or the gateway's own codes.

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api import errors, handlers
 from gateway.api.deps import api_routes, caller, caller_role, dependants, reject_unknown_query, weak_tokens
 from gateway.api.errors import ErrorOut
-from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, system, words
+from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, staff, system, words
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
 from gateway.features.discipline import exposure as discipline_exposure
@@ -77,6 +77,7 @@ def create_app(
         session.router,
         kinds.router,
         words.router,
+        staff.router,
         discipline_exposure.router,  # before the ledger's: /violations/exposure is no violation's id
         discipline_api.router,
         patrol_api.router,

@@ -112,6 +112,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "show": ("查询", "Show"),
     "ratings_by": ("评价统计", "Ratings by"),
     "staff_id": ("工号", "Staff"),
+    "person": ("人员", "Staff"),
     "mean": ("平均分", "Mean"),
     "workorders": ("差评整改工单", "Work orders (差评 rectification)"),
     "deadline": ("期限", "Deadline"),

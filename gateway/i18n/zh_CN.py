@@ -217,6 +217,7 @@ LABELS: dict[str, dict[str, str]] = {
         "DELETE /api/v1/session": "退出登录：会话立即结束",
         "GET /api/v1/quarantine": "隔离消息：无法解码的消息，最新的在前",
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
+        "GET /api/v1/staff": "人员名册：工号、姓名、科室、窗口、岗位（公示屏只见遮掩后的姓名）",
         "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",
         "GET /api/v1/violations/exposure": "大厅公示：今日已确认的违规（姓名按大屏规则遮挡，不含工号）",
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",

@@ -23,6 +23,7 @@ class DeviceOut(BaseModel):
     detail: str
     since: str | None
     zone: str | None
+    zone_name: str | None  # the zone as the hall's file names it (咨询服务区), for the pages
     window: str | None
 
 
@@ -71,6 +72,7 @@ def _summary(view: View, d: DeviceSnapshot) -> dict[str, Any]:
         "detail": d.detail,
         "since": iso(view, d.since_ns),
         "zone": d.zone,
+        "zone_name": next((z.name or z.id for z in view.cfg.zones if z.id == d.zone), None),
         "window": d.window,
     }
 

@@ -50,14 +50,15 @@ def describe(f: Mapping[str, Any]) -> str:
     )
 
 
-def bad_rating(r: Rating) -> Condition:
-    """A 差评 must reach the duty manager at once; it stays until a person closes it."""
+def bad_rating(r: Rating, names: Mapping[str, str]) -> Condition:
+    """A 差评 must reach the duty manager at once; it stays until a person closes it. Its words name
+    the person from the staff registry (`names`: staff id -> name), the 工号 beside."""
     key = f"case {r.case_id}" if r.case_id else f"{r.device}#{r.seq}"
     fields = {"score": r.score, "window": r.window, "staff_id": r.staff, "item": r.item, "reasons": r.reasons}
     said = {
         "score": r.score,
         "window": r.window,
-        "staff_id": r.staff,
+        "staff": f"{names[r.staff]}（工号 {r.staff}）" if r.staff in names else r.staff and f"工号 {r.staff}",
         "item": r.item,
         "reasons": "、".join(words.LABELS["bad_reason"].get(x, x) for x in r.reasons),
         "case_id": r.case_id,
@@ -71,6 +72,7 @@ class RatingsProjection:
 
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.tz = cfg.timezone
+        self.names = {p.id: p.name for p in cfg.staff}  # a 差评's alert names the person
         self.zone = ZoneInfo(cfg.timezone)
         wh = cfg.working_hours
         self.calendar = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
@@ -147,7 +149,7 @@ class RatingsProjection:
                 and self._open_order(r, now_ns)
                 and len(self._new_bad) < NEW_BAD_LIMIT
             ):
-                self._new_bad.append(bad_rating(r))
+                self._new_bad.append(bad_rating(r, self.names))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None

@@ -77,7 +77,7 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
 # What its alerts say (Condition.rule -> template; Kind.summaries).
 SUMMARIES: dict[str, Entry] = {
     "bad_rating": Entry(
-        "差评[ {score} 分]：窗口[ {window}][，工号 {staff_id}][，事项 {item}][，原因 {reasons}][，办件号 {case_id}]"
+        "差评[ {score} 分]：窗口[ {window}][，{staff}][，事项 {item}][，原因 {reasons}][，办件号 {case_id}]"
     ),
     "workorder_overdue": Entry(
         "差评工单[ #{order}][（窗口 {window}）][，办件号 {case_id}]已超过处理期限[，仍为“{order_state}”]"

@@ -3,13 +3,12 @@
 // (CSV, XLSX). Run by HG.fragments.
 "use strict";
 HG.fragment(async (ctx) => {
-  const { t, $, esc } = HG;
-  const coded = (group, v) => (HG.label(group, v) === v ? esc(v) : `${esc(HG.label(group, v))} <small class="muted">${esc(v)}</small>`);
+  const { t, $, esc, coded } = HG;
   ctx.root.innerHTML = `<section class="card" id="att-card"><h2 data-t="attendance_daily"></h2>
     <form class="row" id="att-form" novalidate><input type="date" id="att-date"><button class="act" data-t="show"></button>
       <button type="button" data-format="csv" data-t="export_csv"></button><button type="button" data-format="xlsx" data-t="export_xlsx"></button></form>
     <p class="error" id="att-error"></p>
-    <div class="scroll"><table><thead><tr><th data-t="staff_id"></th><th data-t="first_in"></th><th data-t="last_out"></th><th></th>
+    <div class="scroll"><table><thead><tr><th data-t="person"></th><th data-t="first_in"></th><th data-t="last_out"></th><th></th>
       <th data-t="missing"></th><th data-t="punches"></th></tr></thead><tbody id="attendance-days"></tbody></table></div></section>`;
   HG.translate(ctx.root);
   $("#att-date").value = HG.today();
@@ -22,7 +21,7 @@ HG.fragment(async (ctx) => {
     let d;
     try { d = await ctx.call("daily", {}, { query: { date } }); } catch (e) { $("#att-error").textContent = e.message; return; }
     $("#att-error").textContent = "";
-    $("#attendance-days").innerHTML = d.people.map((p) => `<tr><td>${esc(p.staff_id)}</td><td>${HG.hm(p.first_in)}</td><td>${HG.hm(p.last_out)}</td>
+    $("#attendance-days").innerHTML = d.people.map((p) => `<tr><td>${HG.person(p.staff_id)}</td><td>${HG.hm(p.first_in)}</td><td>${HG.hm(p.last_out)}</td>
       <td class="warn">${[p.late && t("late"), p.early_leave && t("early_leave")].filter(Boolean).join(" ")}</td>
       <td>${p.missing.map((m) => coded("missing_punch", m)).join("、")}</td><td>${p.punches}</td></tr>`).join("") || `<tr><td class="muted" colspan="6">${t("none")}</td></tr>`;
     shown = date;

@@ -61,7 +61,7 @@ HG.fragment(async (ctx) => {
     $("#unlock-outcome").innerHTML = `<p class="muted">${t("sending")}</p>`;
     try {
       const r = await ctx.call("unlock", { device, slot }, { body: { reason: $("#unlock-reason").value }, headers: { "Idempotency-Key": HG.newKey() } });
-      $("#unlock-outcome").innerHTML = `<p class="notice" id="unlock-ok">${t("unlocked_ok")}: ${esc(device)} #${esc(slot)} · ${esc(r.outcome)} · ${esc(r.actor)} · ${esc(dt(r.at))}${r.latency_ms != null ? ` · ${Math.round(r.latency_ms)} ms` : ""}</p>`;
+      $("#unlock-outcome").innerHTML = `<p class="notice" id="unlock-ok">${t("unlocked_ok")}: ${esc(device)} #${esc(slot)} · ${HG.coded("outcome", r.outcome)} · ${esc(r.actor)} · ${esc(dt(r.at))}${r.latency_ms != null ? ` · ${Math.round(r.latency_ms)} ms` : ""}</p>`;
     } catch (err) {
       $("#unlock-outcome").innerHTML = `<p class="notice fail" id="unlock-fail">${t("failed")}: ${esc(err.message)}</p>`;
     }
@@ -78,5 +78,6 @@ HG.fragment(async (ctx) => {
     form(bySlot.get(c.dataset.slot));
   };
   $("#unlock-form").onsubmit = unlock;
-  HG.every(1000, slots); // a door opened by an unlock shuts again within seconds
+  HG.expect(["slots"]);
+  HG.every(1000, async () => { await slots(); HG.drawn("slots"); }); // a door opened by an unlock shuts again within seconds
 });

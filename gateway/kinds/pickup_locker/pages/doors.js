@@ -103,5 +103,6 @@ HG.fragment(async (ctx) => {
     document.querySelectorAll("#doors .cell").forEach((x) => x.classList.toggle("sel", x === c));
   };
   $("#deposit-form").onsubmit = deposit;
-  HG.every(5000, doors);
+  HG.expect(["doors"]);
+  HG.every(5000, async () => { await doors(); HG.drawn("doors"); });
 });

@@ -4,12 +4,11 @@
 // and overdue, each with its history and next steps. Run by HG.fragments.
 "use strict";
 HG.fragment(async (ctx) => {
-  const { t, $, esc, dt, pct } = HG;
+  const { t, $, esc, dt, pct, coded } = HG;
   const NEXT = { open: ["callback"], called_back: ["rectify", "appeal"], rectified: ["close"], appealed: ["close"] };
   const STATES = ["open", "called_back", "rectified", "appealed", "closed"];
   const MAX_DAYS = 366;
   // A value as a person reads it, the code beside it, small.
-  const coded = (group, v) => (HG.label(group, v) === v ? esc(v) : `${esc(HG.label(group, v))} <small class="muted">${esc(v)}</small>`);
   const reasons = (rs) => rs.map((r) => coded("bad_reason", r)).join("、");
   ctx.root.innerHTML = `<section class="card" id="rat-card"><h2 data-t="ratings_by"></h2>
     <form class="row" id="rat-form" novalidate><select id="rat-by"><option value="window" data-t="by_window"></option><option value="staff" data-t="by_staff"></option>
@@ -21,7 +20,7 @@ HG.fragment(async (ctx) => {
       <th data-t="bad_rate"></th><th data-t="mean"></th><th data-t="reason"></th></tr></thead><tbody id="ratings"></tbody></table></div>
     <p class="row" id="rat-export"><button type="button" data-format="csv" data-t="export_csv"></button><button type="button" data-format="xlsx" data-t="export_xlsx"></button></p>
     <div id="rat-drill" hidden><h3><span id="rat-drill-title"></span> <a href="#" id="rat-drill-close" data-t="back"></a></h3>
-      <div class="scroll"><table><thead><tr><th data-t="at"></th><th data-t="window"></th><th data-t="staff_id"></th><th data-t="score"></th>
+      <div class="scroll"><table><thead><tr><th data-t="at"></th><th data-t="window"></th><th data-t="person"></th><th data-t="score"></th>
         <th data-t="item"></th><th data-t="reason"></th><th data-t="case"></th></tr></thead><tbody id="rat-drill-rows"></tbody></table></div></div></section>
   <section class="card" id="wo-card"><h2 data-t="workorders"></h2>
     <form class="row" id="wo-form" novalidate><select id="wo-state"><option value="" data-t="wo_all_states"></option>
@@ -29,7 +28,7 @@ HG.fragment(async (ctx) => {
       <input id="wo-window" list="wo-windows" size="8" data-tp="wo_window_ph"><datalist id="wo-windows"></datalist>
       <label><input type="checkbox" id="wo-overdue"> <span data-t="wo_overdue_only"></span></label><button class="act" data-t="show"></button></form>
     <p class="error" id="wo-error"></p>
-    <div class="scroll"><table><thead><tr><th>#</th><th data-t="state"></th><th data-t="deadline"></th><th data-t="window"></th><th data-t="staff_id"></th>
+    <div class="scroll"><table><thead><tr><th>#</th><th data-t="state"></th><th data-t="deadline"></th><th data-t="window"></th><th data-t="person"></th>
       <th data-t="score"></th><th data-t="reason"></th><th data-t="case"></th><th></th></tr></thead><tbody id="workorders"></tbody></table></div>
     <p class="row" id="wo-export"><button type="button" data-format="csv" data-t="export_csv"></button><button type="button" data-format="xlsx" data-t="export_xlsx"></button></p></section>`;
   HG.translate(ctx.root);
@@ -61,10 +60,10 @@ HG.fragment(async (ctx) => {
     $("#rat-error").textContent = "";
     const th = s.thresholds;
     $("#rat-thresholds").textContent = t("good_thresholds").replace("{ok}", pct(th.good_rate_ok)).replace("{low}", pct(th.good_rate_low));
-    const row = (g, name) => `<tr${g.key != null ? ` data-key="${esc(g.key)}"` : ""}><td><b>${esc(name)}</b></td><td>${g.rated} / ${g.rated + g.unrated}</td><td>${pct(g.rating_rate)}</td>
+    const row = (g, name) => `<tr${g.key != null ? ` data-key="${esc(g.key)}"` : ""}><td><b>${name}</b></td><td>${g.rated} / ${g.rated + g.unrated}</td><td>${pct(g.rating_rate)}</td>
       <td class="${goodClass(g.good_rate, th)}" data-good>${pct(g.good_rate)}</td><td class="${g.bad_rate ? "bad" : ""}">${pct(g.bad_rate)}</td><td>${g.mean == null ? "–" : g.mean.toFixed(2)}</td>
       <td>${Object.entries(g.bad_reasons).map(([k, v]) => `${coded("bad_reason", k)} ${v}`).join("、")}</td></tr>`;
-    $("#ratings").innerHTML = row(s.total, t("all")) + s.groups.map((g) => row(g, g.key)).join("");
+    $("#ratings").innerHTML = row(s.total, esc(t("all"))) + s.groups.map((g) => row(g, q.by === "staff" ? HG.person(g.key) : esc(g.key))).join("");
     // Drill-down: a window's or a person's ratings, one click on the row.
     if ((q.by === "window" || q.by === "staff") && ctx.may("ratings")) $("#ratings").querySelectorAll("tr[data-key]").forEach((tr) => tr.classList.add("pick"));
     shown = q;
@@ -76,8 +75,8 @@ HG.fragment(async (ctx) => {
     if (by === "window") q.set("window", key);
     const rows = (await ctx.call("ratings", {}, { query: q })).filter((r) => by !== "staff" || r.staff_id === key);
     $("#rat-drill").hidden = false;
-    $("#rat-drill-title").textContent = `${key} · ${rows.length}`;
-    $("#rat-drill-rows").innerHTML = rows.map((r) => `<tr><td class="muted">${dt(r.at)}</td><td>${esc(r.window)}</td><td>${esc(r.staff_id)}</td>
+    $("#rat-drill-title").textContent = `${by === "staff" ? HG.personText(key) : key} · ${rows.length}`;
+    $("#rat-drill-rows").innerHTML = rows.map((r) => `<tr><td class="muted">${dt(r.at)}</td><td>${esc(r.window)}</td><td>${HG.person(r.staff_id)}</td>
       <td class="${r.score != null && r.score <= 2 ? "bad" : ""}">${r.rated ? `${r.score}★` : t("none")}</td><td>${esc(r.item)}</td>
       <td>${reasons(r.reasons)}</td><td>${esc(r.case_id)}</td></tr>`).join("") || `<tr><td class="muted" colspan="7">${t("none")}</td></tr>`;
   }
@@ -112,11 +111,11 @@ HG.fragment(async (ctx) => {
     $("#wo-error").textContent = "";
     ws.forEach((w) => windows.add(w.window));
     $("#wo-windows").innerHTML = [...windows].sort().map((w) => `<option value="${esc(w)}">`).join("");
-    $("#workorders").innerHTML = ws.map((w) => `<tr data-id="${w.id}" data-state="${esc(w.state)}" data-what="${esc(`${w.window} ${w.staff_id} ${w.score}★ ${w.case_id}`)}"><td>${w.id}</td>
+    $("#workorders").innerHTML = ws.map((w) => `<tr data-id="${w.id}" data-state="${esc(w.state)}" data-what="${esc(`${w.window} ${HG.personText(w.staff_id)} ${w.score}★ ${w.case_id}`)}"><td>${w.id}</td>
       <td>${coded("workorder_state", w.state)}</td>
-      <td class="${w.overdue ? "bad" : ""}">${dt(w.deadline)}${w.overdue ? ` ${t("overdue")}` : ""}</td><td>${esc(w.window)}</td><td>${esc(w.staff_id)}</td>
+      <td class="${w.overdue ? "bad" : ""}">${dt(w.deadline)}${w.overdue ? ` ${t("overdue")}` : ""}</td><td>${esc(w.window)}</td><td>${HG.person(w.staff_id)}</td>
       <td class="bad">${w.score}</td><td>${reasons(w.reasons)}</td><td>${esc(w.case_id)}</td>
-      <td><a href="#" data-log="${w.id}">${t("wo_history")}</a> ${act ? (NEXT[w.state] || []).map((a) => `<button class="act" data-order="${w.id}" data-action="${a}">${t(a)}</button>`).join(" ") : ""}</td></tr>`).join("")
+      <td class="actions"><a href="#" data-log="${w.id}">${t("wo_history")}</a> ${act ? (NEXT[w.state] || []).map((a) => `<button class="act" data-order="${w.id}" data-action="${a}">${t(a)}</button>`).join(" ") : ""}</td></tr>`).join("")
       || `<tr><td class="muted" colspan="9">${t("none")}</td></tr>`;
     // the histories open before the refresh stay open
     await Promise.all([...opened].map((id) => $(`#workorders tr[data-id="${id}"]`)).filter(Boolean).map((tr) => history(tr, true)));
@@ -142,5 +141,5 @@ HG.fragment(async (ctx) => {
     if (done) workorders();
   };
   await ratings();
-  if (ctx.may("orders")) HG.every(30000, workorders);
+  if (ctx.may("orders")) { HG.expect(["orders"]); HG.every(30000, async () => { await workorders(); HG.drawn("orders"); }); }
 });
