@@ -17,6 +17,7 @@ from gateway.config.base import Model, clock_time
 from gateway.config.broker import Broker, Ingest
 from gateway.config.devices import Device
 from gateway.config.discipline import Discipline
+from gateway.config.reports import Reports
 from gateway.config.store import Influx, Store
 from gateway.kinds.base import Settings
 from gateway.kinds.registry import KINDS
@@ -110,6 +111,7 @@ class Hall(Model):
     staff: list[Person] = Field(default_factory=list)
     discipline: Discipline = Discipline()
     commands: Commands = Commands()
+    reports: Reports = Reports()
 
     @field_validator("timezone")
     @classmethod

@@ -35,7 +35,7 @@ from gateway.kinds.attendance.pages import PAGES
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
-from gateway.kinds.reads import Presence
+from gateway.kinds.reads import AttendanceDays, Presence
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ KIND = Kind(
     stores=(PunchStore,),
     settings=SETTINGS,
     router="gateway.kinds.attendance.api:router",
-    provides={Presence: AttendanceProjection},
+    provides={Presence: AttendanceProjection, AttendanceDays: AttendanceProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
     pages=PAGES,

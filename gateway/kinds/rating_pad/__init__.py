@@ -28,6 +28,7 @@ from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad import words
 from gateway.kinds.rating_pad.pages import PAGES
 from gateway.kinds.rating_pad.store import RatingStore
+from gateway.kinds.reads import RatingsRecord
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -172,6 +173,17 @@ class RatingsProjection:
         self.store.save_transition(moved, action, who, o.state, text)
         return moved
 
+    def ratings_between(self, start_ns: int, end_ns: int) -> list[Rating]:
+        """`RatingsRecord` (the operations reports)."""
+        if self.store is None:
+            return []
+        self._settle()
+        return self.store.between(start_ns, end_ns)
+
+    def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
+        """`RatingsRecord`: the orders of the 差评 given in [start, end)."""
+        return self.store.orders_rated(start_ns, end_ns) if self.store is not None else []
+
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
             return []
@@ -229,6 +241,7 @@ KIND = Kind(
     without={RATED: ("score", UNRATED)},
     rules=(low_battery,),
     projections=(RatingsProjection,),
+    provides={RatingsRecord: RatingsProjection},
     router="gateway.kinds.rating_pad.api:router",
     stores=(RatingStore,),
     errors=words.ERRORS,

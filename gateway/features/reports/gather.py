@@ -1,0 +1,99 @@
+"""A period's inputs from the gateway's read APIs, for the hall, each window and each member of
+staff. A source the hall lacks stays None (its figures then say so)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from gateway.config.hall import HallConfig
+from gateway.domain.attendance import DailyRecord
+from gateway.domain.calendar import WorkCalendar
+from gateway.domain.periods import Span
+from gateway.features.reports.figures import Inputs
+from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord
+
+
+class ViolationsRead(Protocol):
+    def find(self, *, start_ns: int | None = None, end_ns: int | None = None, limit: int = 500) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class Sources:
+    queue: QueueFigures | None
+    ratings: RatingsRecord | None
+    attendance: AttendanceDays | None
+    violations: ViolationsRead | None
+
+
+@dataclass
+class Gathered:
+    hall: Inputs
+    windows: dict[str, Inputs]
+    staff: dict[str, Inputs]
+
+    def has_data(self) -> bool:
+        h = self.hall
+        return bool((h.queue or {}).get("tickets") or h.ratings or any(d.punches for d in h.attendance or ()))
+
+
+def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
+    start_ns, end_ns = span.bounds_ns(cfg.timezone)
+    judged = min(end_ns, now_ns)
+    wh = cfg.working_hours
+    cal = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
+    working = frozenset(d.isoformat() for d in span.working_days(cal))
+
+    q = src.queue
+    q_hall = q.figures(start_ns, end_ns, None).get(None, {}) if q else None
+    q_win = q.figures(start_ns, end_ns, "window") if q else {}
+    q_staff = q.figures(start_ns, end_ns, "staff") if q else {}
+    ratings = src.ratings.ratings_between(start_ns, end_ns) if src.ratings else None
+    orders = src.ratings.orders_rated(start_ns, end_ns) if src.ratings else None
+    days: list[tuple[date, DailyRecord]] | None = None
+    if src.attendance is not None:
+        days = [(d, r) for d in span.dates() if d <= _day_of(judged - 1, cfg.timezone) for r in src.attendance.daily(d, judged)]
+    violations = src.violations.find(start_ns=start_ns, end_ns=end_ns, limit=100_000) if src.violations else None
+
+    def scope(queue: dict[str, Any] | None, keep: Any) -> Inputs:
+        return Inputs(
+            queue=queue,
+            ratings=None if ratings is None else [r for r in ratings if keep(r.window, r.staff)],
+            orders=None if orders is None else [o for o in orders if keep(o.window, o.staff)],
+            attendance=None if days is None else [r for _, r in days if keep(None, r.staff)],
+            working_days=working,
+            violations=None if violations is None else [v for v in violations if keep(v.get("window"), v.get("staff"))],
+            end_ns=judged,
+        )
+
+    hall = scope(q_hall, lambda w, s: True)
+    post_staff = {p.window: {p.a, *([p.b] if p.b else [])} for p in cfg.posts}
+    windows = sorted(
+        {str(k) for k in q_win if k}
+        | {r.window for r in ratings or () if r.window}
+        | set(post_staff)
+    )
+    staff = sorted(
+        {str(k) for k in q_staff if k}
+        | {r.staff for r in ratings or () if r.staff}
+        | {r.staff for _, r in days or ()}
+        | {p.id for p in cfg.staff}
+    )
+    by_window = {
+        w: scope(
+            None if q is None else q_win.get(w, {}),
+            # a window's attendance: its posts' staff; its ratings and orders: those of the window
+            lambda win, s, w=w: win == w if win is not None else s in post_staff.get(w, ()),
+        )
+        for w in windows
+    }
+    by_staff = {
+        s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s) for s in staff
+    }
+    return Gathered(hall, by_window, by_staff)
+
+
+def _day_of(ts_ns: int, tz: str) -> date:
+    return datetime.fromtimestamp(ts_ns / 1e9, ZoneInfo(tz)).date()
