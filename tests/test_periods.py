@@ -40,8 +40,11 @@ def test_month_quarter_and_day_bounds_are_local_midnights() -> None:
     assert (m.start, m.end) == (date(2026, 2, 1), date(2026, 2, 28))
     q = parse("quarter", "2026-Q4")
     assert (q.start, q.end, q.previous().label, q.last_year().label) == (
-        date(2026, 10, 1), date(2026, 12, 31), "2026-Q3", "2025-Q4",
-    )  # fmt: skip
+        date(2026, 10, 1),
+        date(2026, 12, 31),
+        "2026-Q3",
+        "2025-Q4",
+    )
     assert parse("quarter", "2026-Q1").previous().label == "2025-Q4"
     assert parse("month", "2026-01").previous().label == "2025-12"
     start, end = parse("day", "2026-12-07").bounds_ns("Asia/Shanghai")

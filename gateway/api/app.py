@@ -21,6 +21,7 @@ from gateway.api.errors import ErrorOut
 from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, session, system, words
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
+from gateway.features.reports import api as reports_api
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -75,6 +76,7 @@ def create_app(
         kinds.router,
         words.router,
         discipline_api.router,
+        reports_api.router,
         *kind_routers(),
     ):
         app.include_router(router, prefix="/api/v1")

@@ -5,7 +5,7 @@ finds what it reads through the read APIs the kinds provide (gateway/kinds/reads
 
 from __future__ import annotations
 
-from gateway.features import compliance, discipline
+from gateway.features import compliance, discipline, reports
 from gateway.kinds.wiring import Builder
 
-FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run)
+FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run, reports.run)

@@ -84,6 +84,15 @@ ERRORS: dict[str, Entry] = {
     # the discipline ledger (违规台账, gateway/features/discipline/)
     "no_ledger": Entry("本网关未启用违规台账", ADMIN),
     "unknown_violation": Entry("没有这条违规记录[：#{violation}]", "请刷新违规台账"),
+    # operations reports (gateway/features/reports/)
+    "no_reports": Entry("本网关未启用运行情况报告", ADMIN),
+    "bad_kind": Entry("报告类型不对[：{period}]", "报告类型为 day（日）、week（周）、month（月）、quarter（季）"),
+    "bad_period": Entry("报告期间的格式不对[：{period}]", "[可用的格式为 {forms}]"),
+    "future_period": Entry("报告期间尚未开始[：{period}]", "请选择今天或以前的期间[；可用的格式为 {forms}]"),
+    "unknown_report": Entry("没有这份报告[：{report}]", "请刷新报告列表"),
+    "report_not_ready": Entry(
+        "报告[#{report}]没有{fmt}文件[（状态：{status}）]", "生成中的报告请稍后再取；失败的报告请查看原因后重新生成"
+    ),
     "violation_state": Entry(
         "违规记录[#{violation}]当前不能执行这一步[（{action}）]",
         "违规记录按 待确认 → 已确认/已撤销 → 已申诉 → 已裁定 的顺序处理；请刷新查看当前状态",

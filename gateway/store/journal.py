@@ -42,6 +42,7 @@ from gateway.store.repos.quarantine import (
     Quarantined,
     QuarantineRow,
 )
+from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
 from gateway.store.repos.violations import Violations
@@ -76,6 +77,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Occupancy,
     Violations,
     Accounts,
+    Reports,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -100,6 +102,7 @@ class Repositories:
     occupancy: Occupancy
     violations: Violations
     accounts: Accounts
+    reports: Reports
 
 
 class Journal:
@@ -147,6 +150,7 @@ class Journal:
             occupancy=Occupancy(c, k),
             violations=Violations(c, k),
             accounts=Accounts(c, k),
+            reports=Reports(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

@@ -16,9 +16,14 @@ from gateway.features.reports.model import Cell, Column, FigureValue, Missing, P
 
 NO_EARLIER = Missing(code="no_data", reason="对比期没有数据")
 SECTIONS = (
-    ("queue", "排队叫号"), ("ratings", "好差评"), ("orders", "差评整改"), ("attendance", "考勤"),
-    ("discipline", "纪律"), ("visitors", "客流"), ("devices", "设备"),
-)  # fmt: skip
+    ("queue", "排队叫号"),
+    ("ratings", "好差评"),
+    ("orders", "差评整改"),
+    ("attendance", "考勤"),
+    ("discipline", "纪律"),
+    ("visitors", "客流"),
+    ("devices", "设备"),
+)
 
 
 def period_of(span: Span, cfg: HallConfig) -> Period:
@@ -28,9 +33,16 @@ def period_of(span: Span, cfg: HallConfig) -> Period:
     cal = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
     a, b = span.bounds_ns(cfg.timezone)
     return Period(
-        kind=span.kind, label=span.label, start=span.start, end=span.end, start_ns=a, end_ns=b,
-        days=span.days, working_days=len(span.working_days(cal)), timezone=cfg.timezone,
-    )  # fmt: skip
+        kind=span.kind,
+        label=span.label,
+        start=span.start,
+        end=span.end,
+        start_ns=a,
+        end_ns=b,
+        days=span.days,
+        working_days=len(span.working_days(cal)),
+        timezone=cfg.timezone,
+    )
 
 
 def _column(name: str) -> Column:
@@ -45,11 +57,15 @@ def build(cfg: HallConfig, src: Sources, span: Span, now_ns: int, by: str = "") 
     for key, title in SECTIONS:
         values = [
             FigureValue(
-                name=f.name, label=f.label, unit=f.unit, format=f.format, formula=f.formula,
+                name=f.name,
+                label=f.label,
+                unit=f.unit,
+                format=f.format,
+                formula=f.formula,
                 value=f.compute(now.hall),
                 previous=f.compute(before.hall) if before.has_data() else NO_EARLIER,
                 last_year=f.compute(year.hall) if year.has_data() else NO_EARLIER,
-            )  # fmt: skip
+            )
             for f in F.FIGURES
             if f.name.split(".")[0] == key
         ]
@@ -74,30 +90,38 @@ def _tables(key: str, g: Gathered) -> list[Table]:
     if key == "ratings" and (scores := F.scores(g.hall)) is not None:
         rated = sum(scores.values())
         dist = Table(
-            key="scores", title="评分分布",
-            columns=[Column(key="score", label="分数", unit="分"), Column(key="count", label="次数", unit="次"),
-                     Column(key="share", label="占比", unit="%", format="percent")],
+            key="scores",
+            title="评分分布",
+            columns=[
+                Column(key="score", label="分数", unit="分"),
+                Column(key="count", label="次数", unit="次"),
+                Column(key="share", label="占比", unit="%", format="percent"),
+            ],
             rows=[[s, n, round(n / rated, 4) if rated else F.NO_DATA] for s, n in scores.items()],
-        )  # fmt: skip
+        )
         reasons = F.bad_reasons(g.hall) or {}
         why = Table(
-            key="bad_reasons", title="差评原因",
+            key="bad_reasons",
+            title="差评原因",
             columns=[Column(key="reason", label="原因", format="text"), Column(key="count", label="次数", unit="次")],
             rows=[[r, n] for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))],
-        )  # fmt: skip
+        )
         return [dist, why]
     if key == "discipline" and (kinds := F.violations_by_kind(g.hall)) is not None:
         return [
             Table(
-                key="violations_by_kind", title="确认违规（按类型）",
+                key="violations_by_kind",
+                title="确认违规（按类型）",
                 columns=[Column(key="kind", label="类型", format="text"), Column(key="count", label="起数", unit="起")],
                 rows=[[k, n] for k, n in sorted(kinds.items())],
-            )  # fmt: skip
+            )
         ]
     return []
 
 
-def _scopes(key: str, title: str, head: str, scopes: dict[str, F.Inputs], names: dict[str, str] | None = None) -> Section:
+def _scopes(
+    key: str, title: str, head: str, scopes: dict[str, F.Inputs], names: dict[str, str] | None = None
+) -> Section:
     columns = [Column(key="id", label=head, format="text")]
     if names is not None:
         columns.append(Column(key="name", label="姓名", format="text"))
@@ -112,9 +136,12 @@ def _scopes(key: str, title: str, head: str, scopes: dict[str, F.Inputs], names:
 def ranking(cfg: HallConfig, g: Gathered) -> Section:
     weights = cfg.reports.ranking.weights
     source = {
-        "good_rate": "ratings.good_rate", "rating_rate": "ratings.rating_rate", "handling_mean": "queue.handling_mean",
-        "violations": "discipline.confirmed", "overdue": "orders.overdue",
-    }  # fmt: skip
+        "good_rate": "ratings.good_rate",
+        "rating_rate": "ratings.rating_rate",
+        "handling_mean": "queue.handling_mean",
+        "violations": "discipline.confirmed",
+        "overdue": "orders.overdue",
+    }
     rows: dict[str, dict[str, float | None]] = {}
     for w, inputs in g.windows.items():
         vals = {c: F.BY_NAME[source[c]].compute(inputs) for c in weights}
@@ -123,19 +150,31 @@ def ranking(cfg: HallConfig, g: Gathered) -> Section:
     ranked = rank(rows, weights, cfg.reports.ranking.red_flags, rated)
     crit = [c for c in weights if weights[c] > 0]
     table = Table(
-        key="ranking", title="一月一评比",
-        columns=[Column(key="rank", label="名次"), Column(key="window", label="窗口", format="text"),
-                 Column(key="score", label="得分", unit="分", format="dec1"),
-                 Column(key="red_flag", label="红旗窗口", format="text")]
+        key="ranking",
+        title="一月一评比",
+        columns=[
+            Column(key="rank", label="名次"),
+            Column(key="window", label="窗口", format="text"),
+            Column(key="score", label="得分", unit="分", format="dec1"),
+            Column(key="red_flag", label="红旗窗口", format="text"),
+        ]
         + [_column(source[c]).model_copy(update={"key": c}) for c in crit],
-        rows=[[r.rank, r.window, r.score, "红旗窗口" if r.red_flag else ""] + [rows[r.window][c] for c in crit] for r in ranked],
+        rows=[
+            [r.rank, r.window, r.score, "红旗窗口" if r.red_flag else ""] + [rows[r.window][c] for c in crit]
+            for r in ranked
+        ],
         note=TIE_RULE,
-    )  # fmt: skip
+    )
     w_table = Table(
-        key="weights", title="评比权重",
-        columns=[Column(key="criterion", label="指标", format="text"), Column(key="weight", label="权重", format="dec1"),
-                 Column(key="better", label="方向", format="text")],
+        key="weights",
+        title="评比权重",
+        columns=[
+            Column(key="criterion", label="指标", format="text"),
+            Column(key="weight", label="权重", format="dec1"),
+            Column(key="better", label="方向", format="text"),
+        ],
         rows=[[CRITERIA[c][0], w, "越高越好" if CRITERIA[c][1] else "越低越好"] for c, w in weights.items()],
-    )  # fmt: skip
-    note = f"得分 = Σ(权重 × 指标在各窗口间的归一值) ÷ Σ权重 × 100；前 {cfg.reports.ranking.red_flags} 名为红旗窗口。{TIE_RULE}"
+    )
+    flags = cfg.reports.ranking.red_flags
+    note = f"得分 = Σ(权重 × 指标在各窗口间的归一值) ÷ Σ权重 × 100；前 {flags} 名为红旗窗口。{TIE_RULE}"
     return Section(key="ranking", title="一月一评比", tables=[table, w_table], note=note)

@@ -135,42 +135,140 @@ FIGURES: tuple[Figure, ...] = (
     Figure("queue.served", "办结数", "件", "int", "叫号后办理完结（结果为办结、补正、退件等）的票数", _q("served")),
     Figure("queue.no_shows", "过号数", "张", "int", "叫号未到、过号作废的票数", _q("no_shows")),
     Figure("queue.transfers", "转窗数", "张", "int", "转到其他队列的票数", _q("transfers")),
-    Figure("queue.waiting_mean", "平均等候时长", "分钟", "minutes", "Σ(叫号时刻−取号时刻) ÷ 被叫号票数", _minutes("waiting", "mean_s")),
-    Figure("queue.waiting_median", "等候时长中位数", "分钟", "minutes", "等候时长排序后的中位数", _minutes("waiting", "median_s")),
-    Figure("queue.waiting_p90", "等候时长P90", "分钟", "minutes", "90% 的票等候不超过此时长", _minutes("waiting", "p90_s")),
-    Figure("queue.handling_mean", "平均办理时长", "分钟", "minutes", "Σ(办结时刻−开始办理时刻) ÷ 办结票数", _minutes("handling", "mean_s")),
-    Figure("queue.handling_median", "办理时长中位数", "分钟", "minutes", "办理时长排序后的中位数", _minutes("handling", "median_s")),
-    Figure("queue.handling_p90", "办理时长P90", "分钟", "minutes", "90% 的件办理不超过此时长", _minutes("handling", "p90_s")),
+    Figure(
+        "queue.waiting_mean",
+        "平均等候时长",
+        "分钟",
+        "minutes",
+        "Σ(叫号时刻−取号时刻) ÷ 被叫号票数",
+        _minutes("waiting", "mean_s"),
+    ),
+    Figure(
+        "queue.waiting_median",
+        "等候时长中位数",
+        "分钟",
+        "minutes",
+        "等候时长排序后的中位数",
+        _minutes("waiting", "median_s"),
+    ),
+    Figure(
+        "queue.waiting_p90", "等候时长P90", "分钟", "minutes", "90% 的票等候不超过此时长", _minutes("waiting", "p90_s")
+    ),
+    Figure(
+        "queue.handling_mean",
+        "平均办理时长",
+        "分钟",
+        "minutes",
+        "Σ(办结时刻−开始办理时刻) ÷ 办结票数",
+        _minutes("handling", "mean_s"),
+    ),
+    Figure(
+        "queue.handling_median",
+        "办理时长中位数",
+        "分钟",
+        "minutes",
+        "办理时长排序后的中位数",
+        _minutes("handling", "median_s"),
+    ),
+    Figure(
+        "queue.handling_p90",
+        "办理时长P90",
+        "分钟",
+        "minutes",
+        "90% 的件办理不超过此时长",
+        _minutes("handling", "p90_s"),
+    ),
     # -- ratings (好差评) --
     Figure("ratings.rated", "评价数", "次", "int", "给出分数的评价次数", _count("ratings", NO_PADS, lambda r: r.rated)),
     Figure("ratings.rating_rate", "评价率", "%", "percent", "评价数 ÷ 办结数（排队系统的办结件）", rating_rate),
     Figure("ratings.good_rate", "好评率", "%", "percent", "4、5 分的评价数 ÷ 评价数", good_rate),
-    Figure("ratings.bad", "差评数", "次", "int", "1、2 分的评价数", _count("ratings", NO_PADS, lambda r: r.rated and r.score in BAD)),
+    Figure(
+        "ratings.bad",
+        "差评数",
+        "次",
+        "int",
+        "1、2 分的评价数",
+        _count("ratings", NO_PADS, lambda r: r.rated and r.score in BAD),
+    ),
     Figure("ratings.mean", "平均分", "分", "dec1", "分数之和 ÷ 评价数", mean_score),
     # -- 差评 work orders (差评整改) --
-    Figure("orders.opened", "差评工单数", "件", "int", "本期差评生成的整改工单数", _count("orders", NO_PADS, lambda o: True)),
-    Figure("orders.closed_in_time", "按期整改数", "件", "int", "整改或办结且不晚于期限（15 个工作日）的工单数", _count("orders", NO_PADS, closed_in_time)),
+    Figure(
+        "orders.opened",
+        "差评工单数",
+        "件",
+        "int",
+        "本期差评生成的整改工单数",
+        _count("orders", NO_PADS, lambda o: True),
+    ),
+    Figure(
+        "orders.closed_in_time",
+        "按期整改数",
+        "件",
+        "int",
+        "整改或办结且不晚于期限（15 个工作日）的工单数",
+        _count("orders", NO_PADS, closed_in_time),
+    ),
     Figure("orders.overdue", "逾期工单数", "件", "int", "到期末仍未整改且已过期限的工单数", overdue),
-    Figure("orders.rectification_rate", "整改率", "%", "percent", "已整改或办结的工单数 ÷ 差评工单数", rectification_rate),
-    Figure("orders.satisfaction", "回访满意度", "%", "percent", "回访满意的工单数 ÷ 回访的工单数（需记录回访满意度）", lambda i: NO_PADS if i.orders is None else NOT_RECORDED),
+    Figure(
+        "orders.rectification_rate", "整改率", "%", "percent", "已整改或办结的工单数 ÷ 差评工单数", rectification_rate
+    ),
+    Figure(
+        "orders.satisfaction",
+        "回访满意度",
+        "%",
+        "percent",
+        "回访满意的工单数 ÷ 回访的工单数（需记录回访满意度）",
+        lambda i: NO_PADS if i.orders is None else NOT_RECORDED,
+    ),
     # -- attendance (考勤) --
-    Figure("attendance.punches", "打卡次数", "次", "int", "本期有效打卡次数", lambda i: NO_CLOCK if i.attendance is None else sum(d.punches for d in i.attendance)),
-    Figure("attendance.late", "迟到人次", "人次", "int", "工作日首次签到晚于上班时间（含宽限）的人次", _count("attendance", NO_CLOCK, lambda d: d.late)),
+    Figure(
+        "attendance.punches",
+        "打卡次数",
+        "次",
+        "int",
+        "本期有效打卡次数",
+        lambda i: NO_CLOCK if i.attendance is None else sum(d.punches for d in i.attendance),
+    ),
+    Figure(
+        "attendance.late",
+        "迟到人次",
+        "人次",
+        "int",
+        "工作日首次签到晚于上班时间（含宽限）的人次",
+        _count("attendance", NO_CLOCK, lambda d: d.late),
+    ),
     Figure("attendance.absent", "缺勤人次", "人次", "int", "工作日应到（窗口岗位人员）而全天无打卡的人次", absent),
     # -- discipline (纪律) --
-    Figure("discipline.confirmed", "确认违规数", "起", "int", "本期发生且已确认（申诉中、申诉维持的也算）的违规数", _count("violations", Missing(code="no_source", reason="无违规台账"), lambda v: counts(v["state"], v.get("outcome")))),
+    Figure(
+        "discipline.confirmed",
+        "确认违规数",
+        "起",
+        "int",
+        "本期发生且已确认（申诉中、申诉维持的也算）的违规数",
+        _count(
+            "violations", Missing(code="no_source", reason="无违规台账"), lambda v: counts(v["state"], v.get("outcome"))
+        ),
+    ),
     # -- visitors and devices: not yet counted by this version --
     Figure("visitors.entries", "进厅人次", "人次", "int", "客流计数器的进入人次", _not_built),
     Figure("devices.availability", "设备在线率", "%", "percent", "在线时长 ÷ 本期时长，按设备类型", _not_built),
-)  # fmt: skip
+)
 
 BY_NAME = {f.name: f for f in FIGURES}
 # the figures a window's (a person's) row shows
 WINDOW_FIGURES = (
-    "queue.tickets", "queue.served", "queue.waiting_mean", "queue.handling_mean", "ratings.rated",
-    "ratings.rating_rate", "ratings.good_rate", "ratings.bad", "orders.opened", "orders.overdue",
+    "queue.tickets",
+    "queue.served",
+    "queue.waiting_mean",
+    "queue.handling_mean",
+    "ratings.rated",
+    "ratings.rating_rate",
+    "ratings.good_rate",
+    "ratings.bad",
+    "orders.opened",
+    "orders.overdue",
     "discipline.confirmed",
-)  # fmt: skip
+)
 
 
 def scores(i: Inputs) -> dict[int, int] | None:

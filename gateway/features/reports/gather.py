@@ -17,7 +17,9 @@ from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord
 
 
 class ViolationsRead(Protocol):
-    def find(self, *, start_ns: int | None = None, end_ns: int | None = None, limit: int = 500) -> list[dict[str, Any]]: ...
+    def find(
+        self, *, start_ns: int | None = None, end_ns: int | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -54,7 +56,12 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     orders = src.ratings.orders_rated(start_ns, end_ns) if src.ratings else None
     days: list[tuple[date, DailyRecord]] | None = None
     if src.attendance is not None:
-        days = [(d, r) for d in span.dates() if d <= _day_of(judged - 1, cfg.timezone) for r in src.attendance.daily(d, judged)]
+        days = [
+            (d, r)
+            for d in span.dates()
+            if d <= _day_of(judged - 1, cfg.timezone)
+            for r in src.attendance.daily(d, judged)
+        ]
     violations = src.violations.find(start_ns=start_ns, end_ns=end_ns, limit=100_000) if src.violations else None
 
     def scope(queue: dict[str, Any] | None, keep: Any) -> Inputs:
@@ -70,11 +77,7 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
 
     hall = scope(q_hall, lambda w, s: True)
     post_staff = {p.window: {p.a, *([p.b] if p.b else [])} for p in cfg.posts}
-    windows = sorted(
-        {str(k) for k in q_win if k}
-        | {r.window for r in ratings or () if r.window}
-        | set(post_staff)
-    )
+    windows = sorted({str(k) for k in q_win if k} | {r.window for r in ratings or () if r.window} | set(post_staff))
     staff = sorted(
         {str(k) for k in q_staff if k}
         | {r.staff for r in ratings or () if r.staff}
@@ -89,9 +92,7 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
         )
         for w in windows
     }
-    by_staff = {
-        s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s) for s in staff
-    }
+    by_staff = {s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s) for s in staff}
     return Gathered(hall, by_window, by_staff)
 
 
