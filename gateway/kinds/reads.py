@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from gateway.domain.attendance import DailyRecord
 from gateway.domain.occupancy import Bucket, Occupancy
-from gateway.domain.rated_visits import Served
+from gateway.domain.rated_visits import Served, VisitRates
 from gateway.domain.ratings import Rating
 from gateway.domain.workorders import WorkOrder
 
@@ -90,6 +90,13 @@ class RatingsRecord(Protocol):
 
     def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
         """The work orders of the 差评 given in [start, end)."""
+        ...
+
+    def rated_visits(
+        self, visits: Visits, start_ns: int, end_ns: int, by: str | None
+    ) -> tuple[VisitRates, dict[str, VisitRates]]:
+        """The served visits of [start, end) and how many were rated (评价率 = rated / served, as the
+        ratings summary's `visits` counts them), in all and per group of `by` ("window", "staff")."""
         ...
 
 

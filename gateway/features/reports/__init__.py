@@ -17,7 +17,7 @@ import logging
 from gateway.features.reports.desk import ReportDesk
 from gateway.features.reports.gather import Sources
 from gateway.kinds.lookup import Projections
-from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord
+from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord, Visits
 from gateway.kinds.wiring import Parts, Running
 from gateway.store.journal import Journal
 
@@ -28,6 +28,7 @@ def sources(projections: Projections, journal: Journal) -> Sources:
     return Sources(
         queue=projections.reads(QueueFigures),
         ratings=projections.reads(RatingsRecord),
+        visits=projections.reads(Visits),
         attendance=projections.reads(AttendanceDays),
         violations=journal.repos.violations,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.domain.attendance import DailyRecord
 from gateway.domain.discipline import counts
+from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import BAD, GOOD, Rating
 from gateway.domain.workorders import WorkOrder
 from gateway.features.reports.model import Cell, Format, Missing
@@ -30,6 +31,7 @@ class Inputs:
     """What one scope's figures are computed from; None: the hall has no such source."""
 
     queue: dict[str, Any] | None = None  # the queue summary's figures of the scope ({}: no visits)
+    rated_visits: VisitRates | None = None  # the served visits and how many were rated (None: no queue)
     ratings: list[Rating] | None = None
     orders: list[WorkOrder] | None = None
     attendance: list[DailyRecord] | None = None  # one per person and day
@@ -77,9 +79,9 @@ def _ratio(num: int, den: int) -> Cell:
 def rating_rate(i: Inputs) -> Cell:
     if i.ratings is None:
         return NO_PADS
-    if i.queue is None:
+    if i.rated_visits is None:
         return Missing(code="no_source", reason="本厅没有排队叫号系统：办结件数无从得知")
-    return _ratio(len(_rated(i)), i.queue.get("served", 0))
+    return _ratio(i.rated_visits.rated, i.rated_visits.served)
 
 
 def good_rate(i: Inputs) -> Cell:
@@ -180,7 +182,14 @@ FIGURES: tuple[Figure, ...] = (
     ),
     # -- ratings (好差评) --
     Figure("ratings.rated", "评价数", "次", "int", "给出分数的评价次数", _count("ratings", NO_PADS, lambda r: r.rated)),
-    Figure("ratings.rating_rate", "评价率", "%", "percent", "评价数 ÷ 办结数（排队系统的办结件）", rating_rate),
+    Figure(
+        "ratings.rating_rate",
+        "评价率",
+        "%",
+        "percent",
+        "被评价的办结件数 ÷ 办结件数（评价按办件号或窗口与票号对应到办件）",
+        rating_rate,
+    ),
     Figure("ratings.good_rate", "好评率", "%", "percent", "4、5 分的评价数 ÷ 评价数", good_rate),
     Figure(
         "ratings.bad",

@@ -12,8 +12,9 @@ from gateway.config.hall import HallConfig
 from gateway.domain.attendance import DailyRecord
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.periods import Span
+from gateway.domain.rated_visits import VisitRates
 from gateway.features.reports.figures import Inputs
-from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord
+from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord, Visits
 
 
 class ViolationsRead(Protocol):
@@ -26,6 +27,7 @@ class ViolationsRead(Protocol):
 class Sources:
     queue: QueueFigures | None
     ratings: RatingsRecord | None
+    visits: Visits | None
     attendance: AttendanceDays | None
     violations: ViolationsRead | None
 
@@ -53,6 +55,10 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     q_win = q.figures(start_ns, end_ns, "window") if q else {}
     q_staff = q.figures(start_ns, end_ns, "staff") if q else {}
     ratings = src.ratings.ratings_between(start_ns, end_ns) if src.ratings else None
+    # 评价率's denominator: the served visits (none without a queue system, or without pads to rate them)
+    rv: dict[str | None, tuple[VisitRates, dict[str, VisitRates]]] = {}
+    if src.ratings is not None and src.visits is not None:
+        rv = {by: src.ratings.rated_visits(src.visits, start_ns, end_ns, by) for by in (None, "window", "staff")}
     orders = src.ratings.orders_rated(start_ns, end_ns) if src.ratings else None
     days: list[tuple[date, DailyRecord]] | None = None
     if src.attendance is not None:
@@ -64,9 +70,11 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
         ]
     violations = src.violations.find(start_ns=start_ns, end_ns=end_ns, limit=100_000) if src.violations else None
 
-    def scope(queue: dict[str, Any] | None, keep: Any) -> Inputs:
+    def scope(queue: dict[str, Any] | None, keep: Any, rated: tuple[str | None, str] = (None, "")) -> Inputs:
+        by, key = rated
         return Inputs(
             queue=queue,
+            rated_visits=None if not rv else rv[by][0] if by is None else rv[by][1].get(key, VisitRates()),
             ratings=None if ratings is None else [r for r in ratings if keep(r.window, r.staff)],
             orders=None if orders is None else [o for o in orders if keep(o.window, o.staff)],
             attendance=None if days is None else [r for _, r in days if keep(None, r.staff)],
@@ -89,10 +97,13 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
             None if q is None else q_win.get(w, {}),
             # a window's attendance: its posts' staff; its ratings and orders: those of the window
             lambda win, s, w=w: win == w if win is not None else s in post_staff.get(w, ()),
+            ("window", w),
         )
         for w in windows
     }
-    by_staff = {s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s) for s in staff}
+    by_staff = {
+        s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s, ("staff", s)) for s in staff
+    }
     return Gathered(hall, by_window, by_staff)
 
 

@@ -22,13 +22,15 @@ from zoneinfo import ZoneInfo
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad import words
 from gateway.kinds.rating_pad.pages import PAGES
 from gateway.kinds.rating_pad.store import RatingStore
-from gateway.kinds.reads import RatingsRecord
+from gateway.kinds.rating_pad.visit_rates import against_visits
+from gateway.kinds.reads import RatingsRecord, Visits
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -183,6 +185,17 @@ class RatingsProjection:
     def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
         """`RatingsRecord`: the orders of the 差评 given in [start, end)."""
         return self.store.orders_rated(start_ns, end_ns) if self.store is not None else []
+
+    def rated_visits(
+        self, visits: Visits, start_ns: int, end_ns: int, by: str | None
+    ) -> tuple[VisitRates, dict[str, VisitRates]]:
+        """`RatingsRecord`: 评价率 against the served visits, as the ratings summary counts it."""
+        if self.store is None:
+            return VisitRates(), {}
+        self._settle()
+        zone_of = {w: self.zones[d] for d, w in self.windows.items()}
+        joined = against_visits(self.store, visits, start_ns, end_ns, by, None, zone_of)
+        return joined.total, joined.groups
 
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
