@@ -81,7 +81,7 @@ async def ask(body: ReportIn, view: ViewDep, who: CallerDep, _: str = require(*R
         # off it; a request for the same report meanwhile gets this one's id
         report = d.build(req, who.actor)
         if report is not None:
-            await asyncio.get_running_loop().run_in_executor(None, d.write, req, report)
+            d.finish(req, await asyncio.get_running_loop().run_in_executor(None, d.write, req, report))
     row = d.repo.get(req.id)
     assert row is not None
     return _out(view, d, row)

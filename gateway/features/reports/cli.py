@@ -72,7 +72,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         say(f"报告 #{req.id}：{req.span.label}（{req.span.start} 至 {req.span.end}），统计指标…")
         started = time.monotonic()
         report = desk.build(req, args.by)
-        if report is None or not desk.write(req, report, lambda fmt: say(f"生成 {fmt.upper()} 文件…")):
+        if report is not None:
+            desk.finish(req, desk.write(req, report, lambda fmt: say(f"生成 {fmt.upper()} 文件…")))
+        if report is None or (journal.repos.reports.get(req.id) or {}).get("status") != "done":
             row = journal.repos.reports.get(req.id) or {}
             print(f"报告 #{req.id} 生成失败：{row.get('reason')}（report_failed）", file=sys.stderr)
             return 1

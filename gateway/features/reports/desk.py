@@ -61,8 +61,9 @@ class ReportDesk:
         except Exception as e:
             return self._failed(req, e)
 
-    def write(self, req: Request, report: Report, progress: Callable[[str], None] = lambda _: None) -> bool:
-        """The report's files (no store is read: any thread); the row done, or failed with the reason."""
+    def write(self, req: Request, report: Report, progress: Callable[[str], None] = lambda _: None) -> str | None:
+        """The report's files (neither a store nor the database touched: any thread); None, or why
+        they could not be written (then `finish` records it)."""
         try:
             out = self.files(req.id)
             out.mkdir(parents=True, exist_ok=True)
@@ -72,10 +73,13 @@ class ReportDesk:
                 tmp.write_bytes(render(report))
                 tmp.replace(out / f"report.{fmt}")
         except Exception as e:
-            self._failed(req, e)
-            return False
-        self.repo.finish(req.id)
-        return True
+            log.exception("report %d (%s %s): its files failed", req.id, req.span.kind, req.span.label)
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    def finish(self, req: Request, reason: str | None) -> None:
+        """The row done, or failed with the reason (on the database's thread)."""
+        self.repo.finish(req.id, reason)
 
     def _failed(self, req: Request, e: Exception) -> None:
         # a report that cannot render says why, and is never left rendering

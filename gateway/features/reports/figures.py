@@ -133,7 +133,7 @@ def _not_built(_: Inputs) -> Cell:
 
 FIGURES: tuple[Figure, ...] = (
     # -- queue (排队叫号) --
-    Figure("queue.tickets", "取号数", "张", "int", "本期取号（含预约）的票数", _q("tickets")),
+    Figure("queue.tickets", "取号数", "张", "int", "本期取号（含预约）的票数；转窗不另计", _q("issued")),
     Figure("queue.served", "办结数", "件", "int", "叫号后办理完结（结果为办结、补正、退件等）的票数", _q("served")),
     Figure("queue.no_shows", "过号数", "张", "int", "叫号未到、过号作废的票数", _q("no_shows")),
     Figure("queue.transfers", "转窗数", "张", "int", "转到其他队列的票数", _q("transfers")),
