@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import statistics
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
+from gateway.cli import main
 from gateway.config.load import load_config
 from gateway.runtime import start_gateway
 from tests.servers import Mosquitto, free_port
@@ -28,7 +30,8 @@ from tests.waits import until
 SITE = "rep-hall"
 TOKEN = "reports-manager-token-0123456789abc"
 TECH = "reports-technician-token-0123456789"
-DAY = "2026-12-02"  # a Wednesday, in the past whenever the test runs
+DAY = "2026-12-02"  # a Wednesday (ISO week 2026-W49), in the past whenever the test runs
+PREVIOUS_WEEK = "2026-11-25"
 PADS = {"rp-w01": "W01", "rp-w02": "W02", "rp-w03": "W03"}
 QUEUE_EVENT = f"hall/{SITE}/queue/q-1/event"
 RESULTS = ("done", "pending_materials", "rejected")
@@ -137,11 +140,22 @@ def rating_figures(pads: list[dict[str, Any]], served_cases: set[str]) -> dict[s
 
 
 def test_a_days_report_equals_the_figures_from_the_raw_events(
-    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hall = hall_file(tmp_path, mosquitto, monkeypatch)
     with MqttWatcher(mosquitto.port, f"hall/{SITE}/#") as watch:
         asyncio.run(_day(hall, mosquitto, watch))
+    # the CLI, from the state database the gateway left: the same figures, progress in Chinese
+    out = tmp_path / "out"
+    assert main(["report", "-c", str(hall), "--kind", "day", "--period", DAY, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "统计指标" in said and "已写入" in said and "完成" in said
+    files = sorted(p.name for p in out.iterdir())
+    assert f"report-day-{DAY}.json" in files and f"report-day-{DAY}.xlsx" in files
+    cli = json.loads((out / f"report-day-{DAY}.json").read_text())
+    api = json.loads((tmp_path / "reports" / "1" / "report.json").read_text())
+    assert [s["figures"] for s in cli["sections"]] == [s["figures"] for s in api["sections"]]
+    assert cli["by"] == "cli" and api["by"] == "李经理"
 
 
 async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
@@ -170,11 +184,26 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
              "result": "done", "ts": "15:20:00"},
         ):  # fmt: skip
             q.emit({**fields, "ts": at(fields["ts"])})
+        # one visit the week before (the week's report compares with it)
+        for kind, clock in (
+            ("issued", "10:00:00"),
+            ("called", "10:01:00"),
+            ("started", "10:01:30"),
+            ("finished", "10:09:00"),
+        ):
+            extra = (
+                {"line": "A", "item": "社保卡", "source": "walk_in"}
+                if kind == "issued"
+                else {"window": "W01", "staff_id": "S0101"}
+            )
+            if kind == "finished":
+                extra |= {"case_id": "T-PREV", "result": "done"}
+            q.emit({"type": kind, "ticket": "A001", **extra, "ts": f"{PREVIOUS_WEEK}T{clock}+08:00"})
         for d in (q, att, *(sim.device(p) for p in PADS)):
             await d.wait_sent(timeout=60)
-        await watch.wait(lambda ln: ln.topic == QUEUE_EVENT, count=len(q.plan.events) + 6, timeout=60)
+        await watch.wait(lambda ln: ln.topic == QUEUE_EVENT, count=len(q.plan.events) + 10, timeout=60)
         lines = watch.matching(lambda ln: ln.topic.startswith(f"hall/{SITE}/"))
-        events = [ln.json for ln in lines if ln.topic == QUEUE_EVENT]
+        events = [e for ln in lines if ln.topic == QUEUE_EVENT and (e := ln.json)["ts"].startswith(DAY)]
         pads = [ln.json for ln in lines if "/rating/" in ln.topic and ln.topic.endswith("/event")]
         want = queue_figures(events)
         want.update(rating_figures(pads, want["served_cases"]))
@@ -232,9 +261,30 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
                     cell.number_format == {"int": "0", "percent": "0.0%", "minutes": "0.0", "dec1": "0.0"}[f["format"]]
                 )
 
+        # the week's: the same day's figures, and the week before's one visit to compare with
+        week = (await http.post("/api/v1/reports", json={"kind": "week", "period": "2026-W49"})).json()
+        assert week["status"] == "done" and week["start"].startswith("2026-11-30T00:00:00")
+        wk = (await http.get(f"/api/v1/reports/{week['id']}.json")).json()
+        wf = {f["name"]: f for s in wk["sections"] for f in s["figures"]}
+        assert wf["queue.tickets"]["value"] == want["queue.tickets"] and wf["queue.tickets"]["previous"] == 1
+        assert wf["queue.tickets"]["last_year"]["code"] == "no_data"
+        assert wk["previous"]["label"] == "2026-W48" and wk["last_year"]["label"] == "2025-W49"
+        # the month's: 一月一评比 with its weights printed and the red flags marked
+        month = (await http.post("/api/v1/reports", json={"kind": "month", "period": "2026-12"})).json()
+        ranking = next(
+            s
+            for s in (await http.get(f"/api/v1/reports/{month['id']}.json")).json()["sections"]
+            if s["key"] == "ranking"
+        )
+        table, weights = ranking["tables"]
+        assert [r[0] for r in table["rows"]] == list(range(1, len(table["rows"]) + 1))
+        assert [r[3] for r in table["rows"]].count("红旗窗口") == min(3, len(table["rows"]))
+        assert [r[2] for r in table["rows"]] == sorted((r[2] for r in table["rows"]), reverse=True)
+        assert [r[1] for r in weights["rows"]] == list(cfg.reports.ranking.weights.values())
+
         # listed; a bad period refused in Chinese naming the forms; a technician may not ask
         listed = (await http.get("/api/v1/reports")).json()
-        assert [x["id"] for x in listed] == [row["id"]]
+        assert [x["id"] for x in listed] == [month["id"], week["id"], row["id"]]
         bad = await http.post("/api/v1/reports", json={"kind": "week", "period": "2026-12"})
         assert bad.status_code == 422 and bad.json()["error"] == "bad_period" and "2026-W49" in bad.json()["next"]
         future = await http.post("/api/v1/reports", json={"kind": "month", "period": "2999-01"})

@@ -12,7 +12,7 @@ from gateway.domain.periods import Span
 from gateway.domain.ranking import CRITERIA, TIE_RULE, rank
 from gateway.features.reports import figures as F
 from gateway.features.reports.gather import Gathered, Sources, gather
-from gateway.features.reports.model import Cell, Column, FigureValue, Missing, Period, Report, Section, Table
+from gateway.features.reports.model import Cell, Chart, Column, FigureValue, Missing, Period, Report, Section, Table
 
 NO_EARLIER = Missing(code="no_data", reason="对比期没有数据")
 SECTIONS = (
@@ -69,9 +69,14 @@ def build(cfg: HallConfig, src: Sources, span: Span, now_ns: int, by: str = "") 
             for f in F.FIGURES
             if f.name.split(".")[0] == key
         ]
-        sections.append(Section(key=key, title=title, figures=values, tables=_tables(key, now)))
-    sections.append(_scopes("windows", "分窗口", "窗口", now.windows))
+        sections.append(
+            Section(key=key, title=title, figures=values, tables=_tables(key, now), charts=_charts(key, now))
+        )
+    windows = _scopes("windows", "分窗口", "窗口", now.windows)
+    windows.charts = _window_charts(now)
+    sections.append(windows)
     sections.append(_scopes("staff", "分人员", "人员", now.staff, names={p.id: p.name for p in cfg.staff}))
+    sections.append(_scopes("departments", "分科室", "科室", now.departments))
     if span.kind in ("month", "quarter"):
         sections.append(ranking(cfg, now))
     return Report(
@@ -117,6 +122,25 @@ def _tables(key: str, g: Gathered) -> list[Table]:
             )
         ]
     return []
+
+
+def _charts(key: str, g: Gathered) -> list[Chart]:
+    if key == "ratings" and (scores := F.scores(g.hall)) is not None:
+        counts: list[float | None] = [float(n) for n in scores.values()]
+        return [Chart(key="scores", title="评分分布", x=[f"{s}分" for s in scores], series={"次数": counts}, unit="次")]
+    return []
+
+
+def _window_charts(g: Gathered) -> list[Chart]:
+    """Each window's served visits and 好评率, where the hall has their sources."""
+    out = []
+    for name, title in (("queue.served", "各窗口办结数"), ("ratings.good_rate", "各窗口好评率")):
+        f = F.BY_NAME[name]
+        values = {w: f.compute(i) for w, i in g.windows.items()}
+        if any(isinstance(v, int | float) for v in values.values()):
+            series: list[float | None] = [float(v) if isinstance(v, int | float) else None for v in values.values()]
+            out.append(Chart(key=name, title=title, x=list(values), series={f.label: series}, unit=f.unit))
+    return out
 
 
 def _scopes(

@@ -23,6 +23,7 @@ NO_PADS = Missing(code="no_source", reason="本厅没有评价器")
 NO_CLOCK = Missing(code="no_source", reason="本厅没有考勤机")
 NO_DATA = Missing(code="no_data", reason="本期没有数据")
 NOT_RECORDED = Missing(code="not_recorded", reason="回访满意度未记录：工单回访只记文字，没有满意度")
+NOT_COMBINED = Missing(code="not_combined", reason="按科室不统计时长（各人的中位数不能合成科室的中位数）")
 NOT_BUILT = Missing(code="not_built", reason="本版报告尚未统计此项")
 
 
@@ -62,6 +63,8 @@ def _minutes(part: str, stat: str) -> Callable[[Inputs], Cell]:
     def compute(i: Inputs) -> Cell:
         if i.queue is None:
             return NO_QUEUE
+        if i.queue.get("spreads") is False:
+            return NOT_COMBINED
         s = (i.queue.get(part) or {}).get(stat)
         return NO_DATA if s is None else round(s / 60, 2)
 

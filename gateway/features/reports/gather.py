@@ -37,6 +37,7 @@ class Gathered:
     hall: Inputs
     windows: dict[str, Inputs]
     staff: dict[str, Inputs]
+    departments: dict[str, Inputs]  # of the staff registry's people
 
     def has_data(self) -> bool:
         h = self.hall
@@ -104,7 +105,30 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     by_staff = {
         s: scope(None if q is None else q_staff.get(s, {}), lambda win, who, s=s: who == s, ("staff", s)) for s in staff
     }
-    return Gathered(hall, by_window, by_staff)
+    members: dict[str, set[str]] = {}
+    for p in cfg.staff:
+        if p.department:
+            members.setdefault(p.department, set()).add(p.id)
+    by_department = {}
+    for dept, who in sorted(members.items()):
+        sc = scope(None if q is None else _summed([q_staff.get(s, {}) for s in who]), lambda _, s, who=who: s in who)
+        if rv:
+            sc.rated_visits = _rates([rv["staff"][1].get(s, VisitRates()) for s in who])
+        by_department[dept] = sc
+    return Gathered(hall, by_window, by_staff, by_department)
+
+
+COUNTS = ("tickets", "issued", "served", "no_shows", "transfers", "unissued")
+
+
+def _summed(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A department's queue counts, its people's added up; its waiting and handling spreads cannot
+    be (a median of medians is not the median): left out, and the figures say so."""
+    return {k: sum(p.get(k, 0) for p in parts) for k in COUNTS} | {"spreads": False}
+
+
+def _rates(parts: list[VisitRates]) -> VisitRates:
+    return VisitRates(sum(p.served for p in parts), sum(p.rated for p in parts), sum(p.unrated for p in parts))
 
 
 def _day_of(ts_ns: int, tz: str) -> date:
