@@ -79,8 +79,8 @@ def test_a_hall_without_sources_says_so_for_every_figure_and_never_gives_0() -> 
         assert isinstance(f.value, Missing) and f.value.code in ("no_source", "not_built"), f.name
         assert f.value.reason  # in Chinese
     by_name = {f.name: f for f in figures}
-    assert by_name["queue.tickets"].value.reason == "本厅没有排队叫号系统"
-    assert by_name["attendance.late"].value.reason == "本厅没有考勤机"
+    assert by_name["calls.tickets"].value.reason == "本厅没有排队叫号系统"
+    assert by_name["clocking.late"].value.reason == "本厅没有考勤机"
     window_rows = next(s for s in report.sections if s.key == "windows").tables[0].rows
     assert window_rows[0][0] == "W01" and all(isinstance(v, Missing) for v in window_rows[0][1:])
     ranking = next(s for s in report.sections if s.key == "ranking")
@@ -103,10 +103,10 @@ def test_the_figures_count_their_inputs() -> None:
         return WorkOrder(1, "k", "", "W01", "S1", "", 1, (), "rp", 0, 0, deadline, state, updated)
 
     i = Inputs(
-        queue={"issued": 3, "served": 2},
+        calls={"issued": 3, "served": 2},
         ratings=[rating(5), rating(4), rating(1, ("slow",)), rating(None)],
         orders=[order("closed", 5, 10), order("rectified", 12, 10), order("open", 0, 10), order("open", 0, 99)],
-        attendance=[DailyRecord("S1", punches=2, late=True), DailyRecord("S2", punches=0)],
+        clocking=[DailyRecord("S1", punches=2, late=True), DailyRecord("S2", punches=0)],
         violations=[
             {"kind": "away", "state": "confirmed"},
             {"kind": "phone", "state": "decided", "outcome": "overturned"},
@@ -117,7 +117,7 @@ def test_the_figures_count_their_inputs() -> None:
     assert got["ratings.rated"] == 3 and got["ratings.bad"] == 1 and got["ratings.good_rate"] == round(2 / 3, 4)
     assert got["orders.opened"] == 4 and got["orders.closed_in_time"] == 1 and got["orders.overdue"] == 1
     assert got["orders.rectification_rate"] == 0.5
-    assert (got["attendance.punches"], got["attendance.late"], got["attendance.absent"]) == (2, 1, 1)
+    assert (got["clocking.punches"], got["clocking.late"], got["clocking.absent"]) == (2, 1, 1)
     assert got["discipline.confirmed"] == 1
     assert isinstance(got["ratings.rating_rate"], Missing)  # no served visits known: no denominator
 

@@ -108,16 +108,16 @@ def queue_figures(events: list[dict[str, Any]]) -> dict[str, Any]:
     for e in served:
         by_window[e["window"]] = by_window.get(e["window"], 0) + 1
     return {
-        "queue.tickets": len(issued),
-        "queue.served": len(served),
-        "queue.no_shows": sum(e["type"] == "no_show" for e in events),
-        "queue.transfers": sum(e["type"] == "transferred" for e in events),
-        "queue.waiting_mean": statistics.fmean(waits) / 60,
-        "queue.waiting_median": statistics.median(waits) / 60,
-        "queue.waiting_p90": statistics.quantiles(waits, n=10, method="inclusive")[8] / 60,
-        "queue.handling_mean": statistics.fmean(handles) / 60,
-        "queue.handling_median": statistics.median(handles) / 60,
-        "queue.handling_p90": statistics.quantiles(handles, n=10, method="inclusive")[8] / 60,
+        "calls.tickets": len(issued),
+        "calls.served": len(served),
+        "calls.no_shows": sum(e["type"] == "no_show" for e in events),
+        "calls.transfers": sum(e["type"] == "transferred" for e in events),
+        "calls.waiting_mean": statistics.fmean(waits) / 60,
+        "calls.waiting_median": statistics.median(waits) / 60,
+        "calls.waiting_p90": statistics.quantiles(waits, n=10, method="inclusive")[8] / 60,
+        "calls.handling_mean": statistics.fmean(handles) / 60,
+        "calls.handling_median": statistics.median(handles) / 60,
+        "calls.handling_p90": statistics.quantiles(handles, n=10, method="inclusive")[8] / 60,
         "served_by_window": by_window,
         "served_cases": {e["case_id"] for e in served},
     }
@@ -207,13 +207,13 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
         pads = [ln.json for ln in lines if "/rating/" in ln.topic and ln.topic.endswith("/event")]
         want = queue_figures(events)
         want.update(rating_figures(pads, want["served_cases"]))
-        want.update({"attendance.punches": 3, "attendance.late": 1, "attendance.absent": 1})
-        assert want["ratings.rated"] > 10 and want["queue.no_shows"] and want["queue.transfers"] == 1
+        want.update({"clocking.punches": 3, "clocking.late": 1, "clocking.absent": 1})
+        assert want["ratings.rated"] > 10 and want["calls.no_shows"] and want["calls.transfers"] == 1
 
         async def kept() -> bool:
             s = (await http.get("/api/v1/queue/summary", params={"date": DAY})).json()["total"]
             r = (await http.get("/api/v1/ratings/summary", params={"date": DAY})).json()["total"]
-            return s["served"] == want["queue.served"] and r["rated"] == want["ratings.rated"]
+            return s["served"] == want["calls.served"] and r["rated"] == want["ratings.rated"]
 
         await until(kept, timeout=30, what="every visit and rating kept")
         await until(lambda: _punches_kept(http), timeout=30, what="the punches kept")
@@ -234,11 +234,11 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
                 assert got[name]["value"] == value, name
         assert got["orders.satisfaction"]["value"]["code"] == "not_recorded"
         assert got["visitors.entries"]["value"]["code"] == "not_built"  # said, never 0
-        assert got["queue.served"]["previous"]["code"] == "no_data"  # the day before had nothing
+        assert got["calls.served"]["previous"]["code"] == "no_data"  # the day before had nothing
         windows = {row[0]: row for s in report["sections"] if s["key"] == "windows" for row in s["tables"][0]["rows"]}
         served_col = [
             c["key"] for s in report["sections"] if s["key"] == "windows" for c in s["tables"][0]["columns"]
-        ].index("queue.served")
+        ].index("calls.served")
         assert {w: windows[w][served_col] for w in want["served_by_window"]} == want["served_by_window"]
 
         # the XLSX holds the same figures as numbers, with their formats
@@ -266,8 +266,8 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
         assert week["status"] == "done" and week["start"].startswith("2026-11-30T00:00:00")
         wk = (await http.get(f"/api/v1/reports/{week['id']}.json")).json()
         wf = {f["name"]: f for s in wk["sections"] for f in s["figures"]}
-        assert wf["queue.tickets"]["value"] == want["queue.tickets"] and wf["queue.tickets"]["previous"] == 1
-        assert wf["queue.tickets"]["last_year"]["code"] == "no_data"
+        assert wf["calls.tickets"]["value"] == want["calls.tickets"] and wf["calls.tickets"]["previous"] == 1
+        assert wf["calls.tickets"]["last_year"]["code"] == "no_data"
         assert wk["previous"]["label"] == "2026-W48" and wk["last_year"]["label"] == "2025-W49"
         # the month's: 一月一评比 with its weights printed and the red flags marked
         month = (await http.post("/api/v1/reports", json={"kind": "month", "period": "2026-12"})).json()

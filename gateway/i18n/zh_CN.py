@@ -91,7 +91,8 @@ ERRORS: dict[str, Entry] = {
     "future_period": Entry("报告期间尚未开始[：{period}]", "请选择今天或以前的期间[；可用的格式为 {forms}]"),
     "unknown_report": Entry("没有这份报告[：{report}]", "请刷新报告列表"),
     "report_not_ready": Entry(
-        "报告[#{report}]没有{fmt}文件[（状态：{status}）]", "生成中的报告请稍后再取；失败的报告请查看原因后重新生成"
+        "报告[#{report}]没有此格式的文件[：{fmt}][（状态：{status}）]",
+        "生成中的报告请稍后再取；失败的报告请查看原因后重新生成",
     ),
     "violation_state": Entry(
         "违规记录[#{violation}]当前不能执行这一步[（{action}）]",
@@ -193,6 +194,9 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/words": "词表：错误说明、状态名称、页面用语",
         "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
+        "POST /api/v1/reports": "生成运行情况报告（日、周、月、季）",
+        "GET /api/v1/reports": "已生成的运行情况报告，新的在前",
+        "GET /api/v1/reports/{ref}": "一份报告的状态；加 .json、.xlsx 或 .pdf 下载其文件",
         "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/appeal": "当事人对已确认的违规提出申诉，附说明",

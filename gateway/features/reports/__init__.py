@@ -1,7 +1,7 @@
 """Operations reports (运行情况报告): a day's, a week's, a month's or a quarter's figures of the
 hall, per window and per member of staff, with the period before and the same period a year
 before, and 一月一评比. A cross-kind feature: it reads the queue, the ratings and their work
-orders, the attendance through the read APIs (gateway/kinds/reads.py), the violations from the
+orders, the clock-in machines' days (考勤) through the read APIs (gateway/kinds/reads.py), the violations from the
 discipline ledger's repository.
 
 - `model.py`: what a report holds (the renderers read only this)
@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 
 def sources(projections: Projections, journal: Journal) -> Sources:
     return Sources(
-        queue=projections.reads(QueueFigures),
+        calls=projections.reads(QueueFigures),
         ratings=projections.reads(RatingsRecord),
         visits=projections.reads(Visits),
-        attendance=projections.reads(AttendanceDays),
+        clocking=projections.reads(AttendanceDays),
         violations=journal.repos.violations,
     )
 

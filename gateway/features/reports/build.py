@@ -16,10 +16,10 @@ from gateway.features.reports.model import Cell, Chart, Column, FigureValue, Mis
 
 NO_EARLIER = Missing(code="no_data", reason="对比期没有数据")
 SECTIONS = (
-    ("queue", "排队叫号"),
+    ("calls", "排队叫号"),
     ("ratings", "好差评"),
     ("orders", "差评整改"),
-    ("attendance", "考勤"),
+    ("clocking", "考勤"),
     ("discipline", "纪律"),
     ("visitors", "客流"),
     ("devices", "设备"),
@@ -134,7 +134,7 @@ def _charts(key: str, g: Gathered) -> list[Chart]:
 def _window_charts(g: Gathered) -> list[Chart]:
     """Each window's served visits and 好评率, where the hall has their sources."""
     out = []
-    for name, title in (("queue.served", "各窗口办结数"), ("ratings.good_rate", "各窗口好评率")):
+    for name, title in (("calls.served", "各窗口办结数"), ("ratings.good_rate", "各窗口好评率")):
         f = F.BY_NAME[name]
         values = {w: f.compute(i) for w, i in g.windows.items()}
         if any(isinstance(v, int | float) for v in values.values()):
@@ -162,7 +162,7 @@ def ranking(cfg: HallConfig, g: Gathered) -> Section:
     source = {
         "good_rate": "ratings.good_rate",
         "rating_rate": "ratings.rating_rate",
-        "handling_mean": "queue.handling_mean",
+        "handling_mean": "calls.handling_mean",
         "violations": "discipline.confirmed",
         "overdue": "orders.overdue",
     }

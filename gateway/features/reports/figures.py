@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain.attendance import DailyRecord
 from gateway.domain.discipline import counts
 from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import BAD, GOOD, Rating
 from gateway.domain.workorders import WorkOrder
 from gateway.features.reports.model import Cell, Format, Missing
+from gateway.kinds.reads import DailyRecord
 
 NO_QUEUE = Missing(code="no_source", reason="本厅没有排队叫号系统")
 NO_PADS = Missing(code="no_source", reason="本厅没有评价器")
@@ -31,11 +31,11 @@ NOT_BUILT = Missing(code="not_built", reason="本版报告尚未统计此项")
 class Inputs:
     """What one scope's figures are computed from; None: the hall has no such source."""
 
-    queue: dict[str, Any] | None = None  # the queue summary's figures of the scope ({}: no visits)
+    calls: dict[str, Any] | None = None  # the queue summary's figures of the scope ({}: no visits)
     rated_visits: VisitRates | None = None  # the served visits and how many were rated (None: no queue)
     ratings: list[Rating] | None = None
     orders: list[WorkOrder] | None = None
-    attendance: list[DailyRecord] | None = None  # one per person and day
+    clocking: list[DailyRecord] | None = None  # the days' records, one per person and day (考勤)
     working_days: frozenset[str] = frozenset()  # ISO dates of the period's working days
     violations: list[dict[str, Any]] | None = None
     end_ns: int = 0  # the period's end (or now, if sooner): what "overdue" is judged at
@@ -54,18 +54,18 @@ class Figure:
 
 def _q(key: str) -> Callable[[Inputs], Cell]:
     def compute(i: Inputs) -> Cell:
-        return NO_QUEUE if i.queue is None else i.queue.get(key, 0)
+        return NO_QUEUE if i.calls is None else i.calls.get(key, 0)
 
     return compute
 
 
 def _minutes(part: str, stat: str) -> Callable[[Inputs], Cell]:
     def compute(i: Inputs) -> Cell:
-        if i.queue is None:
+        if i.calls is None:
             return NO_QUEUE
-        if i.queue.get("spreads") is False:
+        if i.calls.get("spreads") is False:
             return NOT_COMBINED
-        s = (i.queue.get(part) or {}).get(stat)
+        s = (i.calls.get(part) or {}).get(stat)
         return NO_DATA if s is None else round(s / 60, 2)
 
     return compute
@@ -125,9 +125,9 @@ def overdue(i: Inputs) -> Cell:
 
 
 def absent(i: Inputs) -> Cell:
-    if i.attendance is None:
+    if i.clocking is None:
         return NO_CLOCK
-    return sum(1 for d in i.attendance if d.punches == 0)
+    return sum(1 for d in i.clocking if d.punches == 0)
 
 
 def _not_built(_: Inputs) -> Cell:
@@ -136,12 +136,12 @@ def _not_built(_: Inputs) -> Cell:
 
 FIGURES: tuple[Figure, ...] = (
     # -- queue (排队叫号) --
-    Figure("queue.tickets", "取号数", "张", "int", "本期取号（含预约）的票数；转窗不另计", _q("issued")),
-    Figure("queue.served", "办结数", "件", "int", "叫号后办理完结（结果为办结、补正、退件等）的票数", _q("served")),
-    Figure("queue.no_shows", "过号数", "张", "int", "叫号未到、过号作废的票数", _q("no_shows")),
-    Figure("queue.transfers", "转窗数", "张", "int", "转到其他队列的票数", _q("transfers")),
+    Figure("calls.tickets", "取号数", "张", "int", "本期取号（含预约）的票数；转窗不另计", _q("issued")),
+    Figure("calls.served", "办结数", "件", "int", "叫号后办理完结（结果为办结、补正、退件等）的票数", _q("served")),
+    Figure("calls.no_shows", "过号数", "张", "int", "叫号未到、过号作废的票数", _q("no_shows")),
+    Figure("calls.transfers", "转窗数", "张", "int", "转到其他队列的票数", _q("transfers")),
     Figure(
-        "queue.waiting_mean",
+        "calls.waiting_mean",
         "平均等候时长",
         "分钟",
         "minutes",
@@ -149,7 +149,7 @@ FIGURES: tuple[Figure, ...] = (
         _minutes("waiting", "mean_s"),
     ),
     Figure(
-        "queue.waiting_median",
+        "calls.waiting_median",
         "等候时长中位数",
         "分钟",
         "minutes",
@@ -157,10 +157,10 @@ FIGURES: tuple[Figure, ...] = (
         _minutes("waiting", "median_s"),
     ),
     Figure(
-        "queue.waiting_p90", "等候时长P90", "分钟", "minutes", "90% 的票等候不超过此时长", _minutes("waiting", "p90_s")
+        "calls.waiting_p90", "等候时长P90", "分钟", "minutes", "90% 的票等候不超过此时长", _minutes("waiting", "p90_s")
     ),
     Figure(
-        "queue.handling_mean",
+        "calls.handling_mean",
         "平均办理时长",
         "分钟",
         "minutes",
@@ -168,7 +168,7 @@ FIGURES: tuple[Figure, ...] = (
         _minutes("handling", "mean_s"),
     ),
     Figure(
-        "queue.handling_median",
+        "calls.handling_median",
         "办理时长中位数",
         "分钟",
         "minutes",
@@ -176,7 +176,7 @@ FIGURES: tuple[Figure, ...] = (
         _minutes("handling", "median_s"),
     ),
     Figure(
-        "queue.handling_p90",
+        "calls.handling_p90",
         "办理时长P90",
         "分钟",
         "minutes",
@@ -232,24 +232,24 @@ FIGURES: tuple[Figure, ...] = (
         "回访满意的工单数 ÷ 回访的工单数（需记录回访满意度）",
         lambda i: NO_PADS if i.orders is None else NOT_RECORDED,
     ),
-    # -- attendance (考勤) --
+    # -- clocking in (考勤) --
     Figure(
-        "attendance.punches",
+        "clocking.punches",
         "打卡次数",
         "次",
         "int",
         "本期有效打卡次数",
-        lambda i: NO_CLOCK if i.attendance is None else sum(d.punches for d in i.attendance),
+        lambda i: NO_CLOCK if i.clocking is None else sum(d.punches for d in i.clocking),
     ),
     Figure(
-        "attendance.late",
+        "clocking.late",
         "迟到人次",
         "人次",
         "int",
         "工作日首次签到晚于上班时间（含宽限）的人次",
-        _count("attendance", NO_CLOCK, lambda d: d.late),
+        _count("clocking", NO_CLOCK, lambda d: d.late),
     ),
-    Figure("attendance.absent", "缺勤人次", "人次", "int", "工作日应到（窗口岗位人员）而全天无打卡的人次", absent),
+    Figure("clocking.absent", "缺勤人次", "人次", "int", "工作日应到（窗口岗位人员）而全天无打卡的人次", absent),
     # -- discipline (纪律) --
     Figure(
         "discipline.confirmed",
@@ -269,10 +269,10 @@ FIGURES: tuple[Figure, ...] = (
 BY_NAME = {f.name: f for f in FIGURES}
 # the figures a window's (a person's) row shows
 WINDOW_FIGURES = (
-    "queue.tickets",
-    "queue.served",
-    "queue.waiting_mean",
-    "queue.handling_mean",
+    "calls.tickets",
+    "calls.served",
+    "calls.waiting_mean",
+    "calls.handling_mean",
     "ratings.rated",
     "ratings.rating_rate",
     "ratings.good_rate",

@@ -9,12 +9,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.config.hall import HallConfig
-from gateway.domain.attendance import DailyRecord
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.periods import Span
 from gateway.domain.rated_visits import VisitRates
 from gateway.features.reports.figures import Inputs
-from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord, Visits
+from gateway.kinds.reads import AttendanceDays, DailyRecord, QueueFigures, RatingsRecord, Visits
 
 
 class ViolationsRead(Protocol):
@@ -25,10 +24,10 @@ class ViolationsRead(Protocol):
 
 @dataclass
 class Sources:
-    queue: QueueFigures | None
+    calls: QueueFigures | None
     ratings: RatingsRecord | None
     visits: Visits | None
-    attendance: AttendanceDays | None
+    clocking: AttendanceDays | None
     violations: ViolationsRead | None
 
 
@@ -41,7 +40,7 @@ class Gathered:
 
     def has_data(self) -> bool:
         h = self.hall
-        return bool((h.queue or {}).get("tickets") or h.ratings or any(d.punches for d in h.attendance or ()))
+        return bool((h.calls or {}).get("tickets") or h.ratings or any(d.punches for d in h.clocking or ()))
 
 
 def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
@@ -51,7 +50,7 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     cal = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
     working = frozenset(d.isoformat() for d in span.working_days(cal))
 
-    q = src.queue
+    q = src.calls
     q_hall = q.figures(start_ns, end_ns, None).get(None, {}) if q else None
     q_win = q.figures(start_ns, end_ns, "window") if q else {}
     q_staff = q.figures(start_ns, end_ns, "staff") if q else {}
@@ -62,23 +61,23 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
         rv = {by: src.ratings.rated_visits(src.visits, start_ns, end_ns, by) for by in (None, "window", "staff")}
     orders = src.ratings.orders_rated(start_ns, end_ns) if src.ratings else None
     days: list[tuple[date, DailyRecord]] | None = None
-    if src.attendance is not None:
+    if src.clocking is not None:
         days = [
             (d, r)
             for d in span.dates()
             if d <= _day_of(judged - 1, cfg.timezone)
-            for r in src.attendance.daily(d, judged)
+            for r in src.clocking.daily(d, judged)
         ]
     violations = src.violations.find(start_ns=start_ns, end_ns=end_ns, limit=100_000) if src.violations else None
 
-    def scope(queue: dict[str, Any] | None, keep: Any, rated: tuple[str | None, str] = (None, "")) -> Inputs:
+    def scope(calls: dict[str, Any] | None, keep: Any, rated: tuple[str | None, str] = (None, "")) -> Inputs:
         by, key = rated
         return Inputs(
-            queue=queue,
+            calls=calls,
             rated_visits=None if not rv else rv[by][0] if by is None else rv[by][1].get(key, VisitRates()),
             ratings=None if ratings is None else [r for r in ratings if keep(r.window, r.staff)],
             orders=None if orders is None else [o for o in orders if keep(o.window, o.staff)],
-            attendance=None if days is None else [r for _, r in days if keep(None, r.staff)],
+            clocking=None if days is None else [r for _, r in days if keep(None, r.staff)],
             working_days=working,
             violations=None if violations is None else [v for v in violations if keep(v.get("window"), v.get("staff"))],
             end_ns=judged,
@@ -96,7 +95,7 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     by_window = {
         w: scope(
             None if q is None else q_win.get(w, {}),
-            # a window's attendance: its posts' staff; its ratings and orders: those of the window
+            # a window's 考勤: its posts' staff; its ratings and orders: those of the window
             lambda win, s, w=w: win == w if win is not None else s in post_staff.get(w, ()),
             ("window", w),
         )

@@ -49,7 +49,7 @@ class FigureValue(BaseModel):
     """One figure of the registry (gateway/features/reports/figures.py) for the whole hall, with
     its comparisons; `value` is a Missing when the source does not exist or had no data."""
 
-    name: str  # machine name, e.g. "queue.tickets"
+    name: str  # machine name, e.g. "calls.tickets"
     label: str  # Chinese, e.g. "取号数"
     unit: str = ""
     format: Format = "int"
@@ -71,7 +71,7 @@ class Chart(BaseModel):
 
 
 class Section(BaseModel):
-    key: str  # e.g. "queue", "ratings", "workorders", "attendance", "discipline", "visitors", "devices", "ranking"
+    key: str  # e.g. "calls" (排队叫号), "ratings", "orders", "clocking", "discipline", "visitors", "devices", "ranking"
     title: str  # Chinese, e.g. "排队叫号"
     figures: list[FigureValue] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)
