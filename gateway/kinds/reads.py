@@ -5,7 +5,7 @@ projections are then found through `gateway.kinds.lookup.Projections.reads(Prese
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -93,10 +93,11 @@ class RatingsRecord(Protocol):
         ...
 
     def rated_visits(
-        self, visits: Visits, start_ns: int, end_ns: int, by: str | None
-    ) -> tuple[VisitRates, dict[str, VisitRates]]:
+        self, visits: Visits, start_ns: int, end_ns: int, groupings: Sequence[str]
+    ) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
         """The served visits of [start, end) and how many were rated (评价率 = rated / served, as the
-        ratings summary's `visits` counts them), in all and per group of `by` ("window", "staff")."""
+        ratings summary's `visits` counts them), in all and per group of each of `groupings`
+        ("window", "staff")."""
         ...
 
 

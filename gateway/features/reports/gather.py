@@ -56,9 +56,12 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     q_staff = q.figures(start_ns, end_ns, "staff") if q else {}
     ratings = src.ratings.ratings_between(start_ns, end_ns) if src.ratings else None
     # 评价率's denominator: the served visits (none without a queue system, or without pads to rate them)
-    rv: dict[str | None, tuple[VisitRates, dict[str, VisitRates]]] = {}
+    rv: tuple[VisitRates, dict[str, dict[str, VisitRates]]] | None = None
     if src.ratings is not None and src.visits is not None:
-        rv = {by: src.ratings.rated_visits(src.visits, start_ns, end_ns, by) for by in (None, "window", "staff")}
+        if ratings or (q_hall or {}).get("served"):
+            rv = src.ratings.rated_visits(src.visits, start_ns, end_ns, ("window", "staff"))
+        else:  # nothing served, nothing rated (a period before the hall's first day): no join to make
+            rv = (VisitRates(), {"window": {}, "staff": {}})
     orders = src.ratings.orders_rated(start_ns, end_ns) if src.ratings else None
     days: list[tuple[date, DailyRecord]] | None = None
     if src.clocking is not None:
@@ -74,7 +77,7 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
         by, key = rated
         return Inputs(
             calls=calls,
-            rated_visits=None if not rv else rv[by][0] if by is None else rv[by][1].get(key, VisitRates()),
+            rated_visits=None if rv is None else rv[0] if by is None else rv[1][by].get(key, VisitRates()),
             ratings=None if ratings is None else [r for r in ratings if keep(r.window, r.staff)],
             orders=None if orders is None else [o for o in orders if keep(o.window, o.staff)],
             clocking=None if days is None else [r for _, r in days if keep(None, r.staff)],
@@ -111,8 +114,8 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int) -> Gathered:
     by_department = {}
     for dept, who in sorted(members.items()):
         sc = scope(None if q is None else _summed([q_staff.get(s, {}) for s in who]), lambda _, s, who=who: s in who)
-        if rv:
-            sc.rated_visits = _rates([rv["staff"][1].get(s, VisitRates()) for s in who])
+        if rv is not None:
+            sc.rated_visits = _rates([rv[1]["staff"].get(s, VisitRates()) for s in who])
         by_department[dept] = sc
     return Gathered(hall, by_window, by_staff, by_department)
 

@@ -14,7 +14,7 @@ instead of one per event (a flood of 差评 must not stall the hub's batch).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad import words
 from gateway.kinds.rating_pad.pages import PAGES
 from gateway.kinds.rating_pad.store import RatingStore
-from gateway.kinds.rating_pad.visit_rates import against_visits
+from gateway.kinds.rating_pad.visit_rates import rates_by
 from gateway.kinds.reads import RatingsRecord, Visits
 from gateway.store.staged import attach
 
@@ -187,15 +187,14 @@ class RatingsProjection:
         return self.store.orders_rated(start_ns, end_ns) if self.store is not None else []
 
     def rated_visits(
-        self, visits: Visits, start_ns: int, end_ns: int, by: str | None
-    ) -> tuple[VisitRates, dict[str, VisitRates]]:
+        self, visits: Visits, start_ns: int, end_ns: int, groupings: Sequence[str]
+    ) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
         """`RatingsRecord`: 评价率 against the served visits, as the ratings summary counts it."""
         if self.store is None:
-            return VisitRates(), {}
+            return VisitRates(), {by: {} for by in groupings}
         self._settle()
         zone_of = {w: self.zones[d] for d, w in self.windows.items()}
-        joined = against_visits(self.store, visits, start_ns, end_ns, by, None, zone_of)
-        return joined.total, joined.groups
+        return rates_by(self.store, visits, start_ns, end_ns, groupings, zone_of)
 
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
