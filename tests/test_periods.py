@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from gateway.domain.calendar import WorkCalendar
-from gateway.domain.periods import PeriodError, check_past, parse
+from gateway.domain.periods import PeriodError, check_after, check_past, parse
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
@@ -69,3 +69,11 @@ def test_a_future_period_is_refused() -> None:
         check_past(parse("month", "2027-01"), date(2026, 12, 7))
     assert e.value.code == "future_period"
     check_past(parse("month", "2026-12"), date(2026, 12, 7))
+
+
+def test_a_period_before_the_halls_first_data_is_refused() -> None:
+    with pytest.raises(PeriodError) as e:
+        check_after(parse("week", "2026-W47"), date(2026, 11, 23))  # 16-22 November
+    assert e.value.code == "before_data" and "2026-11-23" in str(e.value)
+    check_after(parse("week", "2026-W48"), date(2026, 11, 23))  # the week it began in
+    check_after(parse("week", "2026-W47"), None)  # no data yet: any period reports that

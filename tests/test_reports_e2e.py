@@ -289,6 +289,11 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
         assert bad.status_code == 422 and bad.json()["error"] == "bad_period" and "2026-W49" in bad.json()["next"]
         future = await http.post("/api/v1/reports", json={"kind": "month", "period": "2999-01"})
         assert future.status_code == 422 and future.json()["error"] == "future_period"
+        early = await http.post(
+            "/api/v1/reports", json={"kind": "day", "period": "2026-11-24"}
+        )  # the day before the first
+        assert early.status_code == 422 and early.json()["error"] == "before_data", early.text
+        assert "2026-11-25" in early.json()["detail"]
         tech = await http.post(
             "/api/v1/reports", json={"kind": "day", "period": DAY}, headers={"Authorization": f"Bearer {TECH}"}
         )

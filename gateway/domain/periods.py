@@ -156,6 +156,13 @@ def parse(kind: str, text: str) -> Span:
     raise PeriodError("bad_period", f"期间 {text!r} 不是 {kind} 的格式：可用的格式为 {FORMS}")
 
 
+def check_after(span: Span, first: date | None) -> None:
+    """A period that ended before the hall's first data has nothing to report (`first` None: the
+    hall has no data yet, and any period reports that)."""
+    if first is not None and span.end < first:
+        raise PeriodError("before_data", f"期间 {span.label} 早于本厅最早的数据（{first}）：可用的格式为 {FORMS}")
+
+
 def check_past(span: Span, today: date) -> None:
     """A period that has not begun yet has nothing to report."""
     if span.start > today:

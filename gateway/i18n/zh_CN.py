@@ -89,6 +89,9 @@ ERRORS: dict[str, Entry] = {
     "bad_kind": Entry("报告类型不对[：{period}]", "报告类型为 day（日）、week（周）、month（月）、quarter（季）"),
     "bad_period": Entry("报告期间的格式不对[：{period}]", "[可用的格式为 {forms}]"),
     "future_period": Entry("报告期间尚未开始[：{period}]", "请选择今天或以前的期间[；可用的格式为 {forms}]"),
+    "before_data": Entry(
+        "报告期间早于本厅最早的数据[：{period}]", "请选择本厅开始记录以后的期间[；可用的格式为 {forms}]"
+    ),
     "unknown_report": Entry("没有这份报告[：{report}]", "请刷新报告列表"),
     "report_not_ready": Entry(
         "报告[#{report}]没有此格式的文件[：{fmt}][（状态：{status}）]",

@@ -80,6 +80,10 @@ class QueueFigures(Protocol):
         queue's summary gives them; empty until its store is open."""
         ...
 
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
+        ...
+
 
 class RatingsRecord(Protocol):
     """The ratings that count and the 差评 work orders, for the operations reports."""
@@ -100,8 +104,16 @@ class RatingsRecord(Protocol):
         ("window", "staff")."""
         ...
 
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
+        ...
+
 
 class AttendanceDays(Protocol):
     """A day's attendance per person: first in, last out, late, missing punches."""
 
     def daily(self, d: date, now_ns: int) -> list[DailyRecord]: ...
+
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
+        ...

@@ -63,7 +63,7 @@ def _out(view: View, d: ReportDesk, row: dict[str, Any]) -> dict[str, Any]:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "`bad_period`, `future_period`: the accepted forms named"}
+    422: {"description": "`bad_kind`, `bad_period`, `future_period`, `before_data`: the accepted forms named"}
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.config.hall import HallConfig
-from gateway.domain.periods import Span, check_past, parse
+from gateway.domain.periods import Span, check_after, check_past, parse
 from gateway.features.reports.build import build as build_report
 from gateway.features.reports.gather import Sources
 from gateway.features.reports.model import Report
@@ -49,6 +49,7 @@ class ReportDesk:
         """A report of the period (PeriodError when the kind or period is not one the hall can have)."""
         span = parse(kind, period)
         check_past(span, self.today())
+        check_after(span, self.first_day())
         start_ns, end_ns = span.bounds_ns(self.cfg.timezone)
         rid, new = self.repo.start(span.kind, span.label, start_ns, end_ns, by)
         return Request(rid, span, new)
@@ -85,6 +86,12 @@ class ReportDesk:
         # a report that cannot render says why, and is never left rendering
         log.exception("report %d (%s %s) failed", req.id, req.span.kind, req.span.label)
         self.repo.finish(req.id, f"{type(e).__name__}: {e}")
+
+    def first_day(self) -> date | None:
+        """The hall's first day of data: the earliest its sources hold."""
+        s = self.sources
+        days = [d for src in (s.calls, s.ratings, s.clocking) if src is not None and (d := src.first_day())]
+        return date.fromisoformat(min(days)) if days else None
 
     def files(self, rid: int) -> Path:
         return self.directory / str(rid)

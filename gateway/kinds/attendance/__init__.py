@@ -154,6 +154,10 @@ class AttendanceProjection:
             if day is not None or punches.get(s)
         ]
 
+    def first_day(self) -> str | None:
+        """`AttendanceDays`: the first day of a punch kept (not those set aside as impossible)."""
+        return self.store.first_day() if self.store is not None else None
+
     def set_aside(self) -> dict[str, int]:
         return self.store.set_aside() if self.store is not None else {}
 

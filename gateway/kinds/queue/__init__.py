@@ -144,6 +144,10 @@ class QueueProjection:
         """The summary's figures per group (`QueueFigures`: the operations reports)."""
         return self.store.figures(start_ns, end_ns, by) if self.store is not None else {}
 
+    def first_day(self) -> str | None:
+        """`QueueFigures`: the first day of a visit kept."""
+        return self.store.first_day() if self.store is not None else None
+
     def lines(self, now_ns: int) -> list[LineNow]:
         """Every line now: the snapshots' (all the hall's queue servers) beside today's events."""
         assert self.store is not None

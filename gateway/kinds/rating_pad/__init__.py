@@ -186,6 +186,13 @@ class RatingsProjection:
         """`RatingsRecord`: the orders of the 差评 given in [start, end)."""
         return self.store.orders_rated(start_ns, end_ns) if self.store is not None else []
 
+    def first_day(self) -> str | None:
+        """`RatingsRecord`: the first day of a rating kept."""
+        if self.store is None:
+            return None
+        self._settle()
+        return self.store.first_day()
+
     def rated_visits(
         self, visits: Visits, start_ns: int, end_ns: int, groupings: Sequence[str]
     ) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
