@@ -37,11 +37,23 @@ def _header(ws: Worksheet, row: int, titles: list[str]) -> None:
         ws.cell(row=row, column=n, value=t).font = BOLD
 
 
-def _widths(ws: Worksheet, titles: list[str]) -> None:
-    for n, t in enumerate(titles, 1):
-        # a CJK character is about two Latin ones wide
-        width = max(8, sum(2 if ord(ch) > 0x2E80 else 1 for ch in t) + 2)
-        ws.column_dimensions[get_column_letter(n)].width = min(width, 60)
+def _shown(value: object) -> int:
+    """About how many Latin characters wide a value shows (a CJK character is two)."""
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _fit(ws: Worksheet) -> None:
+    """Each column as wide as its widest cell, from 8 to 50 characters; a line alone in column A
+    (a table's title, a note) left out: it overflows into the empty cells beside it."""
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value is None or (c.column == 1 and ws.cell(c.row, 2).value is None):
+                continue
+            widths[c.column] = max(widths.get(c.column, 0), _shown(c.value))
+    for n, w in widths.items():
+        ws.column_dimensions[get_column_letter(n)].width = min(max(8, w + 2), 50)
 
 
 def _figures(ws: Worksheet, figures: list[FigureValue]) -> int:
@@ -54,9 +66,6 @@ def _figures(ws: Worksheet, figures: list[FigureValue]) -> int:
         said = [f"{w}：{why}" for w, why in zip(("本期", "上期", "去年同期"), notes, strict=True) if why]
         ws.cell(row=r, column=6, value="；".join(said) or None)
         ws.cell(row=r, column=7, value=f.formula)
-    _widths(ws, titles)
-    ws.column_dimensions["F"].width = 30
-    ws.column_dimensions["G"].width = 50
     return len(figures) + 1
 
 
@@ -102,13 +111,12 @@ def workbook(report: Report) -> bytes:
             c.number_format = "yyyy-mm-dd"
         elif k == "生成时间":
             c.number_format = "yyyy-mm-dd hh:mm"
-    ws0.column_dimensions["A"].width, ws0.column_dimensions["B"].width = 12, 48
+    _fit(ws0)
     for s in report.sections:
         ws = wb.create_sheet(s.title[:31])
         if s.figures:
             row = _figures(ws, s.figures) + 2
         elif s.tables:  # a sheet that is tables only: the first one's header in row 1, frozen
-            _widths(ws, [_heading(c) for c in s.tables[0].columns] + ["说明"])
             row = _grid(ws, 1, s.tables[0])
         else:
             row = 1
@@ -118,6 +126,7 @@ def workbook(report: Report) -> bytes:
         if s.note:
             ws.cell(row=row, column=1, value=s.note)
         ws.freeze_panes = "A2"
+        _fit(ws)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
