@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.signin.cli import register as register_user
 
     register_user(sub)
+    from gateway.features.reports.cli import register as register_report
+
+    register_report(sub)
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:

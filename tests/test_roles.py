@@ -88,6 +88,9 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/v1/violations/{violation_id}/notice", ""): MANAGERS,
     ("GET", "/api/v1/notices", ""): frozenset({"staff", *MANAGERS}),  # staff: their own only
     ("POST", "/api/v1/notices/{notice_id}/ack", ""): frozenset({"staff"}),  # the person signs, nobody for them
+    ("POST", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
+    ("GET", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
+    ("GET", "/api/v1/reports/{ref}", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/lockboxes/{device}/slots", ""): READERS,
     ("POST", "/api/v1/lockboxes/{device}/slots/{slot}/unlock", ""): frozenset({"staff", "duty_manager"}),
     ("POST", "/api/v1/lockers/{locker}/doors/{door}/deposit", ""): frozenset({"staff", "duty_manager"}),
@@ -103,6 +106,7 @@ IDS = {
     "{slot}": "1",
     "{locker}": "lk",
     "{door}": "1",
+    "{ref}": "1",
 }
 # The pickup route reads its body before it knows the caller is no kiosk of its locker: a well-formed
 # one (a wrong code: 403 `wrong_code`, not `forbidden`). Every other route refuses before the body.

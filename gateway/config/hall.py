@@ -18,6 +18,7 @@ from gateway.config.broker import Broker, Ingest
 from gateway.config.devices import Device
 from gateway.config.discipline import Discipline
 from gateway.config.district_broker import District
+from gateway.config.reports import Reports
 from gateway.config.store import Influx, Store
 from gateway.kinds.base import Settings
 from gateway.kinds.registry import KINDS
@@ -112,6 +113,7 @@ class Hall(Model):
     discipline: Discipline = Discipline()
     commands: Commands = Commands()
     district: District = District()
+    reports: Reports = Reports()
 
     @field_validator("timezone")
     @classmethod

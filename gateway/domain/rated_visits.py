@@ -17,7 +17,7 @@ it; `unrated` when only expired prompts (`unrated` events) name it; otherwise no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -151,14 +151,23 @@ def visit_rates(
     served: Iterable[Served], joined: Joined, by: str | None, zone_of: Mapping[str, str]
 ) -> tuple[VisitRates, dict[str, VisitRates]]:
     """评价率 of the visits `served`, in total and per group (`by` one of VISIT_GROUPS; None: none)."""
-    if by is not None and by not in VISIT_GROUPS:
-        raise ValueError(f"by: one of {', '.join(VISIT_GROUPS)}, not {by!r}")
+    total, groups = visit_rates_by(served, joined, (by,) if by else (), zone_of)
+    return total, groups[by] if by else {}
+
+
+def visit_rates_by(
+    served: Iterable[Served], joined: Joined, groupings: Sequence[str], zone_of: Mapping[str, str]
+) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
+    """评价率 in total and per group of each of `groupings`, in one pass over the visits."""
+    for by in groupings:
+        if by not in VISIT_GROUPS:
+            raise ValueError(f"by: one of {', '.join(VISIT_GROUPS)}, not {by!r}")
     total = VisitRates()
-    groups: dict[str, VisitRates] = {}
+    groups: dict[str, dict[str, VisitRates]] = {by: {} for by in groupings}
     for v in served:
         rated = v in joined.rated
         unrated = not rated and v in joined.asked
-        for f in (total, groups.setdefault(visit_group(v, by, zone_of), VisitRates())) if by else (total,):
+        for f in (total, *(g.setdefault(visit_group(v, by, zone_of), VisitRates()) for by, g in groups.items())):
             f.served += 1
             f.rated += rated
             f.unrated += unrated

@@ -7,11 +7,11 @@ GET /api/v1/features lists beside GET /api/v1/kinds, so the pages name no featur
 
 from __future__ import annotations
 
-from gateway.features import compliance, discipline
+from gateway.features import compliance, discipline, reports
 from gateway.features.discipline import pages as discipline_pages
 from gateway.kinds.base import Fragment
 from gateway.kinds.wiring import Builder
 
-FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run)
+FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run, reports.run)
 # name -> (its label, page -> its fragment there)
 PAGES: dict[str, tuple[str, dict[str, Fragment]]] = {"discipline": ("违规台账", discipline_pages.PAGES)}

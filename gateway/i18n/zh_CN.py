@@ -87,6 +87,19 @@ ERRORS: dict[str, Entry] = {
     # the discipline ledger (违规台账, gateway/features/discipline/)
     "no_ledger": Entry("本网关未启用违规台账", ADMIN),
     "unknown_violation": Entry("没有这条违规记录[：#{violation}]", "请刷新违规台账"),
+    # operations reports (gateway/features/reports/)
+    "no_reports": Entry("本网关未启用运行情况报告", ADMIN),
+    "bad_kind": Entry("报告类型不对[：{period}]", "报告类型为 day（日）、week（周）、month（月）、quarter（季）"),
+    "bad_period": Entry("报告期间的格式不对[：{period}]", "[可用的格式为 {forms}]"),
+    "future_period": Entry("报告期间尚未开始[：{period}]", "请选择今天或以前的期间[；可用的格式为 {forms}]"),
+    "before_data": Entry(
+        "报告期间早于本厅最早的数据[：{period}]", "请选择本厅开始记录以后的期间[；可用的格式为 {forms}]"
+    ),
+    "unknown_report": Entry("没有这份报告[：{report}]", "请刷新报告列表"),
+    "report_not_ready": Entry(
+        "报告[#{report}]没有此格式的文件[：{fmt}][（状态：{status}）]",
+        "生成中的报告请稍后再取；失败的报告请查看原因后重新生成",
+    ),
     "violation_state": Entry(
         "违规记录[#{violation}]当前不能执行这一步[（{action}）]",
         "违规记录按 待确认 → 已确认/已撤销 → 已申诉 → 已裁定 的顺序处理；请刷新查看当前状态",
@@ -221,6 +234,9 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/violations": "违规台账，最新的在前，可按时段、状态、人员、科室筛选",
         "GET /api/v1/violations/exposure": "大厅公示：今日已确认的违规（姓名按大屏规则遮挡，不含工号）",
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
+        "POST /api/v1/reports": "生成运行情况报告（日、周、月、季）",
+        "GET /api/v1/reports": "已生成的运行情况报告，新的在前",
+        "GET /api/v1/reports/{ref}": "一份报告的状态；加 .json、.xlsx 或 .pdf 下载其文件",
         "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/appeal": "当事人对已确认的违规提出申诉，附说明",

@@ -5,11 +5,15 @@ projections are then found through `gateway.kinds.lookup.Projections.reads(Prese
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any, Protocol
 
+from gateway.domain.attendance import DailyRecord
 from gateway.domain.occupancy import Bucket, Occupancy
-from gateway.domain.rated_visits import Served
+from gateway.domain.rated_visits import Served, VisitRates
+from gateway.domain.ratings import Rating
+from gateway.domain.workorders import WorkOrder
 
 
 class Presence(Protocol):
@@ -64,4 +68,52 @@ class Visits(Protocol):
     def served(self, start_ns: int, end_ns: int) -> list[Served]:
         """The visits that began in [start, end) and were served, as the provider's own summary
         counts them (its `served`); empty until its store is open."""
+        ...
+
+
+class QueueFigures(Protocol):
+    """The queue summary's figures over a period (tickets, served, no-shows, transfers, waiting and
+    handling spreads), per group: what the operations reports count."""
+
+    def figures(self, start_ns: int, end_ns: int, by: str | None) -> dict[Any, dict[str, Any]]:
+        """Per group of `by` ("window", "staff", "line", "item"; None: one group, None), as the
+        queue's summary gives them; empty until its store is open."""
+        ...
+
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
+        ...
+
+
+class RatingsRecord(Protocol):
+    """The ratings that count and the 差评 work orders, for the operations reports."""
+
+    def ratings_between(self, start_ns: int, end_ns: int) -> list[Rating]:
+        """Every rating (and expired prompt) in [start, end)."""
+        ...
+
+    def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
+        """The work orders of the 差评 given in [start, end)."""
+        ...
+
+    def rated_visits(
+        self, visits: Visits, start_ns: int, end_ns: int, groupings: Sequence[str]
+    ) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
+        """The served visits of [start, end) and how many were rated (评价率 = rated / served, as the
+        ratings summary's `visits` counts them), in all and per group of each of `groupings`
+        ("window", "staff")."""
+        ...
+
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
+        ...
+
+
+class AttendanceDays(Protocol):
+    """A day's attendance per person: first in, last out, late, missing punches."""
+
+    def daily(self, d: date, now_ns: int) -> list[DailyRecord]: ...
+
+    def first_day(self) -> str | None:
+        """The hall's first local date (ISO) it holds anything of; None: nothing yet."""
         ...

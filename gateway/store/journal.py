@@ -43,6 +43,7 @@ from gateway.store.repos.quarantine import (
     Quarantined,
     QuarantineRow,
 )
+from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
 from gateway.store.repos.violations import Violations
@@ -78,6 +79,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Violations,
     Accounts,
     Patrol,  # after Violations: its tables refer to violations
+    Reports,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -103,6 +105,7 @@ class Repositories:
     violations: Violations
     accounts: Accounts
     patrol: Patrol
+    reports: Reports
 
 
 class Journal:
@@ -151,6 +154,7 @@ class Journal:
             violations=Violations(c, k),
             accounts=Accounts(c, k),
             patrol=Patrol(c, k),
+            reports=Reports(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

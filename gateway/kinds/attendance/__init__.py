@@ -35,7 +35,7 @@ from gateway.kinds.attendance.pages import PAGES
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
 from gateway.kinds.attendance.store import PunchStore
 from gateway.kinds.base import Kind, low_battery
-from gateway.kinds.reads import Presence
+from gateway.kinds.reads import AttendanceDays, Presence
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -154,6 +154,10 @@ class AttendanceProjection:
             if day is not None or punches.get(s)
         ]
 
+    def first_day(self) -> str | None:
+        """`AttendanceDays`: the first day of a punch kept (not those set aside as impossible)."""
+        return self.store.first_day() if self.store is not None else None
+
     def set_aside(self) -> dict[str, int]:
         return self.store.set_aside() if self.store is not None else {}
 
@@ -209,7 +213,7 @@ KIND = Kind(
     stores=(PunchStore,),
     settings=SETTINGS,
     router="gateway.kinds.attendance.api:router",
-    provides={Presence: AttendanceProjection},
+    provides={Presence: AttendanceProjection, AttendanceDays: AttendanceProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
     pages=PAGES,

@@ -59,6 +59,10 @@ class PunchStore(StagedRows):
             out.setdefault(staff, []).append(Punch(device, None if seq == -1 else seq, ts, staff, method, direction))
         return out
 
+    def first_day(self) -> str | None:
+        self.flush_for_read()
+        return self.conn.execute("SELECT min(day) FROM punches WHERE flag IS NULL").fetchone()[0]
+
     def set_aside(self) -> dict[str, int]:
         """Punches left out of the figures, by why (past, future)."""
         self.flush_for_read()

@@ -32,7 +32,7 @@ from gateway.kinds.queue.pages import PAGES
 from gateway.kinds.queue.series import snapshot_records, visit_records
 from gateway.kinds.queue.settings import SETTINGS, QueueContext
 from gateway.kinds.queue.store import VisitStore
-from gateway.kinds.reads import Visits
+from gateway.kinds.reads import QueueFigures, Visits
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -140,6 +140,14 @@ class QueueProjection:
             return []
         return [Served(*row) for row in self.store.served(start_ns, end_ns, RESULTS)]
 
+    def figures(self, start_ns: int, end_ns: int, by: str | None) -> dict[Any, dict[str, Any]]:
+        """The summary's figures per group (`QueueFigures`: the operations reports)."""
+        return self.store.figures(start_ns, end_ns, by) if self.store is not None else {}
+
+    def first_day(self) -> str | None:
+        """`QueueFigures`: the first day of a visit kept."""
+        return self.store.first_day() if self.store is not None else None
+
     def lines(self, now_ns: int) -> list[LineNow]:
         """Every line now: the snapshots' (all the hall's queue servers) beside today's events."""
         assert self.store is not None
@@ -199,7 +207,7 @@ KIND = Kind(
     stores=(VisitStore,),
     settings=SETTINGS,
     router="gateway.kinds.queue.api:router",
-    provides={Visits: QueueProjection},
+    provides={Visits: QueueProjection, QueueFigures: QueueProjection},
     errors=words.ERRORS,
     labels=words.LABELS,
     summaries=words.SUMMARIES,

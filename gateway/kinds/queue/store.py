@@ -255,6 +255,10 @@ class VisitStore(StagedRows):
             (start_ns, end_ns, *results),
         ).fetchall()
 
+    def first_day(self) -> str | None:
+        self.flush_for_read()
+        return self.conn.execute("SELECT min(day) FROM queue_visits").fetchone()[0]
+
     def figures(self, start_ns: int, end_ns: int, by: str | None) -> dict[Any, dict[str, Any]]:
         """The summary's figures of the visits that began in [start, end), per group of `by` (a key
         of KEY_AT; None: one group, None, of them all), as `Figures.out` gives them. The days in

@@ -14,7 +14,7 @@ instead of one per event (a flood of 差评 must not stall the hub's batch).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -22,12 +22,15 @@ from zoneinfo import ZoneInfo
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import Rating, from_fields
 from gateway.domain.workorders import WorkOrder, deadline_ns, transition
 from gateway.kinds.base import Kind, Param, low_battery
 from gateway.kinds.rating_pad import words
 from gateway.kinds.rating_pad.pages import PAGES
 from gateway.kinds.rating_pad.store import RatingStore
+from gateway.kinds.rating_pad.visit_rates import rates_by
+from gateway.kinds.reads import RatingsRecord, Visits
 from gateway.store.staged import attach
 
 if TYPE_CHECKING:
@@ -174,6 +177,34 @@ class RatingsProjection:
         self.store.save_transition(moved, action, who, o.state, text)
         return moved
 
+    def ratings_between(self, start_ns: int, end_ns: int) -> list[Rating]:
+        """`RatingsRecord` (the operations reports)."""
+        if self.store is None:
+            return []
+        self._settle()
+        return self.store.between(start_ns, end_ns)
+
+    def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
+        """`RatingsRecord`: the orders of the 差评 given in [start, end)."""
+        return self.store.orders_rated(start_ns, end_ns) if self.store is not None else []
+
+    def first_day(self) -> str | None:
+        """`RatingsRecord`: the first day of a rating kept."""
+        if self.store is None:
+            return None
+        self._settle()
+        return self.store.first_day()
+
+    def rated_visits(
+        self, visits: Visits, start_ns: int, end_ns: int, groupings: Sequence[str]
+    ) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
+        """`RatingsRecord`: 评价率 against the served visits, as the ratings summary counts it."""
+        if self.store is None:
+            return VisitRates(), {by: {} for by in groupings}
+        self._settle()
+        zone_of = {w: self.zones[d] for d, w in self.windows.items()}
+        return rates_by(self.store, visits, start_ns, end_ns, groupings, zone_of)
+
     def conditions(self, now_ns: int) -> list[Condition]:
         if self.store is None:
             return []
@@ -231,6 +262,7 @@ KIND = Kind(
     without={RATED: ("score", UNRATED)},
     rules=(low_battery,),
     projections=(RatingsProjection,),
+    provides={RatingsRecord: RatingsProjection},
     router="gateway.kinds.rating_pad.api:router",
     stores=(RatingStore,),
     errors=words.ERRORS,

@@ -341,6 +341,16 @@ class RatingStore(Staged):
         args.append(limit)
         return [_order(r) for r in self.conn.execute(sql, args)]
 
+    def first_day(self) -> str | None:
+        self.flush_for_read()
+        return self.conn.execute("SELECT min(day) FROM ratings").fetchone()[0]
+
+    def orders_rated(self, start_ns: int, end_ns: int) -> list[WorkOrder]:
+        """The orders of the 差评 given in [start, end), oldest first."""
+        self.flush_for_read()
+        sql = "SELECT * FROM workorders WHERE rated_ns >= ? AND rated_ns < ? ORDER BY id"
+        return [_order(r) for r in self.conn.execute(sql, (start_ns, end_ns))]
+
     def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
         self.flush()
         with transaction(self.conn) as c:

@@ -10,10 +10,10 @@ The cost is reading the period's served visits with its ratings, once per summar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.domain.rated_visits import VisitRates, join, ratings_by_line, visit_rates
+from gateway.domain.rated_visits import VisitRates, join, ratings_by_line, visit_rates, visit_rates_by
 from gateway.domain.ratings import Figures
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.kinds.reads import Visits
@@ -38,6 +38,23 @@ class AgainstVisits:
     groups: dict[str, VisitRates]  # by the visit's window, staff, item, line, zone (of its pad) or day
     without_visit: int  # the period's ratings (rated) that name no served visit
     by_line: dict[str, Figures] = field(default_factory=dict)  # the period's ratings per line of their visit
+
+
+def rates_by(
+    store: RatingStore,
+    visits: Visits,
+    start_ns: int,
+    end_ns: int,
+    groupings: Sequence[str],
+    zone_of: Mapping[str, str],
+) -> tuple[VisitRates, dict[str, dict[str, VisitRates]]]:
+    """评价率 in total and per group of each of `groupings`, from one join (the operations
+    reports ask for several: the join is most of the cost)."""
+    period = visits.served(start_ns, end_ns)
+    joined = join(
+        [*visits.served(start_ns - MARGIN_NS, start_ns), *period], store.refs(start_ns - MARGIN_NS, end_ns + MARGIN_NS)
+    )
+    return visit_rates_by(period, joined, groupings, zone_of)
 
 
 def against_visits(
