@@ -115,9 +115,9 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         warn_interval_s: float = 10.0,
         background_checkpoints: bool = True,
-        cursors: Sequence[str] = (),
+        cursors: Sequence[str] = (LOCAL,),
     ) -> None:
-        """`cursors`: the sinks besides the local one that this outbox also feeds (cursors.py)."""
+        """`cursors`: the sinks this outbox feeds, each with its own cursor (cursors.py)."""
         if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
             raise ValueError(f"synchronous must be FULL, NORMAL, EXTRA or OFF, not {synchronous!r}")
         self.path = Path(path)
@@ -140,7 +140,7 @@ class Outbox:
             self._count[Priority(prio)] = n
             self._bytes[Priority(prio)] = size or 0
         self._counters = dict(self._conn.execute("SELECT name, value FROM counters"))
-        self.cursors = Cursors(self._conn, (LOCAL, *cursors))
+        self.cursors = Cursors(self._conn, tuple(cursors) or (LOCAL,))
 
     # -- opening ------------------------------------------------------------------------------
 
