@@ -339,6 +339,15 @@ class VictoriaMetrics(_Process):
         series = self.export(f'{{__name__="{measurement}_{field}"}}')
         return sum(len(s["timestamps"]) for s in series)
 
+    def wait_count(self, measurement: str, field: str, n: int, timeout: float = 120) -> int:
+        """Poll until n samples are stored or the time is up; the last count seen."""
+        deadline = time.monotonic() + timeout
+        got = self.count(measurement, field)
+        while got < n and time.monotonic() < deadline:
+            time.sleep(0.25)
+            got = self.count(measurement, field)
+        return got
+
 
 class GatewayProcess:
     """`hallgate run` as a child process on a hall of one rating pad: fault tests and benchmarks."""
@@ -352,21 +361,24 @@ class GatewayProcess:
         database: str = "hallgate",
         workers: int = 1,
         flush_interval_s: float = 0.2,  # the tests' pace; a hall runs the default, 1 s
+        extra: str = "",  # more top-level YAML, e.g. a district section
+        max_bytes: int | None = None,  # the outbox's budget (store.max_bytes)
     ) -> None:
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.topic = f"hall/{site}/rating/rp-1/event"
         self.config = folder / "hall.yaml"
+        budget = f", max_bytes: {max_bytes}" if max_bytes else ""
         self.config.write_text(f"""
 site: {site}
 api: {{port: {self.api_port}}}
 broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
-store: {{path: {folder}/outbox.sqlite, flush_interval_s: {flush_interval_s}}}
+store: {{path: {folder}/outbox.sqlite, flush_interval_s: {flush_interval_s}{budget}}}
 ingest: {{workers: {workers}}}
 influx: {{api: v1, url: "{influx.url}", database: {database}}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
-""")
+{extra}""")
         self.log = folder / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
