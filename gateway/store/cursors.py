@@ -14,14 +14,34 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.domain.canonical import Priority
 
-if TYPE_CHECKING:
-    from gateway.store.outbox import Batch, Outbox
-
 LOCAL = "local"  # the hall's own InfluxDB: the cursor every outbox has
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    ids: list[int]
+    lines: list[str]
+    bytes: int
+    prios: tuple[int, ...] = ()  # each record's class: where the sink's cursor moves to on ack
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class _Outbox(Protocol):
+    """The outbox as a cursor sees it (gateway/store/outbox.py)."""
+
+    cursors: Cursors
+
+    def add_listener(self, callback: Callable[[], None]) -> None: ...
+    def peek(self, limit: int, cursor: str = LOCAL) -> Batch: ...
+    def ack(self, batch: Batch, *, rejected: int = 0, cursor: str = LOCAL) -> None: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (
@@ -91,7 +111,7 @@ def _count(conn: sqlite3.Connection, prio: Priority, after: int, upto: int | Non
 class OutboxCursor:
     """What a drain needs of the outbox, for one sink: its depth, its batches, its acks."""
 
-    def __init__(self, outbox: Outbox, name: str) -> None:
+    def __init__(self, outbox: _Outbox, name: str) -> None:
         self.outbox = outbox
         self.name = name
 

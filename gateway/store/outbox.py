@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 
 from gateway.domain.canonical import Priority
-from gateway.store.cursors import LOCAL, Cursors, OutboxCursor, sink_drops
+from gateway.store.cursors import LOCAL, Batch, Cursors, OutboxCursor, sink_drops
 from gateway.store.drops import DropLog
 from gateway.store.eviction import plan_eviction
 from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
@@ -58,17 +58,6 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 class OutboxFull(RuntimeError):
     """An AUDIT record does not fit even after dropping every lower class. Nothing was stored."""
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    ids: list[int]
-    lines: list[str]
-    bytes: int
-    prios: tuple[int, ...] = ()  # each record's class: where the sink's cursor moves to on ack
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 @dataclass(frozen=True, slots=True)
