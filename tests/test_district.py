@@ -6,6 +6,7 @@ exact counts in both stores."""
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.demo_support import running_demo
 from tests.load import Publisher
 from tests.servers import GatewayProcess, InfluxDB, Mosquitto, VictoriaMetrics
 
@@ -186,3 +188,20 @@ def test_the_catch_up_never_goes_faster_than_the_configured_rate(
             assert got_j - got_i <= allowed, (got_j - got_i, allowed, answered_j - asked_i)
     # All n were written after the restart: at that pace that takes at least this long.
     assert samples[-1][1] - restarted >= (n - 2 * BURST) / RATE
+
+
+def test_the_demo_forwards_to_the_district_store_it_is_pointed_at(
+    tmp_path: Path, victoria_metrics: VictoriaMetrics
+) -> None:
+    hallgate = Path(sys.executable).with_name("hallgate")
+    with running_demo(hallgate, tmp_path, args=("--district", victoria_metrics.url)) as demo:
+        line = next(x for x in demo.banner if "district" in x)
+        assert victoria_metrics.url in line
+        site_label = line.rsplit("site=", 1)[1].rstrip(")\n")
+        wait_until(
+            "the demo's series in the district store",
+            lambda: victoria_metrics.export(f'{{site="{site_label}"}}') != [],
+            timeout=60,
+        )
+        code, _ = demo.stop()
+        assert code == 0
