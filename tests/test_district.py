@@ -38,6 +38,7 @@ def site(
         influxdb,
         extra=district_yaml(victoria_metrics, **options.get("district", {})),
         max_bytes=options.get("max_bytes"),
+        workers=options.get("workers", 1),
     )
     gw.start()
     yield gw
@@ -125,6 +126,18 @@ def test_sigkill_during_a_district_backlog_loses_nothing(
     victoria_metrics.start()
     assert victoria_metrics.wait_count(MEASUREMENT, FIELD, n) == n
     assert influxdb.count("hallgate", MEASUREMENT, FIELD) == n
+
+
+@pytest.mark.parametrize("site", [{"workers": 2}], indirect=True)
+def test_ingest_workers_outboxes_forward_to_the_district_too(
+    site: GatewayProcess, mosquitto: Mosquitto, influxdb: InfluxDB, victoria_metrics: VictoriaMetrics
+) -> None:
+    n = 3000
+    victoria_metrics.stop()
+    publish(site, mosquitto, n)  # shared between the two workers, each with its outbox and cursors
+    assert influxdb.wait_count("hallgate", MEASUREMENT, n) == n
+    victoria_metrics.start()
+    assert victoria_metrics.wait_count(MEASUREMENT, FIELD, n) == n
 
 
 BUDGET = 300_000  # bytes; a phase of PHASE events is far below a third of it (about 250 bytes a line)
