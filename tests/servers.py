@@ -11,6 +11,7 @@ import getpass
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -304,12 +305,15 @@ class VictoriaMetrics(_Process):
     ms precision; each numeric field becomes a series `{measurement}_{field}`; string fields are
     not stored), read back through /api/v1/export."""
 
-    def __init__(self, folder: Path, extra_args: list[str] | None = None) -> None:
+    def __init__(self, folder: Path, extra_args: list[str] | None = None, pki: Pki | None = None) -> None:
         super().__init__(folder, "victoria-metrics")
         self.binary = require_binary("victoria-metrics")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if pki else 'http'}://127.0.0.1:{self.port}"
         self.extra_args = list(extra_args or [])
+        self._context = ssl.create_default_context(cafile=str(pki.ca)) if pki else None
+        if pki:  # HTTPS with the test CA's server certificate (localhost and 127.0.0.1)
+            self.extra_args += ["-tls", f"-tlsCertFile={pki.server_cert}", f"-tlsKeyFile={pki.server_key}"]
 
     def _command(self) -> list[str]:
         return [
@@ -323,15 +327,18 @@ class VictoriaMetrics(_Process):
         ]
 
     def _wait_ready(self) -> None:
-        wait_for_http(f"{self.url}/health", 200)
+        if self._context is None:
+            wait_for_http(f"{self.url}/health", 200)
+        else:
+            wait_for_port(self.port)
 
     def export(self, match: str) -> list[dict]:
         """Raw samples of the series matching a selector, e.g. '{__name__=~"heartbeat_.*"}'."""
         # Recently written samples sit in memory buffers for about a second; flush them first.
-        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30, context=self._context) as r:
             r.read()
         query = urllib.parse.urlencode({"match[]": match})
-        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30, context=self._context) as r:
             return [json.loads(line) for line in r.read().splitlines() if line.strip()]
 
     def count(self, measurement: str, field: str) -> int:

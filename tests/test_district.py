@@ -16,7 +16,7 @@ import pytest
 
 from tests.demo_support import running_demo
 from tests.load import Publisher
-from tests.servers import GatewayProcess, InfluxDB, Mosquitto, VictoriaMetrics
+from tests.servers import GatewayProcess, InfluxDB, Mosquitto, VictoriaMetrics, make_pki
 
 MEASUREMENT, FIELD = "rating_pad_event", "seq"
 SITE_LABEL = "town-07"
@@ -138,6 +138,34 @@ def test_ingest_workers_outboxes_forward_to_the_district_too(
     assert influxdb.wait_count("hallgate", MEASUREMENT, n) == n
     victoria_metrics.start()
     assert victoria_metrics.wait_count(MEASUREMENT, FIELD, n) == n
+
+
+def test_https_with_the_district_ca_forwards_and_another_ca_is_refused(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    (tmp_path / "vm").mkdir()
+    vm = VictoriaMetrics(tmp_path / "vm", pki=pki)
+    vm.start()
+    sites = []
+    try:
+        for name, ca in (("good", pki.ca), ("bad", pki.other_ca)):
+            (tmp_path / name).mkdir()
+            yaml = district_yaml(vm, site_label=name, tls=f"{{ca_file: {ca}}}")
+            gw = GatewayProcess(tmp_path / name, mosquitto, influxdb, site=name, database=name, extra=yaml)
+            sites.append(gw)
+            gw.start()
+            publish(gw, mosquitto, 200)
+        assert vm.wait_count(MEASUREMENT, FIELD, 200) == 200
+        wait_until(
+            "the wrong CA shown", lambda: readyz(sites[1]).json()["detail"]["district"]["state"] == "unreachable"
+        )
+        assert "CERTIFICATE_VERIFY_FAILED" in readyz(sites[1]).json()["detail"]["district"]["last_error"]
+        assert {s["metric"]["site"] for s in vm.export(f'{{__name__="{MEASUREMENT}_{FIELD}"}}')} == {"good"}
+    finally:
+        for gw in sites:
+            gw.stop()
+        vm.stop()
 
 
 BUDGET = 300_000  # bytes; a phase of PHASE events is far below a third of it (about 250 bytes a line)
