@@ -63,9 +63,9 @@ def test_a_sink_no_longer_configured_holds_nothing_back(tmp_path: Path) -> None:
 
 
 def test_a_full_outbox_evicts_what_only_the_held_back_sink_lacks_and_counts_it_for_that_sink(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    box = Outbox(tmp_path / "o.db", cursors=SINKS, max_bytes=1000)
+    box = Outbox(tmp_path / "o.db", cursors=SINKS, max_bytes=1000, warn_interval_s=0)
     local = box.cursor("local")
     for n in range(30):
         box.append([(E, line(n))])
@@ -75,6 +75,7 @@ def test_a_full_outbox_evicts_what_only_the_held_back_sink_lacks_and_counts_it_f
     assert s.pending_by_sink == {"local": 0, "district": 10}
     assert ids(box.cursor("district").peek(100).lines) == list(range(20, 30))
     box.close()
+    assert "per sink: district 20, local 0" in caplog.text
 
 
 def test_relabel_sets_the_site_tag_and_keeps_the_rest() -> None:
