@@ -180,7 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger("firmware_sim").setLevel(logging.WARNING)  # a line per simulated device
 
-    return _run_until_signal(demo_main(args.api_port, args.mqtt_port))
+    return _run_until_signal(demo_main(args.api_port, args.mqtt_port, district=args.district))
 
 
 def _version() -> str:
@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="a whole demo hall: embedded broker, simulated devices, gateway, API")
     p.add_argument("--api-port", type=int, default=8080)
     p.add_argument("--mqtt-port", type=int, default=1883)
+    p.add_argument(
+        "--district", metavar="URL", help="forward the demo's series to this district store (VictoriaMetrics)"
+    )
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run the gateway from a hall configuration file")
     p.add_argument("-c", "--config", required=True, help="hall configuration (YAML)")

@@ -139,6 +139,7 @@ async def run_demo(
     heartbeat_s: float = 30.0,
     folder: Path | None = None,
     modbus_port_base: int | None = None,
+    district: str | None = None,
 ) -> AsyncIterator[tuple[Gateway, dict[str, str]]]:
     tokens = demo_tokens()
     hall = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
@@ -155,6 +156,8 @@ async def run_demo(
                 "HALLGATE_STORE__PATH": str((folder or Path(tmp)) / "outbox.sqlite"),
             }
             | moved
+            # --district: forward to that store at once (one demo site, no crowd to spread out).
+            | ({"HALLGATE_DISTRICT__URL": district, "HALLGATE_DISTRICT__START_JITTER_S": "0"} if district else {})
         )
         os.environ.update({k: v for k, v in environ.items() if k.startswith("HALLGATE_TOKEN_")})
         cfg = load_config(DEMO_CONFIG, environ)
@@ -183,8 +186,10 @@ async def demo_account(gw: Gateway) -> str:
     return password
 
 
-async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None = None) -> None:
-    async with run_demo(api_port, mqtt_port, modbus_port_base=modbus_port_base) as (gw, tokens):
+async def demo_main(
+    api_port: int, mqtt_port: int, modbus_port_base: int | None = None, district: str | None = None
+) -> None:
+    async with run_demo(api_port, mqtt_port, modbus_port_base=modbus_port_base, district=district) as (gw, tokens):
         base = f"http://127.0.0.1:{api_port}"
         print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
         print(f"  dashboard: {base}/#token={tokens['manager']}")
@@ -193,6 +198,8 @@ async def demo_main(api_port: int, mqtt_port: int, modbus_port_base: int | None 
         print(f"  API docs:  {base}/docs")
         print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
         print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")
+        if district:
+            print(f"  区县汇聚 (district): {district} (site={gw.cfg.district.site_label or gw.cfg.site})")
         lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
         print(f"  Modbus:    {', '.join(lines)} (simulated locker bank and counters)")
         # The simulators' control channel, as `hallgate sim hall` has it: a tester jams a lock or

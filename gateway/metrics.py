@@ -8,6 +8,7 @@ figures come from prometheus_client's default process and platform collectors.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from prometheus_client import PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -19,6 +20,7 @@ from prometheus_client.core import (
 )
 
 from gateway.kinds import registry as kinds
+from gateway.store.outbox import OutboxStats
 from gateway.view import View
 
 
@@ -201,6 +203,7 @@ class GatewayCollector:
         yield CounterMetricFamily(
             "hallgate_outbox_rejected_records", "records the sink refused as invalid", value=o.rejected_total
         )
+        yield from _per_sink(v, o)
         yield GaugeMetricFamily(
             "hallgate_store_writable", "1 while the outbox accepts commits", value=1 if v.store_writable else 0
         )
@@ -275,6 +278,38 @@ def _workers(v: View) -> Iterator[Metric]:
         dropped.add_metric(key, st["forward_dropped"])
         backlog.add_metric(key, st["outbox"]["depth_records"])
     yield from (connected, received, forwarded, dropped, backlog)
+
+
+def _per_sink(v: View, o: OutboxStats) -> Iterator[Metric]:
+    """Each sink's cursor in the outbox (the gateway's and its ingest workers' together), and the
+    district forwarder's link: a district held back shows here, apart from the local sink."""
+    pending = GaugeMetricFamily(
+        "hallgate_outbox_sink_pending_records", "records a sink has not had yet", labels=["sink"]
+    )
+    dropped = CounterMetricFamily(
+        "hallgate_outbox_sink_dropped_records", "records a sink lost because the outbox was full", labels=["sink"]
+    )
+    delivered = CounterMetricFamily(
+        "hallgate_outbox_sink_delivered_records", "records delivered to a sink", labels=["sink"]
+    )
+    outboxes = [asdict(o), *(w.status["outbox"] for w in v.workers.values() if w.status)]
+    for family, key in ((pending, "pending_by_sink"), (dropped, "dropped_by_sink"), (delivered, "delivered_by_sink")):
+        total: dict[str, int] = {}
+        for ob in outboxes:
+            for sink, n in ob.get(key, {}).items():
+                total[sink] = total.get(sink, 0) + n
+        for sink, n in sorted(total.items()):
+            family.add_metric([sink], n)
+        yield family
+    if v.district is not None:
+        yield GaugeMetricFamily(
+            "hallgate_district_up", "1 while the district store takes our writes", value=int(v.district.healthy)
+        )
+        yield CounterMetricFamily(
+            "hallgate_district_errors",
+            "failed writes to the district store",
+            value=sum(v.district.errors_by_type.values()),
+        )
 
 
 def _le(bound: float) -> str:

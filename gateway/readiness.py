@@ -9,6 +9,7 @@ from typing import Any
 
 from drivers.mqtt.options import LinkStats
 from gateway.store.drain import DrainStats
+from gateway.store.outbox import OutboxStats
 from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Writes
 
 Check = tuple[dict[str, Any], str | None]  # (detail, the problem or None)
@@ -48,6 +49,17 @@ def sink_readiness(d: DrainStats, name: str, url: str | None) -> Check:
     if not d.healthy and d.last_error is not None:
         return detail, f"store {url} not reachable: {d.last_error}"
     return detail, None
+
+
+def district_readiness(d: DrainStats, url: str | None, o: OutboxStats) -> dict[str, Any]:
+    """The district forwarder: reachable or not, and what it has still to send or has lost."""
+    detail, problem = sink_readiness(d, "district", url)
+    return detail | {
+        "state": "forwarding" if d.healthy else "unreachable" if problem else "starting",
+        "pending_records": o.pending_by_sink.get("district", 0),
+        "dropped_records": o.dropped_by_sink.get("district", 0),
+        "problem": problem,
+    }
 
 
 def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:

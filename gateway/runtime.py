@@ -38,7 +38,15 @@ from gateway.features import FEATURES
 from gateway.health import HealthBook
 from gateway.i18n.catalogue import say
 from gateway.ingest.hub import Hub
-from gateway.ingest.links import alerts_topic, make_sink, mqtt_options, status_topic
+from gateway.ingest.links import (
+    alerts_topic,
+    district_drain,
+    make_district_sink,
+    make_sink,
+    mqtt_options,
+    outbox_cursors,
+    status_topic,
+)
 from gateway.ingest.pollers import spawn_pollers
 from gateway.ingest.workers import IngestWorkers
 from gateway.kinds.base import KeepsRecords, Projection
@@ -47,6 +55,7 @@ from gateway.kinds.registry import KINDS, stores
 from gateway.kinds.wiring import Running, build, kind_builders
 from gateway.redact import redact_url
 from gateway.signin.desk import SignInDesk
+from gateway.store.cursors import LOCAL
 from gateway.store.drain import DrainStats, drain
 from gateway.store.journal import Journal, JournalError
 from gateway.store.outbox import Outbox
@@ -102,7 +111,7 @@ def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StartupError(f"store.path: the folder {folder} is not writable; {hint}")
     try:
-        outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes)
+        outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes, cursors=outbox_cursors(cfg))
     except (sqlite3.Error, OSError) as e:
         raise StartupError(
             f"store.path: cannot open the outbox {cfg.store.path}: {e}; {hint} "
@@ -184,6 +193,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         sink = make_sink(cfg.influx)
         if sink is not None:
             stack.push_async_callback(_astop("the InfluxDB sink", sink.close))
+        district = make_district_sink(cfg)
+        if district is not None:
+            stack.push_async_callback(_astop("the district sink", district.close))
         # Last things before the stores close: what the pollers handed over, and the zones' state.
         saving = lambda: (hub.flush(), journal.save_states(hub.states()), [s() for s in parts.savers])  # noqa: E731
         stack.callback(_stop("saving state", saving))
@@ -245,7 +257,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             supervisor.spawn(
                 "drain",
                 lambda: drain(
-                    outbox,
+                    outbox.cursor(LOCAL),
                     sink,
                     batch_size=s.batch_size,
                     max_wait_s=s.flush_interval_s,
@@ -253,6 +265,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     stats=stats,
                 ),
             )
+        if district is not None:
+            view.district = DrainStats()
+            supervisor.spawn("district", lambda: district_drain(outbox, district, cfg, asyncio.Event(), view.district))
         spawn_pollers(supervisor, devices, lines, hub)
         for name, task in parts.tasks.items():
             supervisor.spawn(name, task)

@@ -27,7 +27,14 @@ from gateway.ingest.hub import Hub, Unknown
 from gateway.ingest.workers import worker_problems
 from gateway.kinds.lookup import Projections
 from gateway.kinds.reads import Zones
-from gateway.readiness import Readiness, ago, broker_readiness, sink_readiness, state_readiness
+from gateway.readiness import (
+    Readiness,
+    ago,
+    broker_readiness,
+    district_readiness,
+    sink_readiness,
+    state_readiness,
+)
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
@@ -97,6 +104,7 @@ class View:
     alerts: AlertDesk
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
+    district: DrainStats | None = None  # the district store's forwarder, when the hall has one
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
     workers: dict[int, Any] = field(default_factory=dict)  # gateway.ingest.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
@@ -383,6 +391,9 @@ class View:
         if self.sink_name is not None:
             detail["sink"], problem = sink_readiness(self.drain, self.sink_name, self.sink_url)
             problems += [problem] if problem else []
+        if self.district is not None:
+            # The site works without the district: its state is told, never a reason not to be ready.
+            detail["district"] = district_readiness(self.district, self.cfg.district.url, self.outbox_stats())
         detail["parts"] = {
             p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts, "last_error": p.last_error}
             for p in self.supervisor.parts.values()

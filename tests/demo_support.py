@@ -20,11 +20,13 @@ KINDS = {"rating_pad", "lockbox", "attendance", "pickup_locker", "people_counter
 
 
 class Demo:
-    def __init__(self, hallgate: str | Path, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, hallgate: str | Path, cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.api_port, self.mqtt_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.proc = subprocess.Popen(
-            [str(hallgate), "demo", "--api-port", str(self.api_port), "--mqtt-port", str(self.mqtt_port)],
+            [str(hallgate), "demo", "--api-port", str(self.api_port), "--mqtt-port", str(self.mqtt_port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -83,9 +85,11 @@ class Demo:
 
 
 @contextlib.contextmanager
-def running_demo(hallgate: str | Path, cwd: Path, env: dict[str, str] | None = None) -> Iterator[Demo]:
+def running_demo(
+    hallgate: str | Path, cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Demo]:
     """A demo with its banner read; killed if the block fails before stopping it."""
-    demo = Demo(hallgate, cwd, env)
+    demo = Demo(hallgate, cwd, env, args)
     try:
         demo.read_banner()
         yield demo

@@ -11,6 +11,7 @@ import getpass
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -304,12 +305,15 @@ class VictoriaMetrics(_Process):
     ms precision; each numeric field becomes a series `{measurement}_{field}`; string fields are
     not stored), read back through /api/v1/export."""
 
-    def __init__(self, folder: Path, extra_args: list[str] | None = None) -> None:
+    def __init__(self, folder: Path, extra_args: list[str] | None = None, pki: Pki | None = None) -> None:
         super().__init__(folder, "victoria-metrics")
         self.binary = require_binary("victoria-metrics")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if pki else 'http'}://127.0.0.1:{self.port}"
         self.extra_args = list(extra_args or [])
+        self._context = ssl.create_default_context(cafile=str(pki.ca)) if pki else None
+        if pki:  # HTTPS with the test CA's server certificate (localhost and 127.0.0.1)
+            self.extra_args += ["-tls", f"-tlsCertFile={pki.server_cert}", f"-tlsKeyFile={pki.server_key}"]
 
     def _command(self) -> list[str]:
         return [
@@ -323,21 +327,33 @@ class VictoriaMetrics(_Process):
         ]
 
     def _wait_ready(self) -> None:
-        wait_for_http(f"{self.url}/health", 200)
+        if self._context is None:
+            wait_for_http(f"{self.url}/health", 200)
+        else:
+            wait_for_port(self.port)
 
     def export(self, match: str) -> list[dict]:
         """Raw samples of the series matching a selector, e.g. '{__name__=~"heartbeat_.*"}'."""
         # Recently written samples sit in memory buffers for about a second; flush them first.
-        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30, context=self._context) as r:
             r.read()
         query = urllib.parse.urlencode({"match[]": match})
-        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30, context=self._context) as r:
             return [json.loads(line) for line in r.read().splitlines() if line.strip()]
 
     def count(self, measurement: str, field: str) -> int:
         """Number of samples of one numeric field of a measurement, over all its tag sets."""
         series = self.export(f'{{__name__="{measurement}_{field}"}}')
         return sum(len(s["timestamps"]) for s in series)
+
+    def wait_count(self, measurement: str, field: str, n: int, timeout: float = 120) -> int:
+        """Poll until n samples are stored or the time is up; the last count seen."""
+        deadline = time.monotonic() + timeout
+        got = self.count(measurement, field)
+        while got < n and time.monotonic() < deadline:
+            time.sleep(0.25)
+            got = self.count(measurement, field)
+        return got
 
 
 class GatewayProcess:
@@ -352,21 +368,24 @@ class GatewayProcess:
         database: str = "hallgate",
         workers: int = 1,
         flush_interval_s: float = 0.2,  # the tests' pace; a hall runs the default, 1 s
+        extra: str = "",  # more top-level YAML, e.g. a district section
+        max_bytes: int | None = None,  # the outbox's budget (store.max_bytes)
     ) -> None:
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.topic = f"hall/{site}/rating/rp-1/event"
         self.config = folder / "hall.yaml"
+        budget = f", max_bytes: {max_bytes}" if max_bytes else ""
         self.config.write_text(f"""
 site: {site}
 api: {{port: {self.api_port}}}
 broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
-store: {{path: {folder}/outbox.sqlite, flush_interval_s: {flush_interval_s}}}
+store: {{path: {folder}/outbox.sqlite, flush_interval_s: {flush_interval_s}{budget}}}
 ingest: {{workers: {workers}}}
 influx: {{api: v1, url: "{influx.url}", database: {database}}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W07}}
-""")
+{extra}""")
         self.log = folder / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

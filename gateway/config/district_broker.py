@@ -77,9 +77,3 @@ class DistrictBroker(Model):
         if len(set(v)) != len(v):
             raise ValueError("an entry is given twice: give each once")
         return v
-
-
-class District(Model):
-    """The district platform this site reports to. Only the broker bridge here."""
-
-    broker: DistrictBroker | None = None

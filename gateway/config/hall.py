@@ -17,7 +17,7 @@ from gateway.config.base import Model, clock_time
 from gateway.config.broker import Broker, Ingest
 from gateway.config.devices import Device
 from gateway.config.discipline import Discipline
-from gateway.config.district_broker import District
+from gateway.config.district import District
 from gateway.config.reports import Reports
 from gateway.config.store import Influx, Store
 from gateway.kinds.base import Settings
@@ -106,6 +106,7 @@ class Hall(Model):
     ingest: Ingest = Ingest()
     store: Store = Store()
     influx: Influx = Influx()
+    district: District = District()
     health: Health = Health()
     alerts: Alerts = Alerts()
     posts: list[Post] = Field(default_factory=list)

@@ -12,7 +12,13 @@ from gateway.config.discipline import robot_secrets
 from gateway.config.hall import sections
 
 # The hall-wide ones (the API tokens' `env` are checked on their own, below); the kinds add theirs.
-HALL_SECRETS = ("broker.password_env", "influx.password_env", "influx.token_env", "alerts.webhook.token_env")
+HALL_SECRETS = (
+    "broker.password_env",
+    "influx.password_env",
+    "influx.token_env",
+    "district.password_env",
+    "alerts.webhook.token_env",
+)
 
 
 def secret_fields() -> list[str]:

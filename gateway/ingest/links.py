@@ -5,16 +5,26 @@ Shared by the gateway (gateway/runtime.py) and its ingest workers (gateway/inges
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import ssl
+from typing import Any
 
 from drivers.mqtt.options import MqttOptions, Will
-from drivers.tls import TlsOptions
+from drivers.tls import TlsOptions, client_context
 from gateway.config.base import secret
 from gateway.config.hall import HallConfig
 from gateway.config.store import Influx
 from gateway.ingest.forward import worker_client_id, worker_username
+from gateway.store.cursors import LOCAL
+from gateway.store.district import DistrictSink
+from gateway.store.drain import DrainStats, drain
+from gateway.store.outbox import Outbox
+from gateway.store.pace import TokenBucket
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+
+DISTRICT = "district"  # the district store's cursor in the outbox
 
 
 def status_topic(cfg: HallConfig) -> str:
@@ -57,3 +67,45 @@ def worker_mqtt_options(cfg: HallConfig, index: int) -> MqttOptions:
     return dataclasses.replace(
         mqtt_options(cfg), client_id=worker_client_id(cfg, index), username=worker_username(cfg, index), will=None
     )
+
+
+def make_district_sink(cfg: HallConfig) -> DistrictSink | None:
+    """The district store's sink, or None when the hall forwards to none."""
+    d = cfg.district
+    if d.url is None:
+        return None
+    verify: ssl.SSLContext | bool = True
+    if d.tls is not None:
+        verify = client_context(TlsOptions(**d.tls.model_dump()))
+    inner = InfluxV1Sink(
+        d.url,
+        d.database if d.api == "influx_v1" else None,
+        None,
+        d.username,
+        secret(d.password_env),
+        timeout_s=d.timeout_s,
+        create_database=d.api == "influx_v1",
+        verify=verify,
+    )
+    return DistrictSink(inner, d.site_label or cfg.site)
+
+
+def district_drain(outbox: Outbox, sink: DistrictSink, cfg: HallConfig, stop: asyncio.Event, stats: DrainStats) -> Any:
+    """The district's forwarder: its own cursor, at most the catch-up rate, a jittered start."""
+    d = cfg.district
+    return drain(
+        outbox.cursor(DISTRICT),
+        sink,
+        batch_size=d.batch_size,
+        max_wait_s=cfg.store.flush_interval_s,
+        stop=stop,
+        stats=stats,
+        limiter=TokenBucket(d.catch_up_rate, d.rate_burst),
+        start_jitter_s=d.start_jitter_s,
+    )
+
+
+def outbox_cursors(cfg: HallConfig) -> tuple[str, ...]:
+    """The sinks an outbox of this hall feeds (a sink not configured holds nothing back)."""
+    local = (LOCAL,) if cfg.influx.api != "none" or cfg.district.url is None else ()
+    return (*local, DISTRICT) if cfg.district.url is not None else local

@@ -38,7 +38,8 @@ from gateway.config.hall import HallConfig
 from gateway.devices import build_registry
 from gateway.ingest.decode import Ingress
 from gateway.ingest.forward import frame, read_frame, share_group, worker_outbox
-from gateway.ingest.links import make_sink, worker_mqtt_options
+from gateway.ingest.links import district_drain, make_district_sink, make_sink, outbox_cursors, worker_mqtt_options
+from gateway.store.cursors import LOCAL
 from gateway.store.drain import DrainStats, drain
 from gateway.store.forwarded import Forwarded, ForwardLog
 from gateway.store.outbox import Outbox
@@ -66,9 +67,10 @@ async def serve(sock: socket.socket) -> int:
         log.error("worker %d: the configuration has problems: %s", index, problems)
         return 2
     ingress = Ingress(cfg.site, devices)
-    outbox = Outbox(worker_outbox(cfg, index), max_bytes=cfg.store.max_bytes)
+    outbox = Outbox(worker_outbox(cfg, index), max_bytes=cfg.store.max_bytes, cursors=outbox_cursors(cfg))
     sink = make_sink(cfg.influx)
-    drained = DrainStats()
+    district = make_district_sink(cfg)
+    drained, forwarded = DrainStats(), DrainStats()
     store_error: str | None = None
 
     fwd = ForwardLog(outbox.connection, FORWARD_LIMIT_BYTES)
@@ -157,9 +159,18 @@ async def serve(sock: socket.socket) -> int:
         s = cfg.store
         tasks.append(
             asyncio.create_task(
-                drain(outbox, sink, batch_size=s.batch_size, max_wait_s=s.flush_interval_s, stop=stop, stats=drained)
+                drain(
+                    outbox.cursor(LOCAL),
+                    sink,
+                    batch_size=s.batch_size,
+                    max_wait_s=s.flush_interval_s,
+                    stop=stop,
+                    stats=drained,
+                )
             )
         )
+    if district is not None:
+        tasks.append(asyncio.create_task(district_drain(outbox, district, cfg, stop, forwarded)))
 
     async def acknowledgements() -> None:
         """The seqs whose records the gateway has committed; EOF means it has gone."""
@@ -219,6 +230,8 @@ async def serve(sock: socket.socket) -> int:
         writer.close()
         if sink is not None:
             await sink.close()
+        if district is not None:
+            await district.close()
         outbox.close()
     return 0
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from drivers.backoff import full_jitter
 from gateway.redact import redact
 from gateway.store.errors import SinkAuth, SinkReject, SinkRetry, SinkTooLarge
-from gateway.store.outbox import Outbox
+from gateway.store.outbox import Outbox, OutboxCursor
+from gateway.store.pace import TokenBucket
 from gateway.store.sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def _wait(event: asyncio.Event, timeout: float | None) -> bool:
 
 
 async def drain(
-    outbox: Outbox,
+    outbox: Outbox | OutboxCursor,
     sink: Sink,
     *,
     batch_size: int = 5000,
@@ -79,6 +80,8 @@ async def drain(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     rng: Callable[[], float] = random.random,
+    limiter: TokenBucket | None = None,
+    start_jitter_s: float = 0.0,
 ) -> DrainStats:
     """Drain until `stop` is set; returns the stats (pass your own to read them while it runs).
 
@@ -87,6 +90,11 @@ async def drain(
     spell goes out immediately. New records wake the loop (outbox listener), no polling.
     `sleep` replaces the backoff waits (tests move a clock instead of sleeping); by default
     they end early when `stop` is set.
+
+    The district's forwarder adds `limiter` (every write takes its points from the bucket, so
+    a catch-up never goes faster than its rate) and `start_jitter_s` (the first write, and every
+    retry through an outage, waits at least a random share of it: sites reconnecting together
+    spread out).
     """
     stats = stats if stats is not None else DrainStats()
     wakeup = asyncio.Event()
@@ -98,6 +106,10 @@ async def drain(
         else:
             await _wait(stop, seconds)
 
+    if limiter is not None:
+        batch_size = min(batch_size, limiter.burst)
+    if start_jitter_s > 0:
+        await backoff(rng() * start_jitter_s)
     last_send = float("-inf")
     attempt = 0
     while not stop.is_set():
@@ -116,6 +128,7 @@ async def drain(
                 break
         batch = outbox.peek(batch_size)
         if not batch:
+            await _first(stop, wakeup, max_wait_s)  # nothing for this sink after all: no busy loop
             continue
         last_send = clock()
         pending = [batch.lines]
@@ -123,6 +136,8 @@ async def drain(
         budget = BISECT_BUDGET
         while pending and not stop.is_set():
             lines = pending[-1]
+            if limiter is not None and not await limiter.take(len(lines), stop):
+                break
             try:
                 await sink.write(lines)
             except SinkRetry as e:
@@ -131,6 +146,7 @@ async def drain(
                 delay = full_jitter(attempt, rng, BACKOFF_BASE_S, BACKOFF_CAP_S)
                 if e.retry_after is not None:
                     delay = max(delay, e.retry_after)
+                delay = max(delay, rng() * start_jitter_s)
                 attempt += 1
                 # The first failure is news; the attempts after it are counted (stats, and the
                 # line when it writes again), not logged one by one through a long outage.

@@ -36,6 +36,10 @@ class DropLog:
             return
         what = ", ".join(f"{n} {p.name.lower()}" for p, n in sorted(pending.items(), reverse=True))
         told = ", ".join(f"{p.name.lower()} {totals.get(f'dropped_{p.name.lower()}', 0)}" for p in Priority)
+        # Per sink (its cursor), when the outbox feeds more than the local one: who lacks what.
+        sinks = {k.removeprefix("dropped_to_"): n for k, n in totals.items() if k.startswith("dropped_to_")}
+        if len(sinks) > 1:
+            told += "; per sink: " + ", ".join(f"{name} {n}" for name, n in sorted(sinks.items()))
         self._log.warning(
             "outbox full (%d bytes): dropped %s records (oldest of the least important class "
             "first, or refused new ones); total dropped since creation: %s",

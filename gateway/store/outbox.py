@@ -26,12 +26,13 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from gateway.domain.canonical import Priority
+from gateway.store.cursors import LOCAL, Batch, Cursors, OutboxCursor, sink_drops
 from gateway.store.drops import DropLog
 from gateway.store.eviction import plan_eviction
 from gateway.store.sqlite import Connection, SqliteFile, connect_wal, transaction
@@ -60,16 +61,6 @@ class OutboxFull(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
-    ids: list[int]
-    lines: list[str]
-    bytes: int
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-@dataclass(frozen=True, slots=True)
 class OutboxStats:
     depth_records: int
     depth_bytes: int
@@ -81,6 +72,11 @@ class OutboxStats:
     rejected_total: int  # removed because the sink refused them (bad lines)
     dropped_by_class: dict[str, int]  # evicted or refused because the outbox was full
     audit_full: bool  # the last AUDIT append did not fit: commands cannot be audited
+    # Per sink (its cursor: "local" is the hall's InfluxDB): records it has not had yet, records
+    # it lost to a full outbox, records delivered to it since creation.
+    pending_by_sink: dict[str, int] = field(default_factory=dict)
+    dropped_by_sink: dict[str, int] = field(default_factory=dict)
+    delivered_by_sink: dict[str, int] = field(default_factory=dict)
 
 
 def _sqlite_ok(path: Path) -> str | None:
@@ -108,7 +104,9 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         warn_interval_s: float = 10.0,
         background_checkpoints: bool = True,
+        cursors: Sequence[str] = (LOCAL,),
     ) -> None:
+        """`cursors`: the sinks this outbox feeds, each with its own cursor (cursors.py)."""
         if synchronous not in ("FULL", "NORMAL", "EXTRA", "OFF"):
             raise ValueError(f"synchronous must be FULL, NORMAL, EXTRA or OFF, not {synchronous!r}")
         self.path = Path(path)
@@ -131,6 +129,7 @@ class Outbox:
             self._count[Priority(prio)] = n
             self._bytes[Priority(prio)] = size or 0
         self._counters = dict(self._conn.execute("SELECT name, value FROM counters"))
+        self.cursors = Cursors(self._conn, tuple(cursors) or (LOCAL,))
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -243,6 +242,7 @@ class Outbox:
                 nbytes[prio] += size
                 keep.append(row)
             evicted = {}
+            lost = {p: self.cursors.evicting(conn, p, upto) for p, upto in evict_upto.items()}
             for prio, upto in evict_upto.items():
                 n = conn.execute("DELETE FROM records WHERE prio = ? AND id <= ?", (int(prio), upto)).rowcount
                 evicted[prio] = n
@@ -252,9 +252,14 @@ class Outbox:
             dropped = {p: evicted.get(p, 0) + refused[p] for p in CLASSES}
             if any(dropped.values()):
                 self._bump(conn, {f"dropped_{p.name.lower()}": n for p, n in dropped.items() if n})
+                self._bump(conn, sink_drops(self.cursors.names, lost, sum(refused.values())))
         if any(p is Priority.AUDIT for p, _ in records):
             self._audit_full = False
         self._count, self._bytes = count, nbytes
+        for prio, by_sink in lost.items():
+            self.cursors.evicted(prio, by_sink)
+        for row in keep:
+            self.cursors.added(Priority(row[0]), 1)
         if any(dropped.values()):
             self._drops.note(dropped, self._counters)
         if keep:
@@ -286,48 +291,71 @@ class Outbox:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def peek(self, limit: int) -> Batch:
-        """Up to `limit` records, most important class first, oldest first within a class."""
+    def peek(self, limit: int, cursor: str = LOCAL) -> Batch:
+        """Up to `limit` records the sink `cursor` has not had, most important class first,
+        oldest first within a class."""
         ids: list[int] = []
         lines: list[str] = []
+        prios: list[int] = []
         nbytes = 0
         for prio in CLASSES:
             left = limit - len(ids)
             if left <= 0:
                 break
-            if not self._count[prio]:
+            if not self.cursors.pending[cursor][prio]:
                 continue
             for rid, size, line in self._conn.execute(
-                "SELECT id, size, line FROM records WHERE prio = ? ORDER BY id LIMIT ?", (int(prio), left)
+                "SELECT id, size, line FROM records WHERE prio = ? AND id > ? ORDER BY id LIMIT ?",
+                (int(prio), self.cursors.upto[cursor][prio], left),
             ):
                 ids.append(rid)
                 lines.append(line)
+                prios.append(int(prio))
                 nbytes += size
-        return Batch(ids, lines, nbytes)
+        return Batch(ids, lines, nbytes, tuple(prios))
 
-    def ack(self, batch: Batch, *, rejected: int = 0) -> None:
-        """Remove a batch the sink has answered for: delivered, except `rejected` lines it refused.
+    def ack(self, batch: Batch, *, rejected: int = 0, cursor: str = LOCAL) -> None:
+        """The sink `cursor` has answered for a batch: delivered, except `rejected` lines it refused.
 
-        Records evicted since peek() are simply gone already; only what is really deleted counts.
+        Its cursor moves past the batch; records every sink is past are deleted. Records evicted
+        since peek() are simply gone already; only what is really passed counts.
         """
         if not batch.ids:
             return
+        tops: dict[Priority, int] = {}
+        for rid, prio in zip(batch.ids, batch.prios, strict=True):
+            tops[Priority(prio)] = max(rid, tops.get(Priority(prio), 0))
         deleted = dict.fromkeys(CLASSES, 0)
         freed = dict.fromkeys(CLASSES, 0)
+        passed: dict[Priority, int] = {}
         with transaction(self._conn) as conn:
-            for lo, hi in _runs(sorted(batch.ids)):
-                for prio, size in conn.execute(
-                    "DELETE FROM records WHERE id BETWEEN ? AND ? RETURNING prio, size", (lo, hi)
+            for prio, top in tops.items():
+                passed[prio] = self.cursors.advance(conn, cursor, prio, top)
+            others = [n for n in self.cursors.names if n != cursor]
+            floors = {
+                p: min([max(top, self.cursors.upto[cursor][p])] + [self.cursors.upto[n][p] for n in others])
+                for p, top in tops.items()
+            }
+            for prio, floor in floors.items():
+                for (size,) in conn.execute(
+                    "DELETE FROM records WHERE prio = ? AND id <= ? RETURNING size", (int(prio), floor)
                 ):
-                    deleted[Priority(prio)] += 1
-                    freed[Priority(prio)] += size
-            n = sum(deleted.values())
+                    deleted[prio] += 1
+                    freed[prio] += size
+            n = sum(passed.values())
             rejected = min(rejected, n)
-            self._bump(conn, {"delivered": n - rejected, "rejected": rejected})
+            suffix = "" if cursor == LOCAL else f"_to_{cursor}"
+            self._bump(conn, {f"delivered{suffix}": n - rejected, f"rejected{suffix}": rejected})
+        for prio, top in tops.items():
+            self.cursors.advanced(cursor, prio, top, passed[prio])
         for prio in CLASSES:
             self._count[prio] -= deleted[prio]
             self._bytes[prio] -= freed[prio]
         self._prune()
+
+    def cursor(self, name: str) -> OutboxCursor:
+        """One sink's view of the outbox, for its drain."""
+        return OutboxCursor(self, name)
 
     def _prune(self) -> None:
         """Give free pages back to the file system in small steps, so the file shrinks after a
@@ -366,6 +394,11 @@ class Outbox:
             rejected_total=c.get("rejected", 0),
             dropped_by_class={p.name.lower(): c.get(f"dropped_{p.name.lower()}", 0) for p in CLASSES},
             audit_full=self._audit_full,
+            pending_by_sink={n: sum(self.cursors.pending[n].values()) for n in self.cursors.names},
+            dropped_by_sink={n: c.get(f"dropped_to_{n}", 0) for n in self.cursors.names},
+            delivered_by_sink={
+                n: c.get("delivered" if n == LOCAL else f"delivered_to_{n}", 0) for n in self.cursors.names
+            },
         )
 
 
@@ -379,14 +412,3 @@ def _next_rows(conn: sqlite3.Connection, prio: Priority, after: int) -> list[tup
         "SELECT id, size FROM records WHERE prio = ? AND id > ? ORDER BY id LIMIT 512",
         (int(prio), after),
     ).fetchall()
-
-
-def _runs(ids: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """Sorted ids as (first, last) runs of consecutive integers: one range delete per run."""
-    start = prev = ids[0]
-    for i in ids[1:]:
-        if i != prev + 1:
-            yield start, prev
-            start = i
-        prev = i
-    yield start, prev

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -84,25 +85,29 @@ class InfluxV1Sink:
     def __init__(
         self,
         url: str,
-        database: str,
+        database: str | None,
         retention_policy: str | None = None,
         username: str | None = None,
         password: str | None = None,
         *,
         timeout_s: float = 10.0,
         create_database: bool = True,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        # database None: no `db` parameter (VictoriaMetrics' /write, which would make it a label).
         # Credentials given as arguments win over those written into the URL.
         self.url, extra_params, url_user, url_password = split_credentials(url)
         username = username or url_user
         password = password if password is not None else url_password
         self.database = database
         self.retention_policy = retention_policy
-        self.create_database = create_database
+        self.create_database = create_database and database is not None
         auth = httpx.BasicAuth(username, password or "") if username else None
         self._secrets = [password, basic_credential(username, password or "")] if username and password else []
-        self._client = httpx.AsyncClient(auth=auth, timeout=timeout_s)
-        self._params = {**extra_params, "db": database, "precision": "ns"}
+        self._client = httpx.AsyncClient(auth=auth, timeout=timeout_s, verify=verify)
+        self._params = {**extra_params, "precision": "ns"}
+        if database is not None:
+            self._params["db"] = database
         if retention_policy:
             self._params["rp"] = retention_policy
 
@@ -132,7 +137,7 @@ class InfluxV1Sink:
             raise SinkRetry(self._clean(f"{self.url}: {type(e).__name__}: {e}")) from e
 
     async def _create_database(self) -> None:
-        query = f'CREATE DATABASE "{self.database.replace(chr(34), "")}"'
+        query = f'CREATE DATABASE "{(self.database or "").replace(chr(34), "")}"'
         try:
             response = await self._client.post(f"{self.url}/query", data={"q": query})
         except httpx.TransportError as e:
