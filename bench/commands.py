@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import yaml
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.common import Options, Row, median
+from bench.rawhttp import RawHttp, Reply
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from tests.servers import Mosquitto, free_port
@@ -51,60 +51,6 @@ CABINETS = 5  # the second lockbox case spreads the 20 over five cabinets (a lar
 ROUNDS = 10  # per run: 200 samples of each
 STAFF = "bench-staff-token-0123456789abcdef"
 KIOSK = "bench-kiosk-token-0123456789abcdef"
-
-
-@dataclass
-class Reply:
-    status_code: int
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-class RawHttp:
-    """A bare HTTP/1.1 keep-alive client (Nagle off): what a request costs the bench is then a
-    few microseconds, not httpx's millisecond, so the figures are the gateway's."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def _conn(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._idle:
-            return self._idle.pop()
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, writer
-
-    async def request(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> Reply:
-        data = b"" if body is None else json.dumps(body).encode()
-        head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(data)}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        if body is not None:
-            head.append("Content-Type: application/json")
-        reader, writer = await self._conn()
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
-        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
-        length = next(int(v) for k, _, v in (ln.partition(":") for ln in lines) if k.lower() == "content-length")
-        content = await reader.readexactly(length)
-        self._idle.append((reader, writer))
-        return Reply(int(status_line.split()[1]), content)
-
-    async def get(self, path: str, headers: dict[str, str], params: dict[str, str] | None = None) -> Reply:
-        return await self.request("GET", path, headers)
-
-    async def post(self, path: str, json: Any, headers: dict[str, str]) -> Reply:
-        return await self.request("POST", path, headers, json)
-
-    async def aclose(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
-        self._idle.clear()
 
 
 def _hall(folder: Path, broker: Mosquitto, api_port: int, modbus_port: int) -> Path:
