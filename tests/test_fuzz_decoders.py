@@ -173,20 +173,25 @@ def test_the_fuzzed_messages_hold_accepted_ones_of_every_channel() -> None:
     own (the same way each run: derandomize), so adding a profile cannot starve another's."""
     seen: set[tuple[str, str]] = set()
     wanted = {(p.name, c) for p in MQTT for c in p.channels}
-    for profile in MQTT:
-        for channel in sorted(profile.channels):
+    # A channel with many required fields (the queue's `event`) has few of its draws accepted (about
+    # 1 in 10 to 1 in 15: a ticket with a lone surrogate is refused), and the draws are not the same
+    # from one process to the next whatever `derandomize` says: a channel none of whose first 200
+    # was accepted is drawn again, 2,000 times (the odds of none then are below 1e-40).
+    for examples in (200, 2000):
+        for profile in MQTT:
+            for channel in sorted(c for c in profile.channels if (profile.name, c) not in seen):
 
-            @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-            @given(messages([profile], channel))
-            def draw(msg: tuple[MqttProfile, str | None, bytes]) -> None:
-                p, ch, payload = msg
-                try:
-                    DECODERS[p.name].decode("dev-1", ch, payload, 1_795_396_502_000_000_000)
-                except DecodeError:
-                    return
-                seen.add((p.name, ch if ch is not None else json.loads(payload)[p.channel_field]))
+                @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
+                @given(messages([profile], channel))
+                def draw(msg: tuple[MqttProfile, str | None, bytes]) -> None:
+                    p, ch, payload = msg
+                    try:
+                        DECODERS[p.name].decode("dev-1", ch, payload, 1_795_396_502_000_000_000)
+                    except DecodeError:
+                        return
+                    seen.add((p.name, ch if ch is not None else json.loads(payload)[p.channel_field]))
 
-            draw()
+                draw()
     assert seen == wanted, sorted(wanted - seen)
 
 
