@@ -55,7 +55,10 @@ def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, brok
     if broker is not None:
         text = text.replace("tokens: [", "tokens: [{role: kiosk, env: HOSTILE_KIOSK, locker: lk}, ")
         # Nothing answers for these devices: a route that reaches one finds it offline.
+        # No working time: what an unlock answers (the lockbox's rule by the hour) does not depend on
+        # the hour the test runs at.
         text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
+working_hours: {{days: []}}
 phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
 devices:
   - {{id: lb, kind: lockbox, profile: ref-lockbox, slots: 12}}
