@@ -44,7 +44,9 @@ TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
 KIOSK_TOKEN = "hostile-kiosk-token-0123456789"  # the pickup locker `lk`'s (with a broker only)
 
 
-def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None) -> None:
+def every_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None, extra: str = ""
+) -> None:
     """`body(gateway, client, tokens)` against a real gateway with a token per role: with no
     devices, or with `broker`, one device of each kind a route looks up (a lockbox `lb`, a pickup
     locker `lk`, a rating pad, an attendance machine, a queue system; a phone slot), so that those routes get past
@@ -55,10 +57,7 @@ def every_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, brok
     if broker is not None:
         text = text.replace("tokens: [", "tokens: [{role: kiosk, env: HOSTILE_KIOSK, locker: lk}, ")
         # Nothing answers for these devices: a route that reaches one finds it offline.
-        # No working time: what an unlock answers (the lockbox's rule by the hour) does not depend on
-        # the hour the test runs at.
         text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
-working_hours: {{days: []}}
 phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
 devices:
   - {{id: lb, kind: lockbox, profile: ref-lockbox, slots: 12}}
@@ -68,7 +67,7 @@ devices:
   - {{id: att, kind: attendance, profile: ref-attendance}}
   - {{id: q, kind: queue, profile: ref-queue}}
 """
-    path.write_text(text)
+    path.write_text(text + extra)
     env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
     if broker is not None:
         env["HOSTILE_KIOSK"] = KIOSK_TOKEN

@@ -10,6 +10,7 @@ anything happens) where the route checks roles before it reads the body.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -133,6 +134,14 @@ async def _status(http: httpx.AsyncClient, method: str, path: str, query: str, r
     return r.status_code, r.text
 
 
+def night_zone() -> str:
+    """A fixed-offset zone where it is 03:xx now: the hall is outside its working hours (09:00-17:00)
+    whatever hour the suite runs at, so the lockbox's rule by the hour refuses no role the table
+    lets in (at 09:02 hall time it refused the staff's unlock). Etc/GMT-8 is UTC+8."""
+    offset = (3 - datetime.now(UTC).hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
 def test_every_route_answers_every_role_as_the_table_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
@@ -163,4 +172,4 @@ def test_every_route_answers_every_role_as_the_table_says(
         public = {f"{m} {p}" for (m, p, _), allowed in TABLE.items() if "viewer" in allowed and p.startswith("/api/")}
         assert may == public
 
-    every_role(tmp_path, monkeypatch, body, mosquitto)
+    every_role(tmp_path, monkeypatch, body, mosquitto, extra=f"timezone: {night_zone()}\n")
