@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.commands.audit import Caller
-from gateway.domain.calendar import Schedule
+from gateway.domain.calendar import Schedule, WorkCalendar
 from gateway.domain.lockout import Lockout
 from gateway.kinds.lockbox.policy import Denied, authorise_slot_unlock
 
@@ -114,3 +114,10 @@ def test_lockout_is_per_locker() -> None:
     assert lock.locked_until("b", 5 * S) is None
     assert lock.locked_until("a", 4 * S + 900 * S) is None
     assert timedelta(seconds=900) == timedelta(seconds=lock.lock_ns / S)
+
+
+def test_a_hall_never_staffed_counts_deadlines_in_calendar_days() -> None:
+    """`working_hours: {days: []}` (never staffed): a 差评's deadline in calendar days, not an error
+    (it raised at the first 差评)."""
+    assert WorkCalendar.of([]).add_working_days(date(2026, 12, 5), 3) == date(2026, 12, 8)
+    assert WorkCalendar.of(["mon"]).add_working_days(date(2026, 12, 5), 1) == date(2026, 12, 7)  # Sat -> Mon

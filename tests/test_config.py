@@ -183,12 +183,3 @@ def test_a_time_error_names_the_form_and_the_line(tmp_path: Path) -> None:
     # 17:00 unquoted is YAML's base-60 number 1020: the same form named, on its own line.
     assert """working_hours.end: 1020 is a number, not a time of day: write HH:MM quoted""" in err
     assert err.count("(line 5)") == 1, err
-
-
-def test_a_hall_has_at_least_one_working_weekday(tmp_path: Path) -> None:
-    """Work-order deadlines count working days: a calendar without one is refused when the file is
-    read, not found out by the ratings when the first 差评 comes (it raised there)."""
-    path = write(tmp_path, "site: s\nworking_hours: {days: []}\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(path, {})
-    assert [p for p, _ in e.value.problems] == ["working_hours.days"]

@@ -48,8 +48,7 @@ class Zone(Model):
 class WorkingHours(Model):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
-        min_length=1,  # deadlines count working days: a hall without one has none to count
-        description="the working weekdays, at least one, e.g. [mon, tue, wed, thu, fri]",
+        description="the working weekdays, e.g. [mon, tue, wed, thu, fri]; [] for a hall never staffed",
     )
     start: time = time(9, 0)
     end: time = time(17, 0)

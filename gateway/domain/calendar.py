@@ -34,7 +34,9 @@ class WorkCalendar:
         if n < 1:
             raise ValueError("n must be at least 1")
         if not self.weekdays and not self.workdays:
-            raise ValueError("the calendar has no working days")
+            # A hall never staffed (`days: []`, e.g. a self-service room) still gives deadlines:
+            # in calendar days, rather than none at all (it raised at the first 差评).
+            return start + timedelta(days=n)
         d, left = start, n
         # A calendar with only a few extra working days could run out: bound the walk.
         for _ in range(n * 7 + 3660):
