@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from gateway.domain import patrol as p
 
 FORMATS = {"jpeg": "JPEG", "png": "PNG"}
@@ -52,6 +50,9 @@ def clean(data: bytes) -> Clean:
         if kind:
             raise Refused(415, "photo_type", f"a {kind} image: only JPEG and PNG", type=kind.upper())
         raise Refused(415, "photo_not_image", "neither JPEG nor PNG by its content")
+    # Pillow imported here, not at start: every gateway process would carry it for a rare upload.
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(io.BytesIO(data), formats=[FORMATS[kind]]) as img:
             w, h = img.size
