@@ -4,10 +4,7 @@ what to change, never a 500. A real gateway served by uvicorn (tests/test_api_su
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +13,20 @@ import pytest
 
 from gateway.api.app import MAX_BODY_BYTES
 from gateway.api.server import MAX_HEAD_BYTES
-from gateway.config.load import load_config
-from gateway.runtime import Gateway, start_gateway
-from tests.servers import Mosquitto, free_port
+from gateway.runtime import Gateway
+from tests.every_role import (
+    ROLES,
+    TOKENS,
+    every_role,
+    fill_path,
+    may_call,
+    operations,
+    raw_request,
+    schema_kinds,
+    schema_maximum,
+)
+from tests.servers import Mosquitto
 from tests.test_api_surface import AUTH, run
-
-Body = Callable[[Gateway, httpx.AsyncClient], Awaitable[None]]
 
 
 def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,97 +44,6 @@ def test_a_method_the_path_does_not_take_says_which_it_does(tmp_path: Path, monk
     run(tmp_path, monkeypatch, body)
 
 
-ROLES = ("technician", "staff", "duty_manager", "manager", "admin", "viewer")
-TOKENS = {role: f"hostile-{role}-token-0123456789" for role in ROLES}
-KIOSK_TOKEN = "hostile-kiosk-token-0123456789"  # the pickup locker `lk`'s (with a broker only)
-
-
-def every_role(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: Body, broker: Mosquitto | None = None, extra: str = ""
-) -> None:
-    """`body(gateway, client, tokens)` against a real gateway with a token per role: with no
-    devices, or with `broker`, one device of each kind a route looks up (a lockbox `lb`, a pickup
-    locker `lk`, a rating pad, an attendance machine, a queue system; a phone slot), so that those routes get past
-    "this hall has no such device" to what they check next."""
-    tokens = "".join(f"{{role: {r}, env: HOSTILE_{r.upper()}}}, " for r in ROLES)
-    path = tmp_path / "hall.yaml"
-    text = f"site: hostile\napi: {{port: {free_port()}, tokens: [{tokens}]}}\nstore: {{path: {tmp_path}/o.sqlite}}\n"
-    if broker is not None:
-        text = text.replace("tokens: [", "tokens: [{role: kiosk, env: HOSTILE_KIOSK, locker: lk}, ")
-        # Nothing answers for these devices: a route that reaches one finds it offline.
-        text += f"""broker: {{host: 127.0.0.1, port: {broker.port}}}
-phones: {{lockboxes: [{{device: lb, slots: {{S0001: 1}}}}]}}
-devices:
-  - {{id: lb, kind: lockbox, profile: ref-lockbox, slots: 12}}
-  - {{id: lk, kind: pickup_locker, profile: ref-pickup-locker,
-      modbus: {{host: 127.0.0.1, port: {free_port()}, unit: 1}}}}
-  - {{id: rp, kind: rating_pad, profile: ref-rating-pad, window: W01}}
-  - {{id: att, kind: attendance, profile: ref-attendance}}
-  - {{id: q, kind: queue, profile: ref-queue}}
-"""
-    path.write_text(text + extra)
-    env = {f"HOSTILE_{r.upper()}": t for r, t in TOKENS.items()}
-    if broker is not None:
-        env["HOSTILE_KIOSK"] = KIOSK_TOKEN
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    cfg = load_config(path, env)
-
-    async def main() -> None:
-        async with start_gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{cfg.api.port}") as http:
-            await body(gw, http)
-
-    asyncio.run(main())
-
-
-async def may_call(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
-    """The answer to the first role that passes the route's role check."""
-    extra = kw.pop("headers", {})
-    for role in ROLES:
-        headers = {"Authorization": f"Bearer {TOKENS[role]}", "Idempotency-Key": "hostile-1", **extra}
-        r = await http.request(method, url, headers=headers, **kw)
-        if r.status_code != 403 or r.json().get("error") != "forbidden":
-            return r
-    return r
-
-
-def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        (method.upper(), path, op)
-        for path, ops in spec["paths"].items()
-        for method, op in ops.items()
-        if not path.endswith("/stream")
-    ]
-
-
-def _fill(
-    path: str, op: dict[str, Any], name: str, value: str, ids: dict[str, str] | None = None
-) -> tuple[str, dict[str, str]]:
-    """The path with every path parameter filled (`name` with `value`, one in `ids` with its id),
-    and the query for `name`."""
-    query: dict[str, str] = {}
-    for p in op.get("parameters", []):
-        if p["in"] == "path":
-            schema = p["schema"]
-            plain = "1" if schema.get("type") == "integer" else str(schema.get("enum", ["x"])[0])
-            plain = (ids or {}).get(p["name"], plain)
-            path = path.replace("{" + p["name"] + "}", value if p["name"] == name else plain)
-        elif p["in"] == "query" and p["name"] == name:
-            query[name] = value
-    return path, query
-
-
-def _kinds(schema: dict[str, Any]) -> set[str]:
-    found = {schema.get("type", ""), schema.get("format", "")}
-    for alt in schema.get("anyOf", []):
-        found |= _kinds(alt)
-    return found
-
-
-def _maximum(schema: dict[str, Any]) -> int | None:
-    return schema.get("maximum", next((a["maximum"] for a in schema.get("anyOf", []) if "maximum" in a), None))
-
-
 def test_values_the_database_cannot_hold_are_bad_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
@@ -145,12 +59,12 @@ def test_values_the_database_cannot_hold_are_bad_requests(
         tried: set[tuple[str, str, str]] = set()
         for method, path, op in operations(spec):
             for p in op.get("parameters", []):
-                name, kinds = p["name"], _kinds(p["schema"])
+                name, kinds = p["name"], schema_kinds(p["schema"])
                 values = huge if "integer" in kinds else times if {"date", "date-time"} & kinds else ()
                 if name in ("start", "end", "date"):
                     values = times
                 for value in values:
-                    url, query = _fill(path, op, name, value)
+                    url, query = fill_path(path, op, name, value)
                     r = await may_call(http, method, url, params=query, json={"note": "n", "reason": "r"})
                     why = (method, path, name, value, r.text)
                     assert r.status_code == 422 and r.json()["error"] == "invalid_request", why
@@ -177,9 +91,9 @@ def test_values_the_database_cannot_hold_are_bad_requests(
         passed = 0
         for method, path, op in operations(spec):
             for p in op.get("parameters", []):
-                if _maximum(p["schema"]) != top:
+                if schema_maximum(p["schema"]) != top:
                     continue
-                url, query = _fill(path, op, p["name"], str(top))
+                url, query = fill_path(path, op, p["name"], str(top))
                 # what each route's body needs (a route's own fields; the others' are ignored)
                 every_body = {"note": "n", "reason": "r", "outcome": "upheld", "text": "t", "deadline": "2099-01-01"}
                 r = await may_call(http, method, url, params=query, json=every_body)
@@ -314,7 +228,7 @@ def test_every_answer_is_documented(
             # /me and its pickup route: 403 (this hall has no locker, so no kiosk to call with).
             if "401" in documented and path != "/api/v1/me" and "403" not in documented:
                 undocumented.add((method, path, 403, "forbidden (a kiosk token)"))
-            url, _ = _fill(path, op, "", "", ids)
+            url, _ = fill_path(path, op, "", "", ids)
             tries: list[dict[str, Any]] = [{}]
             if method == "POST":
                 tries = [{"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}}]
@@ -411,25 +325,6 @@ def test_an_error_never_echoes_kilobytes_of_what_was_sent(tmp_path: Path, monkey
     every_role(tmp_path, monkeypatch, body)
 
 
-async def _raw(port: int, request: bytes, chunk: int | None = None) -> tuple[int, dict[str, Any]]:
-    """Send `request` on a raw socket (all at once, or `chunk` bytes a write) and read the answer
-    until the server closes: (status, JSON body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        step = chunk or len(request)
-        for at in range(0, len(request), step):
-            if writer.is_closing() or reader.at_eof():
-                break
-            writer.write(request[at : at + step])
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), 10)
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
-
-
 def test_a_request_head_over_the_limit_is_refused_with_431(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 100 KB header used to be served (h11 counts only a head still incomplete after a read);
     in one write or in many, it is a 431 with the API's JSON error, and a head under the cap passes."""
@@ -439,7 +334,7 @@ def test_a_request_head_over_the_limit_is_refused_with_431(tmp_path: Path, monke
         assert port is not None
         big = f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {'a' * 100_000}\r\n\r\n".encode()
         for chunk in (None, 4096):
-            status, answer = await _raw(port, big, chunk)
+            status, answer = await raw_request(port, big, chunk)
             assert status == 431, (chunk, answer)
             assert set(answer) == {"error", "message", "next", "detail"} and answer["error"] == "headers_too_large"
             assert str(MAX_HEAD_BYTES) in answer["message"] and "请求头" in answer["message"]
@@ -447,7 +342,7 @@ def test_a_request_head_over_the_limit_is_refused_with_431(tmp_path: Path, monke
         pad = "a" * (MAX_HEAD_BYTES - 200)
         ok = f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\nConnection: close\r\n\r\n".encode()
         assert len(ok) < MAX_HEAD_BYTES
-        status, answer = await _raw(port, ok)
+        status, answer = await raw_request(port, ok)
         assert (status, answer) == (200, {"status": "ok"})
 
     run(tmp_path, monkeypatch, body)

@@ -26,8 +26,8 @@ from gateway.i18n.catalogue import errors, explain, labels
 from gateway.i18n.entry import bare_fields, fill
 from gateway.kinds.registry import KINDS
 from gateway.runtime import Gateway
+from tests.every_role import ROLES, TOKENS, every_role, fill_path, operations
 from tests.servers import Mosquitto
-from tests.test_api_hostile import ROLES, TOKENS, _fill, every_role, operations
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -200,7 +200,7 @@ def test_every_error_the_api_answers_carries_a_chinese_message(
         bad: list[Any] = []
         ids = {"device": "lb", "device_id": "rp", "locker": "lk"}
         for method, path, op in operations(spec):
-            url, _ = _fill(path, op, "", "", ids)
+            url, _ = fill_path(path, op, "", "", ids)
             tries: list[dict[str, Any]] = [{}, {"params": {"start": "yesterday", "nope": "1"}}]
             if method == "POST":
                 tries.append({"json": {"note": "n", "reason": "r", "item": "i", "applicant": "a", "code": "1"}})

@@ -23,8 +23,8 @@ from gateway.i18n.catalogue import say, summaries
 from gateway.i18n.entry import bare_fields
 from gateway.kinds.base import doors_left_open, low_battery
 from gateway.runtime import Gateway
+from tests.every_role import TOKENS, every_role
 from tests.servers import Mosquitto
-from tests.test_api_hostile import TOKENS, every_role
 from tests.waits import until
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,15 +10,15 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
+from tests.every_role import ROLES, TOKENS, every_role
 from tests.servers import Mosquitto
-from tests.test_api_hostile import ROLES, TOKENS, every_role
 from tests.test_api_surface import run
 
 
 def test_me_lists_the_routes_the_role_may_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
-    """In a hall with a device of each kind a route looks up (tests/test_api_hostile.py), so that
+    """In a hall with a device of each kind a route looks up (tests/every_role.py), so that
     a route the role passes answers what it is for, not "this hall has none"."""
 
     def auth(role: str) -> dict[str, str]:

@@ -26,8 +26,8 @@ from gateway.features.discipline.patrol_api import PHOTO_BODY_MAX
 from gateway.features.discipline.rounds import Rounds
 from gateway.i18n.catalogue import explain
 from gateway.runtime import start_gateway
+from tests.every_role import raw_request
 from tests.servers import Mosquitto, free_port
-from tests.test_api_hostile import _raw
 from tests.test_commands import ALWAYS, TOKENS
 from tests.test_commands_compliance import tokens  # noqa: F401  (the fixture: the tokens in the environment)
 from tests.waits import until
@@ -196,7 +196,7 @@ async def _run(path: Path, tmp_path: Path) -> None:
             f"POST /api/v1/violations/{phone['id']}/photo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
             f"{TOKENS['DUTY']}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {10**9}\r\n\r\n"
         ).encode()
-        status, answer = await _raw(api.port, head)  # 1 GB declared, nothing sent: answered at once
+        status, answer = await raw_request(api.port, head)  # 1 GB declared, nothing sent: answered at once
         assert (status, answer["error"]) == (413, "too_large"), answer
 
         async def endless() -> Any:  # a chunked upload of a file past any limit
@@ -219,7 +219,7 @@ async def _run(path: Path, tmp_path: Path) -> None:
         huge = _chunked(phone["id"], 20 * 2**20)  # 20 MB offered as one file, chunked
         tracemalloc.reset_peak()
         before, _ = tracemalloc.get_traced_memory()  # with the 20 MB request itself
-        status, answer = await _raw(api.port, huge, chunk=65536)
+        status, answer = await raw_request(api.port, huge, chunk=65536)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert (status, answer["error"]) == (413, "too_large"), answer

@@ -3,7 +3,7 @@
 The table is the decision. A route the document has and the table lacks fails the test, so a new
 route cannot reach the wall screen's `viewer` (a link on a PC in the public hall) or a kiosk
 without someone deciding it. Each role is asked for real, against a gateway with a device of each
-kind a route looks up (tests/test_api_hostile.py's `every_role`): a refused role gets 403
+kind a route looks up (tests/every_role.py): a refused role gets 403
 `forbidden`, an allowed one anything but 401/403 `forbidden`. Bodies are left empty (422 before
 anything happens) where the route checks roles before it reads the body.
 """
@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
+from tests.every_role import KIOSK_TOKEN, ROLES, TOKENS, every_role
 from tests.servers import Mosquitto
-from tests.test_api_hostile import KIOSK_TOKEN, ROLES, TOKENS, every_role
 
 ALL_ROLES = (*ROLES, "kiosk")
 READERS = frozenset({"technician", "staff", "duty_manager", "manager", "admin"})
