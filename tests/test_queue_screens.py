@@ -23,7 +23,6 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.servers import Mosquitto, free_port
-from tests.test_architecture import KIND_ROUTES_IN_PAGES
 from tests.test_screens import chromium, console_errors
 from tests.waits import wait_for
 
@@ -148,19 +147,6 @@ def text_of(driver: webdriver.Chrome, css: str) -> list[list[str]]:
     )
 
 
-def errors(driver: webdriver.Chrome) -> list[str]:
-    """The console's errors but the 404s of the cards the pages still draw for a kind themselves
-    (tests/test_architecture.py's KIND_ROUTES_IN_PAGES): a hall without that kind answers them 404
-    (the request, and the error a card of the manager page leaves uncaught)."""
-    roots = set().union(*KIND_ROUTES_IN_PAGES.values())
-    return [
-        e
-        for e in console_errors(driver)
-        if not ("(Not Found)" in e and any(root in e.split(" - ")[0] for root in roots))
-        and "Uncaught ApiError: 404 " not in e
-    ]
-
-
 def minutes(s: float | None) -> str:
     return "–" if s is None else f"{s / 60:.1f}"
 
@@ -203,7 +189,7 @@ def test_the_wall_and_the_manager_page_show_the_queue_as_the_api_gives_it(mosqui
             )
             assert bottom <= 1080
             driver.save_screenshot(str(tmp_path / "wall-with-a-queue-1920x1080.png"))
-            assert errors(driver) == []
+            assert console_errors(driver) == []
 
             open_page(driver, hall, "/web/manager.html", "manager")
             date = driver.find_element(By.ID, "queue-date").get_attribute("value")
@@ -238,7 +224,7 @@ def test_the_wall_and_the_manager_page_show_the_queue_as_the_api_gives_it(mosqui
             assert "平均等候" in heads and "平均办理" in heads
             driver.execute_script("document.getElementById('queue-day').scrollIntoView()")
             driver.save_screenshot(str(tmp_path / "manager-with-a-queue-1920x1080.png"))
-            assert errors(driver) == []
+            assert console_errors(driver) == []
 
 
 def test_a_hall_without_a_queue_shows_none_of_it(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -255,6 +241,6 @@ def test_a_hall_without_a_queue_shows_none_of_it(mosquitto: Mosquitto, tmp_path:
                 assert not driver.find_elements(By.CSS_SELECTOR, '[data-kind="queue"], #queue-card, #queue-day')
                 body = driver.find_element(By.TAG_NAME, "body").text
                 assert "排队等候" not in body and "取号" not in body, path
-                assert errors(driver) == []
+                assert console_errors(driver) == []
                 scripts = driver.execute_script("return [...document.scripts].map((s) => s.src)")
                 assert not [s for s in scripts if "/web/fragments/queue/" in s], path
