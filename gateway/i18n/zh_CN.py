@@ -236,6 +236,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
         "POST /api/v1/reports": "生成运行情况报告（日、周、月、季）",
         "GET /api/v1/reports": "已生成的运行情况报告，新的在前",
+        "GET /api/v1/reports/schedule": "定时报告的下次与最近一次生成",
         "GET /api/v1/reports/{ref}": "一份报告的状态；加 .json、.xlsx 或 .pdf 下载其文件",
         "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",

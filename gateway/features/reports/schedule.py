@@ -91,7 +91,7 @@ class Scheduler:
                         made.append(rid)
                     row = self.runs.get(kind, run.span.label)
                 if row is not None and row["state"] == "done" and not row["queued"]:
-                    self._queue(row)
+                    self._deliver(row)
             return made
 
     def _again(self, row: dict[str, Any], now: int) -> bool:
@@ -128,10 +128,10 @@ class Scheduler:
             self.desk.finish(req, reason)
         return report
 
-    def _queue(self, row: dict[str, Any]) -> None:
+    def _deliver(self, row: dict[str, Any]) -> None:
         d = self.cfg.reports.delivery
         if d.robot is None and d.email is None:
-            self.runs.queue(row["kind"], row["period"], row["report_id"], [], self.clock())
+            self.runs.hand_over(row["kind"], row["period"], row["report_id"], [], self.clock())
             return
         path = self.desk.file(row["report_id"], "json")
         if path is None:
@@ -146,6 +146,6 @@ class Scheduler:
             name = f"report-{report.period.kind}-{report.period.label}"
             m = {"report": row["report_id"], "subject": subject, "body": body, "name": name}
             rows.append(("email", EMAIL, json.dumps(m, ensure_ascii=False)))
-        if self.runs.queue(row["kind"], row["period"], row["report_id"], rows, self.clock()):
+        if self.runs.hand_over(row["kind"], row["period"], row["report_id"], rows, self.clock()):
             for _, target, _ in rows:
                 self.wakes[target].set()
