@@ -86,7 +86,9 @@ class ReportRuns(Repository):
                 (state, report_id, next_ns, note, kind, period),
             )
 
-    def hand_over(self, kind: str, period: str, report_id: int, rows: Sequence[tuple[str, str, str]], now_ns: int) -> bool:
+    def hand_over(
+        self, kind: str, period: str, report_id: int, rows: Sequence[tuple[str, str, str]], now_ns: int
+    ) -> bool:
         """(channel, target, JSON) rows into the delivery queue, once per run: False if they were already."""
         with transaction(self.conn) as c:
             done = c.execute(
