@@ -138,7 +138,7 @@ async def _deliveries(cfg: Any, now: list[int], box: Mailbox, robot: FakeRobot) 
             async def refused() -> dict[str, Any] | None:
                 row = (await http.get(f"/api/v1/reports/{made['id']}")).json()
                 mail = channel(row, "email")
-                return row if mail["state"] == "retrying" and "451" in (mail["error"] or "") else None
+                return row if mail["state"] == "retrying" and "邮件服务器拒收（451" in (mail["error"] or "") else None
 
             row = await until(refused, what="the refused e-mail in the report's state")
             assert channel(row, "email")["attempts"] >= 1 and channel(row, "email")["sent"] is None

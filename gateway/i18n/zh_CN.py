@@ -170,6 +170,12 @@ LABELS: dict[str, dict[str, str]] = {
         "kiosk": "取件机",
     },
     "severity": {"info": "提示", "warning": "警告", "critical": "严重"},
+    # operations reports (GET /api/v1/reports, .../schedule): kind, state, a delivery's channel and state
+    "report_kind": {"day": "日报", "week": "周报", "month": "月报", "quarter": "季报", "range": "区间报告"},
+    "report_status": {"rendering": "生成中", "done": "已生成", "failed": "生成失败"},
+    "report_run": {"making": "生成中", "done": "已生成", "failed": "失败待重试", "skipped": "已跳过"},
+    "report_channel": {"robot": "工作群", "email": "邮件"},
+    "report_delivery": {"queued": "待发送", "retrying": "发送失败，重试中", "sent": "已发送"},
     "health": {"ok": "正常", "degraded": "异常", "offline": "离线"},
     # A device's link (GET /api/v1/devices/{id} `link.state`): its broker connection or bus answers.
     "link_state": {"up": "连通", "down": "消息服务器未连接", "no_answer": "轮询无应答"},

@@ -199,6 +199,6 @@ async def one(ref: str, view: ViewDep, _: str = require(*ROLES)) -> Any:
             status=status,
         )
     name = f"report-{row['kind']}-{row['period']}.{fmt}"
-    return Response(
-        path.read_bytes(), media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    # both forms: filename*= is what the pages' download (HG.download) reads
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    return Response(path.read_bytes(), media_type=MEDIA[fmt], headers={"Content-Disposition": disposition})

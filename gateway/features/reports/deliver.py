@@ -82,9 +82,26 @@ def smtp_send(e: Email, msg: EmailMessage) -> None:
             raise smtplib.SMTPRecipientsRefused(refused)
 
 
+class MailFailed(RuntimeError):
+    """The mail server did not take the message: why, in Chinese, with its answer."""
+
+
+def why(err: Exception) -> str:
+    if isinstance(err, smtplib.SMTPAuthenticationError):
+        return f"邮件服务器拒绝登录（{err.smtp_code} {err.smtp_error!r}）"
+    if isinstance(err, smtplib.SMTPResponseException):
+        return f"邮件服务器拒收（{err.smtp_code} {err.smtp_error!r}）"
+    if isinstance(err, smtplib.SMTPException):
+        return f"邮件服务器未接收（{err}）"
+    return f"无法连接邮件服务器（{type(err).__name__}: {err}）"
+
+
 def email_sender(e: Email, files: Callable[[int, str], Path | None]) -> Send:
     async def send(delivery_id: int, payload: str) -> None:
         msg = message(e, json.loads(payload), files, delivery_id)
-        await asyncio.to_thread(smtp_send, e, msg)
+        try:
+            await asyncio.to_thread(smtp_send, e, msg)
+        except (OSError, smtplib.SMTPException) as err:  # SMTPException is an OSError; both named
+            raise MailFailed(why(err)) from err
 
     return send
