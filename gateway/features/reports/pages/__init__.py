@@ -14,7 +14,11 @@ PAGES = {
     "manager": Fragment(
         "reports",
         HERE / "reports.js",
-        routes={"list": "GET /api/v1/reports", "schedule": "GET /api/v1/reports/schedule", "file": "GET /api/v1/reports/{ref}"},
+        routes={
+            "list": "GET /api/v1/reports",
+            "schedule": "GET /api/v1/reports/schedule",
+            "file": "GET /api/v1/reports/{ref}",
+        },
         needs=("list",),
     ),
 }
