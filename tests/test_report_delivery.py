@@ -52,7 +52,7 @@ class Mailbox:
     def auth(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.login == b"reports" and data.password == PASSWORD.encode()
         self.logins.append((data.login if isinstance(data, LoginPassword) else b"", ok))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # a refusal answered by aiosmtpd (535)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ hall time) and where they go (the hall's work group through a 钉钉 or 企业�
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +44,7 @@ class Email(Model):
     host: str = Field(min_length=1)
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
+    ca_file: Path | None = Field(None, description="the CA that signed the server's certificate (else the system's)")
     user: str | None = None
     password_env: str | None = Field(None, description="the environment variable holding the SMTP password")
     sender: str = Field(alias="from", min_length=3, description="报告发件人 <reports@hall.example>")

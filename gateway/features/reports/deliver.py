@@ -66,7 +66,7 @@ def message(e: Email, m: dict[str, Any], files: Callable[[int, str], Path | None
 
 def smtp_send(e: Email, msg: EmailMessage) -> None:
     """One message through the server (blocking: run on a thread). Raises when it is not taken."""
-    tls = ssl.create_default_context()
+    tls = ssl.create_default_context(cafile=e.ca_file)  # the server's name and certificate checked
     smtp: smtplib.SMTP
     if e.security == "ssl":
         smtp = smtplib.SMTP_SSL(e.host, e.port, timeout=e.timeout_s, context=tls)
