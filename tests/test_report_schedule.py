@@ -163,3 +163,27 @@ def test_a_schedule_turned_off_makes_nothing(tmp_path: Path) -> None:
     now[0] = ns("2026-11-30 09:00")
     assert gw.check() == [] and gw.scheduled() == []
     gw.close()
+
+
+def test_the_deliveries_secrets_are_required_at_start(tmp_path: Path) -> None:
+    from gateway.config.errors import ConfigError
+    from gateway.config.load import load_config
+
+    hall = tmp_path / "hall.yaml"
+    hall.write_text("""
+site: t
+reports:
+  delivery:
+    robot: {wecom: {url_env: HALL_GROUP_WEBHOOK}}
+    email: {host: smtp.example, user: gw, password_env: HALL_SMTP_PASSWORD, from: gw@example, to: [a@example]}
+""")
+    with pytest.raises(ConfigError) as e:
+        load_config(hall, environ={})
+    said = e.value.render()
+    assert "reports.delivery.email.password_env" in said and "HALL_SMTP_PASSWORD is not set" in said
+    assert "reports.delivery.robot.wecom.url_env" in said and "HALL_GROUP_WEBHOOK is not set" in said
+    env = {"HALL_GROUP_WEBHOOK": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "HALL_SMTP_PASSWORD": "p"}
+    assert load_config(hall, environ=env).reports.delivery.email is not None
+    hall.write_text("site: t\nreports: {delivery: {email: {host: h, user: gw, from: gw@example, to: [a@example]}}}\n")
+    with pytest.raises(ConfigError, match="user and password_env"):
+        load_config(hall, environ={})
