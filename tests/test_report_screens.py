@@ -77,8 +77,11 @@ async def _page(cfg: Any, tmp: Path, now: list[int]) -> None:
 
 
 def _look(base: str, week: int, failed: int, made: str) -> None:
-    for width, height in ((1280, 900), (375, 812)):
-        with chromium(width, height) as driver:
+    with chromium(1280, 900) as driver:
+        for width, height in ((1280, 900), (375, 812)):  # one browser, its viewport set for each (a phone's too)
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            driver.get("about:blank")
             driver.get(f"{base}/web/manager.html#token={TOKEN}")
             asyncio.run(until(lambda: driver.find_elements(By.CSS_SELECTOR, f"#report-{failed}"), what="the list"))
             row = driver.find_element(By.ID, f"report-{week}").text
