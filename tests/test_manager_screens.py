@@ -124,7 +124,7 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             downloads.mkdir()
             driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
             open_page(driver, hall, "/web/manager.html", "manager")
-            assert script(driver, "return document.documentElement.dataset.fragments") == "3"
+            assert script(driver, "return document.documentElement.dataset.fragments") == "4"  # and the reports' list
             for card in ("#occ-card", "#rat-card", "#wo-card", "#att-card", "[data-may='GET /api/v1/audit']"):
                 assert driver.find_elements(By.CSS_SELECTOR, card), card
 
@@ -272,9 +272,10 @@ def test_a_hall_without_the_kinds_shows_none_of_their_cards(mosquitto: Mosquitto
     hall = Hall(tmp_path, mosquitto, QUEUE)  # a queue only: no counter, pad or attendance machine
     with hall.running(), chromium(1920, 1080) as driver:
         open_page(driver, hall, "/web/manager.html", "manager")
-        assert script(driver, "return document.documentElement.dataset.fragments") == "1"  # the queue's day
+        assert script(driver, "return document.documentElement.dataset.fragments") == "2"  # the queue's day
         assert [e.get_attribute("data-kind") for e in driver.find_elements(By.CSS_SELECTOR, "[data-fragment]")] == [
-            "queue"
+            "queue",
+            "reports",  # a feature: in every hall
         ]
         cards = "#occ-card, #rat-card, #wo-card, #att-card, #occ-chart, #ratings, #workorders, #attendance-days"
         assert not driver.find_elements(By.CSS_SELECTOR, cards)

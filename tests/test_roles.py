@@ -91,6 +91,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/v1/notices/{notice_id}/ack", ""): frozenset({"staff"}),  # the person signs, nobody for them
     ("POST", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
+    ("GET", "/api/v1/reports/schedule", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/reports/{ref}", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/lockboxes/{device}/slots", ""): READERS,
     ("POST", "/api/v1/lockboxes/{device}/slots/{slot}/unlock", ""): frozenset({"staff", "duty_manager"}),

@@ -35,9 +35,10 @@ AT_SEVEN = {
 }  # fmt: skip
 # Steps added since the bridge, which an old file gains when it opens: each repository's version,
 # and what they add to the schema.
-NOW = AT_SEVEN | {"alerts": 2, "violations": 1, "accounts": 1, "reports": 1, "patrol": 1}
+NOW = AT_SEVEN | {"alerts": 2, "violations": 1, "accounts": 1, "reports": 1, "patrol": 1, "report_runs": 1}
 NEW_TABLES = {  # empty in an old file
-    *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices")
+    *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices"),
+    *("report_schedule", "report_runs", "report_deliveries"),
 }
 LATER = {
     (

@@ -1,11 +1,12 @@
 """`reports:` in the hall file: the operations reports' 一月一评比 (its weights and how many
-红旗窗口)."""
+红旗窗口), their schedule and delivery (gateway/config/report_delivery.py)."""
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator
 
 from gateway.config.base import Model
+from gateway.config.report_delivery import Delivery, Schedule
 from gateway.domain.ranking import CRITERIA, DEFAULT_WEIGHTS
 
 
@@ -29,3 +30,5 @@ class Ranking(Model):
 
 class Reports(Model):
     ranking: Ranking = Ranking()
+    schedule: Schedule = Schedule()
+    delivery: Delivery = Delivery()

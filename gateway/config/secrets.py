@@ -18,6 +18,9 @@ HALL_SECRETS = (
     "influx.token_env",
     "district.password_env",
     "alerts.webhook.token_env",
+    "reports.delivery.email.password_env",
+    "reports.delivery.robot.dingtalk.secret_env",
+    "reports.delivery.robot.wecom.url_env",
 )
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from gateway.features import compliance, discipline, reports
 from gateway.features.discipline import pages as discipline_pages
+from gateway.features.reports import pages as reports_pages
 from gateway.kinds.base import Fragment
 from gateway.kinds.wiring import Builder
 
 FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run, reports.run)
 # name -> (its label, page -> its fragment there)
-PAGES: dict[str, tuple[str, dict[str, Fragment]]] = {"discipline": ("违规台账", discipline_pages.PAGES)}
+PAGES: dict[str, tuple[str, dict[str, Fragment]]] = {
+    "discipline": ("违规台账", discipline_pages.PAGES),
+    "reports": ("运行情况报告", reports_pages.PAGES),
+}

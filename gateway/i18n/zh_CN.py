@@ -170,6 +170,12 @@ LABELS: dict[str, dict[str, str]] = {
         "kiosk": "取件机",
     },
     "severity": {"info": "提示", "warning": "警告", "critical": "严重"},
+    # operations reports (GET /api/v1/reports, .../schedule): kind, state, a delivery's channel and state
+    "report_kind": {"day": "日报", "week": "周报", "month": "月报", "quarter": "季报", "range": "区间报告"},
+    "report_status": {"rendering": "生成中", "done": "已生成", "failed": "生成失败"},
+    "report_run": {"making": "生成中", "done": "已生成", "failed": "失败待重试", "skipped": "已跳过"},
+    "report_channel": {"robot": "工作群", "email": "邮件"},
+    "report_delivery": {"queued": "待发送", "retrying": "发送失败，重试中", "sent": "已发送"},
     "health": {"ok": "正常", "degraded": "异常", "offline": "离线"},
     # A device's link (GET /api/v1/devices/{id} `link.state`): its broker connection or bus answers.
     "link_state": {"up": "连通", "down": "消息服务器未连接", "no_answer": "轮询无应答"},
@@ -236,6 +242,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
         "POST /api/v1/reports": "生成运行情况报告（日、周、月、季）",
         "GET /api/v1/reports": "已生成的运行情况报告，新的在前",
+        "GET /api/v1/reports/schedule": "定时报告的下次与最近一次生成",
         "GET /api/v1/reports/{ref}": "一份报告的状态；加 .json、.xlsx 或 .pdf 下载其文件",
         "POST /api/v1/violations/{violation_id}/confirm": "确认一条检测到的违规，附理由",
         "POST /api/v1/violations/{violation_id}/dismiss": "撤销一条检测到的违规，附理由",

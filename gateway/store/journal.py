@@ -43,6 +43,7 @@ from gateway.store.repos.quarantine import (
     Quarantined,
     QuarantineRow,
 )
+from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
@@ -80,6 +81,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Accounts,
     Patrol,  # after Violations: its tables refer to violations
     Reports,
+    ReportRuns,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -106,6 +108,7 @@ class Repositories:
     accounts: Accounts
     patrol: Patrol
     reports: Reports
+    report_runs: ReportRuns
 
 
 class Journal:
@@ -155,6 +158,7 @@ class Journal:
             accounts=Accounts(c, k),
             patrol=Patrol(c, k),
             reports=Reports(c, k),
+            report_runs=ReportRuns(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

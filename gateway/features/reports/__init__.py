@@ -8,17 +8,23 @@ discipline ledger's repository.
 - `figures.py`: each figure once, with its formula
 - `gather.py`: a period's inputs; `build.py`: the report; `xlsx.py`, `render.py`: the files
 - `desk.py`: the reports asked for (state database rows, files); `api.py`: the routes
+- `schedule.py`: the week's, month's and quarter's made when due; `deliver.py`, `message.py`: sent
+  to the work group's robot and by e-mail
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from gateway.config.base import secret
+from gateway.features.discipline.robots import sender
+from gateway.features.reports import deliver, schedule
 from gateway.features.reports.desk import ReportDesk
 from gateway.features.reports.gather import Sources
 from gateway.kinds.lookup import Projections
 from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord, Visits
-from gateway.kinds.wiring import Parts, Running
+from gateway.kinds.wiring import Parts, Running, Webhook
 from gateway.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,14 @@ def sources(projections: Projections, journal: Journal) -> Sources:
 
 def desk(running: Running) -> ReportDesk:
     j = running.journal
-    d = ReportDesk(running.cfg, sources(running.projections, j), j.repos.reports, j.path.parent / "reports")
+    d = ReportDesk(
+        running.cfg,
+        sources(running.projections, j),
+        j.repos.reports,
+        j.path.parent / "reports",
+        clock=lambda: schedule.now_ns(),  # the schedule's: a report it makes is never "in the future"
+        runs=j.repos.report_runs,
+    )
     left = j.repos.reports.abandon_rendering("网关在生成报告时停止（gateway stopped while rendering）")
     if left:
         log.warning("reports: %d left rendering by a stopped gateway marked failed", left)
@@ -45,4 +58,16 @@ def desk(running: Running) -> ReportDesk:
 
 def run(running: Running) -> Parts:
     """Built in every hall: a hall without a source has figures that say so."""
-    return Parts(serves=[desk(running)])
+    d, runs = desk(running), running.journal.repos.report_runs
+    wakes = {deliver.ROBOT: asyncio.Event(), deliver.EMAIL: asyncio.Event()}
+    plan = schedule.Scheduler(running.cfg, d, runs, wakes)
+    out = Parts(serves=[d, plan], tasks={"reports schedule": plan.loop})
+    to = running.cfg.reports.delivery
+    if to.robot is not None:
+        make = sender(to.robot, secret(to.robot.secret_env) or "", running.cfg.discipline.notify.per_minute)
+        hook = to.robot.dingtalk or to.robot.wecom
+        out.webhooks.append(Webhook(deliver.ROBOT, hook, wakes[deliver.ROBOT], lambda c: deliver.once(make(c), runs)))
+    if to.email is not None:
+        mail = deliver.email_sender(to.email, d.file)
+        out.webhooks.append(Webhook(deliver.EMAIL, to.email, wakes[deliver.EMAIL], lambda _: deliver.once(mail, runs)))
+    return out

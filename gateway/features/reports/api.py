@@ -18,6 +18,7 @@ from gateway.api.errors import ApiError
 from gateway.domain.periods import FORMS, PeriodError
 from gateway.features.reports.desk import ReportDesk
 from gateway.features.reports.render import MEDIA
+from gateway.features.reports.schedule import Scheduler
 from gateway.view import View
 
 router = APIRouter(tags=["reports"])
@@ -28,6 +29,15 @@ REF = re.compile(r"^(\d{1,12})(?:\.(json|xlsx|pdf))?$")
 class ReportIn(BaseModel):
     kind: str = Field(min_length=1, max_length=16, description="day, week, month, quarter")
     period: str = Field(min_length=1, max_length=32, description="2026-12-07, 2026-W49, 2026-12, 2026-Q4")
+
+
+class DeliveryOut(BaseModel):
+    channel: Literal["robot", "email"]  # the work group's robot, e-mail
+    state: Literal["queued", "retrying", "sent"]
+    attempts: int  # failed so far
+    error: str | None  # the last failure's, while it is retried
+    queued: str | None
+    sent: str | None
 
 
 class ReportOut(BaseModel):
@@ -42,6 +52,37 @@ class ReportOut(BaseModel):
     reason: str | None
     finished: str | None
     files: list[str]  # the formats that can be downloaded
+    deliveries: list[DeliveryOut]  # a scheduled report's: to the work group, by e-mail
+
+
+class RunOut(BaseModel):
+    period: str
+    at: str
+
+
+class LastRunOut(BaseModel):
+    period: str
+    state: Literal["making", "done", "failed", "skipped"]
+    attempts: int
+    report: int | None
+    retry_at: str | None  # a failed one's next attempt (none: no more)
+    note: str | None  # a skipped one's reason
+
+
+class ScheduledOut(BaseModel):
+    kind: Literal["week", "month", "quarter"]
+    at: str  # HH:MM, hall time
+    next: RunOut
+    last: LastRunOut | None
+
+
+class ScheduleOut(BaseModel):
+    enabled: bool
+    timezone: str
+    week_day: str
+    retries: int
+    runs: list[ScheduledOut]
+    delivery: list[str]  # robot, email: where each made report goes
 
 
 def desk_of(view: View) -> ReportDesk:
@@ -51,8 +92,16 @@ def desk_of(view: View) -> ReportDesk:
     return d
 
 
-def _out(view: View, d: ReportDesk, row: dict[str, Any]) -> dict[str, Any]:
+def _out(view: View, d: ReportDesk, row: dict[str, Any], sent: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if sent is None:
+        sent = d.repo_runs.deliveries([row["id"]])[row["id"]] if d.repo_runs else []
+    deliveries = [
+        {**{k: x[k] for k in ("channel", "state", "attempts", "error")}, "queued": iso(view, x["queued_ns"]),
+         "sent": iso(view, x["sent_ns"])}
+        for x in sent
+    ]  # fmt: skip
     return {
+        "deliveries": deliveries,
         **{k: row[k] for k in ("id", "kind", "period", "by", "status", "reason")},
         "start": iso(view, row["start_ns"]),
         "end": iso(view, row["end_ns"]),
@@ -90,7 +139,37 @@ async def ask(body: ReportIn, view: ViewDep, who: CallerDep, _: str = require(*R
 @router.get("/reports", response_model=list[ReportOut], summary="The reports asked for, newest first")
 async def listing(view: ViewDep, _: str = require(*ROLES)) -> list[dict[str, Any]]:
     d = desk_of(view)
-    return [_out(view, d, r) for r in d.repo.list()]
+    rows = d.repo.list()
+    sent = d.repo_runs.deliveries(r["id"] for r in rows) if d.repo_runs else {}
+    return [_out(view, d, r, sent.get(r["id"], [])) for r in rows]
+
+
+@router.get("/reports/schedule", response_model=ScheduleOut, summary="The scheduled reports' next and last runs")
+async def planned(view: ViewDep, _: str = require(*ROLES)) -> dict[str, Any]:
+    s = view.served(Scheduler)
+    if s is None:
+        raise ApiError(409, "no_reports", "operations reports are not running in this gateway")
+    cfg = view.cfg.reports
+    runs = []
+    for p in s.plan():
+        last = p.last and {
+            "period": p.last["period"],
+            "state": p.last["state"],
+            "attempts": p.last["attempts"],
+            "report": p.last["report_id"],
+            "retry_at": iso(view, p.last["next_ns"]),
+            "note": p.last["note"],
+        }
+        runs.append({"kind": p.kind, "at": p.at, "next": {"period": p.next.span.label, "at": iso(view, p.next.at_ns)},
+                     "last": last})  # fmt: skip
+    return {
+        "enabled": cfg.schedule.enabled,
+        "timezone": view.cfg.timezone,
+        "week_day": cfg.schedule.week_day,
+        "retries": cfg.schedule.retries,
+        "runs": runs,
+        "delivery": [c for c in ("robot", "email") if getattr(cfg.delivery, c) is not None],
+    }
 
 
 @router.get(
@@ -120,6 +199,6 @@ async def one(ref: str, view: ViewDep, _: str = require(*ROLES)) -> Any:
             status=status,
         )
     name = f"report-{row['kind']}-{row['period']}.{fmt}"
-    return Response(
-        path.read_bytes(), media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    # both forms: filename*= is what the pages' download (HG.download) reads
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    return Response(path.read_bytes(), media_type=MEDIA[fmt], headers={"Content-Disposition": disposition})

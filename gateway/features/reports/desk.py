@@ -19,6 +19,7 @@ from gateway.features.reports.build import build as build_report
 from gateway.features.reports.gather import Sources
 from gateway.features.reports.model import Report
 from gateway.features.reports.render import RENDERERS
+from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reports import Reports
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ class ReportDesk:
         repo: Reports,
         directory: Path,
         clock: Callable[[], int] = time.time_ns,
+        runs: ReportRuns | None = None,
     ) -> None:
         self.cfg, self.sources, self.repo, self.directory, self.clock = cfg, sources, repo, directory, clock
+        self.repo_runs = runs  # the scheduled ones' runs and deliveries (None in the CLI)
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.clock() / 1e9, ZoneInfo(self.cfg.timezone)).date()
@@ -75,7 +78,7 @@ class ReportDesk:
                 tmp.replace(out / f"report.{fmt}")
         except Exception as e:
             log.exception("report %d (%s %s): its files failed", req.id, req.span.kind, req.span.label)
-            return f"{type(e).__name__}: {e}"
+            return f"报告文件写入失败（{type(e).__name__}: {e}）"
         return None
 
     def finish(self, req: Request, reason: str | None) -> None:
@@ -85,7 +88,7 @@ class ReportDesk:
     def _failed(self, req: Request, e: Exception) -> None:
         # a report that cannot render says why, and is never left rendering
         log.exception("report %d (%s %s) failed", req.id, req.span.kind, req.span.label)
-        self.repo.finish(req.id, f"{type(e).__name__}: {e}")
+        self.repo.finish(req.id, f"报告指标统计失败（{type(e).__name__}: {e}）")
 
     def first_day(self) -> date | None:
         """The hall's first day of data: the earliest its sources hold."""
