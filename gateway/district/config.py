@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.config.api import Token
 from gateway.config.base import Model
@@ -64,7 +65,17 @@ class DistrictConfig(Model):
     api: DistrictApi = Field(default_factory=DistrictApi)
     ranking: Ranking = Field(default_factory=Ranking)
     offline_after_s: int = Field(300, ge=10, description="a site with no data for this long is offline")
+    timezone: str = Field("Asia/Shanghai", description="the district's calendar: where a day or a month begins")
     sites: list[Site] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知的时区 {v!r}：请填 IANA 名称，如 Asia/Shanghai") from None
+        return v
 
     @model_validator(mode="after")
     def _sites(self) -> DistrictConfig:
