@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from gateway.district.store import StatusChange
 
 COUNTED = ("tickets", "served", "rated", "good", "bad", "unrated", "handling_s", "handled", "visitors")
+# A site with any series of a source in the period counts its other figures of it as 0, not None.
+SOURCES = (("tickets", "served", "handling_s", "handled"), ("rated", "good", "bad", "unrated"), ("visitors",))
 
 
 @dataclass
@@ -37,7 +39,10 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 def figures(c: Counts) -> dict[str, float | int | None]:
     """The figures shown: counts as integers, rates 0..1 to 4 places, minutes to 2."""
-    v = c.values
+    v = dict(c.values)
+    for source in SOURCES:
+        if any(k in v for k in source):
+            v |= {k: v.get(k, 0.0) for k in source}
 
     def n(key: str) -> int | None:
         return round(v[key]) if key in v else None
