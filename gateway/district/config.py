@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -15,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from gateway.config.api import Token
 from gateway.config.base import Model
 from gateway.config.errors import ConfigError
+from gateway.config.hall import known_zone
 from gateway.config.reports import Ranking
 
 Level = Literal["centre", "town", "village"]
@@ -71,11 +71,7 @@ class DistrictConfig(Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"未知的时区 {v!r}：请填 IANA 名称，如 Asia/Shanghai") from None
-        return v
+        return known_zone(v)
 
     @model_validator(mode="after")
     def _sites(self) -> DistrictConfig:
