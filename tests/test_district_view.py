@@ -135,7 +135,8 @@ def site_lines(site: str, has_queue: bool, rng: random.Random, written: Written)
     # The site's newest point, exactly at `last`.
     lines.append(event("rp-1", "rating_pad", "heartbeat", last, battery=90))
     # The day before: not in the period.
-    lines.append(event("qs-1", "queue", "issued", day_start - 3600, ticket="Z001", waiting_ahead=0))
+    if has_queue:
+        lines.append(event("qs-1", "queue", "issued", day_start - 3600, ticket="Z001", waiting_ahead=0))
     lines.append(event("rp-1", "rating_pad", "rated", day_start - 3600, score=1, reasons=[]))
     # What the district sink sends: the site's label set on every line.
     return [relabel(line, site) for line in lines]
@@ -399,6 +400,21 @@ def test_drill_down_to_one_site_and_the_errors_in_chinese(d: District) -> None:
     one = d.get("/api/v1/sites/town-01", period=day_label()).json()
     assert one["state"] == "online" and one["open_alerts"] == 2
     assert one["figures"]["tickets"] == d.written["town-01"].counts["tickets"]
+    day = datetime.fromtimestamp(NOW, TZ).date()
+    year, week, _ = day.isocalendar()
+    quarter_start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    forms = {  # the reports' forms -> (kind, first day)
+        f"{year}-W{week:02d}": ("week", day - timedelta(days=day.weekday())),
+        day.strftime("%Y-%m"): ("month", day.replace(day=1)),
+        f"{day.year}-Q{(day.month - 1) // 3 + 1}": ("quarter", quarter_start),
+        f"{day - timedelta(days=2)}..{day}": ("range", day - timedelta(days=2)),
+    }
+    today = sum(w.counts["tickets"] for w in d.written.values())
+    queues = sum(w.queue for w in d.written.values())  # each issued one ticket the day before
+    for period, (kind, first) in forms.items():
+        body = d.get("/api/v1/figures", period=period).json()
+        assert (body["period"], body["kind"]) == (period, kind), body
+        assert body["district"]["tickets"] == today + (queues if first < day else 0), period
     for period in ("2026-13", "yesterday", "2026-W60"):
         r = d.get("/api/v1/figures", period=period)
         assert r.status_code == 422 and r.json()["error"] == "bad_period", r.text
