@@ -47,14 +47,16 @@ SITES = [
     ("vil-0101", "东村便民服务站", "village", "town-01", True),
     ("vil-0201", "南湾社区便民服务站", "village", "town-02", False),
 ]
+NO_DATA = ("vil-0202", "北岭村便民服务站", "village", "town-02", False)  # listed, never sent anything
 STRAY = "stray-09"  # forwards to the store, not in district.yaml
 # The view's "now": yesterday 22:00 in the district, an hour after the day's points were written
 # (VictoriaMetrics hides the newest 30 s from queries near the real now; these are hours old).
 NOW = (datetime.now(TZ) - timedelta(days=1)).replace(hour=22, minute=0, second=0, microsecond=0).timestamp()
 HOUR_START = NOW - 3600
-# How long before NOW each site's newest point is: vil-0201 went quiet past the offline delay;
-# town-02 will, once the clock moves on by 101 s.
-LAST_BEFORE_NOW = {"centre": 5, "town-01": 10, "town-02": 200, "vil-0101": 30, "vil-0201": 400, STRAY: 20}
+# How long before NOW each site's newest point is: vil-0201 went quiet past the offline delay (and
+# past the view's first look, 600 s: it is found by the second); town-02 will, once the clock
+# moves on by 101 s.
+LAST_BEFORE_NOW = {"centre": 5, "town-01": 10, "town-02": 200, "vil-0101": 30, "vil-0201": 900, STRAY: 20}
 FIGURES = ("tickets", "served", "rated", "unrated", "bad", "visitors")
 
 
@@ -221,7 +223,7 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
     config = root / "district.yaml"
     sites = "".join(
         f"  - {{id: {sid}, name: {name}, level: {level}" + (f", parent: {parent}" if parent else "") + "}\n"
-        for sid, name, level, parent, _ in SITES
+        for sid, name, level, parent, _ in [*SITES, NO_DATA]
     )
     config.write_text(
         f"name: 某区政务服务管理办公室\noffline_after_s: {OFFLINE_AFTER_S}\nstore: {{url: '{vm.url}'}}\n"
@@ -296,9 +298,12 @@ def by_id(rows: list[dict[str, Any]], key: str = "id") -> dict[str, dict[str, An
 def test_every_sites_state_from_its_last_data_and_the_bridged_status_and_alerts(d: District) -> None:
     body = d.get("/api/v1/sites").json()
     sites = by_id(body["sites"])
-    assert sites.keys() == {s[0] for s in SITES}
+    assert sites.keys() == {s[0] for s in [*SITES, NO_DATA]}
+    never = sites["vil-0202"]
+    assert (never["state"], never["reason"], never["last_data"]) == ("offline", "no_data", None)
     assert sites["town-01"]["state"] == "online" and sites["town-02"]["state"] == "online"
-    assert (sites["vil-0201"]["state"], sites["vil-0201"]["reason"]) == ("offline", "silent")  # 400 s > 300 s
+    assert (sites["vil-0201"]["state"], sites["vil-0201"]["reason"]) == ("offline", "silent")  # 900 s > 300 s
+    assert sites["vil-0201"]["silent_s"] == 900
     assert (sites["centre"]["state"], sites["centre"]["reason"]) == ("offline", "said_offline")  # its will
     assert sites["vil-0101"]["silent_s"] == 30
     last = datetime.fromisoformat(sites["town-01"]["last_data"])
@@ -307,13 +312,13 @@ def test_every_sites_state_from_its_last_data_and_the_bridged_status_and_alerts(
     assert sites["town-01"]["open_alerts"] == 2 and sites["town-02"]["open_alerts"] == 0
     assert (sites["town-01"]["bridge"], sites["town-02"]["bridge"], sites["vil-0101"]["bridge"]) == ("up", "down", None)
     assert body["counts"] | {"by_level": None} == {
-        "sites": 5,
+        "sites": 6,
         "online": 3,
-        "offline": 2,
+        "offline": 3,
         "open_alerts": 2,
         "by_level": None,
     }
-    assert body["counts"]["by_level"]["village"] == {"sites": 2, "online": 1}
+    assert body["counts"]["by_level"]["village"] == {"sites": 3, "online": 1}
     assert body["broker"] == "connected"
 
 
@@ -365,6 +370,7 @@ def test_figures_per_site_and_per_level_equal_the_sums_of_what_the_sites_sent(d:
         ws = [d.written[s[0]] for s in SITES if s[2] == level]
         assert {k: body["levels"][level][k] for k in keys} == expected(ws), level
     assert by_id(body["sites"])["vil-0201"]["tickets"] is None  # no queue system: not 0
+    assert set(by_id(body["sites"])["vil-0202"].values()) == {"vil-0202", "北岭村便民服务站", "village", None}
     assert {k: body["district"][k] for k in keys} == expected(list(d.written.values()))
 
 
@@ -375,6 +381,7 @@ def test_the_ranking_scales_each_criterion_across_the_sites_with_district_yaml_w
     # The score computed here: min-max scaled across the sites, handling time turned round, a
     # site without a value 0 on it, the weighted mean out of 100.
     values = {sid: expected([d.written[sid]]) for sid, *_ in SITES}
+    values[NO_DATA[0]] = dict.fromkeys(values["centre"])  # nothing to score: 0 on every criterion
     crit = {
         "good_rate": ("good_rate", True),
         "rating_rate": ("rating_rate", True),
@@ -460,7 +467,7 @@ def test_the_pages_in_chromium(d: District, size: tuple[int, int]) -> None:
         driver.get(f"{d.url}/login#token={WALL}")
         wait(lambda: driver.find_elements(By.CSS_SELECTOR, "a.site"), what="the overview")
         cards = {c.get_attribute("data-site"): c for c in driver.find_elements(By.CSS_SELECTOR, "a.site")}
-        assert cards.keys() == {s[0] for s in SITES}  # the stray site is no card
+        assert cards.keys() == {s[0] for s in [*SITES, NO_DATA]}  # the stray site is no card
         assert cards["vil-0201"].get_attribute("data-state") == "offline" and "离线" in cards["vil-0201"].text
         red = cards["vil-0201"].value_of_css_property("border-left-color")
         green = cards["town-01"].value_of_css_property("border-left-color")

@@ -31,6 +31,8 @@ class District:
     ) -> None:
         self.cfg, self.reader, self.watcher, self.clock = cfg, reader, watcher, clock
         self.zone = ZoneInfo(cfg.timezone)
+        # Every site online or recently offline is found in this window; the others in a month.
+        self.recent_s = max(2 * cfg.offline_after_s, 600)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -59,7 +61,7 @@ class District:
     async def states(self) -> dict[str, Any]:
         now = self.clock()
         known = [s.id for s in self.cfg.sites]
-        last = await self.reader.last_data(now, known)
+        last = await self.reader.last_data(now, known, self.recent_s)
         heard = self._heard()
         sites = [self._state(s, last.get(s.id), heard.get(s.id), now) for s in self.cfg.sites]
         strangers = sorted(set(last) - set(known))
@@ -150,7 +152,7 @@ class District:
 
     async def site(self, site: Site, span: Span) -> dict[str, Any]:
         now = self.clock()
-        last = await self.reader.last_data(now, [site.id])
+        last = await self.reader.last_data(now, [site.id], self.recent_s)
         state = self._state(site, last.get(site.id), self._heard().get(site.id), now)
         counts, start, end = await self._counts(span)
         return {**state, **self._period(span, start, end), "figures": figures(counts[site.id])}

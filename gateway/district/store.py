@@ -33,7 +33,9 @@ COUNTS: dict[str, str] = {
     "handled": "count_over_time(queue_handling_handling_s[{w}])",
     "visitors": 'sum_over_time(occupancy_in{{zone="*"}}[{w}])',
 }
-RECENT, FAR = "1d", "31d"  # where the last data is looked for: everyone's, then the silent sites'
+# Where the last data is looked for: every site's over a short window (a few minutes of heartbeats
+# of 366 sites is cheap to scan, a day of them is not), then the sites silent that long over a month.
+FAR = "31d"
 STATUS_BEFORE_MS = 7 * 86_400_000  # a device's status at the period's start: its last change before
 
 
@@ -75,11 +77,12 @@ class StoreReader:
             raise StoreUnreachable(f"{self.url}: {body.get('error', body)}")
         return {s["metric"].get("site", ""): float(s["value"][1]) for s in body["data"]["result"]}
 
-    async def last_data(self, at_s: float, sites: Iterable[str]) -> dict[str, float]:
+    async def last_data(self, at_s: float, sites: Iterable[str], recent_s: int) -> dict[str, float]:
         """site -> the time (epoch s) of its newest sample at or before `at_s`, for every site label
-        in the store; the known sites silent for a day are looked for over a month."""
-        expr = 'max by (site) (tlast_over_time({{site!=""}}[{w}]))'
-        found = await self.query(expr.format(w=RECENT), at_s)
+        with data in the last `recent_s`; the known sites silent that long are looked for over a
+        month (a stranger silent that long is not looked for)."""
+        expr = f'max by (site) (tlast_over_time({{site!=""}}[{recent_s}s]))'
+        found = await self.query(expr, at_s)
         silent = sorted(set(sites) - set(found))
         if silent:
             pick = "|".join(silent)
