@@ -90,11 +90,13 @@ class StoreReader:
             found |= await self.query(far, at_s)
         return found
 
-    async def counts(self, start_ms: int, end_ms: int) -> dict[str, dict[str, float]]:
-        """figure -> site -> value over [start_ms, end_ms): each COUNTS expression evaluated at the
-        last millisecond of the span over a window of the span's length."""
+    async def counts(
+        self, start_ms: int, end_ms: int, names: Iterable[str] = tuple(COUNTS)
+    ) -> dict[str, dict[str, float]]:
+        """figure -> site -> value over [start_ms, end_ms) for the COUNTS `names`: each expression
+        evaluated at the last millisecond of the span over a window of the span's length."""
         window, at_s = f"{end_ms - start_ms}ms", (end_ms - 1) / 1000
-        names = list(COUNTS)
+        names = list(names)
         exprs = [f"sum by (site) ({COUNTS[n].format(w=window)})" for n in names]
         results = await asyncio.gather(*(self.query(e, at_s) for e in exprs))
         return dict(zip(names, results, strict=True))
