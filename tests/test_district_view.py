@@ -113,7 +113,7 @@ def site_lines(site: str, has_queue: bool, rng: random.Random, written: Written)
             written.handling_s += handling
             written.handled += 1
         written.counts["tickets"], written.counts["served"] = issued, served
-    for _ in range(rng.randint(3, 8)):
+    for _ in range(rng.randint(2, written.counts["served"]) if has_queue else 5):  # a rating per served visit at most
         score = rng.randint(1, 5)
         lines.append(event("rp-1", "rating_pad", "rated", next(pick), score=score, reasons=[]))
         written.counts["rated"] += 1
@@ -352,7 +352,8 @@ def expected(ws: list[Written]) -> dict[str, Any]:
         out["tickets"] = out["served"] = None
     rated, good = out["rated"], sum(w.good for w in ws)
     out["good_rate"] = round(good / rated, 4) if rated else None
-    out["rating_rate"] = round(rated / out["served"], 4) if out["served"] else None
+    rated_served = sum(w.counts["rated"] for w in queue)  # pads at a site without a queue: not in 评价率
+    out["rating_rate"] = round(rated_served / out["served"], 4) if out["served"] else None
     handled = sum(w.handled for w in ws)
     out["handling_mean_min"] = round(sum(w.handling_s for w in ws) / handled / 60, 2) if handled else None
     out["availability"] = round(sum(w.online_ms for w in ws) / sum(w.observed_ms for w in ws), 4)

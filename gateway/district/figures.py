@@ -53,7 +53,9 @@ def figures(c: Counts) -> dict[str, float | int | None]:
         "served": n("served"),
         "rated": rated,
         "unrated": n("unrated"),
-        "rating_rate": _ratio(rated, n("served")),  # the reports' 评价率: rated visits ÷ served visits
+        # The reports' 评价率, rated visits ÷ served visits: of the sites with a queue system only
+        # (a level's pads at a site without one have no served visits to be rated against).
+        "rating_rate": _ratio(n("rated_served"), n("served")),
         "good_rate": _ratio(n("good") if rated else None, rated),
         "bad": n("bad"),
         "handling_mean_min": round(v["handling_s"] / v["handled"] / 60, 2) if v.get("handled") else None,
@@ -69,6 +71,9 @@ def per_site(raw: Mapping[str, Mapping[str, float]], sites: Iterable[str]) -> di
         for site, value in by_site.items():
             if site in out:
                 out[site].values[name] = value
+    for c in out.values():
+        if "served" in c.values or "tickets" in c.values:
+            c.values["rated_served"] = c.values.get("rated", 0.0)
     return out
 
 
