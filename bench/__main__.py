@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "soak": "bench.soak",  # RSS and CPU per minute at a fixed rate for --minutes, and their slopes
     "queue": "bench.queue",  # 100,000 queue visits: projection rate, ingest through the broker, a month's summary
     "reports": "bench.reports",  # a month's operations report of 100,000 visits on 30 windows: built and written
+    "district_view": "bench.district_view",  # hallgate district over 366 sites' month: ranking, figures, pages
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -174,6 +174,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_until_signal(main())
 
 
+def cmd_district(args: argparse.Namespace) -> int:
+    from gateway.district.serve import main as district_main
+
+    return district_main(args.config, _run_until_signal)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import demo_main
 
@@ -225,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", help="folder to write hallgate.conf and hallgate.acl into (default: print them)")
     p.set_defaults(fn=cmd_broker_config)
+    p = sub.add_parser("district", help="the district's read-only API and pages over the district store and broker")
+    p.add_argument("-c", "--config", required=True, help="district.yaml")
+    p.set_defaults(fn=cmd_district)
     p = sub.add_parser("staff", help="the staff registry (hallgate staff import FILE -c hall.yaml)")
     staff = p.add_subparsers(dest="staff_command", required=True)
     p = staff.add_parser("import", help="merge a CSV/XLSX staff sheet into the hall file's staff section")

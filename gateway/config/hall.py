@@ -24,6 +24,15 @@ from gateway.kinds.base import Settings
 from gateway.kinds.registry import KINDS
 
 
+def known_zone(v: str) -> str:
+    """An IANA time zone name, checked (the hall's and the district's `timezone`)."""
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
+    return v
+
+
 class Zone(Model):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = ""
@@ -120,11 +129,7 @@ class Hall(Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
-        return v
+        return known_zone(v)
 
     @field_validator("posts")
     @classmethod

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.config.api import Token
 from gateway.config.base import Model
 from gateway.config.errors import ConfigError
+from gateway.config.hall import known_zone
 from gateway.config.reports import Ranking
 
 Level = Literal["centre", "town", "village"]
@@ -64,7 +65,13 @@ class DistrictConfig(Model):
     api: DistrictApi = Field(default_factory=DistrictApi)
     ranking: Ranking = Field(default_factory=Ranking)
     offline_after_s: int = Field(300, ge=10, description="a site with no data for this long is offline")
+    timezone: str = Field("Asia/Shanghai", description="the district's calendar: where a day or a month begins")
     sites: list[Site] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return known_zone(v)
 
     @model_validator(mode="after")
     def _sites(self) -> DistrictConfig:

@@ -125,6 +125,11 @@ ERRORS: dict[str, Entry] = {
     "notice_exists": Entry("违规记录[#{violation}]已下发过整改通知单", "请在整改通知单列表中查看"),
     "unknown_notice": Entry("没有这张整改通知单[：#{notice}]", "请刷新整改通知单列表"),
     "notice_signed": Entry("整改通知单[#{notice}]已签收", "无需重复签收"),
+    # the district's view (gateway/district/)
+    "unknown_site": Entry("区里没有这个站点[：{site}]", "请在站点总览中选择站点；站点在 district.yaml 的 sites 中配置"),
+    "district_store_unreachable": Entry(
+        "区级时序库无法访问，数据暂时无法显示", "请稍后重试；如果持续出现，请检查 district.yaml 的 store 和时序库服务"
+    ),
 }
 
 # What a device's health and the alerts say (Problem.code, Condition.rule, the offline reasons of
@@ -217,6 +222,10 @@ LABELS: dict[str, dict[str, str]] = {
     "violation_action": {"confirm": "确认", "dismiss": "撤销", "appeal": "申诉", "decide": "裁定"},
     "notice_state": {"open": "待签收", "overdue": "逾期未签收", "acknowledged": "已签收"},
     "violation_outcome": {"upheld": "维持", "overturned": "撤销"},
+    # the district's view (gateway/district/): a site's level, state and why it is offline
+    "site_level": {"centre": "区级中心", "town": "镇街中心", "village": "村（社区）站点"},
+    "site_state": {"online": "在线", "offline": "离线"},
+    "offline_reason": {"no_data": "从未收到数据", "silent": "数据中断", "said_offline": "网关已下线"},
     # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
     "route": {
         "GET /healthz": "存活检查",
