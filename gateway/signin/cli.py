@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             q.add_argument(
                 "--person", help="the person's name as the pages show it (e.g. 王芳); default: the sign-in name"
             )
+            q.add_argument("--staff-id", help="staff accounts: the person's staff id (registry): their own ledger")
 
     command("add", "add an account (asks for its password)", _add)
     command("passwd", "set an account's password (its sessions end)", _passwd)
@@ -120,7 +121,8 @@ def _add(args: argparse.Namespace, accounts: Accounts) -> int:
         return 1
     person = (args.person or name).strip()
     try:
-        accounts.add(name, person, args.role, passwords.hash_password(password))
+        staff_id = (args.staff_id or "").strip() or None
+        accounts.add(name, person, args.role, passwords.hash_password(password), staff_id)
     except AccountExists:
         print(f"hallgate: 账号 {name} 已存在 (account_exists)", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ from gateway.store.repos.audit import Audit
 from gateway.store.repos.commands import Commands
 from gateway.store.repos.deliveries import Deliveries
 from gateway.store.repos.health import HEALTH_HISTORY_PER_DEVICE, HealthHistory
+from gateway.store.repos.ledger_reads import LedgerReads
 from gateway.store.repos.occupancy import Occupancy
 from gateway.store.repos.patrol import Patrol
 from gateway.store.repos.pickup import PickupItems
@@ -43,6 +44,7 @@ from gateway.store.repos.quarantine import (
     Quarantined,
     QuarantineRow,
 )
+from gateway.store.repos.reminders import Reminders
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
@@ -80,6 +82,8 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Accounts,
     Patrol,  # after Violations: its tables refer to violations
     Reports,
+    LedgerReads,
+    Reminders,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -106,6 +110,8 @@ class Repositories:
     accounts: Accounts
     patrol: Patrol
     reports: Reports
+    ledger_reads: LedgerReads
+    reminders: Reminders
 
 
 class Journal:
@@ -155,6 +161,8 @@ class Journal:
             accounts=Accounts(c, k),
             patrol=Patrol(c, k),
             reports=Reports(c, k),
+            ledger_reads=LedgerReads(c, k),
+            reminders=Reminders(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:
