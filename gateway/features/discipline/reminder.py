@@ -2,13 +2,12 @@
 day, one message to the hall's work groups (`discipline.reminder.to`: the robots of those
 departments) listing the day's 差评 per window, with the reasons and each work order's state.
 
-It rides on the command desk's tick with the desk's clock (a test moves it). The day is written
+It rides on the command desk's tick, with the tick's time (a test gives its own). The day is written
 (`reminders`, one row a day) in the same transaction as the messages it queues in the durable
 delivery queue, so a gateway killed and restarted at any point sends the day's reminder once:
 queued by the run that wrote the row, delivered by the robots' senders (their pace, 20 a minute a
-robot, and their retries) whichever run is up. A day without 差评 is written with nothing queued
-unless `when_none`. A gateway down at the time sends it when it is back, that day; never for a
-day gone by."""
+robot, and their retries) whichever run is up. A day without 差评 sends nothing (unless
+`when_none`): its first 差评 after the time is told then (looked for once a minute). A gateway down at the time sends it when it is back, that day; never for a day gone by."""
 
 from __future__ import annotations
 
@@ -24,6 +23,7 @@ from gateway.kinds.reads import RatingsRecord
 from gateway.store.repos.reminders import Reminders
 
 KIND = "bad_ratings"
+RECHECK_NS = 60 * 10**9
 
 
 class DailyReminder:
@@ -33,13 +33,14 @@ class DailyReminder:
         self.zone = ZoneInfo(cfg.timezone)
         self.ratings, self.repo, self.notices = ratings, repo, notices
         self.done: str | None = None  # the last day known sent: spares the database a read a second
+        self.wait_until = 0  # a day without 差评 yet is looked at again then
 
     def tick(self, now_ns: int) -> None:
         if not self.r.to:
             return
         t = datetime.fromtimestamp(now_ns / 1e9, self.zone)
         day = t.date().isoformat()
-        if t.time() < self.r.at or day == self.done:
+        if t.time() < self.r.at or day == self.done or now_ns < self.wait_until:
             return
         if self.repo.sent(KIND, day):
             self.done = day
@@ -57,10 +58,12 @@ class DailyReminder:
             }
             for o in orders
         ]
-        sends: list[tuple[str, str]] = []
-        if rows or self.r.when_none:
-            body = json.dumps(words.bad_ratings(self.hall, day, rows), ensure_ascii=False)
-            sends = [(PREFIX + dept, body) for dept in self.r.to]
+        if not rows and not self.r.when_none:
+            # Nothing to tell yet: the day's first 差评 after the time is told when it comes.
+            self.wait_until = now_ns + RECHECK_NS
+            return
+        body = json.dumps(words.bad_ratings(self.hall, day, rows), ensure_ascii=False)
+        sends = [(PREFIX + dept, body) for dept in self.r.to]
         if self.repo.send(KIND, day, len(rows), sends, now_ns):
             self.notices.queued(sends)
         self.done = day
