@@ -7,7 +7,8 @@ It rides on the command desk's tick, with the tick's time (a test gives its own)
 delivery queue, so a gateway killed and restarted at any point sends the day's reminder once:
 queued by the run that wrote the row, delivered by the robots' senders (their pace, 20 a minute a
 robot, and their retries) whichever run is up. A day without 差评 sends nothing (unless
-`when_none`): its first 差评 after the time is told then (looked for once a minute). A gateway down at the time sends it when it is back, that day; never for a day gone by."""
+`when_none`): its first 差评 after the time is told then (looked for once a minute). A gateway
+down at the time sends it when it is back, that day; never for a day gone by."""
 
 from __future__ import annotations
 
