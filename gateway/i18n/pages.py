@@ -15,6 +15,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "department": ("科室", "Department"),
     "evidence": ("证据", "Evidence"),
     "trail": ("处理经过", "Trail"),
+    "by_gateway": ("网关自动发现", "The gateway"),
     "photo": ("照片", "Photo"),
     "no_photo": ("无照片", "No photo"),
     "counts_toward": ("计入累计", "Counts"),

@@ -18,7 +18,7 @@ HG.fragment(async (ctx) => {
       ${ctx.may("export") ? `<button type="button" id="lf-export" data-t="export_xlsx"></button>` : ""}
       <p class="error" id="ledger-error"></p></form>
     <div class="scroll"><table><thead><tr><th>#</th><th data-t="at"></th><th data-t="person"></th><th data-t="department"></th><th data-t="window"></th>
-      <th data-t="kind"></th><th data-t="state"></th><th></th></tr></thead><tbody id="ledger-rows"></tbody></table></div>
+      <th data-t="kind"></th><th data-t="state"></th></tr></thead><tbody id="ledger-rows"></tbody></table></div>
     <div id="ledger-detail"></div></section>
     <section class="card" id="dept-card" hidden><h2 data-t="dept_view"></h2><div class="scroll"><table><thead><tr><th data-t="department"></th>
       <th data-t="confirmed_count"></th><th data-t="open_count"></th><th data-t="person"></th></tr></thead><tbody id="dept-rows"></tbody></table></div></section>`;
@@ -43,12 +43,11 @@ HG.fragment(async (ctx) => {
     const q = query();
     if (!q) return;
     const rows = await ctx.call("ledger", {}, { query: q });
-    $("#ledger-rows").innerHTML = rows.map((v) => `<tr data-id="${v.id}"><td>${v.id}</td><td>${dt(v.at)}</td><td>${HG.person(v.staff)}</td>
+    // The record opens from its number, the first cell: on a phone the table scrolls sideways, the button stays in view.
+    $("#ledger-rows").innerHTML = rows.map((v) => `<tr data-id="${v.id}"><td><button type="button" class="open-record" data-id="${v.id}" title="${esc(t("detail"))}">#${v.id}</button></td><td>${dt(v.at)}</td><td>${HG.person(v.staff)}</td>
       <td>${esc(v.department)}</td><td>${esc(v.window || "—")}</td><td>${coded("violation_kind", v.kind)}</td>
-      <td>${coded("violation_state", v.state)}${v.outcome ? ` · ${coded("violation_outcome", v.outcome)}` : ""}</td>
-      <td><button type="button" class="open-record" data-id="${v.id}" data-t="detail"></button></td></tr>`).join("")
-      || `<tr><td colspan="8" class="muted">${t("ledger_none")}</td></tr>`;
-    HG.translate($("#ledger-rows"));
+      <td>${coded("violation_state", v.state)}${v.outcome ? ` · ${coded("violation_outcome", v.outcome)}` : ""}</td></tr>`).join("")
+      || `<tr><td colspan="7" class="muted">${t("ledger_none")}</td></tr>`;
     HG.drawn("ledger");
   }
   $("#ledger-filter").onsubmit = (e) => { e.preventDefault(); draw().catch((err) => { $("#ledger-error").textContent = err.message; }); };
@@ -63,7 +62,9 @@ HG.fragment(async (ctx) => {
   const token = () => sessionStorage.getItem("hallgate-token") || "";
   const evidence = (e) => `<li>${dt(e.at)} ${coded("violation_evidence", e.event)}${e.direction ? ` ${coded("punch_direction", e.direction)}` : ""}
     ${e.staff ? HG.person(e.staff) : ""}${e.device ? ` ${esc(e.device)}` : ""}${e.slot != null ? ` #${esc(e.slot)}` : ""}${e.note ? ` · ${esc(e.note)}` : ""}${e.where ? ` · ${esc(e.where)}` : ""}</li>`;
-  const step = (s) => `<li>${dt(s.at)} ${coded("violation_step", s.action)} · ${esc(s.actor)} <span class="muted">${esc(HG.label("role", s.role))}</span>
+  // Who took a step: a person and their role; the gateway's own detection as words.
+  const by = (s) => (s.role === "gateway" ? t("by_gateway") : `${esc(s.actor)} <span class="muted">${esc(HG.label("role", s.role))}</span>`);
+  const step = (s) => `<li>${dt(s.at)} ${coded("violation_step", s.action)} · ${by(s)}
     ${s.outcome ? ` · ${coded("violation_outcome", s.outcome)}` : ""}${s.text ? ` · ${esc(s.text)}` : ""}</li>`;
   const STEPS = { detected: [["confirm", "v_confirm"], ["dismiss", "v_dismiss"]], appealed: [["decide:upheld", "v_uphold"], ["decide:overturned", "v_overturn"]] };
   async function open(id) {

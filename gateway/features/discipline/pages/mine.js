@@ -12,7 +12,7 @@ HG.fragment(async (ctx) => {
   HG.translate(ctx.root);
   HG.expect(["mine", "notices"]);
   const evidence = (e) => `<li>${dt(e.at)} ${coded("violation_evidence", e.event)}${e.direction ? ` ${coded("punch_direction", e.direction)}` : ""}${e.note ? ` · ${esc(e.note)}` : ""}${e.where ? ` · ${esc(e.where)}` : ""}</li>`;
-  const step = (s) => `<li>${dt(s.at)} ${coded("violation_step", s.action)} <span class="muted">${esc(HG.label("role", s.role))}</span>${s.text ? ` · ${esc(s.text)}` : ""}</li>`;
+  const step = (s) => `<li>${dt(s.at)} ${coded("violation_step", s.action)} <span class="muted">${s.role === "gateway" ? t("by_gateway") : esc(HG.label("role", s.role))}</span>${s.text ? ` · ${esc(s.text)}` : ""}</li>`;
   async function draw() {
     const rows = await ctx.call("mine");
     $("#mine-rows").innerHTML = rows.map((v) => `<article class="record" data-id="${v.id}"><h3>#${v.id} ${dt(v.at)} ${esc(HG.label("violation_kind", v.kind))} · ${esc(v.window || "—")}</h3>
@@ -26,7 +26,7 @@ HG.fragment(async (ctx) => {
   async function notices() {
     const rows = ctx.may("notices") ? await ctx.call("notices") : [];
     $("#notice-rows").innerHTML = rows.map((n) => `<tr><td>${n.id}</td><td>${esc(n.text)}</td><td>${dt(n.deadline)}</td><td>${coded("notice_state", n.state)}</td>
-      <td>${n.state !== "acknowledged" && ctx.may("ack") ? `<button type="button" class="act sign" data-id="${n.id}" data-t="sign"></button>` : ""}</td></tr>`).join("")
+      <td class="actions">${n.state !== "acknowledged" && ctx.may("ack") ? `<button type="button" class="act sign" data-id="${n.id}" data-t="sign"></button>` : ""}</td></tr>`).join("")
       || `<tr><td colspan="5" class="muted">${t("none")}</td></tr>`;
     HG.translate($("#notice-rows"));
     HG.drawn("notices");
