@@ -20,12 +20,8 @@ ERRORS: dict[str, Entry] = {
         "[需要以下角色之一：{roles}；]请由有权限的人员操作，或联系管理员调整角色",
     ),
     "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
-    "forbidden/appeal_own": Entry(
-        "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
-    ),
-    "forbidden/notice_own": Entry(
-        "只能由被通知人本人签收整改通知单", "请被通知人使用本人的令牌或账号（名称为本人工号）签收"
-    ),
+    "forbidden/appeal_own": Entry("只能对本人的违规记录提出申诉", "请使用关联本人工号的令牌或账号，或请值班长代为登记"),
+    "forbidden/notice_own": Entry("只能由被通知人本人签收整改通知单", "请被通知人使用关联本人工号的令牌或账号签收"),
     # signing in with a named account (gateway/signin/)
     "signin_failed": Entry("登录名或密码不正确", f"请检查后重试；连续输错多次会被暂时锁定。忘记密码{ADMIN}重设"),
     "signin_locked": Entry(
