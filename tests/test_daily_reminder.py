@@ -20,6 +20,7 @@ import pytest
 
 from gateway.config.errors import ConfigError
 from gateway.devices import load_hall
+from gateway.domain import bad_ratings_notice
 from gateway.domain.workorders import WorkOrder
 from gateway.features.discipline.notify import Notices
 from gateway.features.discipline.reminder import DailyReminder
@@ -201,3 +202,15 @@ def test_a_reminder_to_a_department_without_a_robot_is_a_config_error(
     path.write_text(path.read_text().replace("to: [综合窗口, 大厅办公室]", "to: [综合窗口, 医保科]"))
     with pytest.raises(ConfigError, match="医保科 has no robot"):
         load_hall(path, _env(wecom))
+
+
+def test_a_day_of_many_bad_ratings_fits_the_robots_limit() -> None:
+    rows = [
+        {"window": f"W{i % 30:02d}", "at": "10:00", "score": 1, "reasons": ["服务态度", "办理慢", "告知不清"],
+         "state": "待处理", "order": i}
+        for i in range(400)
+    ]  # fmt: skip
+    text = bad_ratings_notice.bad_ratings("政务服务大厅", "2026-12-07", rows)["text"]
+    assert len(text.encode()) <= 4096  # 企业微信's bound (40058 beyond it)
+    listed = text.count("工单 #")
+    assert 0 < listed < 400 and f"另有 {400 - listed} 条未列出" in text and "今日差评：400 条" in text

@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# 企业微信 takes at most 4096 bytes of markdown: a day of more 差评 than this lists the rest as a count.
-MAX_LISTED = 40
+# 企业微信 takes at most 4096 bytes of markdown: what does not fit in this many is counted, not listed.
+MAX_BYTES = 3800
+
+
+def _size(lines: Sequence[str]) -> int:
+    return len("\n".join(lines).encode())
 
 
 def bad_ratings(hall: str, day: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -22,16 +26,19 @@ def bad_ratings(hall: str, day: str, rows: Sequence[Mapping[str, Any]]) -> dict[
     by_window: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_window.setdefault(r.get("window") or "—", []).append(r)
+    ending = ["", "请各窗口当日回访、按期整改，并在差评工单中登记处理情况。"]
+    more = ["", "另有 999999 条未列出，请在管理页的差评工单中查看。"]  # its room, kept free
     listed = 0
     for window in sorted(by_window):
-        lines += ["", f"**窗口 {window}**（{len(by_window[window])} 条）"]
+        head = ["", f"**窗口 {window}**（{len(by_window[window])} 条）"]
         for r in by_window[window]:
-            if listed == MAX_LISTED:
-                break
-            listed += 1
             reasons = "、".join(r.get("reasons") or ()) or "未选原因"
-            lines.append(f"- {r['at']} {r['score']} 分，原因：{reasons}；工单 #{r['order']}：{r['state']}")
+            line = f"- {r['at']} {r['score']} 分，原因：{reasons}；工单 #{r['order']}：{r['state']}"
+            if _size([*lines, *head, line, *more, *ending]) > MAX_BYTES:
+                break
+            lines += [*head, line]
+            head = []
+            listed += 1
     if listed < len(rows):
         lines += ["", f"另有 {len(rows) - listed} 条未列出，请在管理页的差评工单中查看。"]
-    lines += ["", "请各窗口当日回访、按期整改，并在差评工单中登记处理情况。"]
-    return {"title": title, "text": "\n".join(lines)}
+    return {"title": title, "text": "\n".join(lines + ending)}
