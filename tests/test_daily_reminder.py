@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
+from time import time_ns
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +30,9 @@ from gateway.kinds.rating_pad import RatingsProjection
 from gateway.kinds.rating_pad.store import RatingStore
 from gateway.store.journal import Journal
 from tests.robots import FakeRobot
+from tests.servers import Mosquitto, free_port
+from tests.test_discipline_notify import Gateway
+from tests.waits import wait_for
 
 SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 KEY = "5f1c2d3e-reminder-key"
@@ -214,3 +219,43 @@ def test_a_day_of_many_bad_ratings_fits_the_robots_limit() -> None:
     assert len(text.encode()) <= 4096  # 企业微信's bound (40058 beyond it)
     listed = text.count("工单 #")
     assert 0 < listed < 400 and f"另有 {400 - listed} 条未列出" in text and "今日差评：400 条" in text
+
+
+def test_the_reminder_queued_before_a_sigkill_goes_once_after_the_restart(
+    tmp_path: Path, mosquitto: Mosquitto, robots: tuple[FakeRobot, FakeRobot]
+) -> None:
+    """`hallgate run` as a process: the day's reminder is queued at its first tick (the time is
+    00:00), the 钉钉 robot refuses it (send too fast), the gateway is SIGKILLed and started again
+    with the robot taking messages: it gets the reminder once, the day has one row, nothing waits."""
+    ding, wecom = robots
+    path = _hall(tmp_path, ding, wecom)
+    port = free_port()
+    text = path.read_text().replace('at: "17:30"', 'at: "00:00"')
+    text = text.replace("to: [综合窗口, 大厅办公室]", "to: [综合窗口]")
+    path.write_text(text + f"api: {{port: {port}}}\nbroker: {{host: 127.0.0.1, port: {mosquitto.port}}}\n")
+    hall = Hall(path, _env(wecom))
+    now = time_ns()
+    hall.bad(1, "W01", datetime.fromtimestamp(now / 1e9 - 0.001, ZONE).strftime("%H:%M:%S.%f"), 1, ("attitude",),
+             datetime.fromtimestamp(now / 1e9, ZONE).date())  # fmt: skip
+    hall.close()
+    state = load_hall(path, _env(wecom))[0].store.state_file
+    gw = Gateway(path, port)
+    try:
+        ding.refuse = True
+        gw.start()
+        wait_for(lambda: ding.refused, 30, "the reminder tried and refused")
+        gw.kill()
+        ding.refuse = False
+        gw.start()
+        wait_for(lambda: ding.taken, 30, "the reminder delivered after the restart")
+        db = sqlite3.connect(state)
+        try:
+            wait_for(lambda: db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0, 10, "its row gone")
+            assert db.execute("SELECT kind, items FROM reminders").fetchall() == [("bad_ratings", 1)]
+        finally:
+            db.close()
+        assert len(ding.taken) == 1 and "服务态度" in ding.texts()[0] and "工单 #1：待处理" in ding.texts()[0]
+        assert wecom.taken == []  # 大厅办公室 is not in `to` here
+    finally:
+        if gw.proc is not None and gw.proc.poll() is None:
+            gw.kill()
