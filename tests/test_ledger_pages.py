@@ -259,6 +259,17 @@ def text(driver: Any, css: str) -> str:
     return driver.execute_script("return document.querySelector(arguments[0])?.innerText || ''", css)
 
 
+def test_an_account_is_linked_only_to_a_staff_id_of_the_registry(hall: Hall) -> None:
+    refused = (("staff", "S9999", "人员名册中没有这个工号"), ("manager", "S0001", "只有窗口工作人员"))
+    for role, staff_id, says in refused:
+        out = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "user", "add", "-c", str(hall.folder / "hall.yaml"), "--role", role,
+             "--staff-id", staff_id, "--password-stdin", f"x.{role}"],
+            input=PASSWORD, text=True, capture_output=True, check=False,
+        )  # fmt: skip
+        assert out.returncode == 1 and says in out.stderr and "unknown_staff" in out.stderr, out.stderr
+
+
 def _open(driver: Any, hall: Hall, path: str, role: str) -> None:
     driver.get("about:blank")
     driver.get(f"{hall.base}{path}#token={hall.tokens[role]}")
