@@ -89,7 +89,7 @@ def _tokens(cfg: HallConfig) -> dict[str, str]:
 
 def _callers(cfg: HallConfig) -> dict[str, Caller]:
     """token -> who: the role, the name the audit gives the holder, a kiosk's locker."""
-    return {value: Caller(t.role, t.actor, t.locker) for t in cfg.api.tokens if (value := secret(t.env))}
+    return {value: Caller(t.role, t.actor, t.locker, staff=t.staff) for t in cfg.api.tokens if (value := secret(t.env))}
 
 
 def _projections(cfg: HallConfig, devices: dict[str, DeviceEntry]) -> list[Projection]:

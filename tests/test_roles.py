@@ -89,6 +89,11 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/v1/violations/{violation_id}/notice", ""): MANAGERS,
     ("GET", "/api/v1/notices", ""): frozenset({"staff", *MANAGERS}),  # staff: their own only
     ("POST", "/api/v1/notices/{notice_id}/ack", ""): frozenset({"staff"}),  # the person signs, nobody for them
+    ("GET", "/api/v1/violations/mine", ""): frozenset({"staff"}),  # a person's own records, nobody else's
+    ("GET", "/api/v1/violations/{violation_id}", ""): MANAGERS,  # one record, its trail: audited
+    ("GET", "/api/v1/violations/export", ""): MANAGERS,  # the ledger as shown, as a file: audited
+    ("GET", "/api/v1/violations/departments", ""): MANAGERS,  # per person: named
+    ("GET", "/api/v1/violations/reads", ""): frozenset({"manager", "admin"}),  # who read the named ledger
     ("POST", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/reports", ""): frozenset({"manager", "admin"}),
     ("GET", "/api/v1/reports/schedule", ""): frozenset({"manager", "admin"}),

@@ -35,10 +35,20 @@ AT_SEVEN = {
 }  # fmt: skip
 # Steps added since the bridge, which an old file gains when it opens: each repository's version,
 # and what they add to the schema.
-NOW = AT_SEVEN | {"alerts": 2, "violations": 1, "accounts": 1, "reports": 1, "patrol": 1, "report_runs": 1}
+NOW = AT_SEVEN | {
+    "alerts": 2,
+    "violations": 1,
+    "accounts": 2,
+    "reports": 1,
+    "patrol": 1,
+    "report_runs": 1,
+    "ledger_reads": 1,
+    "reminders": 1,
+}
 NEW_TABLES = {  # empty in an old file
     *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices"),
     *("report_schedule", "report_runs", "report_deliveries"),
+    *("ledger_reads", "reminders"),
 }
 LATER = {
     (
@@ -50,7 +60,8 @@ LATER = {
         "table",
         "accounts",
         "CREATE TABLE accounts (name TEXT PRIMARY KEY, display TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL, "
-        "disabled INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL, changed_ns INTEGER NOT NULL ) WITHOUT ROWID",
+        "disabled INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL, changed_ns INTEGER NOT NULL , "
+        "staff_id TEXT) WITHOUT ROWID",
     ),
     (
         "table",
@@ -88,7 +99,9 @@ def ledger_schema(tmp_path: Path) -> set[tuple[str, str, str]]:
     return {
         s
         for s in schema(tmp_path / "fresh.sqlite")
-        if s[1].startswith(("violation", "escalation", "report", "notice", "sqlite_autoindex_"))
+        if s[1].startswith(
+            ("violation", "escalation", "report", "notice", "ledger_reads", "reminders", "sqlite_autoindex_")
+        )
         and not s[1].startswith(("sqlite_autoindex_a", "sqlite_autoindex_s"))  # accounts, sessions: in LATER
     }
 

@@ -23,7 +23,7 @@ from gateway.api.routes import alerts, audit, devices, kinds, me, quarantine, se
 from gateway.commands.audit import Caller
 from gateway.features.discipline import api as discipline_api
 from gateway.features.discipline import exposure as discipline_exposure
-from gateway.features.discipline import patrol_api
+from gateway.features.discipline import ledger_api, patrol_api
 from gateway.features.reports import api as reports_api
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
@@ -82,6 +82,7 @@ def create_app(
         discipline_exposure.router,  # before the ledger's: /violations/exposure is no violation's id
         discipline_api.router,
         patrol_api.router,
+        ledger_api.router,  # after the fixed /violations/... paths: its last is /violations/{id}
         reports_api.router,
         *kind_routers(),
     ):

@@ -20,6 +20,7 @@ class Caller:
     actor: str
     locker: str | None = None
     person: str | None = None
+    staff: str | None = None  # the staff id (registry) the caller is, when a staff token or account names one
 
 
 def audit_row(

@@ -26,6 +26,9 @@ class Token(Model):
         None, max_length=64, description="who holds it, as the audit names them; default: the variable's name"
     )
     locker: str | None = Field(None, description="kiosk tokens only: the pickup locker (device id) it may open")
+    staff_id: str | None = Field(
+        None, max_length=64, description="staff tokens: the person's staff id (registry); default: the token's name"
+    )
 
     @model_validator(mode="after")
     def _kiosk_locker(self) -> Token:
@@ -38,6 +41,11 @@ class Token(Model):
     @property
     def actor(self) -> str:
         return self.name or self.env
+
+    @property
+    def staff(self) -> str | None:
+        """The staff id a staff token stands for (its own ledger, its notices); none for other roles."""
+        return (self.staff_id or self.actor) if self.role == "staff" else None
 
 
 class Wall(Model):

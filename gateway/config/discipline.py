@@ -74,6 +74,16 @@ class Notify(Model):
     per_minute: int = Field(20, ge=1, le=20, description="messages a minute a robot takes (both allow 20)")
 
 
+class Reminder(Model):
+    """每日差评工作提醒: at `at` of each hall day, one message to the hall's work groups (the robots
+    of the departments in `to`) of the day's 差评 per window, with their reasons and work orders."""
+
+    at: time = Field(time(17, 30), description="when in the hall's day (HH:MM)")
+    to: list[str] = Field(default_factory=list, description="departments (of `departments`) whose robot gets it")
+    when_none: bool = Field(False, description="also on a day without 差评 (今日没有差评)")
+    _clock = field_validator("at", mode="before")(clock_time)
+
+
 def robot_secrets(departments: dict[str, Robot]) -> list[tuple[str, str]]:
     """(dotted path, variable) of every department robot's secret (gateway/config/secrets.py)."""
     out = []
@@ -95,3 +105,14 @@ class Discipline(Model):
     # 科室名 -> its robot: each confirmed violation and escalation goes to the person's department
     departments: dict[str, Robot] = Field(default_factory=dict)
     notify: Notify = Notify()
+    reminder: Reminder = Reminder()
+
+    @model_validator(mode="after")
+    def _reminder_robots(self) -> Discipline:
+        unknown = [d for d in self.reminder.to if d not in self.departments]
+        if unknown:
+            raise ValueError(
+                f"reminder.to: {', '.join(unknown)} has no robot under departments (known: "
+                f"{', '.join(self.departments) or 'none'})"
+            )
+        return self

@@ -20,12 +20,8 @@ ERRORS: dict[str, Entry] = {
         "[需要以下角色之一：{roles}；]请由有权限的人员操作，或联系管理员调整角色",
     ),
     "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
-    "forbidden/appeal_own": Entry(
-        "只能对本人的违规记录提出申诉", "请使用本人的令牌（名称为本人工号），或请值班长代为登记"
-    ),
-    "forbidden/notice_own": Entry(
-        "只能由被通知人本人签收整改通知单", "请被通知人使用本人的令牌或账号（名称为本人工号）签收"
-    ),
+    "forbidden/appeal_own": Entry("只能对本人的违规记录提出申诉", "请使用关联本人工号的令牌或账号，或请值班长代为登记"),
+    "forbidden/notice_own": Entry("只能由被通知人本人签收整改通知单", "请被通知人使用关联本人工号的令牌或账号签收"),
     # signing in with a named account (gateway/signin/)
     "signin_failed": Entry("登录名或密码不正确", f"请检查后重试；连续输错多次会被暂时锁定。忘记密码{ADMIN}重设"),
     "signin_locked": Entry(
@@ -226,6 +222,38 @@ LABELS: dict[str, dict[str, str]] = {
     "site_level": {"centre": "区级中心", "town": "镇街中心", "village": "村（社区）站点"},
     "site_state": {"online": "在线", "offline": "离线"},
     "offline_reason": {"no_data": "从未收到数据", "silent": "数据中断", "said_offline": "网关已下线"},
+    # a violation's trail (violation_steps.action) and evidence (the device events it came from)
+    "violation_step": {
+        "detect": "设备发现",
+        "record": "巡查登记",
+        "confirm": "确认",
+        "dismiss": "撤销",
+        "appeal": "申诉",
+        "decide": "裁定",
+        "photo": "上传照片",
+        "notice": "下发整改通知单",
+        "acknowledge": "签收整改通知单",
+    },
+    "violation_evidence": {
+        "punch": "打卡",
+        "phone_out": "手机取出",
+        "unlock": "批准开锁",
+        "opening": "开窗时间",
+        "patrol": "巡查所见",
+    },
+    "punch_direction": {"in": "签到", "out": "签退"},
+    "strike_standing": {"reached": "已达上限", "near": "接近上限", "below": "未达上限"},
+    "ledger_read": {
+        "ledger": "台账",
+        "own": "本人记录",
+        "record": "单条记录",
+        "photo": "照片",
+        "strikes": "累计次数",
+        "summary": "按人员统计",
+        "notices": "整改通知单",
+        "export": "导出",
+        "departments": "科室统计",
+    },
     # Each route's summary in /docs, beside its English one (gateway/api/app.py): "METHOD path".
     "route": {
         "GET /healthz": "存活检查",
@@ -264,6 +292,11 @@ LABELS: dict[str, dict[str, str]] = {
         "POST /api/v1/violations/{violation_id}/notice": "根据已确认的违规下发整改通知单，附签收期限",
         "GET /api/v1/notices": "整改通知单，最新的在前（工作人员只看本人的）",
         "POST /api/v1/notices/{notice_id}/ack": "被通知人本人签收整改通知单",
+        "GET /api/v1/violations/mine": "本人的违规记录及处理经过（窗口工作人员本人）",
+        "GET /api/v1/violations/export": "按当前筛选条件导出违规台账（XLSX 或 CSV）",
+        "GET /api/v1/violations/departments": "按科室和人员统计本周期已确认违规，标出已达或接近上限的人员",
+        "GET /api/v1/violations/reads": "违规台账的查阅记录：谁在何时查看了哪些记录",
+        "GET /api/v1/violations/{violation_id}": "一条违规记录：证据、处理经过、照片与整改通知单",
     },
     # Why a message was quarantined (GET /api/v1/quarantine `reason`, drivers/profiles/errors.py).
     "quarantine": {

@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             q.add_argument(
                 "--person", help="the person's name as the pages show it (e.g. 王芳); default: the sign-in name"
             )
+            q.add_argument("--staff-id", help="staff accounts: the person's staff id (registry): their own ledger")
 
     command("add", "add an account (asks for its password)", _add)
     command("passwd", "set an account's password (its sessions end)", _passwd)
@@ -58,6 +59,7 @@ def _with_accounts(args: argparse.Namespace, fn: Callable[[argparse.Namespace, A
         return 1
     path = cfg.store.state_file
     args.zone = ZoneInfo(cfg.timezone)  # times are shown in the hall's
+    args.staff_ids = {p.id for p in cfg.staff}  # a staff account's --staff-id must be one of them
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect_wal(SqliteFile.of(path, "state database", logs=False), synchronous="FULL", busy_timeout_ms=5000)
@@ -115,12 +117,17 @@ def _add(args: argparse.Namespace, accounts: Accounts) -> int:
     if accounts.account(name) is not None:
         print(f"hallgate: 账号 {name} 已存在 (account_exists)；改密码用 hallgate user passwd", file=sys.stderr)
         return 1
+    staff_id = (args.staff_id or "").strip() or None
+    if staff_id is not None and (args.role != "staff" or staff_id not in args.staff_ids):
+        why = "只有窗口工作人员的账号关联工号" if args.role != "staff" else "人员名册中没有这个工号"
+        print(f"hallgate: {why} (unknown_staff)：--staff-id {staff_id}", file=sys.stderr)
+        return 1
     password = _password(args)
     if password is None:
         return 1
     person = (args.person or name).strip()
     try:
-        accounts.add(name, person, args.role, passwords.hash_password(password))
+        accounts.add(name, person, args.role, passwords.hash_password(password), staff_id)
     except AccountExists:
         print(f"hallgate: 账号 {name} 已存在 (account_exists)", file=sys.stderr)
         return 1

@@ -141,7 +141,9 @@ class SignInDesk:
             with contextlib.suppress(Unwritable):
                 self.repo.touch(key, now)
         a = row.account
-        return Caller(a.role, a.name, person=a.display)
+        # A staff account stands for its person: the staff id it was given, else its sign-in name.
+        staff = (a.staff_id or a.name) if a.role == "staff" else None
+        return Caller(a.role, a.name, person=a.display, staff=staff)
 
     def sign_out(self, token: str) -> bool:
         return self.repo.end_session(digest(token))

@@ -33,6 +33,7 @@ from gateway.store.repos.audit import Audit
 from gateway.store.repos.commands import Commands
 from gateway.store.repos.deliveries import Deliveries
 from gateway.store.repos.health import HEALTH_HISTORY_PER_DEVICE, HealthHistory
+from gateway.store.repos.ledger_reads import LedgerReads
 from gateway.store.repos.occupancy import Occupancy
 from gateway.store.repos.patrol import Patrol
 from gateway.store.repos.pickup import PickupItems
@@ -44,6 +45,7 @@ from gateway.store.repos.quarantine import (
     QuarantineRow,
 )
 from gateway.store.repos.report_runs import ReportRuns
+from gateway.store.repos.reminders import Reminders
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
@@ -82,6 +84,8 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Patrol,  # after Violations: its tables refer to violations
     Reports,
     ReportRuns,
+    LedgerReads,
+    Reminders,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -109,6 +113,8 @@ class Repositories:
     patrol: Patrol
     reports: Reports
     report_runs: ReportRuns
+    ledger_reads: LedgerReads
+    reminders: Reminders
 
 
 class Journal:
@@ -159,6 +165,8 @@ class Journal:
             patrol=Patrol(c, k),
             reports=Reports(c, k),
             report_runs=ReportRuns(c, k),
+            ledger_reads=LedgerReads(c, k),
+            reminders=Reminders(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

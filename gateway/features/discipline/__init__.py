@@ -5,7 +5,8 @@ A cross-kind feature: who is in and each slot's phone come through the read APIs
 (gateway/kinds/reads.py `Presence`, `Slots`), the approved unlocks from the command audit. The
 check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
 the routes in `api.py`, the day's exposure on the wall in `exposure.py`, the departments told
-through their robots in `notify.py` and `robots.py`. What people add (巡查: their records,
+through their robots in `notify.py` and `robots.py`, the daily 差评 reminder to the hall's work
+groups in `reminder.py`. What people add (巡查: their records,
 photos, 整改通知单, the counts) is `rounds.py`, its routes `patrol_api.py`.
 """
 
@@ -15,9 +16,10 @@ from gateway.commands.riders import Rider
 from gateway.config.staff import registry
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.notify import Notices
+from gateway.features.discipline.reminder import DailyReminder
 from gateway.features.discipline.rounds import Rounds
 from gateway.features.discipline.watch import Watch
-from gateway.kinds.reads import Presence, Slots
+from gateway.kinds.reads import Presence, RatingsRecord, Slots
 from gateway.kinds.wiring import Parts, Running
 
 
@@ -31,6 +33,8 @@ def run(running: Running) -> Parts:
     ledger = Ledger(repos.violations, strikes, running.cfg.timezone, running.desk.clock, notices)
     running.desk.riders.add(Rider("discipline", tick=watch.tick, conditions=ledger.conditions))
     running.desk.riders.add(Rider("discipline robots", conditions=notices.conditions))
+    reminder = DailyReminder(running.cfg, p.reads(RatingsRecord), repos.reminders, notices)
+    running.desk.riders.add(Rider("daily reminder", tick=reminder.tick))
     photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
     rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
     running.desk.riders.add(Rider("notices", conditions=rounds.conditions))

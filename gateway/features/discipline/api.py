@@ -16,6 +16,7 @@ from gateway.api.routes.period import RowId, moment
 from gateway.config.staff import registry
 from gateway.domain import discipline as d
 from gateway.features.discipline.ledger import Ledger, Unknown
+from gateway.features.discipline.reads import audited
 from gateway.i18n.catalogue import label
 from gateway.view import View
 
@@ -99,6 +100,7 @@ def _out(view: View, v: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
 @router.get("/violations", response_model=list[ViolationOut], summary="The discipline ledger, newest first")
 async def violations(
     view: ViewDep,
+    who: CallerDep,
     _: str = require(*MANAGERS),
     start: Annotated[str | None, Query(description="from this date or time (hall time)")] = None,
     end: Annotated[str | None, Query(description="before this date or time")] = None,
@@ -108,7 +110,22 @@ async def violations(
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    rows = ledger_of(view).repo.find(
+    rows = find(view, start, end, state, staff, department, kind, limit)
+    audited(view, who, "ledger", filters(start, end, state, staff, department, kind), [v["id"] for v in rows])
+    names = _names(view)
+    return [_out(view, v, names) for v in rows]
+
+
+def filters(*values: str | None) -> dict[str, str | None]:
+    return dict(zip(("start", "end", "state", "staff", "department", "kind"), values, strict=True))
+
+
+def find(
+    view: View, start: str | None, end: str | None, state: str | None, staff: str | None,
+    department: str | None, kind: str | None, limit: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The ledger's rows for a filter, newest first (the ledger and its export)."""
+    return ledger_of(view).repo.find(
         start_ns=moment(view, start, "start") if start else None,
         end_ns=moment(view, end, "end") if end else None,
         state=state,
@@ -117,8 +134,6 @@ async def violations(
         kind=kind,
         limit=limit,
     )
-    names = _names(view)
-    return [_out(view, v, names) for v in rows]
 
 
 @router.get(
@@ -126,17 +141,18 @@ async def violations(
     response_model=list[StrikeOut],
     summary="Each person's counted violations in the current period, and the escalations raised",
 )
-async def strikes(view: ViewDep, _: str = require(*MANAGERS)) -> list[dict[str, Any]]:
+async def strikes(view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)) -> list[dict[str, Any]]:
     names = _names(view)
-    return [
-        {**s, "name": names.get(s["staff"]), "escalated_at": iso(view, s.pop("escalated_ns"))}
-        for s in ledger_of(view).strikes_now(time.time_ns())
-    ]
+    rows = ledger_of(view).strikes_now(time.time_ns())
+    audited(view, who, "strikes", {}, [i for s in rows for i in s["violations"]])
+    return [{**s, "name": names.get(s["staff"]), "escalated_at": iso(view, s.pop("escalated_ns"))} for s in rows]
 
 
 def _act(view: View, vid: int, action: str, who: Any, text: str, outcome: str | None = None) -> dict[str, Any]:
     try:
-        v = ledger_of(view).act(vid, action, (who.actor, who.role), text, outcome)
+        # A staff caller acts as the person it stands for (its staff id); others by their own name.
+        actor = (who.staff or who.actor) if who.role == "staff" else who.actor
+        v = ledger_of(view).act(vid, action, (actor, who.role), text, outcome)
     except Unknown:
         raise ApiError(404, "unknown_violation", f"no violation {vid}", violation=vid) from None
     except d.TransitionError as e:

@@ -24,6 +24,7 @@ from gateway.domain import patrol as p
 from gateway.features.discipline import photos
 from gateway.features.discipline.api import MANAGERS, ViolationOut, _names, _out, ledger_of
 from gateway.features.discipline.ledger import period_of
+from gateway.features.discipline.reads import audited
 from gateway.features.discipline.rounds import Rounds
 from gateway.i18n.catalogue import label
 from gateway.view import View
@@ -178,8 +179,9 @@ async def _one_file(request: Request) -> bytes:
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
     summary="A violation's photo as stored (EXIF removed)",
 )
-async def get_photo(violation_id: RowId, view: ViewDep, _: str = require(*MANAGERS)) -> Response:
+async def get_photo(violation_id: RowId, view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)) -> Response:
     meta, data = _run(rounds_of(view).photo, violation_id)
+    audited(view, who, "photo", {}, [violation_id])
     headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff", "ETag": f'"{meta["digest"]}"'}
     return Response(data, media_type=photos.MEDIA[meta["type"]], headers=headers)
 
@@ -187,6 +189,7 @@ async def get_photo(violation_id: RowId, view: ViewDep, _: str = require(*MANAGE
 @router.get("/violations/summary", response_model=SummaryOut, summary="Counts of confirmed violations in a period")
 async def summary(
     view: ViewDep,
+    who: CallerDep,
     by: Literal["department", "staff", "kind"] = "department",
     start: Annotated[str | None, Query(description="from this date or time; default the strikes' period")] = None,
     end: Annotated[str | None, Query(description="before this date or time")] = None,
@@ -200,6 +203,8 @@ async def summary(
         raise ApiError(422, "invalid_request", "end is before start", field="end 早于 start")
     total, rows = rounds_of(view).summary(by, a, b)
     names = _names(view) if by == "staff" else {}
+    if by == "staff":  # counts by name: a read of the named ledger
+        audited(view, who, "summary", {"by": by, "start": start, "end": end}, [])
     return {
         "by": by,
         "start": iso(view, a),
@@ -261,9 +266,11 @@ async def notices(
 ) -> list[dict[str, Any]]:
     rounds = rounds_of(view)
     if who.role == "staff":
-        staff = who.actor  # a person reads their own notices only
+        staff = who.staff or who.actor  # a person reads their own notices only
     names = _names(view)
-    return [_notice(view, rounds.state_of(n), names) for n in rounds.repo.notices(staff)]
+    rows = rounds.repo.notices(staff)
+    audited(view, who, "notices", {"staff": staff}, [n["violation"] for n in rows])
+    return [_notice(view, rounds.state_of(n), names) for n in rows]
 
 
 @router.post(
@@ -275,5 +282,5 @@ async def notices(
 async def acknowledge(
     notice_id: RowId, body: AckIn, view: ViewDep, who: CallerDep, _: str = require("staff")
 ) -> dict[str, Any]:
-    n = _run(rounds_of(view).acknowledge, notice_id, body.note.strip(), (who.actor, who.role))
+    n = _run(rounds_of(view).acknowledge, notice_id, body.note.strip(), (who.staff or who.actor, who.role))
     return _notice(view, n, _names(view))

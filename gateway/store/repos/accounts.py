@@ -23,6 +23,7 @@ class Account:
     disabled: bool
     created_ns: int
     changed_ns: int
+    staff_id: str | None = None  # a staff account's person in the registry: their own ledger and notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +37,11 @@ class AccountExists(ValueError):
     """An account of that name is there already."""
 
 
-_ACCOUNT = "a.name, a.display, a.role, a.hash, a.disabled, a.created_ns, a.changed_ns"
+_ACCOUNT = "a.name, a.display, a.role, a.hash, a.disabled, a.created_ns, a.changed_ns, a.staff_id"
 
 
 def _account(row: tuple) -> Account:  # type: ignore[type-arg]
-    return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
+    return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
 
 
 class Accounts(Repository):
@@ -64,19 +65,21 @@ class Accounts(Repository):
         ) WITHOUT ROWID;
         CREATE INDEX sessions_by_name ON sessions (name);
         """,
+        # A staff account names its person's staff id (the registry's), so it reads its own ledger.
+        "ALTER TABLE accounts ADD COLUMN staff_id TEXT;",
     )
 
     # -- accounts ----------------------------------------------------------------------------
 
-    def add(self, name: str, display: str, role: str, hash: str) -> None:
+    def add(self, name: str, display: str, role: str, hash: str, staff_id: str | None = None) -> None:
         now = self.clock()
         with transaction(self.conn) as c:
             if c.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
                 raise AccountExists(name)
             c.execute(
-                "INSERT INTO accounts (name, display, role, hash, disabled, created_ns, changed_ns) "
-                "VALUES (?, ?, ?, ?, 0, ?, ?)",
-                (name, display, role, hash, now, now),
+                "INSERT INTO accounts (name, display, role, hash, disabled, created_ns, changed_ns, staff_id) "
+                "VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                (name, display, role, hash, now, now, staff_id),
             )
 
     def account(self, name: str) -> Account | None:
@@ -126,7 +129,7 @@ class Accounts(Repository):
             "WHERE s.digest = ?",
             (digest,),
         ).fetchone()
-        return None if row is None else SessionRow(_account(row[:7]), row[7], row[8])
+        return None if row is None else SessionRow(_account(row[:8]), row[8], row[9])
 
     def touch(self, digest: bytes, now_ns: int) -> None:
         with transaction(self.conn) as c:
