@@ -44,8 +44,8 @@ from gateway.store.repos.quarantine import (
     Quarantined,
     QuarantineRow,
 )
-from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reminders import Reminders
+from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
 from gateway.store.repos.state import ProjectionState
