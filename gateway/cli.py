@@ -238,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.features.reports.cli import register as register_report
 
     register_report(sub)
+    from gateway.district.auth_cli import register as register_district_auth
+
+    register_district_auth(sub)
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
