@@ -323,6 +323,8 @@ class VictoriaMetrics(_Process):
             "-loggerLevel=ERROR",
             # One sample per series and millisecond: a redelivered point replaces itself, as in InfluxDB.
             "-dedup.minScrapeInterval=1ms",
+            # The tests' fixed-day points (tests/load.py) stay storable once that day is a month past.
+            "-retentionPeriod=100y",
             *self.extra_args,
         ]
 
