@@ -30,8 +30,8 @@ REGISTRY: dict[str, str] = {
     "screens": "bench.screens",  # the wall screen of a 500-device hall: cold load to first data drawn
     "soak": "bench.soak",  # RSS and CPU per minute at a fixed rate for --minutes, and their slopes
     "queue": "bench.queue",  # 100,000 queue visits: projection rate, ingest through the broker, a month's summary
-    "reports": "bench.reports",
-    "district": "bench.district",  # 366 sites via vmauth into one victoria-metrics: CPU, RSS, exact counts  # a month's operations report of 100,000 visits on 30 windows: built and written
+    "reports": "bench.reports",  # a month's operations report of 100,000 visits on 30 windows: built and written
+    "district": "bench.district",  # 366 sites via vmauth into one victoria-metrics: CPU, RSS, exact counts
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"
