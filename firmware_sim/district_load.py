@@ -4,8 +4,9 @@ its series at their real rates, a write of the lines due every `flush_s` (Influx
 POST /write, the site's own login at vmauth), a backlog kept through a link cut and sent after it
 at most at the catch-up rate, in batches. It writes the line protocol itself (no gateway code).
 
-A site's series by level (device counts of the template halls: a village station is
-firmware_sim/templates/village.yaml, a town centre four times that, the centre the demo hall):
+A site's series by level (a village station is firmware_sim/templates/village.yaml: 4 MQTT
+devices and a people counter; a town centre about four times that; the city centre 60 windows'
+pads, lockboxes and attendance machines, 66 MQTT devices, and 8 counters):
 every MQTT device a heartbeat every 30 s and an event every 30 s (2 a minute), every people
 counter a reading a second. Every line carries `seq` (per series), so the store's count of
 `*_seq` samples per site is the count of lines it took; the report says what each site sent.
