@@ -36,6 +36,7 @@ from tests.servers import VictoriaMetrics, VMAuth
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SITES, DEFAULT_MINUTES, CUT_S = 366, 3.0, 30.0
+CATCH_UP_SITES, CATCH_UP_CUT_S, CATCH_UP_RUN_S = 50, 3600.0, 60.0
 
 
 class Cpu:
@@ -73,7 +74,16 @@ def district(folder: Path, n: int, backend: str) -> tuple[Path, dict[str, str]]:
 def run(opts: Options) -> list[Row]:
     n = opts.records or DEFAULT_SITES
     minutes = DEFAULT_MINUTES if opts.minutes == Options.minutes else opts.minutes
-    seconds = minutes * 60
+    rows = _phase("district", n, minutes * 60, ["--cut-s", str(CUT_S)])
+    back = ["--backlog-sites", str(CATCH_UP_SITES), "--backlog-s", str(CATCH_UP_CUT_S)]
+    later = _phase("district catch-up", n, CATCH_UP_RUN_S, back)
+    for r in later:
+        r.metric = f"catch-up: {r.metric}"
+    return rows + later
+
+
+def _phase(name: str, n: int, seconds: float, extra: list[str]) -> list[Row]:
+    """One run on a fresh victoria-metrics and vmauth: the rows named `name`."""
     with tempfile.TemporaryDirectory(prefix="bench-district-") as tmp:
         root = Path(tmp)
         (root / "vm").mkdir()
@@ -85,7 +95,7 @@ def run(opts: Options) -> list[Row]:
             vmauth = VMAuth(root / "vmauth", root / "vmauth.yml")
             vmauth.start()
             try:
-                return _measure(root, path, env, vm, vmauth, n, seconds)
+                return _measure(name, root, path, env, vm, vmauth, n, seconds, extra)
             finally:
                 vmauth.stop()
         finally:
@@ -93,20 +103,19 @@ def run(opts: Options) -> list[Row]:
 
 
 def _measure(
-    root: Path, path: Path, env: dict[str, str], vm: VictoriaMetrics, vmauth: VMAuth, n: int, seconds: float
+    b: str,
+    root: Path,
+    path: Path,
+    env: dict[str, str],
+    vm: VictoriaMetrics,
+    vmauth: VMAuth,
+    n: int,
+    seconds: float,
+    extra: list[str],
 ) -> list[Row]:
     report_path = root / "report.json"
     cmd = [sys.executable, "-m", "firmware_sim", "district", "--sites", str(n), "--store", vmauth.url]
-    cmd += [
-        "--district-file",
-        str(path),
-        "--seconds",
-        str(seconds),
-        "--cut-s",
-        str(CUT_S),
-        "--report",
-        str(report_path),
-    ]
+    cmd += ["--district-file", str(path), "--seconds", str(seconds), "--report", str(report_path), *extra]
     assert vm.proc is not None and vmauth.proc is not None
     cpus = [Cpu(vm.proc.pid), Cpu(vmauth.proc.pid)]
     with PeakRSS(vm.proc.pid, 0.5) as vm_rss, PeakRSS(vmauth.proc.pid, 0.5) as auth_rss:
@@ -134,8 +143,18 @@ def _measure(
         f"{exact}/{len(sites)} sites exact",
         flush=True,
     )
-    b = "district"
+    catch_up = report["catch_up"]
+    more = []
+    if catch_up["sites"]:
+        more = [
+            Row.of(b, "sites back from a cut", "sites", [catch_up["sites"]]),
+            Row.of(b, "their backlog", "points", [catch_up["points_behind"]]),
+            Row.of(b, "all caught up after", "s", [catch_up["all_caught_up_s"]]),
+        ]
+    print(f"{b}: points stored a second, from the start: {report['points_per_s'][:40]}", flush=True)
     return [
+        *more,
+        Row.of(b, "peak write rate (a second)", "points/s", [report["peak_points_per_s"]]),
         Row.of(b, "sites", "sites", [len(sites)]),
         Row.of(b, "sites exact (stored = made = sent)", "sites", [exact], target=f"{len(sites)}"),
         Row.of(b, "points made (nominal rate x time)", "points", [report["made"]]),

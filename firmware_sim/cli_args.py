@@ -241,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--catch-up-rate", type=float, default=2000.0, help="points a second per site after a cut (default 2000)"
     )
     load.add_argument("--report", type=Path, metavar="FILE", help="write what each site made and sent (JSON)")
+    load.add_argument(
+        "--backlog-sites", type=int, default=0, metavar="K", help="K sites start back from a cut of --backlog-s"
+    )
+    load.add_argument("--backlog-s", type=float, default=3600.0, help="that cut's length, seconds (default 3600)")
     district.add_argument(
         "--modbus-port-base",
         type=_port,

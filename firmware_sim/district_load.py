@@ -20,7 +20,7 @@ import json
 import os
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,10 @@ class SiteLoad:
     sent: int = 0
     errors: int = 0
     peak_backlog: int = 0
+    back_from_cut: bool = False
+    behind: int = 0  # a site back from a long cut: the lines it had at the start
+    caught_up_s: float | None = None  # ... and when it had sent them, seconds from the start
+    posts: list[tuple[float, int]] = field(default_factory=list)  # (when, lines) of each write taken
 
     def due(self, now_s: float, until_s: float) -> None:
         """Make every line due by now (none after `until_s`: the run's end)."""
@@ -121,6 +125,8 @@ class Settings:
     flush_s: float = 1.0
     cut_s: float = 0.0  # each site's one link cut, at a random time in the run's middle
     catch_up_rate: float = 2000.0  # points a second, per site, after a cut
+    backlog_sites: int = 0  # sites starting back from a cut of backlog_s: their backlog at once
+    backlog_s: float = 0.0
     batch_size: int = 1000
     drain_timeout_s: float = 300.0
     concurrency: int = 64
@@ -141,6 +147,7 @@ async def _post(client: httpx.AsyncClient, url: str, site: SiteLoad, lines: list
         site.errors += 1
         return False
     site.sent += len(lines)
+    site.posts.append((time.time(), len(lines)))
     return True
 
 
@@ -170,24 +177,31 @@ async def _site_loop(
         await asyncio.sleep(max(0.0, at - time.time()))
         now = time.time()
         site.due(now, t0 + cfg.seconds)
+        if k == 1 and site.back_from_cut:
+            site.behind = len(site.backlog)
         if now >= t0 + cfg.seconds and not site.backlog:
             return
         if now >= t0 + cfg.seconds + cfg.drain_timeout_s:
             return
         if not site.cut_now(now - t0):
             await _forward(client, cfg, site, gate)
+            if site.behind and site.caught_up_s is None and site.sent >= site.behind:
+                site.caught_up_s = time.time() - t0
 
 
 def plan(specs: list[SiteSpec], cfg: Settings, t0: float) -> list[SiteLoad]:
     rng = random.Random(cfg.seed)
     loads = []
-    for spec in specs:
+    back = set(rng.sample(range(len(specs)), min(cfg.backlog_sites, len(specs))))
+    for i, spec in enumerate(specs):
         cut = None
         if cfg.cut_s > 0:
             # Anywhere in the run's middle half, ending before the run does.
             start = cfg.seconds * 0.25 + rng.random() * max(0.0, cfg.seconds * 0.5 - cfg.cut_s)
             cut = (start, min(start + cfg.cut_s, cfg.seconds))
-        loads.append(SiteLoad(spec, site_series(spec, t0, rng), cut))
+        # A site back from a cut of backlog_s: its series ran on meanwhile, nothing went out.
+        start = t0 - cfg.backlog_s if i in back else t0
+        loads.append(SiteLoad(spec, site_series(spec, start, rng), cut, back_from_cut=i in back))
     return loads
 
 
@@ -217,10 +231,23 @@ async def play(specs: list[SiteSpec], cfg: Settings, progress: Any = None) -> di
         for t in tasks[len(loads) :]:
             t.cancel()
     end = time.time()
+    per_s: Counter[int] = Counter()
+    for s in loads:
+        for at, n in s.posts:
+            per_s[int(at - t0)] += n
+    back = [s for s in loads if s.behind]
     return {
         "store": cfg.store,
         "started_s": t0,
         "played_s": cfg.seconds,
+        "backlog_s": cfg.backlog_s,
+        "peak_points_per_s": max(per_s.values(), default=0),
+        "points_per_s": [per_s.get(i, 0) for i in range(max(per_s, default=-1) + 1)],
+        "catch_up": {
+            "sites": len(back),
+            "points_behind": sum(s.behind for s in back),
+            "all_caught_up_s": max((s.caught_up_s or float("inf") for s in back), default=None),
+        },
         "drained_s": round(end - t0 - cfg.seconds, 1),
         "nominal_points_per_s": round(nominal_rate(specs), 1),
         "made": sum(s.made for s in loads),
@@ -263,6 +290,8 @@ def main(args: Any) -> int:
         seconds=args.seconds,
         cut_s=args.cut_s,
         catch_up_rate=args.catch_up_rate,
+        backlog_sites=args.backlog_sites,
+        backlog_s=args.backlog_s if args.backlog_sites else 0.0,
         seed=int(args.seed) if str(args.seed).isdigit() else 0,
     )
     levels = {lv: sum(1 for s in specs if s.level == lv) for lv in LEVEL_DEVICES}
@@ -289,7 +318,7 @@ def stored_by_site(
     """What the store holds of the run, lines per site: its `*_seq` samples in the run's time span.
     (The store must show fresh samples at once: VictoriaMetrics -search.latencyOffset=0s.)"""
     end = report["started_s"] + report["played_s"] + 1
-    span = int(report["played_s"] + 3)
+    span = int(report["played_s"] + report.get("backlog_s", 0) + 3)
     names = "|".join(MEASUREMENTS)
     query = f'sum by (site) (count_over_time({{__name__=~"({names})_seq"}}[{span}s]))'
     with httpx.Client(timeout=timeout, auth=auth) as client:
