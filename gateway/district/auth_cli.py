@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.config.errors import ConfigError
+from gateway.config.errors import ConfigError, print_problems
 
 SECRET_FILES = ("vmauth.yml", "district-broker.passwd")  # they hold passwords or their hashes
 
@@ -33,10 +33,7 @@ def cmd_district_auth(args: argparse.Namespace) -> int:
         print(e.render(), file=sys.stderr)
         return 1
     except DistrictAuthError as e:
-        print("hallgate: 区级凭据配置有误 (district_auth_invalid):", file=sys.stderr)
-        for where, what in e.problems:
-            print(f"  {where}: {what}", file=sys.stderr)
-        return 1
+        return print_problems("hallgate: 区级凭据配置有误 (district_auth_invalid):", e.problems)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
