@@ -131,7 +131,12 @@ def _measure(
         vm_pct, auth_pct = (c.stop() for c in cpus)
     report = json.loads(report_path.read_text())
     httpx.get(f"{vm.url}/internal/force_flush", timeout=60)
+    made = {s: r["made"] for s, r in report["sites"].items()}
     stored = stored_by_site(vmauth.url, report, auth=("view", "view-pw"))
+    deadline = time.monotonic() + 30  # series new in the hour become searchable within seconds
+    while stored != made and time.monotonic() < deadline:
+        time.sleep(1)
+        stored = stored_by_site(vmauth.url, report, auth=("view", "view-pw"))
     sites = report["sites"]
     exact = sum(1 for s, r in sites.items() if stored.get(s) == r["made"] == r["sent"])
     missing = {s: (r["made"], stored.get(s, 0)) for s, r in sites.items() if stored.get(s) != r["made"]}

@@ -21,8 +21,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.cli import main as hallgate
+from gateway.store.district import DistrictSink
 from gateway.store.errors import SinkAuth
 from gateway.store.sinks import InfluxV1Sink
+from gateway.store.vouch import Vouch
 from tests.servers import VictoriaMetrics, VMAuth, _Process, free_port, require_binary, wait_for_port
 from tests.waits import wait_for
 
@@ -152,8 +154,13 @@ def test_a_site_cannot_read_and_the_view_cannot_write(district: District) -> Non
     assert site_read.status_code == 400 and "missing route" in site_read.text  # vmauth: no read route for a site
     wait_for(lambda: labels(district.vm, "readable_v"), what="the centre's point stored")
     view = ("view", PASSWORDS["view"])
-    read = httpx.get(f"{url}/api/v1/query", params={"query": "readable_v"}, auth=view)
-    assert read.status_code == 200 and read.json()["data"]["result"][0]["metric"]["site"] == "centre"
+
+    def view_reads() -> list[dict]:
+        read = httpx.get(f"{url}/api/v1/query", params={"query": "readable_v"}, auth=view)
+        assert read.status_code == 200, read.text
+        return read.json()["data"]["result"]  # empty for a moment after the write, now and then
+
+    assert wait_for(view_reads, what="the view reads the point")[0]["metric"]["site"] == "centre"
     write = httpx.post(f"{url}/write", auth=view, content=f"view_wrote v=1 {ts}000000")
     assert write.status_code == 400 and "missing route" in write.text
     assert labels(district.vm, "view_wrote_v") == []  # the centre's point, sent before, is stored
@@ -172,15 +179,33 @@ def test_a_wrong_or_another_sites_password_is_refused_and_the_forwarder_keeps_it
     wait_for(lambda: labels(district.vm, "intruder_marker_v"), what="the marker stored")
     assert labels(district.vm, "intruder_v") == []
 
-    async def forward() -> None:
-        sink = InfluxV1Sink(url, None, username="town-a", password="wrong", create_database=False)
+    async def forward(password: str) -> None:
+        sink = InfluxV1Sink(url, None, username="town-a", password=password, create_database=False)
         try:
             with pytest.raises(SinkAuth):  # kept and retried, never dropped as a bad line
                 await sink.write([f"intruder v=1 {ts}000000"])
         finally:
             await sink.close()
 
+    asyncio.run(forward("wrong"))
+
+
+def test_the_gateways_district_sink_through_vmauth_lands_under_its_login(district: District) -> None:
+    """The forwarder as a gateway runs it, misconfigured to label its points village-b."""
+
+    async def forward() -> None:
+        inner = InfluxV1Sink(
+            district.vmauth.url, None, username="town-a", password=PASSWORDS["town-a"], create_database=False
+        )
+        sink = DistrictSink(inner, "village-b", Vouch(300, 31 * 86400, 120))
+        try:
+            await sink.write([f"gw_probe,device=rp-1 seq=1i {time.time_ns()}"])
+        finally:
+            await sink.close()
+
     asyncio.run(forward())
+    got = wait_for(lambda: labels(district.vm, "gw_probe_seq"), what="the gateway's point stored")
+    assert [(m["site"], m["level"]) for m in got] == [("town-a", "town")]
 
 
 class Mqtt:

@@ -148,6 +148,14 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
         assert r.status_code == 204, r.text
         httpx.get(f"{vm.url}/internal/force_flush", timeout=30)
         board = json.loads(Path(BOARD).read_text(encoding="utf-8"))
+        # victoria-metrics makes series new in the current hour searchable by a periodic update
+        # (seconds): wait until the panels answer from all of them (30 s at most; a panel still
+        # wrong then fails the test below with its numbers), so that a wrong query is not tried on
+        # a store still settling.
+        deadline = time.monotonic() + 30
+        for panel, target in targets(board):
+            while not same(answered(vm, target, end_s), expected(panel, written)) and time.monotonic() < deadline:
+                time.sleep(0.5)
         yield Filled(vm, written, board)
     finally:
         vm.stop()
