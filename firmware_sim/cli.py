@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "district" and args.store:
+        from firmware_sim import district_load
+
+        return district_load.main(args)
     try:
         if args.command == "scenario":
             args.scenario = load_scenario(args.file)

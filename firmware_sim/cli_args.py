@@ -223,6 +223,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the written configurations' API ports: PORT, PORT+1, ... (default 18000)",
     )
     district.add_argument("-c", "--config", type=Path, help="hall YAML to copy (default: a 5-device village station)")
+    load = district.add_argument_group(
+        "forwarding load (--store): play every site's forwarding into the district store instead of devices"
+    )
+    load.add_argument(
+        "--store", metavar="URL", help="the district store (vmauth or VictoriaMetrics), e.g. http://vm:8427"
+    )
+    load.add_argument(
+        "--district-file",
+        type=Path,
+        metavar="FILE",
+        help="district.yaml: its sites, levels and passwords (password_env)",
+    )
+    load.add_argument("--seconds", type=float, default=60.0, help="how long to play (default 60)")
+    load.add_argument("--cut-s", type=float, default=0.0, help="each site's link cut, seconds (default none)")
+    load.add_argument(
+        "--catch-up-rate", type=float, default=2000.0, help="points a second per site after a cut (default 2000)"
+    )
+    load.add_argument("--report", type=Path, metavar="FILE", help="write what each site made and sent (JSON)")
+    load.add_argument(
+        "--backlog-sites", type=int, default=0, metavar="K", help="K sites start back from a cut of --backlog-s"
+    )
+    load.add_argument("--backlog-s", type=float, default=3600.0, help="that cut's length, seconds (default 3600)")
     district.add_argument(
         "--modbus-port-base",
         type=_port,

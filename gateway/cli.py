@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from gateway import allocator, lean, logformat
-from gateway.config.errors import ConfigError
+from gateway.config.errors import ConfigError, print_problems
 from gateway.config.secrets import missing_secrets
 
 
@@ -121,10 +121,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         print(e.render(), file=sys.stderr)
         return 1
     except BrokerConfigError as e:
-        print("hallgate: 代理配置有误 (broker_config_invalid):", file=sys.stderr)
-        for where, what in e.problems:
-            print(f"  {where}: {what}", file=sys.stderr)
-        return 1
+        return print_problems("hallgate: 代理配置有误 (broker_config_invalid):", e.problems)
     if args.out is None:
         for name, text in files.items():
             print(f"# ==== {name} ====\n{text}")
@@ -247,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.features.reports.cli import register as register_report
 
     register_report(sub)
+    from gateway.district.auth_cli import register as register_district_auth
+
+    register_district_auth(sub)
     args = parser.parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:

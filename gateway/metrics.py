@@ -21,6 +21,7 @@ from prometheus_client.core import (
 
 from gateway.kinds import registry as kinds
 from gateway.store.outbox import OutboxStats
+from gateway.store.vouch import REFUSALS
 from gateway.view import View
 
 
@@ -310,6 +311,19 @@ def _per_sink(v: View, o: OutboxStats) -> Iterator[Metric]:
             "failed writes to the district store",
             value=sum(v.district.errors_by_type.values()),
         )
+    if v.district_vouch is not None:
+        refused = CounterMetricFamily(
+            "hallgate_district_refused_points", "points not forwarded: their time is not vouched for", labels=["reason"]
+        )
+        for reason in REFUSALS:
+            refused.add_metric([reason], v.district_vouch.refused.get(reason, 0))
+        yield refused
+        if v.district_vouch.clock_offset_s is not None:
+            yield GaugeMetricFamily(
+                "hallgate_district_clock_offset_seconds",
+                "the district store's clock minus this site's, at its last answer",
+                value=v.district_vouch.clock_offset_s,
+            )
 
 
 def _le(bound: float) -> str:

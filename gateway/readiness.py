@@ -10,6 +10,7 @@ from typing import Any
 from drivers.mqtt.options import LinkStats
 from gateway.store.drain import DrainStats
 from gateway.store.outbox import OutboxStats
+from gateway.store.vouch import Vouch
 from gateway.store.writes import UNWRITABLE_CODE, UNWRITABLE_MESSAGE, Writes
 
 Check = tuple[dict[str, Any], str | None]  # (detail, the problem or None)
@@ -51,15 +52,31 @@ def sink_readiness(d: DrainStats, name: str, url: str | None) -> Check:
     return detail, None
 
 
-def district_readiness(d: DrainStats, url: str | None, o: OutboxStats) -> dict[str, Any]:
-    """The district forwarder: reachable or not, and what it has still to send or has lost."""
+def district_readiness(d: DrainStats, url: str | None, o: OutboxStats, vouch: Vouch | None = None) -> dict[str, Any]:
+    """The district forwarder: reachable or not, what it has still to send or has lost, what it
+    refused to send, and whether this site's clock agrees with the district store's."""
     detail, problem = sink_readiness(d, "district", url)
-    return detail | {
-        "state": "forwarding" if d.healthy else "unreachable" if problem else "starting",
-        "pending_records": o.pending_by_sink.get("district", 0),
-        "dropped_records": o.dropped_by_sink.get("district", 0),
-        "problem": problem,
-    }
+    state = "forwarding" if d.healthy else "unreachable" if problem else "starting"
+    more: dict[str, Any] = {}
+    if vouch is not None:
+        more = vouch.detail()
+        if vouch.clock_off and vouch.clock_offset_s is not None:
+            state = "clock_off"
+            more["code"], more["message"] = CLOCK_OFF_CODE, CLOCK_OFF_MESSAGE.format(off=-vouch.clock_offset_s)
+    return (
+        detail
+        | {
+            "state": state,
+            "pending_records": o.pending_by_sink.get("district", 0),
+            "dropped_records": o.dropped_by_sink.get("district", 0),
+            "problem": problem,
+        }
+        | more
+    )
+
+
+CLOCK_OFF_CODE = "site_clock_off"
+CLOCK_OFF_MESSAGE = "本站时钟与区级数据库相差 {off:+.0f} 秒：请校准本站时间（NTP），否则汇聚到区级的数据时间不准"
 
 
 def state_readiness(w: Writes) -> tuple[dict[str, Any], str | None]:

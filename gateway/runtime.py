@@ -267,6 +267,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
             )
         if district is not None:
             view.district = DrainStats()
+            view.district_vouch = district.vouch
             supervisor.spawn("district", lambda: district_drain(outbox, district, cfg, asyncio.Event(), view.district))
         spawn_pollers(supervisor, devices, lines, hub)
         for name, task in parts.tasks.items():

@@ -38,6 +38,7 @@ from gateway.readiness import (
 from gateway.store.drain import DrainStats
 from gateway.store.journal import Journal, QuarantineRow
 from gateway.store.outbox import Outbox, OutboxStats
+from gateway.store.vouch import Vouch
 from gateway.supervisor import Part, Supervisor
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class View:
     sink_name: str | None = None
     sink_url: str | None = None  # already without credentials
     district: DrainStats | None = None  # the district store's forwarder, when the hall has one
+    district_vouch: Vouch | None = None  # what it refused to send, and our clock against the district's
     mqtt_stats: Callable[[], LinkStats | None] = lambda: None
     workers: dict[int, Any] = field(default_factory=dict)  # gateway.ingest.workers.WorkerState by index
     delivery: dict[str, TargetStats] = field(default_factory=lambda: {"mqtt": TargetStats(), "webhook": TargetStats()})
@@ -393,7 +395,9 @@ class View:
             problems += [problem] if problem else []
         if self.district is not None:
             # The site works without the district: its state is told, never a reason not to be ready.
-            detail["district"] = district_readiness(self.district, self.cfg.district.url, self.outbox_stats())
+            detail["district"] = district_readiness(
+                self.district, self.cfg.district.url, self.outbox_stats(), self.district_vouch
+            )
         detail["parts"] = {
             p.name: {"up": p.up, "since_ns": p.since_ns, "restarts": p.restarts, "last_error": p.last_error}
             for p in self.supervisor.parts.values()

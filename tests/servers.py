@@ -323,6 +323,8 @@ class VictoriaMetrics(_Process):
             "-loggerLevel=ERROR",
             # One sample per series and millisecond: a redelivered point replaces itself, as in InfluxDB.
             "-dedup.minScrapeInterval=1ms",
+            # The tests' fixed-day points (tests/load.py) stay storable once that day is a month past.
+            "-retentionPeriod=100y",
             *self.extra_args,
         ]
 
@@ -354,6 +356,27 @@ class VictoriaMetrics(_Process):
             time.sleep(0.25)
             got = self.count(measurement, field)
         return got
+
+
+class VMAuth(_Process):
+    """vmauth (Debian's victoria-metrics package) in front of a store, from an -auth.config file."""
+
+    def __init__(self, folder: Path, config: Path) -> None:
+        super().__init__(folder, "vmauth")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = config
+
+    def _command(self) -> list[str]:
+        return [
+            require_binary("vmauth"),
+            f"-auth.config={self.config}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-loggerLevel=ERROR",
+        ]
+
+    def _wait_ready(self) -> None:
+        wait_for_port(self.port)
 
 
 class GatewayProcess:

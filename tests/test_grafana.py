@@ -32,7 +32,8 @@ DB = "hallgate"
 # minutes with the projection's own line function instead of waiting for the clock.
 MEASUREMENTS = ("device_status", "heartbeat", "rating_pad_event", "people_counter")
 # Dashboards whose queries a test of their own runs, with the numbers they must answer.
-OWN_TEST = {"hallgate-queue": "tests/test_grafana_queue.py"}
+OWN_TEST = {"hallgate-queue": "tests/test_grafana_queue.py", "hallgate-district": "tests/test_grafana_district.py"}
+DISTRICT = {"hallgate-district"}  # PromQL on the district store (datasource hallgate-district), not InfluxQL
 
 
 def hall_yaml(tmp_path: Path, mosquitto: Mosquitto, influx: InfluxDB) -> Path:
@@ -124,8 +125,9 @@ def test_the_dashboards_are_provisioned_from_the_files() -> None:
         "排队叫号 Queue",
     } <= titles
     for board in dashboards():
+        uid = "hallgate-district" if board["uid"] in DISTRICT else "hallgate-influx"
         for p in panels(board):
-            assert p["datasource"]["uid"] == "hallgate-influx", (board["title"], p["title"])
+            assert p["datasource"]["uid"] == uid, (board["title"], p["title"])
 
 
 @pytest.mark.timeout(120)

@@ -32,6 +32,16 @@ class District(Model):
     burst: int | None = Field(None, ge=1, description="points sent at once at most; default: one second's worth")
     start_jitter_s: float = Field(30.0, ge=0, description="the first write and each retry wait a random share of it")
     batch_size: int = Field(1000, ge=1)
+    # Points the forwarder vouches for (gateway/store/vouch.py): the others are counted, not sent.
+    max_future_s: float = Field(
+        300.0, ge=0, description="a point stamped further ahead of this site's clock stays home"
+    )
+    max_age_days: float = Field(
+        31.0, gt=0, description="an older point stays home: the district store's retention (VictoriaMetrics: 1 month)"
+    )
+    clock_tolerance_s: float = Field(
+        120.0, ge=1, description="this site's clock further off the district store's (its Date header): clock_off"
+    )
     timeout_s: float = Field(10.0, gt=0)
     # The site Mosquitto's bridge to the district broker (`hallgate broker-config`; gateway/broker_bridge.py).
     broker: DistrictBroker | None = None

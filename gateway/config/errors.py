@@ -95,3 +95,13 @@ def _path(loc: tuple[Any, ...], raw: Any) -> str:
             parts.append(("." if parts else "") + str(item))
             node = node.get(item) if isinstance(node, dict) else None
     return "".join(parts) or "(top level)"
+
+
+def print_problems(head: str, problems: list[tuple[str, str]]) -> int:
+    """A command's refusal on stderr: its head line, then each problem as `where: what`; exit 1."""
+    import sys
+
+    print(head, file=sys.stderr)
+    for where, what in problems:
+        print(f"  {where}: {what}", file=sys.stderr)
+    return 1

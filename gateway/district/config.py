@@ -40,6 +40,11 @@ class DistrictStore(Model):
     username: str | None = None
     password_env: str | None = None
     timeout_s: float = Field(10.0, gt=0)
+    backend: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="the VictoriaMetrics behind vmauth (`url` is then vmauth): `hallgate district-auth` routes to it",
+    )
 
 
 class DistrictBrokerView(Model):

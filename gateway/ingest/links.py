@@ -23,6 +23,7 @@ from gateway.store.drain import DrainStats, drain
 from gateway.store.outbox import Outbox
 from gateway.store.pace import TokenBucket
 from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from gateway.store.vouch import Vouch
 
 DISTRICT = "district"  # the district store's cursor in the outbox
 
@@ -87,7 +88,8 @@ def make_district_sink(cfg: HallConfig) -> DistrictSink | None:
         create_database=d.api == "influx_v1",
         verify=verify,
     )
-    return DistrictSink(inner, d.site_label or cfg.site)
+    vouch = Vouch(d.max_future_s, d.max_age_days * 86400, d.clock_tolerance_s)
+    return DistrictSink(inner, d.site_label or cfg.site, vouch)
 
 
 def district_drain(outbox: Outbox, sink: DistrictSink, cfg: HallConfig, stop: asyncio.Event, stats: DrainStats) -> Any:

@@ -10,8 +10,10 @@ keeps once (the README's operations section says how to run it).
 from __future__ import annotations
 
 import re
+import time
 
 from gateway.store.sinks import InfluxV1Sink
+from gateway.store.vouch import Vouch
 
 # The series key ends at the first space not escaped by a backslash; tags are split likewise.
 _KEY_END = re.compile(r"(?<!\\) ")
@@ -30,17 +32,24 @@ def relabel(line: str, site: str) -> str:
 
 
 class DistrictSink:
-    """An InfluxDB-v1-protocol writer whose lines carry the district's site label."""
+    """An InfluxDB-v1-protocol writer whose lines carry the district's site label; it sends only
+    the points it vouches for (gateway/store/vouch.py) and checks our clock against the store's."""
 
     name = "district"
 
-    def __init__(self, inner: InfluxV1Sink, site_label: str) -> None:
+    def __init__(self, inner: InfluxV1Sink, site_label: str, vouch: Vouch) -> None:
         self.inner = inner
         self.url = inner.url
         self.site_label = site_label
+        self.vouch = vouch
 
     async def write(self, lines: list[str]) -> None:
-        await self.inner.write([relabel(line, self.site_label) for line in lines])
+        kept = self.vouch.sort(lines, time.time_ns())
+        self.inner.last_date = None
+        try:
+            await self.inner.write([relabel(line, self.site_label) for line in kept])
+        finally:
+            self.vouch.saw_date(self.inner.last_date, time.time())
 
     async def close(self) -> None:
         await self.inner.close()

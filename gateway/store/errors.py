@@ -50,8 +50,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+# vmauth (Debian's 1.79) answers an unknown login, or a path the login may not use, with 400, not
+# 401/403: the credentials are wrong, not the lines, so the points are kept and retried.
+VMAUTH_REFUSALS = ("cannot find the provided auth token", "missing route for")
+
+
 def classify_status(status: int, message: str, retry_after: str | None) -> SinkError:
     """The error for a non-2xx answer (shared by the v1 and v2 sinks)."""
+    if status == 400 and any(m in message for m in VMAUTH_REFUSALS):
+        return SinkAuth(f"HTTP {status}: {message}")
     if status in (400, 422):
         return _reject(message)
     if status in (401, 403):

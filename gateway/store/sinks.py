@@ -102,6 +102,7 @@ class InfluxV1Sink:
         self.database = database
         self.retention_policy = retention_policy
         self.create_database = create_database and database is not None
+        self.last_date: str | None = None
         auth = httpx.BasicAuth(username, password or "") if username else None
         self._secrets = [password, basic_credential(username, password or "")] if username and password else []
         self._client = httpx.AsyncClient(auth=auth, timeout=timeout_s, verify=verify)
@@ -120,6 +121,7 @@ class InfluxV1Sink:
             return
         body = _body(lines)
         response = await self._post(body)
+        self.last_date = response.headers.get("date")  # the server's clock (the district checks ours)
         if response.status_code == 404 and "database not found" in response.text and self.create_database:
             await self._create_database()
             response = await self._post(body)
