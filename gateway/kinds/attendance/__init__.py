@@ -30,6 +30,7 @@ from gateway.domain.attendance import (
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
+from gateway.domain.posts import PostDay, post_day
 from gateway.kinds.attendance import words
 from gateway.kinds.attendance.pages import PAGES
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
@@ -153,6 +154,16 @@ class AttendanceProjection:
             for s in people
             if day is not None or punches.get(s)
         ]
+
+    def post_days(self, d: date, now_ns: int) -> list[PostDay]:
+        """`reads.Presence`: each post's day (open, 空岗, B covering A), for the operations reports."""
+        if self.store is None:
+            return []
+        punches = self.store.day(d.isoformat())
+        _, end = day_bounds(d, self.tz)
+        day = self.working_day(d)
+        until = min(end, now_ns)
+        return [post_day(p.window, p.a, p.b, punches, day, d.isoformat(), until, self.cfg.touch_s) for p in self.posts]
 
     def first_day(self) -> str | None:
         """`AttendanceDays`: the first day of a punch kept (not those set aside as impossible)."""
