@@ -74,11 +74,11 @@ devices:
   - {{id: lk-1, kind: pickup_locker, profile: ref-pickup-locker, zone: west,
      modbus: {{host: 127.0.0.1, port: 1502, unit: 3}}}}
 """
-# the punches: S0001 (W01's A) leaves at noon, S0002 (its B) covers from 12:30; S0003 (W02) 10:00-16:00
+# the punches: S0001 (W01's A) leaves at noon, S0002 (its B) comes at 11:30 and covers from noon; S0003 (W02) 10:00-16:00
 PUNCHES = [
     ("S0001", 8.9, "in"),
     ("S0001", 12.0, "out"),
-    ("S0002", 12.5, "in"),
+    ("S0002", 11.5, "in"),
     ("S0002", 17.2, "out"),
     ("S0003", 10.0, "in"),
     ("S0003", 16.0, "out"),
@@ -119,6 +119,7 @@ ITEMS = [
 class Sent:
     queue: list[Event]
     readings: list[tuple[str, int, int, int]]  # (counter, ts_ns, in_total, out_total)
+    month: Report | None = None
 
 
 def queue_events() -> list[Event]:
@@ -237,6 +238,19 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Report, Sen
         [(b.zone, b.start_ns, b.entered, b.left, b.occupancy, b.clamped) for b in occupancy.take_history()], 30 * 24 * H
     )
     report = build(cfg, src, parse("day", DAY.isoformat()), NOW, "测试")
+    # the month's 一月一评比 weighing 空岗 alone
+    weighed = cfg.model_copy(
+        update={
+            "reports": cfg.reports.model_copy(
+                update={
+                    "ranking": cfg.reports.ranking.model_copy(
+                        update={"weights": {"empty_minutes": 1.0}, "red_flags": 1}
+                    )
+                }
+            )
+        }
+    )
+    sent.month = build(weighed, src, parse("month", "2026-12"), NOW, "测试")
     yield report, sent
     for close in closes:
         close()
@@ -451,6 +465,16 @@ def test_the_trend_has_the_days_figures_and_a_line_chart(hall: tuple[Report, Sen
     same(day["posts.open_hours"], sum(v["posts.open_hours"] for v in posts_expected().values()), "open")
     (chart,) = trend.charts
     assert chart.type == "line" and chart.x == [DAY.isoformat()[5:]] and "进厅人次" in chart.series
+
+
+def test_the_monthly_ranking_may_weigh_empty_posts(hall: tuple[Report, Sent]) -> None:
+    _, sent = hall
+    assert sent.month is not None
+    ranking = next(s for s in sent.month.sections if s.key == "ranking")
+    rows, weights = ranking.tables
+    # W01 empty 30 minutes, W02 120: W01 first; W03 has no post (no value: scores 0, ties with W02 by name)
+    assert [(r[1], r[2], r[3]) for r in rows.rows] == [("W01", 100.0, "红旗窗口"), ("W02", 0.0, ""), ("W03", 0.0, "")]
+    assert weights.rows == [["空岗时长", 1.0, "越低越好"]]
 
 
 def test_json_xlsx_and_pdf_carry_the_same_figures(hall: tuple[Report, Sent], tmp_path: Path) -> None:

@@ -213,6 +213,7 @@ def ranking(cfg: HallConfig, g: Gathered) -> Section:
         "handling_mean": "calls.handling_mean",
         "violations": "discipline.confirmed",
         "overdue": "orders.overdue",
+        "empty_minutes": "posts.empty_minutes",
     }
     rows: dict[str, dict[str, float | None]] = {}
     for w, inputs in g.windows.items():
