@@ -74,7 +74,8 @@ devices:
   - {{id: lk-1, kind: pickup_locker, profile: ref-pickup-locker, zone: west,
      modbus: {{host: 127.0.0.1, port: 1502, unit: 3}}}}
 """
-# the punches: S0001 (W01's A) leaves at noon, S0002 (its B) comes at 11:30 and covers from noon; S0003 (W02) 10:00-16:00
+# the punches: S0001 (W01's A) leaves at noon, S0002 (its B) comes at 11:30 and covers from noon;
+# S0003 (W02) 10:00-16:00
 PUNCHES = [
     ("S0001", 8.9, "in"),
     ("S0001", 12.0, "out"),

@@ -9,9 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from gateway.domain.attendance import DailyRecord
+from gateway.domain.attendance import DailyRecord, PostDay
 from gateway.domain.occupancy import Bucket, Occupancy
-from gateway.domain.posts import PostDay
 from gateway.domain.rated_visits import Served, VisitRates
 from gateway.domain.ratings import Rating
 from gateway.domain.workorders import WorkOrder

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway.domain.queue import RESULTS
 from gateway.features.reports.inputs import NO_DATA, NO_QUEUE, Figure, Inputs, LockerItem
 from gateway.features.reports.model import Cell, Missing
 
@@ -20,6 +19,7 @@ NO_COUNTER = Missing(code="no_source", reason="本厅没有客流计数器")
 NO_LOCKER = Missing(code="no_source", reason="本厅没有取件柜")
 NO_DEVICES = Missing(code="no_source", reason="本厅没有设备")
 NOT_PER_SCOPE = Missing(code="not_combined", reason="按此范围不统计")
+# a finished case's results, as the queue system sends them (device-protocols.md, `finished`)
 RESULT_LABELS = {"done": "办结", "pending_materials": "补正", "rejected": "退件"}
 # the alerts that are a device's incident: it went offline, or a lock jammed
 INCIDENT_RULES = ("device_offline", "jammed_lock")
@@ -170,7 +170,7 @@ SITE_FIGURES: tuple[Figure, ...] = (
             f"叫号办理后结果为{RESULT_LABELS[r]}（{r}）的件数",
             _result(r),
         )
-        for r in RESULTS
+        for r in RESULT_LABELS
     ),
     # -- window posts (窗口开放) --
     Figure("posts.open_hours", "开放量", "小时", "dec1", "Σ 工作时间内 A 岗或 B 岗在岗的时长（午休除外）", open_hours),

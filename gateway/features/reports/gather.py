@@ -10,7 +10,6 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.config.hall import HallConfig
-from gateway.domain.attendance import day_bounds
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.occupancy import HALL
 from gateway.domain.periods import Span
@@ -168,7 +167,7 @@ def _days(cfg: HallConfig, src: Sources, site: Site, hall: Inputs, dates: list[d
     minutes = hall.visitors or []
     minute_starts = [b.start_ns for b in minutes]
     for d in dates:
-        a, b = day_bounds(d, cfg.timezone)
+        a, b = Span("day", d.isoformat(), d, d).bounds_ns(cfg.timezone)
         b = min(b, hall.end_ns)
         calls = None if src.calls is None else src.calls.figures(a, b, None).get(None, {})
         out[d.isoformat()] = Inputs(

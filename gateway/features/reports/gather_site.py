@@ -1,5 +1,5 @@
-"""A period's inputs of the hall as a place: the window posts' days (the attendance machines'
-`Presence`), the zones' minutes (the people counters' `Zones` and the gateway's own occupancy
+"""A period's inputs of the hall as a place: the window posts' days (the clock-in machines'
+(考勤机) `Presence`), the zones' minutes (the people counters' `Zones` and the gateway's own occupancy
 history), the devices' health and incident alerts, the pickup lockers' items. A source the hall
 lacks stays None (its figures then say so)."""
 
@@ -11,10 +11,9 @@ from datetime import date
 from typing import Any, Protocol
 
 from gateway.domain.occupancy import HALL, Bucket
-from gateway.domain.posts import PostDay
 from gateway.features.reports.figures_site import INCIDENT_RULES
 from gateway.features.reports.inputs import DeviceSpan, LockerItem
-from gateway.kinds.reads import Presence, Zones
+from gateway.kinds.reads import PostDay, Presence, Zones
 
 
 class MinutesRead(Protocol):
@@ -44,7 +43,7 @@ class Device:
 
 @dataclass
 class SiteSources:
-    presence: Presence | None = None  # None: no attendance machine
+    presence: Presence | None = None  # None: no clock-in machine (考勤机)
     zones: Zones | None = None  # None: no people counter
     minutes: MinutesRead | None = None
     health: HealthRead | None = None

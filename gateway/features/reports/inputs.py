@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain.attendance import DailyRecord
 from gateway.domain.occupancy import Bucket
-from gateway.domain.posts import PostDay
 from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import Rating
 from gateway.domain.workorders import WorkOrder
 from gateway.features.reports.model import Cell, Format, Missing
+from gateway.kinds.reads import DailyRecord, PostDay
 
 NO_QUEUE = Missing(code="no_source", reason="本厅没有排队叫号系统")
 NO_PADS = Missing(code="no_source", reason="本厅没有评价器")
@@ -57,7 +56,7 @@ class Inputs:
     clocking: list[DailyRecord] | None = None  # the days' records, one per person and day (考勤)
     working_days: frozenset[str] = frozenset()  # ISO dates of the period's working days
     violations: list[dict[str, Any]] | None = None
-    posts: list[PostDay] | None = None  # the window posts' days (None: no attendance machine)
+    posts: list[PostDay] | None = None  # the window posts' days (None: no clock-in machine)
     visitors: list[Bucket] | None = None  # the scope's zone minutes (None: no people counter)
     devices: list[DeviceSpan] | None = None
     lockers: list[LockerItem] | None = None  # None: no pickup locker

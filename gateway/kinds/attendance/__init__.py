@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.attendance import (
     DailyRecord,
     Day,
+    PostDay,
     PostState,
     Punch,
     clock_reset,
@@ -25,12 +26,12 @@ from gateway.domain.attendance import (
     day_bounds,
     effective,
     inside,
+    post_day,
     post_state,
 )
 from gateway.domain.calendar import WorkCalendar
 from gateway.domain.canonical import Event
 from gateway.domain.conditions import Condition
-from gateway.domain.posts import PostDay, post_day
 from gateway.kinds.attendance import words
 from gateway.kinds.attendance.pages import PAGES
 from gateway.kinds.attendance.settings import SETTINGS, AttendanceContext
