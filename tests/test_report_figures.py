@@ -267,6 +267,7 @@ def queue_expected(events: list[Event]) -> dict[str, Any]:
     return {
         "calls.appointments": sum(e.fields["source"] == "appointment" for e in issued),
         "calls.walk_in": sum(e.fields["source"] == "walk_in" for e in issued),
+        "calls.transfers": sum(e.name == "transferred" for e in events),
         **{
             f"calls.cases_{r}": sum(e.fields["result"] == r for e in finished)
             for r in ("done", "pending_materials", "rejected")
@@ -383,6 +384,7 @@ def test_the_queue_counts_walk_ins_appointments_and_cases_by_result_as_the_event
     report, sent = hall
     want = queue_expected(sent.queue)
     assert want["calls.appointments"] and want["calls.cases_pending_materials"] + want["calls.cases_rejected"]
+    assert want["calls.transfers"]
     got = figures(report)
     for name, value in want.items():
         same(got[name], value, name)
