@@ -356,20 +356,12 @@ class RatingStore(Staged):
 
     def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
         self.flush()
+        notes = (o.callback_note, o.rectification, o.appeal_reason, o.close_note)
         with transaction(self.conn) as c:
             c.execute(
                 "UPDATE workorders SET state = ?, updated_ns = ?, callback_note = ?, rectification = ?, "
                 "appeal_reason = ?, close_note = ?, satisfaction = ? WHERE id = ?",
-                (
-                    o.state,
-                    o.updated_ns,
-                    o.callback_note,
-                    o.rectification,
-                    o.appeal_reason,
-                    o.close_note,
-                    o.satisfaction,
-                    o.id,
-                ),
+                (o.state, o.updated_ns, *notes, o.satisfaction, o.id),
             )
             c.execute(
                 "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "
