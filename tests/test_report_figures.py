@@ -6,8 +6,9 @@ pickup, overdue) and 回访满意度, per hall, window and zone, and the day's t
 One day of a hall goes through the kinds' own projections into a real state database (queue
 events, punches, counter readings, ratings and their work orders' call-backs); the health
 transitions, alerts and pickup items go in through the gateway's repositories
-(tests/figures_hall.py). The report is built from it as the gateway builds it; every figure is compared with one this test works out
-itself from what it sent, minute by minute or item by item, with none of the product's code.
+(tests/figures_hall.py). The report is built from it as the gateway builds it; every figure is
+compared with one this test works out itself from what it sent, minute by minute or item by item,
+with none of the product's code.
 The same report's JSON, XLSX and PDF then carry the same figures.
 """
 
