@@ -67,6 +67,8 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int, daily: bool =
 
     q = src.calls
     q_hall = q.figures(start_ns, end_ns, None).get(None, {}) if q else None
+    # each day's, while the queue still holds those days' figures in memory (it keeps the newest 100)
+    q_days = {d: _day_calls(q, d, cfg.timezone, judged) for d in dates} if q is not None and daily else {}
     if q_hall is not None:  # 办件量 by result: the served transactions per outcome
         q_hall = q_hall | {"results": {k: v["served"] for k, v in q.figures(start_ns, end_ns, "outcome").items()}}  # type: ignore[union-attr]
     q_win = q.figures(start_ns, end_ns, "window") if q else {}
@@ -154,11 +156,22 @@ def gather(cfg: HallConfig, src: Sources, span: Span, now_ns: int, daily: bool =
         )
         for z in cfg.zones
     }
-    by_day = _days(cfg, src, site, hall, dates) if daily else {}
+    by_day = _days(cfg, q_days, site, hall, dates) if daily else {}
     return Gathered(hall, by_window, by_staff, by_department, by_zone, by_day)
 
 
-def _days(cfg: HallConfig, src: Sources, site: Site, hall: Inputs, dates: list[date]) -> dict[str, Inputs]:
+def _bounds(d: date, tz: str, judged: int) -> tuple[int, int]:
+    a, b = Span("day", d.isoformat(), d, d).bounds_ns(tz)
+    return a, min(b, judged)
+
+
+def _day_calls(q: QueueFigures, d: date, tz: str, judged: int) -> dict[str, Any]:
+    return q.figures(*_bounds(d, tz, judged), None).get(None, {})
+
+
+def _days(
+    cfg: HallConfig, q_days: dict[date, dict[str, Any]], site: Site, hall: Inputs, dates: list[date]
+) -> dict[str, Inputs]:
     """The hall's inputs of each day: the queue's figures that day, the ratings, minutes, posts and
     locker items of the period cut at the day's bounds."""
     out = {}
@@ -167,9 +180,8 @@ def _days(cfg: HallConfig, src: Sources, site: Site, hall: Inputs, dates: list[d
     minutes = hall.visitors or []
     minute_starts = [b.start_ns for b in minutes]
     for d in dates:
-        a, b = Span("day", d.isoformat(), d, d).bounds_ns(cfg.timezone)
-        b = min(b, hall.end_ns)
-        calls = None if src.calls is None else src.calls.figures(a, b, None).get(None, {})
+        a, b = _bounds(d, cfg.timezone, hall.end_ns)
+        calls = q_days.get(d) if hall.calls is not None else None
         out[d.isoformat()] = Inputs(
             calls=calls,
             ratings=None if ratings is None else ratings[bisect_left(stamps, a) : bisect_left(stamps, b)],
