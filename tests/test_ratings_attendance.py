@@ -124,13 +124,23 @@ async def _day(hall: Path, mosquitto: Mosquitto) -> None:
             assert (r.status_code, r.json()["error"]) == (409, "bad_transition")
             r = await duty.post(f"/api/v1/workorders/{oid}/callback", json={"note": ""})
             assert r.status_code == 422
+            # 回访满意度: one of two answers, said on the callback only
+            r = await duty.post(f"/api/v1/workorders/{oid}/callback", json={"note": "x", "satisfaction": "ok"})
+            assert r.status_code == 422 and "satisfaction" in r.text
             for action, note, state in (
                 ("callback", "called the citizen back", "called_back"),
                 ("rectify", "counter staff retrained", "rectified"),
                 ("close", "checked", "closed"),
             ):
-                r = await duty.post(f"/api/v1/workorders/{oid}/{action}", json={"note": note})
+                said = {"satisfaction": "dissatisfied"} if action == "callback" else {}
+                if action == "rectify":
+                    r = await duty.post(
+                        f"/api/v1/workorders/{oid}/rectify", json={"note": note, "satisfaction": "satisfied"}
+                    )
+                    assert (r.status_code, r.json()["error"]) == (409, "bad_transition")
+                r = await duty.post(f"/api/v1/workorders/{oid}/{action}", json={"note": note, **said})
                 assert r.status_code == 200 and r.json()["state"] == state, r.text
+                assert r.json()["satisfaction"] == "dissatisfied", "said on the callback, kept"
             trail = r.json()["log"]
             assert [(e["action"], e["who"]) for e in trail] == [("open", "gateway")] + [
                 (a, "王值班")

@@ -232,8 +232,9 @@ async def _day(hall: Path, mosquitto: Mosquitto, watch: MqttWatcher) -> None:
                 assert got[name]["value"] == pytest.approx(value, abs=0.011), name
             else:
                 assert got[name]["value"] == value, name
-        assert got["orders.satisfaction"]["value"]["code"] == "not_recorded"
-        assert got["visitors.entries"]["value"]["code"] == "not_built"  # said, never 0
+        assert got["orders.satisfaction"]["value"]["code"] == "no_data"  # no order called back yet
+        assert got["visitors.entries"]["value"]["code"] == "no_source"  # no people counter: said, never 0
+        assert got["lockers.deposits"]["value"]["code"] == "no_source"
         assert got["calls.served"]["previous"]["code"] == "no_data"  # the day before had nothing
         windows = {row[0]: row for s in report["sections"] if s["key"] == "windows" for row in s["tables"][0]["rows"]}
         served_col = [

@@ -23,6 +23,7 @@ import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.select import Select
 
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR, DEMO_CONFIG
@@ -259,9 +260,11 @@ def test_dialogs_act_through_the_api_and_controls_follow_the_role(hall: Demo, tm
         assert driver.find_element(By.ID, "dlg-ok").text == "Confirm"
         driver.find_element(By.ID, "dlg-ok").click()
         assert driver.find_element(By.ID, "dlg-error").text == "A note is required"
+        Select(driver.find_element(By.ID, "dlg-choice")).select_by_value("satisfied")  # 回访满意度
         dialog_confirm(driver, "已电话回访市民")
         done = get(f"/api/v1/workorders/{order['id']}")
         assert done["state"] == "called_back" and done["log"][-1]["note"] == "已电话回访市民", done
+        assert done["satisfaction"] == "satisfied", done
         wait(lambda: not driver.find_elements(By.CSS_SELECTOR, button), what="the page showing the next steps")
         # Ratings drill down: W05's row lists that window's ratings, the 差评 among them.
         wait(lambda: driver.find_elements(By.CSS_SELECTOR, '#ratings tr[data-key="W05"]'), what="W05's row")

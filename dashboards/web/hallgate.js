@@ -361,10 +361,12 @@ const HG = (() => {
 
   // An in-page dialog with a note (window.prompt cannot be styled, translated or tested well).
   // `action(note)` runs on confirm; its error is shown in the dialog, which stays open to retry.
-  function dialog({ title, text = "", noteRequired = false, confirmClass = "" }, action) {
+  // `choice` ({ label, options: [[value, text], ...] }): a list to pick from, its value passed as `action(note, value)`.
+  function dialog({ title, text = "", noteRequired = false, confirmClass = "", choice = null }, action) {
     const d = document.createElement("dialog");
     d.className = "hg-dialog";
-    d.innerHTML = `<form><h2>${esc(title)}</h2>${text ? `<p class="muted">${esc(text)}</p>` : ""}
+    const pick = choice ? `<label for="dlg-choice">${esc(choice.label)}</label><select id="dlg-choice">${choice.options.map(([v, label]) => `<option value="${esc(v)}">${esc(label)}</option>`).join("")}</select>` : "";
+    d.innerHTML = `<form><h2>${esc(title)}</h2>${text ? `<p class="muted">${esc(text)}</p>` : ""}${pick}
       <label for="dlg-note">${t("note")}${noteRequired ? " *" : ""}</label>
       <textarea id="dlg-note" rows="3" maxlength="1000" placeholder="${esc(t("note_ph"))}"></textarea>
       <p class="error" id="dlg-error"></p>
@@ -380,7 +382,7 @@ const HG = (() => {
         const note = $("#dlg-note", d).value.trim();
         if (noteRequired && !note) { $("#dlg-error", d).textContent = t("note_required"); return; }
         $("#dlg-ok", d).disabled = true;
-        try { const out = await action(note); done(out ?? true); }
+        try { const out = await action(note, choice ? $("#dlg-choice", d).value : undefined); done(out ?? true); }
         catch (err) { $("#dlg-error", d).textContent = err.message; $("#dlg-ok", d).disabled = false; }
       };
       d.showModal();

@@ -220,6 +220,7 @@ class Figures:
             "no_shows": self.no_shows,
             "transfers": self.transfers,
             "unissued": self.unissued,
+            "appointments": self.appointments,
             "appointment_share": round(self.appointments / self.issued, 4) if self.issued else None,
             "waiting": spread(self.waiting),
             "handling": spread(self.handling),

@@ -1,7 +1,7 @@
 """一月一评比: the month's window ranking. Pure.
 
 Each criterion is scaled across the windows to 0..1 (the best window 1, the worst 0; all equal:
-1 for all), turned round where less is better (handling time, violations, overdue orders), and the
+1 for all), turned round where less is better (handling time, violations, overdue orders, 空岗), and the
 score is the weighted mean of the scaled criteria, out of 100. A window without a value for a
 criterion (no ratings, say) scores 0 on it: a window is not rewarded for what it did not show.
 
@@ -22,6 +22,7 @@ CRITERIA: dict[str, tuple[str, bool]] = {
     "handling_mean": ("平均办理时长", False),
     "violations": ("确认违规数", False),
     "overdue": ("逾期工单数", False),
+    "empty_minutes": ("空岗时长", False),  # weighed only where a hall sets it (its windows' posts)
 }
 DEFAULT_WEIGHTS = {"good_rate": 40.0, "rating_rate": 20.0, "handling_mean": 20.0, "violations": 10.0, "overdue": 10.0}
 TIE_RULE = "得分相同（精确到 0.01）时，依次比较：好评率高者在前、评价数多者在前、窗口编号小者在前"

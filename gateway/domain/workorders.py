@@ -23,6 +23,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 DUE = ("open", "called_back")  # still waiting for what the deadline asks
 DEADLINE_WORKING_DAYS = 15
+# what the citizen said on the call-back (回访满意度, the reports' 整改满意度): satisfied / not
+SATISFACTION = ("satisfied", "dissatisfied")
 
 
 class TransitionError(ValueError):
@@ -49,6 +51,7 @@ class WorkOrder:
     rectification: str | None = None
     appeal_reason: str | None = None
     close_note: str | None = None
+    satisfaction: str | None = None  # said on the call-back (SATISFACTION); None: not recorded
 
     def overdue(self, now_ns: int) -> bool:
         return self.state in DUE and now_ns >= self.deadline_ns
@@ -62,7 +65,9 @@ def deadline_ns(rated_ns: int, cal: WorkCalendar, tz: str, days: int = DEADLINE_
     return int(datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()) * 10**9
 
 
-def transition(order: WorkOrder, action: str, text: str, now_ns: int) -> WorkOrder:
+def transition(order: WorkOrder, action: str, text: str, now_ns: int, satisfaction: str | None = None) -> WorkOrder:
+    if satisfaction is not None and (action != "callback" or satisfaction not in SATISFACTION):
+        raise TransitionError(f"satisfaction ({' or '.join(SATISFACTION)}) is said on the callback only")
     if action not in ACTIONS:
         raise TransitionError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     allowed, to = ACTIONS[action]
@@ -71,4 +76,5 @@ def transition(order: WorkOrder, action: str, text: str, now_ns: int) -> WorkOrd
     if not text.strip():
         raise TransitionError(f"{action} needs a note saying what was done or why")
     field = {"callback": "callback_note", "rectify": "rectification", "appeal": "appeal_reason", "close": "close_note"}
-    return replace(order, state=to, updated_ns=now_ns, **{field[action]: text})
+    said = {"satisfaction": satisfaction} if action == "callback" else {}
+    return replace(order, state=to, updated_ns=now_ns, **{field[action]: text}, **said)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from gateway.domain.attendance import DailyRecord
+from gateway.domain.attendance import DailyRecord, PostDay
 from gateway.domain.occupancy import Bucket, Occupancy
 from gateway.domain.rated_visits import Served, VisitRates
 from gateway.domain.ratings import Rating
@@ -29,6 +29,11 @@ class Presence(Protocol):
 
     def spells(self, now_ns: int) -> dict[str, list[tuple[int, int]]]:
         """Each person who punched today -> their in spells (clock in, clock out or now), in order."""
+        ...
+
+    def post_days(self, d: date, now_ns: int) -> list[PostDay]:
+        """Each window post's day `d` (up to now, for today): open, empty (空岗) and covered by B
+        (gateway/domain/posts.py), in working time; empty until its store is open."""
         ...
 
 
@@ -76,8 +81,9 @@ class QueueFigures(Protocol):
     handling spreads), per group: what the operations reports count."""
 
     def figures(self, start_ns: int, end_ns: int, by: str | None) -> dict[Any, dict[str, Any]]:
-        """Per group of `by` ("window", "staff", "line", "item"; None: one group, None), as the
-        queue's summary gives them; empty until its store is open."""
+        """Per group of `by` ("window", "staff", "line", "item", "outcome": how each transaction
+        ended, None while open; None: one group, None), as the queue's summary gives them (with
+        `appointments`, the tickets issued for an appointment); empty until its store is open."""
         ...
 
     def first_day(self) -> str | None:

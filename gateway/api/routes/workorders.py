@@ -7,6 +7,8 @@ and moving the model would rename a schema that clients generated from the docum
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import NoteText
@@ -14,3 +16,6 @@ from gateway.api.deps import NoteText
 
 class NoteIn(BaseModel):
     note: NoteText = Field(min_length=1, max_length=2000, description="回访 note, what was done, the appeal's reason")
+    satisfaction: Literal["satisfied", "dissatisfied"] | None = Field(
+        None, description="回访满意度, on the callback only: whether the citizen was satisfied (满意/不满意)"
+    )

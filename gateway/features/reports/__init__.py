@@ -18,25 +18,42 @@ import asyncio
 import logging
 
 from gateway.config.base import secret
+from gateway.config.hall import HallConfig
 from gateway.features.discipline.robots import sender
 from gateway.features.reports import deliver, schedule
 from gateway.features.reports.desk import ReportDesk
 from gateway.features.reports.gather import Sources
+from gateway.features.reports.gather_site import Device, SiteSources
 from gateway.kinds.lookup import Projections
-from gateway.kinds.reads import AttendanceDays, QueueFigures, RatingsRecord, Visits
+from gateway.kinds.reads import AttendanceDays, Presence, QueueFigures, RatingsRecord, Visits, Zones
+from gateway.kinds.registry import KINDS
 from gateway.kinds.wiring import Parts, Running, Webhook
 from gateway.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
 
-def sources(projections: Projections, journal: Journal) -> Sources:
+def sources(projections: Projections, journal: Journal, cfg: HallConfig) -> Sources:
+    r = journal.repos
+    devices = [Device(d.id, KINDS[d.kind].label or d.kind, d.zone or "") for d in cfg.devices]
+    # the pickup items are the kiosk-opened lockers' (Kind.kiosk): a hall without one has no lockers
+    lockers = r.pickup if any(KINDS[d.kind].kiosk for d in cfg.devices) else None
+    zones = projections.reads(Zones)
     return Sources(
         calls=projections.reads(QueueFigures),
         ratings=projections.reads(RatingsRecord),
         visits=projections.reads(Visits),
         clocking=projections.reads(AttendanceDays),
-        violations=journal.repos.violations,
+        violations=r.violations,
+        site=SiteSources(
+            presence=projections.reads(Presence),
+            zones=zones,
+            minutes=r.occupancy if zones is not None else None,
+            health=r.health,
+            alerts=r.alerts,
+            lockers=lockers,
+            devices=devices,
+        ),
     )
 
 
@@ -44,7 +61,7 @@ def desk(running: Running) -> ReportDesk:
     j = running.journal
     d = ReportDesk(
         running.cfg,
-        sources(running.projections, j),
+        sources(running.projections, j, running.cfg),
         j.repos.reports,
         j.path.parent / "reports",
         clock=lambda: schedule.now_ns(),  # the schedule's: a report it makes is never "in the future"

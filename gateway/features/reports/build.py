@@ -19,10 +19,12 @@ SECTIONS = (
     ("calls", "排队叫号"),
     ("ratings", "好差评"),
     ("orders", "差评整改"),
+    ("posts", "窗口开放"),
     ("clocking", "考勤"),
     ("discipline", "纪律"),
     ("visitors", "客流"),
     ("devices", "设备"),
+    ("lockers", "取件柜"),
 )
 
 
@@ -51,7 +53,7 @@ def _column(name: str) -> Column:
 
 
 def build(cfg: HallConfig, src: Sources, span: Span, now_ns: int, by: str = "") -> Report:
-    now = gather(cfg, src, span, now_ns)
+    now = gather(cfg, src, span, now_ns, daily=True)
     before, year = (gather(cfg, src, s, now_ns) for s in (span.previous(), span.last_year()))
     sections: list[Section] = []
     for key, title in SECTIONS:
@@ -72,11 +74,16 @@ def build(cfg: HallConfig, src: Sources, span: Span, now_ns: int, by: str = "") 
         sections.append(
             Section(key=key, title=title, figures=values, tables=_tables(key, now), charts=_charts(key, now))
         )
-    windows = _scopes("windows", "分窗口", "窗口", now.windows)
+    windows = _scopes("windows", "分窗口", "窗口", now.windows, F.WINDOW_FIGURES + F.POST_FIGURES)
     windows.charts = _window_charts(now)
     sections.append(windows)
-    sections.append(_scopes("staff", "分人员", "人员", now.staff, names={p.id: p.name for p in cfg.staff}))
-    sections.append(_scopes("departments", "分科室", "科室", now.departments))
+    sections.append(
+        _scopes("staff", "分人员", "人员", now.staff, F.WINDOW_FIGURES, names={p.id: p.name for p in cfg.staff})
+    )
+    sections.append(_scopes("departments", "分科室", "科室", now.departments, F.WINDOW_FIGURES))
+    names = {z.id: z.name or z.id for z in cfg.zones}
+    sections.append(_scopes("zones", "分区域", "区域", now.zones, F.ZONE_FIGURES, names=names))
+    sections.append(trend(now))
     if span.kind in ("month", "quarter"):
         sections.append(ranking(cfg, now))
     return Report(
@@ -112,6 +119,25 @@ def _tables(key: str, g: Gathered) -> list[Table]:
             rows=[[r, n] for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))],
         )
         return [dist, why]
+    if key == "devices" and g.hall.devices:
+        kinds: dict[str, list[F.DeviceSpan]] = {}
+        for d in g.hall.devices:
+            kinds.setdefault(d.kind, []).append(d)
+        return [
+            Table(
+                key="devices_by_kind",
+                title="设备（按类型）",
+                columns=[
+                    Column(key="kind", label="类型", format="text"),
+                    Column(key="count", label="台数", unit="台"),
+                    *(_column(n) for n in F.DEVICE_FIGURES),
+                ],
+                rows=[
+                    [k, len(ds), *(F.BY_NAME[n].compute(F.Inputs(devices=ds)) for n in F.DEVICE_FIGURES)]
+                    for k, ds in kinds.items()
+                ],
+            )
+        ]
     if key == "discipline" and (kinds := F.violations_by_kind(g.hall)) is not None:
         return [
             Table(
@@ -122,6 +148,23 @@ def _tables(key: str, g: Gathered) -> list[Table]:
             )
         ]
     return []
+
+
+def trend(g: Gathered) -> Section:
+    """每日趋势: the hall's day figures across the period, as a table and a line chart."""
+    columns = [Column(key="day", label="日期", format="text")] + [_column(n) for n in F.TREND_FIGURES]
+    rows: list[list[Cell]] = [[d, *(F.BY_NAME[n].compute(i) for n in F.TREND_FIGURES)] for d, i in g.days.items()]
+    table = Table(key="trend", title="每日趋势", columns=columns, rows=rows)
+    series: dict[str, list[float | None]] = {}
+    for n, name in enumerate(F.TREND_FIGURES, 1):
+        values = [r[n] for r in rows]
+        if any(isinstance(v, int | float) for v in values):
+            series[F.BY_NAME[name].label] = [float(v) if isinstance(v, int | float) else None for v in values]
+    charts = []
+    if series and rows:
+        x = [str(r[0])[5:] for r in rows]  # "12-02"
+        charts.append(Chart(key="trend", title="每日趋势", type="line", x=x, series=series, unit="人次/件"))
+    return Section(key="trend", title="每日趋势", tables=[table], charts=charts)
 
 
 def _charts(key: str, g: Gathered) -> list[Chart]:
@@ -144,16 +187,21 @@ def _window_charts(g: Gathered) -> list[Chart]:
 
 
 def _scopes(
-    key: str, title: str, head: str, scopes: dict[str, F.Inputs], names: dict[str, str] | None = None
+    key: str,
+    title: str,
+    head: str,
+    scopes: dict[str, F.Inputs],
+    figures: tuple[str, ...],
+    names: dict[str, str] | None = None,
 ) -> Section:
     columns = [Column(key="id", label=head, format="text")]
     if names is not None:
-        columns.append(Column(key="name", label="姓名", format="text"))
-    columns += [_column(n) for n in F.WINDOW_FIGURES]
+        columns.append(Column(key="name", label="名称" if key == "zones" else "姓名", format="text"))
+    columns += [_column(n) for n in figures]
     rows: list[list[Cell]] = []
     for sid, inputs in scopes.items():
         row: list[Cell] = [sid] + ([names.get(sid, "")] if names is not None else [])
-        rows.append(row + [F.BY_NAME[n].compute(inputs) for n in F.WINDOW_FIGURES])
+        rows.append(row + [F.BY_NAME[n].compute(inputs) for n in figures])
     return Section(key=key, title=title, tables=[Table(key=key, title=title, columns=columns, rows=rows)])
 
 
@@ -165,6 +213,7 @@ def ranking(cfg: HallConfig, g: Gathered) -> Section:
         "handling_mean": "calls.handling_mean",
         "violations": "discipline.confirmed",
         "overdue": "orders.overdue",
+        "empty_minutes": "posts.empty_minutes",
     }
     rows: dict[str, dict[str, float | None]] = {}
     for w, inputs in g.windows.items():

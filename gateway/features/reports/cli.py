@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             if isinstance(p, KeepsRecords):
                 stack.callback(p.attach(journal))
         desk = ReportDesk(
-            cfg, sources(Projections(projections), journal), journal.repos.reports, journal.path.parent / "reports"
+            cfg, sources(Projections(projections), journal, cfg), journal.repos.reports, journal.path.parent / "reports"
         )
         try:
             req = desk.ask(args.kind, args.period, args.by)

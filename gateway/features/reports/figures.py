@@ -8,48 +8,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain.discipline import counts
-from gateway.domain.rated_visits import VisitRates
 from gateway.domain.ratings import BAD, GOOD, Rating
 from gateway.domain.workorders import WorkOrder
-from gateway.features.reports.model import Cell, Format, Missing
-from gateway.kinds.reads import DailyRecord
-
-NO_QUEUE = Missing(code="no_source", reason="本厅没有排队叫号系统")
-NO_PADS = Missing(code="no_source", reason="本厅没有评价器")
-NO_CLOCK = Missing(code="no_source", reason="本厅没有考勤机")
-NO_DATA = Missing(code="no_data", reason="本期没有数据")
-NOT_RECORDED = Missing(code="not_recorded", reason="回访满意度未记录：工单回访只记文字，没有满意度")
-NOT_COMBINED = Missing(code="not_combined", reason="按科室不统计时长（各人的中位数不能合成科室的中位数）")
-NOT_BUILT = Missing(code="not_built", reason="本版报告尚未统计此项")
-
-
-@dataclass
-class Inputs:
-    """What one scope's figures are computed from; None: the hall has no such source."""
-
-    calls: dict[str, Any] | None = None  # the queue summary's figures of the scope ({}: no visits)
-    rated_visits: VisitRates | None = None  # the served visits and how many were rated (None: no queue)
-    ratings: list[Rating] | None = None
-    orders: list[WorkOrder] | None = None
-    clocking: list[DailyRecord] | None = None  # the days' records, one per person and day (考勤)
-    working_days: frozenset[str] = frozenset()  # ISO dates of the period's working days
-    violations: list[dict[str, Any]] | None = None
-    end_ns: int = 0  # the period's end (or now, if sooner): what "overdue" is judged at
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    label: str
-    unit: str
-    format: Format
-    formula: str
-    compute: Callable[[Inputs], Cell]
+from gateway.features.reports.figures_site import SITE_FIGURES
+from gateway.features.reports.inputs import (
+    NO_CLOCK,
+    NO_DATA,
+    NO_PADS,
+    NO_QUEUE,
+    NOT_COMBINED,
+    NOT_RECORDED,
+    Figure,
+    Inputs,
+    ratio,
+)
+from gateway.features.reports.model import Cell, Missing
 
 
 def _q(key: str) -> Callable[[Inputs], Cell]:
@@ -75,23 +51,19 @@ def _rated(i: Inputs) -> list[Rating]:
     return [r for r in i.ratings or () if r.rated]
 
 
-def _ratio(num: int, den: int) -> Cell:
-    return round(num / den, 4) if den else NO_DATA
-
-
 def rating_rate(i: Inputs) -> Cell:
     if i.ratings is None:
         return NO_PADS
     if i.rated_visits is None:
         return Missing(code="no_source", reason="本厅没有排队叫号系统：办结件数无从得知")
-    return _ratio(i.rated_visits.rated, i.rated_visits.served)
+    return ratio(i.rated_visits.rated, i.rated_visits.served)
 
 
 def good_rate(i: Inputs) -> Cell:
     if i.ratings is None:
         return NO_PADS
     rated = _rated(i)
-    return _ratio(sum(r.score in GOOD for r in rated), len(rated))
+    return ratio(sum(r.score in GOOD for r in rated), len(rated))
 
 
 def mean_score(i: Inputs) -> Cell:
@@ -117,21 +89,26 @@ def closed_in_time(o: WorkOrder) -> bool:
 def rectification_rate(i: Inputs) -> Cell:
     if i.orders is None:
         return NO_PADS
-    return _ratio(sum(o.state in ("rectified", "closed") for o in i.orders), len(i.orders))
+    return ratio(sum(o.state in ("rectified", "closed") for o in i.orders), len(i.orders))
 
 
 def overdue(i: Inputs) -> Cell:
     return NO_PADS if i.orders is None else sum(o.overdue(i.end_ns) for o in i.orders)
 
 
+def satisfaction(i: Inputs) -> Cell:
+    if i.orders is None:
+        return NO_PADS
+    said = [o.satisfaction for o in i.orders if o.satisfaction is not None]
+    if not said:
+        return NOT_RECORDED if any(o.state != "open" for o in i.orders) else NO_DATA
+    return ratio(sum(s == "satisfied" for s in said), len(said))
+
+
 def absent(i: Inputs) -> Cell:
     if i.clocking is None:
         return NO_CLOCK
     return sum(1 for d in i.clocking if d.punches == 0)
-
-
-def _not_built(_: Inputs) -> Cell:
-    return NOT_BUILT
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -229,8 +206,8 @@ FIGURES: tuple[Figure, ...] = (
         "回访满意度",
         "%",
         "percent",
-        "回访满意的工单数 ÷ 回访的工单数（需记录回访满意度）",
-        lambda i: NO_PADS if i.orders is None else NOT_RECORDED,
+        "回访时市民表示满意的工单数 ÷ 回访并记录了满意度的工单数",
+        satisfaction,
     ),
     # -- clocking in (考勤) --
     Figure(
@@ -261,11 +238,9 @@ FIGURES: tuple[Figure, ...] = (
             "violations", Missing(code="no_source", reason="无违规台账"), lambda v: counts(v["state"], v.get("outcome"))
         ),
     ),
-    # -- visitors and devices: not yet counted by this version --
-    Figure("visitors.entries", "进厅人次", "人次", "int", "客流计数器的进入人次", _not_built),
-    Figure("devices.availability", "设备在线率", "%", "percent", "在线时长 ÷ 本期时长，按设备类型", _not_built),
 )
 
+FIGURES += SITE_FIGURES
 BY_NAME = {f.name: f for f in FIGURES}
 # the figures a window's (a person's) row shows
 WINDOW_FIGURES = (
@@ -281,6 +256,18 @@ WINDOW_FIGURES = (
     "orders.overdue",
     "discipline.confirmed",
 )
+
+POST_FIGURES = ("calls.walk_in", "calls.appointments", "posts.open_hours", "posts.empty_minutes", "posts.substitutions")
+ZONE_FIGURES = (
+    "visitors.entries",
+    "visitors.daily_entries",
+    "visitors.peak",
+    "visitors.peak_hour",
+    "devices.availability",
+    "devices.incidents",
+)
+DEVICE_FIGURES = ("devices.availability", "devices.incidents", "devices.mttr")
+TREND_FIGURES = ("calls.tickets", "calls.served", "ratings.rated", "visitors.entries", "posts.open_hours")
 
 
 def scores(i: Inputs) -> dict[int, int] | None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.attendance import (
     DailyRecord,
     Day,
+    PostDay,
     PostState,
     Punch,
     clock_reset,
@@ -25,6 +26,7 @@ from gateway.domain.attendance import (
     day_bounds,
     effective,
     inside,
+    post_day,
     post_state,
 )
 from gateway.domain.calendar import WorkCalendar
@@ -153,6 +155,16 @@ class AttendanceProjection:
             for s in people
             if day is not None or punches.get(s)
         ]
+
+    def post_days(self, d: date, now_ns: int) -> list[PostDay]:
+        """`reads.Presence`: each post's day (open, 空岗, B covering A), for the operations reports."""
+        if self.store is None:
+            return []
+        punches = self.store.day(d.isoformat())
+        _, end = day_bounds(d, self.tz)
+        day = self.working_day(d)
+        until = min(end, now_ns)
+        return [post_day(p.window, p.a, p.b, punches, day, d.isoformat(), until, self.cfg.touch_s) for p in self.posts]
 
     def first_day(self) -> str | None:
         """`AttendanceDays`: the first day of a punch kept (not those set aside as impossible)."""

@@ -22,7 +22,7 @@ from gateway.domain.queue import RESULTS, spread_of
 
 # the columns read, and where each group's key is among them
 COLUMNS = "hour, line, service_window, staff, item, issued, appointment, unissued, outcome, waiting_ns, handling_ns"
-KEY_AT = {"hour": 0, "line": 1, "window": 2, "staff": 3, "item": 4}
+KEY_AT = {"hour": 0, "line": 1, "window": 2, "staff": 3, "item": 4, "outcome": 8}
 
 
 @dataclass
@@ -129,6 +129,7 @@ def combine(days: Iterable[DayFigures]) -> dict[Any, dict[str, Any]]:
             "no_shows": sum(p.no_shows for p in ps),
             "transfers": sum(p.transfers for p in ps),
             "unissued": sum(p.unissued for p in ps),
+            "appointments": sum(p.appointments for p in ps),
             "appointment_share": round(sum(p.appointments for p in ps) / issued, 4) if issued else None,
             "waiting": _spread([p.waiting for p in ps], sum(p.waiting_total for p in ps)),
             "handling": _spread([p.handling for p in ps], sum(p.handling_total for p in ps)),

@@ -166,14 +166,16 @@ class RatingsProjection:
         self.counts["orders"] += 1
         return True
 
-    def act(self, order_id: int, action: str, who: str, text: str, now_ns: int) -> WorkOrder | None:
+    def act(
+        self, order_id: int, action: str, who: str, text: str, now_ns: int, satisfaction: str | None = None
+    ) -> WorkOrder | None:
         """A person moves an order on (TransitionError when it may not); None: no such order."""
         assert self.store is not None
         self._settle()
         o = self.store.order(order_id)
         if o is None:
             return None
-        moved = transition(o, action, text, now_ns)
+        moved = transition(o, action, text, now_ns, satisfaction)
         self.store.save_transition(moved, action, who, o.state, text)
         return moved
 

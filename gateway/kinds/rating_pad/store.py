@@ -117,6 +117,9 @@ class RatingStore(Staged):
         );
         CREATE INDEX workorder_log_order ON workorder_log (workorder, id);
         """,
+        """
+        ALTER TABLE workorders ADD COLUMN satisfaction TEXT;  -- said on the call-back: satisfied, dissatisfied
+        """,
     )
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -353,11 +356,12 @@ class RatingStore(Staged):
 
     def save_transition(self, o: WorkOrder, action: str, who: str, from_state: str, note: str) -> None:
         self.flush()
+        notes = (o.callback_note, o.rectification, o.appeal_reason, o.close_note)
         with transaction(self.conn) as c:
             c.execute(
                 "UPDATE workorders SET state = ?, updated_ns = ?, callback_note = ?, rectification = ?, "
-                "appeal_reason = ?, close_note = ? WHERE id = ?",
-                (o.state, o.updated_ns, o.callback_note, o.rectification, o.appeal_reason, o.close_note, o.id),
+                "appeal_reason = ?, close_note = ?, satisfaction = ? WHERE id = ?",
+                (o.state, o.updated_ns, *notes, o.satisfaction, o.id),
             )
             c.execute(
                 "INSERT INTO workorder_log (workorder, at_ns, action, who, from_state, to_state, note) "

@@ -69,6 +69,11 @@ PAGE_WORDS: dict[str, tuple[str, str]] = {
     "wo_window_ph": ("窗口号", "Window"),
     "wo_overdue_only": ("只看超期", "Overdue only"),
     "wo_history": ("处理记录", "History"),
+    # 回访满意度: what the citizen said on the call-back (the reports' 整改满意度)
+    "wo_satisfaction": ("市民满意度", "Citizen's satisfaction"),
+    "wo_satisfaction_unsaid": ("未询问", "Not asked"),
+    "wo_satisfied": ("满意", "Satisfied"),
+    "wo_dissatisfied": ("不满意", "Dissatisfied"),
     "good_thresholds": (
         "好评率：≥ {ok} 绿色，< {low} 红色，其间黄色",
         "Good rate: ≥ {ok} green, < {low} red, amber between",

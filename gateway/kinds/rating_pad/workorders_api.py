@@ -54,6 +54,7 @@ class WorkOrderOut(BaseModel):
     rectification: str | None
     appeal_reason: str | None
     close_note: str | None
+    satisfaction: Literal["satisfied", "dissatisfied"] | None = None  # 回访满意度, said on the callback
     log: list[LogOut] | None = None
 
 
@@ -91,6 +92,7 @@ def _out(view: View, o: WorkOrder, now_ns: int, log: list[Any] | None = None) ->
         "rectification": o.rectification,
         "appeal_reason": o.appeal_reason,
         "close_note": o.close_note,
+        "satisfaction": o.satisfaction,
         "log": None
         if log is None
         else [
@@ -174,7 +176,10 @@ async def workorder(order_id: RowId, view: ViewDep, _: RoleDep) -> dict[str, Any
     "/workorders/{order_id}/{action}",
     responses={
         404: {"description": "no such work order, or this hall has no rating pads"},
-        409: {"description": "`bad_transition`: the order is not in a state this step leaves"},
+        409: {
+            "description": "`bad_transition`: the order is not in a state this step leaves, or a "
+            "satisfaction given with another step than the callback"
+        },
     },
     response_model=WorkOrderOut,
     summary="Move a work order on: callback (回访), rectify, appeal (申诉) or close, with a note",
@@ -185,7 +190,7 @@ async def act(
     p = ratings_of(view)
     now = time.time_ns()
     try:
-        o = p.act(order_id, action, who.actor, body.note, now)  # the holder, not the shared role
+        o = p.act(order_id, action, who.actor, body.note, now, body.satisfaction)  # the holder, not the role
     except TransitionError as e:
         raise ApiError(
             409, "bad_transition", str(e), order=order_id, action=label("workorder_action", action)

@@ -93,3 +93,13 @@ class Alerts(Repository):
 
     def max_alert_id(self) -> int:
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
+
+    def alerts_opened(
+        self, start_ns: int, end_ns: int, rules: Sequence[str]
+    ) -> list[tuple[str, str | None, int, int | None]]:
+        """(rule, device, opened_ns, ended_ns) of the alerts of these rules opened in [start, end)."""
+        return self.conn.execute(
+            f"SELECT rule, device, opened_ns, ended_ns FROM alerts WHERE opened_ns >= ? AND opened_ns < ? "
+            f"AND rule IN ({', '.join('?' * len(rules))}) ORDER BY opened_ns",
+            (start_ns, end_ns, *rules),
+        ).fetchall()

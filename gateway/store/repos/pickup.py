@@ -63,6 +63,16 @@ class PickupItems(Repository):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
+    def pickup_items_between(self, start_ns: int, end_ns: int) -> list[tuple[str, int, int, int | None, str]]:
+        """(locker, deposited_ns, expires_ns, closed_ns, state) of the items deposited before `end`
+        that were still there at `start` or after (not collected before it): what a period's
+        deposits, pickups and overdue items are counted from."""
+        return self.conn.execute(
+            "SELECT locker, deposited_ns, expires_ns, closed_ns, state FROM pickup_items "
+            "WHERE deposited_ns < ? AND (closed_ns IS NULL OR closed_ns >= ?) ORDER BY id",
+            (end_ns, start_ns),
+        ).fetchall()
+
     def set_pickup_state(self, item_id: int, state: str, at_ns: int) -> None:
         column = {"opened": "opened_ns", "collected": "closed_ns", "waiting": "opened_ns"}[state]
         value = None if state == "waiting" else at_ns  # back to waiting: it was not taken

@@ -112,7 +112,7 @@ HG.fragment(async (ctx) => {
     ws.forEach((w) => windows.add(w.window));
     $("#wo-windows").innerHTML = [...windows].sort().map((w) => `<option value="${esc(w)}">`).join("");
     $("#workorders").innerHTML = ws.map((w) => `<tr data-id="${w.id}" data-state="${esc(w.state)}" data-what="${esc(`${w.window} ${HG.personText(w.staff_id)} ${w.score}★ ${w.case_id}`)}"><td>${w.id}</td>
-      <td>${coded("workorder_state", w.state)}</td>
+      <td>${coded("workorder_state", w.state)}${w.satisfaction ? ` · <span class="wo-said">${t(`wo_${w.satisfaction}`)}</span>` : ""}</td>
       <td class="${w.overdue ? "bad" : ""}">${dt(w.deadline)}${w.overdue ? ` ${t("overdue")}` : ""}</td><td>${esc(w.window)}</td><td>${HG.person(w.staff_id)}</td>
       <td class="bad">${w.score}</td><td>${reasons(w.reasons)}</td><td>${esc(w.case_id)}</td>
       <td class="actions"><a href="#" data-log="${w.id}">${t("wo_history")}</a> ${act ? (NEXT[w.state] || []).map((a) => `<button class="act" data-order="${w.id}" data-action="${a}">${t(a)}</button>`).join(" ") : ""}</td></tr>`).join("")
@@ -136,8 +136,10 @@ HG.fragment(async (ctx) => {
     if (log) { e.preventDefault(); history(log.closest("tr")).catch((err) => { $("#wo-error").textContent = err.message; }); return; }
     const b = e.target.closest("button[data-order]"); if (!b) return;
     const { order, action } = b.dataset;
-    const done = await HG.dialog({ title: `${t(action)} · ${t("wo_hint")}${order}`, text: b.closest("tr").dataset.what, noteRequired: true },
-      (note) => ctx.call("act", { order_id: order, action }, { body: { note } }));
+    // the call-back records what the citizen said (回访满意度), or that nobody asked
+    const choice = action === "callback" ? { label: t("wo_satisfaction"), options: [["", t("wo_satisfaction_unsaid")], ["satisfied", t("wo_satisfied")], ["dissatisfied", t("wo_dissatisfied")]] } : null;
+    const done = await HG.dialog({ title: `${t(action)} · ${t("wo_hint")}${order}`, text: b.closest("tr").dataset.what, noteRequired: true, choice },
+      (note, said) => ctx.call("act", { order_id: order, action }, { body: { note, ...(said ? { satisfaction: said } : {}) } }));
     if (done) workorders();
   };
   await ratings();
