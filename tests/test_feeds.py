@@ -1,8 +1,8 @@
 """The gateway's feeds beside its alerts (gateway/feeds.py), against a real Mosquitto and a running
 gateway: each 差评 work order change on `hall/{site}/gateway/workorders` and each violation step on
 `.../violations`, in order, then the retained open counts a late subscriber gets at once; codes,
-never the person; and what changes while the broker is down is published, in order, once it is
-back (the durable delivery queue), with the summary after it."""
+never the person; an order gone overdue told once; and what changes while the broker is down is
+published, in order, once it is back (the durable delivery queue), with the summary after it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ import httpx
 import pytest
 
 from gateway.config.load import load_config
+from gateway.domain.workorders import WorkOrder
+from gateway.kinds.rating_pad.feed import WorkOrderFeed, open_counts, tell_overdue
+from gateway.kinds.rating_pad.store import RatingStore
 from gateway.runtime import start_gateway
+from gateway.store.journal import Journal
+from gateway.store.staged import attach
 from tests.servers import Mosquitto, free_port
 from tests.test_broker_config import Client
 from tests.test_commands import ALWAYS, TOKENS
@@ -28,6 +33,7 @@ SITE = "feeds"
 WORKORDERS, VIOLATIONS = f"hall/{SITE}/gateway/workorders", f"hall/{SITE}/gateway/violations"
 NAME, STAFF, CASE = "王小明", "S0001", "CASE-4711"  # what must never be on the feeds
 NOTE = "窗口内看手机视频（王小明本人承认）"
+NS, DAY = 10**9, 86_400 * 10**9
 
 
 def _hall(tmp_path: Path, mosquitto: Mosquitto) -> Path:
@@ -121,6 +127,16 @@ async def _changes(path: Path, mosquitto: Mosquitto) -> None:
         await until(lambda: len(events(sub, WORKORDERS)) == 2, what="the call back")
         assert events(sub, WORKORDERS)[1] == (oid, "called_back", "called_back")
 
+        await api.post("MANAGER", f"/workorders/{oid}/rectify", {"note": "已整改"})
+        await api.post("MANAGER", f"/workorders/{oid}/close", {"note": "办结"})
+        await until(lambda: counts(sub, WORKORDERS, "open") == (0,), what="none open once it closed")
+        assert [e[1:] for e in events(sub, WORKORDERS)] == [
+            ("opened", "open"),
+            ("called_back", "called_back"),
+            ("rectified", "rectified"),
+            ("closed", "closed"),
+        ]
+
         v = await api.post("DUTY", "/violations", {"staff_id": STAFF, "kind": "违规使用手机", "note": NOTE})
         await until(lambda: counts(sub, VIOLATIONS, "open", "confirmed") == (1, 0), what="one violation open")
         await api.post("MANAGER", f"/violations/{v['id']}/confirm", {"reason": f"{NAME} 确认"})
@@ -141,7 +157,7 @@ async def _changes(path: Path, mosquitto: Mosquitto) -> None:
         late.subscribe(WORKORDERS, VIOLATIONS)
         await until(lambda: len(late.got) == 2, what="the retained summaries")  # they follow the SUBACK
         assert [json.loads(p)["type"] for _, p in late.got] == ["summary", "summary"]
-        assert counts(late, WORKORDERS, "open") == (1,) and counts(late, VIOLATIONS, "open", "confirmed") == (0, 1)
+        assert counts(late, WORKORDERS, "open") == (0,) and counts(late, VIOLATIONS, "open", "confirmed") == (0, 1)
         for c in (pad, late):
             c.close()
     said = b"".join(p for t, p in sub.got if t in (WORKORDERS, VIOLATIONS)).decode()
@@ -179,3 +195,31 @@ async def _cut(path: Path, mosquitto: Mosquitto) -> None:
         await until(lambda: counts(sub, VIOLATIONS, "open", "confirmed") == (2, 1), what="the summary after them")
         await until(lambda: journal.pending_count("mqtt:violations") == 0, what="the queue emptied")
     sub.close()
+
+
+def test_an_order_past_its_deadline_is_told_overdue_once_and_counted(tmp_path: Path) -> None:
+    """At the tick (the store, its feed and the state database; the clock given): once, even at
+    every tick after it, and across a new store on the same file (a restart)."""
+    journal = Journal(tmp_path / "state.sqlite", stores=[RatingStore])
+    opened = 1_800_000_000 * NS
+    for restart in (False, True):
+        store, close = attach(journal.path, RatingStore)
+        store.told = WorkOrderFeed("Asia/Shanghai", {STAFF: "社保科"}).rows
+        if not restart:
+            o = WorkOrder(
+                0, "case:1", CASE, "W01", STAFF, "社保转移", 1, ("attitude",), "rp-1", opened, opened, opened + DAY
+            )
+            assert store.open_order(o)
+            store.flush()
+        assert open_counts(store, opened + DAY - 1)["overdue"] == 0
+        assert tell_overdue(store, opened + DAY - 1) == 0  # not yet
+        assert [tell_overdue(store, opened + DAY + i) for i in range(3)] == ([0, 0, 0] if restart else [1, 0, 0])
+        assert {k: open_counts(store, opened + DAY)[k] for k in ("open", "overdue")} == {"open": 1, "overdue": 1}
+        close()
+    rows = [json.loads(p) for _, p in journal.pending_deliveries("mqtt:workorders")]
+    assert [(r["event"], r["state"], r["department"]) for r in rows] == [
+        ("opened", "open", "社保科"),
+        ("overdue", "open", "社保科"),
+    ]
+    assert STAFF not in json.dumps(rows) and CASE not in json.dumps(rows)
+    journal.close()
