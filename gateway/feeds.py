@@ -26,11 +26,14 @@ from zoneinfo import ZoneInfo
 PREFIX = "mqtt:"  # the delivery queue's target of a feed: mqtt:workorders
 
 
-@dataclass(frozen=True)
+@dataclass
 class Feed:
     name: str  # the topic's last level: hall/{site}/gateway/{name}
     summary: Callable[[int], dict[str, Any]]  # now_ns -> the open counts (without `type`, `at`)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when a change is queued
+    # False in a hall without an MQTT link (Modbus devices only): nothing is queued, as for the
+    # alerts' `mqtt` target, so no row waits for a broker that never comes
+    live: bool = True
 
     @property
     def target(self) -> str:

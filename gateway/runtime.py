@@ -228,6 +228,8 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
 
         mqtt: MqttLink | None = None
         summaries = Summaries(cfg.site, parts.feeds, ZoneInfo(cfg.timezone))  # gateway/feeds.py
+        for f in parts.feeds:
+            f.live = has_mqtt
         if has_mqtt:
             # With ingest workers, they take the hall's messages; the gateway's own session keeps
             # none of the filters it may hold from a run without them (what it still has queued

@@ -36,7 +36,7 @@ NOTE = "窗口内看手机视频（王小明本人承认）"
 NS, DAY = 10**9, 86_400 * 10**9
 
 
-def _hall(tmp_path: Path, mosquitto: Mosquitto) -> Path:
+def _hall(tmp_path: Path, mosquitto: Mosquitto, devices: str = "") -> Path:
     path = tmp_path / "hall.yaml"
     path.write_text(f"""
 site: {SITE}
@@ -53,8 +53,7 @@ influx: {{api: none}}
 staff:
   - {{id: {STAFF}, name: {NAME}, department: 社保科, window: W01}}
   - {{id: S0002, name: 李红, department: 医保科}}
-devices:
-  - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}}
+devices: {devices or "[{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}]"}
 """)
     return path
 
@@ -70,7 +69,7 @@ class Api:
 
     async def up(self) -> bool:
         try:
-            r = await self.http.get("/workorders", headers={"Authorization": f"Bearer {TOKENS['MANAGER']}"})
+            r = await self.http.get("/violations", headers={"Authorization": f"Bearer {TOKENS['MANAGER']}"})
             return r.status_code == 200
         except httpx.TransportError:
             return False
@@ -223,3 +222,19 @@ def test_an_order_past_its_deadline_is_told_overdue_once_and_counted(tmp_path: P
     ]
     assert STAFF not in json.dumps(rows) and CASE not in json.dumps(rows)
     journal.close()
+
+
+@pytest.mark.usefixtures("tokens")
+def test_a_hall_without_an_mqtt_link_queues_nothing_for_the_feeds(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """As the alerts' `mqtt` target: no row waits for a link the hall never opens."""
+
+    async def run() -> None:
+        cfg = load_config(_hall(tmp_path, mosquitto, devices="[]"))  # no MQTT device: no link
+        async with start_gateway(cfg) as gw:
+            api = Api(cfg.api.port)
+            await until(api.up, what="the API")
+            v = await api.post("DUTY", "/violations", {"staff_id": STAFF, "kind": "其他", "note": "工牌未佩戴"})
+            await api.post("MANAGER", f"/violations/{v['id']}/confirm", {"reason": "属实"})
+            assert gw.view.journal.pending_count("mqtt:violations") == 0
+
+    asyncio.run(run())

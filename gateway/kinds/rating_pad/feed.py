@@ -35,6 +35,8 @@ class WorkOrderFeed:
         self.feed: Feed | None = None
 
     def rows(self, o: WorkOrder, action: str, at_ns: int) -> list[tuple[str, str]]:
+        if self.feed is not None and not self.feed.live:
+            return []
         body: dict[str, Any] = {
             "kind": "workorder",
             "id": o.id,
