@@ -26,6 +26,8 @@ UP_TOPICS = {
     "alerts": "hall/{site}/gateway/alerts",  # each alert change, and the retained open ones
     "status": "hall/{site}/gateway/status",  # the gateway's own (retained, its will)
     "devices": "hall/{site}/+/+/status",  # each MQTT device's (retained, its will)
+    "workorders": "hall/{site}/gateway/workorders",  # each 差评 work order change, the retained open counts
+    "violations": "hall/{site}/gateway/violations",  # each violation change, the retained counts
 }
 
 

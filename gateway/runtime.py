@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -35,6 +36,8 @@ from gateway.config.base import secret
 from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
 from gateway.features import FEATURES
+from gateway.feeds import Summaries
+from gateway.feeds import topic as feed_topic
 from gateway.health import HealthBook
 from gateway.i18n.catalogue import say
 from gateway.ingest.hub import Hub
@@ -67,6 +70,7 @@ log = logging.getLogger(__name__)
 
 STATE_SAVE_S = 5.0
 STATE_RETRY_S = 0.5
+FEED_SUMMARY_S = 10.0  # a feed's counts compared with the last published (a new month, an order overdue)
 
 
 class StartupError(Exception):
@@ -223,6 +227,9 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         alerts.on_change.append(lambda _: [w.set() for w in wakes.values()])
 
         mqtt: MqttLink | None = None
+        summaries = Summaries(cfg.site, parts.feeds, ZoneInfo(cfg.timezone))  # gateway/feeds.py
+        for f in parts.feeds:
+            f.live = has_mqtt
         if has_mqtt:
             # With ingest workers, they take the hall's messages; the gateway's own session keeps
             # none of the filters it may hold from a run without them (what it still has queued
@@ -234,6 +241,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     link.unsubscribe([f for f, _ in hub.subscriptions()])
                 link.publish(status_topic(cfg), _online(), qos=1, retain=True)
                 _publish_summary(link, cfg, alerts)
+                summaries.publish(lambda t, p: link.publish(t, p, qos=1, retain=True), time.time_ns(), force=True)
 
             mqtt = MqttLink(
                 mqtt_options(cfg), hub.ingest_mqtt, hub.subscriptions() if alone else [], on_connect=connected
@@ -312,6 +320,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
                     after_batch=lambda: _publish_summary(link, cfg, alerts),
                 ),
             )
+            _spawn_feeds(supervisor, journal, link, summaries, view)
         if cfg.alerts.webhook is not None:
             _spawn_webhook(stack, supervisor, journal, "webhook", cfg.alerts.webhook, wakes["webhook"], view)
         for hook in parts.webhooks:
@@ -377,6 +386,29 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
     if task.done():
         task.result()
         raise StartupError("the API stopped while starting: see the log above")
+
+
+def _spawn_feeds(supervisor: Supervisor, journal: Journal, link: MqttLink, summaries: Summaries, view: View) -> None:
+    """Each feed's changes from the durable delivery queue, as the alerts' (gateway/feeds.py); its
+    retained summary after each batch, and whenever its counts changed."""
+
+    def retained() -> None:
+        if link.stats.connected:  # else the next connect publishes them all
+            summaries.publish(lambda t, p: link.publish(t, p, qos=1, retain=True), time.time_ns())
+
+    for f in summaries.feeds:
+        view.delivery[f.target] = TargetStats()
+        send = mqtt_sender(
+            lambda t, p: link.publish(t, p, qos=1), lambda: link.stats.connected, feed_topic(summaries.site, f.name)
+        )
+        supervisor.spawn(
+            f"{f.name} to mqtt",
+            lambda f=f, send=send: deliver(
+                f.target, journal, send, f.wake, view.delivery[f.target], retained, idle_s=1.0
+            ),
+        )
+    if summaries.feeds:
+        supervisor.spawn("feed summaries", lambda: _every(FEED_SUMMARY_S, retained))
 
 
 def _publish_summary(link: MqttLink, cfg: HallConfig, alerts: AlertDesk) -> None:

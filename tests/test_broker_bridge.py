@@ -4,7 +4,9 @@ them), and a "district broker" on TLS with client certificates, a password file 
 block broker-config makes for the site. An alert the gateway raises reaches a district
 subscriber; a command published at the district does not come down (the bridge has no `in`
 topic and the district ACL refuses the site's user any read); what the site publishes while
-the district broker is down arrives after it is back."""
+the district broker is down arrives after it is back. A 差评 work order's change and a violation's
+reach the district as codes (gateway/feeds.py), the violation's person never; a district-side
+publish on those topics does not come down."""
 
 from __future__ import annotations
 
@@ -16,10 +18,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from gateway.config.district_broker import DistrictBroker
+from gateway.config.load import load_config
 from tests.servers import Pki, _Process, free_port, make_pki, require_binary, wait_for_port
 from tests.test_broker_config import Client, broker_config
 from tests.test_deploy import ExampleMosquitto
@@ -30,6 +37,8 @@ UP_USER = "hall-a-up"  # the site's user at the district
 UP_PASSWORD = "s3cret-up-pw"
 OPS = "district-ops"  # the district's own operator: may publish anywhere under hall/
 ALERTS = f"hall/{SITE}/gateway/alerts"
+WORKORDERS, VIOLATIONS = f"hall/{SITE}/gateway/workorders", f"hall/{SITE}/gateway/violations"
+DUTY_TOKEN = "bridge-duty-manager-token-0123456789"
 CMD = f"hall/{SITE}/rating/rp-1/cmd"
 SITE_USERS = {"hallgate-a": "gw-a-pw", "rp-1": "rp-1-pw"}  # tests.test_broker_config.password
 
@@ -86,7 +95,10 @@ def hall_yaml(folder: Path, pki: Pki, district_port: int, broker_port: int = 188
     path = folder / f"{SITE}.yaml"
     path.write_text(f"""
 site: {SITE}
-api: {{host: 127.0.0.1, port: {free_port()}}}
+api: {{host: 127.0.0.1, port: {free_port()}, tokens: [{{role: duty_manager, env: BRIDGE_DUTY, name: zhao.duty}}]}}
+staff:
+  - {{id: S0001, name: 王小明, department: 社保科, window: W01}}
+  - {{id: S0002, name: 李红, department: 医保科}}
 broker: {{host: 127.0.0.1, port: {broker_port}, protocol: 5, username: hallgate-a, password_env: MQTT_A}}
 store: {{path: {folder}/state/outbox.sqlite, flush_interval_s: 0.2}}
 influx: {{api: none}}
@@ -97,7 +109,7 @@ district:
     username: {UP_USER}
     password_file: {folder}/district.pw
     max_queued_messages: 1000
-    up: [alerts, status, devices, "hall/{SITE}/rating/#"]  # the pad's command topic too: out only
+    up: [alerts, status, devices, workorders, violations, "hall/{SITE}/rating/#"]  # the pad's commands: out only
     tls: {{ca_file: {pki.ca}, cert_file: {pki.client_cert}, key_file: {pki.client_key}}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}}
@@ -153,6 +165,16 @@ def test_the_generated_files_start_mosquitto_and_hold_the_password_only_in_the_f
     # Nothing comes down: every topic line is `out`.
     topics = [line.split() for line in text.splitlines() if line.startswith("topic ")]
     assert topics and all(t[2] == "out" for t in topics), topics
+    acl = (pair.generated / f"district-{SITE}.acl").read_text().splitlines()
+    assert f"topic write {WORKORDERS}" in acl and f"topic write {VIOLATIONS}" in acl
+    assert [t[1] for t in topics if t[1].startswith(f"hall/{SITE}/gateway/")] == [
+        ALERTS,
+        f"hall/{SITE}/gateway/status",
+        WORKORDERS,
+        VIOLATIONS,
+    ]
+    default = DistrictBroker(host="district.example", password_env="X").up
+    assert "workorders" in default and "violations" in default
     bridge_up(pair).close()
     # Printed, the password is a placeholder.
     printed = broker_config(pair.hall)
@@ -172,7 +194,8 @@ def test_the_generated_files_start_mosquitto_and_hold_the_password_only_in_the_f
 
 def test_an_alert_the_gateway_raises_reaches_the_district(pair: Pair) -> None:
     sub = bridge_up(pair)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLGATE_")} | {"MQTT_A": "gw-a-pw"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLGATE_")}
+    env |= {"MQTT_A": "gw-a-pw", "BRIDGE_DUTY": DUTY_TOKEN}
     log = (pair.hall.parent / "gateway.log").open("wb")
     gw = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "run", "-c", str(pair.hall)], stdout=log, stderr=log, env=env
@@ -192,6 +215,35 @@ def test_an_alert_the_gateway_raises_reaches_the_district(pair: Pair) -> None:
             return any(t == ALERTS and b"device_offline" in p and b"rp-1" in p for t, p in sub.got)
 
         wait_for(offline_alert, timeout=60, what="the gateway's device_offline alert at the district")
+
+        # A 差评 opens a work order; a duty manager records a violation of 李红 (S0002).
+        pad = Client(pair.site.port, "rp-1", "rp-1")
+        rating = {"type": "rated", "seq": 1, "ts": datetime.now(UTC).isoformat(), "window": "W01", "staff_id": "S0001"}
+        pad.publish(f"hall/{SITE}/rating/rp-1/event", json.dumps(rating | {"score": 1}).encode())
+        pad.close()
+        api = f"http://127.0.0.1:{load_config(pair.hall, env).api.port}/api/v1/violations"
+        body = {"staff_id": "S0002", "kind": "违规使用手机", "note": "李红在窗口看手机"}
+        r = httpx.post(api, json=body, headers={"Authorization": f"Bearer {DUTY_TOKEN}"}, timeout=30)
+        assert r.status_code == 201, r.text
+
+        def change(topic: str) -> dict[str, Any] | None:
+            found = [b for t, p in list(sub.got) if t == topic and (b := json.loads(p))["type"] == "change"]
+            return found[0] if found else None
+
+        order = wait_for(lambda: change(WORKORDERS), timeout=60, what="the work order at the district")
+        assert (order["event"], order["window"], order["department"]) == ("opened", "W01", "社保科")
+        violation = wait_for(lambda: change(VIOLATIONS), timeout=60, what="the violation at the district")
+        assert (violation["id"], violation["event"], violation["department"]) == (r.json()["id"], "recorded", "医保科")
+        wait_for(
+            lambda: any(t == VIOLATIONS and b'"summary"' in p and b'"open":1' in p for t, p in sub.got),
+            timeout=60,
+            what="the violations' summary after it",
+        )
+        # The violation's person is on no topic at the district; the feeds name nobody at all.
+        everything = b"".join(p for _, p in sub.got).decode()
+        assert "李红" not in everything and "S0002" not in everything
+        feeds = b"".join(p for t, p in sub.got if t in (WORKORDERS, VIOLATIONS)).decode()
+        assert "王小明" not in feeds and "S0001" not in feeds and "看手机" not in feeds
     finally:
         gw.terminate()
         gw.wait(30)
@@ -206,7 +258,11 @@ def test_a_command_published_at_the_district_does_not_come_down(pair: Pair) -> N
     spy = district_client(pair.district.port, UP_USER, UP_PASSWORD, "spy")  # the site's user there
     spy.subscribe(CMD)  # granted: Mosquitto 2.0 checks read access when it delivers
     ops = district_client(pair.district.port, OPS, "ops-pw", "ops-pub")
+    gw = Client(pair.site.port, "hallgate-a", "hallgate-a")  # the gateway's user reads its feeds at the site
+    gw.subscribe(WORKORDERS, VIOLATIONS)
     ops.publish(CMD, b'{"cmd":"reboot"}')
+    for topic in (WORKORDERS, VIOLATIONS):  # a district-side summary would mislead the site's own readers
+        ops.publish(topic, b'{"type":"summary","open":99}')
     wait_for(lambda: (CMD, b'{"cmd":"reboot"}') in sub.got, what="the command routed at the district")
     # Routed to every subscriber at once: one for the spy would be on its socket before the
     # answer to anything it asks after, so one more SUBACK bounds the wait.
@@ -215,10 +271,10 @@ def test_a_command_published_at_the_district_does_not_come_down(pair: Pair) -> N
     # A message up after the command: once it is at the district, the bridge has passed the
     # point where a command coming down would have been delivered. (A third wall: the bridge has
     # no user at the site, so the site ACL drops what it would bring down: seen with `both`.)
-    gw = Client(pair.site.port, "hallgate-a", "hallgate-a")
     gw.publish(ALERTS, b'{"marker":1}')
     wait_for(lambda: (ALERTS, b'{"marker":1}') in sub.got, timeout=30, what="the marker at the district")
     assert [m for m in pad.got if m[0] == CMD] == []
+    assert gw.got == [], "a district-side publish on the feeds came down"
     for c in (sub, pad, ops, spy, gw):
         c.close()
 
@@ -263,7 +319,7 @@ def test_mistakes_in_district_broker_are_named_by_file_and_field(tmp_path: Path)
         "another site's topic": (
             '"hall/{SITE}/rating/#"'.replace("{SITE}", SITE),
             "hall/hall-b/rating/#",
-            "up[3]",
+            "up[5]",
             "not under hall/hall-a/",
         ),
         "no password file": (f"{tmp_path}/district.pw", f"{tmp_path}/missing.pw", "password_file", "cannot read"),

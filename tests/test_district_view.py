@@ -88,6 +88,11 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
         },
     )
     publish(broker, "hall/centre/gateway/status", {"state": "offline"})
+    # The feeds' retained summaries (gateway/feeds.py): town-01's work orders (3 open, then 2 by a
+    # summary after the view listens) and violations, vil-0101's violations; a change is not a count.
+    publish(broker, "hall/town-01/gateway/workorders", feed_summary(open=3, overdue=1))
+    publish(broker, "hall/town-01/gateway/violations", feed_summary(open=2, confirmed=5, month="2026-12"))
+    publish(broker, "hall/vil-0101/gateway/violations", feed_summary(open=1, confirmed=0, month="2026-12"))
     publish(broker, "hall/town-01/bridge/state", b"1")
     publish(broker, "hall/town-02/bridge/state", b"0")
     config = root / "district.yaml"
@@ -139,6 +144,10 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
             retain=False,
         )
         wait_for(lambda: open_alerts(d) == [3, 1], what="the changes heard")
+        change = {"type": "change", "kind": "workorder", "id": 9, "event": "closed", "state": "closed"}
+        publish(broker, "hall/town-01/gateway/workorders", change, retain=False)
+        publish(broker, "hall/town-01/gateway/workorders", feed_summary(open=2, overdue=1))
+        wait_for(lambda: town(d)["workorders"]["open"] == 2, what="the work orders' new summary heard")
         yield d
     finally:
         if "stop" in box:
@@ -149,9 +158,16 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
         del os.environ["DV_TOKEN"], os.environ["DV_WALL"]
 
 
+def town(d: District) -> dict[str, Any]:
+    return next(s for s in d.get("/api/v1/sites").json()["sites"] if s["id"] == "town-01")
+
+
 def open_alerts(d: District) -> list[int]:
-    town = next(s for s in d.get("/api/v1/sites").json()["sites"] if s["id"] == "town-01")
-    return [a["id"] for a in town["alerts"]]
+    return [a["id"] for a in town(d)["alerts"]]
+
+
+def feed_summary(**counts: Any) -> dict[str, Any]:
+    return {"type": "summary", **counts, "at": datetime.fromtimestamp(NOW, TZ).isoformat()}
 
 
 @pytest.fixture
@@ -186,10 +202,27 @@ def test_every_sites_state_from_its_last_data_and_the_bridged_status_and_alerts(
         "online": 3,
         "offline": 3,
         "open_alerts": 2,
+        "open_workorders": 2,
+        "open_violations": 3,
+        "confirmed_violations": 5,
         "by_level": None,
     }
     assert body["counts"]["by_level"]["village"] == {"sites": 3, "online": 1}
     assert body["broker"] == "connected"
+
+
+def test_each_sites_open_work_orders_and_violations_are_its_retained_summaries(d: District) -> None:
+    sites = by_id(d.get("/api/v1/sites").json()["sites"])
+    assert {k: sites["town-01"]["workorders"][k] for k in ("open", "overdue")} == {"open": 2, "overdue": 1}
+    assert {k: sites["town-01"]["violations"][k] for k in ("open", "confirmed", "month")} == {
+        "open": 2,
+        "confirmed": 5,
+        "month": "2026-12",
+    }
+    assert sites["vil-0101"]["workorders"] is None  # never heard: not 0
+    assert (sites["vil-0101"]["violations"]["open"], sites["centre"]["violations"]) == (1, None)
+    one = d.get("/api/v1/sites/town-01", period=day_label()).json()
+    assert (one["workorders"]["open"], one["violations"]["confirmed"]) == (2, 5)
 
 
 def test_a_site_that_stops_sending_turns_offline_after_the_delay(d: District) -> None:
@@ -325,6 +358,9 @@ def test_the_pages_in_chromium(d: District, size: tuple[int, int]) -> None:
         assert red != green
         assert driver.find_element(By.ID, "count-online").text.split()[0] == "3"
         assert driver.find_element(By.ID, "count-open_alerts").text.split()[0] == "2"
+        assert driver.find_element(By.ID, "count-open_workorders").text.split() == ["2", "未办结差评工单"]
+        assert driver.find_element(By.ID, "count-open_violations").text.split() == ["3", "待处理违规"]
+        assert "未办结差评工单 未收到" in cards["vil-0101"].text and "待处理违规 1" in cards["vil-0101"].text
         assert STRAY in driver.find_element(By.ID, "unknown").find_element(By.XPATH, "following-sibling::div").text
         problems = [("overview", codes_shown(driver, codes), outside_viewport(driver, size[0]))]
 
@@ -340,6 +376,9 @@ def test_the_pages_in_chromium(d: District, size: tuple[int, int]) -> None:
         assert len(driver.find_elements(By.CSS_SELECTOR, "tr.alert")) == 2
         tickets = driver.find_element(By.CSS_SELECTOR, "#site-figures td[data-key=tickets]").text
         assert tickets == str(d.written["town-01"].counts["tickets"])
+        shown = {i: driver.find_element(By.ID, i).text for i in ("open-workorders", "overdue-workorders")}
+        assert shown == {"open-workorders": "2", "overdue-workorders": "1"}
+        assert driver.find_element(By.ID, "confirmed-violations").text == "5"
         problems.append(("site", codes_shown(driver, codes), outside_viewport(driver, size[0])))
 
         driver.get(f"{d.url}/?period=2026-13")

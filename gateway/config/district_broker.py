@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from gateway.config.base import Model
 
 # What may go up, by name (the topics are in gateway/broker_bridge.py, UP_TOPICS).
-UP_NAMES = ("alerts", "status", "devices")
+UP_NAMES = ("alerts", "status", "devices", "workorders", "violations")
 
 
 class DistrictBrokerTls(Model):

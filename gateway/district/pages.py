@@ -135,7 +135,7 @@ def _overview(states: dict[str, Any], figs: dict[str, Any], period: str) -> str:
     c = states["counts"]
     counts = "".join(
         f'<div class="count" id="count-{k}"><b>{c[k]}</b>{w(k)}</div>'
-        for k in ("sites", "online", "offline", "open_alerts")
+        for k in ("sites", "online", "offline", "open_alerts", "open_workorders", "open_violations")
     )
     out = [f'<div class="counts">{counts}</div>']
     if states["broker"] == "disconnected":
@@ -172,8 +172,15 @@ def _card(s: dict[str, Any]) -> str:
     return (
         f'<a class="{cls}" href="/sites/{escape(s["id"])}" data-site="{escape(s["id"])}" data-state="{s["state"]}">'
         f'<b>{escape(s["name"])}</b><br><span class="state-{s["state"]}">{label("site_state", s["state"])}{why}</span>'
-        f'<br><span class="muted">{w("last_data")} {_time(s["last_data"])} · {alerts}</span></a>'
+        f'<br><span class="muted">{w("last_data")} {_time(s["last_data"])} · {alerts}</span>'
+        f'<br><span class="muted feeds">{w("open_workorders")} {_count(s["workorders"], "open")} · '
+        f"{w('open_violations')} {_count(s['violations'], 'open')}</span></a>"
     )
+
+
+def _count(counts: dict[str, Any] | None, key: str) -> str:
+    """A count a site's feed said, or 未收到 when the district has not heard its summary."""
+    return w("not_heard") if counts is None else str(counts.get(key, 0))
 
 
 def _ranking(r: dict[str, Any], period: str) -> str:
@@ -212,6 +219,10 @@ def _site(s: dict[str, Any], period: str) -> str:
             label("site_state", s["gateway"]) if s["gateway"] in ("online", "offline") else w("unknown"),
         ),
         (w("bridge"), bridge),
+        (w("open_workorders"), f'<span id="open-workorders">{_count(s["workorders"], "open")}</span>'),
+        (w("overdue_workorders"), f'<span id="overdue-workorders">{_count(s["workorders"], "overdue")}</span>'),
+        (w("open_violations"), f'<span id="open-violations">{_count(s["violations"], "open")}</span>'),
+        (w("confirmed_violations"), f'<span id="confirmed-violations">{_count(s["violations"], "confirmed")}</span>'),
     ]
     out = (
         ['<div class="scroll"><table>'] + [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts] + ["</table></div>"]

@@ -74,6 +74,10 @@ class District:
                 "online": sum(s["state"] == "online" for s in sites),
                 "offline": sum(s["state"] == "offline" for s in sites),
                 "open_alerts": sum(s["open_alerts"] for s in sites),
+                # From the sites' retained summaries (gateway/feeds.py); a site not heard adds 0.
+                "open_workorders": sum((s["workorders"] or {}).get("open", 0) for s in sites),
+                "open_violations": sum((s["violations"] or {}).get("open", 0) for s in sites),
+                "confirmed_violations": sum((s["violations"] or {}).get("confirmed", 0) for s in sites),
                 "by_level": {
                     lv: {
                         "sites": sum(s["level"] == lv for s in sites),
@@ -108,6 +112,10 @@ class District:
             "bridge": None if heard is None or heard.bridge is None else ("up" if heard.bridge else "down"),
             "open_alerts": len(alerts),
             "alerts": [self._alert(a) for a in alerts],
+            # 差评 work orders {open, overdue} and violations {open, confirmed (this month), month}
+            # as the site last said them; None: not heard (no feed bridged up yet)
+            "workorders": heard.counts.get("workorders") if heard else None,
+            "violations": heard.counts.get("violations") if heard else None,
         }
 
     # -- figures -------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class Heard:
     gateway_at_s: float | None = None  # when the district heard it
     bridge: bool | None = None  # hall/{site}/bridge/state
     alerts: dict[int, dict[str, Any]] = field(default_factory=dict)  # open alerts by id
+    # "workorders" / "violations" -> the site's retained counts (hall/{site}/gateway/<feed>)
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 - `hall/{site}/gateway/status`: the gateway's retained `{"state": "online"|"offline"}` (its will);
 - `hall/{site}/gateway/alerts`: the retained summary of the open alerts (`type: summary`), and each
   change (`type: change`) between two summaries;
+- `hall/{site}/gateway/workorders`, `.../violations`: the retained summaries of the open 差评 work
+  orders (`open`, `overdue`) and violations (`open`, `confirmed` this month), republished after
+  each change (gateway/feeds.py); the changes between them are not needed for the counts;
 - `hall/{site}/bridge/state`: the bridge's own `1`/`0` (retained, its will at the district).
 
 paho runs its network loop in a thread of its own; the API reads a copy taken under a lock. It
@@ -27,7 +30,14 @@ from gateway.district.state import Heard
 
 log = logging.getLogger("gateway.district.watcher")
 
-TOPICS = ("hall/+/gateway/status", "hall/+/gateway/alerts", "hall/+/bridge/state")
+TOPICS = (
+    "hall/+/gateway/status",
+    "hall/+/gateway/alerts",
+    "hall/+/gateway/workorders",
+    "hall/+/gateway/violations",
+    "hall/+/bridge/state",
+)
+COUNTED = {"gateway/workorders": ("open", "overdue"), "gateway/violations": ("open", "confirmed")}
 ACTIVE = ("open", "acknowledged")  # gateway/alerts/lifecycle.py ACTIVE
 
 
@@ -84,6 +94,8 @@ class BrokerWatcher:
                     heard.gateway_at_s = time.time()
                 elif what == "gateway/alerts":
                     _alerts(heard, json.loads(msg.payload))
+                elif what in COUNTED:
+                    _counts(heard, what.removeprefix("gateway/"), json.loads(msg.payload))
         except (ValueError, AttributeError, TypeError, KeyError) as e:
             # A site's bad message says nothing about the others: set aside, logged.
             log.warning("district broker: unreadable %s from %s: %s", msg.topic, site, e)
@@ -98,3 +110,12 @@ def _alerts(heard: Heard, body: dict[str, Any]) -> None:
             heard.alerts[int(a["id"])] = a
         else:
             heard.alerts.pop(int(a["id"]), None)
+
+
+def _counts(heard: Heard, feed: str, body: dict[str, Any]) -> None:
+    """A feed's retained summary: its counts (whole numbers), the month they are of, when made."""
+    if body.get("type") != "summary":
+        return
+    counts: dict[str, Any] = {k: int(body[k]) for k in COUNTED[f"gateway/{feed}"]}
+    counts |= {k: str(body[k]) for k in ("month", "at") if body.get(k) is not None}
+    heard.counts[feed] = counts

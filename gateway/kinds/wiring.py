@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.commands.desk import CommandDesk
 from gateway.config.hall import HallConfig
+from gateway.feeds import Feed
 from gateway.kinds.lookup import Projections
 from gateway.kinds.registry import KINDS
 from gateway.store.journal import Journal
@@ -47,12 +48,14 @@ class Parts:
     savers: list[Callable[[], None]] = field(default_factory=list)  # run with the hub's state saving
     serves: list[object] = field(default_factory=list)  # what the API reads, by type (View.served)
     webhooks: list[Webhook] = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)  # published on MQTT beside the alerts (gateway/feeds.py)
 
     def add(self, other: Parts) -> None:
         self.tasks |= other.tasks
         self.savers += other.savers
         self.serves += other.serves
         self.webhooks += other.webhooks
+        self.feeds += other.feeds
 
 
 Builder = Callable[[Running], Parts]

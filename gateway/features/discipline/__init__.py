@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from gateway.commands.riders import Rider
 from gateway.config.staff import registry
+from gateway.features.discipline.feed import ViolationFeed
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.notify import Notices
 from gateway.features.discipline.reminder import DailyReminder
@@ -38,4 +39,6 @@ def run(running: Running) -> Parts:
     photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
     rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
     running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
-    return Parts(serves=[watch, ledger, rounds], webhooks=notices.webhooks())
+    feed = ViolationFeed(repos.violations, running.cfg.timezone)  # each change on MQTT (feed.py)
+    repos.violations.told = feed.rows
+    return Parts(serves=[watch, ledger, rounds], webhooks=notices.webhooks(), feeds=[feed.feed])

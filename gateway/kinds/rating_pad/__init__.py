@@ -266,6 +266,7 @@ KIND = Kind(
     projections=(RatingsProjection,),
     provides={RatingsRecord: RatingsProjection},
     router="gateway.kinds.rating_pad.api:router",
+    runs="gateway.kinds.rating_pad.feed:run",  # its work orders on MQTT
     stores=(RatingStore,),
     errors=words.ERRORS,
     labels=words.LABELS,

@@ -9,12 +9,14 @@ staged per batch (gateway/store/staged.py says why).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from gateway.domain.rated_visits import RatingRef
 from gateway.domain.ratings import BAD, SCORES, Figures, Rating, first
 from gateway.domain.workorders import DUE, WorkOrder
+from gateway.store.repos.deliveries import Deliveries
 from gateway.store.sqlite import transaction
 from gateway.store.staged import Staged
 
@@ -120,6 +122,11 @@ class RatingStore(Staged):
         """
         ALTER TABLE workorders ADD COLUMN satisfaction TEXT;  -- said on the call-back: satisfied, dissatisfied
         """,
+        """
+        CREATE TABLE workorders_overdue_told (  -- orders whose going overdue is on the MQTT feed
+            workorder INTEGER PRIMARY KEY
+        );
+        """,
     )
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -127,6 +134,9 @@ class RatingStore(Staged):
         self._events: dict[str, Rating] = {}  # new event ids
         self._best: dict[str, Rating] = {}  # key -> the rating that counts, where it changed
         self._orders: dict[str, WorkOrder] = {}  # rating key -> new order
+        # (order, event, at) -> the (target, JSON) rows telling it on MQTT (feed.py), queued in the
+        # change's own transaction; None: no feed
+        self.told: Callable[[WorkOrder, str, int], list[tuple[str, str]]] | None = None
 
     def pending(self) -> bool:
         return bool(self._events or self._orders)
@@ -218,6 +228,8 @@ class RatingStore(Staged):
                     "VALUES (?, ?, 'open', 'gateway', NULL, 'open', ?)",
                     (cur.lastrowid, o.opened_ns, f"差评 {o.score} at {o.window}"),
                 )
+                if self.told is not None:
+                    Deliveries.queue_in(c, self.told(replace(o, id=cur.lastrowid), "open", o.opened_ns), o.opened_ns)
 
     def summary(
         self, start_ns: int, end_ns: int, by: str | None, window: str | None = None
@@ -368,6 +380,8 @@ class RatingStore(Staged):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (o.id, o.updated_ns, action, who, from_state, o.state, note),
             )
+            if self.told is not None:
+                Deliveries.queue_in(c, self.told(o, action, o.updated_ns), o.updated_ns)
 
     def log(self, order_id: int) -> list[tuple[int, str, str, str | None, str, str]]:
         """(at_ns, action, who, from, to, note), oldest first."""

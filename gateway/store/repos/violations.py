@@ -4,7 +4,7 @@ lifecycle (who, when, why), and the escalations the three strikes raised (one a 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.store.repos.deliveries import Deliveries
@@ -16,6 +16,9 @@ COLUMNS = "id, key, kind, staff, window, department, at_ns, evidence, state, out
 
 class Violations(Repository):
     name = "violations"
+    # (violation, action, at) -> the (target, JSON) rows telling the change on MQTT
+    # (gateway/features/discipline/feed.py), queued in its own transaction; None: no feed
+    told: Callable[[dict[str, Any], str, int], list[tuple[str, str]]] | None = None
     migrations = (
         """
         CREATE TABLE violations (
@@ -78,6 +81,9 @@ class Violations(Repository):
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         (cur.lastrowid, "record" if r.get("by") else "detect", actor, role, r.get("note", ""), now_ns),
                     )
+                    if self.told is not None:
+                        row = {**r, "id": cur.lastrowid, "state": "detected", "outcome": None}
+                        Deliveries.queue_in(c, self.told(row, "record" if r.get("by") else "detect", now_ns), now_ns)
         return added
 
     def keys_since(self, since_ns: int) -> set[str]:
@@ -114,6 +120,11 @@ class Violations(Repository):
                 (vid, action, who[0], who[1], text, outcome, now_ns),
             )
             Deliveries.queue_in(c, notices, now_ns)
+            if self.told is not None:
+                row = dict(zip(("id", "kind", "window", "department", "state", "outcome"), c.execute(
+                    "SELECT id, kind, window, department, state, outcome FROM violations WHERE id = ?", (vid,)
+                ).fetchone(), strict=True))  # fmt: skip
+                Deliveries.queue_in(c, self.told(row, action, now_ns), now_ns)
         return True
 
     def find(
