@@ -90,7 +90,8 @@ def build_registry(
             problems.append(
                 (
                     f"{where}.profile",
-                    f"profile {profile.name} is for kind {profile.kind}, not {d.kind}: pick a {d.kind} profile",
+                    f"设备模板 {profile.name} 属于 {profile.kind}，不是 {d.kind}："
+                    f"请选 {d.kind} 的模板 (profile_kind_mismatch)",
                 )
             )
             continue
@@ -99,14 +100,15 @@ def build_registry(
             problems.append(
                 (
                     f"{where}.profile",
-                    f"profile {profile.name} does not provide what a {d.kind} needs: "
-                    f"{', '.join(missing)}; add them to the profile",
+                    f"设备模板 {profile.name} 缺少 {d.kind} 所需的："
+                    f"{'、'.join(missing)}；请在模板中补上 (profile_incomplete)",
                 )
             )
             continue
         if isinstance(profile, MqttProfile):
             if d.modbus is not None:
-                problems.append((f"{where}.modbus", f"profile {profile.name} speaks MQTT: remove modbus"))
+                said = f"设备模板 {profile.name} 使用 MQTT：请删去 modbus (link_mismatch)"
+                problems.append((f"{where}.modbus", said))
                 continue
             topic = d.mqtt.topic if d.mqtt and d.mqtt.topic else profile.topic_base(cfg.site, d.id)
             entries[d.id] = DeviceEntry(d, profile, topic=topic, decoder=MqttDecoder(profile, hall_tz=cfg.timezone))
@@ -115,8 +117,8 @@ def build_registry(
                 problems.append(
                     (
                         f"{where}.modbus",
-                        f"profile {profile.name} speaks Modbus: add "
-                        "modbus: {host: ..., port: 502, unit: 1} (or serial: /dev/ttyUSB0)",
+                        f"设备模板 {profile.name} 使用 Modbus：请加上 "
+                        "modbus: {host: ..., port: 502, unit: 1}（或 serial: /dev/ttyUSB0）(link_missing)",
                     )
                 )
                 continue

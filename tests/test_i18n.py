@@ -253,7 +253,7 @@ def test_a_validation_error_names_the_field_in_chinese(tmp_path: Path, monkeypat
     every_role(tmp_path, monkeypatch, body)
 
 
-def test_every_route_in_docs_has_a_chinese_summary_beside_the_english(
+def test_every_route_and_tag_in_docs_has_chinese_beside_the_english(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
@@ -266,6 +266,11 @@ def test_every_route_in_docs_has_a_chinese_summary_beside_the_english(
             if not (sep and CJK.search(zh) and en):
                 lacking.append((method, path, op.get("summary")))
         assert lacking == [], "add the route to the labels' `route` group (zh_CN.py or its kind's words.py)"
+        # Every operation's description and every tag's are Chinese too (the English beside them).
+        assert [(m, p) for m, p, op in ops if not CJK.search(op.get("description", ""))] == []
+        used = {t for _, _, op in ops for t in op.get("tags", ())}
+        described = {t["name"]: t.get("description", "") for t in spec.get("tags", [])}
+        assert [t for t in sorted(used) if not CJK.search(described.get(t, ""))] == [], described
         # Every route the catalogue names exists (a renamed route leaves no stale summary behind).
         assert set(labels()["route"]) <= {f"{m} {p}" for m, p, _ in ops}
 

@@ -150,7 +150,7 @@ def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
         ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
         (
             "channels: {e: {event: x, fields: {fw: {source: ver}}}}",
-            r"fields\.fw\.type: required field is missing: add it",
+            r"fields\.fw\.type: 缺少必填字段：请补上",
         ),
         ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
         ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
