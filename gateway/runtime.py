@@ -36,7 +36,6 @@ from gateway.config.hall import HallConfig
 from gateway.devices import DeviceEntry, build_registry
 from gateway.features import FEATURES
 from gateway.health import HealthBook
-from gateway.i18n.catalogue import say
 from gateway.ingest.hub import Hub
 from gateway.ingest.links import (
     alerts_topic,
@@ -271,7 +270,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         spawn_pollers(supervisor, devices, lines, hub)
         for name, task in parts.tasks.items():
             supervisor.spawn(name, task)
-        watch = GatewayWatch(cfg.alerts.severity, say=say)
+        watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
             # Each step on its own: a state database that cannot be written (logged once and

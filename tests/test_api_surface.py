@@ -210,8 +210,7 @@ def test_tokens_and_roles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_short_token_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
-        match=r"api.tokens\[0\].env: the token in SURFACE_MANAGER has 7 characters: "
-        r"use at least 16",
+        match=r"api.tokens\[0\].env：SURFACE_MANAGER 中的令牌只有 7 个字符：至少 16 个",
     ) as e:
         _hall(tmp_path, manager="hunter2")
     assert "hunter2" not in str(e.value)
