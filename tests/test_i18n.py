@@ -240,7 +240,9 @@ def test_a_validation_error_names_the_field_in_chinese(tmp_path: Path, monkeypat
         assert r.status_code == 422
         assert r.json()["error"] == "invalid_request"
         assert r.json()["message"] == "请求内容有误：limit 应为整数", r.text
-        assert r.json()["detail"].startswith("query.limit: ")  # the English detail, kept
+        assert r.json()["detail"] == "query.limit：'many' 不是整数：请填整数 (int_parsing)", r.text
+        r = await http.get("/api/v1/audit", params={"limit": "many"}, headers={**admin, "Accept-Language": "en"})
+        assert r.json()["detail"].startswith("query.limit: "), r.text  # the English detail, for who asks
         r = await http.get("/api/v1/queue/visits", params={"start": "2026-12-07", "end": "2026-12-01"}, headers=mgr)
         assert r.json()["message"] == "请求内容有误：end 早于 start", r.text
         r = await http.get("/api/v1/nowhere", headers=admin)
