@@ -35,6 +35,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/me", ""): ANYONE,
     ("GET", "/api/v1/words", ""): ANYONE,  # the catalogue: the sign-in box needs it before any token
     ("GET", "/api/v1/staff", ""): PUBLIC,  # the registry: the viewer gets names masked, no ids
+    ("POST", "/api/v1/staff", ""): frozenset({"admin"}),  # a change to the registry
     ("POST", "/api/v1/session", ""): ANYONE,  # sign-in by name and password: before any token
     ("DELETE", "/api/v1/session", ""): ANYONE,  # sign-out: ends the cookie's session, if any
     ("GET", "/api/v1/kinds", ""): PUBLIC,

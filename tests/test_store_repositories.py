@@ -35,9 +35,10 @@ AT_SEVEN = {
 }  # fmt: skip
 # Steps added since the bridge, which an old file gains when it opens: each repository's version,
 # and what they add to the schema.
-NOW = AT_SEVEN | {"alerts": 3, "violations": 1, "accounts": 1, "reports": 1, "patrol": 1}
+NOW = AT_SEVEN | {"alerts": 3, "violations": 1, "accounts": 1, "reports": 1, "patrol": 1, "staff": 1}
 NEW_TABLES = {  # empty in an old file
-    *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices")
+    *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices"),
+    "staff_overlay",
 }
 LATER = {
     (
@@ -81,14 +82,14 @@ def schema(path: Path) -> set[tuple[str, str, str]]:
 
 
 def ledger_schema(tmp_path: Path) -> set[tuple[str, str, str]]:
-    """The discipline ledger's (with its patrol records) and the reports' tables and indexes
-    (repositories added after the bridge), as a new file has them."""
+    """The discipline ledger's (with its patrol records), the reports' and the staff overlay's tables
+    and indexes (repositories added after the bridge), as a new file has them."""
     Journal(tmp_path / "fresh.sqlite").close()
     return {
         s
         for s in schema(tmp_path / "fresh.sqlite")
-        if s[1].startswith(("violation", "escalation", "report", "notice", "sqlite_autoindex_"))
-        and not s[1].startswith(("sqlite_autoindex_a", "sqlite_autoindex_s"))  # accounts, sessions: in LATER
+        if s[1].startswith(("violation", "escalation", "report", "notice", "staff_overlay", "sqlite_autoindex_"))
+        and not s[1].startswith(("sqlite_autoindex_a", "sqlite_autoindex_se"))  # accounts, sessions: in LATER
     }
 
 

@@ -45,6 +45,7 @@ from gateway.store.repos.quarantine import (
 )
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
+from gateway.store.repos.staff import StaffOverlay
 from gateway.store.repos.state import ProjectionState
 from gateway.store.repos.violations import Violations
 from gateway.store.repository import USER_VERSION_STEPS, Repository, SchemaError, migrate, versions
@@ -80,6 +81,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     Accounts,
     Patrol,  # after Violations: its tables refer to violations
     Reports,
+    StaffOverlay,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -106,6 +108,7 @@ class Repositories:
     accounts: Accounts
     patrol: Patrol
     reports: Reports
+    staff: StaffOverlay
 
 
 class Journal:
@@ -155,6 +158,7 @@ class Journal:
             accounts=Accounts(c, k),
             patrol=Patrol(c, k),
             reports=Reports(c, k),
+            staff=StaffOverlay(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:
