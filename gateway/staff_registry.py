@@ -1,7 +1,7 @@
 """The staff registry as it is now: the configuration's `staff:` with the changes made through the
 API over it (`POST /api/v1/staff`, kept in the state database: gateway/store/repos/staff.py). The
 one read path of who a staff id is for the API (`GET /api/v1/staff`, which the pages read, and the
-names the attendance and discipline routes give), and the one check of a change: the same as the
+names the routes give beside a staff id: a post's person, a ledger's), and the one check of a change: the same as the
 configuration's (gateway/config/staff.py), with the same Chinese messages."""
 
 from __future__ import annotations

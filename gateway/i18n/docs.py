@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.kinds.registry import KINDS
+
 # tag -> (中文, English): the groups of routes in /docs.
 TAGS: dict[str, tuple[str, str]] = {
     "system": ("系统：存活与就绪、监控指标、登录、当前用户、词表、人员名册", "health, metrics, sign-in, words, staff"),
@@ -14,16 +16,18 @@ TAGS: dict[str, tuple[str, str]] = {
     "commands": ("命令：开柜、取件、审计", "commands: unlock, pickup, audit"),
     "occupancy": ("客流：各区域人数与历史", "occupancy of the zones and its history"),
     "ratings": ("评价：好评率、差评工单、导出", "ratings, work orders, exports"),
-    "attendance": ("考勤：岗位与当日出勤", "attendance: posts and the day"),
-    "queue": ("排队叫号：各队列等候与当日汇总", "the queue system: lines and the day"),
     "discipline": ("纪律：违规台账、巡查记录、整改通知、大厅公示", "the discipline ledger, patrols, notices"),
     "reports": ("运行情况报告：生成与下载", "operations reports"),
 }
 
 
 def tag_list() -> list[dict[str, str]]:
-    """FastAPI's `openapi_tags`: each tag with its description, Chinese first."""
-    return [{"name": tag, "description": f"{zh} / {en}"} for tag, (zh, en) in TAGS.items()]
+    """FastAPI's `openapi_tags`: each tag with its description, Chinese first; a kind whose routes
+    carry its own name as their tag is described by its label (its Chinese name) and description."""
+    tags = {tag: f"{zh} / {en}" for tag, (zh, en) in TAGS.items()}
+    for kind in KINDS.values():
+        tags.setdefault(kind.name, f"{kind.label or kind.name}的接口 / {kind.description}")
+    return [{"name": tag, "description": said} for tag, said in tags.items()]
 
 
 def operation_description(label: str | None, roles: Iterable[str], role_words: dict[str, str], english: str) -> str:
