@@ -32,6 +32,11 @@ def _said(err: Mapping[str, Any]) -> str:
     return repr(err.get("input"))
 
 
+def _n(v: Any) -> str:
+    """A bound as a person writes it: 0, not 0.0."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _pattern(pattern: str) -> str:
     return PATTERN_WORDS.get(pattern, f"符合 {pattern} 的文字")
 
@@ -61,11 +66,11 @@ HINTS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
     "string_too_long": lambda e, c: f"太长：最多 {c.get('max_length')} 个字符",
     "too_short": lambda e, c: f"项数太少：至少 {c.get('min_length')} 项（现有 {c.get('actual_length')} 项）",
     "too_long": lambda e, c: f"项数太多：最多 {c.get('max_length')} 项（现有 {c.get('actual_length')} 项）",
-    "greater_than": lambda e, c: f"{_said(e)} 太小：应大于 {c.get('gt')}",
-    "greater_than_equal": lambda e, c: f"{_said(e)} 太小：应不小于 {c.get('ge')}",
-    "less_than": lambda e, c: f"{_said(e)} 太大：应小于 {c.get('lt')}",
-    "less_than_equal": lambda e, c: f"{_said(e)} 太大：应不大于 {c.get('le')}",
-    "multiple_of": lambda e, c: f"{_said(e)} 应为 {c.get('multiple_of')} 的倍数",
+    "greater_than": lambda e, c: f"{_said(e)} 太小：应大于 {_n(c.get('gt'))}",
+    "greater_than_equal": lambda e, c: f"{_said(e)} 太小：应不小于 {_n(c.get('ge'))}",
+    "less_than": lambda e, c: f"{_said(e)} 太大：应小于 {_n(c.get('lt'))}",
+    "less_than_equal": lambda e, c: f"{_said(e)} 太大：应不大于 {_n(c.get('le'))}",
+    "multiple_of": lambda e, c: f"{_said(e)} 应为 {_n(c.get('multiple_of'))} 的倍数",
     "int_from_float": lambda e, c: f"{_said(e)} 不是整数：请去掉小数部分",
     "value_error": lambda e, c: str(e.get("msg", "")).removeprefix("Value error, "),
     "assertion_error": lambda e, c: str(e.get("msg", "")).removeprefix("Assertion failed, "),
