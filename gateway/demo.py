@@ -197,11 +197,11 @@ async def demo_main(
         print(f"  登录 (sign in)：{base}/ 账号 demo.manager，密码 {await demo_account(gw)}（实名账号）")
         print(f"  接口文档 (API docs)：{base}/docs")
         print(f"  设备 (devices)：curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
-        print(f"  MQTT：mqtt://127.0.0.1:{mqtt_port}（内置代理）")
+        print(f"  MQTT: mqtt://127.0.0.1:{mqtt_port}（内置代理）")
         if district:
             print(f"  区县汇聚 (district): {district} (site={gw.cfg.district.site_label or gw.cfg.site})")
         lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
-        print(f"  Modbus：{', '.join(lines)}（模拟的柜组与客流计数器）")
+        print(f"  Modbus: {', '.join(lines)}（模拟的柜组与客流计数器）")
         # The simulators' control channel, as `hallgate sim hall` has it: a tester jams a lock or
         # cuts a counter and watches the screens (README "Two commands": every fault per kind).
         where = f"--broker 127.0.0.1:{mqtt_port}"
