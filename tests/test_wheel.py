@@ -78,4 +78,4 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
         ]
         assert fragments and all(httpx.get(f"{demo.base}{f['script']}").status_code == 200 for f in fragments)
         rc, rest = demo.stop()
-    assert rc == 0 and "hallgate: stopped" in rest and "Traceback" not in rest, rest
+    assert rc == 0 and "hallgate: 已停止 (stopped)" in rest and "Traceback" not in rest, rest
