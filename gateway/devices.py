@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from drivers.profiles.loader import ProfileError, find_profile
@@ -14,6 +15,7 @@ from drivers.profiles.mqtt_json import MqttDecoder
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError
 from gateway.config.hall import HallConfig
+from gateway.config.lines import lines_of
 from gateway.config.load import load_config
 from gateway.domain.canonical import READING
 from gateway.kinds.base import Kind
@@ -140,5 +142,7 @@ def load_hall(
         cfg, problems, index, lines = e.partial, list(e.problems), e.device_index, e.lines
     entries, more = build_registry(cfg, index)
     if problems or more:
-        raise ConfigError(str(path), problems + more, lines=lines)
+        problems += more
+        lines = lines_of(Path(path).read_text(encoding="utf-8"), [where for where, _ in problems], lines)
+        raise ConfigError(str(path), problems, lines=lines)
     return cfg, entries

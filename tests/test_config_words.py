@@ -97,5 +97,7 @@ def test_every_line_of_a_broken_files_report_is_chinese_with_its_code(
     assert english == [], "\n".join(english)
     named = {c for line in lines for c in CODE.findall(line)}
     assert codes <= named, (codes - named, lines)
-    # Every problem names the file and a field path before its words.
+    # Every problem names the file and a field path before its words, and the line of that field
+    # (the checks after validation too: references, profiles, the registry).
     assert all(line.strip().startswith(f"{path}：") for line in lines), lines
+    assert [line for line in lines[1:] if not re.search(r"（第 \d+ 行）$", line)] == [], lines

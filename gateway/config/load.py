@@ -19,7 +19,7 @@ from gateway.config.base import ENV_PREFIX
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError, problem
 from gateway.config.hall import HallConfig, Zone, sections
-from gateway.config.lines import line_of, tree
+from gateway.config.lines import line_of, lines_of, tree
 from gateway.config.references import reference_problems
 from gateway.config.secrets import missing_secrets, secret_names_in
 from gateway.config.staff import staff_problems
@@ -157,6 +157,7 @@ def load_config(
             problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
+        lines = lines_of(text, [where for where, _ in problems], lines)
         raise ConfigError(file, problems, partial, index, lines) from None
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
@@ -170,5 +171,5 @@ def load_config(
     if require_secrets:
         problems += missing_secrets(cfg, environ)
     if problems:
-        raise ConfigError(file, problems, cfg, lines=lines)
+        raise ConfigError(file, problems, cfg, lines=lines_of(text, [where for where, _ in problems], lines))
     return cfg
