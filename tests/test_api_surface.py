@@ -219,7 +219,7 @@ def test_a_short_token_stops_the_start(tmp_path: Path) -> None:
     ) as e:
         _hall(tmp_path, manager="hunter2")
     assert "hunter2" not in str(e.value)
-    with pytest.raises(WeakTokens, match=r"the manager token has 7 characters; use at least 16") as w:
+    with pytest.raises(WeakTokens, match=r"manager 令牌只有 7 个字符，至少 16 个") as w:
         create_app(None, {"hunter2": "manager"})  # type: ignore[arg-type]
     assert "hunter2" not in str(w.value)
 

@@ -55,7 +55,7 @@ def create_app(
     sign-in with named accounts (without it, tokens only)."""
     problems = weak_tokens(tokens)
     if problems:
-        raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
+        raise WeakTokens("API 令牌太短，容易被猜中 (weak_tokens)：" + "；".join(problems))
     app = FastAPI(
         title=f"hallgate: {view.title}",
         version="0.1.0",

@@ -89,8 +89,8 @@ def role_of(tokens: Mapping[str, str], presented: str) -> str | None:
 def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
     """A problem line per configured token shorter than MIN_TOKEN_CHARS (naming the role, never the token)."""
     return [
-        f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
-        "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        f"{role} 令牌只有 {len(token)} 个字符，至少 {MIN_TOKEN_CHARS} 个"
+        "（如 python3 -c 'import secrets; print(secrets.token_urlsafe(24))'）"
         for token, role in tokens.items()
         if len(token) < MIN_TOKEN_CHARS
     ]
