@@ -55,7 +55,7 @@ def test_sigterm_publishes_the_shutdown_status_not_the_will(mosquitto: Mosquitto
             proc.kill()
             proc.wait()
     assert json.loads(retained(mosquitto.port, status)) == {"state": "offline", "reason": "shutdown"}
-    assert "summary:" in out and "stopped" in out
+    assert "汇总 (summary)" in out and "已停止 (stopped)" in out
 
 
 def test_seq_survives_a_restart_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

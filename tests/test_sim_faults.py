@@ -214,8 +214,8 @@ def test_cli_fault_at_start_and_status_line(
         assert rc == 0, out
         assert watch.matching(on("lockbox/lb-cli/event", slot=2, type="door_open"))
     assert "故障 door_open (fault)：lb-cli" in out
-    assert "status 00:00:00: 1/1 devices up (1/1 MQTT online)" in out and "2 faults active" in out
-    assert "summary: ran" in out and "faults applied: 2" in out
+    assert "状态 (status) 00:00:00：1/1 台设备在运行（MQTT 在线 1/1）" in out and "2 个故障生效" in out
+    assert "汇总 (summary)：运行" in out and "已注入故障：2 个" in out
     assert main(["device", "lockbox", "--id", "x", "--fault", "jam:slot=0", "--duration", "0.1"]) == 2
 
 
