@@ -42,7 +42,7 @@ class _NamedContext(ssl.SSLContext):
 def client_context(tls: TlsOptions) -> ssl.SSLContext:
     """A verifying client context; raises ValueError naming the file when one cannot be used."""
     if (tls.cert_file is None) != (tls.key_file is None):
-        raise ValueError("cert_file and key_file go together: give both for mutual TLS, or neither")
+        raise ValueError("cert_file 与 key_file 须同时给出（双向 TLS）或都不给")
     ctx = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname on
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.server_name = tls.server_name
@@ -52,14 +52,14 @@ def client_context(tls: TlsOptions) -> ssl.SSLContext:
         else:
             ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
     except (ssl.SSLError, OSError) as e:
-        raise ValueError(f"ca_file {tls.ca_file}: not a readable PEM certificate ({e})") from None
+        raise ValueError(f"ca_file {tls.ca_file}：不是可读的 PEM 证书（{e}）") from None
     if tls.cert_file and tls.key_file:
         try:
             ctx.load_cert_chain(tls.cert_file, tls.key_file)
         except (ssl.SSLError, OSError) as e:
             raise ValueError(
-                f"cert_file {tls.cert_file} / key_file {tls.key_file}: cannot be used as a client certificate "
-                f"({e}): give a PEM certificate and its unencrypted PEM private key"
+                f"cert_file {tls.cert_file} / key_file {tls.key_file}：不能用作客户端证书（{e}）："
+                "请给出 PEM 证书及其未加密的 PEM 私钥"
             ) from None
     return ctx
 

@@ -135,32 +135,36 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
     host, port = args.broker
     try:
         async with sim:
-            print(f"started {sum(len(h.devices) for h in halls)} simulated devices:", flush=True)
+            print(f"已启动 {sum(len(h.devices) for h in halls)} 台模拟设备 (started)：", flush=True)
             for line in sim.describe():
                 print(line, flush=True)
             if args.control:
                 channel = ControlChannel(host, port, {h.site: h.faults for h in halls}, args.mqtt_protocol)
                 control_task = asyncio.create_task(channel.run(), name="sim-control")
-                print(f"faults: publish JSON to sim/{{site}}/{{device|all}}/control on {host}:{port}", flush=True)
+                print(
+                    f"故障注入 (faults)：向 {host}:{port} 的 sim/{{site}}/{{device|all}}/control 发布 JSON", flush=True
+                )
             if args.http_control is not None:
                 http = HttpControl("127.0.0.1", args.http_control, {h.site: h.faults for h in halls})
                 await http.start()
-                print(f"faults over HTTP: POST http://127.0.0.1:{http.port}/faults", flush=True)
+                print(f"HTTP 故障注入 (faults over HTTP)：POST http://127.0.0.1:{http.port}/faults", flush=True)
             online, total, error = await _connected(halls, args.connect_timeout, stop)
             if total and online == 0 and not stop.is_set():
                 print(
-                    f"error: no MQTT device reached the broker {host}:{port} within {args.connect_timeout:g} s"
-                    + (f" (last error: {error})" if error else "")
-                    + "; is it running? (--broker HOST:PORT)",
+                    f"错误 (broker_unreachable)：{args.connect_timeout:g} 秒内没有一台 MQTT 设备连上代理 {host}:{port}"
+                    + (f"（最近的错误：{error}）" if error else "")
+                    + "；代理在运行吗？（--broker HOST:PORT）",
                     file=sys.stderr,
                     flush=True,
                 )
                 return 1
             if online < total:
-                print(f"warning: only {online} of {total} MQTT devices online so far (last error: {error})", flush=True)
+                print(
+                    f"警告 (warning)：{total} 台 MQTT 设备中目前只有 {online} 台在线（最近的错误：{error}）", flush=True
+                )
             for spec in faults:
                 ids = _fault_everywhere(halls, spec, apply=True)
-                print(f"fault {spec.get('fault')}: {', '.join(ids) or 'no device'}", flush=True)
+                print(f"故障 {spec.get('fault')} (fault)：{', '.join(ids) or '没有设备'}", flush=True)
             status = StatusLine(halls)
             runner = None
             play: asyncio.Task[None] | None = None
@@ -171,14 +175,14 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                 runner = ScenarioRunner(halls[0], args.scenario, args.speed)
                 status.runner = runner
                 print(
-                    f"scenario {args.file}: {len(runner.plan)} actions, {runner.day_clock(0)}-"
-                    f"{runner.day_clock(runner.length_s)} at {runner.speed:g}x ({runner.length_s:.0f} s)",
+                    f"场景 (scenario) {args.file}：{len(runner.plan)} 个动作，{runner.day_clock(0)}-"
+                    f"{runner.day_clock(runner.length_s)}，{runner.speed:g} 倍速（{runner.length_s:.0f} 秒）",
                     flush=True,
                 )
                 play = asyncio.create_task(runner.run(), name="scenario")
                 play.add_done_callback(lambda _: stop.set())
-            until_end = "; until the end of the day" if play else "; Ctrl-C to stop"
-            print("running" + (f" for {args.duration} s" if args.duration else until_end), flush=True)
+            until_end = "，到这一天结束" if play else "，按 Ctrl-C 停止"
+            print("运行中 (running)" + (f"，共 {args.duration} 秒" if args.duration else until_end), flush=True)
             end = time.monotonic() + args.duration if args.duration else None
             while not stop.is_set():
                 wait = args.status_s if args.status_s > 0 else None
@@ -196,7 +200,7 @@ async def _run(sim: HallSimulator | DistrictSimulator, args: argparse.Namespace,
                     play.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await play
-            print("stopping", flush=True)
+            print("正在停止 (stopping)", flush=True)
         for line in status.summary():
             print(line, flush=True)
         return 0
@@ -240,19 +244,18 @@ def main(argv: list[str] | None = None) -> int:
             configs = sim.gateway_configs((host, port, args.mqtt_protocol), args.api_port_base)  # type: ignore[union-attr]
             paths = write_configs(args.write_configs, configs)
             print(
-                f"wrote {len(paths)} gateway configurations to {args.write_configs}/ "
-                f"(start each with: hallgate run -c {paths[0]})",
+                f"已写入 {len(paths)} 份网关配置到 {args.write_configs}/（逐个启动：hallgate run -c {paths[0]}）",
                 flush=True,
             )
         rc = asyncio.run(_run(sim, args, faults))
     except (HallConfigError, FaultError, ScenarioError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"错误 (error)：{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stopped", flush=True)
+        print("已停止 (stopped)", flush=True)
         return 0
     except (OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"错误 (error)：{e}", file=sys.stderr)
         return 1
-    print("stopped", flush=True)
+    print("已停止 (stopped)", flush=True)
     return rc

@@ -55,7 +55,7 @@ class Bridge:
     def problems(self) -> list[tuple[str, str]]:
         tree = f"hall/{self.site}/"
         return [
-            (f"{self.site}: district.broker.up[{i}]", f"{t!r} is not under {tree}: a site sends only its own topics up")
+            (f"{self.site}: district.broker.up[{i}]", f"{t!r} 不在 {tree} 之下：站点只向上转发自己的主题")
             for i, t in enumerate(self.up())
             if not t.startswith(tree)
         ]
@@ -70,17 +70,18 @@ class Bridge:
         if c.password_env:
             value = os.environ.get(c.password_env)
             if not value:
-                raise BrokerConfigError([(f"{where}password_env", f"{c.password_env} is not set: export the password")])
+                said = f"{c.password_env} 未设置：请 export 该密码 (secret_missing)"
+                raise BrokerConfigError([(f"{where}password_env", said)])
         else:
             assert c.password_file is not None
             try:
                 value = c.password_file.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as e:
                 raise BrokerConfigError(
-                    [(f"{where}password_file", f"cannot read {c.password_file}: {e.strerror}")]
+                    [(f"{where}password_file", f"无法读取 {c.password_file}：{e.strerror}")]
                 ) from None
         if not value or any(ch in value for ch in "\r\n") or value != value.strip():
-            what = "empty, several lines, or spaces at an end: Mosquitto cannot read such a password"
+            what = "为空、有多行或首尾有空格：Mosquitto 读不了这样的密码"
             raise BrokerConfigError([(f"{where}password", what)])
         return value
 

@@ -80,7 +80,7 @@ def hall_users(hall: Hall) -> list[BrokerUser]:
             [
                 (
                     f"{cfg.site}: broker.username",
-                    "the gateway needs a broker user: set broker.username (e.g. hallgate-{site})",
+                    "网关需要一个代理用户：请设置 broker.username（如 hallgate-{site}）",
                 )
             ]
         )
@@ -137,7 +137,7 @@ def all_users(halls: Sequence[Hall]) -> list[BrokerUser]:
     users: list[BrokerUser] = []
     for hall in halls:
         if hall.cfg.site in sites:
-            problems.append(("site", f"hall {hall.cfg.site} is given twice: give each hall once"))
+            problems.append(("site", f"大厅 {hall.cfg.site} 给了两次：每个大厅只给一次"))
         sites.add(hall.cfg.site)
         try:
             users += hall_users(hall)
@@ -150,8 +150,8 @@ def all_users(halls: Sequence[Hall]) -> list[BrokerUser]:
             problems.append(
                 (
                     u.where,
-                    f"broker user {u.name!r} is also {first.where}: one user is one client on the broker; "
-                    "give one of them another name (a device: mqtt.username, e.g. {site}-{id})",
+                    f"代理用户 {u.name!r} 与 {first.where} 重名：代理上一个用户只对应一个客户端；"
+                    "请给其中一个换名（设备：mqtt.username，如 {site}-{id}）",
                 )
             )
     if problems:

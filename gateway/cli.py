@@ -35,7 +35,7 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> int:
     except StartupError as e:
         print(f"hallgate: {e}", file=sys.stderr)
         return 1
-    print("hallgate: stopped", file=sys.stderr)
+    print("hallgate: 已停止 (stopped)", file=sys.stderr)
     return 0
 
 
@@ -51,13 +51,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for d in devices.values():
         kinds[d.kind] = kinds.get(d.kind, 0) + 1
     print(
-        f"{args.file}: ok: site {cfg.site}, {len(cfg.zones)} zones, {len(devices)} devices "
-        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
-        f"broker {cfg.broker.host}:{cfg.broker.port}, influx {cfg.influx.api}, api :{cfg.api.port}"
-        + (f", {cfg.ingest.workers} ingest workers" if cfg.ingest.workers > 1 else "")
+        f"{args.file}：配置无误 (ok)：站点 {cfg.site}，{len(cfg.zones)} 个区域，{len(devices)} 台设备"
+        f"（{'，'.join(f'{k} {n} 台' for k, n in sorted(kinds.items()))}），"
+        f"代理 {cfg.broker.host}:{cfg.broker.port}，influx {cfg.influx.api}，API 端口 {cfg.api.port}"
+        + (f"，{cfg.ingest.workers} 个接入进程" if cfg.ingest.workers > 1 else "")
     )
     for path, msg in missing_secrets(cfg, os.environ):
-        print(f"  note: {path}: {msg} before `hallgate run`")
+        print(f"  提示 (note)：{path}：{msg}，再运行 hallgate run")
     return 0
 
 
@@ -163,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with start_gateway(cfg) as gw:
             print(
-                f"hallgate: site {cfg.site}: {len(gw.devices)} devices; API on http://{cfg.api.host}:{cfg.api.port}",
+                f"hallgate：站点 {cfg.site}，{len(gw.devices)} 台设备；API 地址 http://{cfg.api.host}:{cfg.api.port}",
                 flush=True,
             )
             await asyncio.Event().wait()

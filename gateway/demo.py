@@ -45,7 +45,7 @@ async def embedded_broker(port: int) -> AsyncIterator[Broker]:
         await broker.start()
     except Exception as e:  # amqtt wraps the bind error in its own types
         raise StartupError(
-            f"the demo broker cannot listen on 127.0.0.1:{port}: {e}; choose another port with --mqtt-port"
+            f"演示代理无法监听 127.0.0.1:{port}：{e}；请用 --mqtt-port 换一个端口 (port_taken)"
         ) from None
     try:
         yield broker
@@ -106,8 +106,8 @@ async def simulators(sim: HallSimulator, fixed_ports: bool) -> AsyncIterator[Hal
     except (OSError, RuntimeError) as e:  # pymodbus reports a taken port as RuntimeError
         where = ", ".join(bus.url for bus in sim.buses)
         # Free ports are picked just before the servers bind them: another program can win that race.
-        fix = "choose another port base" if fixed_ports else "start the demo again to get other free ports"
-        raise StartupError(f"the demo's Modbus simulators cannot listen on {where}: {e}; {fix}") from None
+        fix = "请换一个起始端口" if fixed_ports else "请重新启动演示以取得其他空闲端口"
+        raise StartupError(f"演示的 Modbus 模拟器无法监听 {where}：{e}；{fix} (port_taken)") from None
     try:
         yield sim
     finally:
@@ -124,7 +124,7 @@ async def control_channel(sim: HallSimulator, port: int) -> AsyncIterator[Contro
         try:
             await asyncio.wait_for(channel.connected.wait(), 10.0)
         except TimeoutError:
-            raise StartupError(f"the demo's fault control channel did not reach its broker 127.0.0.1:{port}") from None
+            raise StartupError(f"演示的故障控制通道连不上代理 127.0.0.1:{port} (broker_unreachable)") from None
         yield channel
     finally:
         task.cancel()
@@ -191,17 +191,17 @@ async def demo_main(
 ) -> None:
     async with run_demo(api_port, mqtt_port, modbus_port_base=modbus_port_base, district=district) as (gw, tokens):
         base = f"http://127.0.0.1:{api_port}"
-        print(f"hallgate demo: {len(gw.devices)} simulated devices in {len(gw.cfg.zones)} zones", flush=True)
-        print(f"  dashboard: {base}/#token={tokens['manager']}")
-        print(f"  wall:      {base}/#token={tokens['viewer']} (read-only token, for a screen in the hall)")
-        print(f"  sign in:   {base}/ as demo.manager, password {await demo_account(gw)} (a named account)")
-        print(f"  API docs:  {base}/docs")
-        print(f"  devices:   curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
-        print(f"  MQTT:      mqtt://127.0.0.1:{mqtt_port} (embedded broker)")
+        print(f"hallgate demo：{len(gw.cfg.zones)} 个区域，{len(gw.devices)} 台模拟设备 (devices)", flush=True)
+        print(f"  管理页 (dashboard)：{base}/#token={tokens['manager']}")
+        print(f"  公示屏 (wall)：{base}/#token={tokens['viewer']}（只读令牌，供大厅屏幕使用）")
+        print(f"  登录 (sign in)：{base}/ 账号 demo.manager，密码 {await demo_account(gw)}（实名账号）")
+        print(f"  接口文档 (API docs)：{base}/docs")
+        print(f"  设备 (devices)：curl -H 'Authorization: Bearer {tokens['manager']}' {base}/api/v1/devices")
+        print(f"  MQTT: mqtt://127.0.0.1:{mqtt_port}（内置代理）")
         if district:
             print(f"  区县汇聚 (district): {district} (site={gw.cfg.district.site_label or gw.cfg.site})")
         lines = sorted({d.config.modbus.bus for d in gw.devices.values() if d.config.modbus})
-        print(f"  Modbus:    {', '.join(lines)} (simulated locker bank and counters)")
+        print(f"  Modbus: {', '.join(lines)}（模拟的柜组与客流计数器）")
         # The simulators' control channel, as `hallgate sim hall` has it: a tester jams a lock or
         # cuts a counter and watches the screens (README "Two commands": every fault per kind).
         where = f"--broker 127.0.0.1:{mqtt_port}"
@@ -214,5 +214,5 @@ async def demo_main(
                 print(f"kiosk token: {role.removeprefix('kiosk:')} {token}")
             else:
                 print(f"token: {role} {token}")
-        print("Ctrl-C stops the demo.", flush=True)
+        print("按 Ctrl-C 停止演示 (Ctrl-C stops the demo)。", flush=True)
         await asyncio.Event().wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from drivers.profiles.loader import ProfileError, find_profile
@@ -14,6 +15,7 @@ from drivers.profiles.mqtt_json import MqttDecoder
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError
 from gateway.config.hall import HallConfig
+from gateway.config.lines import lines_of
 from gateway.config.load import load_config
 from gateway.domain.canonical import READING
 from gateway.kinds.base import Kind
@@ -90,7 +92,8 @@ def build_registry(
             problems.append(
                 (
                     f"{where}.profile",
-                    f"profile {profile.name} is for kind {profile.kind}, not {d.kind}: pick a {d.kind} profile",
+                    f"设备模板 {profile.name} 属于 {profile.kind}，不是 {d.kind}："
+                    f"请选 {d.kind} 的模板 (profile_kind_mismatch)",
                 )
             )
             continue
@@ -99,14 +102,15 @@ def build_registry(
             problems.append(
                 (
                     f"{where}.profile",
-                    f"profile {profile.name} does not provide what a {d.kind} needs: "
-                    f"{', '.join(missing)}; add them to the profile",
+                    f"设备模板 {profile.name} 缺少 {d.kind} 所需的："
+                    f"{'、'.join(missing)}；请在模板中补上 (profile_incomplete)",
                 )
             )
             continue
         if isinstance(profile, MqttProfile):
             if d.modbus is not None:
-                problems.append((f"{where}.modbus", f"profile {profile.name} speaks MQTT: remove modbus"))
+                said = f"设备模板 {profile.name} 使用 MQTT：请删去 modbus (link_mismatch)"
+                problems.append((f"{where}.modbus", said))
                 continue
             topic = d.mqtt.topic if d.mqtt and d.mqtt.topic else profile.topic_base(cfg.site, d.id)
             entries[d.id] = DeviceEntry(d, profile, topic=topic, decoder=MqttDecoder(profile, hall_tz=cfg.timezone))
@@ -115,8 +119,8 @@ def build_registry(
                 problems.append(
                     (
                         f"{where}.modbus",
-                        f"profile {profile.name} speaks Modbus: add "
-                        "modbus: {host: ..., port: 502, unit: 1} (or serial: /dev/ttyUSB0)",
+                        f"设备模板 {profile.name} 使用 Modbus：请加上 "
+                        "modbus: {host: ..., port: 502, unit: 1}（或 serial: /dev/ttyUSB0）(link_missing)",
                     )
                 )
                 continue
@@ -138,5 +142,7 @@ def load_hall(
         cfg, problems, index, lines = e.partial, list(e.problems), e.device_index, e.lines
     entries, more = build_registry(cfg, index)
     if problems or more:
-        raise ConfigError(str(path), problems + more, lines=lines)
+        problems += more
+        lines = lines_of(Path(path).read_text(encoding="utf-8"), [where for where, _ in problems], lines)
+        raise ConfigError(str(path), problems, lines=lines)
     return cfg, entries

@@ -39,7 +39,6 @@ from gateway.features import FEATURES
 from gateway.feeds import Summaries
 from gateway.feeds import topic as feed_topic
 from gateway.health import HealthBook
-from gateway.i18n.catalogue import say
 from gateway.ingest.hub import Hub
 from gateway.ingest.links import (
     alerts_topic,
@@ -107,19 +106,19 @@ def _projections(cfg: HallConfig, devices: dict[str, DeviceEntry]) -> list[Proje
 def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
     """The store folder, outbox and state database, or one clear StartupError."""
     folder = cfg.store.path.parent
-    hint = "fix the folder's permissions or choose another path (store.path, HALLGATE_STORE__PATH)"
+    hint = "请修正该目录的权限或换一个路径（store.path、HALLGATE_STORE__PATH）"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise StartupError(f"store.path: cannot create the folder {folder}: {e.strerror}; {hint}") from None
+        raise StartupError(f"store.path：无法创建目录 {folder}：{e.strerror}；{hint} (store_unwritable)") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StartupError(f"store.path: the folder {folder} is not writable; {hint}")
+        raise StartupError(f"store.path：目录 {folder} 不可写；{hint} (store_unwritable)")
     try:
         outbox = Outbox(cfg.store.path, max_bytes=cfg.store.max_bytes, cursors=outbox_cursors(cfg))
     except (sqlite3.Error, OSError) as e:
         raise StartupError(
-            f"store.path: cannot open the outbox {cfg.store.path}: {e}; {hint} "
-            "(a full disk shows as 'disk I/O error' or 'database or disk is full')"
+            f"store.path：无法打开发送队列 {cfg.store.path}：{e}；{hint}"
+            "（磁盘满时显示为 disk I/O error 或 database or disk is full）(store_unwritable)"
         ) from None
     try:
         # Every registered kind's stores, not only the hall's kinds': their tables are there the
@@ -128,7 +127,7 @@ def _open_stores(cfg: HallConfig) -> tuple[Outbox, Journal]:
     except (sqlite3.Error, OSError, JournalError) as e:
         outbox.close()
         raise StartupError(
-            f"store.state_path: cannot open the state database {cfg.store.state_file}: {e}; {hint}"
+            f"store.state_path：无法打开状态数据库 {cfg.store.state_file}：{e}；{hint} (state_db_unwritable)"
         ) from None
     return outbox, journal
 
@@ -160,7 +159,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
     """`async with start_gateway(cfg) as gw:` runs the whole gateway until the block exits."""
     devices, problems = build_registry(cfg)
     if problems:
-        raise StartupError("; ".join(f"{p}: {m}" for p, m in problems))
+        raise StartupError("；".join(f"{p}：{m}" for p, m in problems))
     async with contextlib.AsyncExitStack() as stack:
         outbox, journal = _open_stores(cfg)
         stack.callback(_stop("the state database", journal.close))
@@ -280,7 +279,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         spawn_pollers(supervisor, devices, lines, hub)
         for name, task in parts.tasks.items():
             supervisor.spawn(name, task)
-        watch = GatewayWatch(cfg.alerts.severity, say=say)
+        watch = GatewayWatch(cfg.alerts.severity)
 
         def tick() -> None:
             # Each step on its own: a state database that cannot be written (logged once and
@@ -385,7 +384,7 @@ async def _serve_api(stack: contextlib.AsyncExitStack, view: View, tokens: dict[
         await asyncio.sleep(0.02)
     if task.done():
         task.result()
-        raise StartupError("the API stopped while starting: see the log above")
+        raise StartupError("API 在启动时停止了：请看上面的日志 (api_stopped)")
 
 
 def _spawn_feeds(supervisor: Supervisor, journal: Journal, link: MqttLink, summaries: Summaries, view: View) -> None:

@@ -69,8 +69,9 @@ def test_values_the_database_cannot_hold_are_bad_requests(
                     why = (method, path, name, value, r.text)
                     assert r.status_code == 422 and r.json()["error"] == "invalid_request", why
                     detail = r.json()["detail"]
-                    assert detail.startswith((f"{name}: ", f"query.{name}: ", f"path.{name}: ")), why
-                    guards = ("less than or equal to",) if values is huge else ("outside the years 1678-2261",)
+                    # In Chinese, the field named first (`query.limit：…太大`, `start 超出 1678–2261 年`).
+                    assert detail.startswith((f"query.{name}：", f"path.{name}：", f"请求内容有误：{name} ")), why
+                    guards = ("太大",) if values is huge else ("超出 1678–2261 年",)
                     # A date given a time of day that is not midnight is refused as not a date.
                     guards += ("should have zero time",) if name == "date" and "T23" in value else ()
                     assert any(g in detail for g in guards), why
@@ -193,7 +194,7 @@ def test_control_characters_in_typed_text_are_refused(
             for bad in ("a\x00b", "a\x1b[31mred", "a\x7f", "a\rb"):
                 r = await may_call(http, "POST", path, json={**good, name: bad})
                 assert r.status_code == 422, (path, name, bad, r.text)
-                assert f"body.{name}: Value error, control character" in r.json()["detail"], r.text
+                assert f"body.{name}：第 " in r.json()["detail"] and "是控制字符" in r.json()["detail"], r.text
             one_line = "\n" if name != "note" else "\x0b"
             r = await may_call(http, "POST", path, json={**good, name: f"a{one_line}b"})
             assert r.status_code == 422, (path, name, r.text)
@@ -288,7 +289,7 @@ def test_a_filter_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         ):
             r = await may_call(http, "GET", path, params=[(name, v) for v in values])
             assert r.status_code == 422, (path, r.text)
-            assert r.json()["detail"] == f"query parameter {name!r} given 2 times: give it once"
+            assert r.json()["detail"].startswith(f"请求内容有误：查询参数 {name} 给了 2 次，只能给一次"), r.text
             r = await may_call(http, "GET", path, params={name: values[0]})
             assert r.status_code == 200, (path, r.text)
 

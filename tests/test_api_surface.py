@@ -118,7 +118,9 @@ def test_openapi_declares_bearer_auth_and_the_error_answers(tmp_path: Path, monk
     run(tmp_path, monkeypatch, body)
 
 
-def test_unknown_query_parameters_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_query_parameters_are_refused_in_the_readers_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         for path in ("/healthz", "/readyz", "/metrics", "/api/v1/devices", "/api/v1/occupancy", "/"):
             r = await http.get(path, params={"zon": "consult"}, headers=AUTH)
@@ -127,8 +129,11 @@ def test_unknown_query_parameters_are_refused(tmp_path: Path, monkeypatch: pytes
                 "error": "invalid_request",
                 "message": "请求内容有误：没有查询参数 zon",
                 "next": "请按接口文档（/docs）修改后重试",
-                "detail": "unknown query parameter 'zon'",
+                "detail": "请求内容有误：没有查询参数 zon。请按接口文档（/docs）修改后重试",
             }
+            # A client that reads English (`Accept-Language: en`) gets the detail in English.
+            r = await http.get(path, params={"zon": "consult"}, headers={**AUTH, "Accept-Language": "en-GB,zh;q=0.5"})
+            assert r.json()["detail"] == "unknown query parameter 'zon'", r.text
         assert (await http.get("/api/v1/devices", headers=AUTH)).status_code == 200
 
     run(tmp_path, monkeypatch, body)
@@ -170,7 +175,7 @@ def test_declared_query_parameters_pass_and_role_checks_are_documented(
             r = await client.get("/probe", params={"zone": "a", "start": "s", "end": "e", "step": 5})
             assert r.json() == {"zone": "a", "start": "s", "step": 5}
             r = await client.get("/probe", params={"zone": "a", "stpe": 5})
-            assert r.json()["detail"] == "unknown query parameter 'stpe'"
+            assert r.json()["detail"].startswith("请求内容有误：没有查询参数 stpe"), r.text
 
     run(tmp_path, monkeypatch, body)
 
@@ -210,12 +215,11 @@ def test_tokens_and_roles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_short_token_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
-        match=r"api.tokens\[0\].env: the token in SURFACE_MANAGER has 7 characters: "
-        r"use at least 16",
+        match=r"api.tokens\[0\].env：SURFACE_MANAGER 中的令牌只有 7 个字符：至少 16 个",
     ) as e:
         _hall(tmp_path, manager="hunter2")
     assert "hunter2" not in str(e.value)
-    with pytest.raises(WeakTokens, match=r"the manager token has 7 characters; use at least 16") as w:
+    with pytest.raises(WeakTokens, match=r"manager 令牌只有 7 个字符，至少 16 个") as w:
         create_app(None, {"hunter2": "manager"})  # type: ignore[arg-type]
     assert "hunter2" not in str(w.value)
 

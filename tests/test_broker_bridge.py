@@ -308,21 +308,21 @@ def test_mistakes_in_district_broker_are_named_by_file_and_field(tmp_path: Path)
             f"key_file: {pki.client_key}}}",
             "}",
             "district.broker.tls",
-            "cert_file and key_file go together",
+            "cert_file 与 key_file 须同时给出",
         ),
         "two passwords": (
             f"password_file: {tmp_path}/district.pw",
             f"password_file: {tmp_path}/district.pw\n    password_env: UP_PW",
             "district.broker",
-            "exactly one of password_env and password_file",
+            "password_env 与 password_file 只填一个",
         ),
         "another site's topic": (
             '"hall/{SITE}/rating/#"'.replace("{SITE}", SITE),
             "hall/hall-b/rating/#",
             "up[5]",
-            "not under hall/hall-a/",
+            "不在 hall/hall-a/ 之下",
         ),
-        "no password file": (f"{tmp_path}/district.pw", f"{tmp_path}/missing.pw", "password_file", "cannot read"),
+        "no password file": (f"{tmp_path}/district.pw", f"{tmp_path}/missing.pw", "password_file", "无法读取"),
     }
     for name, (old, new, where, what) in cases.items():
         assert old in text, name

@@ -280,8 +280,8 @@ def test_users_shared_between_halls_are_refused(tmp_path: Path) -> None:
     made = broker_config(a, b)
     assert made.returncode == 1 and made.stdout == ""
     assert "broker_config_invalid" in made.stderr
-    assert "hall-b: broker.username: broker user 'hallgate-a' is also hall-a: broker.username" in made.stderr
-    assert "hall-b: devices[0] (id rp-1).mqtt.username: broker user 'rp-1'" in made.stderr, made.stderr
+    assert "hall-b: broker.username: 代理用户 'hallgate-a' 与 hall-a: broker.username 重名" in made.stderr
+    assert "hall-b: devices[0] (id rp-1).mqtt.username: 代理用户 'rp-1'" in made.stderr, made.stderr
     alone = broker_config(b)
     assert alone.returncode == 0 and "user rp-1\n" in alone.stdout, alone.stderr
 
@@ -326,4 +326,4 @@ def test_a_device_outside_the_halls_tree_and_a_gateway_without_a_user(tmp_path: 
     assert blocks["user hallgate-a-w2"] == ["topic read hall/hall-a/#", "topic read vendor/cab/lb-9/#"]
     a.write_text(a.read_text().replace("username: hallgate-a, ", ""))
     made = broker_config(a)
-    assert made.returncode == 1 and "hall-a: broker.username: the gateway needs a broker user" in made.stderr
+    assert made.returncode == 1 and "hall-a: broker.username: 网关需要一个代理用户" in made.stderr

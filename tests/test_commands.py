@@ -182,12 +182,12 @@ async def _lockbox(path: Path, mosquitto: Mosquitto) -> None:
         # Who may: in working hours not staff (audited), not without a reason; never a manager or
         # a kiosk; no key, no command.
         r = await api.unlock(6, "k-s", who="STAFF")
-        assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "duty_manager" in r.json()["detail"]
+        assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "值班长" in r.json()["detail"]
         # In Chinese: which slot, who asked, who may, and when staff may open their own.
         assert r.json()["message"] == "工作时间内只有值班长可以开启手机格口 6（当前角色：窗口工作人员）", r.text
         assert r.json()["next"] == "请联系值班长开启；下班时间（23:59 后）本人可以开启", r.text  # the hall's end
         r = await api.unlock(6, "k-r", reason=" ")
-        assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "reason" in r.json()["detail"]
+        assert (r.status_code, r.json()["error"]) == (403, "forbidden") and "原因" in r.json()["detail"], r.text
         r = await api.unlock(6, "k-m", who="MANAGER")
         assert (r.status_code, r.json()["error"]) == (403, "forbidden")
         r = await api.unlock(6, "k-k", who="KIOSK")
@@ -409,7 +409,7 @@ async def _locker(path: Path, mosquitto: Mosquitto) -> None:
         wrong = [c for c in codes if c not in (first["pickup_code"], second["pickup_code"])][:5]
         answers = [await pickup(c) for c in wrong]
         assert [a.status_code for a in answers] == [403, 403, 403, 429, 429], [a.text for a in answers]
-        assert answers[2].json()["detail"].endswith("1 tries left")
+        assert "还可以再试 1 次" in answers[2].json()["detail"], answers[2].text
         assert int(answers[-1].headers["Retry-After"]) > 800
         await api.http.aclose()
 

@@ -126,11 +126,15 @@ async def _none(x: Any) -> bool:
 @pytest.mark.parametrize(
     ("phones", "field", "says"),
     [
-        ("{lockboxes: [{device: lb-9, slots: {S0001: 1}}]}", "phones.lockboxes[0].device", "not a lockbox"),
-        ("{lockboxes: [{device: att-1, slots: {S0001: 1}}]}", "phones.lockboxes[0].device", "not a lockbox"),
+        ("{lockboxes: [{device: lb-9, slots: {S0001: 1}}]}", "phones.lockboxes[0].device", "不是本厅的手机柜"),
+        ("{lockboxes: [{device: att-1, slots: {S0001: 1}}]}", "phones.lockboxes[0].device", "不是本厅的手机柜"),
         ("{lockboxes: [{device: lb-1, slots: {S0001: 13}}]}", "phones.lockboxes[0].slots.S0001", "1-12"),
-        ("{lockboxes: [{device: lb-1, slots: {S0001: 2, S0002: 2}}]}", "phones.lockboxes[0].slots.S0002", "S0001's"),
-        ("{grace_min: 0}", "phones.grace_min", "greater than 0"),
+        (
+            "{lockboxes: [{device: lb-1, slots: {S0001: 2, S0002: 2}}]}",
+            "phones.lockboxes[0].slots.S0002",
+            "已属于 S0001",
+        ),
+        ("{grace_min: 0}", "phones.grace_min", "应大于 0"),
     ],
 )
 def test_slot_map_errors_name_the_field(

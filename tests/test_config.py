@@ -45,7 +45,7 @@ def test_toaster_is_rejected_naming_file_and_field(tmp_path: Path) -> None:
         [sys.executable, "-m", "gateway.cli", "check-config", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 1
-    assert f"{path}: devices[0] (id t1).kind: 'toaster' is not allowed here: use 'lockbox'" in result.stderr
+    assert f"{path}：devices[0] (id t1).kind：此处不允许 'toaster'：请填 'lockbox'" in result.stderr
 
 
 def test_every_error_is_listed_at_once(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ devices:
         "devices[2] (id c3).profile",
     ]
     bad_zone = write(tmp_path, "site: s1\ndevices: [{id: c1, kind: lockbox, profile: ref-lockbox, zone: roof}]\n")
-    with pytest.raises(ConfigError, match="zone 'roof' is not one of the zones"):
+    with pytest.raises(ConfigError, match="zone 'roof' 不在区域 \\[\\] 之中"):
         load_config(bad_zone, {})
 
 
@@ -101,7 +101,7 @@ devices:
         "devices[3] (id c3).id",
         "devices[2] (id c3).profile",
     ]
-    assert "a people_counter takes no window" in e.value.render()
+    assert "people_counter 设备没有 window 参数" in e.value.render()
 
 
 def test_a_profile_missing_what_its_kind_needs_is_a_config_error(tmp_path: Path) -> None:
@@ -119,8 +119,7 @@ devices: [{id: c1, kind: people_counter, profile: half-counter, zone: hall, modb
     )
     with pytest.raises(
         ConfigError,
-        match=r"devices\[0\] \(id c1\).profile: profile half-counter does not provide "
-        r"what a people_counter needs: reading.in_total",
+        match=r"devices\[0\] \(id c1\).profile：设备模板 half-counter 缺少 people_counter 所需的：reading.in_total",
     ):
         load_hall(path, {})
 
@@ -133,13 +132,13 @@ def test_environment_overrides_any_setting_and_secrets_come_only_from_it() -> No
     }
     cfg = load_config(DEMO, env)
     assert (cfg.broker.port, cfg.devices[0].window, cfg.store.max_bytes) == (1999, "W99", 2 * 1024**2)
-    with pytest.raises(ConfigError, match="HALLGATE_TOKEN_MANAGER is not set"):
+    with pytest.raises(ConfigError, match="环境变量 HALLGATE_TOKEN_MANAGER 未设置"):
         load_config(DEMO, {k: v for k, v in TOKENS.items() if "MANAGER" not in k or "DUTY" in k})
 
 
 def test_a_token_written_in_the_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "site: s1\napi: {tokens: [{role: admin, token: hunter2}]}\n")
-    with pytest.raises(ConfigError, match=r"api.tokens\[0\].token: unknown field"):
+    with pytest.raises(ConfigError, match=r"api.tokens\[0\].token：未知字段"):
         load_config(path, {})
 
 
@@ -150,7 +149,8 @@ def test_run_reports_a_config_problem_in_one_clear_line_and_exit_1(tmp_path: Pat
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert f"{path}: devices[0] (id lb-1).profile: no profile 'no-such-profile'" in result.stderr
+    assert f"{path}：devices[0] (id lb-1).profile：在 " in result.stderr
+    assert "中找不到设备模板 'no-such-profile'" in result.stderr
 
 
 def test_run_reports_a_store_it_cannot_open_in_one_clear_line(tmp_path: Path) -> None:
@@ -163,7 +163,7 @@ def test_run_reports_a_store_it_cannot_open_in_one_clear_line(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "store.state_path: cannot open the state database" in result.stderr
+    assert "store.state_path：无法打开状态数据库" in result.stderr
     assert "newer than this gateway knows" in result.stderr
 
 
@@ -179,7 +179,7 @@ def test_a_time_error_names_the_form_and_the_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     err = result.stderr
-    assert f"""{path}: working_hours.start: 'nine' is not a time of day: write HH:MM, e.g. "09:00" (line 4)""" in err
+    assert f"""{path}：working_hours.start：'nine' 不是时刻：请写 HH:MM，如 "09:00" (time_parsing)（第 4 行）""" in err
     # 17:00 unquoted is YAML's base-60 number 1020: the same form named, on its own line.
-    assert """working_hours.end: 1020 is a number, not a time of day: write HH:MM quoted""" in err
-    assert err.count("(line 5)") == 1, err
+    assert """working_hours.end：1020 是数字，不是时刻：请写带引号的 HH:MM""" in err
+    assert err.count("（第 5 行）") == 1, err

@@ -88,7 +88,7 @@ def test_the_hall_template_with_a_sites_overrides_checks_out() -> None:
         env=env,
     )
     assert r.returncode == 0, r.stderr
-    assert "site hall-07, 3 zones, 30 devices" in r.stdout
+    assert "站点 hall-07，3 个区域，30 台设备" in r.stdout
     assert "note:" not in r.stdout  # every secret the template names is in the example
 
 
@@ -307,7 +307,7 @@ def test_the_units_command_lines_run_as_the_unit_runs_them(tmp_path: Path, hall_
     umask = int(value["UMask"], 8)
     pre = subprocess.run(command(value["ExecStartPre"]), env=env, cwd=state, capture_output=True, text=True, timeout=30)
     assert pre.returncode == 0, pre.stdout + pre.stderr
-    assert "site hall-07, 3 zones, 30 devices" in pre.stdout
+    assert "站点 hall-07，3 个区域，30 台设备" in pre.stdout
     log = (tmp_path / "gateway.log").open("wb")
     proc = subprocess.Popen(
         command(value["ExecStart"]), env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT, umask=umask

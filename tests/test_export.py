@@ -50,7 +50,7 @@ def test_a_csv_starts_with_a_bom_and_writes_what_the_page_shows() -> None:
 def test_the_halls_good_rate_thresholds_are_in_order() -> None:
     """The pages colour 好评率 by them: a red line above the green one would leave no green at all."""
     assert Ratings().good_rate_ok > Ratings().good_rate_low > 0.5  # 50 % is not green, nor amber
-    with pytest.raises(ValidationError, match="good_rate_low must not be above good_rate_ok"):
+    with pytest.raises(ValidationError, match="好评率红线 good_rate_low 不能高于绿线 good_rate_ok"):
         Ratings(good_rate_ok=0.8, good_rate_low=0.9)
 
 

@@ -121,7 +121,8 @@ def test_the_api_says_an_offline_device_and_a_low_battery_in_chinese(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
     """A real gateway: the lockbox says it went offline, the rating pad's heartbeat says 15 %; the
-    alerts' `summary` and the devices' `detail` are the catalogue's Chinese, without an English word."""
+    alerts' `summary` and the devices' `detail` are the catalogue's Chinese, without an English word,
+    and the same alerts read in English (`Accept-Language: en`) are English."""
 
     async def body(gw: Gateway, http: httpx.AsyncClient) -> None:
         tech = {"Authorization": f"Bearer {TOKENS['technician']}"}
@@ -145,6 +146,12 @@ def test_the_api_says_an_offline_device_and_a_low_battery_in_chinese(
         assert lb["link"]["state"] in ("up", "down") and lb["last_seen"] is not None
         for doc in (offline, battery):
             assert ASCII_WORD.findall(doc["summary"]) == (["power_cut"] if doc is offline else []), doc
+        # A reader who asks for English (the English page) gets the same alerts in English.
+        en = {**tech, "Accept-Language": "en-US,en;q=0.9,zh-CN;q=0.8"}
+        listed = (await http.get("/api/v1/alerts", params={"state": "active"}, headers=en)).json()
+        said = {a["rule"]: a["summary"] for a in listed}
+        assert said["device_offline"] == "lb offline: device said offline (power_cut)", said
+        assert said["low_battery"] == "rp: battery low (15 %)", said
 
     every_role(tmp_path, monkeypatch, body, mosquitto)
 

@@ -22,22 +22,22 @@ COUNTER = "name: c\nkind: people_counter\nprotocol: modbus\nvendor: Corvo\n"
     [
         (
             COUNTER + "signals: {in_total: {table: input, adress: 0, type: uint32}}\n",
-            r"signals.in_total.adress: unknown field: remove it or check its spelling",
+            r"signals.in_total.adress: 未知字段：请删除或检查拼写",
         ),
-        (COUNTER, r"c.yaml: signals: required field is missing: add it"),
+        (COUNTER, r"c.yaml: signals: 缺少必填字段：请补上 \(missing\)"),
         (
             COUNTER + "signals: {in_total: {table: holdings, address: 0}}\n",
-            r"signals.in_total.table: 'holdings' is not allowed here: use 'coil', 'discrete', 'input' or 'holding'",
+            r"signals.in_total.table: 此处不允许 'holdings'：请填 'coil', 'discrete', 'input' 或 'holding'",
         ),
         (
             "name: c\nkind: people_counter\nprotocol: bacnet\n",
-            r"c.yaml: protocol: 'bacnet' is not known: use mqtt or modbus",
+            r"c.yaml: protocol: 未知协议 'bacnet'：请填 mqtt 或 modbus",
         ),
         (
             "name: c\nkind: people_counter\n",
-            r"c.yaml: protocol: required field is missing: add protocol: mqtt or modbus",
+            r"c.yaml: protocol: 缺少必填字段：请加上 protocol: mqtt 或 modbus",
         ),
-        ("- a\n- b\n", r"c.yaml: \(top level\): a profile is a mapping with name, kind, protocol"),
+        ("- a\n- b\n", r"c.yaml: \(top level\): 设备模板是映射，含 name、kind、protocol"),
     ],
 )
 def test_profile_errors_name_the_field_as_written_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
@@ -51,10 +51,10 @@ def test_profile_errors_name_the_field_as_written_and_the_fix(tmp_path: Path, te
 
 def test_a_profile_that_cannot_be_read_is_one_message(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_bytes(COUNTER.encode() + b"# \xff\xfe\n")
-    with pytest.raises(ProfileError, match=r"c.yaml: not UTF-8 text \(byte \d+\): save it as UTF-8"):
+    with pytest.raises(ProfileError, match=r"c.yaml：不是 UTF-8 文本（第 \d+ 字节）：请另存为 UTF-8"):
         load_profile(tmp_path / "c.yaml")
     (tmp_path / "d.yaml").mkdir()
-    with pytest.raises(ProfileError, match=r"d.yaml: cannot be read: Is a directory"):
+    with pytest.raises(ProfileError, match=r"d.yaml：无法读取 \(unreadable\)：Is a directory"):
         load_profile(tmp_path / "d.yaml")
 
 
@@ -74,10 +74,10 @@ def test_check_config_and_run_give_one_line_for_files_they_cannot_read(tmp_path:
         "devices: [{id: c1, kind: people_counter, profile: c, zone: z, modbus: {host: 127.0.0.1, port: 1}}]\n"
     )
     cases = [
-        (("check-config", str(tmp_path)), "(file): cannot be read: Is a directory"),
-        (("run", "-c", str(tmp_path)), "(file): cannot be read: Is a directory"),
-        (("check-config", str(tmp_path / "latin1.yaml")), "(file): not UTF-8 text (byte 15): save it as UTF-8"),
-        (("check-config", str(tmp_path / "hall.yaml")), "c.yaml: not UTF-8 text"),
+        (("check-config", str(tmp_path)), "(file)：无法读取：Is a directory"),
+        (("run", "-c", str(tmp_path)), "(file)：无法读取：Is a directory"),
+        (("check-config", str(tmp_path / "latin1.yaml")), "(file)：不是 UTF-8 文本（第 15 字节）：请另存为 UTF-8"),
+        (("check-config", str(tmp_path / "hall.yaml")), "c.yaml：不是 UTF-8 文本"),
     ]
     for args, message in cases:
         done = _cli(*args)
@@ -87,7 +87,7 @@ def test_check_config_and_run_give_one_line_for_files_they_cannot_read(tmp_path:
     env = {**os.environ, "HALLGATE_BROKER__PORT": "[1"}
     done = _cli("check-config", str(tmp_path / "hall.yaml"), env=env)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "$HALLGATE_BROKER__PORT: not valid YAML" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "$HALLGATE_BROKER__PORT：不是有效的 YAML" in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_a_zone_id_given_twice_is_an_error(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_zone_id_given_twice_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path / "hall.yaml", {})
-    assert e.value.problems == [("zones[2] (id z1).id", "zone id 'z1' is used twice: zone ids must be unique")]
+    assert e.value.problems == [("zones[2] (id z1).id", "区域编号 'z1' 重复：区域编号不能重复 (duplicate_id)")]
 
 
 def test_one_token_for_two_roles_is_an_error(tmp_path: Path) -> None:
@@ -113,11 +113,11 @@ def test_one_token_for_two_roles_is_an_error(tmp_path: Path) -> None:
     assert e.value.problems == [
         (
             "api.tokens[1].env",
-            "TOK_B holds the same token as TOK_A (api.tokens[0]): give every role and holder a token of its own",
+            "TOK_B 与 TOK_A 的令牌相同（api.tokens[0]）：每个角色和持有人各用自己的令牌 (token_shared)",
         ),
         (
             "api.tokens[2].env",
-            "TOK_A names the same variable (api.tokens[0]): give every role and holder a token of its own",
+            "TOK_A 与之是同一个环境变量（api.tokens[0]）：每个角色和持有人各用自己的令牌 (token_shared)",
         ),
     ]
     assert token not in str(e.value)
@@ -134,7 +134,7 @@ def test_an_empty_host_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path / "hall.yaml", {})
-    fix = "is empty: give a value (or leave the field out for its default)"
+    fix = "为空：请填写（或删去该字段用默认值） (string_too_short)"
     assert sorted(e.value.problems) == [
         ("api.host", fix),
         ("broker.host", fix),
@@ -152,11 +152,12 @@ def test_a_value_that_breaks_a_pattern_is_told_what_to_use(tmp_path: Path) -> No
         load_config(tmp_path / "hall.yaml", {})
     problems = dict(e.value.problems)
     assert (
-        problems["site"] == "'Demo Hall' is not allowed here: use lowercase letters, digits, '_' or '-' (e.g. hall-07)"
+        problems["site"]
+        == "此处不允许 'Demo Hall'：请用小写字母、数字、'_' 或 '-'（如 hall-07） (string_pattern_mismatch)"
     )
-    assert problems["zones[0] (id Z1).id"].startswith("'Z1' is not allowed here: use lowercase letters")
+    assert problems["zones[0] (id Z1).id"].startswith("此处不允许 'Z1'：请用小写字母")
     assert problems["devices[0] (id bad id).id"] == (
-        "'bad id' is not allowed here: use 1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)"
+        "此处不允许 'bad id'：请用 1-64 个字母、数字、'.'、'_' 或 '-'（如 rp-w01） (string_pattern_mismatch)"
     )
     assert "should match pattern" not in str(e.value)
 
@@ -164,10 +165,10 @@ def test_a_value_that_breaks_a_pattern_is_told_what_to_use(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("topic", "message"),
     [
-        ("hall/h/rating/#", "MQTT wildcards (+, #) and NUL are not allowed"),
-        ("vendor/+/rp-1", "MQTT wildcards (+, #) and NUL are not allowed"),
-        ("", "an empty topic"),
-        ("$SYS/rp-1", "topics starting with $ belong to the broker"),
+        ("hall/h/rating/#", "设备主题中不能有 MQTT 通配符"),
+        ("vendor/+/rp-1", "设备主题中不能有 MQTT 通配符"),
+        ("", "主题为空"),
+        ("$SYS/rp-1", "以 $ 开头的主题属于代理本身"),
     ],
 )
 def test_a_device_topic_override_is_a_plain_topic(tmp_path: Path, topic: str, message: str) -> None:
@@ -194,9 +195,9 @@ def test_an_override_error_names_its_variable(tmp_path: Path) -> None:
     list`: the variable that caused it was not named."""
     (tmp_path / "hall.yaml").write_text("site: h\nbroker: {port: 1883}\n")
     cases = {
-        "HALLGATE_BROKR__PORT": ("1", "brokr (from $HALLGATE_BROKR__PORT)", "does not name a setting"),
-        "HALLGATE_DEVICES__5__ID": ("x", "devices (from $HALLGATE_DEVICES__5__ID)", "does not name a setting"),
-        "HALLGATE_BROKER__PORT": ("abc", "broker.port (from $HALLGATE_BROKER__PORT)", "valid integer"),
+        "HALLGATE_BROKR__PORT": ("1", "brokr (from $HALLGATE_BROKR__PORT)", "不对应本文件的任何设置"),
+        "HALLGATE_DEVICES__5__ID": ("x", "devices (from $HALLGATE_DEVICES__5__ID)", "不对应本文件的任何设置"),
+        "HALLGATE_BROKER__PORT": ("abc", "broker.port (from $HALLGATE_BROKER__PORT)", "请填整数 (int_parsing)"),
     }
     for name, (value, where, words) in cases.items():
         with pytest.raises(ConfigError) as e:

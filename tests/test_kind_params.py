@@ -42,9 +42,9 @@ def test_a_kinds_own_parameter_is_composed_typed_and_taken_by_it_only(mast: type
     assert mast.model_validate({"id": "m", "kind": "wind_mast", "profile": "p", "height_m": 12.5}).height_m == 12.5
     with pytest.raises(ValidationError, match="greater than 0"):
         mast.model_validate({"id": "m", "kind": "wind_mast", "profile": "p", "height_m": -1})
-    with pytest.raises(ValidationError, match="height_m: a wind_mast needs height_m: add it"):
+    with pytest.raises(ValidationError, match="height_m: wind_mast 设备必须填写 height_m：请补上"):
         mast.model_validate({"id": "m", "kind": "wind_mast", "profile": "p"})
-    with pytest.raises(ValidationError, match="height_m: a rating_pad takes no height_m"):
+    with pytest.raises(ValidationError, match="height_m: rating_pad 设备没有 height_m 参数"):
         mast.model_validate({"id": "r", "kind": "rating_pad", "profile": "p", "window": "W1", "height_m": 3})
 
 

@@ -94,7 +94,7 @@ def test_the_kinds_secrets_are_required_and_not_read_as_overrides(climate: type[
     raw = {"site": "s", "climate": {"alarm": {"token_env": "HALLGATE_CLIMATE_TOKEN"}}}
     cfg = climate.model_validate(raw)
     assert missing_secrets(cfg, {}) == [
-        ("climate.alarm.token_env", "environment variable HALLGATE_CLIMATE_TOKEN is not set: export it")
+        ("climate.alarm.token_env", "环境变量 HALLGATE_CLIMATE_TOKEN 未设置：请 export (secret_missing)")
     ]
     assert missing_secrets(cfg, {"HALLGATE_CLIMATE_TOKEN": "x" * 20}) == []
     # Named as a secret, the variable is not an override (it would set a field `climate_token`).

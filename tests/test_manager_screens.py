@@ -244,6 +244,19 @@ def test_the_manager_page_from_the_kinds_packages(mosquitto: Mosquitto, tmp_path
             assert driver.find_element(By.ID, "attendance-days").text == "无"
             driver.save_screenshot(str(tmp_path / "manager-1920x1080.png"))
             assert console_errors(driver) == []
+
+            # -- the wall's 好评率 by the same thresholds (it was green whatever it was: 0 % too) ------
+            open_page(driver, hall, "/", "manager")
+            wait_for(
+                lambda: driver.find_elements(By.CSS_SELECTOR, "#by-window td[data-good]"), what="the wall's ratings"
+            )
+            wall = script(
+                driver,
+                "return [document.querySelector('#good-rate').className,"
+                " [...document.querySelectorAll('#by-window tr')]"
+                ".map((tr) => [tr.cells[0].textContent, tr.querySelector('[data-good]').className])]",
+            )
+            assert wall == ["big warn", [["W01", "bad"], ["W03", "warn"], ["W02", "ok"]]], wall  # 80 % in all
         # the other exports, asked for directly: the history's hours and a day's attendance, as numbers
         day_of = {"start": f"{today}T00:00", "end": f"{today}T23:59"}
         xlsx = export(hall, "/api/v1/occupancy/history/export", **day_of)

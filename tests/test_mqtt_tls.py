@@ -230,11 +230,11 @@ def test_config_tls(tmp_path: Path, pki: Pki) -> None:
     assert b.port == 8883 and b.tls is not None and b.tls.ca_file == pki.ca
     assert Broker.model_validate({"tls": {"ca_file": str(pki.ca)}, "port": 18883}).port == 18883
     assert Broker.model_validate({}).port == 1883
-    with pytest.raises(ValueError, match=r"file .*nope.pem does not exist"):
+    with pytest.raises(ValueError, match=r"文件 .*nope.pem 不存在"):
         Broker.model_validate({"tls": {"ca_file": str(tmp_path / "nope.pem")}})
-    with pytest.raises(ValueError, match="cert_file and key_file go together"):
+    with pytest.raises(ValueError, match="cert_file 与 key_file 须同时给出"):
         Broker.model_validate({"tls": {"ca_file": str(pki.ca), "cert_file": str(pki.client_cert)}})
-    with pytest.raises(ValueError, match="cannot be used as a client certificate"):
+    with pytest.raises(ValueError, match="不能用作客户端证书"):
         Broker.model_validate({"tls": {"cert_file": str(pki.client_cert), "key_file": str(pki.server_key)}})
 
 
@@ -243,7 +243,7 @@ def test_config_file_names_the_tls_field_and_the_fix(tmp_path: Path, pki: Pki) -
     hall.write_text(f"site: t\nbroker: {{host: broker.local, tls: {{ca_file: {tmp_path}/missing-ca.pem}}}}\n")
     with pytest.raises(ConfigError) as e:
         load_config(hall, environ={})
-    assert "broker.tls.ca_file: file" in str(e.value) and "missing-ca.pem does not exist" in str(e.value)
+    assert "broker.tls.ca_file：文件" in str(e.value) and "missing-ca.pem 不存在" in str(e.value)
     # The environment can supply it, as any other setting.
     cfg = load_config(hall, environ={"HALLGATE_BROKER__TLS__CA_FILE": str(pki.ca)})
     assert cfg.broker.tls is not None and cfg.broker.tls.ca_file == pki.ca and cfg.broker.port == 8883

@@ -32,17 +32,17 @@ def test_defaults_and_per_zone_reset(tmp_path: Path) -> None:
     [
         (
             "occupancy: {reset_at: 3:00}\n",
-            r'occupancy.reset_at: 180 is a number, not a time of day: write HH:MM quoted, e.g. "03:00" \(line 3\)',
+            r'occupancy.reset_at：180 是数字，不是时刻：请写带引号的 HH:MM，如 "03:00" \(value_error\)（第 3 行）',
         ),
         (
             'occupancy: {reset_at: "10:00"}\n',
-            r"occupancy.reset_at: 10:00 is within working hours 09:00-17:00: reset when the hall is closed",
+            r"occupancy.reset_at：10:00 在工作时间 09:00-17:00 之内：请在闭厅时清零",
         ),
-        ("occupancy: {over_capacity_pct: 90, clear_pct: 95}\n", r"clear_pct 95 is above over_capacity_pct 90"),
-        ("occupancy: {resetat: x}\n", r"occupancy.resetat: unknown field"),
+        ("occupancy: {over_capacity_pct: 90, clear_pct: 95}\n", r"clear_pct 95 高于 over_capacity_pct 90"),
+        ("occupancy: {resetat: x}\n", r"occupancy.resetat：未知字段"),
         (
             "zones: [{id: lobby, capacity: 5, reset_at: never, reset_counters: true}]\n",
-            r"reset_counters: the zone is never reset \(reset_at: never\): drop one of them",
+            r"reset_counters：该区域从不清零（reset_at: never），两者请删去其一",
         ),
     ],
 )

@@ -132,7 +132,7 @@ def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
         "name: broken\nkind: people_counter\nprotocol: modbus\nsignals:\n"
         "  x: {table: discrete, address: 0, type: float32}\n"
     )
-    with pytest.raises(ProfileError, match=r"broken.yaml: .*signals.x.*does not fit the discrete table"):
+    with pytest.raises(ProfileError, match=r"broken.yaml: .*signals.x.*不适用于 discrete 表"):
         find_profile("broken", [tmp_path])
 
 
@@ -140,23 +140,23 @@ def test_bad_profile_names_the_file_and_field(tmp_path: Path) -> None:
     ("snippet", "message"),
     [
         ("kind: Rating-Pad", "kind"),
-        ("channels: {e: {event: x, fields: {fw: fw}}}", "'fw' is not a field type"),
-        ("channels: {e: {event: x, fields: {s: {type: int, map: {a: high}}}}}", "'high' is not of type int"),
-        ("timestamp: {format: '%Y-%m-%d', timezone: Mars/Olympus}", "not an IANA time zone"),
-        ("timestamp: {format: epoch_fortnights}", "strptime pattern"),
-        ("topic: 'x/{device}/{kind}/{channel}'", "unknown placeholders"),
-        ("topic: 'x/{site}/{channel}'", "must contain {device}"),
-        ("commands: {go: {payload: {op: go, n: '{n}'}}}", "not params"),
-        ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "whole value"),
+        ("channels: {e: {event: x, fields: {fw: fw}}}", "'fw' 不是字段类型"),
+        ("channels: {e: {event: x, fields: {s: {type: int, map: {a: high}}}}}", "'high' 不是 int 类型"),
+        ("timestamp: {format: '%Y-%m-%d', timezone: Mars/Olympus}", "不是 IANA 时区"),
+        ("timestamp: {format: epoch_fortnights}", "strptime 格式"),
+        ("topic: 'x/{device}/{kind}/{channel}'", "未知的占位符"),
+        ("topic: 'x/{site}/{channel}'", "须包含 {device}"),
+        ("commands: {go: {payload: {op: go, n: '{n}'}}}", "不是 params 中的参数"),
+        ("commands: {go: {params: {n: int}, payload: {op: go, n: 'x{n}'}}}", "须是整个取值"),
         (
             "channels: {e: {event: x, fields: {fw: {source: ver}}}}",
-            r"fields\.fw\.type: required field is missing: add it",
+            r"fields\.fw\.type: 缺少必填字段：请补上",
         ),
-        ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max need type int or float"),
+        ("channels: {e: {event: x, fields: {n: {type: string, min: 1}}}}", "min/max 需要 int 或 float 类型"),
         ("channels: {e: {event: x, time: sometimes, fields: {n: int}}}", "time"),
         ("{channel_field: t, topic: 'v/{device}', commands: {go: {payload: {op: go, id: '{id}'}}}}", "command_topic"),
-        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: nope}}}", "is not a channel"),
-        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: status}}}", "'id' is not a field"),
+        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: nope}}}", "不是通道"),
+        ("commands: {go: {payload: {op: go, id: '{id}'}, ack: {channel: status}}}", "'id' 不是通道 status 的字段"),
     ],
 )
 def test_profile_mistakes_are_named_at_load(tmp_path: Path, snippet: str, message: str) -> None:
@@ -176,12 +176,12 @@ def test_profile_mistakes_are_named_at_load(tmp_path: Path, snippet: str, messag
 @pytest.mark.parametrize(
     ("signal", "message"),
     [
-        ("{table: input, address: 0, type: int16, counter: true}", "a counter is an unsigned integer"),
-        ("{table: input, address: 0, type: uint16, scale: 0.1, wrap: 1000}", "a counter is an unsigned integer"),
-        ("{table: input, address: 0, type: string}", "needs count"),
-        ("{table: input, address: 0, type: uint32, count: 2}", "count is for bits and string"),
-        ("{table: coil, address: 0, type: bool, bit: 3}", "bit picks one bit of a register"),
-        ("{table: input, address: 0, type: bits, count: 4, scale: 2}", "need a numeric type"),
+        ("{table: input, address: 0, type: int16, counter: true}", "计数器是无符号整数"),
+        ("{table: input, address: 0, type: uint16, scale: 0.1, wrap: 1000}", "计数器是无符号整数"),
+        ("{table: input, address: 0, type: string}", "需要 count"),
+        ("{table: input, address: 0, type: uint32, count: 2}", "count 只用于 bits 和 string"),
+        ("{table: coil, address: 0, type: bool, bit: 3}", "bit 用于从寄存器中取一位"),
+        ("{table: input, address: 0, type: bits, count: 4, scale: 2}", "需要数值类型"),
         ("{table: input, address: 0, type: uint16, byte_order: XYZW}", "byte_order"),
     ],
 )
@@ -197,7 +197,7 @@ def test_modbus_command_mistakes_are_named_at_load(tmp_path: Path) -> None:
         "commands: {go: {writes: [{table: coil, address: 0, index: door, value: true}],"
         " confirm: {when: [{signal: y, equals: 1}]}}}\n"
     )
-    with pytest.raises(ProfileError, match=r"\['door'\] are not params"):
+    with pytest.raises(ProfileError, match=r"\['door'\] 不是 params 中的参数"):
         load_profile(tmp_path / "m.yaml")
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.alerts.engine import worded
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.domain.calendar import Schedule
@@ -68,7 +69,8 @@ class Queue:
 
 
 def held(conditions: list[Condition]) -> dict[tuple[str, str], str]:
-    return {(c.rule, c.key): c.summary for c in conditions}
+    """What each alert says, as the alert desk words it (the catalogue's template, in Chinese)."""
+    return {(c.rule, c.key): worded(c).summary for c in conditions}
 
 
 def test_a_line_waiting_past_the_threshold_raises_a_long_wait_that_says_what_to_do() -> None:
@@ -216,11 +218,11 @@ def test_windows_today_knows_each_windows_last_call_or_end_its_lines_and_whether
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("queue: {long_wait_min: 0}\n", r"hall.yaml: queue.long_wait_min: Input should be greater than 0"),
-        ("queue: {idle_window_min: -5}\n", r"hall.yaml: queue.idle_window_min: Input should be greater than 0"),
-        ("queue: {lines: {A: {}}}\n", r"queue.lines.A.long_wait_min: required field is missing"),
-        ("queue: {lines: {A: {idle_window_min: 3}}}\n", r"queue.lines.A.idle_window_min: unknown field"),
-        ("queue: {lines: {' ': {long_wait_min: 5}}}\n", r"queue.lines: line id ' ' is blank or has spaces around it"),
+        ("queue: {long_wait_min: 0}\n", r"hall.yaml：queue.long_wait_min：0 太小：应大于 0 \(greater_than\)"),
+        ("queue: {idle_window_min: -5}\n", r"hall.yaml：queue.idle_window_min：-5 太小：应大于 0 \(greater_than\)"),
+        ("queue: {lines: {A: {}}}\n", r"queue.lines.A.long_wait_min：缺少必填字段"),
+        ("queue: {lines: {A: {idle_window_min: 3}}}\n", r"queue.lines.A.idle_window_min：未知字段"),
+        ("queue: {lines: {' ': {long_wait_min: 5}}}\n", r"queue.lines：队列编号 ' ' 为空或前后有空格"),
     ],
 )
 def test_a_mistake_in_the_queue_section_names_the_file_and_the_field(tmp_path: Path, text: str, message: str) -> None:

@@ -64,9 +64,9 @@ def test_the_ranking_weights_are_checked_in_the_configuration() -> None:
     assert HallConfig(site="t", reports={"ranking": {"weights": {"good_rate": 2}}}).reports.ranking.weights == {
         "good_rate": 2
     }
-    with pytest.raises(ValidationError, match="unknown criteria speed"):
+    with pytest.raises(ValidationError, match="未知指标 speed"):
         HallConfig(site="t", reports={"ranking": {"weights": {"speed": 1}}})
-    with pytest.raises(ValidationError, match="at least one"):
+    with pytest.raises(ValidationError, match="至少一项大于 0"):
         HallConfig(site="t", reports={"ranking": {"weights": {"good_rate": 0}}})
 
 

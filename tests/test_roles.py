@@ -35,6 +35,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/me", ""): ANYONE,
     ("GET", "/api/v1/words", ""): ANYONE,  # the catalogue: the sign-in box needs it before any token
     ("GET", "/api/v1/staff", ""): PUBLIC,  # the registry: the viewer gets names masked, no ids
+    ("POST", "/api/v1/staff", ""): frozenset({"admin"}),  # a change to the registry
     ("POST", "/api/v1/session", ""): ANYONE,  # sign-in by name and password: before any token
     ("DELETE", "/api/v1/session", ""): ANYONE,  # sign-out: ends the cookie's session, if any
     ("GET", "/api/v1/kinds", ""): PUBLIC,
@@ -169,9 +170,9 @@ def test_every_route_answers_every_role_as_the_table_says(
 
         # A refusal names the roles that may (the page shows it; an integrator knows whom to ask).
         r = await http.get("/api/v1/audit", headers=_headers("viewer"))
-        assert "manager" in r.json()["detail"] and "admin" in r.json()["detail"]
+        assert "管理人员" in r.json()["detail"] and "系统管理员" in r.json()["detail"], r.text
         r = await http.get("/api/v1/ratings/summary?by=staff", headers=_headers("viewer"))
-        assert "duty_manager" in r.json()["detail"]
+        assert "值班长" in r.json()["detail"], r.text
 
         # The pages hide what /me does not list: the viewer's list is the table's public rows.
         may = set((await http.get("/api/v1/me", headers=_headers("viewer"))).json()["may"])

@@ -29,8 +29,8 @@ def test_no_broker_is_an_error_not_running(capsys: pytest.CaptureFixture[str]) -
     took = time.monotonic() - started
     out, err = capsys.readouterr()
     assert rc == 1
-    assert "running" not in out
-    assert f"no MQTT device reached the broker 127.0.0.1:{port} within 1 s" in err
+    assert "(running)" not in out
+    assert f"1 秒内没有一台 MQTT 设备连上代理 127.0.0.1:{port}" in err
     assert "refused" in err.lower(), err  # the reason, not just "timeout"
     assert took < 5
 
@@ -44,7 +44,7 @@ def test_sigterm_publishes_the_shutdown_status_not_the_will(mosquitto: Mosquitto
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.startswith("running"):
+            if line.startswith("运行中 (running)"):
                 break
         assert json.loads(retained(mosquitto.port, status))["state"] == "online"
         proc.send_signal(signal.SIGTERM)
@@ -55,7 +55,7 @@ def test_sigterm_publishes_the_shutdown_status_not_the_will(mosquitto: Mosquitto
             proc.kill()
             proc.wait()
     assert json.loads(retained(mosquitto.port, status)) == {"state": "offline", "reason": "shutdown"}
-    assert "summary:" in out and "stopped" in out
+    assert "汇总 (summary)" in out and "已停止 (stopped)" in out
 
 
 def test_seq_survives_a_restart_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -65,10 +65,10 @@ def test_cli_district_write_configs(mosquitto: Mosquitto, tmp_path: Path, capsys
     argv += ["--fault", "jam:device=lb-1-002,slot=3", "--fault", "lens_blocked:share=1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "fault jam: lb-1-002\n" in out and "fault lens_blocked: pc-door-001, pc-door-002\n" in out
-    assert "faults applied: 3; active at the end: 3" in out
+    assert "故障 jam (fault)：lb-1-002\n" in out and "故障 lens_blocked (fault)：pc-door-001, pc-door-002\n" in out
+    assert "已注入故障：3 个；结束时仍生效：3 个" in out
     assert main([*argv[:-4], "--fault", "jam:device=lb-1-009,slot=3"]) == 2
-    assert f"wrote 2 gateway configurations to {tmp_path / 'cfg'}/" in out
+    assert f"已写入 2 份网关配置到 {tmp_path / 'cfg'}/" in out
     written = yaml.safe_load((tmp_path / "cfg" / "village-002.yaml").read_text())
     assert written["site"] == "village-002" and written["devices"][4]["modbus"]["port"] == base + 1
-    assert "summary: ran" in out and "2 site(s), 10 devices (8 MQTT, 2 Modbus)" in out
+    assert "汇总 (summary)：运行" in out and "2 个站点，10 台设备（MQTT 8 台，Modbus 2 台）" in out

@@ -213,9 +213,9 @@ def test_cli_fault_at_start_and_status_line(
         out = capsys.readouterr().out
         assert rc == 0, out
         assert watch.matching(on("lockbox/lb-cli/event", slot=2, type="door_open"))
-    assert "fault door_open: lb-cli" in out
-    assert "status 00:00:00: 1/1 devices up (1/1 MQTT online)" in out and "2 faults active" in out
-    assert "summary: ran" in out and "faults applied: 2" in out
+    assert "故障 door_open (fault)：lb-cli" in out
+    assert "状态 (status) 00:00:00：1/1 台设备在运行（MQTT 在线 1/1）" in out and "2 个故障生效" in out
+    assert "汇总 (summary)：运行" in out and "已注入故障：2 个" in out
     assert main(["device", "lockbox", "--id", "x", "--fault", "jam:slot=0", "--duration", "0.1"]) == 2
 
 
@@ -280,7 +280,7 @@ def test_http_control_for_a_hall_without_a_broker(capsys: pytest.CaptureFixture[
     port = free_ports(2)
     argv = ["device", "people_counter", "--id", "pc-h2", "--port", str(port), "--no-control"]
     assert main([*argv, "--http-control", str(port + 1), "--duration", "0.2"]) == 0
-    assert f"faults over HTTP: POST http://127.0.0.1:{port + 1}/faults" in capsys.readouterr().out
+    assert f"(faults over HTTP)：POST http://127.0.0.1:{port + 1}/faults" in capsys.readouterr().out
 
 
 def test_faults_refuse_an_unknown_kind_and_ask_the_registry_for_kind_faults() -> None:

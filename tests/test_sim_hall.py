@@ -171,7 +171,7 @@ def test_cli_ctrl_c_stops_within_two_seconds(mosquitto: Mosquitto) -> None:
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             seen.append(line)
-            if line.startswith("running") or not line:
+            if line.startswith("运行中 (running)") or not line:
                 break
         assert any("hall/demo-hall/rating/rp-cli/#" in s for s in seen), seen
         status = "hall/demo-hall/rating/rp-cli/status"

@@ -47,24 +47,24 @@ def test_post_and_slot_come_from_posts_and_phones(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("staff", "field", "says", "line"),
     [
-        ("  - {id: S1, name: a}\n  - {id: S1, name: b}\n", "staff[1] (id S1).id", "already staff[0]", 10),
-        ("  - {id: S9, name: a, window: W77}\n", "staff[0] (id S9).window", "not one of this hall's windows", 9),
-        ("  - {id: S1, name: a, post: B}\n", "staff[0] (id S1).post", "posts[] makes them W01 A", 9),
-        ("  - {id: S2, name: a, window: W01}\n", "staff[0] (id S2).window", "posts[] puts them at W02", 9),
+        ("  - {id: S1, name: a}\n  - {id: S1, name: b}\n", "staff[1] (id S1).id", "已是 staff[0]", 10),
+        ("  - {id: S9, name: a, window: W77}\n", "staff[0] (id S9).window", "不是本厅的窗口", 9),
+        ("  - {id: S1, name: a, post: B}\n", "staff[0] (id S1).post", "posts[] 却是 W01 A", 9),
+        ("  - {id: S2, name: a, window: W01}\n", "staff[0] (id S2).window", "posts[] 却在 W02", 9),
         (
             "  - {id: S2, name: a, phone: {device: lb-1, slot: 6}}\n"
             "  - {id: S3, name: b,\n     phone: {device: lb-1, slot: 6}}\n",
             "staff[1] (id S3).phone",
-            "already S2's",
+            "已属于 S2",
             11,
         ),
         (
             "  - {id: S1, name: a, phone: {device: lb-1, slot: 4}}\n",
             "staff[0] (id S1).phone",
-            "phones.lockboxes gives lb-1 slot 3",
+            "phones.lockboxes 却是 lb-1 的 3 号",
             9,
         ),
-        ("  - {id: S2, name: a, phone: {device: lb-1, slot: 3}}\n", "staff[0] (id S2).phone", "is S1's", 9),
+        ("  - {id: S2, name: a, phone: {device: lb-1, slot: 3}}\n", "staff[0] (id S2).phone", "属于 S1", 9),
     ],
 )
 def test_registry_errors_name_field_and_line(tmp_path: Path, staff: str, field: str, says: str, line: int) -> None:
@@ -72,7 +72,7 @@ def test_registry_errors_name_field_and_line(tmp_path: Path, staff: str, field: 
         load_config(hall(tmp_path, staff), {})
     assert any(p == field and says in m for p, m in e.value.problems), e.value.problems
     assert e.value.lines.get(field) == line, (e.value.lines, e.value.render())
-    assert f"(line {line})" in e.value.render()
+    assert f"（第 {line} 行）" in e.value.render()
 
 
 def _import(tmp_path: Path, sheet: Path, path: Path) -> subprocess.CompletedProcess[str]:

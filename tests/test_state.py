@@ -52,7 +52,7 @@ def test_store_folder_that_cannot_be_made_is_one_clear_startup_error(tmp_path: P
     (tmp_path / "a-file").write_text("")
     hall = tmp_path / "hall.yaml"
     hall.write_text(f"site: s1\napi: {{port: {free_port()}}}\nstore: {{path: {tmp_path}/a-file/outbox.sqlite}}\n")
-    with pytest.raises(StartupError, match=r"store.path: cannot create the folder .*a-file.*HALLGATE_STORE__PATH"):
+    with pytest.raises(StartupError, match=r"store.path：无法创建目录 .*a-file.*HALLGATE_STORE__PATH"):
         asyncio.run(_enter(load_config(hall)))
 
 

@@ -111,13 +111,13 @@ def test_the_token_bucket_never_grants_more_than_burst_plus_rate_times_time() ->
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"url": "tsdb:8428"}, "not an http(s) URL"),
-        ({"url": "http://u:pw@tsdb:8428"}, "no credentials"),
-        ({"url": "http://tsdb:8428", "tls": {}}, "not https"),
+        ({"url": "tsdb:8428"}, "不是 http(s) 网址"),
+        ({"url": "http://u:pw@tsdb:8428"}, "不要写账号密码"),
+        ({"url": "http://tsdb:8428", "tls": {}}, "不是 https://"),
         ({"url": "http://tsdb:8428", "catch_up_rate": 0}, "greater than 0"),
         ({"url": "http://tsdb:8428", "site_label": "Town 7"}, "pattern"),
         ({"url": "http://tsdb:8428", "api": "graphite"}, "victoriametrics"),
-        ({"url": "http://tsdb:8428", "password_env": "X"}, "needs district.username"),
+        ({"url": "http://tsdb:8428", "password_env": "X"}, "需要同时填写 district.username"),
     ],
 )
 def test_district_configuration_is_refused_with_a_message_that_says_what_to_fix(settings, message) -> None:

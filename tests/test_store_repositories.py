@@ -36,7 +36,7 @@ AT_SEVEN = {
 # Steps added since the bridge, which an old file gains when it opens: each repository's version,
 # and what they add to the schema.
 NOW = AT_SEVEN | {
-    "alerts": 2,
+    "alerts": 3,
     "violations": 1,
     "accounts": 2,
     "reports": 1,
@@ -44,11 +44,12 @@ NOW = AT_SEVEN | {
     "report_runs": 1,
     "ledger_reads": 1,
     "reminders": 1,
+    "staff": 1,
 }
 NEW_TABLES = {  # empty in an old file
     *("accounts", "sessions", "violations", "violation_steps", "escalations", "reports", "violation_photos", "notices"),
     *("report_schedule", "report_runs", "report_deliveries"),
-    *("ledger_reads", "reminders"),
+    *("ledger_reads", "reminders", "staff_overlay"),
 }
 # Tables of the single-version code a later step altered: LATER holds them as they are now.
 ALTERED = {"workorders"}
@@ -107,18 +108,28 @@ def schema(path: Path) -> set[tuple[str, str, str]]:
     return {(t, n, " ".join(re.sub(r"--[^\n]*", "", sql or "").split()).replace("( ", "(")) for t, n, sql in found}
 
 
+LEDGER_PREFIXES = ("violation", "escalation", "report", "notice", "ledger_reads", "reminders", "staff_overlay")
+LEDGER_PREFIXES += ("sqlite_autoindex_",)
+
+
 def ledger_schema(tmp_path: Path) -> set[tuple[str, str, str]]:
-    """The discipline ledger's (with its patrol records) and the reports' tables and indexes
-    (repositories added after the bridge), as a new file has them."""
+    """The discipline ledger's (with its patrol records), the reports' and the staff overlay's tables
+    and indexes (repositories added after the bridge), as a new file has them."""
     Journal(tmp_path / "fresh.sqlite").close()
     return {
         s
         for s in schema(tmp_path / "fresh.sqlite")
-        if s[1].startswith(
-            ("violation", "escalation", "report", "notice", "ledger_reads", "reminders", "sqlite_autoindex_")
-        )
-        and not s[1].startswith(("sqlite_autoindex_a", "sqlite_autoindex_s"))  # accounts, sessions: in LATER
+        if s[1].startswith(LEDGER_PREFIXES)
+        and not s[1].startswith(("sqlite_autoindex_a", "sqlite_autoindex_se"))  # accounts, sessions: in LATER
     }
+
+
+def with_alert_words(shape: set[tuple[str, str, str]], tmp_path: Path) -> set[tuple[str, str, str]]:
+    """An old file's schema once the alerts' third step added its columns (the table's SQL as a
+    new file has it: SQLite rewrites the CREATE TABLE of an altered table)."""
+    Journal(tmp_path / "fresh-alerts.sqlite").close()
+    fresh = {s for s in schema(tmp_path / "fresh-alerts.sqlite") if s[:2] == ("table", "alerts")}
+    return {s for s in shape if s[:2] != ("table", "alerts")} | fresh
 
 
 def user_version(path: Path) -> int:
@@ -136,8 +147,11 @@ def test_a_file_at_user_version_7_opens_with_every_table_and_row_intact(tmp_path
     after = rows(path)
     assert after.pop("schema_versions") == sorted(NOW.items(), key=repr)
     assert [after.pop(t) for t in sorted(NEW_TABLES)] == [[]] * len(NEW_TABLES)
+    # The alerts gained their words' columns (empty in the old rows), nothing else was rewritten.
+    assert after.pop("alerts") == [(*r, None, None, None) for r in before.pop("alerts")]
     assert after == before  # no migration ran again, nothing was dropped or rewritten
-    assert schema(path) == shape | LATER_UNSTORED | ledger_schema(tmp_path)  # only the steps added since the bridge ran
+    # only the steps added since the bridge ran
+    assert schema(path) == with_alert_words(shape, tmp_path) | LATER_UNSTORED | ledger_schema(tmp_path)
     # ...and the features read their rows through the repositories.
     j = Journal(path)
     assert j.transitions("pad-1") == [(1, "offline", "掉线")]
@@ -170,10 +184,12 @@ def test_a_file_at_user_version_5_keeps_its_rows_and_gains_the_later_steps(tmp_p
     after = rows(path)
     assert after["pickup_items"] == [(*before["pickup_items"][0], None)]
     assert after["audit"][0] == (*before["audit"][0], None)
-    assert {t: after[t] for t in LEGACY_TABLES - {"pickup_items", "audit"}} == {
-        t: before[t] for t in LEGACY_TABLES - {"pickup_items", "audit"}
+    assert after["alerts"] == [(*r, None, None, None) for r in before["alerts"]]
+    assert {t: after[t] for t in LEGACY_TABLES - {"pickup_items", "audit", "alerts"}} == {
+        t: before[t] for t in LEGACY_TABLES - {"pickup_items", "audit", "alerts"}
     }
-    assert schema(path) == schema(FIXTURES / "state-v7.sqlite") | LATER_UNSTORED | ledger_schema(tmp_path)
+    v7 = with_alert_words(schema(FIXTURES / "state-v7.sqlite"), tmp_path)
+    assert schema(path) == v7 | LATER_UNSTORED | ledger_schema(tmp_path)
 
 
 def test_a_new_file_has_the_schema_the_single_version_code_made(tmp_path: Path) -> None:
@@ -184,7 +200,7 @@ def test_a_new_file_has_the_schema_the_single_version_code_made(tmp_path: Path) 
     (tmp_path / "old").mkdir()
     upgraded = copy(7, tmp_path / "old")
     Journal(upgraded, stores=stores()).close()
-    kept = {s for s in schema(FIXTURES / "state-v7.sqlite") if s[1] not in ALTERED}
+    kept = {s for s in with_alert_words(schema(FIXTURES / "state-v7.sqlite"), tmp_path) if s[1] not in ALTERED}
     assert kept | LATER <= schema(tmp_path / "state.sqlite")
     assert schema(tmp_path / "state.sqlite") == schema(upgraded)
     assert user_version(tmp_path / "state.sqlite") == 7

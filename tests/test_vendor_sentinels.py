@@ -205,7 +205,7 @@ def test_check_config_accepts_the_mapping_and_refuses_each_malformed_one(tmp_pat
             ],
         )
     )
-    assert ok.returncode == 0 and "3 devices" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and "3 台设备" in ok.stdout, ok.stdout + ok.stderr
     devices = []
     for n, (name, (text, _, _)) in enumerate(sorted(MALFORMED.items())):
         (bad / "profiles" / f"{name}.yaml").write_text(text.format(name=name))
@@ -215,7 +215,7 @@ def test_check_config_accepts_the_mapping_and_refuses_each_malformed_one(tmp_pat
     refused = _check_config(_hall(bad, devices))
     out = refused.stdout + refused.stderr
     assert refused.returncode == 1 and "Traceback" not in out, out
-    assert f"{len(MALFORMED)} error(s)" in out, out
+    assert f"{len(MALFORMED)} 处错误" in out, out
     for n, (name, (_, where, fix)) in enumerate(sorted(MALFORMED.items())):
         line = next((x for x in out.splitlines() if f"devices[{n}]" in x), "")
         assert f"profiles/{name}.yaml: {where}" in line and fix in line, (name, out)

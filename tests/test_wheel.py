@@ -62,7 +62,7 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
     assert venv in demo_config.parents and demo_config.is_file()
 
     out = _run(venv / "bin" / "hallgate", "check-config", demo_config, cwd=elsewhere, env=env)
-    assert "ok: site demo-hall" in out and "31 devices" in out, out
+    assert "配置无误 (ok)：站点 demo-hall" in out and "31 台设备" in out, out
 
     with running_demo(venv / "bin" / "hallgate", elsewhere, env) as demo:
         assert httpx.get(f"{demo.base}/healthz").json() == {"status": "ok"}
@@ -78,4 +78,4 @@ def test_the_installed_wheel_checks_configs_and_runs_the_demo(tmp_path: Path) ->
         ]
         assert fragments and all(httpx.get(f"{demo.base}{f['script']}").status_code == 200 for f in fragments)
         rc, rest = demo.stop()
-    assert rc == 0 and "hallgate: stopped" in rest and "Traceback" not in rest, rest
+    assert rc == 0 and "hallgate: 已停止 (stopped)" in rest and "Traceback" not in rest, rest

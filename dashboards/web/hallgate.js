@@ -90,7 +90,8 @@ const HG = (() => {
   }
   async function api(path, opts = {}) {
     // A token (a machine's, or typed in) goes as a header; a signed-in person's session is its cookie.
-    const headers = { ...(token() ? { Authorization: `Bearer ${token()}` } : {}), ...(opts.headers || {}) };
+    // The page's language, not the browser's: the API says alerts (and errors) in the one asked for.
+    const headers = { "Accept-Language": lang === "en" ? "en" : "zh-CN", ...(token() ? { Authorization: `Bearer ${token()}` } : {}), ...(opts.headers || {}) };
     let body;
     if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(opts.body); }
     let r;

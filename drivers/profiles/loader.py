@@ -10,6 +10,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from drivers.profiles.model import ModbusProfile, MqttProfile, Profile
+from drivers.profiles.validation import hint_of
 
 PROTOCOLS = ("mqtt", "modbus")
 _adapter: TypeAdapter[MqttProfile | ModbusProfile] = TypeAdapter(Profile)
@@ -29,20 +30,16 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 def _hint(err: Any) -> str:
     """What is wrong and what to do, as the hall file's errors say it (gateway/config/errors.py)."""
-    kind, msg = err["type"], err["msg"]
+    kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown field: remove it or check its spelling (see README, Device profiles)"
-    if kind == "missing":
-        return "required field is missing: add it"
-    if kind in ("literal_error", "enum"):
-        return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
+        return "未知字段：请删除或检查拼写（见 README「Device profiles」）(extra_forbidden)"
     if kind == "union_tag_invalid":
-        return f"{err.get('ctx', {}).get('tag')!r} is not known: use {' or '.join(PROTOCOLS)}"
+        return f"未知协议 {err.get('ctx', {}).get('tag')!r}：请填 {' 或 '.join(PROTOCOLS)} ({kind})"
     if kind == "union_tag_not_found":
-        return f"required field is missing: add protocol: {' or '.join(PROTOCOLS)}"
+        return f"缺少必填字段：请加上 protocol: {' 或 '.join(PROTOCOLS)} ({kind})"
     if not err["loc"] and kind in ("model_type", "dict_type", "model_attributes_type"):
-        return "a profile is a mapping with name, kind, protocol, vendor, ... (see README, Device profiles)"
-    return msg.removeprefix("Value error, ")
+        return f"设备模板是映射，含 name、kind、protocol、vendor 等（见 README「Device profiles」）({kind})"
+    return hint_of(err)
 
 
 def load_profile(path: Path) -> MqttProfile | ModbusProfile:
@@ -50,11 +47,11 @@ def load_profile(path: Path) -> MqttProfile | ModbusProfile:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return _adapter.validate_python(raw)
     except yaml.YAMLError as e:
-        raise ProfileError(f"{path}: not valid YAML: {e}") from None
+        raise ProfileError(f"{path}：不是有效的 YAML (yaml_invalid)：{e}") from None
     except UnicodeDecodeError as e:
-        raise ProfileError(f"{path}: not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+        raise ProfileError(f"{path}：不是 UTF-8 文本（第 {e.start} 字节）：请另存为 UTF-8 (not_utf8)") from None
     except OSError as e:
-        raise ProfileError(f"{path}: cannot be read: {e.strerror}") from None
+        raise ProfileError(f"{path}：无法读取 (unreadable)：{e.strerror}") from None
     except ValidationError as e:
         details = "; ".join(
             f"{'protocol' if err['type'].startswith('union_tag') else _where(err['loc'])}: {_hint(err)}"
@@ -71,6 +68,9 @@ def find_profile(name: str, dirs: Iterable[Path]) -> MqttProfile | ModbusProfile
         if path.is_file():
             profile = load_profile(path)
             if profile.name != name:
-                raise ProfileError(f"{path}: its name is {profile.name!r}, expected {name!r} (the file name)")
+                raise ProfileError(
+                    f"{path}：其 name 为 {profile.name!r}，应与文件名一致为 {name!r} (profile_name_mismatch)"
+                )
             return profile
-    raise ProfileError(f"no profile {name!r} in {', '.join(dict.fromkeys(searched))}: add {name}.yaml there")
+    where = "、".join(dict.fromkeys(searched))
+    raise ProfileError(f"在 {where} 中找不到设备模板 {name!r}：请在其中加入 {name}.yaml (unknown_profile)")

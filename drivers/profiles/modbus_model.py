@@ -41,25 +41,25 @@ class Signal(ProfileModel):
     def _consistent(self) -> Signal:
         bit_table = self.table in ("coil", "discrete")
         if bit_table and self.type not in ("bool", "bits"):
-            raise ValueError(f"type {self.type} does not fit the {self.table} table")
+            raise ValueError(f"类型 {self.type} 不适用于 {self.table} 表")
         if self.type in ("bits", "string") and self.count is None:
-            raise ValueError(f"type {self.type} needs count")
+            raise ValueError(f"类型 {self.type} 需要 count")
         if self.type not in ("bits", "string") and self.count is not None:
-            raise ValueError(f"count is for bits and string, not {self.type}")
+            raise ValueError(f"count 只用于 bits 和 string，不用于 {self.type}")
         if self.bit is not None and (bit_table or self.type != "bool"):
-            raise ValueError("bit picks one bit of a register for a bool signal")
+            raise ValueError("bit 用于从寄存器中取一位作 bool 信号")
         if self.type == "string" and self.count is not None and self.count > 125:
-            raise ValueError("a string is at most 125 registers")
+            raise ValueError("string 最多 125 个寄存器")
         transforms = [n for n in ("scale", "offset", "map", "flags") if getattr(self, n) is not None]
         if transforms and self.type in ("bool", "bits", "string"):
-            raise ValueError(f"{', '.join(transforms)} need a numeric type, not {self.type}")
+            raise ValueError(f"{'、'.join(transforms)} 需要数值类型，不能是 {self.type}")
         if self.map is not None and self.flags is not None:
-            raise ValueError("a signal has map or flags, not both")
+            raise ValueError("一个信号只能有 map 或 flags 之一")
         if (self.map is not None or self.flags is not None) and (self.scale or self.offset):
-            raise ValueError("map/flags work on the raw value: no scale or offset")
+            raise ValueError("map/flags 作用于原始值：不能再有 scale 或 offset")
         unsigned = self.type in ("uint16", "uint32", "uint64")
         if (self.counter or self.wrap is not None) and (not unsigned or transforms):
-            raise ValueError("a counter is an unsigned integer (uint16/32/64) without scale, offset or map")
+            raise ValueError("计数器是无符号整数（uint16/32/64），不带 scale、offset 或 map")
         check_register_absent(self.absent, self.map, self.type)
         return self
 
@@ -107,7 +107,7 @@ class Condition(ProfileModel):
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
         if (self.equals is None) == (self.at_most is None):
-            raise ValueError("a condition has either equals or at_most")
+            raise ValueError("条件只能有 equals 或 at_most 之一")
         return self
 
 
@@ -143,10 +143,10 @@ class ModbusCommand(ProfileModel):
             named += [c.index for c in (*self.confirm.when, *self.confirm.fail_when)]
         for w in self.writes:
             if isinstance(w.value, str) and not PLACEHOLDER.match(w.value):
-                raise ValueError(f'write value {w.value!r} is not a number, true/false or "{{param}}"')
+                raise ValueError(f'写入值 {w.value!r} 不是数字、true/false 或 "{{param}}"')
         unknown = {n for n in named if isinstance(n, str) and n not in self.params}
         if unknown:
-            raise ValueError(f"{sorted(unknown)} are not params")
+            raise ValueError(f"{sorted(unknown)} 不是 params 中的参数")
         return self
 
 
@@ -171,5 +171,5 @@ class ModbusProfile(ProfileModel):
                 continue
             for c in (*cmd.confirm.when, *cmd.confirm.fail_when):
                 if c.signal not in self.signals:
-                    raise ValueError(f"commands.{op}.confirm: {c.signal!r} is not a signal")
+                    raise ValueError(f"commands.{op}.confirm：{c.signal!r} 不是信号")
         return self

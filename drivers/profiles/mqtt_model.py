@@ -44,12 +44,12 @@ class Channel(ProfileModel):
     @model_validator(mode="after")
     def _event_or_type(self) -> Channel:
         if (self.event is None) == (self.type_field is None):
-            raise ValueError("a channel has either `event` or `type_field` with `types`")
+            raise ValueError("通道只能有 `event`，或 `type_field` 加 `types`，二者取一")
         if self.type_field is not None and not self.types:
-            raise ValueError("`type_field` needs `types` (vendor type -> canonical event)")
+            raise ValueError("`type_field` 需要 `types`（厂商类型 -> 标准事件）")
         unknown = [f for f in self.required if f not in self.fields]
         if unknown:
-            raise ValueError(f"required fields {unknown} are not in fields")
+            raise ValueError(f"必填字段 {unknown} 不在 fields 中")
         return self
 
 
@@ -78,7 +78,7 @@ def _placeholders(template: Any) -> set[str]:
         if m:
             found.add(m.group(1))
         elif "{" in template:
-            raise ValueError(f'{template!r}: a placeholder is a whole value, like "{{slot}}"')
+            raise ValueError(f'{template!r}：占位符须是整个取值，如 "{{slot}}"')
     return found
 
 
@@ -98,12 +98,12 @@ class MqttCommand(ProfileModel):
         used = _placeholders(self.payload)
         unknown = used - set(self.params) - {"id"}
         if unknown:
-            raise ValueError(f"payload uses {sorted(unknown)}, which are not params")
+            raise ValueError(f"payload 用到的 {sorted(unknown)} 不是 params 中的参数")
         unused = set(self.params) - used
         if unused:
-            raise ValueError(f"params {sorted(unused)} are not used in the payload")
+            raise ValueError(f"参数 {sorted(unused)} 没有在 payload 中用到")
         if self.ack is not None and "id" not in used:
-            raise ValueError('an acknowledged command carries its id: add id: "{id}" to the payload')
+            raise ValueError('需要应答的命令须带上编号：在 payload 中加 id: "{id}"')
         return self
 
 
@@ -115,11 +115,10 @@ def _topic_fields(template: str) -> set[str]:
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     if not names <= _TOPIC_FIELDS:
         raise ValueError(
-            f"{template!r}: unknown placeholders {sorted(names - _TOPIC_FIELDS)} "
-            f"(use {', '.join(sorted(_TOPIC_FIELDS))})"
+            f"{template!r}：未知的占位符 {sorted(names - _TOPIC_FIELDS)}（可用 {'、'.join(sorted(_TOPIC_FIELDS))}）"
         )
     if any(c in template for c in "#+"):
-        raise ValueError(f"{template!r}: wildcards are not allowed in a device's topic")
+        raise ValueError(f"{template!r}：设备主题中不能有通配符")
     return names
 
 
@@ -143,27 +142,27 @@ class MqttProfile(ProfileModel):
     def _topics(self) -> MqttProfile:
         names = _topic_fields(self.topic)
         if "device" not in names:
-            raise ValueError(f"topic {self.topic!r} must contain {{device}}")
+            raise ValueError(f"主题 {self.topic!r} 须包含 {{device}}")
         if self.channel_field is None and "channel" not in names:
-            raise ValueError(f"topic {self.topic!r} needs {{channel}}, or set channel_field")
+            raise ValueError(f"主题 {self.topic!r} 需要 {{channel}}，或设置 channel_field")
         if self.channel_field is not None and "channel" in names:
-            raise ValueError("with channel_field the payload names the channel: remove {channel} from topic")
+            raise ValueError("有 channel_field 时由 payload 指明通道：请从主题中删去 {channel}")
         if self.command_topic is not None:
             cmd_names = _topic_fields(self.command_topic)
             if "device" not in cmd_names:
-                raise ValueError(f"command_topic {self.command_topic!r} must contain {{device}}")
+                raise ValueError(f"command_topic {self.command_topic!r} 须包含 {{device}}")
         elif self.commands and "channel" not in names:
-            raise ValueError("commands need a command_topic when the payload names the channel")
+            raise ValueError("由 payload 指明通道时，命令需要 command_topic")
         for op, cmd in self.commands.items():
             if cmd.ack is None:
                 continue
             ack_channel = self.channels.get(cmd.ack.channel)
             if ack_channel is None:
-                raise ValueError(f"commands.{op}.ack.channel {cmd.ack.channel!r} is not a channel")
+                raise ValueError(f"commands.{op}.ack.channel {cmd.ack.channel!r} 不是通道")
             # The ack is matched on the decoded (canonical) event, so its fields must be decoded.
             for f in (cmd.ack.id_field, cmd.ack.ok_field, cmd.ack.error_field):
                 if f is not None and f not in ack_channel.fields:
-                    raise ValueError(f"commands.{op}.ack: {f!r} is not a field of channel {cmd.ack.channel}")
+                    raise ValueError(f"commands.{op}.ack：{f!r} 不是通道 {cmd.ack.channel} 的字段")
         return self
 
     def topic_base(self, site: str, device: str) -> str:

@@ -34,8 +34,7 @@ def _short_form(value: Any) -> Any:
     if isinstance(value, str):
         if value not in FIELD_TYPES:
             raise ValueError(
-                f"{value!r} is not a field type ({', '.join(FIELD_TYPES)}); "
-                f"for a vendor path write {{source: {value}, type: string}}"
+                f"{value!r} 不是字段类型（{'、'.join(FIELD_TYPES)}）；厂商路径请写 {{source: {value}, type: string}}"
             )
         return {"type": value}
     return value
@@ -68,7 +67,7 @@ class FieldSpec(ProfileModel):
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
         if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
-            raise ValueError(f"min/max need type int or float, not {self.type}")
+            raise ValueError(f"min/max 需要 int 或 float 类型，不能是 {self.type}")
         # A translated value must itself be of the declared type, or every message would fail.
         convert = compile_value("map", self.type, max_string=2**20)
         for out in [*(self.map or {}).values(), *(b.value for b in self.ranges or ())]:
@@ -77,7 +76,7 @@ class FieldSpec(ProfileModel):
             try:
                 convert(out)
             except DecodeError:
-                raise ValueError(f"map/ranges value {out!r} is not of type {self.type}") from None
+                raise ValueError(f"map/ranges 的取值 {out!r} 不是 {self.type} 类型") from None
         check_absent(self.absent, self.map)
         return self
 
@@ -99,7 +98,7 @@ class TimeSpec(ProfileModel):
     @classmethod
     def _format(cls, v: str) -> str:
         if not is_time_format(v):
-            raise ValueError(f"{v!r} is not {', '.join(NAMED_FORMATS)} or a strptime pattern (with %)")
+            raise ValueError(f"{v!r} 不是 {'、'.join(NAMED_FORMATS)} 之一，也不是 strptime 格式（含 %）")
         return v
 
     @field_validator("timezone")
@@ -109,7 +108,7 @@ class TimeSpec(ProfileModel):
             try:
                 ZoneInfo(v)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"{v!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+                raise ValueError(f"{v!r} 不是 IANA 时区（如 Asia/Shanghai）") from None
         return v
 
 

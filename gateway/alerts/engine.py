@@ -32,9 +32,9 @@ ACTIVE_LOADED = 20_000  # active alerts read at start (the book keeps the condit
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
-    """A row of the alerts table (its columns are Alert's fields, in order)."""
+    """A row of the alerts table (its columns are Alert's fields, in order; `params` as JSON)."""
     a = Alert(*row)
-    return replace(a, manual=bool(a.manual))
+    return replace(a, manual=bool(a.manual), params=None if a.params is None else json.loads(str(a.params)))
 
 
 def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:
@@ -44,9 +44,10 @@ def in_quiet_hours(now_ns: int, start: time, end: time, tz: str) -> bool:
 
 def worded(c: Condition) -> Condition:
     """A condition's summary in the catalogue's words (its rule's template), if it carries the specifics."""
-    if not c.params:
+    if not c.params or c.template is not None:  # no specifics, or worded where it was made
         return c
-    return replace(c, summary=say(c.rule, {"device": c.device, **c.params}, c.summary))
+    params = {"device": c.device, **c.params}
+    return replace(c, summary=say(c.rule, params, c.summary), english=c.summary, template=c.rule, params=params)
 
 
 class AlertDesk:

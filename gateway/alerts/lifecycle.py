@@ -15,9 +15,9 @@ are the active alerts by severity, those kept only in the database included.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.domain.conditions import Condition, Severity
 
@@ -45,10 +45,21 @@ class Alert:
     acked_ns: int | None = None
     note: str | None = None
     ended_ns: int | None = None  # resolved or closed
+    # The words of `summary` (Condition.english, .template, .params): said again when read, in the
+    # reader's language (gateway/alerts/words.py); an alert stored before them has only `summary`.
+    english: str | None = None
+    template: str | None = None
+    params: Mapping[str, Any] | None = None
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE
+
+
+def said(c: Condition) -> dict[str, Any]:
+    """What an alert keeps of its condition's words."""
+    params = dict(c.params) if c.template is not None else None
+    return {"summary": c.summary, "english": c.english, "template": c.template, "params": params}
 
 
 @dataclass
@@ -67,6 +78,7 @@ class Book:
 
     def _new(self, c: Condition, now_ns: int) -> Alert:
         a = Alert(self.next_id, c.rule, c.key, c.severity, c.summary, c.device, "open", now_ns, now_ns, c.manual)
+        a = replace(a, **said(c))
         self.next_id += 1
         self.counts[a.severity] += 1
         self.put(a)
@@ -103,7 +115,7 @@ class Book:
         a = self.active.get((c.rule, c.key))
         if a is None:
             return self._new(c, now_ns)
-        a = replace(a, occurrences=a.occurrences + 1, summary=c.summary, updated_ns=now_ns, clear_since_ns=None)
+        a = replace(a, occurrences=a.occurrences + 1, updated_ns=now_ns, clear_since_ns=None, **said(c))
         self.put(a)  # the newest again among those a person closes
         return a
 
@@ -117,7 +129,7 @@ class Book:
             if a is None:
                 changed.append(self._new(c, now_ns))
             elif a.summary != c.summary or a.severity != c.severity:
-                a = replace(a, clear_since_ns=None, summary=c.summary, severity=c.severity, updated_ns=now_ns)
+                a = replace(a, clear_since_ns=None, severity=c.severity, updated_ns=now_ns, **said(c))
                 self._set(k, a)
                 changed.append(a)
             elif a.clear_since_ns is not None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.domain.conditions import Condition, Severity
-from gateway.domain.health import DeviceHealth, Say, english, words
+from gateway.domain.health import DeviceHealth, words
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
     "device_offline": "critical",
@@ -36,16 +36,42 @@ def device_conditions(
         if h.health == "offline":
             if h.last_seen_ns is None and now_ns - started_ns < NEVER_SEEN_GRACE_NS:
                 continue
-            summary = h.say(
-                "device_offline", {"device": h.device, "reason": h.detail}, f"{h.device} offline: {h.detail}"
+            params = {"device": h.device, "reason": h.detail}
+            text = f"{h.device} offline: {h.detail_en}"
+            summary = h.say("device_offline", params, text)
+            out.append(
+                Condition(
+                    "device_offline",
+                    h.device,
+                    severity("device_offline", overrides),
+                    summary,
+                    h.device,
+                    params=params,
+                    english=text,
+                    template="device_offline",
+                )
             )
-            out.append(Condition("device_offline", h.device, severity("device_offline", overrides), summary, h.device))
         for p in h.problems:
             key = f"{h.device}/{p.part}" if p.part else h.device
             said, text = words(h, p), f"{h.device}: {p.text}"
             # A problem the catalogue has no words for keeps its English whole (a kind's own, new rule).
-            summary = text if said == p.text else h.say("device_problem", {"device": h.device, "problem": said}, text)
-            out.append(Condition(p.code, key, severity(p.code, overrides), summary, h.device))
+            if said == p.text:
+                out.append(Condition(p.code, key, severity(p.code, overrides), text, h.device, english=text))
+                continue
+            params = {"device": h.device, "problem": said}
+            summary = h.say("device_problem", params, text)
+            out.append(
+                Condition(
+                    p.code,
+                    key,
+                    severity(p.code, overrides),
+                    summary,
+                    h.device,
+                    params=params,
+                    english=text,
+                    template="device_problem",
+                )
+            )
     return out
 
 
@@ -55,7 +81,6 @@ class GatewayWatch:
     outbox that dropped records recently (it remembers when the drop counters last grew)."""
 
     overrides: Mapping[str, Severity] = field(default_factory=dict)
-    say: Say = english  # the catalogue's words (the running gateway's), else the English
     _dropped: int | None = None
     _last_drop_ns: int | None = None
     _sink_down_since_ns: int | None = None
@@ -78,11 +103,8 @@ class GatewayWatch:
                     "outbox_dropping",
                     "outbox",
                     severity("outbox_dropping", self.overrides),
-                    self.say(
-                        "outbox_dropping",
-                        {"dropped": dropped_total},
-                        f"the outbox is full and dropping records ({dropped_total} dropped in all)",
-                    ),
+                    f"the outbox is full and dropping records ({dropped_total} dropped in all)",
+                    params={"dropped": dropped_total},
                 )
             )
         if store_error is not None:
@@ -91,9 +113,8 @@ class GatewayWatch:
                     "store_unwritable",
                     "outbox",
                     severity("store_unwritable", self.overrides),
-                    self.say(
-                        "store_unwritable", {"error": store_error}, f"the outbox cannot store records: {store_error}"
-                    ),
+                    f"the outbox cannot store records: {store_error}",
+                    params={"error": store_error},
                 )
             )
         if sink_down_since_ns is not None and now_ns - sink_down_since_ns >= SINK_DOWN_AFTER_NS:
@@ -103,11 +124,8 @@ class GatewayWatch:
                     "sink_down",
                     "sink",
                     severity("sink_down", self.overrides),
-                    self.say(
-                        "sink_down",
-                        {"seconds": down_s, "error": sink_error},
-                        f"InfluxDB not reachable for {down_s} s: {sink_error}",
-                    ),
+                    f"InfluxDB not reachable for {down_s} s: {sink_error}",
+                    params={"seconds": down_s, "error": sink_error},
                 )
             )
         return out

@@ -25,6 +25,7 @@ from gateway.features.discipline import api as discipline_api
 from gateway.features.discipline import exposure as discipline_exposure
 from gateway.features.discipline import ledger_api, patrol_api
 from gateway.features.reports import api as reports_api
+from gateway.i18n import docs as docs_words
 from gateway.i18n.catalogue import labels
 from gateway.kinds.registry import KINDS
 from gateway.paths import DASHBOARD_DIR
@@ -54,11 +55,13 @@ def create_app(
     sign-in with named accounts (without it, tokens only)."""
     problems = weak_tokens(tokens)
     if problems:
-        raise WeakTokens("API tokens too short to resist guessing: " + "; ".join(problems))
+        raise WeakTokens("API 令牌太短，容易被猜中 (weak_tokens)：" + "；".join(problems))
     app = FastAPI(
         title=f"hallgate: {view.title}",
         version="0.1.0",
-        description="Device health, occupancy, alerts and commands of one service hall.",
+        description="一个政务服务大厅的设备状态、客流、告警与命令 / "
+        "Device health, occupancy, alerts and commands of one service hall.",
+        openapi_tags=docs_words.tag_list(),
         docs_url=None,
         redoc_url=None,
         dependencies=[Depends(reject_unknown_query)],
@@ -150,23 +153,28 @@ def _docs(app: FastAPI) -> None:
         )
 
 
+def route_roles(route: APIRoute) -> list[str]:
+    """The roles a route is open to, when only some are (none: any caller its dependencies let in)."""
+    return sorted({r for d in dependants(route.dependant) for r in getattr(d.call, "required_roles", ())})
+
+
 def route_errors(route: APIRoute) -> dict[str, str]:
     """The JSON errors a route can answer (status -> when), from what it depends on: 422 everywhere
     (unknown query parameters), 401 where a token is needed, 403 where only some roles may call,
     404 where the path names something."""
     calls = [d.call for d in dependants(route.dependant)]
-    found = {"422": "invalid or unknown parameters"}
+    found = {"422": "参数无效或未知 / invalid or unknown parameters"}
     if caller_role in calls or caller in calls:
-        found["401"] = "no token, or one this hall does not know"
-    roles = sorted({r for c in calls for r in getattr(c, "required_roles", ())})
+        found["401"] = "没有令牌或令牌不属于本厅 / no token, or one this hall does not know"
+    roles = route_roles(route)
     if roles:
-        found["403"] = f"the token's role may not do this (needs one of: {', '.join(roles)})"
+        found["403"] = f"角色无权调用（需要 {'、'.join(roles)} 之一）/ the token's role may not do this"
     elif caller_role in calls:  # any role, but a kiosk token is refused (it calls its pickup route only)
-        found["403"] = "a kiosk token: it may call its locker's pickup route only"
+        found["403"] = "自助终端令牌只能调用其取件柜的取件接口 / a kiosk token may call its pickup route only"
     if route.dependant.path_params:
-        found["404"] = "nothing of that id in this hall"
+        found["404"] = "本厅没有该编号 / nothing of that id in this hall"
     if route.body_field is not None:
-        found["413"] = f"a body over {MAX_BODY_BYTES} bytes"
+        found["413"] = f"请求体超过 {MAX_BODY_BYTES} 字节 / a body over {MAX_BODY_BYTES} bytes"
     return found
 
 
@@ -190,6 +198,9 @@ def document_errors(app: FastAPI) -> None:
                 # Chinese first, the English beside it (gateway/i18n/: the route's label).
                 zh = summaries.get(f"{method} {path}")
                 op["summary"] = f"{zh} / {op.get('summary', '')}" if zh else op.get("summary", "")
+                op["description"] = docs_words.operation_description(
+                    zh, route_roles(route), labels().get("role", {}), op.get("description", "")
+                )
                 responses = op["responses"]
                 for status, when in route_errors(route).items():
                     declared = responses.get(status, {}).get("description") if status != "422" else None

@@ -32,7 +32,7 @@ def _text_check(pattern: re.Pattern[str], allowed: str) -> Any:
     def check(value: str) -> str:
         bad = pattern.search(value)
         if bad:
-            raise ValueError(f"control character U+{ord(bad.group()):04X} at {bad.start()}: {allowed}")
+            raise ValueError(f"第 {bad.start()} 个字符是控制字符 U+{ord(bad.group()):04X}：{allowed}")
         return value
 
     return AfterValidator(check)
@@ -43,13 +43,13 @@ def _text_check(pattern: re.Pattern[str], allowed: str) -> Any:
 # lines and the log, where a NUL ends strings in C tools and a newline forges the next log line.
 Text = Annotated[
     str,
-    _text_check(_CONTROL_OR_BREAK, "text of one line without control characters"),
+    _text_check(_CONTROL_OR_BREAK, "请填一行文字，不含控制字符"),
     Field(json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"}),
 ]
 # A note may run over several lines (newline and tab), nothing else.
 NoteText = Annotated[
     str,
-    _text_check(_CONTROL, "only newline and tab are allowed"),
+    _text_check(_CONTROL, "只允许换行和制表符，不含其他控制字符"),
     Field(json_schema_extra={"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}),
 ]
 
@@ -89,8 +89,8 @@ def role_of(tokens: Mapping[str, str], presented: str) -> str | None:
 def weak_tokens(tokens: Mapping[str, str]) -> list[str]:
     """A problem line per configured token shorter than MIN_TOKEN_CHARS (naming the role, never the token)."""
     return [
-        f"the {role} token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
-        "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        f"{role} 令牌只有 {len(token)} 个字符，至少 {MIN_TOKEN_CHARS} 个"
+        "（如 python3 -c 'import secrets; print(secrets.token_urlsafe(24))'）"
         for token, role in tokens.items()
         if len(token) < MIN_TOKEN_CHARS
     ]
@@ -182,7 +182,13 @@ PublicRoleDep = Annotated[str, Depends(caller_role)]
 def refuse_viewer(role: str, what: str) -> None:
     """A public route's part that is not public (figures per person or per window): 403 for the wall."""
     if role == "viewer":
-        raise ApiError(403, "forbidden", f"role viewer may not see {what}; needs one of: {', '.join(READERS)}")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"role viewer may not see {what}; needs one of: {', '.join(READERS)}",
+            role=role,
+            roles=READERS,
+        )
 
 
 def dependants(dependant: Dependant) -> Iterator[Dependant]:

@@ -1,10 +1,13 @@
 """Every error is JSON `{"error": code, "message": 中文, "next": 下一步, "detail": text}`, never a
 stack trace. `error` is the machine code; `message` and `next` (where there is something to do)
-come from the catalogue (gateway/i18n/), filled with the error's specifics; `detail` is the
-English text of before, kept for the clients that read it."""
+come from the catalogue (gateway/i18n/), filled with the error's specifics; `detail` is the whole
+of what went wrong in the reader's language (gateway/api/lang.py): in Chinese the catalogue's
+sentence with its specifics (or, for a refused body or query, each field's problem in the words of
+the configuration's errors), in English (`Accept-Language: en`) the English text of before."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +34,7 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+CJK = re.compile(r"[\u3400-\u9fff]")
 DETAIL_MAX = 1000  # a detail may quote what the caller sent (an id): never kilobytes of it back
 
 
@@ -38,9 +42,17 @@ def _cut(text: str) -> str:
     return text[: DETAIL_MAX - 1] + "…" if len(text) > DETAIL_MAX else text
 
 
-def body(code: str, detail: str, params: Mapping[str, Any] | None = None) -> dict[str, str]:
+def body(
+    code: str, detail: str, params: Mapping[str, Any] | None = None, lang: str = "zh", zh: str | None = None
+) -> dict[str, str]:
+    """`detail`: as the raiser said it (English, or Chinese already, which then is the Chinese detail);
+    `zh`: the Chinese detail where it says more than the message."""
     said = {k: _cut(v) if isinstance(v, str) else v for k, v in (params or {}).items()}
-    return {"error": code, **{k: _cut(v) for k, v in explain(code, said).items()}, "detail": _cut(detail)}
+    words = {k: _cut(v) for k, v in explain(code, said).items()}
+    whole = words["message"] + (f"。{words['next']}" if words.get("next") else "")
+    if zh is None and CJK.search(detail):
+        zh = detail
+    return {"error": code, **words, "detail": _cut(detail if lang == "en" else zh or whole)}
 
 
 def too_large_detail(max_bytes: int) -> str:

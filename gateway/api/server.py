@@ -146,8 +146,8 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         raise ListenError(
-            f"the API cannot listen on {host}:{port}: {e.strerror}; "
-            "free the port or choose another (api.port, HALLGATE_API__PORT)"
+            f"API 无法监听 {host}:{port}（cannot listen on {host}:{port}: {e.strerror}）："
+            "请释放该端口或换一个（api.port、HALLGATE_API__PORT）(port_taken)"
         ) from None
     return sock
 

@@ -33,9 +33,9 @@ class Token(Model):
     @model_validator(mode="after")
     def _kiosk_locker(self) -> Token:
         if self.role == "kiosk" and self.locker is None:
-            raise ValueError("a kiosk token is bound to one pickup locker: add locker: <device id>")
+            raise ValueError("kiosk 令牌绑定一台取件柜：请加上 locker: <设备编号>")
         if self.role != "kiosk" and self.locker is not None:
-            raise ValueError(f"locker: only kiosk tokens are bound to a locker; remove it from this {self.role} token")
+            raise ValueError(f"locker: 只有 kiosk 令牌绑定取件柜：请从这个 {self.role} 令牌中删去")
         return self
 
     @property

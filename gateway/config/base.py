@@ -24,7 +24,7 @@ def clock_time(v: Any) -> Any:
     # YAML 1.1 reads an unquoted 3:00 as the number 180 (base 60), which pydantic would take
     # as 00:03:00: refuse numbers rather than reset at the wrong time.
     if isinstance(v, int | float) and not isinstance(v, bool):
-        raise ValueError(f'{v!r} is a number, not a time of day: write HH:MM quoted, e.g. "03:00"')
+        raise ValueError(f'{v!r} 是数字，不是时刻：请写带引号的 HH:MM，如 "03:00"')
     return v
 
 
@@ -34,7 +34,7 @@ def parse_size(value: Any) -> int:
         return value
     m = _SIZE.match(str(value))
     if not m:
-        raise ValueError(f"{value!r} is not a size: write e.g. 256MiB, 500MB or a number of bytes")
+        raise ValueError(f"{value!r} 不是容量：请写如 256MiB、500MB 或字节数")
     return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
 
 

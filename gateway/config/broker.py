@@ -31,10 +31,7 @@ class BrokerTls(Model):
     @classmethod
     def _exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
-            raise ValueError(
-                f"file {v} does not exist (relative paths start at the working directory "
-                f"{Path.cwd()}): give the path of a PEM file"
-            )
+            raise ValueError(f"文件 {v} 不存在（相对路径从工作目录 {Path.cwd()} 算起）：请给出 PEM 文件的路径")
         return v
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from gateway.kinds.registry import KINDS, device_params
 
 def _known_kind(cls: type, v: str) -> str:
     if v not in KINDS:
-        raise ValueError(f"{v!r} is not allowed here: use {', '.join(repr(k) for k in KINDS)}")
+        raise ValueError(f"此处不允许 {v!r}：请填 {'、'.join(repr(k) for k in KINDS)} 之一")
     return v
 
 
@@ -27,12 +27,12 @@ def _kind_params(self: Any) -> Any:
     for name in device_params():
         if getattr(self, name) is not None and name not in kind.params:
             raise ValueError(
-                f"{name}: a {self.kind} takes no {name}; remove it "
-                f"({self.kind} takes: {', '.join(sorted(kind.params)) or 'none'})"
+                f"{name}: {self.kind} 设备没有 {name} 参数：请删去"
+                f"（{self.kind} 可用参数：{'、'.join(sorted(kind.params)) or '无'}）"
             )
     for name in sorted(kind.required_params):
         if getattr(self, name) is None:
-            raise ValueError(f"{name}: a {self.kind} needs {name}: add it")
+            raise ValueError(f"{name}: {self.kind} 设备必须填写 {name}：请补上")
     return self
 
 

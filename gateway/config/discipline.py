@@ -22,7 +22,7 @@ class Break(Model):
     @model_validator(mode="after")
     def _ordered(self) -> Break:
         if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}: a break lies within one day")
+            raise ValueError(f"结束 {self.end} 不晚于开始 {self.start}：休息时段须在同一天内")
         return self
 
 
@@ -57,7 +57,7 @@ class Robot(Model):
     @model_validator(mode="after")
     def _one(self) -> Robot:
         if (self.dingtalk is None) == (self.wecom is None):
-            raise ValueError("give a department exactly one robot: dingtalk: {url, secret_env} or wecom: {url_env}")
+            raise ValueError("每个科室只配一个机器人：dingtalk: {url, secret_env} 或 wecom: {url_env}")
         return self
 
     @property

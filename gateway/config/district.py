@@ -53,9 +53,9 @@ class District(Model):
             return None
         parts = urllib.parse.urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{v!r} is not an http(s) URL: write e.g. http://tsdb.district:8428")
+            raise ValueError(f"{v!r} 不是 http(s) 网址：请写如 http://tsdb.district:8428")
         if parts.username or parts.password or "p=" in parts.query:
-            raise ValueError("put no credentials in district.url: use username and password_env")
+            raise ValueError("district.url 中不要写账号密码：请用 username 和 password_env")
         return v.rstrip("/")
 
     @model_validator(mode="after")
@@ -63,9 +63,9 @@ class District(Model):
         if self.url is None:
             return self
         if self.tls is not None and not self.url.startswith("https://"):
-            raise ValueError("district.tls is set but district.url is not https://: use https or drop tls")
+            raise ValueError("设置了 district.tls，但 district.url 不是 https://：请改用 https 或删去 tls")
         if self.password_env and not self.username:
-            raise ValueError("district.password_env needs district.username")
+            raise ValueError("district.password_env 需要同时填写 district.username")
         return self
 
     @property

@@ -29,13 +29,13 @@ class DistrictBrokerTls(Model):
     @classmethod
     def _exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
-            raise ValueError(f"file {v} does not exist: give the path of a PEM file on this box")
+            raise ValueError(f"文件 {v} 不存在：请给出本机上 PEM 文件的路径")
         return v
 
     @model_validator(mode="after")
     def _pair(self) -> DistrictBrokerTls:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together: give both (mutual TLS) or neither")
+            raise ValueError("cert_file 与 key_file 须同时给出（双向 TLS）或都不给")
         return self
 
 
@@ -63,7 +63,7 @@ class DistrictBroker(Model):
     @model_validator(mode="after")
     def _one_password(self) -> DistrictBroker:
         if (self.password_env is None) == (self.password_file is None):
-            raise ValueError("give exactly one of password_env and password_file: this site's password there")
+            raise ValueError("password_env 与 password_file 只填一个：本站在区级代理的密码")
         return self
 
     @field_validator("up")
@@ -71,9 +71,7 @@ class DistrictBroker(Model):
     def _known(cls, v: list[str]) -> list[str]:
         for item in v:
             if item not in UP_NAMES and not item.startswith("hall/"):
-                raise ValueError(
-                    f"{item!r} is neither one of {', '.join(UP_NAMES)} nor a topic filter under hall/{{site}}/"
-                )
+                raise ValueError(f"{item!r} 既不是 {'、'.join(UP_NAMES)} 之一，也不是 hall/{{site}}/ 下的主题过滤器")
         if len(set(v)) != len(v):
-            raise ValueError("an entry is given twice: give each once")
+            raise ValueError("有条目重复：每项只写一次")
         return v

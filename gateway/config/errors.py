@@ -1,11 +1,16 @@
-"""A configuration's problems in words: each as (field path, message with what to do), the path as
-the file spells it (a list item named by its id)."""
+"""A configuration's problems in words: each as (field path, 中文 message with what to do and the
+error's code beside it), the path as the file spells it (a list item named by its id).
+
+pydantic's own errors are put into words by drivers/profiles/validation.py (by type and context,
+shared with the device profiles); the validators of this package raise their messages in Chinese
+already and keep pydantic's `value_error` as their code."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from drivers.profiles.validation import hint_of
 from gateway.kinds.registry import device_params
 
 if TYPE_CHECKING:
@@ -35,49 +40,22 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"{self.file}: {len(self.problems)} error(s)"]
-        lines += [f"  {self.file}: {path}: {msg}{self._at(path)}" for path, msg in self.problems]
+        lines = [f"{self.file}：{len(self.problems)} 处错误 (config_invalid)"]
+        lines += [f"  {self.file}：{path}：{msg}{self._at(path)}" for path, msg in self.problems]
         return "\n".join(lines)
 
     def _at(self, path: str) -> str:
         line = self.lines.get(path)
-        return f" (line {line})" if line is not None else ""
+        return f"（第 {line} 行）" if line is not None else ""
 
 
 def problem(err: Mapping[str, Any], raw: Any) -> tuple[str, str]:
-    path, hint = _path(err["loc"], raw), _hint(err)
-    # A device's kind check names the field first ("zone: a ... takes no zone"): put it in the path.
+    path, hint = _path(err["loc"], raw), hint_of(err)
+    # A device's kind check names the field first ("zone: 一台 ... 不带 zone"): put it in the path.
     head, sep, rest = hint.partition(": ")
     if sep and head in device_params() and err["loc"][:1] == ("devices",) and len(err["loc"]) == 2:
         return f"{path}.{head}", rest
     return path, hint
-
-
-# What the patterns of this file's fields allow, in words (pydantic only quotes the pattern).
-PATTERN_WORDS = {
-    r"^[a-z0-9_-]+$": "lowercase letters, digits, '_' or '-' (e.g. hall-07)",
-    r"^[A-Za-z0-9_.-]{1,64}$": "1-64 letters, digits, '.', '_' or '-' (e.g. rp-w01)",
-    r"^https?://": "a URL that starts with http:// or https://",
-    r"^[A-Z0-9]{1,16}$": "1-16 capital letters or digits",
-}
-
-
-def _hint(err: Mapping[str, Any]) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return "unknown field: remove it or check its spelling (see README, Configuration)"
-    if kind == "literal_error":
-        return f"{err.get('input')!r} is not allowed here: {msg.replace('Input should be', 'use')}"
-    if kind in ("time_parsing", "time_type"):
-        return f'{err.get("input")!r} is not a time of day: write HH:MM, e.g. "09:00"'
-    if kind == "missing":
-        return "required field is missing: add it"
-    if kind == "string_pattern_mismatch":
-        pattern = err.get("ctx", {}).get("pattern", "")
-        return f"{err.get('input')!r} is not allowed here: use {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
-    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
-        return "is empty: give a value (or leave the field out for its default)"
-    return msg.removeprefix("Value error, ")
 
 
 def _path(loc: tuple[Any, ...], raw: Any) -> str:

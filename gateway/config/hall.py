@@ -29,7 +29,7 @@ def known_zone(v: str) -> str:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {v!r}: use an IANA name such as Asia/Shanghai") from None
+        raise ValueError(f"未知时区 {v!r}：请用 IANA 名称，如 Asia/Shanghai") from None
     return v
 
 
@@ -50,7 +50,7 @@ class Zone(Model):
     @model_validator(mode="after")
     def _counters_reset_with_zone(self) -> Zone:
         if self.reset_counters and self.reset_at == "never":
-            raise ValueError("reset_counters: the zone is never reset (reset_at: never): drop one of them")
+            raise ValueError("reset_counters：该区域从不清零（reset_at: never），两者请删去其一")
         return self
 
 
@@ -71,11 +71,11 @@ class WorkingHours(Model):
         both = sorted(set(self.holidays) & set(self.workdays))
         if both:
             raise ValueError(
-                f"{', '.join(d.isoformat() for d in both)} listed both as holiday and as extra working day: "
-                "remove it from one of working_hours.holidays and working_hours.workdays"
+                f"{'、'.join(d.isoformat() for d in both)} 既是节假日又是调休上班日："
+                "请从 working_hours.holidays 或 working_hours.workdays 中删去其一"
             )
         if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}: working hours lie within one day")
+            raise ValueError(f"结束 {self.end} 不晚于开始 {self.start}：工作时间须在同一天内")
         return self
 
 
@@ -137,7 +137,7 @@ class Hall(Model):
         windows = [p.window for p in v]
         twice = sorted({w for w in windows if windows.count(w) > 1})
         if twice:
-            raise ValueError(f"window {', '.join(twice)} has more than one post: give each window one entry")
+            raise ValueError(f"窗口 {'、'.join(twice)} 有多个岗位条目：每个窗口只写一条")
         return v
 
     @model_validator(mode="after")

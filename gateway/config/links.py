@@ -24,11 +24,11 @@ class MqttLink(Model):
         if topic is None:
             return None
         if not topic.strip("/"):
-            raise ValueError("an empty topic: give the device's topic base, e.g. hall/site/rating/rp-w01")
+            raise ValueError("主题为空：请填设备的主题前缀，如 hall/site/rating/rp-w01")
         if any(c in topic for c in "#+\x00"):
-            raise ValueError(f"{topic!r}: MQTT wildcards (+, #) and NUL are not allowed in a device's topic")
+            raise ValueError(f"{topic!r}：设备主题中不能有 MQTT 通配符（+、#）或 NUL")
         if topic.startswith("$"):
-            raise ValueError(f"{topic!r}: topics starting with $ belong to the broker")
+            raise ValueError(f"{topic!r}：以 $ 开头的主题属于代理本身，不能使用")
         return topic
 
 
@@ -44,7 +44,7 @@ class ModbusLink(Model):
     @model_validator(mode="after")
     def _one_line(self) -> ModbusLink:
         if (self.host is None) == (self.serial is None):
-            raise ValueError("give either host (Modbus TCP or RTU over TCP) or serial (RS-485), not both")
+            raise ValueError("host（Modbus TCP 或 RTU over TCP）与 serial（RS-485）只能填一个")
         return self
 
     @property

@@ -19,7 +19,7 @@ from gateway.config.base import ENV_PREFIX
 from gateway.config.devices import Device
 from gateway.config.errors import ConfigError, problem
 from gateway.config.hall import HallConfig, Zone, sections
-from gateway.config.lines import line_of, tree
+from gateway.config.lines import line_of, lines_of, tree
 from gateway.config.references import reference_problems
 from gateway.config.secrets import missing_secrets, secret_names_in
 from gateway.config.staff import staff_problems
@@ -97,14 +97,15 @@ def apply_env(
         try:
             value = yaml.safe_load(text) if text else text
         except yaml.YAMLError as e:
-            problems.append((f"${name}", f"not valid YAML: {str(e).splitlines()[0]}: quote or fix the value"))
+            said = str(e).splitlines()[0]
+            problems.append((f"${name}", f"不是有效的 YAML：{said}：请加引号或改正取值 (yaml_invalid)"))
             continue
         try:
             path = _set_path(raw, keys, value)
             if overrides is not None:
                 overrides[path] = name
         except (IndexError, ValueError, TypeError, AttributeError):
-            problems.append((f"${name}", "does not name a setting of this file: check the path"))
+            problems.append((f"${name}", "不对应本文件的任何设置：请检查变量名中的路径 (unknown_setting)"))
     return problems
 
 
@@ -124,15 +125,16 @@ def load_config(
         text = Path(path).read_text(encoding="utf-8")
         raw = yaml.safe_load(text)
     except FileNotFoundError:
-        raise ConfigError(file, [("(file)", "no such file: check the path")]) from None
+        raise ConfigError(file, [("(file)", "文件不存在：请检查路径 (no_such_file)")]) from None
     except UnicodeDecodeError as e:
-        raise ConfigError(file, [("(file)", f"not UTF-8 text (byte {e.start}): save it as UTF-8")]) from None
+        said = f"不是 UTF-8 文本（第 {e.start} 字节）：请另存为 UTF-8 (not_utf8)"
+        raise ConfigError(file, [("(file)", said)]) from None
     except OSError as e:  # a directory, no permission
-        raise ConfigError(file, [("(file)", f"cannot be read: {e.strerror}")]) from None
+        raise ConfigError(file, [("(file)", f"无法读取：{e.strerror} (unreadable)")]) from None
     except yaml.YAMLError as e:
-        raise ConfigError(file, [("(file)", f"not valid YAML: {e}")]) from None
+        raise ConfigError(file, [("(file)", f"不是有效的 YAML (yaml_invalid)：{e}")]) from None
     if not isinstance(raw, dict):
-        raise ConfigError(file, [("(top level)", "a hall configuration is a mapping with site, devices, ...")])
+        raise ConfigError(file, [("(top level)", "大厅配置应为映射，含 site、devices 等 (not_a_mapping)")])
     overrides: dict[tuple[str | int, ...], str] = {}
     problems = apply_env(raw, environ, overrides)
     base = Path(path).resolve().parent
@@ -151,10 +153,11 @@ def load_config(
                 continue
             name, target = source
             if len(err["loc"]) < len(target):  # what holds the target is not what the path expects
-                hint = "does not name a setting of this file: check the path"
+                hint = "不对应本文件的任何设置：请检查变量名中的路径 (unknown_setting)"
             problems.append((f"{where} (from ${name})", hint))
         partial, index = _partial(raw, [base / "profiles", DEFAULT_PROFILES_DIR])
         problems += reference_problems(partial, index)
+        lines = lines_of(text, [where for where, _ in problems], lines)
         raise ConfigError(file, problems, partial, index, lines) from None
     dirs = [d if d.is_absolute() else base / d for d in cfg.profiles_dirs]
     cfg = cfg.model_copy(update={"profiles_dirs": [*dirs, base / "profiles", DEFAULT_PROFILES_DIR]})
@@ -168,5 +171,5 @@ def load_config(
     if require_secrets:
         problems += missing_secrets(cfg, environ)
     if problems:
-        raise ConfigError(file, problems, cfg, lines=lines)
+        raise ConfigError(file, problems, cfg, lines=lines_of(text, [where for where, _ in problems], lines))
     return cfg

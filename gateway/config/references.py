@@ -20,13 +20,13 @@ def reference_problems(cfg: Any, index: list[int] | None = None) -> list[tuple[s
     # Two zones of one id would silently share (and overwrite) one zone's figures and capacity.
     for n, z in enumerate(cfg.zones):
         if z.id in seen:
-            problems.append((f"zones[{n}] (id {z.id}).id", f"zone id {z.id!r} is used twice: zone ids must be unique"))
+            problems.append((f"zones[{n}] (id {z.id}).id", f"区域编号 {z.id!r} 重复：区域编号不能重复 (duplicate_id)"))
         seen.add(z.id)
     seen = set()
     for n, d in enumerate(cfg.devices):
         where = f"devices[{index[n] if index else n}] (id {d.id})"
         if d.id in seen:
-            problems.append((f"{where}.id", f"device id {d.id!r} is used twice: device ids must be unique"))
+            problems.append((f"{where}.id", f"设备编号 {d.id!r} 重复：设备编号不能重复 (duplicate_id)"))
         seen.add(d.id)
         for name in ("zone", "from_zone"):
             ref = getattr(d, name)
@@ -34,8 +34,8 @@ def reference_problems(cfg: Any, index: list[int] | None = None) -> list[tuple[s
                 problems.append(
                     (
                         f"{where}.{name}",
-                        f"{name} {ref!r} is not one of the zones {sorted(zones)}: "
-                        "add the zone under zones or fix the name",
+                        f"{name} {ref!r} 不在区域 {sorted(zones)} 之中："
+                        "请在 zones 下添加该区域或改正名称 (unknown_zone)",
                     )
                 )
     problems += _kiosk_problems(cfg)
@@ -57,8 +57,8 @@ def _kiosk_problems(cfg: Any) -> list[tuple[str, str]]:
             problems.append(
                 (
                     f"api.tokens[{i}].locker",
-                    f"{t.locker!r} is not a {' or '.join(kiosk_kinds)} of this hall: name one of "
-                    f"{sorted(k for k, v in kinds.items() if v in kiosk_kinds)}",
+                    f"{t.locker!r} 不是本厅的 {' 或 '.join(kiosk_kinds)}：请填 "
+                    f"{sorted(k for k, v in kinds.items() if v in kiosk_kinds)} 之一 (unknown_device)",
                 )
             )
     return problems

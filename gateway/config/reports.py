@@ -22,9 +22,9 @@ class Ranking(Model):
     def _known(cls, v: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(v) - set(CRITERIA))
         if unknown:
-            raise ValueError(f"unknown criteria {', '.join(unknown)}: use {', '.join(CRITERIA)}")
+            raise ValueError(f"未知指标 {'、'.join(unknown)}：可用 {'、'.join(CRITERIA)}")
         if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
-            raise ValueError("weights are not negative and at least one is above 0")
+            raise ValueError("权重不能为负，且至少一项大于 0")
         return v
 
 

@@ -57,26 +57,24 @@ def missing_secrets(cfg: Any, environ: Mapping[str, str]) -> list[tuple[str, str
         if value and value in first:
             j = first[value]
             same = (
-                "names the same variable"
-                if cfg.api.tokens[j].env == t.env
-                else f"holds the same token as {cfg.api.tokens[j].env}"
+                "与之是同一个环境变量" if cfg.api.tokens[j].env == t.env else f"与 {cfg.api.tokens[j].env} 的令牌相同"
             )
             problems.append(
                 (
                     f"api.tokens[{i}].env",
-                    f"{t.env} {same} (api.tokens[{j}]): give every role and holder a token of its own",
+                    f"{t.env} {same}（api.tokens[{j}]）：每个角色和持有人各用自己的令牌 (token_shared)",
                 )
             )
         elif value:
             first[value] = i
         if not value:
-            problems.append((f"api.tokens[{i}].env", f"environment variable {t.env} is not set: export it"))
+            problems.append((f"api.tokens[{i}].env", f"环境变量 {t.env} 未设置：请 export (secret_missing)"))
         elif len(value) < MIN_TOKEN_CHARS:
             problems.append(
                 (
                     f"api.tokens[{i}].env",
-                    f"the token in {t.env} has {len(value)} characters: use at least "
-                    f"{MIN_TOKEN_CHARS} (python3 -c 'import secrets; print(secrets.token_urlsafe(24))')",
+                    f"{t.env} 中的令牌只有 {len(value)} 个字符：至少 {MIN_TOKEN_CHARS} 个"
+                    "（python3 -c 'import secrets; print(secrets.token_urlsafe(24))'）(token_short)",
                 )
             )
     for path in secret_fields():
@@ -84,8 +82,8 @@ def missing_secrets(cfg: Any, environ: Mapping[str, str]) -> list[tuple[str, str
         for key in path.split("."):
             node = getattr(node, key, None)
         if node and not environ.get(node):
-            problems.append((path, f"environment variable {node} is not set: export it"))
+            problems.append((path, f"环境变量 {node} 未设置：请 export (secret_missing)"))
     for path, name in robot_secrets(cfg.discipline.departments):
         if not environ.get(name):
-            problems.append((path, f"environment variable {name} is not set: export it"))
+            problems.append((path, f"环境变量 {name} 未设置：请 export (secret_missing)"))
     return problems

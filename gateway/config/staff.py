@@ -59,7 +59,7 @@ def _problems(cfg: Any) -> Iterator[tuple[str, str, Loc]]:
         if p.id in seen:
             yield (
                 f"{where}.id",
-                f"staff id {p.id!r} is already staff[{seen[p.id]}]: give each person one entry",
+                f"工号 {p.id!r} 已是 staff[{seen[p.id]}]：每人只写一条 (duplicate_id)",
                 (
                     "staff",
                     i,
@@ -70,20 +70,20 @@ def _problems(cfg: Any) -> Iterator[tuple[str, str, Loc]]:
         if p.window is not None and windows and p.window not in windows:
             yield (
                 f"{where}.window",
-                f"window {p.window!r} is not one of this hall's windows {sorted(windows)}: fix it or add its post",
+                f"窗口 {p.window!r} 不是本厅的窗口 {sorted(windows)} 之一：请改正或在 posts 中添加 (unknown_window)",
                 ("staff", i, "window"),
             )
         post = posts.get(p.id)
         if p.post is not None and post is not None and (p.post != post[1] or (p.window or post[0]) != post[0]):
             yield (
                 f"{where}.post",
-                f"says {p.window or post[0]} {p.post} but posts[] makes them {post[0]} {post[1]}: make them agree",
+                f"此处写 {p.window or post[0]} {p.post}，posts[] 却是 {post[0]} {post[1]}：请改为一致 (post_mismatch)",
                 ("staff", i, "post"),
             )
         elif post is not None and p.window is not None and p.window != post[0]:
             yield (
                 f"{where}.window",
-                f"says window {p.window} but posts[] puts them at {post[0]}: make them agree",
+                f"此处写窗口 {p.window}，posts[] 却在 {post[0]}：请改为一致 (post_mismatch)",
                 ("staff", i, "window"),
             )
         if p.phone is None:
@@ -92,21 +92,21 @@ def _problems(cfg: Any) -> Iterator[tuple[str, str, Loc]]:
         if (other := phones.setdefault(place, p.id)) != p.id:
             yield (
                 f"{where}.phone",
-                f"{place[0]} slot {place[1]} is already {other}'s: give each person their own slot",
+                f"{place[0]} 的 {place[1]} 号格口已属于 {other}：每人用自己的格口 (slot_taken)",
                 ("staff", i, "phone"),
             )
         mapped = slots.get(p.id)
         if mapped is not None and mapped != place:
             yield (
                 f"{where}.phone",
-                f"says {place[0]} slot {place[1]} but phones.lockboxes gives {mapped[0]} slot {mapped[1]}: "
-                "make them agree",
+                f"此处写 {place[0]} 的 {place[1]} 号格口，phones.lockboxes 却是 {mapped[0]} 的 {mapped[1]} 号："
+                "请改为一致 (slot_mismatch)",
                 ("staff", i, "phone"),
             )
         elif mapped is None and (owner := next((s for s, at in slots.items() if at == place), None)) is not None:
             yield (
                 f"{where}.phone",
-                f"{place[0]} slot {place[1]} is {owner}'s in phones.lockboxes: give each person their own slot",
+                f"{place[0]} 的 {place[1]} 号格口在 phones.lockboxes 中属于 {owner}：每人用自己的格口 (slot_taken)",
                 ("staff", i, "phone"),
             )
 

@@ -45,5 +45,5 @@ class Influx(Model):
     @model_validator(mode="after")
     def _v2_needs_bucket(self) -> Influx:
         if self.api == "v2" and not (self.org and self.bucket and self.token_env):
-            raise ValueError("api v2 needs org, bucket and token_env (the variable holding the token)")
+            raise ValueError("api v2 需要 org、bucket 和 token_env（存放令牌的环境变量名）")
         return self

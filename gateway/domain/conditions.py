@@ -21,3 +21,7 @@ class Condition:
     # The specifics of its catalogue template (Kind.summaries, zh_CN.SUMMARIES): with them the alert
     # desk words `summary` (English, for the logs and tests) in Chinese; without, it stays as it is.
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Once worded: the English it was said in, and the template its Chinese came from (its specifics
+    # in `params`), kept with the alert so that it is said again, in the reader's language, when read.
+    english: str | None = None
+    template: str | None = None

@@ -97,6 +97,7 @@ class DeviceHealth:
     online: bool = False
     health: HealthState = "offline"
     detail: str = "never seen"
+    detail_en: str = "never seen"  # the same in English, for an alert read in English
     problems: list[Problem] = field(default_factory=list)
     since_ns: int | None = None
     last_seen_ns: int | None = None
@@ -140,11 +141,14 @@ def evaluate(h: DeviceHealth, now_ns: int, offline: Offline | None = None) -> Tr
     if not h.online:
         state: HealthState = "offline"
         detail = words(h, offline) if offline else h.detail
+        detail_en = offline.text if offline else h.detail_en
         h.problems = []
     else:
         h.problems = common_problems(h, now_ns) + h.rules(h.info, now_ns)
         state = "degraded" if h.problems else "ok"
         detail = ("; " if h.say is english else "；").join(words(h, p) for p in h.problems)
+        detail_en = "; ".join(p.text for p in h.problems)
+    h.detail_en = detail_en
     if state == h.health and detail == h.detail:
         return None
     if state != h.health:

@@ -58,6 +58,7 @@ ERRORS: dict[str, Entry] = {
     # what the API looks up
     "unknown_device": Entry("本厅没有这个设备[：{device}]", "请在设备列表中选择设备"),
     "unknown_alert": Entry("没有这条告警[：#{alert}]", "请刷新告警列表"),
+    "staff_invalid": Entry("人员信息有误[：{problems}]", "请按提示修改后重试；人员名册与配置文件的 staff 一同检查"),
     "alert_ended": Entry("这条告警已经[{state}]结束，无需处理", "请刷新告警列表"),
     "resolves_itself": Entry(
         "这条告警[（{rule}）]会在条件消除后自动结束，不能手动关闭",
@@ -103,7 +104,10 @@ ERRORS: dict[str, Entry] = {
     "reason_required": Entry("请填写理由[（{action}）]", "确认、撤销和裁定须写明理由，申诉须写明申诉说明"),
     "outcome_required": Entry("裁定须选择结果", "请选择 维持（upheld）或 撤销（overturned）"),
     # what patrol staff record (巡查): the record, its photo, the 整改通知单
-    "unknown_staff": Entry("人员名册中没有这个工号[：{staff}]", "请核对工号；人员名册在配置的 staff 中维护"),
+    "unknown_staff": Entry(
+        "人员名册中没有这个工号[：{staff}]",
+        "请核对工号；人员名册在配置的 staff 中维护，管理员也可在此修改（POST /api/v1/staff）",
+    ),
     "unknown_violation_kind": Entry(
         "违规类型不对[：{kind}]", "请选择 工作准备不到位、工作时间离岗超时、串岗聊天、违规使用手机 或 其他"
     ),
@@ -278,6 +282,7 @@ LABELS: dict[str, dict[str, str]] = {
         "GET /api/v1/violations/exposure": "大厅公示：今日已确认的违规（姓名按大屏规则遮挡，不含工号）",
         "GET /api/v1/violations/strikes": "本周期内每人已确认的违规次数及已发出的累计告警",
         "POST /api/v1/reports": "生成运行情况报告（日、周、月、季）",
+        "POST /api/v1/staff": "增加、修改或停用（active: false）一名人员，按配置文件的规则检查并记入审计",
         "GET /api/v1/reports": "已生成的运行情况报告，新的在前",
         "GET /api/v1/reports/schedule": "定时报告的下次与最近一次生成",
         "GET /api/v1/reports/{ref}": "一份报告的状态；加 .json、.xlsx 或 .pdf 下载其文件",

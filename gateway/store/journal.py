@@ -48,6 +48,7 @@ from gateway.store.repos.reminders import Reminders
 from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reports import Reports
 from gateway.store.repos.secrets import Secrets
+from gateway.store.repos.staff import StaffOverlay
 from gateway.store.repos.state import ProjectionState
 from gateway.store.repos.violations import Violations
 from gateway.store.repository import USER_VERSION_STEPS, Repository, SchemaError, migrate, versions
@@ -86,6 +87,7 @@ REPOSITORIES: tuple[type[Repository], ...] = (
     ReportRuns,
     LedgerReads,
     Reminders,
+    StaffOverlay,
 )
 
 # What PRAGMA user_version counted when the file had one version: it stays len(MIGRATIONS).
@@ -115,6 +117,7 @@ class Repositories:
     report_runs: ReportRuns
     ledger_reads: LedgerReads
     reminders: Reminders
+    staff: StaffOverlay
 
 
 class Journal:
@@ -167,6 +170,7 @@ class Journal:
             report_runs=ReportRuns(c, k),
             ledger_reads=LedgerReads(c, k),
             reminders=Reminders(c, k),
+            staff=StaffOverlay(c, k),
         )
 
     def _open(self) -> sqlite3.Connection:

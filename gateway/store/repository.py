@@ -65,8 +65,9 @@ def migrate(conn: sqlite3.Connection, repositories: Sequence[type[Repository]], 
     for repo in repositories:
         if have.get(repo.name, 0) > len(repo.migrations):
             raise SchemaError(
-                f"{what}: '{repo.name}' is schema version {have[repo.name]}, newer than this gateway knows "
-                f"({len(repo.migrations)}): run the newer gateway or move the file"
+                f"{what}：'{repo.name}' 的结构版本为 {have[repo.name]}，比本网关所知的（{len(repo.migrations)}）新 "
+                f"('{repo.name}' is schema version {have[repo.name]}, newer than this gateway knows "
+                f"({len(repo.migrations)}))：请运行较新的网关或移走该文件"
             )
     for repo in repositories:
         while (step := _next_step(conn, repo)) is not None:
@@ -110,8 +111,8 @@ def _bridge(conn: sqlite3.Connection, what: str) -> None:
         level = conn.execute("PRAGMA user_version").fetchone()[0]
         if level > USER_VERSION:
             raise SchemaError(
-                f"{what} is schema version {level}, newer than this gateway knows ({USER_VERSION}): "
-                "run the newer gateway or move the file"
+                f"{what} 的结构版本为 {level}，比本网关所知的（{USER_VERSION}）新 "
+                f"(schema version {level}, newer than this gateway knows)：请运行较新的网关或移走该文件"
             )
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone():
             conn.execute("CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID")

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from gateway.alerts.lifecycle import Alert
+from gateway.alerts.words import summary as said
 from gateway.api.deps import CallerDep, NoteText, RoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
+from gateway.api.lang import Lang, LangDep
 from gateway.api.routes.period import RowId
 from gateway.commands.audit import Caller
 from gateway.domain.conditions import Severity
@@ -50,13 +52,13 @@ def _closed_by(rule: str) -> list[str] | None:
     return list(roles) if roles is not None else None
 
 
-def _out(view: View, a: Alert) -> dict[str, Any]:
+def _out(view: View, a: Alert, lang: Lang) -> dict[str, Any]:
     return {
         "id": a.id,
         "rule": a.rule,
         "key": a.key,
         "severity": a.severity,
-        "summary": a.summary,
+        "summary": said(a, lang),
         "device": a.device,
         "state": a.state,
         "opened_at": iso(view, a.opened_ns),
@@ -75,6 +77,7 @@ def _out(view: View, a: Alert) -> dict[str, Any]:
 async def list_alerts(
     view: ViewDep,
     _: RoleDep,
+    lang: LangDep,
     state: Filter | None = None,
     severity: Severity | None = None,
     device: str | None = None,
@@ -88,10 +91,10 @@ async def list_alerts(
         and (severity is None or a.severity == severity)
         and (device is None or a.device == device)
     ]
-    return [_out(view, a) for a in out[:limit]]
+    return [_out(view, a, lang) for a in out[:limit]]
 
 
-def _act(view: View, alert_id: int, action: str, who: Caller, note: str) -> dict[str, Any]:
+def _act(view: View, alert_id: int, action: str, who: Caller, note: str, lang: Lang) -> dict[str, Any]:
     a = view.alerts.find(alert_id)
     if a is None:
         raise ApiError(404, "unknown_alert", f"no alert {alert_id}; GET /api/v1/alerts lists them", alert=alert_id)
@@ -117,7 +120,7 @@ def _act(view: View, alert_id: int, action: str, who: Caller, note: str) -> dict
     fn = view.alerts.ack if action == "ack" else view.alerts.close
     done = fn(alert_id, who.actor, note, time.time_ns())
     assert done is not None
-    return _out(view, done)
+    return _out(view, done, lang)
 
 
 @router.post(
@@ -127,10 +130,10 @@ def _act(view: View, alert_id: int, action: str, who: Caller, note: str) -> dict
     summary="Acknowledge an alert, with a note",
 )
 async def ack(
-    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
+    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, lang: LangDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
     # Who acknowledged is the token's holder as the audit names them, not the role several share.
-    return _act(view, alert_id, "ack", who, body.note)
+    return _act(view, alert_id, "ack", who, body.note, lang)
 
 
 @router.post(
@@ -143,6 +146,6 @@ async def ack(
     summary="Close an alert no condition can clear (e.g. a forced-open door), with a note",
 )
 async def close(
-    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, _: str = require(*HANDLERS)
+    alert_id: RowId, body: NoteIn, view: ViewDep, who: CallerDep, lang: LangDep, _: str = require(*HANDLERS)
 ) -> dict[str, Any]:
-    return _act(view, alert_id, "close", who, body.note)
+    return _act(view, alert_id, "close", who, body.note, lang)

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from gateway import staff_registry
 from gateway.api.deps import CallerDep, NoteText, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId, moment
-from gateway.config.staff import registry
 from gateway.domain import discipline as d
 from gateway.features.discipline.ledger import Ledger, Unknown
 from gateway.features.discipline.reads import audited
@@ -81,7 +81,7 @@ def ledger_of(view: View) -> Ledger:
 
 
 def _names(view: View) -> dict[str, str]:
-    return {p.id: p.name for p in registry(view.cfg)}
+    return staff_registry.names(view.cfg, view.journal)
 
 
 def _out(view: View, v: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:

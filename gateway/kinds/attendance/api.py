@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from gateway import staff_registry
 from gateway.api.deps import PublicRoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.export import XLSX, Column, Format, export, local_time
@@ -80,7 +81,7 @@ def _attendance(view: View) -> Any:
 async def posts(view: ViewDep, role: PublicRoleDep) -> list[dict[str, Any]]:
     p = _attendance(view)
     now = time.time_ns()
-    names = {person.id: person.name for person in view.cfg.staff}
+    names = staff_registry.names(view.cfg, view.journal)
     public = role == "viewer"  # the wall in the public hall: a name (masked), never a staff id
     mask = public and view.cfg.api.wall.mask_names
     return [

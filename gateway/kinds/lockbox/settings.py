@@ -49,21 +49,21 @@ def phone_problems(phones: Phones, devices: Sequence[DeviceParams]) -> Problems:
         box = lockboxes.get(m.device)
         if box is None:
             problems.append(
-                (f"{where}.device", f"{m.device!r} is not a lockbox of this hall: name one of {sorted(lockboxes)}")
+                (f"{where}.device", f"{m.device!r} 不是本厅的手机柜：请填 {sorted(lockboxes)} 之一 (unknown_device)")
             )
             continue
         slots = box.slots or MAX_SLOTS
         for staff, slot in m.slots.items():
             here = f"{where}.slots.{staff}"
             if not 1 <= slot <= slots:
-                problems.append((here, f"slot {slot} is out of range: {m.device} has slots 1-{slots}"))
+                problems.append((here, f"格口 {slot} 超出范围：{m.device} 的格口为 1-{slots} (slot_out_of_range)"))
                 continue
             other = owners.setdefault((m.device, slot), staff)
             if other != staff:
-                problems.append((here, f"{m.device} slot {slot} is already {other}'s: give each person their own slot"))
+                problems.append((here, f"{m.device} 的 {slot} 号格口已属于 {other}：每人用自己的格口 (slot_taken)"))
             if staff in places:
-                problems.append((here, f"{staff} already has a slot ({places[staff]}): give each person one slot"))
-            places.setdefault(staff, f"{m.device} slot {slot}")
+                problems.append((here, f"{staff} 已有格口（{places[staff]}）：每人只用一个格口 (slot_twice)"))
+            places.setdefault(staff, f"{m.device} 的 {slot} 号")
     return problems
 
 

@@ -32,8 +32,8 @@ class OccupancySettings(Model):
     def _hysteresis(self) -> OccupancySettings:
         if self.clear_pct > self.over_capacity_pct:
             raise ValueError(
-                f"clear_pct {self.clear_pct:g} is above over_capacity_pct {self.over_capacity_pct:g}: "
-                "an alert must clear below the level that opens it"
+                f"clear_pct {self.clear_pct:g} 高于 over_capacity_pct {self.over_capacity_pct:g}："
+                "告警须在低于触发线时才解除"
             )
         return self
 
@@ -65,10 +65,7 @@ def resets_when_closed(hall: OccupancyContext) -> None:
     ]
     for where, at in written:
         if isinstance(at, time) and wh.days and wh.start <= at < wh.end:
-            raise ValueError(
-                f"{where}: {at:%H:%M} is within working hours {wh.start:%H:%M}-{wh.end:%H:%M}: "
-                "reset when the hall is closed"
-            )
+            raise ValueError(f"{where}：{at:%H:%M} 在工作时间 {wh.start:%H:%M}-{wh.end:%H:%M} 之内：请在闭厅时清零")
 
 
 class OccupancyContext(KindContext, Protocol):

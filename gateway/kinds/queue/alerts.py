@@ -109,7 +109,8 @@ def long_waits(lines: Iterable[LineNow], limit_s: Callable[[str], float], now_ns
                     LONG_WAIT,
                     f"line {line.line}",
                     "warning",
-                    f"{_label(line)}最长等候 {waited_s // 60:.0f} 分钟，超过 {limit / 60:g} 分钟：请加开窗口或引导分流",
+                    # English here (the logs, an English reader); the catalogue's template says it in Chinese
+                    f"line {line.line}: longest wait {waited_s // 60:.0f} min, over {limit / 60:g} min",
                     params={"line": _label(line), "waited": f"{waited_s // 60:.0f}", "limit": f"{limit / 60:g}"},
                 )
             )
@@ -148,8 +149,8 @@ def idle_windows(
                 WINDOW_IDLE,
                 f"window {w}",
                 "warning",
-                f"窗口 {w} 已 {(now_ns - idle_from) // (60 * NS)} 分钟未叫号，{'、'.join(since)} 线有 {people} 人等候："
-                "请确认窗口是否有人在岗，或把等候的号调往其他窗口",
+                f"window {w} called nobody for {(now_ns - idle_from) // (60 * NS)} min "
+                f"while {people} wait on line(s) {', '.join(since)}",
                 params={
                     "window": w,
                     "minutes": (now_ns - idle_from) // (60 * NS),

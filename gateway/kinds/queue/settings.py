@@ -45,10 +45,7 @@ class QueueSettings(Model):
     def _line_ids(cls, v: dict[str, LineAlerts]) -> dict[str, LineAlerts]:
         blank = [repr(k) for k in v if not k.strip() or k != k.strip()]
         if blank:
-            raise ValueError(
-                f"line id {', '.join(blank)} is blank or has spaces around it: "
-                "write the line as the queue server names it, e.g. A"
-            )
+            raise ValueError(f"队列编号 {'、'.join(blank)} 为空或前后有空格：请按排队系统的叫法写，如 A")
         return v
 
     def long_wait_s(self, line: str) -> float:

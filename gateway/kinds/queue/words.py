@@ -21,6 +21,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "queue_result": {"done": "已办结", "pending_materials": "补正材料", "rejected": "不予受理"},
     "queue_source": {"walk_in": "现场取号", "appointment": "预约"},
+    "alert": {"queue_long_wait": "等候过长", "queue_window_idle": "窗口空闲未叫号"},
     "route": {
         "GET /api/v1/queue": "各队列当前情况",
         "GET /api/v1/queue/visits": "一段时间内开始的办件，最早的在前",

@@ -23,7 +23,7 @@ class Ratings(Model):
     @model_validator(mode="after")
     def _ordered(self) -> Ratings:
         if self.good_rate_low > self.good_rate_ok:
-            raise ValueError("good_rate_low must not be above good_rate_ok (好评率红线不能高于绿线)")
+            raise ValueError("好评率红线 good_rate_low 不能高于绿线 good_rate_ok")
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,13 @@ class Alerts(Repository):
         -- an open alert only a person closes, looked up when the book keeps it no longer in memory
         CREATE INDEX alerts_rule_key ON alerts (rule, key) WHERE state IN ('open', 'acknowledged');
         """,
+        """
+        -- the words of the summary, said again when read in the reader's language (issue 22): the
+        -- English, the catalogue's template and its specifics (JSON), NULL in the rows before them
+        ALTER TABLE alerts ADD COLUMN english TEXT;
+        ALTER TABLE alerts ADD COLUMN template TEXT;
+        ALTER TABLE alerts ADD COLUMN params TEXT;
+        """,
     )
 
     @staticmethod
@@ -44,8 +52,8 @@ class Alerts(Repository):
         """Alert rows as they are now, in the caller's transaction (with their deliveries: Journal)."""
         c.executemany(
             "INSERT OR REPLACE INTO alerts (id, rule, key, severity, summary, device, state, opened_ns, "
-            "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "updated_ns, manual, occurrences, clear_since_ns, acked_by, acked_ns, note, ended_ns, english, template, "
+            "params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     a.id,
@@ -64,6 +72,9 @@ class Alerts(Repository):
                     a.acked_ns,
                     a.note,
                     a.ended_ns,
+                    a.english,
+                    a.template,
+                    None if a.params is None else json.dumps(a.params, ensure_ascii=False, default=str),
                 )
                 for a in alerts
             ],

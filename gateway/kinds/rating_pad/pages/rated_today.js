@@ -11,7 +11,7 @@ HG.fragment(async (ctx) => {
     <div class="stats">
       <div class="stat"><span class="label" data-t="rating_rate"></span><span class="big" id="rating-rate">–</span>
         <div class="bar"><i id="rating-rate-bar"></i></div><span class="label rating-basis" id="rating-basis"></span></div>
-      <div class="stat"><span class="label" data-t="good_rate"></span><span class="big ok" id="good-rate">–</span>
+      <div class="stat"><span class="label" data-t="good_rate"></span><span class="big" id="good-rate">–</span>
         <div class="bar"><i id="good-rate-bar"></i></div></div>
       <div class="stat"><span class="label" data-t="rated"></span><span class="big" id="rated-count">–</span>
         <div class="bar bad-bar"><i id="bad-rate-bar"></i></div></div></div>
@@ -34,7 +34,12 @@ HG.fragment(async (ctx) => {
     const total = v ? v.total.rating_rate : s.total.rating_rate;
     $("#rating-rate").textContent = pct(total);
     $("#rating-basis").textContent = t(v ? "rating_basis_visits" : "rating_basis_prompts");
+    // Coloured by the hall's thresholds (ratings.good_rate_ok / good_rate_low), as the manager page's:
+    // a 好评率 of 0 % or 50 % is not green.
+    const th = s.thresholds;
+    const good = (rate) => (rate == null || !th ? "" : rate >= th.good_rate_ok ? "ok" : rate < th.good_rate_low ? "bad" : "warn");
     $("#good-rate").textContent = pct(s.total.good_rate);
+    $("#good-rate").className = `big ${good(s.total.good_rate)}`;
     $("#rated-count").textContent = s.total.rated;
     for (const [id, x] of [["#rating-rate-bar", total], ["#good-rate-bar", s.total.good_rate], ["#bad-rate-bar", s.total.bad_rate]]) $(id).style.width = `${((x || 0) * 100).toFixed(0)}%`;
     // Nobody scrolls a wall: the groups that need attention first (lowest 好评率, then least
@@ -42,7 +47,7 @@ HG.fragment(async (ctx) => {
     const rank = (x) => (x == null ? 2 : x);
     const groups = [...s.groups].sort((a, b) => rank(a.good_rate) - rank(b.good_rate) || rank(rateOf(a)) - rank(rateOf(b)) || a.key.localeCompare(b.key));
     $("#by-window").innerHTML = groups.slice(0, WALL_ROWS).map((g) => `<tr><td>${esc(g.key || "–")}</td><td>${g.rated}</td><td>${pct(rateOf(g))}</td>
-      <td class="${g.good_rate != null && g.good_rate < 0.9 ? "warn" : ""}">${pct(g.good_rate)}</td></tr>`).join("");
+      <td class="${good(g.good_rate)}" data-good>${pct(g.good_rate)}</td></tr>`).join("");
     $("#windows-note").textContent = !pub && groups.length > 3 ? t("windows_sorted").replace("{n}", groups.length) : "";
     HG.drawn("ratings");
   }
