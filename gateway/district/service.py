@@ -94,7 +94,7 @@ class District:
 
     def _state(self, site: Site, last: float | None, heard: Heard | None, now: float) -> dict[str, Any]:
         st = site_state(last, heard, now, self.cfg.offline_after_s)
-        alerts = sorted((heard.alerts if heard else {}).values(), key=lambda a: -int(a.get("opened_ns", 0)))
+        alerts = sorted((heard.alerts if heard else {}).values(), key=lambda a: -(a["opened_ns"] or 0))
         return {
             "id": site.id,
             "name": site.name,
@@ -106,7 +106,7 @@ class District:
             "silent_s": None if st.silent_s is None else round(st.silent_s),
             "gateway": heard.gateway if heard else None,
             "bridge": None if heard is None or heard.bridge is None else ("up" if heard.bridge else "down"),
-            "open_alerts": len(alerts),
+            "open_alerts": heard.open_alerts if heard else 0,
             "alerts": [self._alert(a) for a in alerts],
         }
 
@@ -164,5 +164,5 @@ class District:
     def _alert(self, a: dict[str, Any]) -> dict[str, Any]:
         """An alert as the site's gateway bridged it up, in the fields the district shows."""
         keep = ("id", "rule", "severity", "summary", "device", "state")
-        opened = a.get("opened_ns")
-        return {k: a.get(k) for k in keep} | {"opened": self.at(int(opened) / 1e9) if opened else None}
+        opened = a["opened_ns"]
+        return {k: a[k] for k in keep} | {"opened": self.at(opened / 1e9) if opened else None}

@@ -1,9 +1,15 @@
 """What a scheduled report says where it is delivered: the work group's markdown (the period's
 headline figures and a link) and the e-mail's subject and body. Pure: the report model in, text
-out. A figure the hall has no source for says why, as the report does, never 0."""
+out. A figure the hall has no source for says why, as the report does, never 0.
+
+Every text put into a message is one line (a CR/LF in the hall's name would forge an e-mail header
+or a markdown heading) and, in the robots' markdown, holds no markup: its markdown signs, `<@...>`
+mentions and `@` become their full-width forms, so a name shows as typed and links or notifies
+nobody."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.features.reports.model import FigureValue, Missing, Report
@@ -20,6 +26,8 @@ HEADLINE = (
     "orders.overdue",
     "discipline.confirmed",
 )
+_BREAKS = re.compile("[\x00-\x1f\x7f\u2028\u2029]+")
+_MARKUP = str.maketrans("*_[]()#`<>@!|~\\", "＊＿［］（）＃｀＜＞＠！｜～＼")
 KIND = {"day": "日报", "week": "周报", "month": "月报", "quarter": "季报", "range": "报告"}
 
 
@@ -37,6 +45,15 @@ def shown(f: FigureValue) -> str:
     return f"{v} {f.unit}".strip()
 
 
+def one_line(text: str) -> str:
+    return _BREAKS.sub(" ", text).strip()
+
+
+def plain(text: str) -> str:
+    """A text for the robots' markdown: one line, no markup, no mention."""
+    return one_line(text).translate(_MARKUP)
+
+
 def headline(report: Report) -> list[tuple[str, str]]:
     """(label, value) of the headline figures the report has, in HEADLINE's order."""
     figures = {f.name: f for s in report.sections for f in s.figures}
@@ -44,17 +61,21 @@ def headline(report: Report) -> list[tuple[str, str]]:
 
 
 def title(report: Report) -> str:
-    return f"{report.hall} {KIND.get(report.period.kind, '报告')} {report.period.label}"
+    return one_line(f"{report.hall} {KIND.get(report.period.kind, '报告')} {report.period.label}")
 
 
 def markdown(report: Report, link: str | None) -> dict[str, Any]:
     """{"title", "text"}: the robots' markdown (钉钉 shows `title` in the chat list, 企业微信 `text` only)."""
     p = report.period
-    lines = [f"### {title(report)}", f"统计期间：{p.start} 至 {p.end}（{p.days} 天，工作日 {p.working_days} 天）", ""]
-    lines += [f"- {label}：**{value}**" for label, value in headline(report)]
+    lines = [
+        f"### {plain(title(report))}",
+        f"统计期间：{p.start} 至 {p.end}（{p.days} 天，工作日 {p.working_days} 天）",
+        "",
+    ]
+    lines += [f"- {plain(label)}：**{plain(value)}**" for label, value in headline(report)]
     lines.append("")
     lines.append(f"[查看完整报告（PDF、XLSX）]({link})" if link else "完整报告（PDF、XLSX）请在网关管理页查看")
-    return {"title": title(report), "text": "\n".join(lines)}
+    return {"title": plain(title(report)), "text": "\n".join(lines)}
 
 
 def email(report: Report, link: str | None) -> tuple[str, str]:
@@ -63,7 +84,7 @@ def email(report: Report, link: str | None) -> tuple[str, str]:
     body = [
         "您好：",
         "",
-        f"附件为{report.hall}{p.label}的运行情况报告（PDF 与 XLSX），统计期间 {p.start} 至 {p.end}。",
+        f"附件为{one_line(report.hall)}{p.label}的运行情况报告（PDF 与 XLSX），统计期间 {p.start} 至 {p.end}。",
         "",
         "主要指标：",
         *(f"  {label}：{value}" for label, value in headline(report)),
