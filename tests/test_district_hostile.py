@@ -5,11 +5,9 @@ is the test's, so a lockout ends by moving it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +17,10 @@ import pytest
 
 from gateway.district.config import load_district
 from gateway.district.guard import LIMIT, LOCKOUT_S, Guard
-from gateway.district.serve import Running, running
+from gateway.district.serve import Running
 from gateway.district.state import MAX_ALERTS
 from gateway.district.watcher import MAX_PAYLOAD
+from tests.district_support import served
 from tests.servers import Mosquitto, VictoriaMetrics, free_port
 from tests.waits import wait_for
 
@@ -56,31 +55,12 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Mo
         encoding="utf-8",
     )
     os.environ["DH_TOKEN"] = TOKEN
-    box: dict[str, Any] = {}
-    up = threading.Event()
-
-    async def serve() -> None:
-        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            async with running(load_district(config)) as r:
-                box["r"] = r
-                up.set()
-                await box["stop"].wait()
-        finally:
-            up.set()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="district view")
-    thread.start()
     try:
-        assert up.wait(30) and "r" in box, "the district view did not start"
-        r: Running = box["r"]
-        assert r.district.watcher is not None
-        wait_for(r.district.watcher.connected.is_set, what="the view on the broker")
-        yield r, broker
+        with served(load_district(config)) as r:
+            assert r.district.watcher is not None
+            wait_for(r.district.watcher.connected.is_set, what="the view on the broker")
+            yield r, broker
     finally:
-        if "stop" in box:
-            box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
         broker.stop()
         vm.stop()
         del os.environ["DH_TOKEN"]
