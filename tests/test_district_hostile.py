@@ -183,5 +183,8 @@ def test_hostile_sites_on_the_broker_change_nothing_of_the_others_and_stay_bound
         assert page.status_code == 200, (path, page.text[:300])
         for raw in [*XSS, "<script>alert(0)", "<img src=x onerror=alert(3)>"]:
             assert raw not in page.text, (path, raw)
+        # and were one missed, no script would run: the data pages allow none
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert "script-src" not in page.headers["content-security-policy"]
     site = httpx.get(f"{r.url}/sites/town-01", cookies=cookie, timeout=30).text
     assert "&lt;script&gt;" in site and "&quot;&gt;&lt;img" in site  # shown, as text

@@ -7,6 +7,8 @@ Every text that came from a site or from district.yaml is escaped where it is dr
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Awaitable, Callable
 from html import escape
 from pathlib import Path
@@ -48,11 +50,11 @@ def install(app: FastAPI) -> None:
                     return _refused(d, e)
                 return RedirectResponse("/login?bad=1", status_code=303)
             try:
-                return HTMLResponse(await draw(request))
+                return html(await draw(request))
             except ApiError as e:
-                return HTMLResponse(_shell(d, w("overview"), _error(e)), status_code=e.status)
+                return html(_shell(d, w("overview"), _error(e)), e.status)
             except StoreUnreachable:
-                return HTMLResponse(_shell(d, w("overview"), f'<p class="banner">{w("store_down")}</p>'), 503)
+                return html(_shell(d, w("overview"), f'<p class="banner">{w("store_down")}</p>'), 503)
 
         return serve
 
@@ -76,8 +78,8 @@ def install(app: FastAPI) -> None:
     app.add_api_route("/sites/{site_id}", page(one), include_in_schema=False, response_class=HTMLResponse)
 
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
-    async def login(bad: str | None = None) -> str:
-        return _login(d, bad is not None)
+    async def login(bad: str | None = None) -> HTMLResponse:
+        return html(_login(d, bad is not None), script=LOGIN_SCRIPT)
 
     @app.post("/login", include_in_schema=False, response_class=HTMLResponse)
     async def sign_in(request: Request) -> Response:
@@ -86,13 +88,30 @@ def install(app: FastAPI) -> None:
         try:
             guard_of(request).role(request, token)
         except ApiError as e:
-            return _refused(d, e) if e.status == 429 else HTMLResponse(_login(d, True), status_code=401)
+            return _refused(d, e) if e.status == 429 else html(_login(d, True), 401, script=LOGIN_SCRIPT)
         response = RedirectResponse("/", status_code=303)
         set_cookie(request, response, token)
         return response
 
 
 MAX_FORM = 4096  # a token is tens of characters
+# A wall screen's link may carry its token in the fragment (never sent to a server): it is posted
+# like a typed one, and taken out of the address and the history first.
+LOGIN_SCRIPT = (
+    "if(location.hash.startsWith('#token=')){const t=decodeURIComponent(location.hash.slice(7));"
+    "history.replaceState(null,'',location.pathname);document.getElementById('token').value=t;"
+    "document.getElementById('login-form').submit();}"
+)
+# No page runs a script but the login's own (by its hash), loads anything, or is framed: a text
+# an escape missed still cannot run.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None, script: str = "") -> HTMLResponse:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = CSP + (f"; script-src 'sha256-{digest}'" if script else "")
+    said = {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return HTMLResponse(body, status, headers={**said, **(headers or {})})
 
 
 def _login(d: District, bad: bool) -> str:
@@ -101,17 +120,13 @@ def _login(d: District, bad: bool) -> str:
         f'{note}<form id="login-form" method="post" action="/login"><label>{w("token")} '
         '<input id="token" name="token" type="password" autocomplete="off"></label> '
         f'<button id="login" type="submit">{w("login")}</button></form><p class="muted">{w("login_hint")}</p>'
-        # A wall screen's link may carry its token in the fragment (never sent to a server): it is
-        # posted like a typed one, and taken out of the address and the history first.
-        "<script>if(location.hash.startsWith('#token=')){const t=decodeURIComponent(location.hash.slice(7));"
-        "history.replaceState(null,'',location.pathname);document.getElementById('token').value=t;"
-        "document.getElementById('login-form').submit();}</script>"
+        f"<script>{LOGIN_SCRIPT}</script>"
     )
     return _shell(d, w("login"), form, nav=False)
 
 
 def _refused(d: District, e: ApiError) -> HTMLResponse:
-    return HTMLResponse(_shell(d, w("login"), _error(e), nav=False), status_code=e.status, headers=retry_after(e))
+    return html(_shell(d, w("login"), _error(e), nav=False), e.status, retry_after(e))
 
 
 def _shell(d: District, title: str, body: str, nav: bool = True) -> str:
