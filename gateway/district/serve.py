@@ -73,6 +73,8 @@ async def running(cfg: DistrictConfig, clock: Callable[[], float] = time.time) -
             task.result()
             raise DistrictStartupError("the API stopped while starting")
         host, port = sock.getsockname()[:2]
+        # Listening on every address: the address to open on this machine is the loopback's.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
         yield Running(d, app, f"http://{host}:{port}")
     finally:
         server.should_exit = True
