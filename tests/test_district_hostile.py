@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,13 +19,15 @@ import pytest
 from gateway.district.config import load_district
 from gateway.district.guard import LIMIT, LOCKOUT_S, Guard
 from gateway.district.serve import Running
+from gateway.district.service import MAX_STRANGERS
 from gateway.district.state import MAX_ALERTS
 from gateway.district.watcher import MAX_PAYLOAD
-from tests.district_support import served
+from tests.district_support import served, write
 from tests.servers import Mosquitto, VictoriaMetrics, free_port
 from tests.waits import wait_for
 
 TOKEN = "district-hostile-token-0123456789"
+View = tuple[Running, Mosquitto, VictoriaMetrics]
 XSS = ['<script>alert("x")</script>', '"><img src=x onerror=alert(1)>', "<b onmouseover=alert(2)>"]
 
 
@@ -37,7 +40,7 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Mosquitto]]:
+def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Mosquitto, VictoriaMetrics]]:
     root = tmp_path_factory.mktemp("district-hostile")
     (root / "vm").mkdir()
     (root / "broker").mkdir()
@@ -59,7 +62,7 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Mo
         with served(load_district(config)) as r:
             assert r.district.watcher is not None
             wait_for(r.district.watcher.connected.is_set, what="the view on the broker")
-            yield r, broker
+            yield r, broker, vm
     finally:
         broker.stop()
         vm.stop()
@@ -67,9 +70,9 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Mo
 
 
 @pytest.fixture
-def guard(view: tuple[Running, Mosquitto]) -> Iterator[Clock]:
+def guard(view: View) -> Iterator[Clock]:
     """A fresh sign-in guard on the test's clock: no test's wrong tokens lock out another's."""
-    r, _ = view
+    r = view[0]
     clock = Clock()
     r.app.state.guard = Guard(r.app.state.tokens, clock)
     yield clock
@@ -80,10 +83,8 @@ def sign_in(url: str, token: str, **headers: str) -> httpx.Response:
     return httpx.post(f"{url}/login", data={"token": token}, headers=headers, follow_redirects=False, timeout=10)
 
 
-def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_a_script(
-    view: tuple[Running, Mosquitto], guard: Clock
-) -> None:
-    r, _ = view
+def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_a_script(view: View, guard: Clock) -> None:
+    r = view[0]
     page = httpx.get(f"{r.url}/login", timeout=10).text
     assert 'method="post"' in page and "document.cookie" not in page
     ok = sign_in(r.url, TOKEN)
@@ -96,10 +97,8 @@ def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_a_script(
     assert bad.status_code == 401 and 'id="login-bad"' in bad.text and "set-cookie" not in bad.headers
 
 
-def test_wrong_tokens_lock_the_address_out_the_right_one_too_until_the_lockout_ends(
-    view: tuple[Running, Mosquitto], guard: Clock
-) -> None:
-    r, _ = view
+def test_wrong_tokens_lock_the_address_out_the_right_one_too_until_the_lockout_ends(view: View, guard: Clock) -> None:
+    r = view[0]
     answers = [sign_in(r.url, f"guess-{i:04d}-0123456789abcdef").status_code for i in range(LIMIT)]
     assert answers == [401] * (LIMIT - 1) + [429]
     assert sign_in(r.url, TOKEN).status_code == 429  # else the lockout would still tell right from wrong
@@ -110,10 +109,8 @@ def test_wrong_tokens_lock_the_address_out_the_right_one_too_until_the_lockout_e
     assert sign_in(r.url, TOKEN).status_code == 303
 
 
-def test_the_api_refuses_writes_unknown_paths_bad_periods_and_huge_heads_in_chinese(
-    view: tuple[Running, Mosquitto], guard: Clock
-) -> None:
-    r, _ = view
+def test_the_api_refuses_writes_unknown_paths_bad_periods_and_huge_heads_in_chinese(view: View, guard: Clock) -> None:
+    r = view[0]
     auth = {"Authorization": f"Bearer {TOKEN}"}
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         w = httpx.request(method, f"{r.url}/api/v1/sites", headers=auth, timeout=10)
@@ -128,10 +125,8 @@ def test_the_api_refuses_writes_unknown_paths_bad_periods_and_huge_heads_in_chin
         assert s.recv(64).startswith(b"HTTP/1.1 431")
 
 
-def test_hostile_sites_on_the_broker_change_nothing_of_the_others_and_stay_bounded(
-    view: tuple[Running, Mosquitto], guard: Clock
-) -> None:
-    r, broker = view
+def test_hostile_sites_on_the_broker_change_nothing_of_the_others_and_stay_bounded(view: View, guard: Clock) -> None:
+    r, broker, _ = view
     watcher = r.district.watcher
     assert watcher is not None
 
@@ -188,3 +183,15 @@ def test_hostile_sites_on_the_broker_change_nothing_of_the_others_and_stay_bound
         assert "script-src" not in page.headers["content-security-policy"]
     site = httpx.get(f"{r.url}/sites/town-01", cookies=cookie, timeout=30).text
     assert "&lt;script&gt;" in site and "&quot;&gt;&lt;img" in site  # shown, as text
+
+
+def test_a_store_full_of_made_up_site_labels_names_only_the_first_hundred(view: View, guard: Clock) -> None:
+    r, _, vm = view
+    at_ns = (time.time_ns() // 1_000_000 - 120_000) * 1_000_000  # before VictoriaMetrics' latency offset
+    write(vm, [f"device_status,site=made-up-{i:03d},device=x online=1 {at_ns}" for i in range(MAX_STRANGERS + 50)])
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = httpx.get(f"{r.url}/api/v1/sites", headers=headers, timeout=30).json()
+    assert body["unknown_sites_total"] == MAX_STRANGERS + 50 and len(body["unknown_sites"]) == MAX_STRANGERS
+    assert body["counts"]["sites"] == 3  # counted nowhere
+    page = httpx.get(f"{r.url}/", cookies={"hallgate_district": TOKEN}, timeout=30).text
+    assert page.count("made-up-") == MAX_STRANGERS

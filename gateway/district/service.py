@@ -20,6 +20,8 @@ from gateway.district.watcher import BrokerWatcher
 from gateway.domain import periods
 from gateway.domain.periods import Span
 
+MAX_STRANGERS = 100
+
 
 class District:
     def __init__(
@@ -83,8 +85,10 @@ class District:
                 },
             },
             "sites": sites,
-            # Labels in the store that district.yaml does not list: shown apart, never counted in.
-            "unknown_sites": [{"site": s, "last_data": self.at(last[s])} for s in strangers],
+            # Labels in the store that district.yaml does not list: shown apart, never counted in;
+            # the first MAX_STRANGERS named (a site writing made-up labels must not bloat the view).
+            "unknown_sites": [{"site": s, "last_data": self.at(last[s])} for s in strangers[:MAX_STRANGERS]],
+            "unknown_sites_total": len(strangers),
         }
 
     def _broker(self) -> str:
