@@ -118,6 +118,8 @@ def test_the_api_refuses_writes_unknown_paths_bad_periods_and_huge_heads_in_chin
         assert "不支持" in w.json()["message"]
     nope = httpx.get(f"{r.url}/api/v1/nope", headers=auth, timeout=10)
     assert nope.status_code == 404 and "没有这个地址" in nope.json()["message"]
+    huge = httpx.post(f"{r.url}/login", content=b"token=" + b"a" * 1_000_000, timeout=10)
+    assert huge.status_code == 413 and huge.json()["error"] == "too_large"
     bad = httpx.get(f"{r.url}/api/v1/figures", params={"period": "2026-13"}, headers=auth, timeout=10)
     assert bad.status_code == 422 and "期间" in bad.json()["message"]
     with socket.create_connection(("127.0.0.1", int(r.url.rsplit(":", 1)[1])), timeout=10) as s:

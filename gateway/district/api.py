@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from gateway.api import handlers
+from gateway.api.app import BodyLimit
 from gateway.api.app import _docs as docs_pages
 from gateway.api.deps import bearer
 from gateway.api.errors import ApiError, ErrorOut, body
@@ -24,6 +25,7 @@ from gateway.district.store import StoreUnreachable
 from gateway.domain.periods import FORMS, PeriodError, Span
 
 __all__ = ["COOKIE", "create_district_app"]
+MAX_BODY = 4096
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no token, or one district.yaml does not list"},
     429: {"model": ErrorOut, "description": "too many wrong tokens from this address: Retry-After says when"},
@@ -85,6 +87,7 @@ def create_district_app(d: District, tokens: dict[str, str]) -> FastAPI:
     app.state.district, app.state.tokens, app.state.guard = d, tokens, Guard(tokens)
     handlers.install(app)
     docs_pages(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)  # only /login takes one: a token
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
