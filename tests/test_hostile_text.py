@@ -112,3 +112,25 @@ def test_a_staff_import_refuses_formula_like_or_multi_line_cells(tmp_path: Path)
     assert "第 3 行 B 列（姓名）：含有换行" in said
     assert "第 4 行 C 列（科室）：以“@”开头" in said
     assert "第 5 行 C 列（科室）：以“-”开头" in said
+
+
+def test_a_departments_violation_notice_has_no_link_or_mention_from_registry_names() -> None:
+    from gateway.domain.discipline_notice import confirmed, escalated
+
+    evil = {
+        "name": "王芳 <@all>",
+        "staff": "S1](http://evil.example)",
+        "department": "社保科\n### 全员注意 @所有人",
+        "window": "[点我](http://evil.example)",
+        "id": 7,
+        "kind_label": "脱岗",
+        "at": "2026-12-07 10:00",
+    }
+    one = confirmed(evil, 3)
+    many = escalated("S1", "**王芳**", "社保科 <@all>", "2026-12", 3, [evil, evil, evil], 3)
+    for m in (one, many):
+        lines = m["text"].split("\n")
+        assert sum(line.startswith("###") for line in lines) == 1, m["text"]
+        assert "](http" not in m["text"] and "<@" not in m["text"] and "@" not in m["text"] and "**" not in m["text"]
+        assert "王芳" in m["text"] and "社保科" in m["text"]
+    assert "全员注意" in one["text"].split("\n")[2]  # the department's line break gone, its words kept

@@ -2,16 +2,14 @@
 headline figures and a link) and the e-mail's subject and body. Pure: the report model in, text
 out. A figure the hall has no source for says why, as the report does, never 0.
 
-Every text put into a message is one line (a CR/LF in the hall's name would forge an e-mail header
-or a markdown heading) and, in the robots' markdown, holds no markup: its markdown signs, `<@...>`
-mentions and `@` become their full-width forms, so a name shows as typed and links or notifies
-nobody."""
+Every text put into a message is one line and, in the robots' markdown, holds no markup
+(gateway/domain/markdown.py): a hall's name shows as typed, never a header, a link or a mention."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from gateway.domain.markdown import one_line, plain
 from gateway.features.reports.model import FigureValue, Missing, Report
 
 HEADLINE = (
@@ -26,8 +24,6 @@ HEADLINE = (
     "orders.overdue",
     "discipline.confirmed",
 )
-_BREAKS = re.compile("[\x00-\x1f\x7f\u2028\u2029]+")
-_MARKUP = str.maketrans("*_[]()#`<>@!|~\\", "＊＿［］（）＃｀＜＞＠！｜～＼")
 KIND = {"day": "日报", "week": "周报", "month": "月报", "quarter": "季报", "range": "报告"}
 
 
@@ -43,15 +39,6 @@ def shown(f: FigureValue) -> str:
     if f.format in ("dec1", "minutes") and isinstance(v, int | float):
         return f"{v:.1f} {f.unit}".strip()
     return f"{v} {f.unit}".strip()
-
-
-def one_line(text: str) -> str:
-    return _BREAKS.sub(" ", text).strip()
-
-
-def plain(text: str) -> str:
-    """A text for the robots' markdown: one line, no markup, no mention."""
-    return one_line(text).translate(_MARKUP)
 
 
 def headline(report: Report) -> list[tuple[str, str]]:
