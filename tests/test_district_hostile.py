@@ -93,6 +93,9 @@ def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_a_script(
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
     tls = sign_in(r.url, TOKEN, **{"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
     assert "secure" in tls.split("; ")
+    stale = httpx.get(f"{r.url}/", cookies={"hallgate_district": "a-token-no-longer-listed-0123"}, timeout=10)
+    assert stale.status_code == 303 and stale.headers["location"] == "/login?bad=1"
+    assert 'hallgate_district=""' in stale.headers["set-cookie"]  # cleared: it is not tried again
     bad = sign_in(r.url, "not-the-token-at-all-0123")
     assert bad.status_code == 401 and 'id="login-bad"' in bad.text and "set-cookie" not in bad.headers
 

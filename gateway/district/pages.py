@@ -48,7 +48,9 @@ def install(app: FastAPI) -> None:
             except ApiError as e:
                 if e.status == 429:
                     return _refused(d, e)
-                return RedirectResponse("/login?bad=1", status_code=303)
+                gone = RedirectResponse("/login?bad=1", status_code=303)
+                gone.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")  # a stale one counts once
+                return gone
             try:
                 return html(await draw(request))
             except ApiError as e:
