@@ -3,9 +3,14 @@ it, what was written (the test's own expectation), the bridged topics' messages,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
+import threading
+import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.publish
 
+from gateway.district.config import DistrictConfig
+from gateway.district.serve import Running, running
 from gateway.domain.canonical import Event
 from gateway.store.district import relabel
 from gateway.store.points import make_line, to_line
@@ -180,3 +187,30 @@ def expected(ws: list[Written]) -> dict[str, Any]:
     out["handling_mean_min"] = round(sum(w.handling_s for w in ws) / handled / 60, 2) if handled else None
     out["availability"] = round(sum(w.online_ms for w in ws) / sum(w.observed_ms for w in ws), 4)
     return out
+
+
+@contextlib.contextmanager
+def served(cfg: DistrictConfig, clock: Callable[[], float] = time.time) -> Iterator[Running]:
+    """The district view served in a thread of its own (its own event loop) until the block ends."""
+    box: dict[str, Any] = {}
+    up = threading.Event()
+
+    async def serve() -> None:
+        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            async with running(cfg, clock) as r:
+                box["r"] = r
+                up.set()
+                await box["stop"].wait()
+        finally:
+            up.set()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="district view")
+    thread.start()
+    try:
+        assert up.wait(30) and "r" in box, "the district view did not start"
+        yield box["r"]
+    finally:
+        if "stop" in box:
+            box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)

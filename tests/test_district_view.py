@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ from tests.district_support import (
     day_label,
     expected,
     publish,
+    served,
     site_lines,
     write,
 )
@@ -111,48 +111,30 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
     os.environ["DV_TOKEN"], os.environ["DV_WALL"] = TOKEN, WALL
     cfg = load_district(config)
     clock = Clock()
-    box: dict[str, Any] = {}
-    up = threading.Event()
-
-    async def serve() -> None:
-        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            async with running(cfg, clock) as r:
-                box["url"] = r.url
-                up.set()
-                await box["stop"].wait()
-        finally:
-            up.set()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="district view")
-    thread.start()
     try:
-        assert up.wait(30) and "url" in box, "the district view did not start"
-        d = District(box["url"], clock, written, vm)
-        # The watcher has heard the retained summary; then the changes after it.
-        wait_for(lambda: open_alerts(d) == [2, 1], what="the retained summary heard")
-        publish(
-            broker,
-            "hall/town-01/gateway/alerts",
-            {"type": "change", "alert": alert(2, "low_battery", "rp-2", state="resolved")},
-            retain=False,
-        )
-        publish(
-            broker,
-            "hall/town-01/gateway/alerts",
-            {"type": "change", "alert": alert(3, "forced_open", "lb-1", severity="critical")},
-            retain=False,
-        )
-        wait_for(lambda: open_alerts(d) == [3, 1], what="the changes heard")
-        change = {"type": "change", "kind": "workorder", "id": 9, "event": "closed", "state": "closed"}
-        publish(broker, "hall/town-01/gateway/workorders", change, retain=False)
-        publish(broker, "hall/town-01/gateway/workorders", feed_summary(open=2, overdue=1))
-        wait_for(lambda: town(d)["workorders"]["open"] == 2, what="the work orders' new summary heard")
-        yield d
+        with served(cfg, clock) as r:
+            d = District(r.url, clock, written, vm)
+            # The watcher has heard the retained summary; then the changes after it.
+            wait_for(lambda: open_alerts(d) == [2, 1], what="the retained summary heard")
+            publish(
+                broker,
+                "hall/town-01/gateway/alerts",
+                {"type": "change", "alert": alert(2, "low_battery", "rp-2", state="resolved")},
+                retain=False,
+            )
+            publish(
+                broker,
+                "hall/town-01/gateway/alerts",
+                {"type": "change", "alert": alert(3, "forced_open", "lb-1", severity="critical")},
+                retain=False,
+            )
+            wait_for(lambda: open_alerts(d) == [3, 1], what="the changes heard")
+            change = {"type": "change", "kind": "workorder", "id": 9, "event": "closed", "state": "closed"}
+            publish(broker, "hall/town-01/gateway/workorders", change, retain=False)
+            publish(broker, "hall/town-01/gateway/workorders", feed_summary(open=2, overdue=1))
+            wait_for(lambda: town(d)["workorders"]["open"] == 2, what="the work orders' new summary heard")
+            yield d
     finally:
-        if "stop" in box:
-            box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
         broker.stop()
         vm.stop()
         del os.environ["DV_TOKEN"], os.environ["DV_WALL"]

@@ -19,6 +19,8 @@ from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from gateway.domain.cells import inert, texts_only
+
 Format = Literal["csv", "xlsx"]
 Type = Literal["text", "int", "float", "percent", "datetime"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,7 +54,11 @@ def to_csv(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([c.title for c in columns])
-    w.writerows([_text(v, c.type) for v, c in zip(row, columns, strict=True)] for row in rows)
+    # A text as typed (a name) is never a formula to the spreadsheet that opens it; numbers stay numbers.
+    w.writerows(
+        [inert(_text(v, c.type)) if isinstance(v, str) else _text(v, c.type) for v, c in zip(row, columns, strict=True)]
+        for row in rows
+    )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -70,6 +76,7 @@ def to_xlsx(sheet: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]
             for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
                 cell.number_format = NUMBER_FORMATS[c.type]
     ws.freeze_panes = "A2"  # the titles stay in view while scrolling
+    texts_only(wb)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -9,11 +9,14 @@ column, in Chinese, and nothing is written while any is bad."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gateway.domain.cells import runs
 
 COLUMNS = {
     "id": ("工号", "id", "staff_id", "编号"),
@@ -55,7 +58,8 @@ def read_rows(path: Path) -> list[list[Any]]:
     text = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK unless told otherwise
         try:
-            return list(csv.reader(text.decode(encoding).splitlines()))
+            # newline="": a quoted cell's line break stays in the cell (refused there), not lost
+            return list(csv.reader(io.StringIO(text.decode(encoding), newline="")))
         except UnicodeDecodeError:
             continue
     raise ImportError_(str(path), ["文件既不是 UTF-8 也不是 GBK 编码的文本：请另存为 CSV（UTF-8）或 XLSX"])
@@ -100,8 +104,23 @@ def parse(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _entry(c: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+_CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _unsafe(c: dict[str, str]) -> list[tuple[str, str]]:
+    """A cell that would break a line where it is shown (a page, a log, an e-mail), or run as a
+    formula in the spreadsheets the hall exports: refused, the person told which."""
     bad = []
+    for key, v in c.items():
+        if _CONTROL.search(v):
+            bad.append((key, "含有换行或其他控制字符：请删去"))
+        elif runs(v):
+            bad.append((key, f"以“{v[0]}”开头，表格软件会当作公式：请删去开头的符号"))
+    return bad
+
+
+def _entry(c: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    bad = _unsafe(c)
     if not c["id"]:
         bad.append(("id", "工号为空：请填写设备上使用的工号"))
     if not c["name"]:

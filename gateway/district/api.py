@@ -10,20 +10,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from gateway.api import handlers
+from gateway.api.app import BodyLimit
 from gateway.api.app import _docs as docs_pages
-from gateway.api.deps import bearer, role_of
-from gateway.api.errors import ApiError, ErrorOut
+from gateway.api.deps import bearer
+from gateway.api.errors import ApiError, ErrorOut, body
 from gateway.district.config import Site
+from gateway.district.guard import COOKIE, Guard, retry_after
 from gateway.district.service import District
 from gateway.district.store import StoreUnreachable
 from gateway.domain.periods import FORMS, PeriodError, Span
 
-COOKIE = "hallgate_district"  # the pages' copy of the token (gateway/district/pages.py)
+__all__ = ["COOKIE", "create_district_app"]
+MAX_BODY = 4096
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no token, or one district.yaml does not list"},
+    429: {"model": ErrorOut, "description": "too many wrong tokens from this address: Retry-After says when"},
     422: {"model": ErrorOut, "description": "a period not in one of the reports' forms"},
     503: {"model": ErrorOut, "description": "the district store did not answer"},
 }
@@ -33,15 +38,18 @@ PeriodQuery = Annotated[
 ]
 
 
-def reader_role(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+async def reader_role(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
     """Any configured role; the pages send the token as a cookie instead of the header."""
     presented = credentials.credentials if credentials else request.cookies.get(COOKIE)
     if not presented:
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    role = role_of(request.app.state.tokens, presented)
-    if role is None:
-        raise ApiError(401, "bad_token", "this token is not in district.yaml's api.tokens")
-    return role
+    return guard_of(request).role(request, presented)
+
+
+def guard_of(request: Request) -> Guard:
+    return request.app.state.guard
 
 
 Reader = Annotated[str, Depends(reader_role)]
@@ -76,9 +84,15 @@ def create_district_app(d: District, tokens: dict[str, str]) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.district, app.state.tokens = d, tokens
+    app.state.district, app.state.tokens, app.state.guard = d, tokens, Guard(tokens)
     handlers.install(app)
     docs_pages(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)  # only /login takes one: a token
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, e: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else retry_after(e)
+        return JSONResponse(body(e.code, e.detail, e.params), status_code=e.status, headers=headers)
 
     @app.get("/healthz", summary="存活检查")
     async def healthz() -> dict[str, str]:

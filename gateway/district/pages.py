@@ -1,27 +1,33 @@
 """The district's pages (zh-CN), drawn on the server from what the API returns: the overview (sites
 by level in their state's colour, counts online/offline, open alerts, the levels' figures), the
 ranking, and one site. Words from the catalogue (gateway/district/words.py, the gateway's LABELS);
-a code is shown only inside <code>, beside its words. The token is kept as a cookie by /login."""
+a code is shown only inside <code>, beside its words. /login takes the token in a POST and keeps it
+in an HttpOnly cookie (gateway/district/guard.py): never in a URL the server sees, never in a script.
+Every text that came from a site or from district.yaml is escaped where it is drawn."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Awaitable, Callable
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.api.deps import role_of
 from gateway.api.errors import ApiError
-from gateway.district.api import COOKIE, site_of, span_of
+from gateway.district.api import COOKIE, guard_of, site_of, span_of
 from gateway.district.config import LEVELS
+from gateway.district.guard import retry_after, set_cookie
 from gateway.district.service import District
 from gateway.district.store import StoreUnreachable
 from gateway.district.words import w
 from gateway.domain.ranking import CRITERIA
-from gateway.i18n.catalogue import explain, label
+from gateway.i18n.catalogue import explain
+from gateway.i18n.catalogue import label as _label
 
 SHOWN = ("tickets", "served", "rating_rate", "good_rate", "bad", "visitors", "availability", "handling_mean_min")
 RATES = ("rating_rate", "good_rate", "availability")
@@ -35,14 +41,22 @@ def install(app: FastAPI) -> None:
     def page(draw: Callable[[Request], Awaitable[str]]) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             token = request.cookies.get(COOKIE)
-            if not token or role_of(app.state.tokens, token) is None:
-                return RedirectResponse("/login" + ("?bad=1" if token else ""), status_code=303)
+            if not token:
+                return RedirectResponse("/login", status_code=303)
             try:
-                return HTMLResponse(await draw(request))
+                guard_of(request).role(request, token)
             except ApiError as e:
-                return HTMLResponse(_shell(d, w("overview"), _error(e)), status_code=e.status)
+                if e.status == 429:
+                    return _refused(d, e)
+                gone = RedirectResponse("/login?bad=1", status_code=303)
+                gone.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")  # a stale one counts once
+                return gone
+            try:
+                return html(await draw(request))
+            except ApiError as e:
+                return html(_shell(d, w("overview"), _error(e)), e.status)
             except StoreUnreachable:
-                return HTMLResponse(_shell(d, w("overview"), f'<p class="banner">{w("store_down")}</p>'), 503)
+                return html(_shell(d, w("overview"), f'<p class="banner">{w("store_down")}</p>'), 503)
 
         return serve
 
@@ -66,20 +80,54 @@ def install(app: FastAPI) -> None:
     app.add_api_route("/sites/{site_id}", page(one), include_in_schema=False, response_class=HTMLResponse)
 
     @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
-    async def login(bad: str | None = None) -> str:
-        note = f'<p class="banner" id="login-bad">{w("login_bad")}</p>' if bad else ""
-        form = (
-            f'{note}<form id="login-form"><label>{w("token")} '
-            '<input id="token" type="password" autocomplete="off"></label> '
-            f'<button id="login" type="submit">{w("login")}</button></form><p class="muted">{w("login_hint")}</p>'
-            "<script>const go=(t)=>{document.cookie=`"
-            + COOKIE
-            + "=${t}; path=/; SameSite=Strict`;location.replace('/');};"
-            "if(location.hash.startsWith('#token='))go(location.hash.slice(7));"
-            "document.getElementById('login-form').addEventListener('submit',(e)=>{e.preventDefault();"
-            "go(document.getElementById('token').value.trim());});</script>"
-        )
-        return _shell(d, w("login"), form, nav=False)
+    async def login(bad: str | None = None) -> HTMLResponse:
+        return html(_login(d, bad is not None), script=LOGIN_SCRIPT)
+
+    @app.post("/login", include_in_schema=False, response_class=HTMLResponse)
+    async def sign_in(request: Request) -> Response:
+        raw = await request.body()
+        token = parse_qs(raw.decode("utf-8", "replace")).get("token", [""])[0].strip()
+        try:
+            guard_of(request).role(request, token)
+        except ApiError as e:
+            return _refused(d, e) if e.status == 429 else html(_login(d, True), 401, script=LOGIN_SCRIPT)
+        response = RedirectResponse("/", status_code=303)
+        set_cookie(request, response, token)
+        return response
+
+
+# A wall screen's link may carry its token in the fragment (never sent to a server): it is posted
+# like a typed one, and taken out of the address and the history first.
+LOGIN_SCRIPT = (
+    "if(location.hash.startsWith('#token=')){const t=decodeURIComponent(location.hash.slice(7));"
+    "history.replaceState(null,'',location.pathname);document.getElementById('token').value=t;"
+    "document.getElementById('login-form').submit();}"
+)
+# No page runs a script but the login's own (by its hash), loads anything, or is framed: a text
+# an escape missed still cannot run.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None, script: str = "") -> HTMLResponse:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = CSP + (f"; script-src 'sha256-{digest}'" if script else "")
+    said = {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return HTMLResponse(body, status, headers={**said, **(headers or {})})
+
+
+def _login(d: District, bad: bool) -> str:
+    note = f'<p class="banner" id="login-bad">{w("login_bad")}</p>' if bad else ""
+    form = (
+        f'{note}<form id="login-form" method="post" action="/login"><label>{w("token")} '
+        '<input id="token" name="token" type="password" autocomplete="off"></label> '
+        f'<button id="login" type="submit">{w("login")}</button></form><p class="muted">{w("login_hint")}</p>'
+        f"<script>{LOGIN_SCRIPT}</script>"
+    )
+    return _shell(d, w("login"), form, nav=False)
+
+
+def _refused(d: District, e: ApiError) -> HTMLResponse:
+    return html(_shell(d, w("login"), _error(e), nav=False), e.status, retry_after(e))
 
 
 def _shell(d: District, title: str, body: str, nav: bool = True) -> str:
@@ -146,7 +194,7 @@ def _overview(states: dict[str, Any], figs: dict[str, Any], period: str) -> str:
             continue
         on = c["by_level"][lv]["online"]
         out.append(
-            f'<h2 id="level-{lv}">{label("site_level", lv)}（{w("online")} {on} / {len(sites)}）</h2><div class="grid">'
+            f'<h2 id="level-{lv}">{shown("site_level", lv)}（{w("online")} {on} / {len(sites)}）</h2><div class="grid">'
         )
         out += [_card(s) for s in sites]
         out.append("</div>")
@@ -159,7 +207,7 @@ def _overview(states: dict[str, Any], figs: dict[str, Any], period: str) -> str:
             f'<h2 id="unknown">{w("unknown_sites")}</h2><div class="scroll"><table>'
             f"<tr><th>{w('site')}</th><th>{w('last_data')}</th></tr>{rows}</table></div>"
         )
-    levels = [(f"level-row-{lv}", label("site_level", lv), figs["levels"][lv]) for lv in LEVELS]
+    levels = [(f"level-row-{lv}", shown("site_level", lv), figs["levels"][lv]) for lv in LEVELS]
     out.append(f"<h2>{w('figures')} · {w('by_level')}</h2>{_period_form('/', period)}")
     out.append(_figures_table([*levels, ("level-row-all", w("whole"), figs["district"])]))
     return "".join(out)
@@ -167,11 +215,11 @@ def _overview(states: dict[str, Any], figs: dict[str, Any], period: str) -> str:
 
 def _card(s: dict[str, Any]) -> str:
     cls = f"site {s['state']}" + (" alerting" if s["open_alerts"] else "")
-    why = f" · {label('offline_reason', s['reason'])}" if s["reason"] else ""
+    why = f" · {shown('offline_reason', s['reason'])}" if s["reason"] else ""
     alerts = f"{w('open_alerts')} {s['open_alerts']}" if s["open_alerts"] else w("no_alerts")
     return (
         f'<a class="{cls}" href="/sites/{escape(s["id"])}" data-site="{escape(s["id"])}" data-state="{s["state"]}">'
-        f'<b>{escape(s["name"])}</b><br><span class="state-{s["state"]}">{label("site_state", s["state"])}{why}</span>'
+        f'<b>{escape(s["name"])}</b><br><span class="state-{s["state"]}">{shown("site_state", s["state"])}{why}</span>'
         f'<br><span class="muted">{w("last_data")} {_time(s["last_data"])} · {alerts}</span>'
         f'<br><span class="muted feeds">{w("open_workorders")} {_count(s["workorders"], "open")} · '
         f"{w('open_violations')} {_count(s['violations'], 'open')}</span></a>"
@@ -195,7 +243,7 @@ def _ranking(r: dict[str, Any], period: str) -> str:
         rows.append(
             f'<tr data-site="{escape(row["site"])}"><td>{row["rank"]}</td>'
             f'<td><a href="/sites/{escape(row["site"])}">{escape(row["name"])}</a></td>'
-            f"<td>{label('site_level', row['level'])}</td><td>{row['score']:.2f}</td><td>{flag}</td>{vals}</tr>"
+            f"<td>{shown('site_level', row['level'])}</td><td>{row['score']:.2f}</td><td>{flag}</td>{vals}</tr>"
         )
     left = ""
     if r["left_out"]:
@@ -208,15 +256,15 @@ def _ranking(r: dict[str, Any], period: str) -> str:
 
 
 def _site(s: dict[str, Any], period: str) -> str:
-    why = f" · {label('offline_reason', s['reason'])}" if s["reason"] else ""
+    why = f" · {shown('offline_reason', s['reason'])}" if s["reason"] else ""
     bridge = {"up": w("bridge_up"), "down": w("bridge_down"), None: w("unknown")}[s["bridge"]]
     facts = [
-        (w("level"), label("site_level", s["level"])),
-        (w("state"), f'<span class="state-{s["state"]}" id="site-state">{label("site_state", s["state"])}{why}</span>'),
+        (w("level"), shown("site_level", s["level"])),
+        (w("state"), f'<span class="state-{s["state"]}" id="site-state">{shown("site_state", s["state"])}{why}</span>'),
         (w("last_data"), _time(s["last_data"])),
         (
             w("gateway_said"),
-            label("site_state", s["gateway"]) if s["gateway"] in ("online", "offline") else w("unknown"),
+            shown("site_state", s["gateway"]) if s["gateway"] in ("online", "offline") else w("unknown"),
         ),
         (w("bridge"), bridge),
         (w("open_workorders"), f'<span id="open-workorders">{_count(s["workorders"], "open")}</span>'),
@@ -233,8 +281,8 @@ def _site(s: dict[str, Any], period: str) -> str:
     out.append(f'<h2 id="alerts">{w("open_alerts")}（{s["open_alerts"]}）</h2>')
     if s["alerts"]:
         rows = "".join(
-            f'<tr class="alert"><td>{label("alert", a["rule"] or "")}<code>{escape(str(a["rule"]))}</code></td>'
-            f"<td>{label('severity', a['severity'] or '')}</td><td>{_device(a['device'])}</td>"
+            f'<tr class="alert"><td>{shown("alert", a["rule"] or "")}<code>{escape(str(a["rule"]))}</code></td>'
+            f"<td>{shown('severity', a['severity'] or '')}</td><td>{_device(a['device'])}</td>"
             f"<td>{_time(a['opened'])}</td></tr>"
             for a in s["alerts"]
         )
@@ -246,6 +294,12 @@ def _site(s: dict[str, Any], period: str) -> str:
         out.append(f'<p class="muted">{w("no_alerts")}</p>')
     out.append(f'<p><a href="/">{w("back")}</a></p>')
     return "".join(out)
+
+
+def shown(group: str, value: str) -> str:
+    """A value's Chinese label, escaped: a value the catalogue does not know (an alert kind or a
+    severity a site made up) is shown as itself, and it came from a site."""
+    return escape(_label(group, value))
 
 
 def _device(device: str | None) -> str:

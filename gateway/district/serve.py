@@ -59,7 +59,7 @@ async def running(cfg: DistrictConfig, clock: Callable[[], float] = time.time) -
     """The view served on cfg.api.host:port, its broker watcher running; all stopped on exit."""
     tokens = tokens_of(cfg)
     reader = StoreReader(cfg.store)
-    watcher = BrokerWatcher(cfg.broker) if cfg.broker is not None else None
+    watcher = BrokerWatcher(cfg.broker, [s.id for s in cfg.sites]) if cfg.broker is not None else None
     d = District(cfg, reader, watcher, clock)
     app = build_app(d, tokens)
     server, sock = make_server(app, cfg.api.host, cfg.api.port)
@@ -73,6 +73,8 @@ async def running(cfg: DistrictConfig, clock: Callable[[], float] = time.time) -
             task.result()
             raise DistrictStartupError("the API stopped while starting")
         host, port = sock.getsockname()[:2]
+        # Listening on every address: the address to open on this machine is the loopback's.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
         yield Running(d, app, f"http://{host}:{port}")
     finally:
         server.should_exit = True

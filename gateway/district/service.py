@@ -20,6 +20,8 @@ from gateway.district.watcher import BrokerWatcher
 from gateway.domain import periods
 from gateway.domain.periods import Span
 
+MAX_STRANGERS = 100
+
 
 class District:
     def __init__(
@@ -87,8 +89,10 @@ class District:
                 },
             },
             "sites": sites,
-            # Labels in the store that district.yaml does not list: shown apart, never counted in.
-            "unknown_sites": [{"site": s, "last_data": self.at(last[s])} for s in strangers],
+            # Labels in the store that district.yaml does not list: shown apart, never counted in;
+            # the first MAX_STRANGERS named (a site writing made-up labels must not bloat the view).
+            "unknown_sites": [{"site": s, "last_data": self.at(last[s])} for s in strangers[:MAX_STRANGERS]],
+            "unknown_sites_total": len(strangers),
         }
 
     def _broker(self) -> str:
@@ -98,7 +102,7 @@ class District:
 
     def _state(self, site: Site, last: float | None, heard: Heard | None, now: float) -> dict[str, Any]:
         st = site_state(last, heard, now, self.cfg.offline_after_s)
-        alerts = sorted((heard.alerts if heard else {}).values(), key=lambda a: -int(a.get("opened_ns", 0)))
+        alerts = sorted((heard.alerts if heard else {}).values(), key=lambda a: -(a["opened_ns"] or 0))
         return {
             "id": site.id,
             "name": site.name,
@@ -110,7 +114,7 @@ class District:
             "silent_s": None if st.silent_s is None else round(st.silent_s),
             "gateway": heard.gateway if heard else None,
             "bridge": None if heard is None or heard.bridge is None else ("up" if heard.bridge else "down"),
-            "open_alerts": len(alerts),
+            "open_alerts": heard.open_alerts if heard else 0,
             "alerts": [self._alert(a) for a in alerts],
             # 差评 work orders {open, overdue} and violations {open, confirmed (this month), month}
             # as the site last said them; None: not heard (no feed bridged up yet)
@@ -172,5 +176,5 @@ class District:
     def _alert(self, a: dict[str, Any]) -> dict[str, Any]:
         """An alert as the site's gateway bridged it up, in the fields the district shows."""
         keep = ("id", "rule", "severity", "summary", "device", "state")
-        opened = a.get("opened_ns")
-        return {k: a.get(k) for k in keep} | {"opened": self.at(int(opened) / 1e9) if opened else None}
+        opened = a["opened_ns"]
+        return {k: a[k] for k in keep} | {"opened": self.at(opened / 1e9) if opened else None}

@@ -3,13 +3,17 @@
 - `hall/{site}/gateway/status`: the gateway's retained `{"state": "online"|"offline"}` (its will);
 - `hall/{site}/gateway/alerts`: the retained summary of the open alerts (`type: summary`), and each
   change (`type: change`) between two summaries;
-- `hall/{site}/gateway/workorders`, `.../violations`: the retained summaries of the open 差评 work
-  orders (`open`, `overdue`) and violations (`open`, `confirmed` this month), republished after
-  each change (gateway/feeds.py); the changes between them are not needed for the counts;
+- `hall/{site}/gateway/workorders`, `.../violations`: each 差评 work order's and violation's change
+  (codes only, no names) and their retained summary of counts, which is what the district keeps;
 - `hall/{site}/bridge/state`: the bridge's own `1`/`0` (retained, its will at the district).
 
 paho runs its network loop in a thread of its own; the API reads a copy taken under a lock. It
 subscribes only: the district never publishes to a site.
+
+Nothing a site sends is trusted: a topic of a site district.yaml does not list is set aside (its
+broker ACL should refuse it already), a payload over MAX_PAYLOAD is not parsed, a payload naming
+another site than its topic is refused, and the alerts kept are cut to state.py's bounds. One
+site's bad message changes nothing of the others'.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,15 +42,22 @@ TOPICS = (
     "hall/+/gateway/violations",
     "hall/+/bridge/state",
 )
+# A feed's retained summary: the counts the district shows (gateway/feeds.py).
 COUNTED = {"gateway/workorders": ("open", "overdue"), "gateway/violations": ("open", "confirmed")}
-ACTIVE = ("open", "acknowledged")  # gateway/alerts/lifecycle.py ACTIVE
+MAX_PAYLOAD = 1 << 20  # a summary of 100 alerts is ~30 KB
+STRANGERS_LOGGED = 100  # unknown sites named in the log, once each; past that they are only counted
 
 
 class BrokerWatcher:
-    def __init__(self, cfg: DistrictBrokerView, client_id: str = "hallgate-district-view") -> None:
+    def __init__(
+        self, cfg: DistrictBrokerView, sites: Iterable[str], client_id: str = "hallgate-district-view"
+    ) -> None:
         self.cfg = cfg
+        self.known = frozenset(sites)  # district.yaml's site ids: no other is kept
         self.lock = threading.Lock()
         self.sites: dict[str, Heard] = {}
+        self.strangers: set[str] = set()
+        self.refused = 0  # messages set aside (unknown site, too big, unreadable)
         self.connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if cfg.username:
@@ -85,37 +97,41 @@ class BrokerWatcher:
             return
         site, what = parts[1], "/".join(parts[2:])
         try:
+            if site not in self.known:
+                raise Refused("a site district.yaml does not list", stranger=site)
+            if len(msg.payload) > MAX_PAYLOAD:
+                raise Refused(f"{len(msg.payload)} bytes, over {MAX_PAYLOAD}")
+            body = None if what == "bridge/state" or not msg.payload else json.loads(msg.payload)
+            if body is not None and not isinstance(body, dict):
+                raise Refused("not a JSON object")
+            if body is not None and body.get("site", site) != site:
+                raise Refused(f"its payload names the site {str(body['site'])[:64]!r}")
             with self.lock:
                 heard = self.sites.setdefault(site, Heard())
                 if what == "bridge/state":
                     heard.bridge = msg.payload.strip() == b"1"
                 elif what == "gateway/status":
-                    heard.gateway = str(json.loads(msg.payload).get("state")) if msg.payload else None
+                    said = None if body is None else body.get("state")
+                    heard.gateway = said if said in ("online", "offline") else None
                     heard.gateway_at_s = time.time()
-                elif what == "gateway/alerts":
-                    _alerts(heard, json.loads(msg.payload))
-                elif what in COUNTED:
-                    _counts(heard, what.removeprefix("gateway/"), json.loads(msg.payload))
-        except (ValueError, AttributeError, TypeError, KeyError) as e:
-            # A site's bad message says nothing about the others: set aside, logged.
-            log.warning("district broker: unreadable %s from %s: %s", msg.topic, site, e)
+                elif what == "gateway/alerts" and body is not None:
+                    if body.get("type") == "summary":
+                        heard.summary(body)
+                    elif body.get("type") == "change":
+                        heard.change(body)
+                elif what in COUNTED and body is not None and body.get("type") == "summary":
+                    heard.feed_summary(what.removeprefix("gateway/"), COUNTED[what], body)
+        except (Refused, ValueError, RecursionError) as e:
+            # A site's bad message says nothing about the others: set aside, logged (a stranger once).
+            self.refused += 1
+            stranger = getattr(e, "stranger", None)
+            if stranger is None or (stranger not in self.strangers and len(self.strangers) < STRANGERS_LOGGED):
+                if stranger is not None:
+                    self.strangers.add(stranger)
+                log.warning("district broker: %s set aside: %s", msg.topic[:200], e)
 
 
-def _alerts(heard: Heard, body: dict[str, Any]) -> None:
-    if body.get("type") == "summary":
-        heard.alerts = {int(a["id"]): a for a in body.get("alerts", []) if a.get("state") in ACTIVE}
-    elif body.get("type") == "change":
-        a = body["alert"]
-        if a.get("state") in ACTIVE:
-            heard.alerts[int(a["id"])] = a
-        else:
-            heard.alerts.pop(int(a["id"]), None)
-
-
-def _counts(heard: Heard, feed: str, body: dict[str, Any]) -> None:
-    """A feed's retained summary: its counts (whole numbers), the month they are of, when made."""
-    if body.get("type") != "summary":
-        return
-    counts: dict[str, Any] = {k: int(body[k]) for k in COUNTED[f"gateway/{feed}"]}
-    counts |= {k: str(body[k]) for k in ("month", "at") if body.get(k) is not None}
-    heard.counts[feed] = counts
+class Refused(Exception):
+    def __init__(self, why: str, stranger: str | None = None) -> None:
+        super().__init__(why)
+        self.stranger = stranger

@@ -28,6 +28,9 @@ ERRORS: dict[str, Entry] = {
         "登录失败次数过多，已暂时锁定[，请于 {until}（约 {minutes} 分钟后）再试]",
         f"请到时再试；忘记密码{ADMIN}重设",
     ),
+    "token_locked": Entry(
+        "令牌输错次数过多，本机已暂时锁定[，请约 {minutes} 分钟后再试]", "请到时再试，并核对令牌是否输入完整"
+    ),
     "account_disabled": Entry("账号[ {name} ]已停用", f"{ADMIN}启用账号"),
     "session_ended": Entry("登录已失效（已退出，或账号已变更）", "请重新登录"),
     "session_ended/idle": Entry("长时间未操作，登录已过期[（{hours} 小时）]", "请重新登录"),

@@ -44,6 +44,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
         return 1
+    if not Path(cfg.store.state_file).exists():
+        # Run where the gateway runs (a relative store.state_file is read from this directory):
+        # a report from an empty new database would say the hall did nothing.
+        print(
+            f"状态数据库 {Path(cfg.store.state_file).absolute()} 不存在：请在网关运行的目录中执行，"
+            "或在配置的 store.state_file 中写明它的路径（state_db_missing）",
+            file=sys.stderr,
+        )
+        return 1
     say(f"读取状态数据库 {cfg.store.state_file}")
     with contextlib.ExitStack() as stack:
         journal = Journal(cfg.store.state_file, stores=stores())

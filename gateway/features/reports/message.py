@@ -1,11 +1,15 @@
 """What a scheduled report says where it is delivered: the work group's markdown (the period's
 headline figures and a link) and the e-mail's subject and body. Pure: the report model in, text
-out. A figure the hall has no source for says why, as the report does, never 0."""
+out. A figure the hall has no source for says why, as the report does, never 0.
+
+Every text put into a message is one line and, in the robots' markdown, holds no markup
+(gateway/domain/markdown.py): a hall's name shows as typed, never a header, a link or a mention."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.markdown import one_line, plain
 from gateway.features.reports.model import FigureValue, Missing, Report
 
 HEADLINE = (
@@ -44,17 +48,21 @@ def headline(report: Report) -> list[tuple[str, str]]:
 
 
 def title(report: Report) -> str:
-    return f"{report.hall} {KIND.get(report.period.kind, '报告')} {report.period.label}"
+    return one_line(f"{report.hall} {KIND.get(report.period.kind, '报告')} {report.period.label}")
 
 
 def markdown(report: Report, link: str | None) -> dict[str, Any]:
     """{"title", "text"}: the robots' markdown (钉钉 shows `title` in the chat list, 企业微信 `text` only)."""
     p = report.period
-    lines = [f"### {title(report)}", f"统计期间：{p.start} 至 {p.end}（{p.days} 天，工作日 {p.working_days} 天）", ""]
-    lines += [f"- {label}：**{value}**" for label, value in headline(report)]
+    lines = [
+        f"### {plain(title(report))}",
+        f"统计期间：{p.start} 至 {p.end}（{p.days} 天，工作日 {p.working_days} 天）",
+        "",
+    ]
+    lines += [f"- {plain(label)}：**{plain(value)}**" for label, value in headline(report)]
     lines.append("")
     lines.append(f"[查看完整报告（PDF、XLSX）]({link})" if link else "完整报告（PDF、XLSX）请在网关管理页查看")
-    return {"title": title(report), "text": "\n".join(lines)}
+    return {"title": plain(title(report)), "text": "\n".join(lines)}
 
 
 def email(report: Report, link: str | None) -> tuple[str, str]:
@@ -63,7 +71,7 @@ def email(report: Report, link: str | None) -> tuple[str, str]:
     body = [
         "您好：",
         "",
-        f"附件为{report.hall}{p.label}的运行情况报告（PDF 与 XLSX），统计期间 {p.start} 至 {p.end}。",
+        f"附件为{one_line(report.hall)}{p.label}的运行情况报告（PDF 与 XLSX），统计期间 {p.start} 至 {p.end}。",
         "",
         "主要指标：",
         *(f"  {label}：{value}" for label, value in headline(report)),

@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from gateway.domain.cells import texts_only
 from gateway.features.reports.model import Cell, Column, FigureValue, Format, Missing, Report, Table
 
 NUMBER_FORMATS: dict[Format, str] = {"int": "0", "dec1": "0.0", "percent": "0.0%", "minutes": "0.0", "text": "@"}
@@ -127,6 +128,7 @@ def workbook(report: Report) -> bytes:
             ws.cell(row=row, column=1, value=s.note)
         ws.freeze_panes = "A2"
         _fit(ws)
+    texts_only(wb)  # a window's or a person's name starting with = is shown, never run
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
