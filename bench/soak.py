@@ -203,7 +203,7 @@ def soak(minutes: float, rate: float, mix: str, hall: str, pads: int) -> Soak:
     with servers("bench-soak-") as (root, broker, influx):
         influx.create_database("soak")
         gw = SoakGateway(root, broker, influx, hall, pads)
-        gw.start(timeout=180 if TRACEMALLOC else 30)  # traced, its imports take minutes
+        gw.start(timeout=180 if TRACEMALLOC else 120)  # traced, its imports take minutes; 120: a loaded machine
         assert gw.proc is not None
         pid = gw.proc.pid
         traffic = Traffic(broker, gw.pads, rate, mix)
