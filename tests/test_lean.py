@@ -40,7 +40,7 @@ print(json.dumps({"loaded": loaded, "after_xlsx": sys.modules.get("openpyxl") is
 @functools.cache
 def _probe(marks: bool) -> dict:
     probe = PROBE if marks else PROBE.replace("cli.lean.skip_unused_imports()", "")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
     return json.loads(out.stdout)
 
 
