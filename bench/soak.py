@@ -21,14 +21,21 @@ after the warm-up around its mean (goal: within +-5 %), and the peak RSS (sample
 
 BENCH_TRACEMALLOC=DIR: the gateway runs under bench/tracemalloc_run.py, which writes the top
 allocation growth between snapshots to DIR every SAMPLE_S (to find what grows).
+
+BENCH_SOAK_STALL=AT:FOR (seconds): the gateway is stopped (SIGSTOP) AT seconds into the traffic for
+FOR seconds, then continued, as a busy disk or another process's burst of CPU would stall it: what
+piled up meanwhile (at the broker, in the outbox) then comes in full batches, and the resident set
+shows what a backlog costs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +56,19 @@ WARMUP_MIN = 5
 PADS = 8
 TICK = os.sysconf("SC_CLK_TCK")
 TRACEMALLOC = os.environ.get("BENCH_TRACEMALLOC")
+STALL = os.environ.get("BENCH_SOAK_STALL")  # "AT:FOR" seconds
+
+
+def _stall(pid: int, at_s: float, for_s: float, done: threading.Event) -> None:
+    """SIGSTOP the gateway at `at_s` for `for_s` (see the module doc)."""
+    if done.wait(at_s):
+        return
+    print(f"  stalling the gateway for {for_s:g} s", file=sys.stderr, flush=True)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        done.wait(for_s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 class SoakGateway(GatewayProcess):
@@ -183,15 +203,19 @@ def soak(minutes: float, rate: float, mix: str, hall: str, pads: int) -> Soak:
     with servers("bench-soak-") as (root, broker, influx):
         influx.create_database("soak")
         gw = SoakGateway(root, broker, influx, hall, pads)
-        gw.start(timeout=180 if TRACEMALLOC else 30)  # traced, its imports take minutes
+        gw.start(timeout=180 if TRACEMALLOC else 120)  # traced, its imports take minutes; 120: a loaded machine
         assert gw.proc is not None
         pid = gw.proc.pid
         traffic = Traffic(broker, gw.pads, rate, mix)
+        stalled = threading.Event()  # set: the stall, if any, ends now
         try:
             with PeakRSS(pid, interval_s=0.2) as peak, httpx.Client() as http:
                 t0 = time.monotonic()
                 out.ready_rss_mib, cpu0 = _proc(pid)
                 traffic.start()
+                if STALL:
+                    at_s, for_s = (float(x) for x in STALL.split(":"))
+                    threading.Thread(target=_stall, args=(pid, at_s, for_s, stalled), daemon=True).start()
                 last_t, last_cpu = t0, cpu0
                 n, events = 0, 0.0
                 while (n + 1) * SAMPLE_S <= minutes * 60 + 1e-6:
@@ -212,6 +236,7 @@ def soak(minutes: float, rate: float, mix: str, hall: str, pads: int) -> Soak:
                     )
             out.peak_rss_mib = peak.peak / 2**20
         finally:
+            stalled.set()
             traffic.close()
             gw.stop()
     return out

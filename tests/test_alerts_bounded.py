@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.alerts.engine import AlertDesk
+from gateway.alerts.engine import LOGGED_SLACK, AlertDesk
 from gateway.config.alerts import Alerts
 from gateway.domain.conditions import Condition
 from gateway.health import HealthBook
@@ -32,6 +32,8 @@ def test_alerts_a_person_closes_are_bounded_in_memory_and_all_kept_open(tmp_path
     for i in range(N):  # as the ratings projection reports them: each once, at a tick
         desk.evaluate(i * S, [_bad(i)])
     assert len(desk.book.active) <= LIMIT
+    # What the log last said of each alert is bounded by the book too, not one per 差评.
+    assert len(desk._logged) <= 2 * LIMIT + LOGGED_SLACK < N
     assert desk.active_counts()["critical"] == N and desk.summary()["active"] == N
     assert len(desk.active()) == N  # the list still shows every open one
     oldest = min(desk.active(), key=lambda a: a.id)

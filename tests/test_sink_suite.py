@@ -4,6 +4,7 @@ VictoriaMetrics via the v2 sink. Real servers, no mocks."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 from gateway.domain.canonical import Event
 from gateway.store.errors import SinkRetry
 from gateway.store.points import to_line
-from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from gateway.store.sinks import InfluxV1Sink, InfluxV2Sink, Sink, tls_verify
 from tests.servers import InfluxDB, VictoriaMetrics, free_port
 
 
@@ -103,3 +104,12 @@ def test_unreachable_server_is_a_retry(target: Target) -> None:
             await sink.close()
 
     run(go())
+
+
+def test_an_http_sink_loads_no_certificate_store_and_an_https_one_verifies() -> None:
+    """httpx loads certifi's store (1.2 MiB resident) for every client that verifies."""
+    assert tls_verify("http://127.0.0.1:8086", True) is False
+    assert tls_verify("HTTP://influx.local:8086/", True) is False
+    assert tls_verify("https://influx.local:8086", True) is True
+    own = ssl.create_default_context()
+    assert tls_verify("https://influx.local:8086", own) is own  # a district's own TLS settings stay

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 UNSAVED_DELIVERIES_MAX = 10_000  # alert deliveries held in memory while the state database cannot be written
 ACTIVE_LOADED = 20_000  # active alerts read at start (the book keeps the conditions' and the newest others)
+LOGGED_SLACK = 64  # what the log said of alerts let go from memory is forgotten past this many
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
@@ -80,6 +81,7 @@ class AlertDesk:
             a = _alert(row)
             self.book.put(a)
             self._logged[a.id] = (a.state, a.severity)
+        self._forget_logged()
         self.book.counts.update(journal.active_alerts_by_severity())
         self.book.next_id = journal.max_alert_id() + 1
         self.held_back = 0  # deliveries not made in quiet hours
@@ -200,10 +202,19 @@ class AlertDesk:
             return
         if a.active:
             self._logged[a.id] = now
+            if len(self._logged) > 2 * len(self.book.active) + LOGGED_SLACK:
+                self._forget_logged()
         else:
             self._logged.pop(a.id, None)
         level = logging.WARNING if a.active else logging.INFO
         log.log(level, "alert %d %s: %s [%s, %s, %dx]", a.id, a.state, a.summary, a.rule, a.severity, a.occurrences)
+
+    def _forget_logged(self) -> None:
+        """What the log said of the alerts the book has let go from memory (the oldest of those
+        only a person closes, one per 差评: issue 19) goes too: bounded by the book, not growing
+        with every 差评 nobody closes. Such an alert changing later is logged as a change."""
+        held = {a.id for a in self.book.active.values()}
+        self._logged = {i: v for i, v in self._logged.items() if i in held}
 
     def _quiet(self, a: Alert, now_ns: int) -> bool:
         q = self.cfg.quiet_hours

@@ -16,8 +16,6 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
 from gateway.domain.cells import inert, texts_only
 
@@ -63,6 +61,11 @@ def to_csv(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> bytes:
 
 
 def to_xlsx(sheet: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> bytes:
+    # openpyxl (with Pillow, which it imports when installed) is some 7 MiB of a gateway's resident
+    # set: imported for the first download, not when the routes are built (issue 19).
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
     ws = wb.active
     ws.title = sheet[:31]  # Excel's limit for a sheet's name

@@ -62,7 +62,11 @@ class ServerConfig(uvicorn.Config):
     def __init__(self, app: Any, *, request_timeout_s: float, **kwargs: Any) -> None:
         # h11's own limit, for a head still incomplete where the check below does not look (the
         # next of several pipelined requests).
-        super().__init__(app, http=GuardedH11Protocol, h11_max_incomplete_event_size=MAX_HEAD_BYTES, **kwargs)
+        # ws="none": the API has no WebSocket route, and uvicorn's default loads the websockets
+        # library for the upgrade (issue 19: the resident set).
+        super().__init__(
+            app, http=GuardedH11Protocol, ws="none", h11_max_incomplete_event_size=MAX_HEAD_BYTES, **kwargs
+        )
         self.request_timeout_s = request_timeout_s
 
 
