@@ -6,7 +6,7 @@ A cross-kind feature: who is in and each slot's phone come through the read APIs
 check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
 the routes in `api.py`, the day's exposure on the wall in `exposure.py`, the departments told
 through their robots in `notify.py` and `robots.py`, the daily 差评 reminder to the hall's work
-groups in `reminder.py`. What people add (巡查: their records,
+groups in `reminder.py`, the deletion past the retention in `retention.py`. What people add (巡查: their records,
 photos, 整改通知单, the counts) is `rounds.py`, its routes `patrol_api.py`.
 """
 
@@ -17,6 +17,7 @@ from gateway.config.staff import registry
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.notify import Notices
 from gateway.features.discipline.reminder import DailyReminder
+from gateway.features.discipline.retention import Retention
 from gateway.features.discipline.rounds import Rounds
 from gateway.features.discipline.watch import Watch
 from gateway.kinds.reads import Presence, RatingsRecord, Slots
@@ -38,4 +39,8 @@ def run(running: Running) -> Parts:
     photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
     rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
     running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
+    keep = Retention(
+        running.cfg.discipline, running.cfg.timezone, repos.violations, repos.ledger_reads, repos.audit, photos
+    )
+    running.desk.riders.add(Rider("ledger retention", tick=keep.tick))
     return Parts(serves=[watch, ledger, rounds], webhooks=notices.webhooks())
