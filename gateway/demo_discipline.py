@@ -1,10 +1,10 @@
 """The demo's discipline scenario (issue 23): a clerk who left their post 20 minutes ago and another
-whose phone has been out of its lockbox slot for 10 minutes without an unlock, played once through
+whose phone has been out of its cabinet slot (手机柜) for 10 minutes without an unlock, played once through
 the simulators' own faults (`hallgate sim fault leave-post ...`, `phone-out ...`, which a tester may
 also send by hand) so the discipline ledger finds both on its next check.
 
-The demo's clock is the real one, so "20 minutes ago" is what the devices report: the attendance
-machine uploads the punches with the times they were made, the lockbox its phone's events. The
+The demo's clock is the real one, so "20 minutes ago" is what the devices report: the clock-in
+machines upload the punches with the times they were made, the cabinet its phone's events. The
 found violations stay `detected` (a person confirms, as in a hall): they are on the manager's
 ledger at once, and on the wall's 大厅公示 once someone confirms them there. Outside the hall's
 working hours nothing is a violation, so the scenario waits for the next start in them.
@@ -32,15 +32,15 @@ class Scenario:
 
 
 def scenario(cfg: HallConfig) -> Scenario:
-    """The faults, from the hall's posts, staff registry and attendance machines."""
-    machine = next(d.id for d in cfg.devices if d.kind == "attendance")
+    """The faults, from the hall's posts and staff registry. The punches go to every clock-in
+    machine of the simulators (no `device`: those that take the fault); they are one touch each."""
     post = next(p for p in cfg.posts if LEAVER in (p.a, p.b))
     cover = post.b if post.a == LEAVER else post.a
     owner = next(s for s in registry(cfg) if s.id == OWNER)
-    assert owner.device and owner.slot, f"{OWNER} has no lockbox slot in phones.lockboxes"
+    assert owner.device and owner.slot, f"{OWNER} has no phone slot in the phones: of the hall file"
     faults = (
-        {"fault": "leave_post", "device": machine, "staff": LEAVER, "cover": cover, "minutes": AWAY_MIN},
-        {"fault": "on_duty", "device": machine, "staff": OWNER, "minutes": PHONE_MIN + 20},
+        {"fault": "leave_post", "staff": LEAVER, "cover": cover, "minutes": AWAY_MIN},
+        {"fault": "on_duty", "staff": OWNER, "minutes": PHONE_MIN + 20},
         {"fault": "phone_out", "device": owner.device, "slot": owner.slot, "minutes": PHONE_MIN},
     )
     commands = tuple(

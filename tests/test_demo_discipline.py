@@ -48,7 +48,7 @@ def test_the_demo_shows_a_clerk_away_and_a_phone_out_on_the_ledger(tmp_path: Pat
     with running_demo(HALLGATE, tmp_path, env) as demo:
         banner = "".join(demo.banner)
         assert "违规台账演示 (discipline): 现在自动演示一次" in banner, banner
-        leave = "hallgate sim fault leave-post --device att-1f --staff S0003 --cover S0004 --minutes 20"
+        leave = "hallgate sim fault leave-post --staff S0003 --cover S0004 --minutes 20"
         assert f"{leave} --broker 127.0.0.1:{demo.mqtt_port}" in banner
         assert "hallgate sim fault phone-out --device lb-1f --slot 6 --minutes 10" in banner
         # The same by hand, as a tester types it: 周杰 (W05, 吴敏 his B post) left 20 minutes ago.
