@@ -37,10 +37,10 @@ def run(running: Running) -> Parts:
     reminder = DailyReminder(running.cfg, p.reads(RatingsRecord), repos.reminders, notices)
     running.desk.riders.add(Rider("daily reminder", tick=reminder.tick))
     photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
-    rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
-    running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
     keep = Retention(
         running.cfg.discipline, running.cfg.timezone, repos.violations, repos.ledger_reads, repos.audit, photos
     )
     running.desk.riders.add(Rider("ledger retention", tick=keep.tick))
+    rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
+    running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
     return Parts(serves=[watch, ledger, rounds], webhooks=notices.webhooks())
