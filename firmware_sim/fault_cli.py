@@ -32,6 +32,8 @@ EXAMPLES = """示例 (examples):
   hallgate sim fault garbage --device rp-w03 --type bad_json --count 5
   hallgate sim fault duplicated_day --device qs-hall      排队叫号系统重启, 当天从 A001 重新取号
   hallgate sim fault clear --device lb-1f                 结束这台设备的所有故障
+  hallgate sim fault leave-post --staff S0003 --cover S0004 --minutes 20   W02 的张伟 20 分钟前离岗 (离岗超时)
+  hallgate sim fault phone-out --device lb-1f --slot 6 --minutes 10        6 号格的手机 10 分钟前被取出 (违规使用手机)
 
 参数写成 --名称 值 或 名称=值; 每种故障的参数见 README "Simulators" 与 firmware_sim/faults.py。
 """
@@ -86,7 +88,7 @@ def split(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
 
 def request_of(args: argparse.Namespace, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The control topic's device part and the JSON request."""
-    request: dict[str, Any] = {"fault": args.name, **params}
+    request: dict[str, Any] = {"fault": args.name.replace("-", "_"), **params}  # leave-post is leave_post
     for key in ("kind", "share", "for_s"):
         if getattr(args, key) is not None:
             request[key] = getattr(args, key)

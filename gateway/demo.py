@@ -26,7 +26,9 @@ from firmware_sim.control import ControlChannel
 from firmware_sim.hall import HallSimulator
 from firmware_sim.mqtt_device import MqttSettings
 from gateway.config.api import ROLES
+from gateway.config.hall import HallConfig
 from gateway.config.load import load_config
+from gateway.demo_discipline import scenario, working_now
 from gateway.paths import DEMO_CONFIG
 from gateway.runtime import Gateway, StartupError, start_gateway
 
@@ -133,6 +135,26 @@ async def control_channel(sim: HallSimulator, port: int) -> AsyncIterator[Contro
 
 
 @contextlib.asynccontextmanager
+async def discipline_scenario(sim: HallSimulator, cfg: HallConfig) -> AsyncIterator[None]:
+    """Play the discipline scenario once (gateway/demo_discipline.py): now, or when the hall's
+    working hours next begin (nothing is a violation outside them)."""
+
+    async def play() -> None:
+        while not working_now(cfg):
+            await asyncio.sleep(30)
+        for fault in scenario(cfg).faults:
+            sim.faults.apply(fault)
+
+    task = asyncio.create_task(play(), name="demo-discipline-scenario")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def run_demo(
     api_port: int,
     mqtt_port: int,
@@ -169,6 +191,7 @@ async def run_demo(
             simulators(sim, modbus_port_base is not None),
             control_channel(sim, mqtt_port),
             start_gateway(cfg) as gw,
+            discipline_scenario(sim, cfg),
         ):
             # A kiosk token is a locker's, not a person's: under "kiosk:<locker>", apart from the roles.
             yield gw, tokens | {f"kiosk:{locker}": token for locker, token in kiosks.values()}
@@ -208,6 +231,11 @@ async def demo_main(
         print(f"  故障注入 (faults): hallgate sim fault jam --device lb-1f --slot 3 {where}")
         print(f"                     hallgate sim fault offline --device pc-entrance {where}")
         print(f"                     hallgate sim fault clear --device lb-1f {where}   (结束故障)")
+        # Issue 23's scenario: played once by the demo itself; the same commands replay it by hand.
+        when = "现在" if working_now(gw.cfg) else "工作时间开始时"
+        print(f"  违规台账演示 (discipline): {when}自动演示一次, 检出的违规见管理页 违规台账 (确认后上大厅公示):")
+        for command in scenario(gw.cfg).commands:
+            print(f"                     {command} {where}")
         for role, token in tokens.items():
             if role.startswith("kiosk:"):
                 # The locker's keypad: POST /api/v1/lockers/<locker>/pickup with this token.

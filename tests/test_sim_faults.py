@@ -306,3 +306,41 @@ def test_every_simulated_kind_is_registered_with_its_device_class() -> None:
         assert kind.transport in ("mqtt", "modbus")
     device = HallSimulator(hall(15999, 1), seed=9, state_dir=None).devices["pc-1"]
     assert type(device) is KINDS["people_counter"].device
+
+
+def test_the_discipline_faults_send_what_happened_minutes_ago() -> None:
+    """leave_post, on_duty (clock-in machines) and phone_out (a phone cabinet): the events carry the
+    times they happened, minutes before now; a person or slot that is not there is refused."""
+    from datetime import datetime
+
+    from firmware_sim.kinds.attendance import AttendanceMachine
+    from firmware_sim.kinds.lockbox import Lockbox
+
+    async def scenario() -> None:
+        att = AttendanceMachine("att-x", state_dir=None, staff=10)
+        box = Lockbox("lb-x", state_dir=None, slots=12, phones_in_ratio=0.0)
+        injector = FaultInjector({"att-x": att, "lb-x": box})
+
+        def sent(device: AttendanceMachine | Lockbox) -> list[tuple[dict[str, object], float]]:
+            out = [json.loads(p) for _, p in device._outbox]
+            device._outbox.clear()
+            return [(e, (time.time() - datetime.fromisoformat(e["ts"]).timestamp()) / 60) for e in out]
+
+        sent(att)  # nothing at start without present_ratio; cleared anyway
+        assert injector.apply({"fault": "leave_post", "staff": "S0003", "cover": "S0004", "minutes": 20}) == ["att-x"]
+        got = sent(att)
+        assert [(e["staff_id"], e["direction"], round(m)) for e, m in got] == [
+            ("S0003", "in", 30), ("S0003", "out", 20), ("S0004", "out", 20)
+        ]  # fmt: skip
+        injector.apply({"fault": "on_duty", "staff": "S0006", "minutes": 30})
+        assert [(e["staff_id"], e["direction"], round(m)) for e, m in sent(att)] == [("S0006", "in", 30)]
+        injector.apply({"fault": "phone_out", "device": "lb-x", "slot": 6, "minutes": 10})
+        # The slot was empty: the phone put in a minute before it was taken out.
+        assert [(e["slot"], e["type"], round(m)) for e, m in sent(box)] == [(6, "phone_in", 11), (6, "phone_out", 10)]
+        assert box.slots[6].phone is False
+        with pytest.raises(FaultError, match="staff: 'S0099' is not a staff id of att-x"):
+            injector.apply({"fault": "leave_post", "staff": "S0099"})
+        with pytest.raises(FaultError, match="slot: 13 is not a slot of lb-x"):
+            injector.apply({"fault": "phone_out", "device": "lb-x", "slot": 13})
+
+    asyncio.run(scenario())

@@ -3,14 +3,21 @@
 Punches (channel `punch`): `{"seq","ts","staff_id","method","direction"}`. Stores up to 100,000
 punches while offline and uploads them oldest first at up to 200 per second on reconnect. Its clock
 (`ts`) is its own: `clock_offset_s` drifts it; `double_punch_ratio` makes one touch give two punches.
+
+Its faults (the demo's discipline scenario, README "Simulators"): `leave_post` (`staff`, `minutes`
+default 20, `cover`: the post's other person): the person clocked in and left `minutes` ago (their
+punches uploaded now with the times they were made), the cover out from then too; `on_duty`
+(`staff`, `minutes` default 30): the person clocked in `minutes` ago.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
-from firmware_sim.kinds.base import SimKind
+from firmware_sim.common import iso_ts
+from firmware_sim.kinds.base import FaultError, KindFault, SimKind, number
 from firmware_sim.mqtt_device import MqttDevice
 
 METHODS = ("face", "fingerprint", "card")
@@ -55,9 +62,15 @@ class AttendanceMachine(MqttDevice):
                 self.punch(staff_id, direction="in")
 
     def punch(
-        self, staff_id: str | None = None, *, method: str | None = None, direction: str | None = None
+        self,
+        staff_id: str | None = None,
+        *,
+        method: str | None = None,
+        direction: str | None = None,
+        ago_s: float = 0.0,
     ) -> dict[str, Any]:
-        """One punch (made-up fields are seeded); returns the punch as queued for upload."""
+        """One punch (made-up fields are seeded), made `ago_s` seconds before now by the device's
+        clock; returns the punch as queued for upload."""
         staff_id = staff_id or self.rng.choice(self.staff_ids)
         method = method or self.rng.choices(METHODS, weights=(70, 20, 10))[0]
         if direction is None:
@@ -69,7 +82,8 @@ class AttendanceMachine(MqttDevice):
             self._inside.discard(staff_id)
         if direction not in DIRECTIONS or method not in METHODS:
             raise ValueError(f"bad punch: method={method!r} direction={direction!r}")
-        return self.emit({"staff_id": staff_id, "method": method, "direction": direction})
+        fields = {"staff_id": staff_id, "method": method, "direction": direction}
+        return self.emit(fields | ({"ts": iso_ts(self.clock_offset_s - ago_s)} if ago_s else {}))
 
     def burst_event(self) -> None:
         self.spontaneous()
@@ -100,4 +114,50 @@ class AttendanceMachine(MqttDevice):
         self.clock_offset_s = seconds
 
 
-KIND = SimKind(AttendanceMachine.kind, "mqtt", AttendanceMachine)
+def _staff(machine: AttendanceMachine, params: Mapping[str, Any], key: str = "staff") -> str:
+    value = params.get(key)
+    if value not in machine.staff_ids:
+        raise FaultError(
+            f"{key}: {value!r} is not a staff id of {machine.device_id} (S0001-S{len(machine.staff_ids):04d})"
+        )
+    return str(value)
+
+
+def _check_leave(machine: AttendanceMachine, params: Mapping[str, Any]) -> None:
+    _staff(machine, params)
+    number(params, "minutes", 20, 1, 600)
+    if params.get("cover") is not None:
+        _staff(machine, params, "cover")
+
+
+def leave_post(machine: AttendanceMachine, params: Mapping[str, Any]) -> None:
+    """离岗: on the post until `minutes` ago (in 10 minutes before that), gone since; the post's
+    cover (its other person) out from then too, so nobody is on it."""
+    _check_leave(machine, params)
+    ago = number(params, "minutes", 20, 1, 600) * 60
+    machine.punch(_staff(machine, params), direction="in", ago_s=ago + 600)
+    machine.punch(_staff(machine, params), direction="out", ago_s=ago)
+    if params.get("cover") is not None:
+        machine.punch(_staff(machine, params, "cover"), direction="out", ago_s=ago - 1)
+
+
+def _check_on_duty(machine: AttendanceMachine, params: Mapping[str, Any]) -> None:
+    _staff(machine, params)
+    number(params, "minutes", 30, 1, 600)
+
+
+def on_duty(machine: AttendanceMachine, params: Mapping[str, Any]) -> None:
+    """Clocked in `minutes` ago (a later in-punch of the day does not move that)."""
+    _check_on_duty(machine, params)
+    machine.punch(_staff(machine, params), direction="in", ago_s=number(params, "minutes", 30, 1, 600) * 60)
+
+
+KIND = SimKind(
+    AttendanceMachine.kind,
+    "mqtt",
+    AttendanceMachine,
+    faults={
+        "leave_post": KindFault(leave_post, None, _check_leave),
+        "on_duty": KindFault(on_duty, None, _check_on_duty),
+    },
+)

@@ -4,6 +4,9 @@ phone-present sensor. Mains powered.
 Events (channel `event`): `{"seq","ts","slot","type"}` with type door_open, door_closed, phone_in,
 phone_out, forced_open (door opened while locked) or lock_fault.
 
+Faults: `jam`, `door_open` (`slot`), and `phone_out` (`slot`, `minutes` default 10): the slot's phone
+taken out that long ago without an unlock (the demo's 违规使用手机).
+
 Commands: `unlock` (slot) releases the lock for `release_s` (5 s); the simulated staff member opens
 the door in that window with probability `open_probability` (seeded), takes the phone out (or puts
 it in), and closes the door `door_close_after_s` later, which locks it again. Errors: bad_slot,
@@ -17,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from firmware_sim.kinds.base import FaultError, HallShare, KindFault, SimKind
+from firmware_sim.common import iso_ts
+from firmware_sim.kinds.base import FaultError, HallShare, KindFault, SimKind, number
 from firmware_sim.mqtt_device import CmdError, MqttDevice
 from firmware_sim.spec import DeviceSpec
 
@@ -110,6 +114,16 @@ class Lockbox(MqttDevice):
             s.phone = False
             self._event(slot, "phone_out")
 
+    def phone_taken(self, slot: int, ago_s: float) -> None:
+        """The phone taken out `ago_s` seconds ago (the door opened by hand, no unlock): its events
+        sent now with the times they happened; one put in just before if the slot was empty."""
+        s = self.slots[slot]
+        at = self.clock_offset_s - ago_s
+        if not s.phone:
+            self.emit({"slot": slot, "type": "phone_in", "ts": iso_ts(at - 60)})
+        s.phone = False
+        self.emit({"slot": slot, "type": "phone_out", "ts": iso_ts(at)})
+
     # ---- fault injection -------------------------------------------------------------------
     def jam(self, slot: int) -> None:
         """The slot's lock no longer releases: unlock answers `jammed` and reports lock_fault."""
@@ -198,6 +212,15 @@ def _slot(box: Lockbox, params: Mapping[str, Any]) -> int:
     return int(value)  # type: ignore[arg-type]
 
 
+def _phone_out(box: Lockbox, params: Mapping[str, Any]) -> None:
+    box.phone_taken(_slot(box, params), number(params, "minutes", 10, 1, 600) * 60)
+
+
+def _check_phone_out(box: Lockbox, params: Mapping[str, Any]) -> None:
+    _slot(box, params)
+    number(params, "minutes", 10, 1, 600)
+
+
 def _unjam_all(box: Lockbox) -> None:
     for n in box.slots:
         box.unjam(n)
@@ -221,5 +244,6 @@ KIND = SimKind(
     faults={
         "jam": KindFault(lambda box, p: box.jam(_slot(box, p)), _unjam_all, _slot),
         "door_open": KindFault(lambda box, p: box.leave_open(_slot(box, p)), _close_all, _slot),
+        "phone_out": KindFault(_phone_out, None, _check_phone_out),
     },
 )

@@ -106,6 +106,17 @@ class Discipline(Model):
     departments: dict[str, Robot] = Field(default_factory=dict)
     notify: Notify = Notify()
     reminder: Reminder = Reminder()
+    # Kept this long after its last step, then deleted with its photo (features/discipline/retention.py)
+    retention_days: int = Field(730, description="违规台账保留期（天）: at least the strikes' longest period")
+    reads_retention_days: int = Field(730, description="台账阅读记录 (ledger_reads) 保留期（天）")
+
+    @field_validator("retention_days", "reads_retention_days")
+    @classmethod
+    def _keep_a_year(cls, v: int) -> int:
+        # Never shorter than a calendar year: a violation that still counts toward the strikes stays.
+        if not 366 <= v <= 36600:
+            raise ValueError(f"保留期须在 366 至 36600 天之间（三次违规按自然年计数），现为 {v} 天")
+        return v
 
     @model_validator(mode="after")
     def _reminder_robots(self) -> Discipline:

@@ -6,7 +6,7 @@ A cross-kind feature: who is in and each slot's phone come through the read APIs
 check rides on the command desk's tick (`watch.py`), the lifecycle and strikes are in `ledger.py`,
 the routes in `api.py`, the day's exposure on the wall in `exposure.py`, the departments told
 through their robots in `notify.py` and `robots.py`, the daily 差评 reminder to the hall's work
-groups in `reminder.py`. What people add (巡查: their records,
+groups in `reminder.py`, the deletion past the retention in `retention.py`. What people add (巡查: their records,
 photos, 整改通知单, the counts) is `rounds.py`, its routes `patrol_api.py`.
 """
 
@@ -18,6 +18,7 @@ from gateway.features.discipline.feed import ViolationFeed
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.notify import Notices
 from gateway.features.discipline.reminder import DailyReminder
+from gateway.features.discipline.retention import Retention
 from gateway.features.discipline.rounds import Rounds
 from gateway.features.discipline.watch import Watch
 from gateway.kinds.reads import Presence, RatingsRecord, Slots
@@ -37,6 +38,10 @@ def run(running: Running) -> Parts:
     reminder = DailyReminder(running.cfg, p.reads(RatingsRecord), repos.reminders, notices)
     running.desk.riders.add(Rider("daily reminder", tick=reminder.tick))
     photos = running.cfg.store.state_file.parent / "photos"  # beside the state database that names them
+    keep = Retention(
+        running.cfg.discipline, running.cfg.timezone, repos.violations, repos.ledger_reads, repos.audit, photos
+    )
+    running.desk.riders.add(Rider("ledger retention", tick=keep.tick))
     rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
     running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
     feed = ViolationFeed(repos.violations, running.cfg.timezone)  # each change on MQTT (feed.py)

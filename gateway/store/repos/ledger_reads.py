@@ -57,3 +57,9 @@ class LedgerReads(Repository):
             {"id": i, "at_ns": at, "actor": a, "role": r, "what": w, "filter": json.loads(f), "ids": json.loads(ids)}
             for i, at, a, r, w, f, ids in cur
         ]
+
+    def purge(self, before_ns: int, limit: int) -> int:
+        """Forget up to `limit` reads older than `before_ns` (their own retention); how many."""
+        with transaction(self.conn) as c:
+            q = "DELETE FROM ledger_reads WHERE id IN (SELECT id FROM ledger_reads WHERE at_ns < ? ORDER BY id LIMIT ?)"
+            return c.execute(q, (before_ns, limit)).rowcount

@@ -169,6 +169,45 @@ class Violations(Repository):
             out.append(r)
         return out
 
+    # -- retention ---------------------------------------------------------------------------------
+
+    def forget(self, before_ns: int, limit: int) -> tuple[int, int, int, int | None, int | None, set[str]]:
+        """Delete up to `limit` violations whose last step (or detection) is before `before_ns`,
+        with their steps, photo rows and notices, in one transaction: (violations, photos, notices,
+        earliest at_ns, latest at_ns, the removed photos' digests). Escalations stay: one sent
+        stays sent. The connection's secure_delete overwrites what is freed (the caller sets it)."""
+        with transaction(self.conn) as c:
+            ids = [
+                i
+                for (i,) in c.execute(
+                    "SELECT v.id FROM violations v WHERE v.updated_ns < ?1 AND v.detected_ns < ?1 AND NOT EXISTS "
+                    "(SELECT 1 FROM violation_steps s WHERE s.violation = v.id AND s.at_ns >= ?1) "
+                    "ORDER BY v.id LIMIT ?2",
+                    (before_ns, limit),
+                )
+            ]
+            if not ids:
+                return 0, 0, 0, None, None, set()
+            marks = ",".join("?" * len(ids))
+            first, last = c.execute(
+                f"SELECT MIN(at_ns), MAX(at_ns) FROM violations WHERE id IN ({marks})", ids
+            ).fetchone()
+            digests = {
+                d for (d,) in c.execute(f"SELECT digest FROM violation_photos WHERE violation IN ({marks})", ids)
+            }
+            photos = c.execute(f"DELETE FROM violation_photos WHERE violation IN ({marks})", ids).rowcount
+            notices = c.execute(f"DELETE FROM notices WHERE violation IN ({marks})", ids).rowcount
+            c.execute(f"DELETE FROM violation_steps WHERE violation IN ({marks})", ids)
+            c.execute(f"DELETE FROM violations WHERE id IN ({marks})", ids)
+        return len(ids), photos, notices, first, last, digests
+
+    def photo_digests(self, digests: set[str]) -> set[str]:
+        """Those of `digests` a kept violation's photo still is."""
+        if not digests:
+            return set()
+        q = f"SELECT digest FROM violation_photos WHERE digest IN ({','.join('?' * len(digests))})"
+        return {d for (d,) in self.conn.execute(q, list(digests))}
+
     # -- three strikes -----------------------------------------------------------------------------
 
     def escalate(
