@@ -79,6 +79,7 @@ class HealthBook:
         # their inputs (info, online, offline_at) last changed: a tick has nothing new to find.
         self._timeless = {d.id for d in devices.values() if all(r in TIMELESS_RULES for r in KINDS[d.kind].rules)}
         self._steady: set[str] = set()
+        self._noted: set[str] = set()  # devices whose health was logged once (the configured ones)
         # poll round trips per device: counts per bucket of RTT_BUCKETS_S (the last: above them all)
         self.rtt: dict[str, list[int]] = {}
         self.rtt_sum: dict[str, float] = {}
@@ -145,7 +146,9 @@ class HealthBook:
     def _note(self, device: str, t: Transition | None) -> None:
         if t is None:
             return
-        level = logging.WARNING if t.health != "ok" else logging.INFO
+        # Every device's first "ok" at start is news to no one: it would bury the demo's banner.
+        first, _ = device not in self._noted, self._noted.add(device)
+        level = logging.WARNING if t.health != "ok" else logging.DEBUG if first else logging.INFO
         log.log(level, "device %s is %s%s", device, t.health, f": {t.detail}" if t.detail else "")
         self._pending.append((device, t.ts_ns, t.health, t.detail))
 

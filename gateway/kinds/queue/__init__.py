@@ -68,6 +68,8 @@ class QueueProjection:
         # gone back too (a reboot that reset it, the demo's server starting its day over), so
         # their next snapshot is taken even when older than the one kept
         self.restarted: set[str] = set()
+        # device -> how far its clock leads the gateway's (a kept snapshot's ts minus when it came)
+        self.leads: dict[str, int] = {}
         # today's visits by (ticket, generation), read once a day and kept as events come: the
         # conditions are asked every second, and a day's visits read and parsed each time would not do
         self._today: tuple[str, dict[tuple[str, int], Visit]] | None = None
@@ -95,6 +97,7 @@ class QueueProjection:
                 return None
             if event.ts_ns >= kept or event.device in self.restarted:
                 self.snapshots[event.device] = (event.ts_ns, lines)
+                self.leads[event.device] = event.ts_ns - now_ns
                 self.restarted.discard(event.device)
             # The same snapshot again (retained, after a reconnect) derives nothing new.
             return None if event.ts_ns == kept else snapshot_records(self.site, lines, event.ts_ns)
@@ -153,7 +156,17 @@ class QueueProjection:
         assert self.store is not None
         snapshot = [line for _, lines in self.snapshots.values() for line in lines]
         ts = max((t for t, _ in self.snapshots.values()), default=None)
-        return lines_now(snapshot, ts, self.today(now_ns), now_ns)
+        return lines_now(snapshot, ts, self.today(now_ns), self.server_now(now_ns))
+
+    def server_now(self, now_ns: int) -> int:
+        """Now on the queue server's clock: the gateway's plus the lead of the server whose snapshot
+        is the newest. The waits are differences of the server's own times, so they are measured
+        against its clock: against the gateway's, a server a few minutes off (or the demo's day,
+        stamped from 08:30 whatever the hour) would have every ticket waiting for hours."""
+        if not self.snapshots:
+            return now_ns
+        newest = max(self.snapshots, key=lambda d: self.snapshots[d][0])
+        return now_ns + self.leads.get(newest, 0)
 
     def today(self, now_ns: int) -> list[Visit]:
         assert self.store is not None
@@ -175,10 +188,11 @@ class QueueProjection:
         log.warning("queue: %d visits today, more than %d: the oldest let go from memory", len(order), CACHE_MAX)
 
     def conditions(self, now_ns: int) -> list[Condition]:
-        opened = opening_ns(self.schedule, self.zone, now_ns)
+        now = self.server_now(now_ns)  # the windows' last calls are the server's times too
+        opened = opening_ns(self.schedule, self.zone, now)
         if self.store is None or opened is None:
             return []
-        return queue_conditions(self.lines(now_ns), windows_today(self.today(now_ns)), now_ns, opened, self.settings)
+        return queue_conditions(self.lines(now_ns), windows_today(self.today(now_ns)), now, opened, self.settings)
 
     def state(self) -> dict[str, Any] | None:
         return None  # visits are in the state database as they come; the snapshot is retained
