@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from tests.test_ledger_pages import Hall, _reads, hall  # noqa: F401  (the fixture: a gateway with a seeded ledger)
+from tests import test_ledger_pages
+from tests.test_ledger_pages import Hall, _reads
+
+hall = test_ledger_pages.hall  # the fixture: `hallgate run` with a seeded ledger, one for this module
 
 ROOT = Path(__file__).resolve().parents[1]
 # What no reader but a manager may find in the ledger: staff ids, names, the patrol's recorder and
