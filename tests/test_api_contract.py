@@ -123,7 +123,9 @@ def _segment(want: str, have: str, params: dict[str, Any]) -> bool:
 
 
 def _roles(cell: str, method: str, path: str) -> set[str]:
-    """The roles the `who` cell gives this method and path."""
+    """The roles the `who` cell gives this method and path. "any role" is every role that reads
+    (READERS); the wall's `viewer` only where the row names it (README, HTTP API: the viewer's link
+    sits in the public hall, so it reads the public figures only)."""
     out: set[str] = set()
     for part in cell.split(";"):
         scoped = re.match(r"\s*(read|write|record|transitions):", part)
