@@ -195,14 +195,9 @@ def _version() -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
-    lean.skip_unused_imports()  # before anything imports httpx or FastAPI
-    allocator.tune_malloc()
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["sim"]:
-        from firmware_sim.cli import main as sim_main
-
-        return sim_main(argv[1:])
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its flags (`sim` hands its own arguments to firmware_sim.cli); the
+    contract test (tests/test_api_contract.py) reads the names from here."""
     parser = argparse.ArgumentParser(prog="hallgate", description="Edge gateway for a government service hall.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     parser.add_argument("--version", action="version", version=f"hallgate {_version()}")
@@ -247,7 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.district.auth_cli import register as register_district_auth
 
     register_district_auth(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    lean.skip_unused_imports()  # before anything imports httpx or FastAPI
+    allocator.tune_malloc()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        from firmware_sim.cli import main as sim_main
+
+        return sim_main(argv[1:])
+    args = build_parser().parse_args(argv)
     logformat.setup(logging.DEBUG if args.verbose else logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         # Their INFO lines are per connection and per state change: noise at a hall's scale.

@@ -76,7 +76,7 @@ TABLE: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/api/v1/devices/{device_id}", ""): READERS,
     ("GET", "/api/v1/quarantine", ""): frozenset({"technician", "admin"}),
     ("GET", "/api/v1/lockboxes/compliance", ""): MANAGERS,
-    ("GET", "/api/v1/violations", ""): MANAGERS,  # the named ledger
+    ("GET", "/api/v1/violations", ""): PUBLIC,  # names and staff ids masked but for managers and the person
     ("GET", "/api/v1/violations/strikes", ""): MANAGERS,
     ("GET", "/api/v1/violations/exposure", ""): PUBLIC,  # 大厅公示: names masked, no staff id
     ("POST", "/api/v1/violations/{violation_id}/confirm", ""): MANAGERS,

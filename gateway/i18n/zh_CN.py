@@ -21,6 +21,9 @@ ERRORS: dict[str, Entry] = {
     ),
     "forbidden/kiosk": Entry("取件机令牌只能用于本柜的取件", "请在取件柜的取件机上操作"),
     "forbidden/appeal_own": Entry("只能对本人的违规记录提出申诉", "请使用关联本人工号的令牌或账号，或请值班长代为登记"),
+    "forbidden/named_filter": Entry(
+        "只有值班长和主任可以按人员查询违规台账", "去掉人员条件查看（姓名已遮盖），或查看本人的记录"
+    ),
     "forbidden/notice_own": Entry("只能由被通知人本人签收整改通知单", "请被通知人使用关联本人工号的令牌或账号签收"),
     # signing in with a named account (gateway/signin/)
     "signin_failed": Entry("登录名或密码不正确", f"请检查后重试；连续输错多次会被暂时锁定。忘记密码{ADMIN}重设"),

@@ -1,6 +1,7 @@
 """The discipline ledger's routes: the violations with their evidence, the steps people take on
-them, and the three strikes. Named ledgers are for the duty manager and managers (an appeal is
-the person's, through a staff token); the wall's viewer sees none of it."""
+them, and the three strikes. Names are for the duty manager and managers (an appeal is the
+person's, through a staff token): the ledger itself is readable by every role (api-contract.md),
+with names masked and staff ids left out for all but them and the person's own records."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway import staff_registry
-from gateway.api.deps import CallerDep, NoteText, ViewDep, iso, require
+from gateway.api.deps import CallerDep, NoteText, PublicRoleDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId, moment
 from gateway.domain import discipline as d
+from gateway.domain.names import mask_name
 from gateway.features.discipline.ledger import Ledger, Unknown
-from gateway.features.discipline.reads import audited
+from gateway.features.discipline.reads import audited, masked_view, own_view
 from gateway.i18n.catalogue import label
 from gateway.view import View
 
@@ -39,8 +41,8 @@ class StepOut(BaseModel):
 class ViolationOut(BaseModel):
     id: int
     kind: Kind
-    staff: str
-    name: str | None  # from the staff registry
+    staff: str | None  # none for a reader who may not see names
+    name: str | None  # from the staff registry; masked (王*) for a reader who may not see names
     department: str
     window: str | None
     at: str | None  # when it began
@@ -66,7 +68,19 @@ class ReasonIn(BaseModel):
 
 
 class AppealIn(BaseModel):
-    note: NoteText = Field(min_length=1, max_length=2000, description="the person's appeal")
+    # `reason`, as every step of the lifecycle (api-contract.md); `note`, the pages' older name, still read.
+    reason: NoteText | None = Field(None, min_length=1, max_length=2000, description="the person's appeal")
+    note: NoteText | None = Field(None, min_length=1, max_length=2000, description="the same (older name)")
+
+    @model_validator(mode="after")
+    def _one_text(self) -> AppealIn:
+        if not (self.reason or self.note):
+            raise ValueError("reason is required")
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.reason or self.note or ""
 
 
 class DecideIn(ReasonIn):
@@ -101,19 +115,41 @@ def _out(view: View, v: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
 async def violations(
     view: ViewDep,
     who: CallerDep,
-    _: str = require(*MANAGERS),
+    role: PublicRoleDep,
     start: Annotated[str | None, Query(description="from this date or time (hall time)")] = None,
     end: Annotated[str | None, Query(description="before this date or time")] = None,
     state: State | None = None,
-    staff: Annotated[str | None, Query(max_length=64)] = None,
+    staff: Annotated[str | None, Query(max_length=64, description="managers: anyone's; staff: their own")] = None,
     department: Annotated[str | None, Query(max_length=64)] = None,
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    rows = find(view, start, end, state, staff, department, kind, limit)
-    audited(view, who, "ledger", filters(start, end, state, staff, department, kind), [v["id"] for v in rows])
+    given = filters(start, end, state, staff, department, kind)
     names = _names(view)
-    return [_out(view, v, names) for v in rows]
+    if role in MANAGERS:
+        rows = find(view, start, end, state, staff, department, kind, limit)
+        audited(view, who, "ledger", given, [v["id"] for v in rows])
+        return [_out(view, v, names) for v in rows]
+    # Issue 23: only managers, duty managers and the person see names. Everyone else reads the
+    # ledger masked, and may not pick a person out of it by id either.
+    own = (who.staff or who.actor) if role == "staff" else None
+    if staff is not None and staff != own:
+        why = f"role {role} may not filter the ledger by person"
+        raise ApiError(403, "forbidden", why, case="named_filter", role=role, roles=MANAGERS)
+    rows = find(view, start, end, state, staff, department, kind, limit)
+    mine = [v["id"] for v in rows if v["staff"] == own]
+    if mine:  # the person's own records, named: a read of the named ledger like /violations/mine
+        audited(view, who, "own", given, mine)
+    own_name = {own: names[own]} if own in names else {}
+    return [
+        _out(view, own_view(v, own), own_name) if own is not None and v["staff"] == own else _masked(view, v, names)
+        for v in rows
+    ]
+
+
+def _masked(view: View, v: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    name = names.get(v["staff"])
+    return {**_out(view, masked_view(v), {}), "name": mask_name(name) if name else None}
 
 
 def filters(*values: str | None) -> dict[str, str | None]:
@@ -196,12 +232,12 @@ async def dismiss(
     "/violations/{violation_id}/appeal",
     response_model=ViolationOut,
     responses=STEP_ERRORS,
-    summary="Appeal a confirmed violation (the person), with a note",
+    summary="Appeal a confirmed violation (the person), with a reason",
 )
 async def appeal(
     violation_id: RowId, body: AppealIn, view: ViewDep, who: CallerDep, _: str = require("staff", *MANAGERS)
 ) -> dict[str, Any]:
-    return _act(view, violation_id, "appeal", who, body.note)
+    return _act(view, violation_id, "appeal", who, body.text)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""`hallgate report --kind week --period 2026-W49 --out DIR -c hall.yaml`: an operations report
+"""`hallgate report --kind week --period 2026-W49 --out DIR [-c hall.yaml]`: an operations report
 from the hall's state database, beside a running gateway or without one (the stores are read in
 this process; the report is recorded in the database like one asked for through the API)."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import sys
 import time
@@ -15,10 +16,18 @@ from typing import Any
 from gateway.config.errors import ConfigError
 from gateway.domain.periods import PeriodError
 
+DEFAULT_CONFIG = "/etc/hallgate/hall.yaml"  # configs/systemd/hallgate@.service's HALL_CONFIG
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="an operations report (运行情况报告) as XLSX and JSON (and PDF)")
-    p.add_argument("-c", "--config", required=True, help="hall configuration (YAML)")
+    # api-contract.md calls it without -c: the hall the systemd unit runs (HALL_CONFIG) is the default.
+    p.add_argument(
+        "-c",
+        "--config",
+        default=os.environ.get("HALL_CONFIG", DEFAULT_CONFIG),
+        help=f"hall configuration (YAML); default: $HALL_CONFIG, else {DEFAULT_CONFIG}",
+    )
     p.add_argument("--kind", required=True, help="day, week, month, quarter")
     p.add_argument("--period", required=True, help="2026-12-07, 2026-W49, 2026-12, 2026-Q4")
     p.add_argument("--out", required=True, help="folder to write the report's files into")
