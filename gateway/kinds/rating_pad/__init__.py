@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from gateway.kinds.base import DeviceView as DeviceEntry
     from gateway.kinds.base import StateDatabase
     from gateway.kinds.rating_pad.settings import RatingsContext as HallConfig
+    from gateway.staff_registry import Roster
 
 RATED, UNRATED = "rated", "unrated"
 KIND_NAME = "rating_pad"
@@ -75,7 +76,8 @@ class RatingsProjection:
 
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.tz = cfg.timezone
-        self.names = {p.id: p.name for p in cfg.staff}  # a 差评's alert names the person
+        self.cfg = cfg
+        self.roster: Roster | None = None  # a 差评's alert names the person (the registry now): attach
         self.zone = ZoneInfo(cfg.timezone)
         wh = cfg.working_hours
         self.calendar = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
@@ -94,6 +96,11 @@ class RatingsProjection:
 
     def attach(self, journal: StateDatabase) -> Callable[[], None]:
         self.store, close = attach(journal.path, RatingStore)
+        # Imported here: gateway/staff_registry.py imports the configuration, which imports the
+        # kinds' registry and so this package.
+        from gateway.staff_registry import Roster
+
+        self.roster = Roster(self.cfg, journal)
         return close
 
     def local_day(self, ts_ns: int) -> date:
@@ -152,7 +159,7 @@ class RatingsProjection:
                 and self._open_order(r, now_ns)
                 and len(self._new_bad) < NEW_BAD_LIMIT
             ):
-                self._new_bad.append(bad_rating(r, self.names))
+                self._new_bad.append(bad_rating(r, self.roster.names() if self.roster else {}))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None
