@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from gateway.kinds.base import DeviceView as DeviceEntry
     from gateway.kinds.base import StateDatabase
     from gateway.kinds.rating_pad.settings import RatingsContext as HallConfig
-    from gateway.staff_registry import Roster
 
 RATED, UNRATED = "rated", "unrated"
 KIND_NAME = "rating_pad"
@@ -76,8 +75,10 @@ class RatingsProjection:
 
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.tz = cfg.timezone
-        self.cfg = cfg
-        self.roster: Roster | None = None  # a 差评's alert names the person (the registry now): attach
+        # A 差评's alert names the person: the file's names until the kind's run (feed.py) gives the
+        # registry as it is now (gateway/staff_registry.py; imported there, as it imports this package).
+        file_names = {p.id: p.name for p in cfg.staff}
+        self.names: Callable[[], Mapping[str, str]] = lambda: file_names
         self.zone = ZoneInfo(cfg.timezone)
         wh = cfg.working_hours
         self.calendar = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
@@ -96,11 +97,6 @@ class RatingsProjection:
 
     def attach(self, journal: StateDatabase) -> Callable[[], None]:
         self.store, close = attach(journal.path, RatingStore)
-        # Imported here: gateway/staff_registry.py imports the configuration, which imports the
-        # kinds' registry and so this package.
-        from gateway.staff_registry import Roster
-
-        self.roster = Roster(self.cfg, journal)
         return close
 
     def local_day(self, ts_ns: int) -> date:
@@ -159,7 +155,7 @@ class RatingsProjection:
                 and self._open_order(r, now_ns)
                 and len(self._new_bad) < NEW_BAD_LIMIT
             ):
-                self._new_bad.append(bad_rating(r, self.roster.names() if self.roster else {}))
+                self._new_bad.append(bad_rating(r, self.names()))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None

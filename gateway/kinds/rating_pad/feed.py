@@ -88,7 +88,8 @@ def run(running: Running) -> Parts:
     if p is None or p.store is None:
         return Parts()
     store = p.store
-    roster = p.roster or Roster(running.cfg, running.journal)
+    roster = Roster(running.cfg, running.journal)  # the registry now: a POST /api/v1/staff counts at once
+    p.names = roster.names  # the name in a 差评's alert
     told = WorkOrderFeed(running.cfg.timezone, roster.departments)
     told.feed = Feed(NAME, lambda now_ns: open_counts(store, now_ns))
     store.told = told.rows
