@@ -8,7 +8,10 @@
   options is not shown and not read; the selected option's is.
 - the wall read from 5 m: no visible text under 24 px (`small_texts`).
 - nothing outside the viewport: no element beyond the screen's left or right edge (what scrolls
-  sideways inside its own box aside), no visible button cut off, the page itself not wider."""
+  sideways inside its own box aside), no visible button cut off, the page itself not wider.
+- nothing cut off: no visible text reaching past a box that hides its overflow (`overflow: hidden`
+  or `clip`, a card of a fixed height, an ellipsis), there or in any box around it (`clipped_texts`):
+  what does not fit must grow its box, wrap or scroll."""
 
 from __future__ import annotations
 
@@ -72,6 +75,39 @@ for (const el of document.body.querySelectorAll('*')) {
 return out;
 """
 
+# Each visible text node against every box around it that hides its overflow (on the axis it hides):
+# a text reaching more than 1 px past the box's inside is cut off. A box of 1 px or less is text
+# hidden on purpose (for screen readers only), not a cut.
+CLIPPED = """
+const out = [];
+const hides = (v) => v === "hidden" || v === "clip";
+const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+  const text = n.textContent.trim(), el = n.parentElement;
+  if (!text || !el || el.closest("script, style, option, title")) continue;
+  if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+  const range = document.createRange(); range.selectNodeContents(n);
+  const r = range.getBoundingClientRect();
+  if (!r.width || !r.height) continue;
+  for (let p = el; p && p !== document.documentElement; p = p.parentElement) {
+    const s = getComputedStyle(p), x = hides(s.overflowX), y = hides(s.overflowY);
+    if (!x && !y) continue;
+    const b = p.getBoundingClientRect();
+    if (b.width <= 1 || b.height <= 1) break;
+    const left = b.left + p.clientLeft, top = b.top + p.clientTop;
+    const cut = (x && (r.left < left - 1 || r.right > left + p.clientWidth + 1))
+      || (y && (r.top < top - 1 || r.bottom > top + p.clientHeight + 1));
+    if (cut) {
+      const box = [p.tagName.toLowerCase() + (p.id ? "#" + p.id : ""), ...p.classList].join(".");
+      const inside = `${Math.round(top)}-${Math.round(top + p.clientHeight)}`;
+      out.push(`${text.slice(0, 30)} (${Math.round(r.top)}-${Math.round(r.bottom)}) cut by ${box} (${inside})`);
+      break;
+    }
+  }
+}
+return out;
+"""
+
 BUTTONS = """
 return [...document.querySelectorAll("button")].filter((b) => b.checkVisibility() && b.getClientRects().length)
   .map((b) => {
@@ -102,6 +138,11 @@ def visible_texts(driver: webdriver.Chrome) -> list[list[Any]]:
 
 def small_texts(driver: webdriver.Chrome, min_px: float = WALL_MIN_PX) -> list[list[Any]]:
     return [t for t in visible_texts(driver) if t[1] < min_px]
+
+
+def clipped_texts(driver: webdriver.Chrome) -> list[str]:
+    """Every visible text cut off by a box that hides its overflow: the text, its top-bottom, the box."""
+    return driver.execute_script(CLIPPED)
 
 
 def buttons_off_screen(driver: webdriver.Chrome, width: int) -> list[Any]:

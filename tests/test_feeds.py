@@ -203,7 +203,7 @@ def test_an_order_past_its_deadline_is_told_overdue_once_and_counted(tmp_path: P
     opened = 1_800_000_000 * NS
     for restart in (False, True):
         store, close = attach(journal.path, RatingStore)
-        store.told = WorkOrderFeed("Asia/Shanghai", {STAFF: "社保科"}).rows
+        store.told = WorkOrderFeed("Asia/Shanghai", lambda: {STAFF: "社保科"}).rows
         if not restart:
             o = WorkOrder(
                 0, "case:1", CASE, "W01", STAFF, "社保转移", 1, ("attitude",), "rp-1", opened, opened, opened + DAY

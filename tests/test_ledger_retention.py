@@ -16,13 +16,14 @@ from PIL import Image
 from pydantic import ValidationError
 
 from gateway.config.discipline import Discipline, Strikes
-from gateway.config.staff import StaffEntry
+from gateway.config.hall import HallConfig
 from gateway.domain import ledger_retention as r
 from gateway.features.discipline import retention
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.photos import clean
 from gateway.features.discipline.retention import Retention
 from gateway.features.discipline.rounds import Rounds
+from gateway.staff_registry import Roster
 from gateway.store.journal import Journal
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -82,8 +83,9 @@ class Hall:
         repos = self.journal.repos
         self.photos = tmp / "photos"
         self.ledger = Ledger(repos.violations, Strikes(), "Asia/Shanghai", lambda: self.now[0])
-        people = [StaffEntry(id="A1", name="王芳", department="综合科", window="W01", post="A", device=None, slot=None)]
-        self.rounds = Rounds(repos.violations, repos.patrol, people, self.photos, lambda: self.now[0])
+        staff = [{"id": "A1", "name": "王芳", "department": "综合科", "window": "W01", "post": "A"}]
+        cfg = HallConfig.model_validate({"site": "t", "timezone": "Asia/Shanghai", "staff": staff})
+        self.rounds = Rounds(repos.violations, repos.patrol, Roster(cfg), self.photos, lambda: self.now[0])
         self.keep = Retention(
             Discipline(), "Asia/Shanghai", repos.violations, repos.ledger_reads, repos.audit, self.photos
         )

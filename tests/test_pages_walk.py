@@ -22,7 +22,14 @@ from selenium.webdriver.common.by import By
 
 from gateway.paths import DEMO_CONFIG
 from tests.demo_support import Demo
-from tests.page_rules import VISIBLE_TEXT, catalogue_codes, codes_shown, outside_viewport, small_texts
+from tests.page_rules import (
+    VISIBLE_TEXT,
+    catalogue_codes,
+    clipped_texts,
+    codes_shown,
+    outside_viewport,
+    small_texts,
+)
 from tests.test_screens import a_bad_rating, chromium, console_errors, demo_hall, open_page, wait
 
 SIZES = ((1920, 1080), (375, 812))
@@ -85,6 +92,8 @@ def test_every_page_as_each_of_its_roles_at_both_sizes_keeps_the_rules(hall: Dem
                         broken.append(f"{where}: codes in visible text {shown[:10]}")
                     if beyond := outside_viewport(driver, width):
                         broken.append(f"{where}: outside the viewport {beyond[:10]}")
+                    if cut := clipped_texts(driver):
+                        broken.append(f"{where}: text cut off by its box {cut[:10]}")
                     if page == "wall" and (small := small_texts(driver)):
                         broken.append(f"{where}: text under 24 px {small[:10]}")
                     if bare := ids_without_names(driver, names):

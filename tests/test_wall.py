@@ -1,7 +1,8 @@
 """The wall screen (大厅公示屏) in a real headless Chromium at 1920x1080 against the demo hall: read from
 5 m (no visible text under 24 px), and on the wall's `viewer` token a public page (nothing to
 navigate to, no staff id or case number anywhere in the page, names masked, 差评 with their
-handling apart from the devices' alerts); its 全厅 agrees with the zones or says why not."""
+handling apart from the devices' alerts); its 全厅 agrees with the zones or says why not. Nothing
+on it is cut off by its card, and the public wall fits the 1920x1080 screen."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from selenium.webdriver.common.by import By
 
 from gateway.paths import DEMO_CONFIG
 from tests.demo_support import Demo
-from tests.page_rules import WALL_MIN_PX, visible_texts
+from tests.page_rules import WALL_MIN_PX, clipped_texts, visible_texts
 from tests.test_screens import a_bad_rating, chromium, console_errors, demo_hall, open_page, wait
 
 STAFF_ID = re.compile(r"S\d{4}")  # the demo's staff ids
@@ -91,6 +92,24 @@ def test_the_wall_for_a_manager_keeps_24_px_and_shows_device_alerts_apart(hall: 
         alerts = driver.find_element(By.ID, "alerts").text
         assert "差评" not in alerts and "bad_rating" not in alerts, alerts
         assert console_errors(driver) == []
+
+
+def test_nothing_is_cut_off_and_the_public_wall_fits_the_screen(hall: Demo, tmp_path: Path) -> None:
+    """Issue 22's wall fits one screen, and not by cutting what does not fit: at 1920x1080 the public
+    wall (the demo's 20 posts, 4 queues, 3 zones with the reasons 全厅 differs) is no taller than the
+    screen; there and at 1366x768 (where the page may scroll) no visible text reaches past a card or
+    any box that hides its overflow (tests/page_rules.py `clipped_texts`), for the viewer and a manager."""
+    for (width, height), roles in (((1920, 1080), ("viewer",)), ((1366, 768), ("viewer", "manager"))):
+        with chromium(width, height) as driver:
+            for role in roles:
+                open_page(driver, hall, "/", role, "html[data-rendered]")
+                wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#bad tr td.bad"), what="the 差评 listed")
+                wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#posts .post"), what="the posts drawn")
+                driver.save_screenshot(str(tmp_path / f"wall-{role}-{width}x{height}.png"))
+                assert clipped_texts(driver) == [], (role, width, height)
+                if width == 1920:
+                    tall = driver.execute_script("return document.documentElement.scrollHeight")
+                    assert tall <= height, f"the public wall is {tall} px tall on a {height} px screen"
 
 
 def test_the_hall_figure_agrees_with_the_zones_or_says_why(hall: Demo) -> None:

@@ -413,7 +413,7 @@ const HG = (() => {
       if (n <= 48) lineSeries.values.forEach((v, i) => { out += `<circle cx="${(pad.l + i * bw + bw / 2).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${lineSeries.color}"/>`; });
     }
     const every = Math.ceil(n / Math.max(2, Math.floor(width / 90))); // a label every 90 px at most
-    labels.forEach((l, i) => { if (i % every === 0) out += `<text x="${(pad.l + i * bw + bw / 2).toFixed(1)}" y="${height - 6}" text-anchor="middle">${esc(l)}</text>`; });
+    labels.forEach((l, i) => { if (i % every === 0) out += `<text x="${(pad.l + i * bw + bw / 2).toFixed(1)}" y="${height - 8}" text-anchor="middle">${esc(l)}</text>`; });
     return out + "</svg>";
   }
   function legend(items) { return items.map(([name, color]) => `<span style="color:${color}">■</span> ${esc(name)}`).join(" &nbsp; "); }

@@ -13,7 +13,6 @@ photos, 整改通知单, the counts) is `rounds.py`, its routes `patrol_api.py`.
 from __future__ import annotations
 
 from gateway.commands.riders import Rider
-from gateway.config.staff import registry
 from gateway.features.discipline.feed import ViolationFeed
 from gateway.features.discipline.ledger import Ledger
 from gateway.features.discipline.notify import Notices
@@ -23,14 +22,16 @@ from gateway.features.discipline.rounds import Rounds
 from gateway.features.discipline.watch import Watch
 from gateway.kinds.reads import Presence, RatingsRecord, Slots
 from gateway.kinds.wiring import Parts, Running
+from gateway.staff_registry import Roster
 
 
 def run(running: Running) -> Parts:
     """Built in every hall (nothing is found without a clock-in machine: its routes then list
     an empty ledger)."""
     p, repos = running.projections, running.journal.repos
-    watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit)
-    notices = Notices(running.cfg, repos.deliveries)
+    roster = Roster(running.cfg, running.journal)  # who is who now: a POST /api/v1/staff counts at once
+    watch = Watch(running.cfg, p.reads(Presence), p.reads(Slots), repos.violations, repos.audit, roster)
+    notices = Notices(running.cfg, repos.deliveries, roster)
     strikes = running.cfg.discipline.strikes
     ledger = Ledger(repos.violations, strikes, running.cfg.timezone, running.desk.clock, notices)
     running.desk.riders.add(Rider("discipline", tick=watch.tick, conditions=ledger.conditions))
@@ -42,7 +43,7 @@ def run(running: Running) -> Parts:
         running.cfg.discipline, running.cfg.timezone, repos.violations, repos.ledger_reads, repos.audit, photos
     )
     running.desk.riders.add(Rider("ledger retention", tick=keep.tick))
-    rounds = Rounds(repos.violations, repos.patrol, registry(running.cfg), photos, running.desk.clock)
+    rounds = Rounds(repos.violations, repos.patrol, roster, photos, running.desk.clock)
     running.desk.riders.add(Rider("notices", conditions=rounds.conditions))
     feed = ViolationFeed(repos.violations, running.cfg.timezone)  # each change on MQTT (feed.py)
     repos.violations.told = feed.rows

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from gateway import staff_registry
 from gateway.api.deps import PublicRoleDep, ViewDep, iso
-from gateway.config.staff import registry
 from gateway.domain import discipline as d
 from gateway.domain.names import public_name
 from gateway.features.discipline.api import ledger_of
@@ -40,7 +40,7 @@ async def exposure(view: ViewDep, _: PublicRoleDep) -> list[dict[str, Any]]:
     day = datetime.fromtimestamp(time.time(), zone).replace(hour=0, minute=0, second=0, microsecond=0)
     start = int(day.timestamp() * 1e9)
     rows = ledger_of(view).repo.find(start_ns=start, limit=5000)
-    names = {p.id: p.name for p in registry(view.cfg)}
+    names = staff_registry.names(view.cfg, view.journal)
     mask = view.cfg.api.wall.mask_names
     return [
         {

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from gateway import staff_registry
 from gateway.api import export as files
 from gateway.api.deps import CallerDep, ViewDep, iso, require
 from gateway.api.errors import ApiError
 from gateway.api.routes.period import RowId, moment
-from gateway.config.staff import registry
 from gateway.domain import discipline as d
 from gateway.features.discipline.api import MANAGERS, Kind, State, ViolationOut, _names, _out, filters, find, ledger_of
 from gateway.features.discipline.reads import audited, own_view
@@ -115,7 +115,7 @@ async def departments(view: ViewDep, who: CallerDep, _: str = require(*MANAGERS)
     led = ledger_of(view)
     names = _names(view)
     counted = led.strikes_now(time.time_ns())
-    dept_of = {p.id: p.department for p in registry(view.cfg)}
+    dept_of = {p.id: p.department for p in staff_registry.people(view.cfg, view.journal)}
     waiting = led.repo.find(state="detected", limit=100000)
     out: dict[str, dict[str, Any]] = {}
     for s in counted:

@@ -21,28 +21,33 @@ from zoneinfo import ZoneInfo
 
 from gateway.config.base import secret
 from gateway.config.hall import HallConfig
-from gateway.config.staff import registry
 from gateway.domain import discipline_notice as words
 from gateway.domain.conditions import Condition
 from gateway.features.discipline.robots import sender
 from gateway.i18n.catalogue import label
 from gateway.kinds.wiring import Webhook
+from gateway.staff_registry import Roster
 from gateway.store.repos.deliveries import Deliveries
 
 PREFIX = "robot:"
 
 
 class Notices:
-    def __init__(self, cfg: HallConfig, deliveries: Deliveries) -> None:
+    def __init__(self, cfg: HallConfig, deliveries: Deliveries, roster: Roster | None = None) -> None:
         self.d = cfg.discipline
         self.zone = ZoneInfo(cfg.timezone)
         self.deliveries = deliveries
-        self.names = {p.id: p.name for p in registry(cfg)}
+        self.roster = roster or Roster(cfg)  # the names as the registry has them now
         self.wakes = {dept: asyncio.Event() for dept in self.d.departments}
 
     def _row(self, v: Mapping[str, Any]) -> dict[str, Any]:
         at = datetime.fromtimestamp(v["at_ns"] / 1e9, self.zone).strftime("%Y-%m-%d %H:%M")
-        return {**v, "name": self.names.get(v["staff"]), "kind_label": label("violation_kind", v["kind"]), "at": at}
+        return {
+            **v,
+            "name": self.roster.names().get(v["staff"]),
+            "kind_label": label("violation_kind", v["kind"]),
+            "at": at,
+        }
 
     def confirmed(self, v: Mapping[str, Any]) -> list[tuple[str, str]]:
         """The (target, JSON) to queue with a confirmation: none for a department without a robot."""
@@ -58,7 +63,13 @@ class Notices:
         if dept not in self.d.departments:
             return []
         body = words.escalated(
-            staff, self.names.get(staff), dept, period, limit, [self._row(r) for r in rows], self.d.notify.feedback_days
+            staff,
+            self.roster.names().get(staff),
+            dept,
+            period,
+            limit,
+            [self._row(r) for r in rows],
+            self.d.notify.feedback_days,
         )
         return [(PREFIX + dept, json.dumps(body, ensure_ascii=False))]
 

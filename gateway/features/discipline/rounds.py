@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.config.staff import StaffEntry
 from gateway.domain import discipline as d
 from gateway.domain import patrol as p
 from gateway.domain.conditions import Condition
 from gateway.features.discipline.photos import Clean, Refused, Shelf
+from gateway.staff_registry import Roster
 from gateway.store.repos.patrol import Patrol
 from gateway.store.repos.violations import Violations
 
@@ -27,11 +27,10 @@ NS = 10**9
 
 class Rounds:
     def __init__(
-        self, violations: Violations, patrol: Patrol, people: list[StaffEntry], photos: Path, clock: Callable[[], int]
+        self, violations: Violations, patrol: Patrol, roster: Roster, photos: Path, clock: Callable[[], int]
     ) -> None:
         self.violations, self.repo = violations, patrol
-        self.people = {s.id: s for s in people}
-        self.windows = {s.window for s in people if s.window}
+        self.roster = roster  # the registry as it is now: a person added through the API is known at once
         self.shelf = Shelf(photos)
         self.clock = clock
 
@@ -40,7 +39,7 @@ class Rounds:
     ) -> int:
         """A violation a person saw, `detected` like a device's (a duty manager or manager then
         confirms it); its id."""
-        person = self.people.get(staff)
+        person = self.roster.by_id().get(staff)
         if person is None:
             raise Refused(422, "unknown_staff", f"no staff {staff} in the registry", staff=staff)
         code = p.kind_of(kind)
@@ -56,7 +55,7 @@ class Rounds:
             "key": f"patrol:{staff}:{at}:{uuid.uuid4().hex}",  # each record is its own occurrence
             "kind": code,
             "staff": staff,
-            "window": place if place in self.windows else person.window,
+            "window": place if place in {s.window for s in self.roster.people() if s.window} else person.window,
             "department": person.department,
             "at_ns": at,
             "evidence": [ev],

@@ -14,10 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.config.hall import HallConfig
-from gateway.config.staff import registry
+from gateway.config.staff import StaffEntry
 from gateway.domain import discipline as d
 from gateway.domain.calendar import WorkCalendar
 from gateway.kinds.reads import Presence, Slots
+from gateway.staff_registry import Roster
 from gateway.store.repos.audit import Audit
 from gateway.store.repos.violations import Violations
 
@@ -28,7 +29,13 @@ SLOT = re.compile(r"^slot (\d+)$")
 
 class Watch:
     def __init__(
-        self, cfg: HallConfig, presence: Presence | None, slots: Slots | None, repo: Violations, audit: Audit
+        self,
+        cfg: HallConfig,
+        presence: Presence | None,
+        slots: Slots | None,
+        repo: Violations,
+        audit: Audit,
+        roster: Roster | None = None,
     ) -> None:
         c = cfg.discipline
         self.cfg = c
@@ -39,12 +46,23 @@ class Watch:
         self.hours = (w.start, w.end)
         self.calendar = WorkCalendar.of(w.days, w.holidays, w.workdays)
         self.posts = [d.PostOf(p.window, p.a, p.b) for p in cfg.posts]
-        people = registry(cfg)
+        self.hall = cfg
+        self.roster = roster or Roster(cfg)
+        self.people: dict[str, StaffEntry] = {}
+        self.window_of: dict[str, str] = {}
+        self.places: dict[str, tuple[str, int]] = {}
+        self._seen = -1
+        self._registry()
+        self.next_ns = 0
+
+    def _registry(self) -> None:
+        """Who is whose post and slot, from the registry as it is now (its change, at once)."""
+        people = self.roster.people()
+        self._seen = self.roster.seen
         self.people = {p.id: p for p in people}
         self.window_of = {p.id: p.window for p in people if p.window}
-        self.window_of |= {p.a: p.window for p in cfg.posts} | {p.b: p.window for p in cfg.posts if p.b}
+        self.window_of |= {p.a: p.window for p in self.hall.posts} | {p.b: p.window for p in self.hall.posts if p.b}
         self.places = {p.id: (p.device, p.slot) for p in people if p.device and p.slot}
-        self.next_ns = 0
 
     def at(self, day: Any, t: time) -> int:
         return int(datetime.combine(day, t, self.zone).timestamp() * NS)
@@ -70,6 +88,9 @@ class Watch:
         return {**asdict(v), "evidence": list(v.evidence), "department": person.department if person else ""}
 
     def detect(self, now_ns: int) -> list[d.Detected]:
+        self.roster.refresh()
+        if self.roster.seen != self._seen:  # a POST /api/v1/staff since (an int compared, no read)
+            self._registry()
         if self.presence is None or not self.cfg.enabled:
             return []
         day = datetime.fromtimestamp(now_ns / NS, self.zone).date()

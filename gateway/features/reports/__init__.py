@@ -28,6 +28,7 @@ from gateway.kinds.lookup import Projections
 from gateway.kinds.reads import AttendanceDays, Presence, QueueFigures, RatingsRecord, Visits, Zones
 from gateway.kinds.registry import KINDS
 from gateway.kinds.wiring import Parts, Running, Webhook
+from gateway.staff_registry import Roster
 from gateway.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def desk(running: Running) -> ReportDesk:
         j.path.parent / "reports",
         clock=lambda: schedule.now_ns(),  # the schedule's: a report it makes is never "in the future"
         runs=j.repos.report_runs,
+        roster=Roster(running.cfg, j),
     )
     left = j.repos.reports.abandon_rendering("网关在生成报告时停止（gateway stopped while rendering）")
     if left:

@@ -46,6 +46,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from gateway.kinds.base import KeepsRecords
     from gateway.kinds.lookup import Projections
     from gateway.kinds.registry import KINDS, stores
+    from gateway.staff_registry import Roster
     from gateway.store.journal import Journal
 
     try:
@@ -73,9 +74,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         for p in projections:
             if isinstance(p, KeepsRecords):
                 stack.callback(p.attach(journal))
-        desk = ReportDesk(
-            cfg, sources(Projections(projections), journal, cfg), journal.repos.reports, journal.path.parent / "reports"
-        )
+        src = sources(Projections(projections), journal, cfg)
+        roster = Roster(cfg, journal)  # the registry with the API's changes, as the gateway names people
+        desk = ReportDesk(cfg, src, journal.repos.reports, journal.path.parent / "reports", roster=roster)
         try:
             req = desk.ask(args.kind, args.period, args.by)
         except PeriodError as e:

@@ -19,6 +19,7 @@ from gateway.features.reports.build import build as build_report
 from gateway.features.reports.gather import Sources
 from gateway.features.reports.model import Report
 from gateway.features.reports.render import RENDERERS
+from gateway.staff_registry import Roster
 from gateway.store.repos.report_runs import ReportRuns
 from gateway.store.repos.reports import Reports
 
@@ -41,8 +42,10 @@ class ReportDesk:
         directory: Path,
         clock: Callable[[], int] = time.time_ns,
         runs: ReportRuns | None = None,
+        roster: Roster | None = None,
     ) -> None:
         self.cfg, self.sources, self.repo, self.directory, self.clock = cfg, sources, repo, directory, clock
+        self.roster = roster or Roster(cfg)  # the names and departments as the registry has them now
         self.repo_runs = runs  # the scheduled ones' runs and deliveries (None in the CLI)
 
     def today(self) -> date:
@@ -61,7 +64,7 @@ class ReportDesk:
         """The report's figures, read from the stores (on the thread that owns their connections:
         the event loop's in the gateway); None when it failed (its row then says why)."""
         try:
-            return build_report(self.cfg, self.sources, req.span, self.clock(), by)
+            return build_report(self.roster.cfg(), self.sources, req.span, self.clock(), by)
         except Exception as e:
             return self._failed(req, e)
 

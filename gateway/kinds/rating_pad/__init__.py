@@ -75,7 +75,10 @@ class RatingsProjection:
 
     def __init__(self, cfg: HallConfig, devices: Mapping[str, DeviceEntry]) -> None:
         self.tz = cfg.timezone
-        self.names = {p.id: p.name for p in cfg.staff}  # a 差评's alert names the person
+        # A 差评's alert names the person: the file's names until the kind's run (feed.py) gives the
+        # registry as it is now (gateway/staff_registry.py; imported there, as it imports this package).
+        file_names = {p.id: p.name for p in cfg.staff}
+        self.names: Callable[[], Mapping[str, str]] = lambda: file_names
         self.zone = ZoneInfo(cfg.timezone)
         wh = cfg.working_hours
         self.calendar = WorkCalendar.of(wh.days, wh.holidays, wh.workdays)
@@ -152,7 +155,7 @@ class RatingsProjection:
                 and self._open_order(r, now_ns)
                 and len(self._new_bad) < NEW_BAD_LIMIT
             ):
-                self._new_bad.append(bad_rating(r, self.names))
+                self._new_bad.append(bad_rating(r, self.names()))
 
     def _open_order(self, r: Rating, now_ns: int) -> bool:
         assert self.store is not None and r.score is not None

@@ -9,17 +9,17 @@ number, which the district is not to see. Queued by the store in the change's ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.commands.riders import Rider
-from gateway.config.staff import registry
 from gateway.domain.workorders import DUE, WorkOrder
 from gateway.feeds import Feed, at, change
 from gateway.kinds.rating_pad import RatingsProjection
 from gateway.kinds.rating_pad.store import RatingStore, _order
 from gateway.kinds.wiring import Parts, Running
+from gateway.staff_registry import Roster
 from gateway.store.repos.deliveries import Deliveries
 from gateway.store.sqlite import transaction
 
@@ -29,9 +29,9 @@ EVENTS = {"open": "opened", "callback": "called_back", "rectify": "rectified", "
 
 
 class WorkOrderFeed:
-    def __init__(self, zone: str, departments: Mapping[str, str]) -> None:
+    def __init__(self, zone: str, departments: Callable[[], Mapping[str, str]]) -> None:
         self.zone = ZoneInfo(zone)
-        self.departments = departments  # staff id -> department (the registry)
+        self.departments = departments  # staff id -> department (the registry as it is now)
         self.feed: Feed | None = None
 
     def rows(self, o: WorkOrder, action: str, at_ns: int) -> list[tuple[str, str]]:
@@ -43,7 +43,7 @@ class WorkOrderFeed:
             "event": EVENTS.get(action, action),
             "state": o.state,
             "window": o.window,
-            "department": self.departments.get(o.staff, ""),
+            "department": self.departments().get(o.staff, ""),
             "score": o.score,
             "reasons": list(o.reasons),
             "at": at(at_ns, self.zone),
@@ -88,7 +88,9 @@ def run(running: Running) -> Parts:
     if p is None or p.store is None:
         return Parts()
     store = p.store
-    told = WorkOrderFeed(running.cfg.timezone, {s.id: s.department for s in registry(running.cfg)})
+    roster = Roster(running.cfg, running.journal)  # the registry now: a POST /api/v1/staff counts at once
+    p.names = roster.names  # the name in a 差评's alert
+    told = WorkOrderFeed(running.cfg.timezone, roster.departments)
     told.feed = Feed(NAME, lambda now_ns: open_counts(store, now_ns))
     store.told = told.rows
     running.desk.riders.add(Rider("work orders overdue", tick=lambda now_ns: tell_overdue(store, now_ns)))

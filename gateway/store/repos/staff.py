@@ -14,6 +14,7 @@ from gateway.store.sqlite import transaction
 
 class StaffOverlay(Repository):
     name = "staff"
+    version = 0  # moved on each change: the registry's readers (staff_registry.Roster) read again
     migrations = (
         """
         CREATE TABLE staff_overlay (
@@ -36,6 +37,7 @@ class StaffOverlay(Repository):
                 (entry["id"], json.dumps(entry, ensure_ascii=False), int(active), audit["actor"], audit["at_ns"]),
             )
             Audit.add_in(c, audit)
+        self.version += 1
 
     def entries(self) -> list[tuple[dict[str, Any], bool]]:
         """Every person the API changed, in the order first changed: (entry, active)."""

@@ -51,7 +51,7 @@ HG.fragment(async (ctx) => {
     const all = HG.steps(h.points, "hour", today(), today(), first);
     const of = (f) => all.map((s) => (s.p ? s.p[f] : 0));
     $("#flow").innerHTML = HG.barChart(all.map((s) => s.key.slice(11, 13)), [{ name: t("entered"), color: "#4d8fe8", values: of("entered") }],
-      { width: Math.max(320, $("#flow").clientWidth), height: Math.max(230, Math.min(420, innerHeight / 3)), pad: { l: 52, t: 18, b: 30 }, lineSeries: { color: "#f0a020", values: of("occupancy") } });
+      { width: Math.max(320, $("#flow").clientWidth), height: Math.max(200, Math.min(420, innerHeight / 5.4)), pad: { l: 52, t: 26, b: 34 }, lineSeries: { color: "#f0a020", values: of("occupancy") } });
     $("#flow-legend").innerHTML = HG.legend([[t("entered"), "#4d8fe8"], [t("occupancy"), "#f0a020"]]);
     HG.drawn("flow");
   }

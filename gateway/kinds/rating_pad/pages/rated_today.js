@@ -6,7 +6,7 @@
 HG.fragment(async (ctx) => {
   const { t, $, esc, pct, hm } = HG;
   const pub = HG.me.role === "viewer";
-  const WALL_ROWS = 50; // groups drawn in the card (the worst first; the card cuts what does not fit)
+  const WALL_ROWS = 4; // groups drawn in the card, the worst first: the card grows to hold them, the wall fits one screen
   ctx.root.innerHTML = `<section class="card ratings-wall" id="ratings-card"><h2><span data-t="ratings_today"></span> <span class="muted" id="windows-note"></span></h2>
     <div class="stats">
       <div class="stat"><span class="label" data-t="rating_rate"></span><span class="big" id="rating-rate">–</span>
@@ -57,7 +57,7 @@ HG.fragment(async (ctx) => {
     const os = await ctx.call(orders, {}, { query: { limit: 50 } });
     const overdue = os.filter((o) => o.overdue && o.state !== "closed").length;
     $("#bad-summary").textContent = overdue ? t("rating_overdue_n").replace("{n}", overdue) : "";
-    $("#bad").innerHTML = os.slice(0, 6).map((o) => `<tr><td>${hm(o.rated_at)}</td>${pub ? "" : `<td>${esc(o.window)}</td>`}
+    $("#bad").innerHTML = os.slice(0, 4).map((o) => `<tr><td>${hm(o.rated_at)}</td>${pub ? "" : `<td>${esc(o.window)}</td>`}
       <td>${esc(o.item)}</td><td class="bad">${o.score}★</td><td class="${o.overdue && o.state !== "closed" ? "bad" : o.state === "closed" ? "ok" : "warn"}">${esc(t(`rating_handling_${o.state}`))}</td></tr>`).join("")
       || `<tr><td class="muted">${t("none")}</td></tr>`;
     HG.drawn("bad");
