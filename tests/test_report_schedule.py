@@ -180,8 +180,8 @@ reports:
     with pytest.raises(ConfigError) as e:
         load_config(hall, environ={})
     said = e.value.render()
-    assert "reports.delivery.email.password_env" in said and "HALL_SMTP_PASSWORD is not set" in said
-    assert "reports.delivery.robot.wecom.url_env" in said and "HALL_GROUP_WEBHOOK is not set" in said
+    assert "reports.delivery.email.password_env" in said and "环境变量 HALL_SMTP_PASSWORD 未设置" in said
+    assert "reports.delivery.robot.wecom.url_env" in said and "环境变量 HALL_GROUP_WEBHOOK 未设置" in said
     env = {"HALL_GROUP_WEBHOOK": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "HALL_SMTP_PASSWORD": "p"}
     assert load_config(hall, environ=env).reports.delivery.email is not None
     hall.write_text("site: t\nreports: {delivery: {email: {host: h, user: gw, from: gw@example, to: [a@example]}}}\n")
