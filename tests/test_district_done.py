@@ -93,7 +93,8 @@ api:
   tokens: [{{role: manager, env: DD_TOKEN}}]
 broker: {{host: 127.0.0.1, port: {broker.port}, protocol: 5}}
 store: {{path: {folder}/outbox.sqlite, flush_interval_s: 0.2}}
-district: {{url: "{vm.url}", api: victoriametrics, site_label: {site}, start_jitter_s: 0, max_age_days: 36500}}
+district:
+  {{url: "{vm.url}", site_label: {site}, start_jitter_s: 0, max_age_days: 36500, rated_visits_every_s: 0.5}}
 devices:
   - {{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}}
   - {{id: rp-2, kind: rating_pad, profile: ref-rating-pad, window: W02}}
@@ -158,10 +159,10 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         del os.environ["DD_TOKEN"]
 
 
-def stored(vm: VictoriaMetrics) -> dict[str, int]:
-    """site -> the events stored in the district store (each event is one `seq` sample)."""
+def stored(vm: VictoriaMetrics, series: str = "queue_event_seq|rating_pad_event_seq") -> dict[str, int]:
+    """site -> the samples stored in the district store (each event is one `seq` sample)."""
     out: dict[str, int] = {}
-    for s in vm.export('{__name__=~"queue_event_seq|rating_pad_event_seq"}'):
+    for s in vm.export(f'{{__name__=~"{series}"}}'):
         out[s["metric"]["site"]] = out.get(s["metric"]["site"], 0) + len(s["timestamps"])
     return out
 
@@ -219,6 +220,9 @@ def test_the_district_ranks_the_sites_with_the_figures_of_their_own_reports(dist
     vm, sites, root = district["vm"], district["sites"], district["root"]
     want = {n: len(s.events) for n, s in sites.items()}
     wait_until("every event in the district store", lambda: stored(vm) == want, timeout=60)
+    # The visits the test rated (every ticket but each fourth's expired prompt), as the sites joined them.
+    rated = {n: sum(i % 4 != 3 for i in range(tickets)) for n, tickets in SITES.items()}
+    wait_until("the sites' rated visits in the district store", lambda: stored(vm, "rated_visit_rated") == rated)
     levels = dict(zip(SITES, ("centre", "town", "village"), strict=True))
     rows = "".join(f"  - {{id: {n}, name: {n}站, level: {lv}}}\n" for n, lv in levels.items())
     config = root / "district.yaml"
