@@ -43,8 +43,8 @@ def at(minute: float) -> str:
 
 def site_events(site: str, tickets: int) -> list[tuple[str, dict[str, Any]]]:
     """(device, event) of a site's day: each ticket issued, called, started and finished with a case
-    id; most visits rated on their window's pad (scores 1-5 by ticket), some prompts expired, and
-    one pad press that names no visit."""
+    id; most visits rated on their window's pad (scores 1-5 by ticket; the first rating published
+    before its visit's `finished`), some prompts expired, and one pad press that names no visit."""
     out: list[tuple[str, dict[str, Any]]] = []
     for i in range(tickets):
         ticket, window = f"A{i + 1:03d}", f"W0{i % 2 + 1}"
@@ -77,7 +77,9 @@ def site_events(site: str, tickets: int) -> list[tuple[str, dict[str, Any]]]:
         else:
             score = (i * 7 + len(site)) % 5 + 1
             reasons = ["态度"] if score <= 2 else []
-            out.append((pad, {"ts": at(t0 + 9), "type": "rated", "score": score, "reasons": reasons, **rating}))
+            rated = (pad, {"ts": at(t0 + 9), "type": "rated", "score": score, "reasons": reasons, **rating})
+            # The first visit's rating reaches the gateway before its `finished` (joined on a later pass).
+            out.insert(len(out) - 1 if i == 0 else len(out), rated)
     # A citizen pressed the pad between visits: a rating of no visit (no case id, no ticket served).
     stray = {"ticket": "", "window": "W01", "staff_id": "S1", "item": "", "case_id": "", "score": 5, "reasons": []}
     out.append(("rp-1", {"ts": at(tickets * 10.0 + 5), "type": "rated", **stray}))
