@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "reports": "bench.reports",  # a month's operations report of 100,000 visits on 30 windows: built and written
     "district_view": "bench.district_view",  # hallgate district over 366 sites' month: ranking, figures, pages
     "district": "bench.district",  # 366 sites via vmauth into one victoria-metrics: CPU, RSS, exact counts
+    "district_forwarder": "bench.district_forwarder",  # a real gateway forwarding, 3 levels
 }
 DEFAULT = ["append", "drain"]
 RESULTS = Path(__file__).parent / "results"

@@ -79,6 +79,10 @@ def day_lines(site: str, level: str, day_start: float, rng: random.Random) -> li
         if rng.random() < 0.8:
             score = rng.choices((5, 4, 3, 2, 1), (70, 18, 6, 4, 2))[0]
             out.append(event("rp-1", "rating_pad", "rated", finished + 30, score=score, window="W01"))
+            # the visit rated, as the site joins it (gateway/features/rated_series.py)
+            out.append(
+                make_line("rated_visit", {"site": site, "window": "W01", "line": "A"}, {"rated": 1}, ns(finished))
+            )
     for b in range(108):
         fields = {"in": rng.randint(0, 20), "out": rng.randint(0, 20), "occupancy": 10, "clamped": 0}
         out.append(make_line("occupancy", {"site": site, "zone": "*"}, fields, ns(opens + b * 300)))

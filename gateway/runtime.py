@@ -189,7 +189,7 @@ async def start_gateway(cfg: HallConfig) -> AsyncIterator[Gateway]:
         )
         # What the hall's kinds and the cross-kind features add: riders on the desk (before the hub
         # restores their state), supervised tasks, savers, what the routes read.
-        running = Running(cfg, desk, journal, Projections(projections))
+        running = Running(cfg, desk, journal, Projections(projections), outbox)
         parts = build(running, [*kind_builders(d.kind for d in devices.values()), *FEATURES])
         hub = Hub(cfg.site, devices, outbox, health, [*projections, alerts, desk], journal)
         hub.restore(journal)

@@ -104,8 +104,10 @@ def site_lines(site: str, has_queue: bool, rng: random.Random, written: Written)
             written.handled += 1
         written.counts["tickets"], written.counts["served"] = issued, served
     for _ in range(rng.randint(2, written.counts["served"]) if has_queue else 5):  # a rating per served visit at most
-        score = rng.randint(1, 5)
-        lines.append(event("rp-1", "rating_pad", "rated", next(pick), score=score, reasons=[]))
+        score, at = rng.randint(1, 5), next(pick)
+        lines.append(event("rp-1", "rating_pad", "rated", at, score=score, reasons=[]))
+        if has_queue:  # the visit it rates, as the site joined them (gateway/features/rated_series.py)
+            lines.append(make_line("rated_visit", {"site": site, "window": "W01", "line": "A"}, {"rated": 1}, ns(at)))
         written.counts["rated"] += 1
         written.good += score >= 4
         written.counts["bad"] += score <= 2

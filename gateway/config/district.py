@@ -43,6 +43,9 @@ class District(Model):
         120.0, ge=1, description="this site's clock further off the district store's (its Date header): clock_off"
     )
     timeout_s: float = Field(10.0, gt=0)
+    rated_visits_every_s: float = Field(
+        60.0, gt=0, description="how often the rated visits are joined and forwarded (评价率 at the district)"
+    )
     # The site Mosquitto's bridge to the district broker (`hallgate broker-config`; gateway/broker_bridge.py).
     broker: DistrictBroker | None = None
 

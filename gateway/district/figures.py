@@ -73,7 +73,7 @@ def per_site(raw: Mapping[str, Mapping[str, float]], sites: Iterable[str]) -> di
                 out[site].values[name] = value
     for c in out.values():
         if "served" in c.values or "tickets" in c.values:
-            c.values["rated_served"] = c.values.get("rated", 0.0)
+            c.values.setdefault("rated_served", 0.0)
     return out
 
 

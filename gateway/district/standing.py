@@ -14,7 +14,7 @@ from typing import Any
 from gateway.domain.ranking import CRITERIA, rank
 
 FROM_FIGURES = {"good_rate": "good_rate", "rating_rate": "rating_rate", "handling_mean": "handling_mean_min"}
-RANKED = ("served", "rated", "good", "handling_s", "handled")  # the counts those figures are made of
+RANKED = ("served", "rated", "rated_served", "good", "handling_s", "handled")  # the counts those figures are made of
 
 
 def standing(figures: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float], red_flags: int) -> dict[str, Any]:

@@ -26,6 +26,8 @@ COUNTS: dict[str, str] = {
     "tickets": 'count_over_time(queue_event_seq{{type="issued"}}[{w}])',
     "served": 'count_over_time(queue_event_seq{{type="finished"}}[{w}])',
     "rated": 'count_over_time(rating_pad_event_score{{type="rated"}}[{w}])',
+    # visits rated, as the site joined them (gateway/features/rated_series.py): 评价率's numerator
+    "rated_served": "count_over_time(rated_visit_rated[{w}])",
     "good": 'count_gt_over_time(rating_pad_event_score{{type="rated"}}[{w}], 3)',
     "bad": 'count_le_over_time(rating_pad_event_score{{type="rated"}}[{w}], 2)',
     "unrated": 'count_over_time(rating_pad_event_seq{{type="unrated"}}[{w}])',

@@ -7,13 +7,13 @@ GET /api/v1/features lists beside GET /api/v1/kinds, so the pages name no featur
 
 from __future__ import annotations
 
-from gateway.features import compliance, discipline, reports
+from gateway.features import compliance, discipline, rated_series, reports
 from gateway.features.discipline import pages as discipline_pages
 from gateway.features.reports import pages as reports_pages
 from gateway.kinds.base import Fragment
 from gateway.kinds.wiring import Builder
 
-FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run, reports.run)
+FEATURES: tuple[Builder, ...] = (compliance.run, discipline.run, reports.run, rated_series.run)
 # name -> (its label, page -> its fragment there)
 PAGES: dict[str, tuple[str, dict[str, Fragment]]] = {
     "discipline": ("违规台账", discipline_pages.PAGES),

@@ -29,6 +29,7 @@ class Running:
     desk: CommandDesk
     journal: Journal
     projections: Projections
+    outbox: Any = None  # the outbox (gateway/store/outbox.py), for a feature that derives records
 
 
 @dataclass(frozen=True)
