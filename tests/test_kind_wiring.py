@@ -30,10 +30,12 @@ def test_a_read_api_is_found_on_the_projection_of_the_kind_that_provides_it() ->
 def test_only_the_halls_kinds_add_their_running_parts_in_the_registrys_order() -> None:
     from gateway.kinds.lockbox.openings import run as openings
     from gateway.kinds.pickup_locker.desk import run as pickup
+    from gateway.kinds.rating_pad.feed import run as ratings_feed
 
     assert kind_builders([]) == []
     assert kind_builders(["lockbox", "lockbox"]) == [openings]
-    assert kind_builders(["pickup_locker", "lockbox", "rating_pad"]) == [openings, pickup]
+    assert kind_builders(["pickup_locker", "lockbox"]) == [openings, pickup]
+    assert kind_builders(["pickup_locker", "lockbox", "rating_pad"]) == [openings, pickup, ratings_feed]
     assert compliance.run in FEATURES
 
 

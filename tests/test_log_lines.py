@@ -44,7 +44,7 @@ devices: [{{id: rp-1, kind: rating_pad, profile: ref-rating-pad, window: W01}}]
                 gateway = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="log-test", protocol=mqtt.MQTTv311)
             try:
-                await until(lambda: "devices; API on" in read(), timeout=20, what="the gateway to start")
+                await until(lambda: "台设备；API 地址" in read(), timeout=20, what="the gateway to start")
                 await asyncio.to_thread(client.connect, "127.0.0.1", port)
                 client.loop_start()
 

@@ -105,6 +105,7 @@ def test_wrong_password_in_url_never_shown(
     influx_auth: InfluxDB, tmp_path: Path, form: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # httpx logs every request URL at INFO
+    caplog.set_level(logging.DEBUG, logger="httpx")  # whatever an in-process `hallgate` command set it to
     host = influx_auth.url.removeprefix("http://")
     url = f"http://admin:{PASSWORD}@{host}" if form == "userinfo" else f"{influx_auth.url}/?u=admin&p={PASSWORD}"
     box = Outbox(tmp_path / "o.db")

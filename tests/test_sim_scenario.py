@@ -97,10 +97,10 @@ def test_cli_plays_a_morning_fast(mosquitto: Mosquitto, tmp_path: Path, capsys: 
         punches = watch.matching(on("attendance/att-1/punch"))
         assert watch.matching(on("rating/rp-w02/status", state="offline", reason="shutdown"))
         assert watch.matching(on("lockbox/lb-1/event", type="phone_in"))
-    assert "scenario " in out and "08:30-11:00 at 3600x" in out and "day 0" in out
+    assert "场景 (scenario) " in out and "08:30-11:00，3600 倍速" in out and "模拟时刻 0" in out
     assert len(rated) >= 5 and {r.json["staff_id"] for r in rated} <= {"S0001", "S0101"}
     assert {(p.json["staff_id"], p.json["direction"]) for p in punches} >= {("S0001", "in"), ("S0101", "in")}
-    assert "errors: 0" in out
+    assert "出错：0 次" in out
 
 
 def test_scenario_fault_time_is_day_time() -> None:
