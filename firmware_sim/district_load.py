@@ -273,8 +273,8 @@ async def _progress(loads: list[SiteLoad], t0: float) -> None:
         await asyncio.sleep(10)
         cut = sum(1 for s in loads if s.cut_now(time.time() - t0))
         print(
-            f"district: {time.time() - t0:.0f} s, {sum(s.sent for s in loads)} points sent, "
-            f"{sum(len(s.backlog) for s in loads)} waiting, {cut} sites cut off",
+            f"区级负载 (district)：第 {time.time() - t0:.0f} 秒，已发送 {sum(s.sent for s in loads)} 个数据点，"
+            f"待发 {sum(len(s.backlog) for s in loads)} 个，{cut} 个站点断网中",
             flush=True,
         )
 
@@ -296,14 +296,14 @@ def main(args: Any) -> int:
     )
     levels = {lv: sum(1 for s in specs if s.level == lv) for lv in LEVEL_DEVICES}
     print(
-        f"district: {len(specs)} sites {levels} into {cfg.store} for {cfg.seconds:.0f} s, "
-        f"{nominal_rate(specs):.0f} points/s nominal, link cut {cfg.cut_s:.0f} s per site",
+        f"区级负载 (district)：{len(specs)} 个站点 {levels} 写入 {cfg.store}，运行 {cfg.seconds:.0f} 秒，"
+        f"额定每秒 {nominal_rate(specs):.0f} 个数据点，每个站点断网 {cfg.cut_s:.0f} 秒",
         flush=True,
     )
     report = asyncio.run(play(specs, cfg, _progress))
     print(
-        f"district: made {report['made']}, sent {report['sent']}, left {report['left']} "
-        f"(drained {report['drained_s']} s after the end)",
+        f"区级负载 (district)：产生 {report['made']}，已发送 {report['sent']}，未发出 {report['left']}"
+        f"（结束后 {report['drained_s']} 秒发完）",
         flush=True,
     )
     if args.report is not None:
