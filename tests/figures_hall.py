@@ -1,7 +1,8 @@
 """The hall of tests/test_report_figures.py: its configuration, what its devices send on one day
 (queue events from the simulator's day plan, punches, counter readings, ratings), and what goes
 into its state database beside them (health transitions, alerts, pickup items); `seeded` puts it
-through the kinds' own projections into a real state database and builds its reports."""
+through the kinds' own projections into a real state database and builds its reports. `opened`
+is that state database and those projections for any hall (tests/test_reports_month.py's month)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from firmware_sim.kinds.queue_day import DEFAULT_LINES, DayConfig, default_serves, plan_day
 from gateway.alerts.lifecycle import Alert
+from gateway.config.hall import HallConfig
 from gateway.devices import load_hall
 from gateway.domain.canonical import READING, Event
 from gateway.domain.periods import parse
@@ -144,16 +147,48 @@ def counter_readings() -> list[tuple[str, int, int, int]]:
     return out
 
 
+@dataclass
+class Opened:
+    """A hall's state database with its kinds' own projections attached, as the gateway builds them."""
+
+    cfg: HallConfig
+    journal: Journal
+    projections: list[Any]
+
+    def project(self, events: list[Event]) -> None:
+        """The events in time order through every projection, each a batch of one as the hub would end it."""
+        for e in sorted(events, key=lambda e: e.ts_ns):
+            for p in self.projections:
+                p.apply(e, e.ts_ns)
+                if isinstance(p, AfterBatch):
+                    p.after_batch(e.ts_ns)
+
+
 @contextmanager
-def seeded(tmp: Path) -> Iterator[tuple[Report, Sent]]:
-    """The hall's day in a state database under `tmp`, and its day's report (and December's,
-    ranking by 空岗 alone, in `sent.month`)."""
-    (tmp / "hall.yaml").write_text(HALL.format(tmp=tmp))
+def opened(tmp: Path, hall: str = HALL) -> Iterator[Opened]:
+    """The hall of `hall` (a configuration with {tmp} for its directory) in a state database under `tmp`."""
+    (tmp / "hall.yaml").write_text(hall.format(tmp=tmp))
     cfg, devices = load_hall(tmp / "hall.yaml", require_secrets=False)
     journal = Journal(cfg.store.state_file, stores=stores())
     factories = dict.fromkeys(f for k in dict.fromkeys(d.kind for d in devices.values()) for f in KINDS[k].projections)
     projections = [f(cfg, devices) for f in factories]
     closes = [p.attach(journal) for p in projections if isinstance(p, KeepsRecords)]
+    yield Opened(cfg, journal, projections)
+    for close in closes:
+        close()
+    journal.close()
+
+
+@contextmanager
+def seeded(tmp: Path) -> Iterator[tuple[Report, Sent]]:
+    """The hall's day in a state database under `tmp`, and its day's report (and December's,
+    ranking by 空岗 alone, in `sent.month`)."""
+    with opened(tmp) as hall:
+        yield from _day(hall)
+
+
+def _day(hall: Opened) -> Iterator[tuple[Report, Sent]]:
+    cfg, journal, projections = hall.cfg, hall.journal, hall.projections
     sent = Sent(queue_events(), counter_readings())
     events = list(sent.queue)
     events += [
@@ -171,11 +206,7 @@ def seeded(tmp: Path) -> Iterator[tuple[Report, Sent]]:
         )
         for n in range(3)
     ]
-    for e in sorted(events, key=lambda e: e.ts_ns):
-        for p in projections:
-            p.apply(e, e.ts_ns)
-            if isinstance(p, AfterBatch):  # a batch of one, as the hub would end it
-                p.after_batch(e.ts_ns)
+    hall.project(events)
     found = Projections(projections)
     src = sources(found, journal, cfg)
     ratings = src.ratings
@@ -238,6 +269,3 @@ def seeded(tmp: Path) -> Iterator[tuple[Report, Sent]]:
     )
     sent.month = build(weighed, src, parse("month", "2026-12"), NOW, "测试")
     yield report, sent
-    for close in closes:
-        close()
-    journal.close()
