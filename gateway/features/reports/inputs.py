@@ -17,7 +17,7 @@ from gateway.kinds.reads import DailyRecord, PostDay
 NO_QUEUE = Missing(code="no_source", reason="本厅没有排队叫号系统")
 NO_PADS = Missing(code="no_source", reason="本厅没有评价器")
 NO_CLOCK = Missing(code="no_source", reason="本厅没有考勤机")
-NO_DATA = Missing(code="no_data", reason="本期没有数据")
+NO_DATA = Missing(code="no_data", reason="这一期间没有数据")  # said of any period: this, the last, last year
 NOT_RECORDED = Missing(code="not_recorded", reason="回访满意度未记录：本期回访均未记录市民满意度")
 NOT_COMBINED = Missing(code="not_combined", reason="按科室不统计时长（各人的中位数不能合成科室的中位数）")
 
