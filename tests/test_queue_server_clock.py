@@ -52,3 +52,17 @@ def test_a_server_on_time_is_measured_as_before_and_alerts_past_the_threshold(tm
         assert [c.key for c in p.conditions(now) if c.rule == LONG_WAIT] == ["line A"]
     finally:
         shut()
+
+
+def test_a_snapshot_delivered_late_does_not_set_the_servers_clock_back(tmp_path: Path) -> None:
+    p, shut = projection(tmp_path / "state.sqlite")
+    try:
+        now = hall(10)
+        p.apply(Event("q-1", "issued", now - 40 * MIN, {"ticket": "A001", "line": "A"}, 1), now - 40 * MIN)
+        p.apply(snapshot(now - 2 * MIN, 1), now - 2 * MIN)  # on time
+        p.apply(snapshot(now - MIN, 1), now)  # a minute late (queued while the link was down)
+        assert p.server_now(now) == now
+        (line,) = p.lines(now)
+        assert line.longest_wait_s == 40 * 60
+    finally:
+        shut()

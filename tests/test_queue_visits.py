@@ -84,7 +84,8 @@ def test_the_lines_now_say_where_the_snapshot_and_the_events_disagree(tmp_path: 
         {"line": "A", "name": "商事登记", "waiting": 2, "open_windows": ["W01", "W02"]},
         {"line": "B", "name": "社保医保", "waiting": 3, "open_windows": ["W03"]},
     ]
-    p.apply(Event("q-1", "queue_snapshot", T0 + 1900 * S, {"lines": json.dumps(lines)}), now)
+    # delivered as it was taken: the server's clock is the gateway's
+    p.apply(Event("q-1", "queue_snapshot", T0 + 1900 * S, {"lines": json.dumps(lines)}), T0 + 1900 * S)
     p.apply(Event("q-1", "queue_snapshot", T0 + 1800 * S, {"lines": "[]"}), now)  # older: ignored
     a, b = p.lines(now)
     assert (a.line, a.name, a.waiting, a.open_windows, a.events_waiting, a.agrees) == (

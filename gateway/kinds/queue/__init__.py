@@ -13,7 +13,7 @@ From what it applies it derives the series Grafana reads (`queue_line`, `queue_w
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 KIND_NAME = "queue"
 SNAPSHOT = "queue_snapshot"
+LEADS_KEPT = 8  # snapshots whose lead is kept: a few minutes of a server on time
 CACHE_MAX = 20_000  # tickets held in memory (a big hall's day is a few thousand)
 
 
@@ -68,8 +69,9 @@ class QueueProjection:
         # gone back too (a reboot that reset it, the demo's server starting its day over), so
         # their next snapshot is taken even when older than the one kept
         self.restarted: set[str] = set()
-        # device -> how far its clock leads the gateway's (a kept snapshot's ts minus when it came)
-        self.leads: dict[str, int] = {}
+        # device -> how far its clock led the gateway's at its last LEADS_KEPT kept snapshots (ts minus
+        # when it came): a snapshot delivered late only makes one smaller, so the largest is the lead
+        self.leads: dict[str, deque[int]] = {}
         # today's visits by (ticket, generation), read once a day and kept as events come: the
         # conditions are asked every second, and a day's visits read and parsed each time would not do
         self._today: tuple[str, dict[tuple[str, int], Visit]] | None = None
@@ -97,7 +99,10 @@ class QueueProjection:
                 return None
             if event.ts_ns >= kept or event.device in self.restarted:
                 self.snapshots[event.device] = (event.ts_ns, lines)
-                self.leads[event.device] = event.ts_ns - now_ns
+                leads = self.leads.setdefault(event.device, deque(maxlen=LEADS_KEPT))
+                if event.device in self.restarted:
+                    leads.clear()  # its clock may have gone back with its numbering
+                leads.append(event.ts_ns - now_ns)
                 self.restarted.discard(event.device)
             # The same snapshot again (retained, after a reconnect) derives nothing new.
             return None if event.ts_ns == kept else snapshot_records(self.site, lines, event.ts_ns)
@@ -166,7 +171,7 @@ class QueueProjection:
         if not self.snapshots:
             return now_ns
         newest = max(self.snapshots, key=lambda d: self.snapshots[d][0])
-        return now_ns + self.leads.get(newest, 0)
+        return now_ns + max(self.leads.get(newest) or (0,))
 
     def today(self, now_ns: int) -> list[Visit]:
         assert self.store is not None
