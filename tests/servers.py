@@ -1,4 +1,5 @@
-"""Real servers for tests and benchmarks: Mosquitto and InfluxDB 1.x as child processes.
+"""Real servers for tests and benchmarks as child processes: Mosquitto, InfluxDB 1.x, victoria-metrics,
+vmauth and a gateway (`hallgate run`). The TLS material they take is made in tests/pki.py.
 
 Each runs on free loopback ports in its own temporary folder. A missing binary is an error,
 never a skip: CI installs them (see .ci/run).
@@ -17,8 +18,11 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.pki import Pki
 
 
 def free_port() -> int:
@@ -93,82 +97,6 @@ class _Process:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-@dataclass(frozen=True)
-class Pki:
-    """A test CA, a server certificate for localhost and 127.0.0.1 (subjectAltName), a client
-    certificate, and a second CA that signed none of them. Paths to PEM files."""
-
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-    other_ca: Path
-
-
-def _openssl(*args: str | Path) -> None:
-    subprocess.run([require_binary("openssl"), *map(str, args)], check=True, capture_output=True)
-
-
-def make_pki(folder: Path) -> Pki:
-    """Certificates made with the openssl CLI (P-256 keys: fast to make), valid for two days."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-
-    def ca(name: str) -> tuple[Path, Path]:
-        crt, k = folder / f"{name}.crt", folder / f"{name}.key"
-        _openssl(
-            "req",
-            "-x509",
-            *key,
-            "-keyout",
-            k,
-            "-out",
-            crt,
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={name}",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        )
-        return crt, k
-
-    def leaf(name: str, ca_crt: Path, ca_key: Path, ext: str) -> tuple[Path, Path]:
-        crt, k, csr, extfile = (folder / f"{name}.{s}" for s in ("crt", "key", "csr", "ext"))
-        _openssl("req", "-new", *key, "-keyout", k, "-out", csr, "-subj", f"/CN={name}")
-        extfile.write_text(
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" + ext + "\n"
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            ca_crt,
-            "-CAkey",
-            ca_key,
-            "-CAcreateserial",
-            "-out",
-            crt,
-            "-days",
-            "2",
-            "-extfile",
-            extfile,
-        )
-        return crt, k
-
-    ca_crt, ca_key = ca("test-ca")
-    server = leaf("server", ca_crt, ca_key, "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1")
-    client = leaf("client", ca_crt, ca_key, "extendedKeyUsage=clientAuth")
-    other, _ = ca("other-ca")
-    return Pki(ca_crt, *server, *client, other)
 
 
 class Mosquitto(_Process):

@@ -27,7 +27,8 @@ import pytest
 
 from gateway.config.district_broker import DistrictBroker
 from gateway.config.load import load_config
-from tests.servers import Pki, _Process, free_port, make_pki, require_binary, wait_for_port
+from tests.pki import Pki, make_pki
+from tests.servers import _Process, free_port, require_binary, wait_for_port
 from tests.test_broker_config import Client, broker_config
 from tests.test_deploy import ExampleMosquitto
 from tests.waits import wait_for

@@ -16,7 +16,8 @@ import pytest
 
 from tests.demo_support import running_demo
 from tests.load import Publisher
-from tests.servers import GatewayProcess, InfluxDB, Mosquitto, VictoriaMetrics, make_pki
+from tests.pki import make_pki
+from tests.servers import GatewayProcess, InfluxDB, Mosquitto, VictoriaMetrics
 
 MEASUREMENT, FIELD = "rating_pad_event", "seq"
 SITE_LABEL = "town-07"

@@ -17,7 +17,8 @@ from drivers.tls import TlsOptions
 from gateway.config.broker import Broker
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
-from tests.servers import Mosquitto, Pki, make_pki, require_binary
+from tests.pki import Pki, make_pki
+from tests.servers import Mosquitto, require_binary
 from tests.waits import until
 
 TOPIC = "hall/t/rating/rp-1/event"

@@ -16,7 +16,8 @@ from aiosmtpd.controller import Controller
 
 from gateway.config.report_delivery import Email
 from gateway.features.reports.deliver import MailFailed, email_sender
-from tests.servers import Pki, free_port, make_pki
+from tests.pki import Pki, make_pki
+from tests.servers import free_port
 from tests.test_report_delivery import PASSWORD, Mailbox
 
 SUBJECT = "【运行情况报告】测试大厅 月报 2026-11"
