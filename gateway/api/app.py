@@ -91,7 +91,7 @@ def create_app(
     ):
         app.include_router(router, prefix="/api/v1")
     document_errors(app)
-    _docs(app)
+    add_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
@@ -126,7 +126,9 @@ def kind_routers() -> list[APIRouter]:
     return routers
 
 
-def _docs(app: FastAPI) -> None:
+def add_docs(app: FastAPI) -> None:
+    """/docs and /redoc from the bundled assets (no CDN: a hall may have no internet); the district
+    view serves the same."""
     app.mount(ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
     favicon = f"{ASSETS_URL}/favicon.png"
 

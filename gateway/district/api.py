@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from gateway.api import handlers
 from gateway.api.app import BodyLimit
-from gateway.api.app import _docs as docs_pages
+from gateway.api.app import add_docs as docs_pages
 from gateway.api.deps import bearer
 from gateway.api.errors import ApiError, ErrorOut, body
 from gateway.district.config import Site
