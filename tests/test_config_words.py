@@ -101,3 +101,12 @@ def test_every_line_of_a_broken_files_report_is_chinese_with_its_code(
     # (the checks after validation too: references, profiles, the registry).
     assert all(line.strip().startswith(f"{path}：") for line in lines), lines
     assert [line for line in lines[1:] if not re.search(r"（第 \d+ 行）$", line)] == [], lines
+
+
+def test_a_district_file_given_to_check_config_says_which_command_reads_it(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).parent.parent / "configs" / "district" / "district.yaml"
+    assert main(["check-config", str(path)]) == 1
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert "(district_file)" in said and "hallgate district -c" in said, said
+    assert "(missing)" not in said and "(extra_forbidden)" not in said, said  # not a hall's field list

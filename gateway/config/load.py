@@ -135,6 +135,9 @@ def load_config(
         raise ConfigError(file, [("(file)", f"不是有效的 YAML (yaml_invalid)：{e}")]) from None
     if not isinstance(raw, dict):
         raise ConfigError(file, [("(top level)", "大厅配置应为映射，含 site、devices 等 (not_a_mapping)")])
+    if "sites" in raw and "devices" not in raw:  # district.yaml given where a hall file is read
+        said = "这是区级配置 (district.yaml)，不是大厅配置：请用 hallgate district -c 该文件 启动 (district_file)"
+        raise ConfigError(file, [("(top level)", said)])
     overrides: dict[tuple[str | int, ...], str] = {}
     problems = apply_env(raw, environ, overrides)
     base = Path(path).resolve().parent
