@@ -23,21 +23,28 @@ class Demo:
     def __init__(
         self, hallgate: str | Path, cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
     ) -> None:
+        self.launch = (str(hallgate), cwd, env or dict(os.environ), args)
+        self._start()
+        self.banner: list[str] = []
+        self.tokens: dict[str, str] = {}
+
+    def _start(self) -> None:
+        hallgate, cwd, env, args = self.launch
         self.api_port, self.mqtt_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.proc = subprocess.Popen(
-            [str(hallgate), "demo", "--api-port", str(self.api_port), "--mqtt-port", str(self.mqtt_port), *args],
+            [hallgate, "demo", "--api-port", str(self.api_port), "--mqtt-port", str(self.mqtt_port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=cwd,
-            env=env or dict(os.environ),
+            env=env,
         )
-        self.banner: list[str] = []
-        self.tokens: dict[str, str] = {}
 
-    def read_banner(self) -> None:
-        """Read the demo's output up to its 'Ctrl-C' line (pytest-timeout bounds a demo that hangs)."""
+    def read_banner(self, attempts: int = 3) -> None:
+        """Read the demo's output up to its 'Ctrl-C' line (pytest-timeout bounds a demo that hangs).
+        A free port is free only when asked: another process (a second demo's simulators) may take
+        it before this demo binds it, so a demo that says `port_taken` is started again on others."""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.banner.append(line)
@@ -46,7 +53,12 @@ class Demo:
                 self.tokens[role] = token
             if "Ctrl-C" in line:
                 return
-        raise AssertionError(f"the demo exited ({self.proc.wait()}):\n{''.join(self.banner)}")
+        code = self.proc.wait()
+        if attempts > 1 and any("(port_taken)" in line for line in self.banner):
+            self.banner, self.tokens = [], {}
+            self._start()
+            return self.read_banner(attempts - 1)
+        raise AssertionError(f"the demo exited ({code}):\n{''.join(self.banner)}")
 
     @property
     def headers(self) -> dict[str, str]:
